@@ -1,0 +1,220 @@
+"""The ``chargebox`` command: demo, csms, simulate.
+
+Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
+unreachable central system) prints one line and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tomllib
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from chargebox import __version__
+from chargebox.errors import ConfigError, UserError
+from chargebox.station.boot import Identity
+from chargebox.station.station import StationSettings
+from chargebox.transport import ReconnectPolicy
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One clear line and exit 2 (argparse prints the whole usage by default)."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        logging.getLogger("websockets").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_run_until_signal(args.handler(args)))
+    except UserError as exc:
+        print(f"chargebox: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chargebox", description="OCPP 1.6J charge point stack and simulator.")
+    parser.add_argument("--version", action="version", version=f"chargebox {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every frame and debug detail")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="a central system and a simulated station in one process")
+    demo.set_defaults(handler=_demo)
+
+    csms = commands.add_parser("csms", help="run the small built-in central system")
+    csms.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9000), metavar="HOST:PORT")
+    csms.add_argument("--heartbeat-interval", type=_positive_int, default=300, metavar="S")
+    csms.add_argument("--password", help="require Basic auth with this AuthorizationKey (T-6)")
+    csms.add_argument("--transcript", type=Path, metavar="FILE", help="write every frame as JSON lines")
+    csms.set_defaults(handler=_csms)
+
+    sim = commands.add_parser("simulate", help="run one simulated charge point")
+    sim.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws:// or wss://")
+    sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
+    sim.add_argument("--connectors", type=_positive_int, metavar="N")
+    sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (default: in memory)")
+    sim.add_argument("--password", metavar="P", help="AuthorizationKey for Basic auth (security profile 1)")
+    sim.add_argument("--vendor", default="chargebox")
+    sim.add_argument("--model", default="Simulator")
+    sim.add_argument("--serial", default=None)
+    sim.add_argument("--firmware-version", default=__version__)
+    sim.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the JSON control API")
+    sim.add_argument("--plugged", type=_int_list, default=[], metavar="1,2", help="cables plugged at start")
+    sim.add_argument("--ocpp-config", type=Path, metavar="FILE", help="initial configuration keys (JSON/TOML)")
+    sim.add_argument("--fixed-cable", action="store_true", help="tethered cables: nothing to unlock")
+    sim.add_argument("--compression", action="store_true", help="offer permessage-deflate (off by default)")
+    sim.add_argument("--give-up-after", type=_positive_int, metavar="N", help="exit 2 after N failed attempts")
+    sim.add_argument("--transcript", type=Path, metavar="FILE", help="write every frame as JSON lines")
+    sim.set_defaults(handler=_simulate)
+    return parser
+
+
+async def _run_until_signal(main: Coroutine[Any, Any, int]) -> int:
+    """Run a command; SIGTERM and SIGINT end it cleanly (everything persisted is already on disk)."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return 0
+
+
+async def _csms(args: argparse.Namespace) -> int:
+    from chargebox.csms.server import CentralSystem, CsmsPolicy
+
+    if args.transcript:
+        from chargebox.transcript import open_transcript
+
+        open_transcript(args.transcript)
+    logging.getLogger("chargebox.frames").setLevel(logging.DEBUG)
+    system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=args.password))
+    host, port = args.listen
+    port = await system.start(host, port)
+    logging.getLogger("chargebox.csms").info("= listening on ws://%s:%d/<charge point id>", host, port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await system.stop()
+    return 0
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from chargebox.sim.simulator import Simulator
+    from chargebox.station.station import Station
+
+    if not args.csms.startswith(("ws://", "wss://")):
+        raise UserError(f"--csms must be a ws:// or wss:// URL, not {args.csms!r}")
+    if args.transcript:
+        from chargebox.transcript import open_transcript
+
+        open_transcript(args.transcript)
+    settings = StationSettings(
+        charge_point_id=args.id,
+        csms_url=args.csms,
+        identity=Identity(
+            vendor=args.vendor, model=args.model, serial_number=args.serial, firmware_version=args.firmware_version
+        ),
+        connectors=args.connectors,
+        data_dir=args.data_dir,
+        password=args.password,
+        ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
+        ocpp_config_source=str(args.ocpp_config or "ocpp config"),
+        fixed_cable=args.fixed_cable,
+        compression=args.compression,
+        reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
+    )
+    _check_identity(settings.identity)
+    try:
+        station = Station(settings)
+    except OSError as exc:
+        raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    sim = Simulator(station)
+    for connector_id in args.plugged:
+        if not 1 <= connector_id <= station.connectors.count:
+            raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
+    if args.control:
+        host, port = args.control
+        port = await sim.start_control(host, port)
+        station.log.info("= control API on http://%s:%d/api/state", host, port)
+    try:
+        await sim.run(plugged=args.plugged)
+    finally:
+        await sim.stop()
+    return 0
+
+
+async def _demo(_args: argparse.Namespace) -> int:
+    from chargebox.sim.demo import run_demo
+
+    return await run_demo()
+
+
+def _read_ocpp_config(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must hold an object of configuration key -> value")
+    return data
+
+
+def _check_identity(identity: Identity) -> None:
+    for flag, value, limit in (
+        ("--vendor", identity.vendor, 20),
+        ("--model", identity.model, 20),
+        ("--serial", identity.serial_number, 25),
+        ("--firmware-version", identity.firmware_version, 50),
+    ):  # B-1: CiString limits of BootNotification
+        if value is not None and (not value or len(value) > limit or not value.isascii()):
+            raise UserError(f"{flag} must be 1 to {limit} ASCII characters")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _int_list(text: str) -> list[int]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not all(item.isdigit() for item in items):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of connector ids, got {text!r}")
+    return [int(item) for item in items]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Time, injected: every service reads and schedules time through a ``Clock``.
+
+``SystemClock`` follows the event loop; ``VirtualClock`` stands still until a test moves it, so
+hours of heartbeats, retries and waits run in milliseconds. The wall clock can be set from the
+central system's ``currentTime`` (B-4, B-7) without disturbing the monotonic clock that timers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What services need of time."""
+
+    def now(self) -> datetime:
+        """Wall-clock time, timezone-aware UTC, as synchronised with the central system."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps; all timers use it."""
+        ...
+
+    def set_time(self, now: datetime) -> None:
+        """Set the wall clock (BootNotification / Heartbeat ``currentTime``)."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle: ...
+
+    async def sleep(self, delay: float) -> None: ...
+
+
+async def sleep_until(clock: Clock, when: datetime) -> None:
+    """Sleep until the wall clock reads ``when`` (F-2 retrieveDate and the like)."""
+    delay = (when - clock.now()).total_seconds()
+    if delay > 0:
+        await clock.sleep(delay)
+
+
+class SystemClock:
+    """The real clock, driven by the running event loop."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def set_time(self, now: datetime) -> None:
+        self._offset = _aware(now) - datetime.now(UTC)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(delay, 0.0), callback)
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(max(delay, 0.0))
+
+
+class _VirtualTimer:
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualClock:
+    """A clock that moves only when told to, for tests and fast-forward simulations.
+
+    ``await clock.advance(s)`` walks through every timer due within ``s`` seconds in order,
+    letting the event loop run the woken tasks between timers, as trio's MockClock does.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._mono = 0.0
+        self._wall0 = _aware(start) if start else datetime(2026, 1, 1, tzinfo=UTC)
+        self._wall_offset = timedelta(0)
+        self._timers: list[tuple[float, int, _VirtualTimer]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> datetime:
+        return self._wall0 + timedelta(seconds=self._mono) + self._wall_offset
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def set_time(self, now: datetime) -> None:
+        self._wall_offset += _aware(now) - self.now()
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        timer = _VirtualTimer(self._mono + max(delay, 0.0), callback)
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handle = self.call_later(delay, lambda: future.done() or future.set_result(None))
+        try:
+            await future
+        finally:
+            handle.cancel()
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, firing due timers in order."""
+        target = self._mono + seconds
+        await _settle()
+        while self._timers and self._timers[0][0] <= target:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._mono = max(self._mono, when)
+            timer.callback()
+            await _settle()
+        self._mono = target
+        await _settle()
+
+    def pending(self) -> int:
+        """How many live timers are waiting (for assertions in tests)."""
+        return sum(1 for _, _, t in self._timers if not t.cancelled)
+
+
+async def _settle(rounds: int = 20) -> None:
+    """Let ready tasks run until the loop is quiet for this instant."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def sleep_or_wake(clock: Clock, delay: float, wake: asyncio.Event) -> bool:
+    """Sleep ``delay`` seconds unless ``wake`` is set first; True if the full delay passed.
+
+    Services use it where a configuration change must take effect at once (B-7, T-30).
+    """
+    if wake.is_set():
+        return False
+    waiter = asyncio.ensure_future(wake.wait())
+    sleeper = asyncio.ensure_future(clock.sleep(delay))
+    try:
+        done, _ = await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        sleeper.cancel()
+    return sleeper in done and not wake.is_set()

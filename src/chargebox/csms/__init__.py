@@ -1,0 +1,1 @@
+"""A small central system built on chargebox's own protocol core (demo, development, tests)."""

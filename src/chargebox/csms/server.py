@@ -1,0 +1,182 @@
+"""A central system that accepts every charge point, answers every message, and logs every frame.
+
+Built on the same sans-I/O core and ``Rpc`` as the charge point, serving ``ws://HOST:PORT/<id>``
+with the ``ocpp1.6`` subprotocol. ``CentralSystem.call`` sends a CALL to a connected charge point,
+and ``events`` lets a watcher (the demo, a test) see each CALL as it is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+import websockets
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from chargebox.clock import Clock, SystemClock
+from chargebox.errors import ConnectionLost, UserError
+from chargebox.protocol import messages as m
+from chargebox.rpc import Handler, Rpc, SendResult
+from chargebox.transport import SUBPROTOCOL
+
+log = logging.getLogger("chargebox.csms")
+
+
+@dataclass(frozen=True, slots=True)
+class CsmsEvent:
+    """A CALL a charge point made, as the central system answered it."""
+
+    charge_point_id: str
+    action: m.Action
+    request: m.Message
+
+
+@dataclass(slots=True)
+class Session:
+    charge_point_id: str
+    rpc: Rpc
+    connection: ServerConnection
+    boots: int = 0
+
+
+@dataclass
+class CsmsPolicy:
+    """How the central system answers; tests change it between steps."""
+
+    registration: m.RegistrationStatus = m.RegistrationStatus.ACCEPTED
+    heartbeat_interval: int = 300
+    password: str | None = None
+    id_tag_status: m.AuthorizationStatus = m.AuthorizationStatus.ACCEPTED
+    extra_handlers: dict[m.Action, Handler] = field(default_factory=dict)
+
+
+class CentralSystem:
+    def __init__(self, policy: CsmsPolicy | None = None, *, clock: Clock | None = None) -> None:
+        self.policy = policy or CsmsPolicy()
+        self.sessions: dict[str, Session] = {}
+        self.events: asyncio.Queue[CsmsEvent] = asyncio.Queue()
+        self.on_event: Callable[[CsmsEvent], None] | None = None
+        self._clock = clock or SystemClock()
+        self._server: Server | None = None
+        self._transaction_ids = itertools.count(1)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen; returns the port (pass 0 for any free one)."""
+        try:
+            self._server = await serve(
+                self._serve,
+                host,
+                port,
+                subprotocols=[SUBPROTOCOL],
+                process_request=self._check_request,
+                compression=None,
+                ping_interval=None,
+            )
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        sockets = list(self._server.sockets)
+        return int(sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def call(self, charge_point_id: str, request: m.Message, *, timeout: float = 30.0) -> SendResult[Any]:
+        session = self.sessions[charge_point_id]
+        return await session.rpc.call(request, timeout=timeout)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """T-6: with a password set, the Basic credentials must name the same id as the path."""
+        password = self.policy.password
+        if password is None:
+            return None
+        charge_point_id = unquote(request.path.lstrip("/"))
+        expected = "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            log.warning("! %s: bad or missing Basic credentials", charge_point_id)
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+        return None
+
+    async def _serve(self, connection: ServerConnection) -> None:
+        charge_point_id = unquote(connection.request.path.lstrip("/")) if connection.request else ""
+        if connection.subprotocol != SUBPROTOCOL:
+            await connection.close(1002, "ocpp1.6 required")
+            return
+        rpc = Rpc(clock=self._clock, logger=log, name=charge_point_id)
+        session = Session(charge_point_id, rpc, connection)
+        rpc.handlers.update(self._handlers(session))
+
+        async def send(data: bytes) -> None:
+            try:
+                await connection.send(data, text=True)
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionLost(str(exc)) from exc
+
+        rpc.attach(send)
+        self.sessions[charge_point_id] = session
+        log.info("= %s connected", charge_point_id)
+        try:
+            async for message in connection:
+                await rpc.receive(message)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            rpc.detach()
+            if self.sessions.get(charge_point_id) is session:
+                del self.sessions[charge_point_id]
+            log.info("= %s disconnected", charge_point_id)
+
+    def _handlers(self, session: Session) -> dict[m.Action, Handler]:
+        answers: dict[m.Action, Callable[[Any], m.Message]] = {
+            m.Action.BOOT_NOTIFICATION: lambda _r: self._boot(session),
+            m.Action.HEARTBEAT: lambda _r: m.HeartbeatResponse(current_time=self._clock.now()),
+            m.Action.AUTHORIZE: lambda _r: m.AuthorizeResponse(id_tag_info=self._id_tag_info()),
+            m.Action.START_TRANSACTION: lambda _r: m.StartTransactionResponse(
+                id_tag_info=self._id_tag_info(), transaction_id=next(self._transaction_ids)
+            ),
+            m.Action.STOP_TRANSACTION: lambda _r: m.StopTransactionResponse(id_tag_info=self._id_tag_info()),
+            m.Action.DATA_TRANSFER: lambda _r: m.DataTransferResponse(status=m.DataTransferStatus.ACCEPTED),
+            m.Action.SIGN_CERTIFICATE: lambda _r: m.SignCertificateResponse(status=m.GenericStatus.ACCEPTED),
+        }
+        handlers: dict[m.Action, Handler] = {}
+        for action in m.CHARGE_POINT_INITIATED:
+            answer = answers.get(action) or _empty_answer(action)
+            handlers[action] = self._observed(session, action, self.policy.extra_handlers.get(action, answer))
+        return handlers
+
+    def _observed(self, session: Session, action: m.Action, handler: Handler) -> Handler:
+        def observe(request: m.Message) -> Any:
+            event = CsmsEvent(session.charge_point_id, action, request)
+            self.events.put_nowait(event)
+            if self.on_event is not None:
+                self.on_event(event)
+            return handler(request)
+
+        return observe
+
+    def _boot(self, session: Session) -> m.BootNotificationResponse:
+        session.boots += 1
+        return m.BootNotificationResponse(
+            status=self.policy.registration,
+            current_time=self._clock.now(),
+            interval=self.policy.heartbeat_interval,
+        )
+
+    def _id_tag_info(self) -> m.IdTagInfo:
+        return m.IdTagInfo(status=self.policy.id_tag_status)
+
+
+def _empty_answer(action: m.Action) -> Callable[[Any], m.Message]:
+    response_type = m.RESPONSES[action]
+    return lambda _request: response_type()

@@ -1,0 +1,60 @@
+"""The exceptions chargebox raises, as one tree.
+
+::
+
+    ChargeboxError                         base, never raised itself
+    ├── UserError                          the operator can fix it: the CLI prints str(exc), exits 2
+    │   ├── ConfigError                    names the file and the key
+    │   └── CsmsUnreachable                the reconnect policy gave up
+    ├── ConnectionLost                     the WebSocket went away while we were writing to it
+    ├── RemoteProtocolError                the peer broke OCPP-J: .code (1.6 spelling) and .frame
+    ├── HardwareError                      a port failed; the service turns it into an OCPP outcome
+    └── LocalProtocolError                 we built an invalid frame: a bug (also an AssertionError)
+
+Expected outcomes of our own CALLs (a CALLERROR answer, a timeout) are not exceptions: they are
+``SendResult`` values (see ``chargebox.rpc``).
+"""
+
+from __future__ import annotations
+
+
+class ChargeboxError(Exception):
+    """Base of every chargebox exception."""
+
+
+class UserError(ChargeboxError):
+    """Something the operator can fix; the CLI prints the message alone and exits with code 2."""
+
+
+class ConfigError(UserError):
+    """A configuration file or value is unusable; the message names the file and the key."""
+
+
+class CsmsUnreachable(UserError):
+    """The reconnect policy gave up on the central system."""
+
+
+class ConnectionLost(ChargeboxError):
+    """The WebSocket closed while a frame was being written."""
+
+
+class RemoteProtocolError(ChargeboxError):
+    """The peer sent something OCPP-J does not allow.
+
+    ``code`` is the CALLERROR code in its 1.6 spelling (``FormationViolation``,
+    ``OccurenceConstraintViolation``), ``frame`` the offending text when there is one.
+    """
+
+    def __init__(self, code: str, description: str, *, frame: str | bytes | None = None) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.frame = frame
+
+
+class HardwareError(ChargeboxError):
+    """A hardware port could not do what it was asked."""
+
+
+class LocalProtocolError(ChargeboxError, AssertionError):
+    """chargebox itself built a frame OCPP does not allow: always a bug."""

@@ -1,0 +1,230 @@
+"""One OCPP-J conversation, without I/O: text in, events out; typed calls in, text out.
+
+Both sides use it (the charge point and the built-in central system). It correlates results with
+calls, allows one outstanding CALL of its own (T-20) while still answering the peer's (T-21), times
+calls out when told the time (T-22), and answers every unprocessable CALL with the CALLERROR of
+checklist 1.4. Nothing here raises on bad input from the peer: it becomes an event.
+
+    conn.receive(text, now)   -> [CallReceived | CallResultReceived | CallErrorReceived
+                                  | ResponseInvalid | FrameRejected]
+    conn.send_call(request, now) / send_result(id, response) / send_error(id, code, ...)
+    conn.data_to_send()       -> frames to write, in order
+    conn.expire(now)          -> [CallTimedOut]
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+
+from chargebox.errors import LocalProtocolError, RemoteProtocolError
+from chargebox.protocol import codec
+from chargebox.protocol.errors import CallErrorCode
+from chargebox.protocol.messages import REQUESTS, RESPONSES, Action, Message
+
+ACTION_OF_REQUEST: Final[dict[type[Message], Action]] = {kind: action for action, kind in REQUESTS.items()}
+_KNOWN_ACTIONS: Final[frozenset[str]] = frozenset(a.value for a in Action)
+
+
+@dataclass(frozen=True, slots=True)
+class CallReceived:
+    message_id: str
+    action: Action
+    request: Message
+
+
+@dataclass(frozen=True, slots=True)
+class CallResultReceived:
+    message_id: str
+    action: Action
+    response: Message
+
+
+@dataclass(frozen=True, slots=True)
+class CallErrorReceived:
+    message_id: str
+    action: Action
+    error_code: str
+    description: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInvalid:
+    """A CALLRESULT to our call whose payload breaks the schema: the call failed (seed: NOT_OK)."""
+
+    message_id: str
+    action: Action
+    error: RemoteProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class CallTimedOut:
+    message_id: str
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRejected:
+    """A frame that could not be used. ``reply`` is the CALLERROR code queued in answer, if any."""
+
+    frame: str | bytes
+    reason: str
+    reply: CallErrorCode | None
+
+
+Event = CallReceived | CallResultReceived | CallErrorReceived | ResponseInvalid | CallTimedOut | FrameRejected
+
+
+@dataclass(slots=True)
+class PendingCall:
+    message_id: str
+    action: Action
+    request: Message
+    deadline: float
+
+
+@dataclass(slots=True)
+class Connection:
+    """The state of one OCPP-J conversation.
+
+    ``is_supported`` tells known actions this side answers from known ones it does not
+    (NotSupported rather than NotImplemented, checklist 1.4).
+    """
+
+    call_timeout: float = 30.0
+    is_supported: Callable[[Action], bool] = lambda _action: True
+    _pending: PendingCall | None = None
+    _in_progress: set[str] = field(default_factory=set)
+    _out: list[bytes] = field(default_factory=list)
+    _ids: Callable[[], str] = field(default_factory=lambda: _id_source())
+
+    @property
+    def pending(self) -> PendingCall | None:
+        """Our outstanding CALL, if any (T-20)."""
+        return self._pending
+
+    def next_deadline(self) -> float | None:
+        return self._pending.deadline if self._pending else None
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send_call(self, request: Message, now: float, timeout: float | None = None) -> str:
+        """Queue a CALL. Raise ``LocalProtocolError`` if one is outstanding or the payload is invalid."""
+        if self._pending is not None:
+            raise LocalProtocolError(f"T-20: {self._pending.action} {self._pending.message_id} still pending")
+        action = ACTION_OF_REQUEST[type(request)]
+        message_id = self._ids()
+        payload = _validated(request)
+        self._out.append(codec.encode_call(message_id, action, payload))
+        self._pending = PendingCall(message_id, action, request, now + (timeout or self.call_timeout))
+        return message_id
+
+    def send_result(self, message_id: str, response: Message) -> None:
+        self._in_progress.discard(message_id)
+        self._out.append(codec.encode_call_result(message_id, _validated(response)))
+
+    def send_error(
+        self, message_id: str, code: CallErrorCode, description: str = "", details: dict[str, Any] | None = None
+    ) -> None:
+        self._in_progress.discard(message_id)
+        self._out.append(codec.encode_call_error(message_id, code, description, details))
+
+    def drop(self, message_id: str) -> None:
+        """Leave a received CALL unanswered on purpose (B-6: a Rejected charge point stays silent)."""
+        self._in_progress.discard(message_id)
+
+    def data_to_send(self) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    def receive(self, data: str | bytes, now: float) -> list[Event]:
+        try:
+            frame = codec.decode_frame(data)
+        except codec.FrameError as exc:
+            if exc.reply_code is not None and exc.message_id is not None:
+                self.send_error(exc.message_id, exc.reply_code, exc.description)
+            return [FrameRejected(data, exc.description, exc.reply_code if exc.message_id else None)]
+        if isinstance(frame, codec.RawCall):
+            return [self._receive_call(frame, data)]
+        return self._receive_answer(frame, data, now)
+
+    def expire(self, now: float) -> list[Event]:
+        """Time the outstanding CALL out if its deadline passed (T-22)."""
+        if self._pending is None or now < self._pending.deadline:
+            return []
+        pending, self._pending = self._pending, None
+        return [CallTimedOut(pending.message_id, pending.action)]
+
+    def abandon(self) -> PendingCall | None:
+        """The connection is gone: forget the outstanding CALL and the calls being answered."""
+        pending, self._pending = self._pending, None
+        self._in_progress.clear()
+        return pending
+
+    def _receive_call(self, frame: codec.RawCall, data: str | bytes) -> Event:
+        def reject(code: CallErrorCode, reason: str) -> FrameRejected:
+            self.send_error(frame.message_id, code, reason)
+            return FrameRejected(data, reason, code)
+
+        if frame.message_id in self._in_progress:
+            return reject(CallErrorCode.GENERIC_ERROR, "a CALL with this unique id is still being processed")
+        if frame.action not in _KNOWN_ACTIONS:
+            return reject(CallErrorCode.NOT_IMPLEMENTED, f"unknown action {frame.action!r}")
+        action = Action(frame.action)
+        if not self.is_supported(action):
+            return reject(CallErrorCode.NOT_SUPPORTED, f"{action} is not supported")
+        try:
+            request = codec.decode_payload(frame.payload, REQUESTS[action])
+        except RemoteProtocolError as exc:
+            return reject(CallErrorCode(exc.code), exc.description)
+        self._in_progress.add(frame.message_id)
+        return CallReceived(frame.message_id, action, request)
+
+    def _receive_answer(
+        self, frame: codec.RawCallResult | codec.RawCallError, data: str | bytes, now: float
+    ) -> list[Event]:
+        pending = self._pending
+        if pending is None or pending.message_id != frame.message_id:
+            return [FrameRejected(data, "answer to no outstanding CALL (T-15)", None)]
+        self._pending = None
+        if isinstance(frame, codec.RawCallError):
+            return [
+                CallErrorReceived(
+                    frame.message_id,
+                    pending.action,
+                    frame.error_code,
+                    frame.error_description,
+                    frame.error_details,
+                )
+            ]
+        try:
+            response = codec.decode_payload(frame.payload, RESPONSES[pending.action])
+        except RemoteProtocolError as exc:
+            exc.frame = data
+            return [ResponseInvalid(frame.message_id, pending.action, exc)]
+        return [CallResultReceived(frame.message_id, pending.action, response)]
+
+
+def _validated(payload: Message) -> msgspec.Raw:
+    """Encode a payload and check it against its own schema: an invalid one is our bug."""
+    encoded = msgspec.json.encode(payload)
+    try:
+        codec.decode_payload(msgspec.Raw(encoded), type(payload))
+    except RemoteProtocolError as exc:
+        raise LocalProtocolError(f"invalid {type(payload).__name__}: {exc.description}") from exc
+    return msgspec.Raw(encoded)
+
+
+def _id_source() -> Callable[[], str]:
+    """Unique ids for one connection (T-11): a random prefix and a counter, well under 36 chars."""
+    prefix = secrets.token_hex(4)
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter)}"

@@ -1,0 +1,275 @@
+"""The asyncio side of an OCPP-J conversation: awaitable calls, handler dispatch, timeouts.
+
+It drives a sans-I/O ``protocol.Connection`` with frames from a transport, as websockets' asyncio
+layer drives its protocol. The receive path never awaits an outgoing CALL (T-21): a handler's answer
+is written first, and its follow-up (``Reply.then``) runs after the CALLRESULT is out (T-23, C-27).
+Both the charge point and the built-in central system use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from chargebox.clock import Clock, TimerHandle
+from chargebox.errors import ConnectionLost
+from chargebox.protocol.connection import (
+    ACTION_OF_REQUEST,
+    CallErrorReceived,
+    CallReceived,
+    CallResultReceived,
+    CallTimedOut,
+    Connection,
+    Event,
+    FrameRejected,
+    ResponseInvalid,
+)
+from chargebox.protocol.errors import CallErrorCode
+from chargebox.protocol.messages import Action, Message
+from chargebox.redact import redact
+
+frames_log = logging.getLogger("chargebox.frames")
+R = TypeVar("R", bound=Message)
+
+
+class SendOutcome(enum.Enum):
+    """The seed's FIRMWARE_STATUS_NOTIFICATION_STATE_T, for every message we send."""
+
+    SUCCESS = "SUCCESS"  # the frame was built and written; its answer is awaited
+    FAILED = "FAILED"  # not sent: no connection, or not allowed now (B-2, B-5, B-6)
+    RESPONSE_FAILED = "RESPONSE_FAILED"  # sent, no answer: timed out (T-22) or the connection dropped
+    RESPONSE_ACCEPT_FAILED = "RESPONSE_ACCEPT_FAILED"  # answered by CALLERROR or an invalid payload
+    RESPONSE_SUCCESS = "RESPONSE_SUCCESS"  # a valid CALLRESULT arrived
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult(Generic[R]):
+    """What became of one CALL we sent. ``response`` is set only for RESPONSE_SUCCESS."""
+
+    outcome: SendOutcome
+    response: R | None = None
+    error_code: str | None = None
+    error_description: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is SendOutcome.RESPONSE_SUCCESS
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[R]):
+    """A handler's answer, with the work to start once that answer is written (T-23)."""
+
+    response: R
+    then: Callable[[], Awaitable[None]] | None = None
+
+
+HandlerResult = Message | Reply[Any]
+Handler = Callable[[Any], HandlerResult | Awaitable[HandlerResult]]
+Send = Callable[[bytes], Awaitable[None]]
+
+
+class Rpc:
+    """Calls out, answers in, over whichever WebSocket is attached at the moment."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        call_timeout: float = 30.0,
+        name: str = "",
+    ) -> None:
+        self.handlers: dict[Action, Handler] = {}
+        self.may_send: Callable[[Action], bool] = lambda _action: True
+        self.answering = True  # False while Rejected: CSMS calls are not answered (B-6)
+        self.call_timeout = call_timeout
+        self.last_outcome: dict[Action, SendOutcome] = {}
+        self.last_sent_at = float("-inf")
+        self._clock = clock
+        self._log = logger
+        self._name = name
+        self._frames = frames_log.isEnabledFor(logging.DEBUG)
+        self._conn: Connection | None = None
+        self._send: Send | None = None
+        self._lock = asyncio.Lock()
+        self._waiting: tuple[str, asyncio.Future[Event | None]] | None = None
+        self._timer: TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        return self._send is not None
+
+    def attach(self, send: Send) -> None:
+        """A WebSocket is open: frames go out through ``send`` from now on."""
+        self._frames = frames_log.isEnabledFor(logging.DEBUG)
+        self._conn = Connection(call_timeout=self.call_timeout, is_supported=self.handlers.__contains__)
+        self._send = send
+
+    def detach(self) -> None:
+        """The WebSocket is gone: the outstanding CALL fails (RESPONSE_FAILED), answers are dropped."""
+        self._send = None
+        if self._conn is not None:
+            self._conn.abandon()
+        self._resolve(None)
+
+    def reset(self) -> None:
+        """Cancel every handler task this Rpc started (seed: reset globals)."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+
+    async def call(self, request: R | Message, *, timeout: float | None = None) -> SendResult[Any]:
+        """Send a CALL and wait for its answer; one at a time per connection (T-20)."""
+        action = ACTION_OF_REQUEST[type(request)]
+        if self._send is None or not self.may_send(action):
+            return self._result(action, SendResult(SendOutcome.FAILED))
+        async with self._lock:
+            conn, send = self._conn, self._send
+            if conn is None or send is None or not self.may_send(action):
+                return self._result(action, SendResult(SendOutcome.FAILED))
+            now = self._clock.monotonic()
+            message_id = conn.send_call(request, now, timeout or self.call_timeout)
+            future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
+            self._waiting = (message_id, future)
+            self._timer = self._clock.call_later(timeout or self.call_timeout, self._expire)
+            self.last_sent_at = now
+            self.last_outcome[action] = SendOutcome.SUCCESS
+            await self._flush(conn, send)
+            event = await future
+        return self._result(action, _outcome_of(event))
+
+    async def receive(self, data: str | bytes) -> None:
+        """Feed one WebSocket message. Never waits for an outgoing CALL."""
+        conn = self._conn
+        if conn is None:
+            return
+        if self._frames:
+            self._log_frame("<", data)
+        for event in conn.receive(data, self._clock.monotonic()):
+            if isinstance(event, CallReceived):
+                self._dispatch(conn, event)
+            elif isinstance(event, FrameRejected):
+                self._log.warning("! %s: %s", event.reason, _text(event.frame))
+            else:
+                self._resolve(event)
+        if self._send is not None:
+            await self._flush(conn, self._send)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _dispatch(self, conn: Connection, event: CallReceived) -> None:
+        if not self.answering:
+            conn.drop(event.message_id)  # B-6
+            return
+        try:
+            result = self.handlers[event.action](event.request)
+        except Exception as exc:
+            self._internal_error(conn, event, exc)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._answer_later(conn, event, result))
+        else:
+            self._answer(conn, event, result)
+
+    async def _answer_later(self, conn: Connection, event: CallReceived, pending: Awaitable[HandlerResult]) -> None:
+        try:
+            result = await pending
+        except Exception as exc:
+            self._internal_error(conn, event, exc)
+            result = None
+        else:
+            self._answer(conn, event, result)
+        if conn is self._conn and self._send is not None:
+            await self._flush(conn, self._send)
+
+    def _answer(self, conn: Connection, event: CallReceived, result: HandlerResult | None) -> None:
+        if result is None:
+            return
+        reply = result if isinstance(result, Reply) else Reply(result)
+        conn.send_result(event.message_id, reply.response)
+        if reply.then is not None:
+            self._spawn(self._then_after_flush(reply.then))
+
+    async def _then_after_flush(self, then: Callable[[], Awaitable[None]]) -> None:
+        # The receive path flushes the CALLRESULT before this task first runs (T-23).
+        await asyncio.sleep(0)
+        await then()
+
+    def _internal_error(self, conn: Connection, event: CallReceived, exc: Exception) -> None:
+        self._log.error("! handler for %s failed", event.action, exc_info=exc)
+        conn.send_error(event.message_id, CallErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
+
+    async def _flush(self, conn: Connection, send: Send) -> None:
+        for data in conn.data_to_send():
+            if self._frames:
+                self._log_frame(">", data)
+            try:
+                await send(data)
+            except ConnectionLost:
+                if conn is self._conn:
+                    self.detach()
+                return
+
+    def _expire(self) -> None:
+        if self._conn is not None:
+            for event in self._conn.expire(self._clock.monotonic()):
+                self._resolve(event)
+
+    def _resolve(self, event: Event | None) -> None:
+        waiting = self._waiting
+        if waiting is None:
+            return
+        message_id, future = waiting
+        if event is not None and getattr(event, "message_id", None) != message_id:
+            return
+        self._waiting = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not future.done():
+            future.set_result(event)
+
+    def _result(self, action: Action, result: SendResult[Any]) -> SendResult[Any]:
+        self.last_outcome[action] = result.outcome
+        if result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
+            self._log.warning("! %s answered with %s %s", action, result.error_code, result.error_description)
+        return result
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._log.error("! follow-up task failed", exc_info=exc)
+
+    def _log_frame(self, direction: str, data: str | bytes) -> None:
+        text = redact(_text(data))
+        frames_log.debug(
+            "%s %s %s", self._name, direction, text, extra={"cp": self._name, "direction": direction, "frame": text}
+        )
+
+
+def _outcome_of(event: Event | None) -> SendResult[Any]:
+    if isinstance(event, CallResultReceived):
+        return SendResult(SendOutcome.RESPONSE_SUCCESS, event.response)
+    if isinstance(event, CallErrorReceived):
+        return SendResult(SendOutcome.RESPONSE_ACCEPT_FAILED, None, event.error_code, event.description)
+    if isinstance(event, ResponseInvalid):
+        return SendResult(SendOutcome.RESPONSE_ACCEPT_FAILED, None, event.error.code, event.error.description)
+    if isinstance(event, CallTimedOut):
+        return SendResult(SendOutcome.RESPONSE_FAILED, None, None, "timed out")
+    return SendResult(SendOutcome.RESPONSE_FAILED, None, None, "connection lost")
+
+
+def _text(data: str | bytes) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")

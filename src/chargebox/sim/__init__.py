@@ -1,0 +1,1 @@
+"""Simulated hardware, the control API, and the runners behind ``simulate`` and ``demo``."""

@@ -1,0 +1,113 @@
+"""``chargebox demo``: the built-in central system and a simulated station in one process.
+
+A short tour, in real time: the boot, the StatusNotifications of every connector, a cable going
+in and out, a fault and its end, the central system reading and changing a configuration key, and
+the heartbeat following the change. It exits 0 when the tour is over, 1 if a step did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from rich.console import Console
+
+from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
+from chargebox.protocol import messages as m
+from chargebox.sim.simulator import Simulator
+from chargebox.station.boot import Identity
+from chargebox.station.station import Station, StationSettings
+from chargebox.transport import ReconnectPolicy
+
+STEP_TIMEOUT = 10.0
+
+
+async def run_demo(console: Console | None = None) -> int:
+    console = console or Console()
+    csms = CentralSystem(CsmsPolicy(heartbeat_interval=3))
+    port = await csms.start("127.0.0.1", 0)
+    csms.on_event = lambda event: console.print(_describe(event))
+    station = Station(
+        StationSettings(
+            charge_point_id="DEMO-001",
+            csms_url=f"ws://127.0.0.1:{port}",
+            identity=Identity(vendor="chargebox", model="Demo", firmware_version="0.1.0"),
+            connectors=2,
+            reconnect=ReconnectPolicy(initial=0.2, maximum=1.0),
+        )
+    )
+    sim = Simulator(station)
+    console.rule("[bold]chargebox demo[/]: central system on ws://127.0.0.1:%d" % port)
+    runner = asyncio.ensure_future(sim.run())
+    try:
+        await _expect(csms, "boot", lambda e: e.action is m.Action.BOOT_NOTIFICATION)
+        for connector_id in range(3):
+            await _expect(csms, f"status of connector {connector_id}", _status(connector_id, "Available"))
+        console.print("[dim]— a driver plugs a cable into connector 1[/]")
+        sim.plug(1)
+        await _expect(csms, "Preparing", _status(1, "Preparing"))
+        console.print("[dim]— connector 2 reports a ground failure, then recovers[/]")
+        sim.fault(2, m.ChargePointErrorCode.GROUND_FAILURE)
+        await _expect(csms, "Faulted", _status(2, "Faulted"))
+        sim.clear_fault(2)
+        await _expect(csms, "Available", _status(2, "Available"))
+        console.print("[dim]— the driver changes their mind and unplugs[/]")
+        sim.unplug(1)
+        await _expect(csms, "Available", _status(1, "Available"))
+        console.print("[dim]— the central system reads and shortens the heartbeat interval[/]")
+        got = await csms.call(station.id, m.GetConfigurationRequest(key=["HeartbeatInterval"]))
+        console.print(f"  CSMS ← CP  GetConfiguration: {_keys(got.response)}")
+        changed = await csms.call(
+            station.id, m.ChangeConfigurationRequest(key="HeartbeatInterval", value="1")
+        )
+        console.print(f"  CSMS ← CP  ChangeConfiguration: {changed.response.status if changed.response else changed}")
+        await _expect(csms, "Heartbeat", lambda e: e.action is m.Action.HEARTBEAT)
+        console.rule("[bold green]demo finished[/]")
+        return 0
+    except TimeoutError as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}")
+        return 1
+    finally:
+        runner.cancel()
+        await sim.stop()
+        await csms.stop()
+
+
+async def _expect(csms: CentralSystem, what: str, match: Callable[[CsmsEvent], bool]) -> None:
+    async def wait() -> None:
+        while not match(await csms.events.get()):
+            pass
+
+    try:
+        await asyncio.wait_for(wait(), STEP_TIMEOUT)
+    except TimeoutError:
+        raise TimeoutError(f"no {what} within {STEP_TIMEOUT:.0f}s") from None
+
+
+def _status(connector_id: int, status: str) -> Callable[[CsmsEvent], bool]:
+    def match(event: CsmsEvent) -> bool:
+        request = event.request
+        return (
+            isinstance(request, m.StatusNotificationRequest)
+            and request.connector_id == connector_id
+            and request.status == status
+        )
+
+    return match
+
+
+def _describe(event: CsmsEvent) -> str:
+    request = event.request
+    if isinstance(request, m.StatusNotificationRequest):
+        detail = f"connector {request.connector_id} [bold]{request.status}[/] ({request.error_code})"
+    elif isinstance(request, m.BootNotificationRequest):
+        detail = f"{request.charge_point_vendor} {request.charge_point_model}"
+    else:
+        detail = ""
+    return f"  CP → CSMS  [cyan]{event.action}[/] {detail}"
+
+
+def _keys(response: object) -> str:
+    if not isinstance(response, m.GetConfigurationResponse) or isinstance(response.configuration_key, type(m.msgspec.UNSET)):
+        return "?"
+    return ", ".join(f"{k.key}={k.value}" for k in response.configuration_key)

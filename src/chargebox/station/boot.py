@@ -1,0 +1,174 @@
+"""Registration and liveness: BootNotification and Heartbeat (checklist section 2).
+
+Sends: BootNotification (B-1..B-6), Heartbeat (B-7). While the central system has not accepted
+the boot, nothing else is sent (B-2, B-5) and, after Rejected, nothing is answered either (B-6).
+A reconnect after an accepted boot sends no new BootNotification (T-34).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from chargebox.clock import Clock, sleep_or_wake
+from chargebox.protocol.messages import (
+    Action,
+    BootNotificationRequest,
+    BootNotificationResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    RegistrationStatus,
+)
+from chargebox.rpc import Rpc, SendResult
+from chargebox.station.config import Configuration
+
+# B-5, B-6: when the central system answers interval 0, wait this long before booting again.
+DEFAULT_BOOT_RETRY = 60.0
+# A BootNotification that got no answer at all is retried after this long.
+UNANSWERED_BOOT_RETRY = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The BootNotification fields (B-1): what the charge point says it is."""
+
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+    def request(self) -> BootNotificationRequest:
+        return BootNotificationRequest(
+            charge_point_vendor=self.vendor,
+            charge_point_model=self.model,
+            **{
+                name: value
+                for name, value in (
+                    ("charge_point_serial_number", self.serial_number),
+                    ("firmware_version", self.firmware_version),
+                    ("iccid", self.iccid),
+                    ("imsi", self.imsi),
+                    ("meter_type", self.meter_type),
+                    ("meter_serial_number", self.meter_serial_number),
+                )
+                if value is not None
+            },
+        )
+
+
+class BootService:
+    """Registers with the central system and keeps the link alive with Heartbeats."""
+
+    def __init__(
+        self,
+        *,
+        rpc: Rpc,
+        config: Configuration,
+        clock: Clock,
+        identity: Identity,
+        on_accepted: Callable[[bool], Awaitable[None]],
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        """``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""
+        self.identity = identity
+        self.registration: RegistrationStatus | None = None
+        self._rpc = rpc
+        self._config = config
+        self._clock = clock
+        self._on_accepted = on_accepted
+        self._log = log
+        self._accepted_once = False
+        self._boot_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._interval_changed = asyncio.Event()
+        rpc.may_send = self.may_send
+        config.subscribe("HeartbeatInterval", lambda _value: self._interval_changed.set())
+
+    def may_send(self, action: Action) -> bool:
+        """B-2, B-5, B-6: only BootNotification until the boot is accepted."""
+        return self.registration is RegistrationStatus.ACCEPTED or action is Action.BOOT_NOTIFICATION
+
+    def connected(self) -> None:
+        if self._accepted_once:  # T-34: a reconnect, not a reboot
+            self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
+            asyncio.ensure_future(self._on_accepted(False))
+        else:
+            self._boot_task = asyncio.ensure_future(self._boot())
+
+    def disconnected(self) -> None:
+        for task in (self._boot_task, self._heartbeat_task):
+            if task is not None:
+                task.cancel()
+        self._boot_task = self._heartbeat_task = None
+        if not self._accepted_once:
+            self.registration = None
+            self._rpc.answering = True
+
+    def reset(self) -> None:
+        """Back to a freshly powered-on station: the next connection boots again (B-1)."""
+        self.disconnected()
+        self._accepted_once = False
+        self.registration = None
+        self._rpc.answering = True
+
+    async def send_boot_notification(self) -> SendResult[BootNotificationResponse]:
+        return await self._rpc.call(self.identity.request())
+
+    async def send_heartbeat(self) -> SendResult[HeartbeatResponse]:
+        result: SendResult[HeartbeatResponse] = await self._rpc.call(HeartbeatRequest())
+        if result.response is not None:
+            self._clock.set_time(result.response.current_time)  # B-7: sync the clock
+        return result
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _boot(self) -> None:
+        while True:
+            result = await self.send_boot_notification()
+            response = result.response
+            if response is None:
+                self._log.warning("! BootNotification not answered (%s); retrying", result.outcome.value)
+                await self._clock.sleep(UNANSWERED_BOOT_RETRY)
+                continue
+            self.registration = response.status
+            self._clock.set_time(response.current_time)  # B-4
+            wait = float(response.interval) if response.interval > 0 else DEFAULT_BOOT_RETRY
+            if response.status is RegistrationStatus.ACCEPTED:
+                self._log.info("= boot accepted, heartbeat every %ss", response.interval)
+                self._config.set_internal("HeartbeatInterval", str(response.interval))  # B-4
+                self._accepted_once = True
+                self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
+                await self._on_accepted(True)
+                return
+            if response.status is RegistrationStatus.REJECTED:
+                self._log.warning("= boot rejected; silent for %ss", wait)
+                self._rpc.answering = False  # B-6: answer nothing until the interval has passed
+                await self._clock.sleep(wait)
+                self._rpc.answering = True
+            else:
+                self._log.info("= boot pending; booting again in %ss", wait)
+                await self._clock.sleep(wait)  # B-5: answer calls meanwhile, send none
+
+    async def _heartbeat(self) -> None:
+        """B-7: a Heartbeat after HeartbeatInterval seconds without any other CALL of ours."""
+        while True:
+            self._interval_changed.clear()
+            interval = self._config.get_int("HeartbeatInterval")
+            if interval <= 0:
+                await self._interval_changed.wait()
+                continue
+            due = self._rpc.last_sent_at + interval
+            delay = due - self._clock.monotonic()
+            if delay > 0:
+                await sleep_or_wake(self._clock, delay, self._interval_changed)
+                continue
+            await self.send_heartbeat()
+            if self._rpc.last_sent_at + interval <= self._clock.monotonic():
+                # Not sent (offline, or no answer): try again after a full interval.
+                await sleep_or_wake(self._clock, interval, self._interval_changed)

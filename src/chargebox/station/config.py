@@ -1,0 +1,272 @@
+"""Configuration: the key registry, its values, and GetConfiguration / ChangeConfiguration.
+
+Answers: GetConfiguration (K-1..K-5), ChangeConfiguration (K-10..K-13). Values are OCPP strings,
+persisted through the store before a change is answered. Services read typed values and subscribe
+to the keys whose changes must take effect at once (HeartbeatInterval, WebSocketPingInterval);
+they can add rules of their own for a key (``add_rule``), as the transport does for SecurityProfile.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Final
+
+import msgspec
+
+from chargebox.errors import ConfigError
+from chargebox.protocol.messages import (
+    Action,
+    ChangeConfigurationRequest,
+    ChangeConfigurationResponse,
+    ConfigurationStatus,
+    GetConfigurationRequest,
+    GetConfigurationResponse,
+    KeyValue,
+)
+from chargebox.rpc import Handler
+from chargebox.station.config_keys import STANDARD_KEYS, Access, ConfigKey, KeyType, Profile
+from chargebox.store import Store
+
+_INTEGER_RE: Final = re.compile(r"^[+-]?\d{1,10}$")
+_BOOLEANS: Final = {"true": "true", "false": "false"}
+Rule = Callable[[str], bool]
+Listener = Callable[[str], None]
+
+
+class Configuration:
+    """The keys a station serves and their current values."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        profiles: Iterable[Profile],
+        facts: Mapping[str, str] | None = None,
+        fixed_cable: bool = False,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
+    ) -> None:
+        """``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""
+        self._store = store
+        self._log = log or logging.getLogger(__name__)
+        enabled = set(profiles)
+        self._keys: dict[str, ConfigKey] = {}
+        for key in STANDARD_KEYS:
+            if key.profile in enabled:
+                self._keys[key.name.lower()] = key
+        if fixed_cable:  # X-11: nothing to unlock, so the key reads false and cannot change
+            self._override("UnlockConnectorOnEVSideDisconnect", access=Access.READ_ONLY, default="false")
+        self._rules: dict[str, list[Rule]] = {}
+        self._listeners: dict[str, list[Listener]] = {}
+        self._values: dict[str, str | None] = {key.name: key.default for key in self._keys.values()}
+        self._stored = {k.lower(): v for k, v in store.config.load().items()}
+        for name, value in (facts or {}).items():
+            self._values[self.key(name).name] = value
+        for lower, value in self._stored.items():
+            key = self._keys.get(lower)
+            if key is not None and not key.readonly:
+                self._values[key.name] = value
+        self._effective = dict(self._values)  # what reboot-required keys run with until a reboot
+
+    def load_template(self, values: Mapping[str, object], source: str) -> None:
+        """Starting values from a station template (``--ocpp-config``); ConfigError if unusable.
+
+        Read-only keys (NumberOfConnectors, SupportedFeatureProfiles...) describe the station and
+        always apply; the others apply where the store holds no value yet, so a change made by the
+        central system survives a restart with the same template.
+        """
+        readonly_first = sorted(values.items(), key=lambda item: not (self.has(item[0]) and self.key(item[0]).readonly))
+        for name, raw in readonly_first:
+            if not self.has(name):
+                raise ConfigError(f"{source}: unknown or unsupported configuration key {name!r}")
+            key = self.key(name)
+            text = _as_ocpp_string(raw)
+            if text is None:
+                raise ConfigError(f"{source}: {key.name}: cannot use a value of type {type(raw).__name__}")
+            normal = self.normalise(key, text)
+            if normal is None:
+                raise ConfigError(f"{source}: {key.name}: invalid value {text!r} for a {key.type} key")
+            if key.readonly or key.name.lower() not in self._stored:
+                self._values[key.name] = self._effective[key.name] = normal
+
+    def _override(self, name: str, **changes: object) -> None:
+        key = self._keys.get(name.lower())
+        if key is not None:
+            self._keys[name.lower()] = replace(key, **changes)  # type: ignore[arg-type]
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def key(self, name: str) -> ConfigKey:
+        """The key of that name, matched case-insensitively (G-1); KeyError if not served."""
+        return self._keys[name.lower()]
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self._keys
+
+    def keys(self) -> list[ConfigKey]:
+        return sorted(self._keys.values(), key=lambda k: k.name)
+
+    def get(self, name: str) -> str | None:
+        return self._effective.get(self.key(name).name)
+
+    def get_int(self, name: str, default: int = 0) -> int:
+        value = self.get(name)
+        return int(value) if value not in (None, "") else default
+
+    def get_bool(self, name: str) -> bool:
+        return self.get(name) == "true"
+
+    def get_list(self, name: str) -> list[str]:
+        value = self.get(name)
+        return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+    def configured(self, name: str) -> str | None:
+        """The value as stored, including a change still waiting for a reboot."""
+        return self._values.get(self.key(name).name)
+
+    # -- extending ----------------------------------------------------------------------------
+
+    def declare(self, key: ConfigKey, value: str | None = None) -> None:
+        """Add a key (a vendor key of the integrator's, or a standard one a service takes over)."""
+        self._keys[key.name.lower()] = key
+        stored = self._stored.get(key.name.lower())
+        current = stored if stored is not None and not key.readonly else (value if value is not None else key.default)
+        self._values[key.name] = self._effective[key.name] = current
+
+    def add_rule(self, name: str, rule: Rule) -> None:
+        """An extra check a new value must pass, owned by the service that knows why."""
+        self._rules.setdefault(self.key(name).name, []).append(rule)
+
+    def subscribe(self, name: str, listener: Listener) -> None:
+        """Call ``listener(value)`` after every accepted change of the key."""
+        self._listeners.setdefault(self.key(name).name, []).append(listener)
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def change(self, name: str, value: str) -> ConfigurationStatus:
+        """ChangeConfiguration's decision (K-10..K-12); an accepted value is persisted first."""
+        if not self.has(name):
+            return ConfigurationStatus.NOT_SUPPORTED  # K-10
+        key = self.key(name)
+        normal = self.normalise(key, value)
+        if key.readonly or normal is None or not all(rule(normal) for rule in self._rules.get(key.name, ())):
+            return ConfigurationStatus.REJECTED  # K-11
+        self._store.config.save(key.name, normal)  # K-13: journal first
+        self._stored[key.name.lower()] = normal
+        self._values[key.name] = normal
+        if key.reboot_required:
+            return ConfigurationStatus.REBOOT_REQUIRED  # K-12: applied after the next reboot
+        self._apply(key.name, normal)
+        return ConfigurationStatus.ACCEPTED
+
+    def set_internal(self, name: str, value: str) -> None:
+        """A value the stack itself sets (HeartbeatInterval from BootNotification, B-4)."""
+        key = self.key(name)
+        if self._values.get(key.name) == value:
+            return
+        self._store.config.save(key.name, value)
+        self._stored[key.name.lower()] = value
+        self._values[key.name] = value
+        self._apply(key.name, value)
+
+    def _apply(self, name: str, value: str) -> None:
+        self._effective[name] = value
+        for listener in self._listeners.get(name, ()):
+            listener(value)
+
+    def normalise(self, key: ConfigKey, value: str) -> str | None:
+        """The value in canonical form, or None if the key cannot take it (K-6, K-11, MV-5)."""
+        if len(value) > key.max_chars or not value.isascii():
+            return None
+        if key.type is KeyType.INTEGER:
+            if not _INTEGER_RE.match(value.strip()):
+                return None
+            number = int(value)
+            if (key.minimum is not None and number < key.minimum) or (
+                key.maximum is not None and number > key.maximum
+            ):
+                return None
+            return str(number)
+        if key.type is KeyType.BOOLEAN:
+            return _BOOLEANS.get(value.strip().lower())
+        if key.type is KeyType.CSL:
+            items = [item.strip() for item in value.split(",")] if value.strip() else []
+            if any(not item for item in items) or len(set(items)) != len(items):
+                return None
+            if key.items is not None and not all(item in key.items for item in items):
+                return None
+            if key.max_length_key is not None and self.has(key.max_length_key):
+                limit = self.get_int(key.max_length_key, default=1)
+                if len(items) > limit:
+                    return None
+            return ",".join(items)
+        return value
+
+
+class ConfigurationService:
+    """Core profile: GetConfiguration and ChangeConfiguration."""
+
+    def __init__(
+        self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger
+    ) -> None:
+        self._config = config
+        self._log = log
+
+    def handlers(self) -> dict[Action, Handler]:
+        return {
+            Action.GET_CONFIGURATION: self.on_get_configuration,
+            Action.CHANGE_CONFIGURATION: self.on_change_configuration,
+        }
+
+    def on_get_configuration(self, request: GetConfigurationRequest) -> GetConfigurationResponse:
+        config = self._config
+        requested = [] if request.key is msgspec.UNSET else list(request.key)
+        if not requested:  # K-1: all keys
+            found = config.keys()
+            unknown: list[str] = []
+        else:
+            limit = config.get_int("GetConfigurationMaxKeys", default=len(requested))
+            if len(requested) > limit:  # K-3: answered for the first N keys only
+                self._log.warning("GetConfiguration asked for %d keys; answering the first %d", len(requested), limit)
+                requested = requested[:limit]
+            found, unknown = [], []
+            for name in dict.fromkeys(requested):
+                if config.has(name):
+                    found.append(config.key(name))
+                else:
+                    unknown.append(name)  # K-2
+        entries = [self._entry(key) for key in found]
+        return GetConfigurationResponse(
+            configuration_key=entries if entries else msgspec.UNSET,
+            unknown_key=unknown if unknown else msgspec.UNSET,
+        )
+
+    def _entry(self, key: ConfigKey) -> KeyValue:
+        value = None if key.access is Access.WRITE_ONLY else self._config.configured(key.name)  # K-5, T-41
+        return KeyValue(
+            key=key.name, readonly=key.readonly, value=msgspec.UNSET if value is None else value
+        )
+
+    def on_change_configuration(self, request: ChangeConfigurationRequest) -> ChangeConfigurationResponse:
+        status = self._config.change(request.key, request.value)
+        if self._config.has(request.key) and self._config.key(request.key).access is Access.WRITE_ONLY:
+            self._log.info("= %s changed: %s (value not logged)", request.key, status)
+        else:
+            self._log.info("= %s=%r: %s", request.key, request.value, status)
+        return ChangeConfigurationResponse(status=status)
+
+
+def _as_ocpp_string(raw: object) -> str | None:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return ",".join(raw)
+    return None

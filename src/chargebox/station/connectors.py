@@ -1,0 +1,250 @@
+"""Connector status: the StatusNotification state machine (checklist section 6).
+
+Sends: StatusNotification on every change (S-1) after MinimumStatusDuration (S-6), for connector
+0 and every connector after an accepted boot (B-4), and for what changed while offline after a
+reconnect (S-7). The status is derived from the connector's facts (fault, availability, cable,
+waiting for a plug...), and every change is checked against the allowed transitions (S-1), so
+an impossible sequence is a bug that fails loudly, never a frame on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Final
+
+from chargebox.clock import Clock, TimerHandle
+from chargebox.errors import LocalProtocolError
+from chargebox.protocol.messages import (
+    AvailabilityType,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    StatusNotificationRequest,
+)
+from chargebox.rpc import Rpc, SendResult
+from chargebox.station.config import Configuration
+from chargebox.store import Store
+
+S = ChargePointStatus
+# S-1: [S] §4.9 with errata 3.20 (B6 Preparing → Finishing); the key may go to each listed status.
+TRANSITIONS: Final[dict[ChargePointStatus, frozenset[ChargePointStatus]]] = {
+    S.AVAILABLE: frozenset({S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.RESERVED,
+                            S.UNAVAILABLE, S.FAULTED}),
+    S.PREPARING: frozenset({S.AVAILABLE, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.FINISHING, S.FAULTED}),
+    S.CHARGING: frozenset({S.AVAILABLE, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.FINISHING, S.UNAVAILABLE, S.FAULTED}),
+    S.SUSPENDED_EV: frozenset({S.AVAILABLE, S.CHARGING, S.SUSPENDED_EVSE, S.FINISHING, S.UNAVAILABLE, S.FAULTED}),
+    S.SUSPENDED_EVSE: frozenset({S.AVAILABLE, S.CHARGING, S.SUSPENDED_EV, S.FINISHING, S.UNAVAILABLE, S.FAULTED}),
+    S.FINISHING: frozenset({S.AVAILABLE, S.PREPARING, S.UNAVAILABLE, S.FAULTED}),
+    S.RESERVED: frozenset({S.AVAILABLE, S.PREPARING, S.UNAVAILABLE, S.FAULTED}),
+    S.UNAVAILABLE: frozenset({S.AVAILABLE, S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.FAULTED}),
+    S.FAULTED: frozenset({S.AVAILABLE, S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.FINISHING,
+                          S.RESERVED, S.UNAVAILABLE}),
+}  # fmt: skip
+STATION_STATUSES: Final = frozenset({S.AVAILABLE, S.UNAVAILABLE, S.FAULTED})  # S-2: connector 0
+
+
+@dataclass(slots=True)
+class Connector:
+    """What is known of one connector (id 0 is the charge point as a whole)."""
+
+    id: int
+    status: ChargePointStatus = S.AVAILABLE
+    error_code: ChargePointErrorCode = ChargePointErrorCode.NO_ERROR
+    info: str | None = None
+    vendor_error_code: str | None = None
+    availability: AvailabilityType = AvailabilityType.OPERATIVE
+    plugged: bool = False
+    faulted: bool = False
+    awaiting_plug: bool = False  # identified first, waiting for the cable (X-2)
+    transaction_id: int | None = None
+    reported: tuple[ChargePointStatus, ChargePointErrorCode] | None = None
+    changed_at: float = 0.0
+    _generation: int = 0
+    _timers: list[TimerHandle] = field(default_factory=list)
+
+
+class ConnectorsService:
+    """Connector 0..N, their status, and StatusNotification."""
+
+    def __init__(
+        self,
+        *,
+        rpc: Rpc,
+        config: Configuration,
+        clock: Clock,
+        store: Store,
+        count: int,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        self._rpc = rpc
+        self._config = config
+        self._clock = clock
+        self._store = store
+        self._log = log
+        self._online = False
+        store.connectors.ensure(count)
+        self.connectors = [Connector(i) for i in range(count + 1)]
+        self._load()
+
+    def _load(self) -> None:
+        availability = self._store.connectors.availability()
+        for connector in self.connectors:
+            connector.availability = AvailabilityType(availability.get(connector.id, "Operative"))  # C-7
+            connector.status = self.derive(connector)
+            connector.reported = None
+
+    @property
+    def count(self) -> int:
+        return len(self.connectors) - 1
+
+    def __getitem__(self, connector_id: int) -> Connector:
+        return self.connectors[connector_id]
+
+    def exists(self, connector_id: int) -> bool:
+        return 0 <= connector_id < len(self.connectors)
+
+    def reset(self) -> None:
+        """Forget runtime state (timers, what was reported); persisted availability is reloaded."""
+        for connector in self.connectors:
+            for timer in connector._timers:
+                timer.cancel()
+            connector._timers.clear()
+            connector.plugged = connector.faulted = connector.awaiting_plug = False
+            connector.error_code = ChargePointErrorCode.NO_ERROR
+            connector.info = None
+        self._online = False
+        self._load()
+
+    # -- facts from the hardware and the other services ----------------------------------------
+
+    def plugged(self, connector_id: int) -> None:
+        connector = self.connectors[connector_id]
+        connector.plugged = True
+        connector.awaiting_plug = False
+        self.refresh(connector_id)
+
+    def unplugged(self, connector_id: int) -> None:
+        connector = self.connectors[connector_id]
+        connector.plugged = False
+        self.refresh(connector_id)
+
+    def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None,
+              vendor_error_code: str | None = None) -> None:  # fmt: skip
+        """A fault that prevents charging (X-13): Faulted until cleared (I1..I8)."""
+        connector = self.connectors[connector_id]
+        connector.faulted = True
+        connector.error_code, connector.info, connector.vendor_error_code = error_code, info, vendor_error_code
+        self.refresh(connector_id)
+
+    def clear_fault(self, connector_id: int) -> None:
+        connector = self.connectors[connector_id]
+        connector.faulted = False
+        connector.error_code, connector.info, connector.vendor_error_code = ChargePointErrorCode.NO_ERROR, None, None
+        self.refresh(connector_id)
+
+    def identified(self, connector_id: int) -> None:
+        """An idTag was accepted before the cable: Preparing for ConnectionTimeOut seconds (X-2)."""
+        connector = self.connectors[connector_id]
+        if connector.plugged or connector.status is not S.AVAILABLE:
+            return
+        connector.awaiting_plug = True
+        self.refresh(connector_id)
+        generation = connector._generation
+        timeout = self._config.get_int("ConnectionTimeOut", default=30)
+
+        def expire() -> None:
+            if connector.awaiting_plug and connector._generation == generation:
+                self._log.info("= connector %d: no cable within %ss", connector_id, timeout)
+                connector.awaiting_plug = False
+                self.refresh(connector_id)
+
+        connector._timers.append(self._clock.call_later(timeout, expire))
+
+    def set_availability(self, connector_id: int, availability: AvailabilityType) -> None:
+        """Persisted first, so it survives a reboot (C-7, S-9)."""
+        self._store.connectors.set_availability(connector_id, availability.value)
+        self.connectors[connector_id].availability = availability
+        for cid in range(len(self.connectors)) if connector_id == 0 else (connector_id,):
+            self.refresh(cid)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def derive(self, connector: Connector) -> ChargePointStatus:
+        """The status the facts call for (S-3)."""
+        station = self.connectors[0]
+        if connector.faulted:
+            return S.FAULTED
+        if connector.id == 0:
+            return S.UNAVAILABLE if connector.availability is AvailabilityType.INOPERATIVE else S.AVAILABLE
+        if AvailabilityType.INOPERATIVE in (connector.availability, station.availability):
+            return S.UNAVAILABLE
+        if connector.plugged or connector.awaiting_plug:
+            return S.PREPARING
+        return S.AVAILABLE
+
+    def refresh(self, connector_id: int) -> None:
+        """Re-derive the status and report a change."""
+        connector = self.connectors[connector_id]
+        status = self.derive(connector)
+        if status is connector.status:
+            if connector.reported is not None and connector.reported != (status, connector.error_code):
+                self._schedule_report(connector)
+            return
+        if status not in TRANSITIONS[connector.status] or (connector.id == 0 and status not in STATION_STATUSES):
+            raise LocalProtocolError(f"S-1: connector {connector.id} cannot go {connector.status} -> {status}")
+        self._log.info("= connector %d: %s -> %s", connector.id, connector.status, status)
+        connector.status = status
+        connector.changed_at = self._clock.monotonic()
+        connector._generation += 1
+        self._schedule_report(connector)
+
+    def _schedule_report(self, connector: Connector) -> None:
+        if not self._online:
+            return  # S-7: reported after the reconnect, if it still differs then
+        delay = self._config.get_int("MinimumStatusDuration")
+        if delay <= 0:
+            asyncio.ensure_future(self._report_if_changed(connector))
+            return
+        generation = connector._generation
+
+        def report() -> None:  # S-6: only a status that lasted is reported
+            if connector._generation == generation:
+                asyncio.ensure_future(self._report_if_changed(connector))
+
+        connector._timers.append(self._clock.call_later(delay, report))
+
+    async def _report_if_changed(self, connector: Connector) -> None:
+        if connector.reported != (connector.status, connector.error_code):
+            await self.send_status_notification(connector.id)
+
+    async def send_status_notification(self, connector_id: int) -> SendResult[object]:
+        """Send the connector's current status; remembered as reported once answered."""
+        connector = self.connectors[connector_id]
+        sent = (connector.status, connector.error_code)
+        result = await self._rpc.call(
+            StatusNotificationRequest(
+                connector_id=connector.id,
+                error_code=connector.error_code,
+                status=connector.status,
+                timestamp=self._clock.now(),
+                **_optional(info=connector.info, vendor_error_code=connector.vendor_error_code),
+            )
+        )
+        if result.ok:
+            connector.reported = sent
+        return result
+
+    async def online(self, *, after_boot: bool) -> None:
+        """B-4: after an accepted boot, every connector; S-7: after a reconnect, what changed."""
+        self._online = True
+        for connector in self.connectors:
+            if after_boot or connector.reported != (connector.status, connector.error_code):
+                await self.send_status_notification(connector.id)
+
+    def offline(self) -> None:
+        self._online = False
+
+
+def _optional(**values: str | None) -> dict[str, str]:
+    return {name: value for name, value in values.items() if value is not None}

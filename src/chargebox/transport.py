@@ -1,0 +1,252 @@
+"""The WebSocket link to the central system: connect, authenticate, keep alive, reconnect.
+
+It hands frames to ``Rpc`` and back, nothing more (the httpcore shape). Rules: T-1..T-7 (URL,
+subprotocol, Basic auth, no compression by default), T-30/T-31 (WebSocketPingInterval, dead-link
+detection), T-5/T-33 (reconnect with bounded exponential back-off and jitter), T-35 (reconnect with
+new credentials). Security profiles 2 and 3 (TLS) plug in through ``ssl_context``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from chargebox.clock import Clock, sleep_or_wake
+from chargebox.errors import ConnectionLost, CsmsUnreachable
+from chargebox.rpc import Rpc
+
+SUBPROTOCOL: Final = Subprotocol("ocpp1.6")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """What a connection attempt needs, read afresh before every attempt."""
+
+    csms_url: str
+    charge_point_id: str
+    security_profile: int = 0
+    authorization_key: str | None = None
+    ping_interval: float = 0.0
+    compression: bool = False
+    ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def url(self) -> str:
+        """T-2: the CSMS URL, a slash and the percent-encoded charge point id, nothing else."""
+        return f"{self.csms_url.rstrip('/')}/{quote(self.charge_point_id, safe='')}"
+
+    def headers(self) -> dict[str, str]:
+        """T-6: Basic credentials on every attempt with profile 1 or 2."""
+        if self.security_profile in (1, 2) and self.authorization_key is not None:
+            token = base64.b64encode(f"{self.charge_point_id}:{self.authorization_key}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """Exponential back-off with jitter (T-5, T-33); OCPP 1.6 leaves the numbers to us.
+
+    Delays grow from ``initial`` by ``factor`` up to ``maximum`` seconds, each spread by
+    ±``jitter`` so that a fleet cut off at once does not come back at once. ``max_attempts``
+    None means never give up (a charger); a number makes ``run()`` raise ``CsmsUnreachable``.
+    """
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+    jitter: float = 0.25
+    max_attempts: int | None = None
+
+    def delays(self, rng: random.Random) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay * (1 + rng.uniform(-self.jitter, self.jitter))
+            delay = min(delay * self.factor, self.maximum)
+
+
+class Transport:
+    """Keeps one WebSocket open to the central system for as long as it runs."""
+
+    def __init__(
+        self,
+        *,
+        settings: Callable[[], LinkSettings],
+        rpc: Rpc,
+        clock: Clock,
+        logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        on_open: Callable[[], Awaitable[None]],
+        on_close: Callable[[], None],
+        policy: ReconnectPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._rpc = rpc
+        self._clock = clock
+        self._log = logger
+        self._on_open = on_open
+        self._on_close = on_close
+        self._policy = policy or ReconnectPolicy()
+        self._rng = rng or random.Random()
+        self._ws: ClientConnection | None = None
+        self._enabled = asyncio.Event()
+        self._enabled.set()
+        self._settings_changed = asyncio.Event()
+        self._stopping = False
+        self.attempts = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect after every loss until ``stop()``."""
+        delays = self._policy.delays(self._rng)
+        failures = 0
+        while not self._stopping:
+            await self._enabled.wait()
+            if self._stopping:
+                break
+            self.attempts += 1
+            served = await self._connect_and_serve()
+            if self._stopping:
+                break
+            if served:
+                delays, failures = self._policy.delays(self._rng), 0
+                if not self._enabled.is_set():
+                    continue
+            failures += 1
+            if self._policy.max_attempts is not None and failures >= self._policy.max_attempts:
+                raise CsmsUnreachable(
+                    f"cannot reach the central system at {self._settings().url} after {failures} attempts"
+                )
+            await self._clock.sleep(next(delays))
+
+    def disconnect(self) -> None:
+        """Drop the link and stay offline until ``connect()`` (a simulated network outage)."""
+        self._enabled.clear()
+        self._close()
+
+    def connect(self) -> None:
+        self._enabled.set()
+
+    def reconnect(self) -> None:
+        """Close and open again at once, e.g. with a new AuthorizationKey (T-35, T-42)."""
+        self._close()
+
+    def settings_changed(self) -> None:
+        """WebSocketPingInterval changed: the keep-alive picks it up now (T-30)."""
+        self._settings_changed.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._enabled.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _connect_and_serve(self) -> bool:
+        settings = self._settings()
+        try:
+            ws = await connect(
+                settings.url,
+                subprotocols=[SUBPROTOCOL],
+                additional_headers=settings.headers(),
+                compression="deflate" if settings.compression else None,
+                ssl=settings.ssl_context,
+                ping_interval=None,
+                open_timeout=30,
+                close_timeout=5,
+                max_size=2**22,
+                proxy=None,
+                user_agent_header=None,
+            )
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            self._log.warning("! cannot connect to %s: %s", settings.url, _reason(exc))
+            return False
+        if ws.subprotocol != SUBPROTOCOL:  # T-4
+            self._log.warning("! %s did not agree to %s; closing", settings.url, SUBPROTOCOL)
+            await ws.close(1002, "ocpp1.6 required")
+            return False
+        self._ws = ws
+        self._log.info("= connected to %s", settings.url)
+        self._rpc.attach(self._sender(ws))
+        keepalive = asyncio.ensure_future(self._keepalive(ws))
+        opened = asyncio.ensure_future(self._on_open())
+        try:
+            async for message in ws:
+                await self._rpc.receive(message)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            keepalive.cancel()
+            self._ws = None
+            self._rpc.detach()
+            self._on_close()
+            if not opened.done():
+                opened.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await opened
+        self._log.info("= disconnected from %s (%s)", settings.url, ws.close_reason or ws.close_code)
+        return True
+
+    def _sender(self, ws: ClientConnection) -> Callable[[bytes], Awaitable[None]]:
+        async def send(data: bytes) -> None:
+            try:
+                await ws.send(data, text=True)  # OCPP-J frames are text frames
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionLost(str(exc)) from exc
+
+        return send
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """T-30/T-31: ping every WebSocketPingInterval seconds; no pong in time means a dead link."""
+        while True:
+            self._settings_changed.clear()
+            interval = self._settings().ping_interval
+            if interval <= 0:
+                await self._settings_changed.wait()
+                continue
+            if not await sleep_or_wake(self._clock, interval, self._settings_changed):
+                continue
+            try:
+                pong = await ws.ping()
+            except websockets.ConnectionClosed:
+                return
+            if not await self._wait_for(asyncio.ensure_future(pong), interval):
+                self._log.warning("! no pong within %ss; closing the dead link", interval)
+                self._close()
+                return
+
+    async def _wait_for(self, future: asyncio.Future[float], timeout: float) -> bool:
+        sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
+        done, _ = await asyncio.wait({future, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        sleeper.cancel()
+        if future not in done:
+            future.cancel()
+        return future in done
+
+    def _close(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            asyncio.ensure_future(ws.close())
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, websockets.InvalidStatus):
+        return f"HTTP {exc.response.status_code}"  # T-5: 401 and 404 are retried with back-off
+    return str(exc) or type(exc).__name__
