@@ -134,7 +134,10 @@ async def _simulate(args: argparse.Namespace) -> int:
         charge_point_id=args.id,
         csms_url=args.csms,
         identity=Identity(
-            vendor=args.vendor, model=args.model, serial_number=args.serial, firmware_version=args.firmware_version
+            vendor=args.vendor,
+            model=args.model,
+            serial_number=args.serial,
+            firmware_version=args.firmware_version,
         ),
         connectors=args.connectors,
         data_dir=args.data_dir,

@@ -110,7 +110,12 @@ class VirtualClock:
 
     async def sleep(self, delay: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        handle = self.call_later(delay, lambda: future.done() or future.set_result(None))
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        handle = self.call_later(delay, wake)
         try:
             await future
         finally:

@@ -255,7 +255,11 @@ class Rpc:
     def _log_frame(self, direction: str, data: str | bytes) -> None:
         text = redact(_text(data))
         frames_log.debug(
-            "%s %s %s", self._name, direction, text, extra={"cp": self._name, "direction": direction, "frame": text}
+            "%s %s %s",
+            self._name,
+            direction,
+            text,
+            extra={"cp": self._name, "direction": direction, "frame": text},
         )
 
 

@@ -105,6 +105,7 @@ class Transport:
         self._enabled.set()
         self._settings_changed = asyncio.Event()
         self._stopping = False
+        self._closing: asyncio.Future[None] | None = None
         self.attempts = 0
 
     @property
@@ -233,8 +234,8 @@ class Transport:
                 return
 
     async def _wait_for(self, future: asyncio.Future[float], timeout: float) -> bool:
-        sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
-        done, _ = await asyncio.wait({future, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        sleeper: asyncio.Future[None] = asyncio.ensure_future(self._clock.sleep(timeout))
+        done, _ = await asyncio.wait([future, sleeper], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
         sleeper.cancel()
         if future not in done:
             future.cancel()
@@ -243,7 +244,7 @@ class Transport:
     def _close(self) -> None:
         ws = self._ws
         if ws is not None:
-            asyncio.ensure_future(ws.close())
+            self._closing = asyncio.ensure_future(ws.close())
 
 
 def _reason(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -43,7 +43,6 @@ class CsmsEvent:
 class Session:
     charge_point_id: str
     rpc: Rpc
-    connection: ServerConnection
     boots: int = 0
 
 
@@ -62,6 +61,7 @@ class CentralSystem:
     def __init__(self, policy: CsmsPolicy | None = None, *, clock: Clock | None = None) -> None:
         self.policy = policy or CsmsPolicy()
         self.sessions: dict[str, Session] = {}
+        self.connections: dict[str, ServerConnection] = {}
         self.events: asyncio.Queue[CsmsEvent] = asyncio.Queue()
         self.on_event: Callable[[CsmsEvent], None] | None = None
         self._clock = clock or SystemClock()
@@ -108,14 +108,28 @@ class CentralSystem:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
         return None
 
+    def open_session(self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]]) -> Rpc:
+        """Serve a charge point over any link: frames from it go to the returned ``Rpc.receive``."""
+        rpc = Rpc(clock=self._clock, logger=log, name=charge_point_id)
+        session = Session(charge_point_id, rpc)
+        rpc.handlers.update(self._handlers(session))
+        rpc.attach(send)
+        self.sessions[charge_point_id] = session
+        log.info("= %s connected", charge_point_id)
+        return rpc
+
+    def close_session(self, charge_point_id: str, rpc: Rpc) -> None:
+        rpc.detach()
+        session = self.sessions.get(charge_point_id)
+        if session is not None and session.rpc is rpc:
+            del self.sessions[charge_point_id]
+        log.info("= %s disconnected", charge_point_id)
+
     async def _serve(self, connection: ServerConnection) -> None:
         charge_point_id = unquote(connection.request.path.lstrip("/")) if connection.request else ""
         if connection.subprotocol != SUBPROTOCOL:
             await connection.close(1002, "ocpp1.6 required")
             return
-        rpc = Rpc(clock=self._clock, logger=log, name=charge_point_id)
-        session = Session(charge_point_id, rpc, connection)
-        rpc.handlers.update(self._handlers(session))
 
         async def send(data: bytes) -> None:
             try:
@@ -123,19 +137,23 @@ class CentralSystem:
             except websockets.ConnectionClosed as exc:
                 raise ConnectionLost(str(exc)) from exc
 
-        rpc.attach(send)
-        self.sessions[charge_point_id] = session
-        log.info("= %s connected", charge_point_id)
+        rpc = self.open_session(charge_point_id, send)
+        self.connections[charge_point_id] = connection
         try:
             async for message in connection:
                 await rpc.receive(message)
         except websockets.ConnectionClosed:
             pass
         finally:
-            rpc.detach()
-            if self.sessions.get(charge_point_id) is session:
-                del self.sessions[charge_point_id]
-            log.info("= %s disconnected", charge_point_id)
+            if self.connections.get(charge_point_id) is connection:
+                del self.connections[charge_point_id]
+            self.close_session(charge_point_id, rpc)
+
+    async def disconnect(self, charge_point_id: str) -> None:
+        """Close a charge point's WebSocket from this side (tests of reconnection)."""
+        connection = self.connections.get(charge_point_id)
+        if connection is not None:
+            await connection.close()
 
     def _handlers(self, session: Session) -> dict[m.Action, Handler]:
         answers: dict[m.Action, Callable[[Any], m.Message]] = {

@@ -130,7 +130,10 @@ def _call(head: list[msgspec.Raw], message_id: str, data: str | bytes) -> RawCal
         raise FrameError(CallErrorCode.PROTOCOL_ERROR, "CALL has no payload", message_id=message_id, frame=data)
     if len(head) > 4:
         raise FrameError(
-            CallErrorCode.FORMATION_VIOLATION, "CALL has more than 4 elements", message_id=message_id, frame=data
+            CallErrorCode.FORMATION_VIOLATION,
+            "CALL has more than 4 elements",
+            message_id=message_id,
+            frame=data,
         )
     try:
         action = _str_decoder.decode(head[2])
@@ -144,18 +147,19 @@ def _call(head: list[msgspec.Raw], message_id: str, data: str | bytes) -> RawCal
 def decode_payload(raw: msgspec.Raw, kind: type[Message]) -> Message:
     """Decode and validate a payload; raise ``RemoteProtocolError`` with the code checklist 1.4 names."""
     try:
-        return _decoder(kind).decode(raw)
+        message: Message = _decoder(kind).decode(raw)
+        return message
     except msgspec.ValidationError as exc:
         raise RemoteProtocolError(code_for_validation_error(exc), str(exc)) from exc
     except msgspec.DecodeError as exc:  # cannot happen after the head parsed, kept for safety
         raise RemoteProtocolError(CallErrorCode.FORMATION_VIOLATION, str(exc)) from exc
 
 
-def encode_call(message_id: str, action: Action, payload: Message) -> bytes:
+def encode_call(message_id: str, action: Action, payload: Message | msgspec.Raw) -> bytes:
     return _encoder.encode((MessageType.CALL, message_id, action, payload))
 
 
-def encode_call_result(message_id: str, payload: Message) -> bytes:
+def encode_call_result(message_id: str, payload: Message | msgspec.Raw) -> bytes:
     return _encoder.encode((MessageType.CALL_RESULT, message_id, payload))
 
 

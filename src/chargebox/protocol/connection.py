@@ -130,7 +130,11 @@ class Connection:
         self._out.append(codec.encode_call_result(message_id, _validated(response)))
 
     def send_error(
-        self, message_id: str, code: CallErrorCode, description: str = "", details: dict[str, Any] | None = None
+        self,
+        message_id: str,
+        code: CallErrorCode,
+        description: str = "",
+        details: dict[str, Any] | None = None,
     ) -> None:
         self._in_progress.discard(message_id)
         self._out.append(codec.encode_call_error(message_id, code, description, details))

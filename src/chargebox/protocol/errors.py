@@ -42,7 +42,10 @@ _VALIDATION_TABLE: Final[tuple[tuple[re.Pattern[str], CallErrorCode], ...]] = (
     (re.compile(r"^Expected `object`, got [^-]*$"), CallErrorCode.FORMATION_VIOLATION),
     (re.compile(r"^Invalid enum value"), CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
     (re.compile(r"^Expected `(int|float|number)` [<>]=?"), CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
-    (re.compile(r"^Expected `(int|float|number)` that is a multiple"), CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+    (
+        re.compile(r"^Expected `(int|float|number)` that is a multiple"),
+        CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    ),
     (re.compile(r"^Expected `str` of length"), CallErrorCode.TYPE_CONSTRAINT_VIOLATION),
     (re.compile(r"^Invalid RFC3339"), CallErrorCode.TYPE_CONSTRAINT_VIOLATION),
     (re.compile(r"^Expected `"), CallErrorCode.TYPE_CONSTRAINT_VIOLATION),

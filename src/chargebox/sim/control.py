@@ -24,8 +24,6 @@ from chargebox.protocol.messages import ChargePointErrorCode
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
 
-JsonHandler = Callable[[web.Request], Awaitable[web.Response]]
-
 
 def make_app(sim: Simulator) -> web.Application:
     app = web.Application(middlewares=[_errors])
@@ -81,7 +79,9 @@ def make_app(sim: Simulator) -> web.Application:
 
 
 @web.middleware
-async def _errors(request: web.Request, handler: JsonHandler) -> web.StreamResponse:
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import msgspec
 from rich.console import Console
 
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
@@ -37,7 +38,7 @@ async def run_demo(console: Console | None = None) -> int:
         )
     )
     sim = Simulator(station)
-    console.rule("[bold]chargebox demo[/]: central system on ws://127.0.0.1:%d" % port)
+    console.rule(f"[bold]chargebox demo[/]: central system on ws://127.0.0.1:{port}")
     runner = asyncio.ensure_future(sim.run())
     try:
         await _expect(csms, "boot", lambda e: e.action is m.Action.BOOT_NOTIFICATION)
@@ -57,9 +58,7 @@ async def run_demo(console: Console | None = None) -> int:
         console.print("[dim]— the central system reads and shortens the heartbeat interval[/]")
         got = await csms.call(station.id, m.GetConfigurationRequest(key=["HeartbeatInterval"]))
         console.print(f"  CSMS ← CP  GetConfiguration: {_keys(got.response)}")
-        changed = await csms.call(
-            station.id, m.ChangeConfigurationRequest(key="HeartbeatInterval", value="1")
-        )
+        changed = await csms.call(station.id, m.ChangeConfigurationRequest(key="HeartbeatInterval", value="1"))
         console.print(f"  CSMS ← CP  ChangeConfiguration: {changed.response.status if changed.response else changed}")
         await _expect(csms, "Heartbeat", lambda e: e.action is m.Action.HEARTBEAT)
         console.rule("[bold green]demo finished[/]")
@@ -108,6 +107,6 @@ def _describe(event: CsmsEvent) -> str:
 
 
 def _keys(response: object) -> str:
-    if not isinstance(response, m.GetConfigurationResponse) or isinstance(response.configuration_key, type(m.msgspec.UNSET)):
+    if not isinstance(response, m.GetConfigurationResponse) or response.configuration_key is msgspec.UNSET:
         return "?"
     return ", ".join(f"{k.key}={k.value}" for k in response.configuration_key)

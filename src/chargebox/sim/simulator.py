@@ -75,4 +75,3 @@ class Simulator:
 
     async def stop(self) -> None:
         await self.station.stop()
-

@@ -97,7 +97,7 @@ class BootService:
     def connected(self) -> None:
         if self._accepted_once:  # T-34: a reconnect, not a reboot
             self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
-            asyncio.ensure_future(self._on_accepted(False))
+            self._boot_task = asyncio.ensure_future(self._on_accepted(False))
         else:
             self._boot_task = asyncio.ensure_future(self._boot())
 

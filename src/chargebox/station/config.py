@@ -56,8 +56,9 @@ class Configuration:
         for key in STANDARD_KEYS:
             if key.profile in enabled:
                 self._keys[key.name.lower()] = key
-        if fixed_cable:  # X-11: nothing to unlock, so the key reads false and cannot change
-            self._override("UnlockConnectorOnEVSideDisconnect", access=Access.READ_ONLY, default="false")
+        if fixed_cable and (unlock := self._keys.get("unlockconnectoronevsidedisconnect")) is not None:
+            # X-11: nothing to unlock, so the key reads false and cannot change
+            self._keys[unlock.name.lower()] = replace(unlock, access=Access.READ_ONLY, default="false")
         self._rules: dict[str, list[Rule]] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._values: dict[str, str | None] = {key.name: key.default for key in self._keys.values()}
@@ -65,9 +66,9 @@ class Configuration:
         for name, value in (facts or {}).items():
             self._values[self.key(name).name] = value
         for lower, value in self._stored.items():
-            key = self._keys.get(lower)
-            if key is not None and not key.readonly:
-                self._values[key.name] = value
+            stored_key = self._keys.get(lower)
+            if stored_key is not None and not stored_key.readonly:
+                self._values[stored_key.name] = value
         self._effective = dict(self._values)  # what reboot-required keys run with until a reboot
 
     def load_template(self, values: Mapping[str, object], source: str) -> None:
@@ -77,8 +78,11 @@ class Configuration:
         always apply; the others apply where the store holds no value yet, so a change made by the
         central system survives a restart with the same template.
         """
-        readonly_first = sorted(values.items(), key=lambda item: not (self.has(item[0]) and self.key(item[0]).readonly))
-        for name, raw in readonly_first:
+
+        def readonly_first(item: tuple[str, object]) -> bool:
+            return not (self.has(item[0]) and self.key(item[0]).readonly)
+
+        for name, raw in sorted(values.items(), key=readonly_first):
             if not self.has(name):
                 raise ConfigError(f"{source}: unknown or unsupported configuration key {name!r}")
             key = self.key(name)
@@ -90,11 +94,6 @@ class Configuration:
                 raise ConfigError(f"{source}: {key.name}: invalid value {text!r} for a {key.type} key")
             if key.readonly or key.name.lower() not in self._stored:
                 self._values[key.name] = self._effective[key.name] = normal
-
-    def _override(self, name: str, **changes: object) -> None:
-        key = self._keys.get(name.lower())
-        if key is not None:
-            self._keys[name.lower()] = replace(key, **changes)  # type: ignore[arg-type]
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -132,7 +131,9 @@ class Configuration:
         """Add a key (a vendor key of the integrator's, or a standard one a service takes over)."""
         self._keys[key.name.lower()] = key
         stored = self._stored.get(key.name.lower())
-        current = stored if stored is not None and not key.readonly else (value if value is not None else key.default)
+        current = value if value is not None else key.default
+        if stored is not None and not key.readonly:
+            current = stored
         self._values[key.name] = self._effective[key.name] = current
 
     def add_rule(self, name: str, rule: Rule) -> None:
@@ -184,9 +185,7 @@ class Configuration:
             if not _INTEGER_RE.match(value.strip()):
                 return None
             number = int(value)
-            if (key.minimum is not None and number < key.minimum) or (
-                key.maximum is not None and number > key.maximum
-            ):
+            if (key.minimum is not None and number < key.minimum) or (key.maximum is not None and number > key.maximum):
                 return None
             return str(number)
         if key.type is KeyType.BOOLEAN:
@@ -208,9 +207,7 @@ class Configuration:
 class ConfigurationService:
     """Core profile: GetConfiguration and ChangeConfiguration."""
 
-    def __init__(
-        self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger
-    ) -> None:
+    def __init__(self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger) -> None:
         self._config = config
         self._log = log
 
@@ -245,9 +242,7 @@ class ConfigurationService:
 
     def _entry(self, key: ConfigKey) -> KeyValue:
         value = None if key.access is Access.WRITE_ONLY else self._config.configured(key.name)  # K-5, T-41
-        return KeyValue(
-            key=key.name, readonly=key.readonly, value=msgspec.UNSET if value is None else value
-        )
+        return KeyValue(key=key.name, readonly=key.readonly, value=msgspec.UNSET if value is None else value)
 
     def on_change_configuration(self, request: ChangeConfigurationRequest) -> ChangeConfigurationResponse:
         status = self._config.change(request.key, request.value)

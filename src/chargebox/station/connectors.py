@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import LocalProtocolError
@@ -21,6 +22,7 @@ from chargebox.protocol.messages import (
     ChargePointErrorCode,
     ChargePointStatus,
     StatusNotificationRequest,
+    StatusNotificationResponse,
 )
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.config import Configuration
@@ -83,6 +85,7 @@ class ConnectorsService:
         self._store = store
         self._log = log
         self._online = False
+        self._tasks: set[asyncio.Task[None]] = set()
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]
         self._load()
@@ -113,6 +116,8 @@ class ConnectorsService:
             connector.plugged = connector.faulted = connector.awaiting_plug = False
             connector.error_code = ChargePointErrorCode.NO_ERROR
             connector.info = None
+        for task in self._tasks:
+            task.cancel()
         self._online = False
         self._load()
 
@@ -134,13 +139,21 @@ class ConnectorsService:
         """A fault that prevents charging (X-13): Faulted until cleared (I1..I8)."""
         connector = self.connectors[connector_id]
         connector.faulted = True
-        connector.error_code, connector.info, connector.vendor_error_code = error_code, info, vendor_error_code
+        connector.error_code, connector.info, connector.vendor_error_code = (
+            error_code,
+            info,
+            vendor_error_code,
+        )
         self.refresh(connector_id)
 
     def clear_fault(self, connector_id: int) -> None:
         connector = self.connectors[connector_id]
         connector.faulted = False
-        connector.error_code, connector.info, connector.vendor_error_code = ChargePointErrorCode.NO_ERROR, None, None
+        connector.error_code, connector.info, connector.vendor_error_code = (
+            ChargePointErrorCode.NO_ERROR,
+            None,
+            None,
+        )
         self.refresh(connector_id)
 
     def identified(self, connector_id: int) -> None:
@@ -204,21 +217,26 @@ class ConnectorsService:
             return  # S-7: reported after the reconnect, if it still differs then
         delay = self._config.get_int("MinimumStatusDuration")
         if delay <= 0:
-            asyncio.ensure_future(self._report_if_changed(connector))
+            self._spawn(self._report_if_changed(connector))
             return
         generation = connector._generation
 
         def report() -> None:  # S-6: only a status that lasted is reported
             if connector._generation == generation:
-                asyncio.ensure_future(self._report_if_changed(connector))
+                self._spawn(self._report_if_changed(connector))
 
         connector._timers.append(self._clock.call_later(delay, report))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _report_if_changed(self, connector: Connector) -> None:
         if connector.reported != (connector.status, connector.error_code):
             await self.send_status_notification(connector.id)
 
-    async def send_status_notification(self, connector_id: int) -> SendResult[object]:
+    async def send_status_notification(self, connector_id: int) -> SendResult[StatusNotificationResponse]:
         """Send the connector's current status; remembered as reported once answered."""
         connector = self.connectors[connector_id]
         sent = (connector.status, connector.error_code)

@@ -68,7 +68,7 @@ class StationSettings:
 
     charge_point_id: str
     csms_url: str
-    identity: Identity = Identity(vendor="chargebox", model="Simulator")
+    identity: Identity = field(default_factory=lambda: Identity(vendor="chargebox", model="Simulator"))
     connectors: int | None = None
     data_dir: Path | None = None
     password: str | None = None
@@ -76,7 +76,7 @@ class StationSettings:
     ocpp_config_source: str = "ocpp config"
     fixed_cable: bool = False
     compression: bool = False
-    reconnect: ReconnectPolicy = ReconnectPolicy()
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
 class Station:

@@ -1,0 +1,330 @@
+"""An independent central system for interop tests: the mobilityhouse ``ocpp`` library (h11's "against stdlib").
+
+``OcppCsms`` serves ``ocpp.v16.ChargePoint`` over websockets' asyncio server on 127.0.0.1 with the ``ocpp1.6``
+subprotocol. Its BootNotification answer is configurable (``boot_answers``), it can demand Basic credentials
+(``passwords``), and it records every frame it receives, with the loop time it arrived, so tests can check order
+and timing. Tests can also write raw text on the WebSocket (``raw``) to send frames the ``ocpp`` library would
+refuse to build.
+
+chargebox runs with the real ``SystemClock`` here: every wait is a poll with a short timeout, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action, RegistrationStatus
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from chargebox.station.station import Station, StationSettings
+from chargebox.transport import ReconnectPolicy
+
+WAIT = 5.0  # the longest any single expected event may take; a poll timeout, not a sleep
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One WebSocket message the central system received: ``data`` is the parsed JSON (or the raw text)."""
+
+    at: float
+    session: int
+    data: Any
+
+    @property
+    def is_call(self) -> bool:
+        return isinstance(self.data, list) and len(self.data) >= 4 and self.data[0] == 2
+
+    @property
+    def action(self) -> str | None:
+        return self.data[2] if self.is_call else None
+
+    @property
+    def payload(self) -> Any:
+        return self.data[3] if self.is_call else None
+
+
+class FrameLog:
+    """Every frame received, in order, and a way to wait for the next one that matches."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self._changed = asyncio.Event()
+
+    def add(self, frame: Frame) -> None:
+        self.frames.append(frame)
+        self._changed.set()
+
+    async def wait_for(
+        self, predicate: Callable[[Frame], bool], *, start: int = 0, timeout: float = WAIT
+    ) -> tuple[int, Frame]:
+        """The first frame from index ``start`` on that matches: (index, frame); TimeoutError after ``timeout``."""
+
+        async def scan() -> tuple[int, Frame]:
+            index = start
+            while True:
+                while index < len(self.frames):
+                    if predicate(self.frames[index]):
+                        return index, self.frames[index]
+                    index += 1
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    def calls(self, action: str | None = None, *, start: int = 0) -> list[Frame]:
+        return [f for f in self.frames[start:] if f.is_call and (action is None or f.action == action)]
+
+
+class Tap:
+    """What ``ocpp.ChargePoint`` needs of a connection (``recv``/``send``), recording what comes in.
+
+    websockets' ServerConnection has both methods already; the tap only adds the record.
+    """
+
+    def __init__(self, ws: ServerConnection, log: FrameLog, session: int) -> None:
+        self.ws = ws
+        self._log = log
+        self._session = session
+
+    async def recv(self) -> str | bytes:
+        data = await self.ws.recv()
+        try:
+            parsed: Any = json.loads(data)
+        except ValueError:
+            parsed = data
+        self._log.add(Frame(asyncio.get_running_loop().time(), self._session, parsed))
+        return data
+
+    async def send(self, data: str) -> None:
+        await self.ws.send(data)
+
+
+@dataclass
+class Session:
+    """One accepted WebSocket connection from a charge point."""
+
+    number: int
+    path: str
+    authorization: str | None
+    ws: ServerConnection
+    cp: CsmsChargePoint
+    opened_at: float
+
+
+class CsmsChargePoint(ChargePoint):
+    """The ``ocpp`` library's central-system side of one charge point."""
+
+    def __init__(self, id: str, connection: Tap, csms: OcppCsms) -> None:
+        super().__init__(id, connection, response_timeout=WAIT)
+        self._csms = csms
+
+    @on(Action.boot_notification)
+    def on_boot_notification(self, **_payload: Any) -> call_result.BootNotification:
+        status, interval = self._csms.next_boot_answer()
+        self._csms.boot_answered_at.append(asyncio.get_running_loop().time())
+        return call_result.BootNotification(current_time=_now(), interval=interval, status=status)
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=_now())
+
+    @on(Action.status_notification)
+    def on_status_notification(self, **_payload: Any) -> call_result.StatusNotification:
+        return call_result.StatusNotification()
+
+
+@dataclass
+class OcppCsms:
+    """A central system built on the ``ocpp`` library, served on 127.0.0.1."""
+
+    boot_answers: list[tuple[RegistrationStatus, int]] = field(
+        default_factory=lambda: [(RegistrationStatus.accepted, 300)]
+    )
+    passwords: set[str] | None = None  # T-6: accepted Basic passwords; None = no authentication
+    frames: FrameLog = field(default_factory=FrameLog)
+    sessions: list[Session] = field(default_factory=list)
+    boot_answered_at: list[float] = field(default_factory=list)
+    refused: list[tuple[float, str | None]] = field(default_factory=list)  # (time, Authorization) answered 401
+    port: int = 0
+    _server: Server | None = None
+    _opened: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def next_boot_answer(self) -> tuple[RegistrationStatus, int]:
+        """The answers in order; the last one repeats."""
+        return self.boot_answers.pop(0) if len(self.boot_answers) > 1 else self.boot_answers[0]
+
+    async def start(self, port: int = 0) -> int:
+        self._server = await serve(
+            self._serve,
+            "127.0.0.1",
+            port,
+            subprotocols=[websockets.Subprotocol("ocpp1.6")],
+            process_request=self._check_credentials,
+            ping_interval=None,
+        )
+        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def cp(self) -> CsmsChargePoint:
+        """The ``ocpp`` ChargePoint of the latest connection."""
+        return self.sessions[-1].cp
+
+    async def call(self, request: Any, *, timeout: float = WAIT) -> Any:
+        """A CALL through the ``ocpp`` library (it validates both ways); a CALLERROR answer raises."""
+        cp = self.cp
+        cp._response_timeout = timeout
+        return await cp.call(request, suppress=False)
+
+    async def raw(self, text: str, message_id: str, *, timeout: float = WAIT) -> list[Any]:
+        """Write ``text`` on the latest connection as is; return the CALLRESULT/CALLERROR echoing ``message_id``."""
+        start = len(self.frames.frames)
+        await self.sessions[-1].ws.send(text)
+        _, frame = await self.frames.wait_for(
+            lambda f: isinstance(f.data, list) and f.data[:1] in ([3], [4]) and f.data[1:2] == [message_id],
+            start=start,
+            timeout=timeout,
+        )
+        return list(frame.data)
+
+    async def wait_session(self, count: int = 1, *, timeout: float = WAIT) -> Session:
+        """Wait until ``count`` connections have been accepted; return the latest."""
+
+        async def opened() -> Session:
+            while len(self.sessions) < count:
+                self._opened.clear()
+                await self._opened.wait()
+            return self.sessions[-1]
+
+        return await asyncio.wait_for(opened(), timeout)
+
+    async def wait_call(self, action: str, *, start: int = 0, timeout: float = WAIT) -> tuple[int, Frame]:
+        return await self.frames.wait_for(lambda f: f.action == action, start=start, timeout=timeout)
+
+    async def wait_booted(self, connectors: int) -> None:
+        """Wait for an accepted boot's StatusNotifications for connector 0..N (B-4), so the link is quiet."""
+        start, _ = await self.wait_call("BootNotification")
+        for connector_id in range(connectors + 1):
+            await self.frames.wait_for(
+                lambda f, c=connector_id: f.action == "StatusNotification" and f.payload["connectorId"] == c,
+                start=start,
+            )
+        last, _ = await self.frames.wait_for(
+            lambda f: f.action == "StatusNotification" and f.payload["connectorId"] == connectors, start=start
+        )
+        # its CALLRESULT went out before this returns: the next frame waits for the answer to our next CALL
+        await self.frames.wait_for(lambda f: True, start=last) if False else None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_credentials(self, connection: ServerConnection, request: Request) -> Response | None:
+        """T-6: ``Authorization: Basic base64(<id>:<password>)``, the id being the one in the URL; else 401."""
+        if self.passwords is None:
+            return None
+        header = request.headers.get("Authorization")
+        charge_point_id = request.path.lstrip("/")
+        expected = {basic(charge_point_id, password) for password in self.passwords}
+        if header not in expected:
+            self.refused.append((asyncio.get_running_loop().time(), header))
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+        return None
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        number = len(self.sessions) + 1
+        cp = CsmsChargePoint(ws.request.path.lstrip("/"), Tap(ws, self.frames, number), self)
+        self.sessions.append(
+            Session(
+                number,
+                ws.request.path,
+                ws.request.headers.get("Authorization"),
+                ws,
+                cp,
+                asyncio.get_running_loop().time(),
+            )
+        )
+        self._opened.set()
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await cp.start()
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@pytest.fixture
+async def csms() -> AsyncIterator[OcppCsms]:
+    server = OcppCsms()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+StationFactory = Callable[..., Station]
+
+
+@pytest.fixture
+async def station_factory(csms: OcppCsms) -> AsyncIterator[Callable[..., Station]]:
+    """``station_factory(**settings)`` builds a Station aimed at ``csms`` and runs it until the test ends.
+
+    A run task that died with an exception fails the test at teardown.
+    """
+    running: list[tuple[Station, asyncio.Task[None]]] = []
+
+    def start(**settings: Any) -> Station:
+        settings.setdefault("charge_point_id", "CP-1")
+        settings.setdefault("csms_url", csms.url)
+        settings.setdefault("connectors", 2)
+        settings.setdefault("reconnect", ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1))
+        station = Station(StationSettings(**settings))
+        running.append((station, asyncio.ensure_future(station.run())))
+        return station
+
+    yield start
+    failures = []
+    for station, task in running:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            failures.append(task.exception())
+        await stop_station(station, task)
+    assert not failures, f"station.run() failed: {failures!r}"
+
+
+async def stop_station(station: Station, task: asyncio.Task[None]) -> None:
+    if not task.done():
+        await station.stop()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path

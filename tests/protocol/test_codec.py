@@ -1,0 +1,121 @@
+"""Frame codec (checklist 1.2, 1.4): text in, frames or FrameError out."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chargebox.errors import RemoteProtocolError
+from chargebox.protocol import codec
+from chargebox.protocol.errors import CallErrorCode
+from chargebox.protocol.messages import Action, HeartbeatRequest, StatusNotificationRequest
+
+
+def test_T_10_decodes_call_head_and_keeps_payload_raw() -> None:
+    frame = codec.decode_frame('[2, "id-1", "Heartbeat", {}]')
+    assert frame == codec.RawCall("id-1", "Heartbeat", msgspec.Raw(b"{}"))
+
+
+def test_T_10_decodes_call_result_and_call_error() -> None:
+    assert codec.decode_frame('[3,"a",{"currentTime":"x"}]') == codec.RawCallResult(
+        "a", msgspec.Raw(b'{"currentTime":"x"}')
+    )
+    assert codec.decode_frame('[4,"a","NotSupported","no",{"k":1}]') == codec.RawCallError(
+        "a", "NotSupported", "no", {"k": 1}
+    )
+
+
+def test_T_13_empty_payload_is_an_empty_object() -> None:
+    assert codec.encode_call("1", Action.HEARTBEAT, HeartbeatRequest()) == b'[2,"1","Heartbeat",{}]'
+
+
+def test_T_14_call_error_always_has_description_and_details_object() -> None:
+    assert json.loads(codec.encode_call_error("1", "GenericError")) == [4, "1", "GenericError", "", {}]
+
+
+@pytest.mark.parametrize("frame", ['[5,"1","X",{}]', '[0,"1"]', "[9]"])
+def test_T_15_unknown_message_type_is_ignored_without_reply(frame: str) -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame(frame)
+    assert caught.value.reply_code is None
+
+
+def test_1_4_broken_json_with_recoverable_id_is_formation_violation() -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame('[2, "abc", "Heartbeat", {')
+    assert (caught.value.reply_code, caught.value.message_id) == (CallErrorCode.FORMATION_VIOLATION, "abc")
+
+
+def test_1_4_broken_json_without_id_gets_no_reply() -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame("not json at all")
+    assert caught.value.message_id is None
+
+
+def test_1_4_call_without_payload_is_protocol_error() -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame('[2,"1","Heartbeat"]')
+    assert caught.value.reply_code is CallErrorCode.PROTOCOL_ERROR
+
+
+def test_T_11_unique_id_over_36_characters_is_refused() -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame(json.dumps([2, "x" * 37, "Heartbeat", {}]))
+    assert caught.value.reply_code is CallErrorCode.FORMATION_VIOLATION
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"errorCode": "NoError", "status": "Available"}, CallErrorCode.OCCURENCE_CONSTRAINT_VIOLATION),
+        ({"connectorId": 1, "errorCode": "NoError", "status": "Available", "x": 1}, CallErrorCode.FORMATION_VIOLATION),
+        (
+            {"connectorId": "one", "errorCode": "NoError", "status": "Available"},
+            CallErrorCode.TYPE_CONSTRAINT_VIOLATION,
+        ),
+        ({"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"}, CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+        (
+            {"connectorId": 1, "errorCode": "NoError", "status": "Available", "info": "i" * 51},
+            CallErrorCode.TYPE_CONSTRAINT_VIOLATION,
+        ),
+        (
+            {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "yesterday"},
+            CallErrorCode.TYPE_CONSTRAINT_VIOLATION,
+        ),
+        ([1, 2], CallErrorCode.FORMATION_VIOLATION),
+    ],
+)
+def test_1_4_validation_failures_map_to_the_1_6_codes(payload: object, code: CallErrorCode) -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        codec.decode_payload(msgspec.Raw(json.dumps(payload).encode()), StatusNotificationRequest)
+    assert caught.value.code == code
+
+
+def test_1_4_codes_keep_the_1_6_typos() -> None:
+    assert CallErrorCode.OCCURENCE_CONSTRAINT_VIOLATION == "OccurenceConstraintViolation"
+    assert CallErrorCode.FORMATION_VIOLATION == "FormationViolation"
+
+
+@given(st.binary(max_size=200) | st.text(max_size=200))
+def test_decoding_arbitrary_input_never_raises_anything_but_frame_error(data: bytes | str) -> None:
+    try:
+        codec.decode_frame(data)
+    except codec.FrameError:
+        pass
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(), st.text(max_size=40), st.none(), st.dictionaries(st.text(max_size=5), st.integers())),
+        max_size=6,
+    )
+)
+def test_decoding_arbitrary_json_arrays_never_crashes(items: list[object]) -> None:
+    try:
+        codec.decode_frame(json.dumps(items))
+    except codec.FrameError:
+        pass

@@ -1,0 +1,214 @@
+"""The command line: one clear line and exit code 2 for every user error; clean SIGTERM; SIGKILL loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from chargebox.csms.server import CentralSystem, CsmsPolicy
+from chargebox.protocol import messages as m
+
+CLI = [sys.executable, "-m", "chargebox.cli"]
+
+
+async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def assert_one_line_error(code: int, err: str, fragment: str) -> None:
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip() and " INFO " not in line and " WARNING " not in line]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["simulate", "--csms", "ws://h", "--id", "X", "--bogus"], "unrecognized arguments: --bogus"),
+        (["simulate", "--id", "X"], "the following arguments are required: --csms"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--connectors", "zero"], "expected a positive integer"),
+        (["simulate", "--csms", "http://h", "--id", "X"], "--csms must be a ws:// or wss:// URL"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--control", "nowhere"], "expected HOST:PORT"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "1,x"], "comma-separated list"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "3"], "no connector 3"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--vendor", "V" * 21], "--vendor must be 1 to 20"),
+        (["csms", "--listen", "127.0.0.1:99999"], "expected HOST:PORT"),
+        (["teleport"], "invalid choice: 'teleport'"),
+    ],
+)
+async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:
+    code, _out, err = await run_cli(*args)
+    assert_one_line_error(code, err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("station.json", "{not json", "not valid JSON"),
+        ("station.toml", "x = = 1", "not valid TOML"),
+        ("station.json", "[1, 2]", "must hold an object"),
+        ("station.json", '{"NoSuchKey": 1}', "unknown or unsupported configuration key 'NoSuchKey'"),
+        ("station.toml", 'HeartbeatInterval = "soon"', "HeartbeatInterval: invalid value 'soon'"),
+        ("missing.json", None, "cannot read"),
+    ],
+)
+async def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
+    tmp_path: Path, name: str, content: str | None, fragment: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
+    assert_one_line_error(code, err, fragment)
+    assert str(path) in err
+
+
+async def test_unreachable_csms_gives_up_with_one_line_when_asked() -> None:
+    url = f"ws://127.0.0.1:{free_port()}"
+    code, _out, err = await run_cli("simulate", "--csms", url, "--id", "X", "--give-up-after", "1")
+    assert_one_line_error(code, err, "cannot reach the central system")
+
+
+async def test_csms_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _out, err = await run_cli("csms", "--listen", f"127.0.0.1:{port}")
+    assert_one_line_error(code, err, f"cannot listen on 127.0.0.1:{port}")
+
+
+async def test_demo_runs_the_tour_and_exits_0() -> None:
+    code, out, _err = await run_cli("demo", timeout=60)
+    assert code == 0, out
+    assert "BootNotification" in out and "Heartbeat" in out and "demo finished" in out
+
+
+@pytest.fixture
+async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
+    system = CentralSystem(CsmsPolicy(heartbeat_interval=600))
+    port = await system.start("127.0.0.1", 0)
+    yield system, port
+    await system.stop()
+
+
+async def next_event(system: CentralSystem, action: m.Action, timeout: float = 10) -> m.Message:
+    async def wait() -> m.Message:
+        while (event := await system.events.get()).action is not action:
+            pass
+        return event.request
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def spawn_simulator(port: int, data_dir: Path, *extra: str) -> asyncio.subprocess.Process:
+    control = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "simulate", "--csms", f"ws://127.0.0.1:{port}", "--id", "SIM-1", "--data-dir", str(data_dir),
+        "--control", f"127.0.0.1:{control}", "--connectors", "2", *extra,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    proc.control = control  # type: ignore[attr-defined]
+    return proc
+
+
+async def test_control_api_drives_the_connector_and_reports_state(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    system, port = csms
+    proc = await spawn_simulator(port, tmp_path, "--plugged", "2")
+    try:
+        await next_event(system, m.Action.BOOT_NOTIFICATION)
+        base = f"http://127.0.0.1:{proc.control}/api"  # type: ignore[attr-defined]
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/connectors/1/plug") as response:
+                assert response.status == 200
+            request = await next_event(system, m.Action.STATUS_NOTIFICATION)
+            while not (isinstance(request, m.StatusNotificationRequest) and request.connector_id == 1
+                       and request.status == "Preparing"):  # fmt: skip
+                request = await next_event(system, m.Action.STATUS_NOTIFICATION)
+            async with http.post(f"{base}/connectors/2/fault", json={"errorCode": "GroundFailure"}) as response:
+                assert response.status == 200
+            async with http.post(f"{base}/connectors/9/plug") as response:
+                assert response.status == 404 and "no connector 9" in (await response.json())["error"]
+            async with http.post(f"{base}/connectors/1/fault", json={"errorCode": "Teleported"}) as response:
+                assert response.status == 400
+            async with http.post(f"{base}/swipe", data="{") as response:
+                assert response.status == 400
+            async with http.get(f"{base}/state") as response:
+                state = await response.json()
+        assert state["id"] == "SIM-1" and state["connected"] is True and state["registration"] == "Accepted"
+        assert state["firmwareStatus"] == state["diagnosticsStatus"] == "Idle"
+        assert [(c["id"], c["status"], c["errorCode"], c["plugged"]) for c in state["connectors"]] == [
+            (1, "Preparing", "NoError", True),
+            (2, "Faulted", "GroundFailure", True),
+        ]
+        assert state["connectors"][0]["meterWh"] == 0
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_sigterm_shuts_down_cleanly(csms: tuple[CentralSystem, int], tmp_path: Path) -> None:
+    system, port = csms
+    proc = await spawn_simulator(port, tmp_path)
+    await next_event(system, m.Action.BOOT_NOTIFICATION)
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_K_13_sigkill_loses_no_acknowledged_configuration_change(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    system, port = csms
+    proc = await spawn_simulator(port, tmp_path)
+    await next_event(system, m.Action.BOOT_NOTIFICATION)
+    result = await system.call("SIM-1", m.ChangeConfigurationRequest(key="MeterValueSampleInterval", value="17"))
+    assert result.response == m.ChangeConfigurationResponse(status=m.ConfigurationStatus.ACCEPTED)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    proc = await spawn_simulator(port, tmp_path)
+    try:
+        await next_event(system, m.Action.BOOT_NOTIFICATION)
+        got = await system.call("SIM-1", m.GetConfigurationRequest(key=["MeterValueSampleInterval"]))
+        assert isinstance(got.response, m.GetConfigurationResponse)
+        assert json.loads(m.msgspec.json.encode(got.response))["configurationKey"][0]["value"] == "17"
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_transcript_holds_every_frame_as_json_lines(csms: tuple[CentralSystem, int], tmp_path: Path) -> None:
+    system, port = csms
+    transcript = tmp_path / "frames.jsonl"
+    proc = await spawn_simulator(port, tmp_path / "data", "--transcript", str(transcript))
+    try:
+        await next_event(system, m.Action.BOOT_NOTIFICATION)
+        await system.call("SIM-1", m.ChangeConfigurationRequest(key="AuthorizationKey", value="s3cr3t-s3cr3t-s3cr3t"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+    lines = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert lines[0]["dir"] == ">" and lines[0]["frame"][2] == "BootNotification" and lines[0]["cp"] == "SIM-1"
+    assert any(line["dir"] == "<" and line["frame"][0] == 3 for line in lines)
+    assert "s3cr3t" not in transcript.read_text()
