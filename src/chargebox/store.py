@@ -6,16 +6,29 @@ then send). The schema is a numbered tuple of migrations; ``PRAGMA user_version`
 one applied; an applied migration is never edited, the next one is added.
 
 The API is grouped by feature (``store.config``, ``store.state``, ``store.connectors``,
-``store.auth_cache``), all over one connection.
+``store.auth_cache``, ``store.outbox``, ``store.transactions``).
+
+Durability has a price: one fsync costs about as much as a whole loopback round trip. Rare writes
+(a configuration change) commit at once on the event loop's connection. The transaction path
+(outbox, transactions) goes through ``Store.write``: a single writer with its own connection in
+its own thread **group-commits** — writes that arrive while a commit is under way join the next
+one — and each caller resumes only after the commit holding its write has returned. Readers use
+the event loop's connection and see every committed write (WAL).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: configuration keys and small station facts (registration, boot fields)
@@ -48,6 +61,30 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         tx_ref INTEGER
     );
     """,
+    # 3: transactions with their local reference (the CSMS id arrives later, X-4) and the meter
+    #    values kept for StopTransaction's transactionData (MV-3)
+    """
+    CREATE TABLE transactions (
+        ref INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector_id INTEGER NOT NULL,
+        id_tag TEXT NOT NULL,
+        parent_id_tag TEXT,
+        transaction_id INTEGER,
+        reservation_id INTEGER,
+        meter_start INTEGER NOT NULL,
+        meter_last INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        stopped_at TEXT,
+        stop_reason TEXT,
+        deauthorized INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tx_samples (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tx_ref INTEGER NOT NULL,
+        meter_value TEXT NOT NULL
+    );
+    CREATE INDEX tx_samples_by_tx ON tx_samples (tx_ref, seq);
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 FILE_NAME: Final = "station.sqlite"
@@ -56,27 +93,90 @@ FILE_NAME: Final = "station.sqlite"
 class Store:
     """A station's persistent state. ``Store.open(None)`` keeps it in memory (fleets, tests)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, writer: sqlite3.Connection | None = None) -> None:
         self._db = db
+        self._writer_db = writer
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chargebox-store") if writer else None
+        self._batch: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._committing = False
+        self._committer: asyncio.Future[None] | None = None
+        self.commits = 0
         self.config = ConfigTable(self)
         self.state = StateTable(self)
         self.connectors = ConnectorsTable(self)
         self.auth_cache = AuthCacheTable(self)
+        self.outbox = OutboxTable(self)
+        self.transactions = TransactionsTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:
         if data_dir is None:
             db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        else:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(data_dir / FILE_NAME, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            migrate(db)
+            return cls(db)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db, writer = (_connect_file(data_dir / FILE_NAME) for _ in range(2))
         migrate(db)
-        return cls(db)
+        return cls(db, writer)
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._writer_db is not None:
+            self._writer_db.close()
         self._db.close()
+
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` inside the next group commit; return once that commit is durable."""
+        if self._executor is None:  # in memory: nothing to wait for
+            with self.transaction() as db:
+                self.commits += 1
+                return op(db)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._batch.append((op, future))
+        if not self._committing:
+            self._committing = True
+            self._committer = asyncio.ensure_future(self._commit_batches())
+        return await future
+
+    async def _commit_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                assert self._executor is not None
+                results = await loop.run_in_executor(self._executor, self._commit, [op for op, _ in batch])
+                self.commits += 1
+                for (_, future), (ok, value) in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._committing = False
+
+    def _commit(self, ops: list[Op]) -> list[tuple[bool, Any]]:
+        """One transaction for the batch; each op in its own savepoint so one failure spoils no other."""
+        db = self._writer_db
+        assert db is not None
+        results: list[tuple[bool, Any]] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for op in ops:
+                db.execute("SAVEPOINT op")
+                try:
+                    results.append((True, op(db)))
+                except Exception as exc:
+                    db.execute("ROLLBACK TO op")
+                    results.append((False, exc))
+                db.execute("RELEASE op")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return results
 
     @property
     def version(self) -> int:
@@ -95,6 +195,13 @@ class Store:
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         return self._db.execute(sql, args).fetchall()
+
+
+def _connect_file(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -202,3 +309,197 @@ class AuthCacheTable(_Table):
     def clear(self) -> None:
         with self._store.transaction() as db:
             db.execute("DELETE FROM auth_cache")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A transaction message waiting for its CALLRESULT (Q-1)."""
+
+    seq: int
+    action: str
+    payload: bytes
+    attempts: int
+    next_try_at: float | None
+    tx_ref: int | None
+
+
+class OutboxTable(_Table):
+    """Transaction-related messages, written before they are sent and deleted when answered (Q-1, Q-2)."""
+
+    async def append(self, action: str, payload: bytes, tx_ref: int | None) -> int:
+        return await self._store.write(lambda db: _append(db, action, payload, tx_ref))
+
+    def head(self) -> OutboxItem | None:
+        rows = self._store.query(
+            "SELECT seq, action, payload, attempts, next_try_at, tx_ref FROM outbox ORDER BY seq LIMIT 1"
+        )
+        return _outbox_item(rows[0]) if rows else None
+
+    def items(self) -> list[OutboxItem]:
+        rows = self._store.query("SELECT seq, action, payload, attempts, next_try_at, tx_ref FROM outbox ORDER BY seq")
+        return [_outbox_item(row) for row in rows]
+
+    def count(self) -> int:
+        return int(str(self._store.query("SELECT COUNT(*) FROM outbox")[0][0]))
+
+    async def remove(self, seq: int, then: Op | None = None) -> None:
+        """Delete an answered message, and in the same commit apply what its answer taught us."""
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            if then is not None:
+                then(db)
+
+        await self._store.write(op)
+
+    async def failed(self, seq: int, attempts: int, next_try_at: float) -> None:
+        await self._store.write(
+            lambda db: db.execute(
+                "UPDATE outbox SET attempts = ?, next_try_at = ? WHERE seq = ?", (attempts, next_try_at, seq)
+            )
+        )
+
+
+def _append(db: sqlite3.Connection, action: str, payload: bytes, tx_ref: int | None) -> int:
+    cursor = db.execute("INSERT INTO outbox (action, payload, tx_ref) VALUES (?, ?, ?)", (action, payload, tx_ref))
+    return int(cursor.lastrowid or 0)
+
+
+def _outbox_item(row: tuple[object, ...]) -> OutboxItem:
+    seq, action, payload, attempts, next_try_at, tx_ref = row
+    return OutboxItem(
+        seq=int(str(seq)),
+        action=str(action),
+        payload=payload if isinstance(payload, bytes) else str(payload).encode(),
+        attempts=int(str(attempts)),
+        next_try_at=float(str(next_try_at)) if next_try_at is not None else None,
+        tx_ref=int(str(tx_ref)) if tx_ref is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    """A transaction as persisted: ``ref`` is ours, ``transaction_id`` the central system's (X-4)."""
+
+    ref: int
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    transaction_id: int | None
+    reservation_id: int | None
+    meter_start: int
+    meter_last: int
+    started_at: str
+    stopped_at: str | None
+    stop_reason: str | None
+    deauthorized: bool
+
+
+_TX_COLUMNS: Final = (
+    "ref, connector_id, id_tag, parent_id_tag, transaction_id, reservation_id, meter_start, meter_last, "
+    "started_at, stopped_at, stop_reason, deauthorized"
+)
+
+
+class TransactionsTable(_Table):
+    """Transactions and the samples kept for their StopTransaction."""
+
+    async def begin(
+        self,
+        *,
+        connector_id: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        reservation_id: int | None,
+        meter_start: int,
+        started_at: str,
+        start_request: Callable[[int], tuple[str, bytes]],
+    ) -> int:
+        """Journal a new transaction and its StartTransaction in one commit; returns the local ref.
+
+        ``start_request(ref)`` builds the (action, payload) of the StartTransaction to queue.
+        """
+
+        def op(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
+                "INSERT INTO transactions (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, "
+                "meter_last, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, meter_start, started_at),
+            )
+            ref = int(cursor.lastrowid or 0)
+            action, payload = start_request(ref)
+            _append(db, action, payload, ref)
+            return ref
+
+        return await self._store.write(op)
+
+    def open_transactions(self) -> list[TransactionRecord]:
+        rows = self._store.query(f"SELECT {_TX_COLUMNS} FROM transactions WHERE stopped_at IS NULL ORDER BY ref")
+        return [_tx_record(row) for row in rows]
+
+    def get(self, ref: int) -> TransactionRecord | None:
+        rows = self._store.query(f"SELECT {_TX_COLUMNS} FROM transactions WHERE ref = ?", (ref,))
+        return _tx_record(rows[0]) if rows else None
+
+    def by_transaction_id(self, transaction_id: int) -> TransactionRecord | None:
+        rows = self._store.query(
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE transaction_id = ? ORDER BY ref DESC LIMIT 1",
+            (transaction_id,),
+        )
+        return _tx_record(rows[0]) if rows else None
+
+    async def update_meter(self, ref: int, meter_wh: int, sample: bytes | None) -> None:
+        """The latest register value (what a power loss leaves us, X-12), and a StopTransaction sample."""
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE transactions SET meter_last = ? WHERE ref = ?", (meter_wh, ref))
+            if sample is not None:
+                db.execute("INSERT INTO tx_samples (tx_ref, meter_value) VALUES (?, ?)", (ref, sample))
+
+        await self._store.write(op)
+
+    def samples(self, ref: int) -> list[bytes]:
+        rows = self._store.query("SELECT meter_value FROM tx_samples WHERE tx_ref = ? ORDER BY seq", (ref,))
+        return [row[0] if isinstance(row[0], bytes) else str(row[0]).encode() for row in rows]
+
+    async def finish(
+        self, ref: int, *, meter_stop: int, stopped_at: str, reason: str, stop_request: tuple[str, bytes]
+    ) -> None:
+        """Close the transaction and queue its StopTransaction, in one commit."""
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE transactions SET meter_last = ?, stopped_at = ?, stop_reason = ? WHERE ref = ?",
+                (meter_stop, stopped_at, reason, ref),
+            )
+            db.execute("DELETE FROM tx_samples WHERE tx_ref = ?", (ref,))
+            _append(db, stop_request[0], stop_request[1], ref)
+
+        await self._store.write(op)
+
+    @staticmethod
+    def set_transaction_id(ref: int, transaction_id: int) -> Op:
+        """An op for ``outbox.remove(then=...)``: the StartTransaction answer names the transaction."""
+        return lambda db: db.execute("UPDATE transactions SET transaction_id = ? WHERE ref = ?", (transaction_id, ref))
+
+    async def mark_deauthorized(self, ref: int) -> None:
+        await self._store.write(lambda db: db.execute("UPDATE transactions SET deauthorized = 1 WHERE ref = ?", (ref,)))
+
+
+def _tx_record(row: tuple[object, ...]) -> TransactionRecord:
+    (ref, connector_id, id_tag, parent, transaction_id, reservation_id, meter_start, meter_last, started_at,
+     stopped_at, stop_reason, deauthorized) = row  # fmt: skip
+    return TransactionRecord(
+        ref=int(str(ref)),
+        connector_id=int(str(connector_id)),
+        id_tag=str(id_tag),
+        parent_id_tag=None if parent is None else str(parent),
+        transaction_id=None if transaction_id is None else int(str(transaction_id)),
+        reservation_id=None if reservation_id is None else int(str(reservation_id)),
+        meter_start=int(str(meter_start)),
+        meter_last=int(str(meter_last)),
+        started_at=str(started_at),
+        stopped_at=None if stopped_at is None else str(stopped_at),
+        stop_reason=None if stop_reason is None else str(stop_reason),
+        deauthorized=bool(deauthorized),
+    )

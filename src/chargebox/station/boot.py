@@ -19,10 +19,12 @@ from chargebox.protocol.messages import (
     BootNotificationResponse,
     HeartbeatRequest,
     HeartbeatResponse,
+    MessageTrigger,
     RegistrationStatus,
 )
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.config import Configuration
+from chargebox.station.trigger import Trigger, Triggers
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.
 DEFAULT_BOOT_RETRY = 60.0
@@ -87,12 +89,37 @@ class BootService:
         self._boot_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._interval_changed = asyncio.Event()
+        self._triggered: set[Action] = set()
         rpc.may_send = self.may_send
         config.subscribe("HeartbeatInterval", lambda _value: self._interval_changed.set())
 
     def may_send(self, action: Action) -> bool:
-        """B-2, B-5, B-6: only BootNotification until the boot is accepted."""
-        return self.registration is RegistrationStatus.ACCEPTED or action is Action.BOOT_NOTIFICATION
+        """B-2, B-5, B-6: only BootNotification until the boot is accepted, and what a
+        TriggerMessage asked for while Pending (B-5)."""
+        if self.registration is RegistrationStatus.ACCEPTED or action is Action.BOOT_NOTIFICATION:
+            return True
+        if self.registration is RegistrationStatus.PENDING and action in self._triggered:
+            self._triggered.discard(action)
+            return True
+        return False
+
+    def permit_triggered(self, action: Action) -> None:
+        """B-5: a TriggerMessage answered Accepted lets one such CALL through while Pending."""
+        self._triggered.add(action)
+
+    def triggers(self) -> Triggers:
+        async def boot(_connector_id: int | None) -> None:
+            await self.send_boot_notification()
+
+        async def heartbeat(_connector_id: int | None) -> None:
+            self.permit_triggered(Action.HEARTBEAT)
+            await self.send_heartbeat()
+
+        return {
+            # B-9: honoured while Pending, Rejected once the boot was accepted (until the next reboot)
+            MessageTrigger.BOOT_NOTIFICATION: Trigger(boot, accepts=lambda _c: not self._accepted_once),
+            MessageTrigger.HEARTBEAT: Trigger(heartbeat),
+        }
 
     def connected(self) -> None:
         if self._accepted_once:  # T-34: a reconnect, not a reboot

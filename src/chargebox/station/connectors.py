@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import LocalProtocolError
 from chargebox.protocol.messages import (
+    Action,
     AvailabilityType,
     ChargePointErrorCode,
     ChargePointStatus,
+    MessageTrigger,
     StatusNotificationRequest,
     StatusNotificationResponse,
 )
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.config import Configuration
+from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import Store
 
 S = ChargePointStatus
@@ -59,7 +62,8 @@ class Connector:
     plugged: bool = False
     faulted: bool = False
     awaiting_plug: bool = False  # identified first, waiting for the cable (X-2)
-    transaction_id: int | None = None
+    transaction_id: int | None = None  # the central system's id, once StartTransaction is answered
+    transaction_ref: int | None = None  # our own reference, from the moment a transaction starts
     reported: tuple[ChargePointStatus, ChargePointErrorCode] | None = None
     changed_at: float = 0.0
     _generation: int = 0
@@ -85,6 +89,9 @@ class ConnectorsService:
         self._store = store
         self._log = log
         self._online = False
+        self._maintenance = False
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._tasks: set[asyncio.Task[None]] = set()
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]
@@ -116,6 +123,8 @@ class ConnectorsService:
             connector.plugged = connector.faulted = connector.awaiting_plug = False
             connector.error_code = ChargePointErrorCode.NO_ERROR
             connector.info = None
+            connector.transaction_id = connector.transaction_ref = None
+        self._maintenance = False
         for task in self._tasks:
             task.cancel()
         self._online = False
@@ -181,6 +190,22 @@ class ConnectorsService:
         for cid in range(len(self.connectors)) if connector_id == 0 else (connector_id,):
             self.refresh(cid)
 
+    def transaction_running(self) -> bool:
+        return any(c.transaction_ref is not None for c in self.connectors)
+
+    async def wait_until_no_transactions(self) -> None:
+        """F-6: returns once no connector has a transaction (never aborts one)."""
+        while self.transaction_running():
+            self._idle.clear()
+            await self._idle.wait()
+
+    def set_maintenance(self, on: bool) -> None:
+        """S-9, F-6: every connector without a transaction goes (and stays) Unavailable, e.g. while
+        firmware waits to be installed. Not persisted: a reboot ends it."""
+        self._maintenance = on
+        for connector in self.connectors[1:]:
+            self.refresh(connector.id)
+
     # -- status ---------------------------------------------------------------------------------
 
     def derive(self, connector: Connector) -> ChargePointStatus:
@@ -192,6 +217,8 @@ class ConnectorsService:
             return S.UNAVAILABLE if connector.availability is AvailabilityType.INOPERATIVE else S.AVAILABLE
         if AvailabilityType.INOPERATIVE in (connector.availability, station.availability):
             return S.UNAVAILABLE
+        if self._maintenance and connector.transaction_ref is None:
+            return S.UNAVAILABLE
         if connector.plugged or connector.awaiting_plug:
             return S.PREPARING
         return S.AVAILABLE
@@ -199,6 +226,8 @@ class ConnectorsService:
     def refresh(self, connector_id: int) -> None:
         """Re-derive the status and report a change."""
         connector = self.connectors[connector_id]
+        if not self.transaction_running():
+            self._idle.set()
         status = self.derive(connector)
         if status is connector.status:
             if connector.reported is not None and connector.reported != (status, connector.error_code):
@@ -252,6 +281,14 @@ class ConnectorsService:
         if result.ok:
             connector.reported = sent
         return result
+
+    def triggers(self, permit: Callable[[Action], None]) -> Triggers:
+        async def status(connector_id: int | None) -> None:
+            for cid in range(len(self.connectors)) if connector_id is None else (connector_id,):  # C-29
+                permit(Action.STATUS_NOTIFICATION)
+                await self.send_status_notification(cid)
+
+        return {MessageTrigger.STATUS_NOTIFICATION: Trigger(status, per_connector=True)}
 
     async def online(self, *, after_boot: bool) -> None:
         """B-4: after an accepted boot, every connector; S-7: after a reconnect, what changed."""

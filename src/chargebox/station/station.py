@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -25,11 +25,12 @@ from chargebox.station.config_keys import Profile
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.data_transfer import DataTransferService
 from chargebox.station.link import LinkService
+from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
 from chargebox.transport import ReconnectPolicy, Transport
 
 # The feature profiles this version implements; a template may offer fewer, never more.
-IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE})
+IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.REMOTE_TRIGGER})
 
 # Which profile each CSMS-initiated action belongs to (checklist 3.1, errata 3.2).
 ACTION_PROFILE: Final[Mapping[Action, Profile]] = {
@@ -94,7 +95,11 @@ class Station:
         self.config = Configuration(
             store=self.store,
             profiles=profiles,
-            facts={"NumberOfConnectors": str(count), "ConnectorPhaseRotationMaxLength": str(count + 1)},
+            facts={
+                "NumberOfConnectors": str(count),
+                "ConnectorPhaseRotationMaxLength": str(count + 1),
+                "SupportedFeatureProfiles": ",".join(p.value for p in Profile if p in profiles),
+            },
             fixed_cable=settings.fixed_cable,
             log=self.log,
         )
@@ -132,10 +137,14 @@ class Station:
         self.configuration = ConfigurationService(config=self.config, log=self.log)
         self.data_transfer = DataTransferService(rpc=self.rpc)
         self.authorization = AuthorizationService(store=self.store, log=self.log)
+        self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        self.trigger.add(self.boot.triggers())
+        self.trigger.add(self.connectors.triggers(self.boot.permit_triggered))
         self.profiles = profiles
-        for service in (self.configuration, self.data_transfer, self.authorization):
+        for service in (self.configuration, self.data_transfer, self.authorization, self.trigger):
             for action, handler in service.handlers().items():
                 self.register(action, handler)
+        self.resumers: list[Callable[[], Awaitable[None]]] = []
         self._runner: asyncio.Task[None] | None = None
 
     def register(self, action: Action, handler: Handler) -> None:
@@ -154,6 +163,15 @@ class Station:
         await self.transport.stop()
         self.rpc.reset()
         self.store.close()
+
+    def reboot(self, identity: Identity | None = None) -> None:
+        """Restart the station software: runtime state reset, the link dropped, and on the next
+        connection a BootNotification again (B-1) — with ``identity`` if it changed (F-7)."""
+        self.log.info("= rebooting")
+        self.reset_all()
+        if identity is not None:
+            self.boot.identity = identity
+        self.transport.reconnect()
 
     def reset_all(self) -> None:
         """Seed: OCPPResetAllGlobals. Every service back to just-constructed; the store is kept."""
@@ -196,6 +214,9 @@ class Station:
 
     async def _on_accepted(self, first: bool) -> None:
         await self.connectors.online(after_boot=first)
+        if first:  # finish what a reboot or power loss interrupted (after B-4's StatusNotifications)
+            for resume in self.resumers:
+                await resume()
 
 
 def _template(settings: StationSettings) -> dict[str, object]:

@@ -1,0 +1,76 @@
+"""Hardware ports: what the integrator implements for a real charger (and ``sim/`` for a simulated one).
+
+Each port is a small ``typing.Protocol``. The station calls them; the hardware reports events back
+through the methods of ``Station`` named in each docstring (``plugged``, ``id_tag_presented`` …).
+A port may raise ``chargebox.errors.HardwareError``; the service turns it into an OCPP outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chargebox.protocol.messages import Location, Measurand, MeterValuesUnitOfMeasure, Phase
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One measured quantity, as the meter knows it."""
+
+    measurand: Measurand
+    value: float
+    unit: MeterValuesUnitOfMeasure
+    phase: Phase | None = None
+    location: Location = Location.OUTLET
+
+
+class EnergyMeter(Protocol):
+    """The meter of each connector (and connector 0, the main meter)."""
+
+    def measurands(self) -> frozenset[str]:
+        """Every measurand this meter can report, with the phase-suffixed forms it supports
+        (``"Current.Import.L1"``); configuration keys are checked against it (MV-5)."""
+        ...
+
+    def read(self, connector_id: int) -> list[Reading]:
+        """Everything the meter measures on that connector now. Must return quickly (no I/O wait).
+
+        ``Energy.Active.Import.Register`` in Wh must be present, monotonic and never reset (X-15).
+        """
+        ...
+
+
+class Contactor(Protocol):
+    """The relay that energises a connector."""
+
+    async def close(self, connector_id: int) -> None:
+        """Energise the connector (start delivering energy). Raise HardwareError if it cannot."""
+        ...
+
+    async def open(self, connector_id: int) -> None:
+        """De-energise the connector. Must succeed within a second; raise HardwareError if not."""
+        ...
+
+
+class ConnectorLock(Protocol):
+    """The cable lock of a socket outlet (absent with a fixed cable)."""
+
+    async def lock(self, connector_id: int) -> bool:
+        """Lock the cable; False if the lock did not engage (X-16: ConnectorLockFailure)."""
+        ...
+
+    async def unlock(self, connector_id: int) -> bool:
+        """Unlock the cable; False if it is still locked (C-33: UnlockFailed)."""
+        ...
+
+
+class EvPort(Protocol):
+    """What the EV side tells the station (IEC 61851 control pilot).
+
+    Events go the other way: ``Station.plugged(c)``, ``Station.unplugged(c)``,
+    ``Station.ev_suspended(c, suspended)``.
+    """
+
+    def offered_current(self, connector_id: int, amps: float) -> None:
+        """Advertise the current the EV may draw (PWM duty cycle); 0 suspends charging (SuspendedEVSE)."""
+        ...

@@ -1,0 +1,73 @@
+"""Remote Trigger profile: TriggerMessage (C-27..C-32).
+
+The trigger service knows no feature: each service offers what TriggerMessage may ask of it
+(``triggers()``), as open-ocpp inverts it. The answer goes first; the requested message follows
+once the answer is written (C-27, T-23).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import msgspec
+
+from chargebox.protocol.messages import (
+    Action,
+    MessageTrigger,
+    TriggerMessageRequest,
+    TriggerMessageResponse,
+    TriggerMessageStatus,
+)
+from chargebox.rpc import Handler, Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """How a service sends one triggerable message.
+
+    ``send(connector_id)`` sends it (connector_id None when the request named none). ``accepts``
+    lets a service refuse (Rejected), e.g. a BootNotification after an accepted boot (B-9).
+    ``per_connector`` says whether a connectorId matters; if not it is ignored (C-31).
+    """
+
+    send: Callable[[int | None], Awaitable[object]]
+    accepts: Callable[[int | None], bool] = lambda _connector_id: True
+    per_connector: bool = False
+
+
+Triggers = dict[MessageTrigger, Trigger]
+
+
+class TriggerService:
+    def __init__(self, *, connector_count: Callable[[], int]) -> None:
+        self._triggers: Triggers = {}
+        self._connector_count = connector_count
+
+    def add(self, triggers: Triggers) -> None:
+        self._triggers.update(triggers)
+
+    def handlers(self) -> dict[Action, Handler]:
+        return {Action.TRIGGER_MESSAGE: self.on_trigger_message}
+
+    def on_trigger_message(
+        self, request: TriggerMessageRequest
+    ) -> TriggerMessageResponse | Reply[TriggerMessageResponse]:
+        trigger = self._triggers.get(request.requested_message)
+        if trigger is None:
+            return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)  # C-28
+        connector_id = None if request.connector_id is msgspec.UNSET else request.connector_id
+        if not trigger.per_connector:
+            connector_id = None  # C-31
+        elif connector_id is not None and not 1 <= connector_id <= self._connector_count():
+            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+        if not trigger.accepts(connector_id):
+            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+
+        async def send() -> None:
+            await trigger.send(connector_id)
+
+        return Reply(TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED), then=send)  # C-27
+
+    def reset(self) -> None:
+        """Triggers are wiring, not runtime state."""
