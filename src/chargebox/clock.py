@@ -140,7 +140,7 @@ class VirtualClock:
         return sum(1 for _, _, t in self._timers if not t.cancelled)
 
 
-async def _settle(rounds: int = 20) -> None:
+async def _settle(rounds: int = 100) -> None:
     """Let ready tasks run until the loop is quiet for this instant."""
     for _ in range(rounds):
         await asyncio.sleep(0)

@@ -9,6 +9,7 @@
     ├── ConnectionLost                     the WebSocket went away while we were writing to it
     ├── RemoteProtocolError                the peer broke OCPP-J: .code (1.6 spelling) and .frame
     ├── HardwareError                      a port failed; the service turns it into an OCPP outcome
+    ├── TransferError                      a download or upload failed (HTTP status, refused, truncated...)
     └── LocalProtocolError                 we built an invalid frame: a bug (also an AssertionError)
 
 Expected outcomes of our own CALLs (a CALLERROR answer, a timeout) are not exceptions: they are
@@ -54,6 +55,11 @@ class RemoteProtocolError(ChargeboxError):
 
 class HardwareError(ChargeboxError):
     """A hardware port could not do what it was asked."""
+
+
+class TransferError(ChargeboxError):
+    """A firmware download or diagnostics upload failed; ``transfer.py`` translates every aiohttp,
+    aioftp, ssl and OS error into this one, so the services retry on one type (F-4, D-3)."""
 
 
 class LocalProtocolError(ChargeboxError, AssertionError):

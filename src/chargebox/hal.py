@@ -8,6 +8,7 @@ A port may raise ``chargebox.errors.HardwareError``; the service turns it into a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from chargebox.protocol.messages import Location, Measurand, MeterValuesUnitOfMeasure, Phase
@@ -19,7 +20,7 @@ class Reading:
 
     measurand: Measurand
     value: float
-    unit: MeterValuesUnitOfMeasure
+    unit: MeterValuesUnitOfMeasure | None  # None for Frequency (Hz has no unit value, MV-7)
     phase: Phase | None = None
     location: Location = Location.OUTLET
 
@@ -37,6 +38,10 @@ class EnergyMeter(Protocol):
 
         ``Energy.Active.Import.Register`` in Wh must be present, monotonic and never reset (X-15).
         """
+        ...
+
+    def energy_wh(self, connector_id: int) -> int:
+        """The Energy.Active.Import.Register of the connector in Wh (meterStart, meterStop)."""
         ...
 
 
@@ -73,4 +78,27 @@ class EvPort(Protocol):
 
     def offered_current(self, connector_id: int, amps: float) -> None:
         """Advertise the current the EV may draw (PWM duty cycle); 0 suspends charging (SuspendedEVSE)."""
+        ...
+
+
+class FirmwareInstaller(Protocol):
+    """The charger's own firmware: verify an image, install it, say which version runs (F-6, F-7).
+
+    The firmware service calls ``install`` only once no transaction runs (F-6), then reboots the station
+    and reports Installed after the new BootNotification (F-7). An installer that reboots the device itself
+    may never return from ``install``: after the restart the service finds its job in stage "installing"
+    and compares ``running_version()`` with the version that ran before, to tell Installed from an install
+    the power cut interrupted (which it then repeats).
+    """
+
+    def running_version(self) -> str | None:
+        """The firmware version running now (BootNotification.firmwareVersion, CiString50). Must be quick."""
+        ...
+
+    async def install(self, image: Path) -> str:
+        """Verify ``image`` and install it; return the version that runs after the reboot.
+
+        Raise HardwareError if the image is refused (corrupt, for another model, badly signed): the
+        station reports InstallationFailed and keeps running the old version. May take minutes.
+        """
         ...

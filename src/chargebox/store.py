@@ -85,6 +85,41 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX tx_samples_by_tx ON tx_samples (tx_ref, seq);
     """,
+    # 4: the firmware job and the diagnostics upload (F-1..F-8, D-1..D-4): one row each, holding the last
+    #    status entered (seed: SetFirmwareStatusNotificationStatus) and where the job is, so it resumes
+    """
+    CREATE TABLE firmware_job (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        status TEXT NOT NULL DEFAULT 'Idle',
+        stage TEXT NOT NULL DEFAULT 'idle',
+        location TEXT,
+        retrieve_date TEXT,
+        retries INTEGER NOT NULL DEFAULT 0,
+        retry_interval INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT,
+        image TEXT,
+        previous_version TEXT,
+        new_version TEXT,
+        received_at TEXT
+    );
+    INSERT INTO firmware_job (id) VALUES (1);
+    CREATE TABLE diagnostics_job (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        status TEXT NOT NULL DEFAULT 'Idle',
+        stage TEXT NOT NULL DEFAULT 'idle',
+        location TEXT,
+        file_name TEXT,
+        retries INTEGER NOT NULL DEFAULT 0,
+        retry_interval INTEGER NOT NULL DEFAULT 0,
+        start_time TEXT,
+        stop_time TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT,
+        received_at TEXT
+    );
+    INSERT INTO diagnostics_job (id) VALUES (1);
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 FILE_NAME: Final = "station.sqlite"
@@ -107,6 +142,8 @@ class Store:
         self.auth_cache = AuthCacheTable(self)
         self.outbox = OutboxTable(self)
         self.transactions = TransactionsTable(self)
+        self.firmware = FirmwareJobTable(self)
+        self.diagnostics = DiagnosticsJobTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:
@@ -281,6 +318,11 @@ class ConnectorsTable(_Table):
         with self._store.transaction() as db:
             db.execute("UPDATE connectors SET availability = ? WHERE connector_id = ?", (availability, connector_id))
 
+    def all_meter_wh(self) -> dict[int, int]:
+        return {
+            int(str(i)): int(str(wh)) for i, wh in self._store.query("SELECT connector_id, meter_wh FROM connectors")
+        }
+
     def meter_wh(self, connector_id: int) -> int:
         rows = self._store.query("SELECT meter_wh FROM connectors WHERE connector_id = ?", (connector_id,))
         return int(str(rows[0][0])) if rows else 0
@@ -304,6 +346,25 @@ class AuthCacheTable(_Table):
                 "expiry_date = excluded.expiry_date, parent_id_tag = excluded.parent_id_tag, "
                 "updated_at = excluded.updated_at",
                 (id_tag, status, expiry_date, parent_id_tag, now),
+            )
+
+    def get(self, id_tag: str) -> tuple[str, str | None, str | None] | None:
+        """(status, expiry_date, parent_id_tag) of a cached idTag, matched case-insensitively (G-1)."""
+        rows = self._store.query(
+            "SELECT status, expiry_date, parent_id_tag FROM auth_cache WHERE id_tag = ?", (id_tag,)
+        )
+        if not rows:
+            return None
+        status, expiry, parent = rows[0]
+        return str(status), None if expiry is None else str(expiry), None if parent is None else str(parent)
+
+    def evict(self, keep: int) -> None:
+        """A-8: when full, drop invalid entries first, then the oldest valid ones."""
+        with self._store.transaction() as db:
+            db.execute(
+                "DELETE FROM auth_cache WHERE id_tag NOT IN (SELECT id_tag FROM auth_cache "
+                "ORDER BY status = 'Accepted' DESC, updated_at DESC LIMIT ?)",
+                (keep,),
             )
 
     def clear(self) -> None:
@@ -503,3 +564,168 @@ def _tx_record(row: tuple[object, ...]) -> TransactionRecord:
         stop_reason=None if stop_reason is None else str(stop_reason),
         deauthorized=bool(deauthorized),
     )
+
+
+# -- firmware and diagnostics jobs (F-1..F-8, D-1..D-4) -------------------------------------------
+
+_FIRMWARE_COLUMNS: Final = (
+    "status, stage, location, retrieve_date, retries, retry_interval, attempts, next_try_at, image, "
+    "previous_version, new_version, received_at"
+)
+_DIAGNOSTICS_COLUMNS: Final = (
+    "status, stage, location, file_name, retries, retry_interval, start_time, stop_time, attempts, next_try_at, "
+    "received_at"
+)
+JobValue = str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareJobRecord:
+    """The station's firmware state as persisted: the last status entered and the job under way, if any.
+
+    ``stage`` is where the job is (idle, scheduled, downloading, downloaded, installing, installed);
+    ``attempts`` counts download attempts started, so a reboot never resets the retries (F-4).
+    """
+
+    status: str
+    stage: str
+    location: str | None
+    retrieve_date: str | None
+    retries: int
+    retry_interval: int
+    attempts: int
+    next_try_at: str | None
+    image: str | None
+    previous_version: str | None
+    new_version: str | None
+    received_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsJobRecord:
+    """The diagnostics upload as persisted (stage idle, uploading), with its time window (D-2)."""
+
+    status: str
+    stage: str
+    location: str | None
+    file_name: str | None
+    retries: int
+    retry_interval: int
+    start_time: str | None
+    stop_time: str | None
+    attempts: int
+    next_try_at: str | None
+    received_at: str | None
+
+
+class _JobTable(_Table):
+    """One row (id 1) holding a service's status and its job; every change is one durable commit."""
+
+    _table: str
+    _columns: str
+
+    def _load(self) -> tuple[object, ...]:
+        return self._store.query(f"SELECT {self._columns} FROM {self._table} WHERE id = 1")[0]
+
+    def update(self, **fields: JobValue) -> None:
+        """Change some columns of the job (journal first, then act)."""
+        allowed = {c.strip() for c in self._columns.split(",")}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"{self._table} has no column {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._store.transaction() as db:
+            db.execute(f"UPDATE {self._table} SET {assignments} WHERE id = 1", tuple(fields.values()))
+
+    def set_status(self, status: str) -> None:
+        self.update(status=status)
+
+
+class FirmwareJobTable(_JobTable):
+    _table = "firmware_job"
+    _columns = _FIRMWARE_COLUMNS
+
+    def load(self) -> FirmwareJobRecord:
+        row = self._load()
+        return FirmwareJobRecord(
+            status=str(row[0]),
+            stage=str(row[1]),
+            location=_opt_str(row[2]),
+            retrieve_date=_opt_str(row[3]),
+            retries=int(str(row[4])),
+            retry_interval=int(str(row[5])),
+            attempts=int(str(row[6])),
+            next_try_at=_opt_str(row[7]),
+            image=_opt_str(row[8]),
+            previous_version=_opt_str(row[9]),
+            new_version=_opt_str(row[10]),
+            received_at=_opt_str(row[11]),
+        )
+
+    def save_job(
+        self, *, location: str, retrieve_date: str, retries: int, retry_interval: int, received_at: str, image: str
+    ) -> None:
+        """Journal a new UpdateFirmware (F-1): it replaces whatever job was there."""
+        self.update(
+            stage="scheduled",
+            location=location,
+            retrieve_date=retrieve_date,
+            retries=retries,
+            retry_interval=retry_interval,
+            attempts=0,
+            next_try_at=None,
+            image=image,
+            previous_version=None,
+            new_version=None,
+            received_at=received_at,
+        )
+
+
+class DiagnosticsJobTable(_JobTable):
+    _table = "diagnostics_job"
+    _columns = _DIAGNOSTICS_COLUMNS
+
+    def load(self) -> DiagnosticsJobRecord:
+        row = self._load()
+        return DiagnosticsJobRecord(
+            status=str(row[0]),
+            stage=str(row[1]),
+            location=_opt_str(row[2]),
+            file_name=_opt_str(row[3]),
+            retries=int(str(row[4])),
+            retry_interval=int(str(row[5])),
+            start_time=_opt_str(row[6]),
+            stop_time=_opt_str(row[7]),
+            attempts=int(str(row[8])),
+            next_try_at=_opt_str(row[9]),
+            received_at=_opt_str(row[10]),
+        )
+
+    def save_job(
+        self,
+        *,
+        location: str,
+        file_name: str,
+        retries: int,
+        retry_interval: int,
+        start_time: str | None,
+        stop_time: str | None,
+        received_at: str,
+    ) -> None:
+        """Journal a new GetDiagnostics before its answer names the file (D-1)."""
+        self.update(
+            stage="uploading",
+            location=location,
+            file_name=file_name,
+            retries=retries,
+            retry_interval=retry_interval,
+            start_time=start_time,
+            stop_time=stop_time,
+            attempts=0,
+            next_try_at=None,
+            received_at=received_at,
+        )
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import asyncio
+from collections.abc import Callable
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import Action, RegistrationStatus

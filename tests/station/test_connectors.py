@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chargebox.clock import VirtualClock
-from chargebox.errors import LocalProtocolError
 from chargebox.protocol.messages import AvailabilityType, ChargePointErrorCode, ChargePointStatus
 from chargebox.station.connectors import STATION_STATUSES, TRANSITIONS
 from chargebox.store import Store
@@ -71,30 +69,6 @@ async def test_S_2_connector_0_reports_only_station_statuses(wired: Callable[...
     assert statuses(wire, 0) == ["Available", "Faulted"]
 
 
-async def test_X_2_identification_first_times_out_after_connection_timeout(
-    wired: Callable[..., Wire], clock: VirtualClock
-) -> None:
-    wire = wired(ocpp_config={"ConnectionTimeOut": 20})
-    await wire.connect()
-    wire.station.connectors.identified(1)
-    await clock.advance(19)
-    assert statuses(wire, 1) == ["Available", "Preparing"]
-    await clock.advance(1)
-    assert statuses(wire, 1) == ["Available", "Preparing", "Available"]
-
-
-async def test_X_2_cable_within_connection_timeout_stays_preparing(
-    wired: Callable[..., Wire], clock: VirtualClock
-) -> None:
-    wire = wired(ocpp_config={"ConnectionTimeOut": 20})
-    await wire.connect()
-    wire.station.connectors.identified(1)
-    await clock.advance(5)
-    wire.station.connectors.plugged(1)
-    await clock.advance(60)
-    assert statuses(wire, 1) == ["Available", "Preparing"]
-
-
 async def test_S_6_status_shorter_than_minimum_duration_is_not_reported(
     wired: Callable[..., Wire], clock: VirtualClock
 ) -> None:
@@ -131,11 +105,14 @@ async def test_C_7_unavailable_survives_a_restart(clock: VirtualClock, tmp_path:
     again.store.close()
 
 
-def test_S_1_illegal_transition_is_a_local_bug(clock: VirtualClock) -> None:
-    station = make_station(clock)
-    station.connectors.plugged(1)
-    with pytest.raises(LocalProtocolError, match="S-1"):
-        station.connectors.set_availability(1, AvailabilityType.INOPERATIVE)  # B: Preparing -> Unavailable
+async def test_S_1_preparing_to_unavailable_passes_through_available(wired: Callable[..., Wire]) -> None:
+    wire = wired()
+    await wire.connect()
+    wire.station.connectors.plugged(1)
+    await wire.clock.advance(0)
+    wire.station.connectors.set_maintenance(True)
+    await wire.clock.advance(0)
+    assert statuses(wire, 1) == ["Available", "Preparing", "Available", "Unavailable"]
 
 
 EVENTS = st.lists(

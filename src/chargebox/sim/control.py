@@ -38,9 +38,9 @@ def make_app(sim: Simulator) -> web.Application:
         connector_id = _connector_id(request, sim)
         action = request.match_info["action"]
         if action == "plug":
-            sim.plug(connector_id)
+            await sim.plug(connector_id)
         elif action == "unplug":
-            sim.unplug(connector_id)
+            await sim.unplug(connector_id)
         elif action == "fault":
             body = await _body(request)
             try:
@@ -53,14 +53,14 @@ def make_app(sim: Simulator) -> web.Application:
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
         elif action == "swipe":
-            sim.swipe(_id_tag(await _body(request)), connector_id)
+            await sim.swipe(_id_tag(await _body(request)), connector_id)
         else:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
         return web.json_response(sim.station.snapshot())
 
     @routes.post("/api/swipe")
     async def swipe(request: web.Request) -> web.Response:
-        sim.swipe(_id_tag(await _body(request)), None)
+        await sim.swipe(_id_tag(await _body(request)), None)
         return web.json_response(sim.station.snapshot())
 
     @routes.post("/api/connection/{action}")

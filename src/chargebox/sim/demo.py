@@ -45,7 +45,7 @@ async def run_demo(console: Console | None = None) -> int:
         for connector_id in range(3):
             await _expect(csms, f"status of connector {connector_id}", _status(connector_id, "Available"))
         console.print("[dim]— a driver plugs a cable into connector 1[/]")
-        sim.plug(1)
+        await sim.plug(1)
         await _expect(csms, "Preparing", _status(1, "Preparing"))
         console.print("[dim]— connector 2 reports a ground failure, then recovers[/]")
         sim.fault(2, m.ChargePointErrorCode.GROUND_FAILURE)
@@ -53,7 +53,7 @@ async def run_demo(console: Console | None = None) -> int:
         sim.clear_fault(2)
         await _expect(csms, "Available", _status(2, "Available"))
         console.print("[dim]— the driver changes their mind and unplugs[/]")
-        sim.unplug(1)
+        await sim.unplug(1)
         await _expect(csms, "Available", _status(1, "Available"))
         console.print("[dim]— the central system reads and shortens the heartbeat interval[/]")
         got = await csms.call(station.id, m.GetConfigurationRequest(key=["HeartbeatInterval"]))

@@ -1,7 +1,5 @@
-"""A simulated charger: a ``Station`` and the hardware around it, driven by tests or the control API.
-
-The simulated hardware reports what a real one would: the cable going in and out, faults, a card
-at a reader. Later issues add the meter, contactor and lock behind ``hal.py``.
+"""A simulated charger: a ``Station``, its simulated hardware and the world around it (EVs, cards),
+driven by tests, the demo or the control API.
 """
 
 from __future__ import annotations
@@ -11,8 +9,9 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from chargebox.errors import UserError
-from chargebox.protocol.messages import ChargePointErrorCode, ChargePointStatus
+from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.control import make_app
+from chargebox.sim.hardware import SimulatedEv, SimulatedHardware
 from chargebox.station.station import Station
 
 
@@ -24,31 +23,32 @@ class Simulator:
 
     # -- hardware events ----------------------------------------------------------------------
 
-    def plug(self, connector_id: int) -> None:
-        self.station.connectors.plugged(connector_id)
+    @property
+    def hardware(self) -> SimulatedHardware:
+        hardware = self.station.hardware
+        assert isinstance(hardware, SimulatedHardware), "the simulator drives simulated hardware"
+        return hardware
 
-    def unplug(self, connector_id: int) -> None:
-        self.station.connectors.unplugged(connector_id)
+    async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> None:
+        """An EV is connected to the connector (with a socket outlet: the cable goes in at both ends)."""
+        self.hardware.plug(connector_id, ev)
+        await self.station.plugged(connector_id)
+
+    async def unplug(self, connector_id: int) -> None:
+        """The EV side is disconnected."""
+        self.hardware.unplug(connector_id)
+        await self.station.unplugged(connector_id)
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
-        self.station.connectors.fault(connector_id, error_code, info)
+        self.station.fault(connector_id, error_code, info)
 
     def clear_fault(self, connector_id: int) -> None:
-        self.station.connectors.clear_fault(connector_id)
+        self.station.clear_fault(connector_id)
 
-    def swipe(self, id_tag: str, connector_id: int | None) -> None:
-        """A card at a reader. With the station's one reader, the connector waiting for a card
-        (plugged, Preparing) is meant, else the first Available one."""
-        connectors = self.station.connectors
-        if connector_id is None:
-            candidates = [c for c in connectors.connectors[1:] if c.plugged and c.status is ChargePointStatus.PREPARING]
-            candidates = candidates or [c for c in connectors.connectors[1:] if c.status is ChargePointStatus.AVAILABLE]
-            if not candidates:
-                self.log.info("= card %s presented, but no connector can use it", id_tag)
-                return
-            connector_id = candidates[0].id
-        self.log.info("= card %s at connector %d", id_tag, connector_id)
-        connectors.identified(connector_id)
+    async def swipe(self, id_tag: str, connector_id: int | None) -> None:
+        """A card at a reader; ``connector_id`` None for the station's one reader."""
+        self.log.info("= card %s at %s", id_tag, "the reader" if connector_id is None else f"connector {connector_id}")
+        await self.station.id_tag_presented(id_tag, connector_id)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ class Simulator:
 
     async def run(self, *, plugged: Iterable[int] = ()) -> None:
         for connector_id in plugged:
-            self.plug(connector_id)
+            await self.plug(connector_id)
         try:
             await self.station.run()
         finally:

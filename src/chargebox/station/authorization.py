@@ -1,22 +1,57 @@
-"""Authorization: the authorization cache and ClearCache (C-9, A-8).
+"""Authorization: who may charge (checklist 5.1), the authorization cache (A-8) and ClearCache (C-9).
 
-Answers: ClearCache. The cache lives in the store (it survives reboots, A-8); the transactions
-issue adds lookup and the Authorize message on top of it.
+Answers: ClearCache. Sends: Authorize. The decision follows A-1..A-9: local list (a later feature
+plugs in through ``local_list``), then the cache, then the central system when online; offline,
+LocalAuthorizeOffline and AllowOfflineTxForUnknownId decide. Every IdTagInfo the central system
+gives (Authorize, StartTransaction, StopTransaction answers) updates the cache (M-2).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
 
-from chargebox.protocol.messages import Action, ClearCacheRequest, ClearCacheResponse, ClearCacheStatus
-from chargebox.rpc import Handler
+import msgspec
+
+from chargebox.clock import Clock
+from chargebox.protocol.messages import (
+    Action,
+    AuthorizationStatus,
+    AuthorizeRequest,
+    AuthorizeResponse,
+    ClearCacheRequest,
+    ClearCacheResponse,
+    ClearCacheStatus,
+    IdTagInfo,
+)
+from chargebox.rpc import Handler, Rpc, SendResult
+from chargebox.station.config import Configuration
 from chargebox.store import Store
+
+CACHE_SIZE: Final = 1000  # entries kept; A-8 eviction beyond it
+LocalList = Callable[[str], IdTagInfo | None]
 
 
 class AuthorizationService:
-    def __init__(self, *, store: Store, log: logging.LoggerAdapter[logging.Logger] | logging.Logger) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        rpc: Rpc,
+        config: Configuration,
+        clock: Clock,
+        online: Callable[[], bool],
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
         self._store = store
+        self._rpc = rpc
+        self._config = config
+        self._clock = clock
+        self._online = online
         self._log = log
+        self.local_list: LocalList = lambda _id_tag: None  # the Local Auth List feature replaces it
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.CLEAR_CACHE: self.on_clear_cache}
@@ -28,5 +63,68 @@ class AuthorizationService:
         self._log.info("= authorization cache cleared (%d entries)", removed)
         return ClearCacheResponse(status=ClearCacheStatus.ACCEPTED)
 
+    async def authorize(self, id_tag: str) -> IdTagInfo:
+        """Decide whether ``id_tag`` may start charging now (A-1..A-7)."""
+        listed = self.local_list(id_tag)
+        known = listed or self.cached(id_tag)
+        known_valid = known is not None and known.status is AuthorizationStatus.ACCEPTED
+        if self._online():
+            if known_valid and self._config.get_bool("LocalPreAuthorize"):
+                assert known is not None
+                return known  # A-2
+            result = await self.send_authorize(id_tag)  # A-1, A-3, A-7
+            if result.response is not None:
+                info: IdTagInfo = result.response.id_tag_info
+                return info
+            self._log.info("= Authorize for %s not answered (%s): deciding offline", id_tag, result.outcome.value)
+        if known is not None:
+            if known_valid and self._config.get_bool("LocalAuthorizeOffline"):
+                return known  # A-4
+            return known if not known_valid else _invalid()  # A-6
+        if self._config.has("AllowOfflineTxForUnknownId") and self._config.get_bool("AllowOfflineTxForUnknownId"):
+            return IdTagInfo(status=AuthorizationStatus.ACCEPTED)  # A-5
+        return _invalid()
+
+    async def send_authorize(self, id_tag: str) -> SendResult[AuthorizeResponse]:
+        result: SendResult[AuthorizeResponse] = await self._rpc.call(AuthorizeRequest(id_tag=id_tag))
+        if result.response is not None:
+            self.learn(id_tag, result.response.id_tag_info)
+        return result
+
+    def cached(self, id_tag: str) -> IdTagInfo | None:
+        """The cache entry, Expired once its expiryDate has passed (A-8)."""
+        if not self._config.get_bool("AuthorizationCacheEnabled"):
+            return None
+        entry = self._store.auth_cache.get(id_tag)
+        if entry is None:
+            return None
+        status, expiry, parent = entry
+        expiry_date = datetime.fromisoformat(expiry) if expiry else None
+        if expiry_date is not None and expiry_date <= self._clock.now():
+            status = AuthorizationStatus.EXPIRED
+        return IdTagInfo(
+            status=AuthorizationStatus(status),
+            expiry_date=msgspec.UNSET if expiry_date is None else expiry_date,
+            parent_id_tag=msgspec.UNSET if parent is None else parent,
+        )
+
+    def learn(self, id_tag: str, info: IdTagInfo) -> None:
+        """M-2: every IdTagInfo from the central system updates the cache (not for local-list ids, L-6)."""
+        if not self._config.get_bool("AuthorizationCacheEnabled") or self.local_list(id_tag) is not None:
+            return
+        self._store.auth_cache.put(
+            id_tag,
+            info.status.value,
+            expiry_date=None if info.expiry_date is msgspec.UNSET else info.expiry_date.isoformat(),
+            parent_id_tag=None if info.parent_id_tag is msgspec.UNSET else info.parent_id_tag,
+            now=self._clock.now().isoformat(),
+        )
+        if self._store.auth_cache.count() > CACHE_SIZE:
+            self._store.auth_cache.evict(CACHE_SIZE)
+
     def reset(self) -> None:
         """The cache is persistent state and survives a reset (A-8)."""
+
+
+def _invalid() -> IdTagInfo:
+    return IdTagInfo(status=AuthorizationStatus.INVALID)

@@ -49,6 +49,14 @@ TRANSITIONS: Final[dict[ChargePointStatus, frozenset[ChargePointStatus]]] = {
 STATION_STATUSES: Final = frozenset({S.AVAILABLE, S.UNAVAILABLE, S.FAULTED})  # S-2: connector 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    status: ChargePointStatus
+    error_code: ChargePointErrorCode
+    info: str | None
+    vendor_error_code: str | None
+
+
 @dataclass(slots=True)
 class Connector:
     """What is known of one connector (id 0 is the charge point as a whole)."""
@@ -62,9 +70,14 @@ class Connector:
     plugged: bool = False
     faulted: bool = False
     awaiting_plug: bool = False  # identified first, waiting for the cable (X-2)
+    finishing: bool = False  # a transaction ended (or X-3 timed out) and the user must still act
+    ev_suspended: bool = False  # the EV does not take energy (SuspendedEV)
+    evse_suspended: bool = False  # the station does not offer energy (SuspendedEVSE, X-5)
+    ev_disconnected: bool = False  # the EV side was unplugged during a transaction that goes on (X-10)
     transaction_id: int | None = None  # the central system's id, once StartTransaction is answered
     transaction_ref: int | None = None  # our own reference, from the moment a transaction starts
-    reported: tuple[ChargePointStatus, ChargePointErrorCode] | None = None
+    reported: tuple[ChargePointStatus, ChargePointErrorCode] | None = None  # last one answered
+    queued: tuple[ChargePointStatus, ChargePointErrorCode] | None = None  # last one handed to the Rpc
     changed_at: float = 0.0
     _generation: int = 0
     _timers: list[TimerHandle] = field(default_factory=list)
@@ -92,7 +105,7 @@ class ConnectorsService:
         self._maintenance = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]
         self._load()
@@ -102,7 +115,7 @@ class ConnectorsService:
         for connector in self.connectors:
             connector.availability = AvailabilityType(availability.get(connector.id, "Operative"))  # C-7
             connector.status = self.derive(connector)
-            connector.reported = None
+            connector.reported = connector.queued = None
 
     @property
     def count(self) -> int:
@@ -120,7 +133,8 @@ class ConnectorsService:
             for timer in connector._timers:
                 timer.cancel()
             connector._timers.clear()
-            connector.plugged = connector.faulted = connector.awaiting_plug = False
+            connector.plugged = connector.faulted = connector.awaiting_plug = connector.finishing = False
+            connector.ev_suspended = connector.evse_suspended = connector.ev_disconnected = False
             connector.error_code = ChargePointErrorCode.NO_ERROR
             connector.info = None
             connector.transaction_id = connector.transaction_ref = None
@@ -136,11 +150,13 @@ class ConnectorsService:
         connector = self.connectors[connector_id]
         connector.plugged = True
         connector.awaiting_plug = False
+        connector.ev_disconnected = False
         self.refresh(connector_id)
 
     def unplugged(self, connector_id: int) -> None:
         connector = self.connectors[connector_id]
         connector.plugged = False
+        connector.finishing = False
         self.refresh(connector_id)
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None,
@@ -166,22 +182,13 @@ class ConnectorsService:
         self.refresh(connector_id)
 
     def identified(self, connector_id: int) -> None:
-        """An idTag was accepted before the cable: Preparing for ConnectionTimeOut seconds (X-2)."""
+        """A card was presented before the cable: Preparing (X-2); the transactions service ends
+        the wait after ConnectionTimeOut."""
         connector = self.connectors[connector_id]
         if connector.plugged or connector.status is not S.AVAILABLE:
             return
         connector.awaiting_plug = True
         self.refresh(connector_id)
-        generation = connector._generation
-        timeout = self._config.get_int("ConnectionTimeOut", default=30)
-
-        def expire() -> None:
-            if connector.awaiting_plug and connector._generation == generation:
-                self._log.info("= connector %d: no cable within %ss", connector_id, timeout)
-                connector.awaiting_plug = False
-                self.refresh(connector_id)
-
-        connector._timers.append(self._clock.call_later(timeout, expire))
 
     def set_availability(self, connector_id: int, availability: AvailabilityType) -> None:
         """Persisted first, so it survives a reboot (C-7, S-9)."""
@@ -215,13 +222,26 @@ class ConnectorsService:
             return S.FAULTED
         if connector.id == 0:
             return S.UNAVAILABLE if connector.availability is AvailabilityType.INOPERATIVE else S.AVAILABLE
+        if connector.transaction_ref is not None:  # C-4: availability waits for the transaction
+            if connector.evse_suspended:
+                return S.SUSPENDED_EVSE  # S-4: both suspended counts as EVSE
+            if connector.ev_suspended or connector.ev_disconnected:
+                return S.SUSPENDED_EV
+            return S.CHARGING
         if AvailabilityType.INOPERATIVE in (connector.availability, station.availability):
             return S.UNAVAILABLE
-        if self._maintenance and connector.transaction_ref is None:
+        if self._maintenance:
             return S.UNAVAILABLE
+        if connector.finishing:
+            return S.FINISHING
         if connector.plugged or connector.awaiting_plug:
             return S.PREPARING
         return S.AVAILABLE
+
+    def unavailable_blocked(self, connector_id: int) -> bool:
+        """C-4: an Inoperative change must wait (Scheduled) while this connector is in use."""
+        connector = self.connectors[connector_id]
+        return connector.transaction_ref is not None or connector.status is S.PREPARING
 
     def refresh(self, connector_id: int) -> None:
         """Re-derive the status and report a change."""
@@ -230,11 +250,20 @@ class ConnectorsService:
             self._idle.set()
         status = self.derive(connector)
         if status is connector.status:
-            if connector.reported is not None and connector.reported != (status, connector.error_code):
-                self._schedule_report(connector)
+            if connector.queued is not None and connector.queued != (status, connector.error_code):
+                self._schedule_report(connector)  # same status, another error code
             return
-        if status not in TRANSITIONS[connector.status] or (connector.id == 0 and status not in STATION_STATUSES):
-            raise LocalProtocolError(f"S-1: connector {connector.id} cannot go {connector.status} -> {status}")
+        if connector.id == 0 and status not in STATION_STATUSES:
+            raise LocalProtocolError(f"S-2: connector 0 cannot be {status}")
+        if status not in TRANSITIONS[connector.status]:
+            # S-1: no direct edge (e.g. Preparing -> Unavailable): pass through Available, which
+            # every status may reach and which reaches every status but Finishing.
+            if S.AVAILABLE not in TRANSITIONS[connector.status] or status not in TRANSITIONS[S.AVAILABLE]:
+                raise LocalProtocolError(f"S-1: connector {connector.id} cannot go {connector.status} -> {status}")
+            self._enter(connector, S.AVAILABLE)
+        self._enter(connector, status)
+
+    def _enter(self, connector: Connector, status: ChargePointStatus) -> None:
         self._log.info("= connector %d: %s -> %s", connector.id, connector.status, status)
         connector.status = status
         connector.changed_at = self._clock.monotonic()
@@ -242,44 +271,55 @@ class ConnectorsService:
         self._schedule_report(connector)
 
     def _schedule_report(self, connector: Connector) -> None:
+        """Report this status as it is now, in event order (S-7), once it has lasted (S-6)."""
         if not self._online:
             return  # S-7: reported after the reconnect, if it still differs then
+        snapshot = _Snapshot(connector.status, connector.error_code, connector.info, connector.vendor_error_code)
         delay = self._config.get_int("MinimumStatusDuration")
         if delay <= 0:
-            self._spawn(self._report_if_changed(connector))
+            self._queue(connector, snapshot)
             return
         generation = connector._generation
 
         def report() -> None:  # S-6: only a status that lasted is reported
             if connector._generation == generation:
-                self._spawn(self._report_if_changed(connector))
+                self._queue(connector, snapshot)
 
         connector._timers.append(self._clock.call_later(delay, report))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _queue(self, connector: Connector, snapshot: _Snapshot) -> None:
+        """Hand a status to the Rpc unless it is the one handed over last (calls go out in order)."""
+        key = (snapshot.status, snapshot.error_code)
+        if connector.queued != key:
+            connector.queued = key
+            self._spawn(self._report(connector, snapshot))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _report_if_changed(self, connector: Connector) -> None:
-        if connector.reported != (connector.status, connector.error_code):
-            await self.send_status_notification(connector.id)
+    async def _report(self, connector: Connector, snapshot: _Snapshot) -> None:
+        await self._send(connector, snapshot)
 
     async def send_status_notification(self, connector_id: int) -> SendResult[StatusNotificationResponse]:
         """Send the connector's current status; remembered as reported once answered."""
         connector = self.connectors[connector_id]
-        sent = (connector.status, connector.error_code)
-        result = await self._rpc.call(
+        snapshot = _Snapshot(connector.status, connector.error_code, connector.info, connector.vendor_error_code)
+        return await self._send(connector, snapshot)
+
+    async def _send(self, connector: Connector, snapshot: _Snapshot) -> SendResult[StatusNotificationResponse]:
+        result: SendResult[StatusNotificationResponse] = await self._rpc.call(
             StatusNotificationRequest(
                 connector_id=connector.id,
-                error_code=connector.error_code,
-                status=connector.status,
+                error_code=snapshot.error_code,
+                status=snapshot.status,
                 timestamp=self._clock.now(),
-                **_optional(info=connector.info, vendor_error_code=connector.vendor_error_code),
+                **_optional(info=snapshot.info, vendor_error_code=snapshot.vendor_error_code),
             )
         )
         if result.ok:
-            connector.reported = sent
+            connector.reported = (snapshot.status, snapshot.error_code)
         return result
 
     def triggers(self, permit: Callable[[Action], None]) -> Triggers:
@@ -294,7 +334,8 @@ class ConnectorsService:
         """B-4: after an accepted boot, every connector; S-7: after a reconnect, what changed."""
         self._online = True
         for connector in self.connectors:
-            if after_boot or connector.reported != (connector.status, connector.error_code):
+            connector.queued = (connector.status, connector.error_code)
+            if after_boot or connector.reported != connector.queued:
                 await self.send_status_notification(connector.id)
 
     def offline(self) -> None:

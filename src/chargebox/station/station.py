@@ -12,25 +12,41 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
-from chargebox.protocol.messages import Action
+from chargebox.protocol.messages import Action, ChargePointErrorCode, RegistrationStatus
 from chargebox.rpc import Handler, Rpc
+from chargebox.sim.hardware import SimulatedHardware
 from chargebox.station.authorization import AuthorizationService
+from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
 from chargebox.station.config import Configuration, ConfigurationService
 from chargebox.station.config_keys import Profile
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.data_transfer import DataTransferService
 from chargebox.station.link import LinkService
+from chargebox.station.metering import MeteringService
+from chargebox.station.outbox import OutboxService
+from chargebox.station.reset import ResetService
+from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
 from chargebox.transport import ReconnectPolicy, Transport
 
 # The feature profiles this version implements; a template may offer fewer, never more.
 IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.REMOTE_TRIGGER})
+
+
+class Hardware(hal.EnergyMeter, hal.Contactor, hal.ConnectorLock, hal.EvPort, Protocol):
+    """Every port of one station, as the simulated hardware implements them together."""
+
+    def offered_a(self, connector_id: int) -> float:
+        """The current offered to the EV now (shown by the control API)."""
+        ...
+
 
 # Which profile each CSMS-initiated action belongs to (checklist 3.1, errata 3.2).
 ACTION_PROFILE: Final[Mapping[Action, Profile]] = {
@@ -83,7 +99,16 @@ class StationSettings:
 class Station:
     """One charge point: its services, its store, its connection."""
 
-    def __init__(self, settings: StationSettings, *, clock: Clock | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: StationSettings,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        hardware: Hardware | None = None,
+    ) -> None:
+        """``hardware`` implements the ports of ``hal`` (meter, contactor, lock, EV); by default the
+        simulated hardware of ``sim.hardware``."""
         self.settings = settings
         self.id = settings.charge_point_id
         self.clock: Clock = clock or SystemClock()
@@ -92,6 +117,10 @@ class Station:
         profiles = _profiles(template, settings.ocpp_config_source)
         count = _connector_count(settings, template)
         self.store = store or Store.open(settings.data_dir)
+        self.store.connectors.ensure(count)
+        self.hardware: Hardware = hardware or SimulatedHardware(
+            clock=self.clock, connectors=count, energy_wh=self.store.connectors.all_meter_wh()
+        )
         self.config = Configuration(
             store=self.store,
             profiles=profiles,
@@ -136,12 +165,53 @@ class Station:
         )
         self.configuration = ConfigurationService(config=self.config, log=self.log)
         self.data_transfer = DataTransferService(rpc=self.rpc)
-        self.authorization = AuthorizationService(store=self.store, log=self.log)
+        self.authorization = AuthorizationService(
+            store=self.store, rpc=self.rpc, config=self.config, clock=self.clock, online=self._online, log=self.log
+        )
+        self.outbox = OutboxService(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, log=self.log)
+        self.metering = MeteringService(
+            rpc=self.rpc,
+            store=self.store,
+            clock=self.clock,
+            config=self.config,
+            connectors=self.connectors,
+            outbox=self.outbox,
+            meter=self.hardware,
+            log=self.log,
+        )
+        self.transactions = TransactionService(
+            store=self.store,
+            clock=self.clock,
+            config=self.config,
+            connectors=self.connectors,
+            authorization=self.authorization,
+            outbox=self.outbox,
+            metering=self.metering,
+            meter=self.hardware,
+            contactor=self.hardware,
+            lock=None if settings.fixed_cable else self.hardware,
+            ev=self.hardware,
+            registration=lambda: self.boot.registration,
+            log=self.log,
+        )
+        self.availability = AvailabilityService(connectors=self.connectors)
+        self.reset_service = ResetService(
+            transactions=self.transactions, connectors=self.connectors, reboot=self.reboot, log=self.log
+        )
         self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
         self.trigger.add(self.boot.triggers())
         self.trigger.add(self.connectors.triggers(self.boot.permit_triggered))
+        self.trigger.add(self.metering.triggers(self.boot.permit_triggered))
         self.profiles = profiles
-        for service in (self.configuration, self.data_transfer, self.authorization, self.trigger):
+        for service in (
+            self.configuration,
+            self.data_transfer,
+            self.authorization,
+            self.transactions,
+            self.availability,
+            self.reset_service,
+            self.trigger,
+        ):
             for action, handler in service.handlers().items():
                 self.register(action, handler)
         self.resumers: list[Callable[[], Awaitable[None]]] = []
@@ -157,7 +227,31 @@ class Station:
 
     async def run(self) -> None:
         """Connect and serve until ``stop()``; raises CsmsUnreachable if the policy gives up."""
+        await self.transactions.recover()  # X-12: before anything else, end what a power loss cut
         await self.transport.run()
+
+    # -- hardware events (the simulator and a real charger's drivers call these) ---------------
+
+    async def plugged(self, connector_id: int) -> None:
+        await self.transactions.plugged(connector_id)
+
+    async def unplugged(self, connector_id: int) -> None:
+        await self.transactions.unplugged(connector_id)
+
+    async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> None:
+        """A card at a reader: ``connector_id`` None for the station's one reader."""
+        await self.transactions.id_tag_presented(id_tag, connector_id)
+
+    def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
+        self.connectors.fault(connector_id, error_code, info)
+
+    def clear_fault(self, connector_id: int) -> None:
+        self.connectors.clear_fault(connector_id)
+
+    def ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        """The EV stopped (or resumed) taking energy: SuspendedEV (S-4)."""
+        self.connectors[connector_id].ev_suspended = suspended
+        self.connectors.refresh(connector_id)
 
     async def stop(self) -> None:
         await self.transport.stop()
@@ -177,9 +271,15 @@ class Station:
         """Seed: OCPPResetAllGlobals. Every service back to just-constructed; the store is kept."""
         self.rpc.reset()
         self.boot.reset()
+        self.outbox.reset()
+        self.metering.reset()
+        self.transactions.reset()
         self.connectors.reset()
         self.data_transfer.reset()
         self.authorization.reset()
+        self.availability.reset()
+        self.reset_service.reset()
+        self.trigger.reset()
 
     def snapshot(self) -> dict[str, Any]:
         """The station as the control API shows it (``GET /api/state``)."""
@@ -196,8 +296,8 @@ class Station:
                     "errorCode": c.error_code.value,
                     "plugged": c.plugged,
                     "transactionId": c.transaction_id,
-                    "meterWh": self.store.connectors.meter_wh(c.id),
-                    "offeredA": 0.0,
+                    "meterWh": self.hardware.energy_wh(c.id),
+                    "offeredA": self.hardware.offered_a(c.id),
                 }
                 for c in self.connectors.connectors[1:]
             ],
@@ -211,9 +311,15 @@ class Station:
     def _on_close(self) -> None:
         self.boot.disconnected()
         self.connectors.offline()
+        self.outbox.offline()
+
+    def _online(self) -> bool:
+        return self.rpc.connected and self.boot.registration is RegistrationStatus.ACCEPTED
 
     async def _on_accepted(self, first: bool) -> None:
-        await self.connectors.online(after_boot=first)
+        await self.connectors.online(after_boot=first)  # Q-5: statuses first, then the queue
+        self.outbox.online()
+        self.metering.online()
         if first:  # finish what a reboot or power loss interrupted (after B-4's StatusNotifications)
             for resume in self.resumers:
                 await resume()

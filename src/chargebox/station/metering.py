@@ -1,0 +1,239 @@
+"""Meter values: sampled, clock-aligned, triggered, and kept for StopTransaction (checklist 5.4).
+
+Sends: MeterValues. Periodic samples of a transaction (MeterValueSampleInterval,
+MeterValuesSampledData, MV-1) and clock-aligned samples of a connector with a transaction
+(ClockAlignedDataInterval, MeterValuesAlignedData, MV-2) are transaction messages: they go through
+the outbox. Clock-aligned samples of connector 0 and of idle connectors are not, and are dropped
+while offline. StopTxnSampledData / StopTxnAlignedData samples are kept with the transaction for
+StopTransaction's transactionData, with Transaction.Begin and Transaction.End values (MV-3) and at
+most StopTransactionMaxMeterValues of them (MV-4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import msgspec
+
+from chargebox import hal
+from chargebox.clock import Clock, sleep_or_wake
+from chargebox.protocol.messages import (
+    Action,
+    MessageTrigger,
+    MeterValue,
+    MeterValuesRequest,
+    ReadingContext,
+    SampledValue,
+    StopTransactionMeterValue,
+)
+from chargebox.rpc import Rpc
+from chargebox.station.config import Configuration
+from chargebox.station.config_keys import MEASURANDS
+from chargebox.station.connectors import ConnectorsService
+from chargebox.station.outbox import OutboxService, encode
+from chargebox.station.trigger import Trigger, Triggers
+from chargebox.store import Store
+
+_stop_value_decoder: Final = msgspec.json.Decoder(StopTransactionMeterValue)
+
+
+class MeteringService:
+    def __init__(
+        self,
+        *,
+        rpc: Rpc,
+        store: Store,
+        clock: Clock,
+        config: Configuration,
+        connectors: ConnectorsService,
+        outbox: OutboxService,
+        meter: hal.EnergyMeter,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        self._rpc = rpc
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._connectors = connectors
+        self._outbox = outbox
+        self._meter = meter
+        self._log = log
+        self._sampling: dict[int, asyncio.Task[None]] = {}
+        self._aligned: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval"):
+            config.subscribe(key, lambda _value: self._changed.set())
+        supported = meter.measurands()
+        for key in ("MeterValuesSampledData", "MeterValuesAlignedData", "StopTxnSampledData", "StopTxnAlignedData"):
+            if config.has(key):  # MV-5: only what this meter can measure
+                config.add_rule(key, lambda value: all(item in supported for item in value.split(",") if item))
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    async def transaction_started(self, connector_id: int, ref: int, started: datetime) -> None:
+        await self._keep_for_stop(connector_id, ref, ReadingContext.TRANSACTION_BEGIN, started)  # MV-3
+        self._sampling[connector_id] = asyncio.ensure_future(self._sample_transaction(connector_id, ref))
+
+    async def transaction_stopping(
+        self, connector_id: int, ref: int, stopped: datetime
+    ) -> list[StopTransactionMeterValue]:
+        task = self._sampling.pop(connector_id, None)
+        if task is not None:
+            task.cancel()
+        end = self.sample(connector_id, self._stop_items(), ReadingContext.TRANSACTION_END, stopped)
+        values = self._kept(ref)
+        if end is not None:
+            values.append(_as_stop_value(end))
+        return self._thin(values)
+
+    def stored_samples(self, ref: int) -> list[StopTransactionMeterValue]:
+        """The transactionData kept so far (a power loss leaves no Transaction.End value)."""
+        return self._thin(self._kept(ref))
+
+    def _kept(self, ref: int) -> list[StopTransactionMeterValue]:
+        return [_stop_value_decoder.decode(raw) for raw in self._store.transactions.samples(ref)]
+
+    def _thin(self, values: list[StopTransactionMeterValue]) -> list[StopTransactionMeterValue]:
+        """MV-4: over StopTransactionMaxMeterValues, drop every other intermediate value, never the
+        first (Transaction.Begin) or the last (Transaction.End)."""
+        limit = max(self._config.get_int("StopTransactionMaxMeterValues", default=0), 2)
+        while len(values) > limit:
+            values = [values[0], *values[1:-1][1::2], values[-1]]
+        return values
+
+    async def _sample_transaction(self, connector_id: int, ref: int) -> None:
+        """MV-1: every MeterValueSampleInterval from the transaction start."""
+        while True:
+            self._changed.clear()
+            interval = self._config.get_int("MeterValueSampleInterval")
+            if interval <= 0:
+                await self._changed.wait()
+                continue
+            if not await sleep_or_wake(self._clock, interval, self._changed):
+                continue
+            now = self._clock.now()
+            await self._queue(connector_id, ref, self._config.get_list("MeterValuesSampledData"),
+                              ReadingContext.SAMPLE_PERIODIC, now)  # fmt: skip
+            await self._keep_for_stop(connector_id, ref, ReadingContext.SAMPLE_PERIODIC, now,
+                                      self._config.get_list("StopTxnSampledData"))  # fmt: skip
+
+    async def _queue(
+        self, connector_id: int, ref: int, items: list[str], context: ReadingContext, when: datetime
+    ) -> None:
+        value = self.sample(connector_id, items, context, when)
+        if value is None:
+            return
+        request = MeterValuesRequest(connector_id=connector_id, transaction_id=0, meter_value=[value])
+        await self._store.outbox.append(Action.METER_VALUES.value, encode(request), ref)
+        self._outbox.wake()
+
+    async def _keep_for_stop(
+        self, connector_id: int, ref: int, context: ReadingContext, when: datetime, items: list[str] | None = None
+    ) -> None:
+        """Persist the register (what a power loss leaves, X-12) and a StopTransaction sample."""
+        value = self.sample(connector_id, self._stop_items() if items is None else items, context, when)
+        energy = self._meter.energy_wh(connector_id)
+        await self._store.transactions.update_meter(ref, energy, None if value is None else encode(value))
+
+    def _stop_items(self) -> list[str]:
+        items = self._config.get_list("StopTxnSampledData") + self._config.get_list("StopTxnAlignedData")
+        return list(dict.fromkeys(items))
+
+    # -- clock-aligned --------------------------------------------------------------------------
+
+    def online(self) -> None:
+        if self._aligned is None or self._aligned.done():
+            self._aligned = asyncio.ensure_future(self._clock_aligned())
+
+    async def _clock_aligned(self) -> None:
+        """MV-2: at every multiple of ClockAlignedDataInterval after midnight (UTC)."""
+        while True:
+            self._changed.clear()
+            interval = self._config.get_int("ClockAlignedDataInterval")
+            if interval <= 0:
+                await self._changed.wait()
+                continue
+            now = self._clock.now()
+            midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            elapsed = (now - midnight).total_seconds()
+            due = midnight + timedelta(seconds=(elapsed // interval + 1) * interval)
+            if not await sleep_or_wake(self._clock, (due - now).total_seconds(), self._changed):
+                continue
+            await self._aligned_sample(due)
+
+    async def _aligned_sample(self, when: datetime) -> None:
+        items = self._config.get_list("MeterValuesAlignedData")
+        for connector in self._connectors.connectors:
+            ref = connector.transaction_ref
+            if ref is not None:
+                await self._queue(connector.id, ref, items, ReadingContext.SAMPLE_CLOCK, when)
+                await self._keep_for_stop(connector.id, ref, ReadingContext.SAMPLE_CLOCK, when,
+                                          self._config.get_list("StopTxnAlignedData"))  # fmt: skip
+            elif self._rpc.connected:  # not a transaction message: not queued (MV-8: no transactionId)
+                value = self.sample(connector.id, items, ReadingContext.SAMPLE_CLOCK, when)
+                if value is not None:
+                    await self._rpc.call(MeterValuesRequest(connector_id=connector.id, meter_value=[value]))
+
+    # -- trigger --------------------------------------------------------------------------------
+
+    def triggers(self, permit: Callable[[Action], None]) -> Triggers:
+        async def meter_values(connector_id: int | None) -> None:
+            """C-30: the latest values of MeterValuesSampledData, context Trigger, per connector."""
+            items = self._config.get_list("MeterValuesSampledData")
+            for cid in range(1, self._connectors.count + 1) if connector_id is None else (connector_id,):
+                value = self.sample(cid, items, ReadingContext.TRIGGER, self._clock.now())
+                if value is None:
+                    continue
+                transaction_id = self._connectors[cid].transaction_id
+                permit(Action.METER_VALUES)
+                await self._rpc.call(
+                    MeterValuesRequest(
+                        connector_id=cid,
+                        transaction_id=msgspec.UNSET if transaction_id is None else transaction_id,
+                        meter_value=[value],
+                    )
+                )
+
+        return {MessageTrigger.METER_VALUES: Trigger(meter_values, per_connector=True)}
+
+    # -- sampling -------------------------------------------------------------------------------
+
+    def sample(self, connector_id: int, items: list[str], context: ReadingContext, when: datetime) -> MeterValue | None:
+        """One MeterValue with every reading the items ask for (MV-6: all phases a bare measurand has)."""
+        readings = self._meter.read(connector_id)
+        values: list[SampledValue] = []
+        for item in items:
+            measurand, phase = (item, None) if item in MEASURANDS else item.rsplit(".", 1)
+            for reading in readings:
+                if reading.measurand == measurand and (phase is None or (reading.phase or "") == phase):
+                    values.append(_sampled_value(reading, context))
+        return MeterValue(timestamp=when, sampled_value=values) if values else None
+
+    def reset(self) -> None:
+        for task in self._sampling.values():
+            task.cancel()
+        self._sampling.clear()
+        if self._aligned is not None:
+            self._aligned.cancel()
+            self._aligned = None
+
+
+def _sampled_value(reading: hal.Reading, context: ReadingContext) -> SampledValue:
+    value = reading.value
+    text = str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0")
+    return SampledValue(
+        value=text,
+        context=context,
+        measurand=reading.measurand,
+        location=reading.location,
+        phase=msgspec.UNSET if reading.phase is None else reading.phase,
+        unit=msgspec.UNSET if reading.unit is None else reading.unit,
+    )
+
+
+def _as_stop_value(value: MeterValue) -> StopTransactionMeterValue:
+    return _stop_value_decoder.decode(encode(value))

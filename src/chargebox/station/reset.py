@@ -1,0 +1,66 @@
+"""Reset (C-23..C-26) and UnlockConnector (C-33..C-36).
+
+Reset: answered Accepted, then every transaction is stopped with reason SoftReset or HardReset
+(its StopTransaction journaled, delivered after the reboot if need be) and the station reboots:
+BootNotification again. Persistent state (availability, configuration, the cache) survives.
+UnlockConnector: a running transaction is stopped first (UnlockCommand), then the cable unlocked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from chargebox.protocol.messages import (
+    Action,
+    Reason,
+    ResetRequest,
+    ResetResponse,
+    ResetStatus,
+    ResetType,
+    UnlockConnectorRequest,
+    UnlockConnectorResponse,
+    UnlockStatus,
+)
+from chargebox.rpc import Handler, Reply
+from chargebox.station.connectors import ConnectorsService
+from chargebox.station.transactions import TransactionService
+
+
+class ResetService:
+    def __init__(
+        self,
+        *,
+        transactions: TransactionService,
+        connectors: ConnectorsService,
+        reboot: Callable[[], None],
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        self._transactions = transactions
+        self._connectors = connectors
+        self._reboot = reboot
+        self._log = log
+
+    def handlers(self) -> dict[Action, Handler]:
+        return {Action.RESET: self.on_reset, Action.UNLOCK_CONNECTOR: self.on_unlock_connector}
+
+    def on_reset(self, request: ResetRequest) -> Reply[ResetResponse]:
+        reason = Reason.HARD_RESET if request.type is ResetType.HARD else Reason.SOFT_RESET
+
+        async def reset() -> None:
+            self._log.info("= %s reset", request.type)
+            await self._transactions.stop_all(reason)  # C-23, C-24: journaled before going down
+            self._reboot()
+
+        return Reply(ResetResponse(status=ResetStatus.ACCEPTED), then=reset)
+
+    async def on_unlock_connector(self, request: UnlockConnectorRequest) -> UnlockConnectorResponse:
+        connector_id = request.connector_id
+        if not 1 <= connector_id <= self._connectors.count or not self._transactions.has_lock:
+            return UnlockConnectorResponse(status=UnlockStatus.NOT_SUPPORTED)  # C-35, C-36
+        await self._transactions.stop(connector_id, Reason.UNLOCK_COMMAND, unlock=False)  # C-34
+        unlocked = await self._transactions.unlock(connector_id)
+        return UnlockConnectorResponse(status=UnlockStatus.UNLOCKED if unlocked else UnlockStatus.UNLOCK_FAILED)
+
+    def reset(self) -> None:
+        """No runtime state of its own."""

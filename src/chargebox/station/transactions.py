@@ -1,0 +1,472 @@
+"""Transactions: start, stop, and everything that may end one (checklist 5.2, C-13..C-22).
+
+Answers: RemoteStartTransaction, RemoteStopTransaction. Sends (through the outbox): StartTransaction,
+StopTransaction. A transaction is journaled with its StartTransaction in one commit before energy
+flows; it is closed with its StopTransaction in one commit. Start paths: cable first then card
+(X-1), card first then cable within ConnectionTimeOut (X-2), remote start (C-13, C-14, C-19). Stop
+paths: the same card or one of its group (X-6, M-1), remote stop (C-21), EV-side disconnect (X-9,
+X-10), an idTag the central system calls invalid (X-5), and reset, unlock and power loss (their
+services call ``stop``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+
+from chargebox import hal
+from chargebox.clock import Clock, TimerHandle
+from chargebox.protocol.messages import (
+    Action,
+    AuthorizationStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    IdTagInfo,
+    Reason,
+    RegistrationStatus,
+    RemoteStartStopStatus,
+    RemoteStartTransactionRequest,
+    RemoteStartTransactionResponse,
+    RemoteStopTransactionRequest,
+    RemoteStopTransactionResponse,
+    StartTransactionRequest,
+    StartTransactionResponse,
+    StopTransactionRequest,
+    StopTransactionResponse,
+)
+from chargebox.rpc import Handler, Reply
+from chargebox.station.authorization import AuthorizationService
+from chargebox.station.config import Configuration
+from chargebox.station.connectors import ConnectorsService
+from chargebox.station.metering import MeteringService
+from chargebox.station.outbox import UNDELIVERABLE, OutboxService, encode
+from chargebox.store import OutboxItem, Store, TransactionsTable
+
+S = ChargePointStatus
+OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV (smart charging will limit it)
+
+
+@dataclass(slots=True)
+class Session:
+    """A running transaction, as the station acts on it."""
+
+    ref: int
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+
+
+class TransactionService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        config: Configuration,
+        connectors: ConnectorsService,
+        authorization: AuthorizationService,
+        outbox: OutboxService,
+        metering: MeteringService,
+        meter: hal.EnergyMeter,
+        contactor: hal.Contactor,
+        lock: hal.ConnectorLock | None,
+        ev: hal.EvPort,
+        registration: Callable[[], RegistrationStatus | None],
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        """``lock`` is None for a fixed cable (nothing to lock or unlock, C-35)."""
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._connectors = connectors
+        self._auth = authorization
+        self._outbox = outbox
+        self._metering = metering
+        self._meter = meter
+        self._contactor = contactor
+        self._lock = lock
+        self._ev = ev
+        self._registration = registration
+        self._log = log
+        self.sessions: dict[int, Session] = {}  # by connector
+        self._authorized: dict[int, tuple[str, IdTagInfo]] = {}  # card first, waiting for the cable (X-2)
+        self._timers: dict[int, TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locked_for: dict[int, str] = {}  # X-5/X-9: cable kept locked until this idTag returns
+        outbox.on_answer[Action.START_TRANSACTION] = self._on_start_answer
+        outbox.on_answer[Action.STOP_TRANSACTION] = self._on_stop_answer
+        outbox.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
+
+    def handlers(self) -> dict[Action, Handler]:
+        return {
+            Action.REMOTE_START_TRANSACTION: self.on_remote_start_transaction,
+            Action.REMOTE_STOP_TRANSACTION: self.on_remote_stop_transaction,
+        }
+
+    @property
+    def has_lock(self) -> bool:
+        return self._lock is not None
+
+    # -- hardware events ------------------------------------------------------------------------
+
+    async def plugged(self, connector_id: int) -> None:
+        connector = self._connectors[connector_id]
+        session = self.sessions.get(connector_id)
+        self._connectors.plugged(connector_id)
+        if session is not None:  # X-10: the EV is back, energy resumes
+            self._connectors.refresh(connector_id)
+            return
+        waiting = self._authorized.pop(connector_id, None)
+        if waiting is not None:
+            self._cancel_timer(connector_id)
+            await self._start(connector_id, *waiting)
+        elif connector.status is S.PREPARING:
+            self._arm_connection_timeout(connector_id, finishing=True)  # X-3
+
+    async def unplugged(self, connector_id: int) -> None:
+        """The EV side is disconnected (the cable leaves the EV)."""
+        session = self.sessions.get(connector_id)
+        self._cancel_timer(connector_id)
+        if session is None:
+            self._locked_for.pop(connector_id, None)
+            self._connectors.unplugged(connector_id)
+            return
+        connector = self._connectors[connector_id]
+        if self._config.get_bool("StopTransactionOnEVSideDisconnect"):  # X-9
+            connector.info = "EV side disconnected"
+            unlock = self._config.get_bool("UnlockConnectorOnEVSideDisconnect")
+            await self.stop(connector_id, Reason.EV_DISCONNECTED, unlock=unlock)
+            connector.info = None
+            if unlock:
+                self._connectors.unplugged(connector_id)
+            else:
+                self._locked_for[connector_id] = session.id_tag
+                connector.plugged = False
+            return
+        connector.ev_disconnected = True  # X-10: SuspendedEV, the transaction goes on, stays locked
+        connector.info = "EV side disconnected"
+        self._connectors.refresh(connector_id)
+        connector.info = None
+
+    async def id_tag_presented(self, id_tag: str, connector_id: int | None) -> None:
+        """A card at a reader: stop the transaction it may end, or start one (X-1, X-2, X-6)."""
+        for session in list(self.sessions.values()):
+            if connector_id in (None, session.connector_id) and await self._may_stop(session, id_tag):
+                await self.stop(session.connector_id, Reason.LOCAL, id_tag=id_tag)
+                return
+        for cid, tag in list(self._locked_for.items()):
+            if connector_id in (None, cid) and tag.lower() == id_tag.lower():
+                await self._unlock(cid)  # X-5, X-9: the owner takes the cable back
+                del self._locked_for[cid]
+                self._connectors.unplugged(cid)
+                return
+        target = self._target_connector(connector_id)
+        if target is None:
+            self._log.info("= card %s: no connector can use it", id_tag)
+            return
+        if not self._connectors[target].plugged:
+            self._connectors.identified(target)  # S-3: Preparing while the card is checked
+        info = await self._auth.authorize(id_tag)
+        await self._begin_if_accepted(target, id_tag, info)
+
+    def _target_connector(self, connector_id: int | None) -> int | None:
+        """With one reader for several connectors: the cable waiting for a card, else a free one."""
+        candidates = [c for c in self._connectors.connectors[1:] if c.id not in self.sessions]
+        if connector_id is not None:
+            candidates = [c for c in candidates if c.id == connector_id]
+        usable = [c for c in candidates if c.status in (S.AVAILABLE, S.PREPARING, S.FINISHING)]
+        plugged = [c for c in usable if c.plugged]
+        chosen = plugged or usable
+        return chosen[0].id if chosen else None
+
+    async def _may_stop(self, session: Session, id_tag: str) -> bool:
+        """M-1, X-6: the same card without asking; another card of the same group after asking."""
+        if id_tag.lower() == session.id_tag.lower():
+            return True
+        if session.parent_id_tag is None:
+            return False
+        info = await self._auth.authorize(id_tag)
+        return (
+            info.status is AuthorizationStatus.ACCEPTED
+            and info.parent_id_tag is not msgspec.UNSET
+            and info.parent_id_tag.lower() == session.parent_id_tag.lower()
+        )
+
+    async def _begin_if_accepted(self, connector_id: int, id_tag: str, info: IdTagInfo) -> None:
+        connector = self._connectors[connector_id]
+        if info.status is not AuthorizationStatus.ACCEPTED:  # A-1, A-9
+            self._log.info("= card %s refused: %s", id_tag, info.status)
+            if connector.awaiting_plug:
+                connector.awaiting_plug = False
+                self._connectors.refresh(connector_id)
+            return
+        if connector.plugged:
+            await self._start(connector_id, id_tag, info)
+            return
+        self._authorized[connector_id] = (id_tag, info)  # X-2: wait for the cable
+        self._arm_connection_timeout(connector_id, finishing=False)
+
+    def _arm_connection_timeout(self, connector_id: int, *, finishing: bool) -> None:
+        """X-2: no cable in time → Available; X-3: no card in time → Finishing."""
+        self._cancel_timer(connector_id)
+        timeout = self._config.get_int("ConnectionTimeOut", default=30)
+
+        def expire() -> None:
+            self._timers.pop(connector_id, None)
+            connector = self._connectors[connector_id]
+            if connector_id in self.sessions:
+                return
+            if finishing and connector.plugged and connector.status is S.PREPARING:
+                connector.finishing = True
+            self._authorized.pop(connector_id, None)
+            connector.awaiting_plug = False
+            self._connectors.refresh(connector_id)
+
+        self._timers[connector_id] = self._clock.call_later(timeout, expire)
+
+    def _cancel_timer(self, connector_id: int) -> None:
+        timer = self._timers.pop(connector_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    # -- starting -------------------------------------------------------------------------------
+
+    async def _start(
+        self, connector_id: int, id_tag: str, info: IdTagInfo, reservation_id: int | None = None
+    ) -> Session | None:
+        connector = self._connectors[connector_id]
+        if connector.faulted or connector_id in self.sessions:
+            return None  # X-13: no transaction on a faulted connector
+        self._cancel_timer(connector_id)
+        if self._lock is not None and not await self._lock.lock(connector_id):  # X-16
+            self._log.warning("! connector %d: cable lock failed; not starting", connector_id)
+            self._connectors.fault(connector_id, ChargePointErrorCode.CONNECTOR_LOCK_FAILURE)
+            return None
+        parent = None if info.parent_id_tag is msgspec.UNSET else info.parent_id_tag
+        meter_start = self._meter.energy_wh(connector_id)
+        started = self._clock.now()
+
+        def start_request(ref: int) -> tuple[str, bytes]:
+            request = StartTransactionRequest(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=started,
+                **({} if reservation_id is None else {"reservation_id": reservation_id}),
+            )
+            return Action.START_TRANSACTION.value, encode(request)
+
+        ref = await self._store.transactions.begin(  # journal first (Q-1)
+            connector_id=connector_id,
+            id_tag=id_tag,
+            parent_id_tag=parent,
+            reservation_id=reservation_id,
+            meter_start=meter_start,
+            started_at=started.isoformat(),
+            start_request=start_request,
+        )
+        session = Session(ref, connector_id, id_tag, parent)
+        self.sessions[connector_id] = session
+        connector.transaction_ref = ref
+        connector.finishing = connector.awaiting_plug = False
+        self._authorized.pop(connector_id, None)
+        self._log.info("= transaction %d started on connector %d for %s (meter %d Wh)", ref, connector_id, id_tag,
+                       meter_start)  # fmt: skip
+        await self._contactor.close(connector_id)
+        self._ev.offered_current(connector_id, OFFERED_CURRENT)
+        self._connectors.refresh(connector_id)
+        self._outbox.wake()
+        await self._metering.transaction_started(connector_id, ref, started)
+        return session
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    async def stop(self, connector_id: int, reason: Reason, *, id_tag: str | None = None, unlock: bool = True) -> bool:
+        """End the transaction on the connector, journaling its StopTransaction; False if none runs."""
+        session = self.sessions.pop(connector_id, None)
+        if session is None:
+            return False
+        connector = self._connectors[connector_id]
+        await self._contactor.open(connector_id)
+        self._ev.offered_current(connector_id, 0)
+        meter_stop = self._meter.energy_wh(connector_id)
+        stopped = self._clock.now()
+        transaction_data = await self._metering.transaction_stopping(connector_id, session.ref, stopped)
+        request = StopTransactionRequest(
+            meter_stop=meter_stop,
+            timestamp=stopped,
+            transaction_id=0,  # filled in when sent (Q-5)
+            id_tag=msgspec.UNSET if id_tag is None else id_tag,  # X-8: when known
+            reason=reason,  # X-8 (Local may be omitted; we always say it)
+            transaction_data=transaction_data if transaction_data else msgspec.UNSET,
+        )
+        await self._store.transactions.finish(
+            session.ref,
+            meter_stop=meter_stop,
+            stopped_at=stopped.isoformat(),
+            reason=reason.value,
+            stop_request=(Action.STOP_TRANSACTION.value, encode(request)),
+        )
+        self._store.connectors.set_meter_wh(connector_id, meter_stop)
+        self._log.info("= transaction %d stopped (%s), meter %d Wh", session.ref, reason, meter_stop)
+        connector.transaction_ref = connector.transaction_id = None
+        connector.ev_suspended = connector.evse_suspended = connector.ev_disconnected = False
+        connector.finishing = connector.plugged  # X-7: the user must still take the cable
+        if unlock:
+            await self._unlock(connector_id)
+        self._connectors.refresh(connector_id)
+        self._outbox.wake()
+        return True
+
+    async def stop_all(self, reason: Reason) -> None:
+        for connector_id in list(self.sessions):
+            await self.stop(connector_id, reason)
+
+    async def _unlock(self, connector_id: int) -> bool:
+        return True if self._lock is None else await self._lock.unlock(connector_id)
+
+    async def unlock(self, connector_id: int) -> bool:
+        """UnlockConnector's hardware step (C-33)."""
+        self._locked_for.pop(connector_id, None)
+        return await self._unlock(connector_id)
+
+    # -- answers from the central system --------------------------------------------------------
+
+    def _on_start_answer(self, item: OutboxItem, _request: Any, response: StartTransactionResponse) -> tuple[
+        Callable[[Any], object], Callable[[], Awaitable[None]]
+    ]:  # fmt: skip
+        ref = item.tx_ref
+        assert ref is not None
+
+        async def after() -> None:
+            record = self._store.transactions.get(ref)
+            if record is None:
+                return
+            self._auth.learn(record.id_tag, response.id_tag_info)  # M-2
+            session = self.sessions.get(record.connector_id)
+            if session is not None and session.ref == ref:
+                self._connectors[record.connector_id].transaction_id = response.transaction_id
+                info = response.id_tag_info
+                if info.parent_id_tag is not msgspec.UNSET:
+                    session.parent_id_tag = info.parent_id_tag
+                if info.status is not AuthorizationStatus.ACCEPTED:
+                    await self._deauthorized(session)
+
+        return TransactionsTable.set_transaction_id(ref, response.transaction_id), after
+
+    async def _deauthorized(self, session: Session) -> None:
+        """X-5: the central system does not accept the idTag of a running transaction."""
+        await self._store.transactions.mark_deauthorized(session.ref)
+        if self._config.get_bool("StopTransactionOnInvalidId"):
+            self._log.info("= transaction %d deauthorized: stopping", session.ref)
+            await self.stop(session.connector_id, Reason.DE_AUTHORIZED, unlock=False)
+            self._locked_for[session.connector_id] = session.id_tag
+        else:
+            self._log.info("= transaction %d deauthorized: energy stopped, transaction goes on", session.ref)
+            await self._contactor.open(session.connector_id)
+            self._ev.offered_current(session.connector_id, 0)
+            self._connectors[session.connector_id].evse_suspended = True
+            self._connectors.refresh(session.connector_id)
+
+    def _on_stop_answer(self, item: OutboxItem, request: Any, response: StopTransactionResponse) -> tuple[
+        None, Callable[[], Awaitable[None]] | None
+    ]:  # fmt: skip
+        if response.id_tag_info is msgspec.UNSET or request.id_tag is msgspec.UNSET:
+            return None, None
+        info, id_tag = response.id_tag_info, request.id_tag
+
+        async def after() -> None:
+            self._auth.learn(id_tag, info)  # M-2
+
+        return None, after
+
+    async def _on_start_dropped(self, item: OutboxItem) -> None:
+        """X-4: a StartTransaction that could never be delivered: its messages use -1."""
+        if item.tx_ref is not None:
+            await self._store.write(TransactionsTable.set_transaction_id(item.tx_ref, UNDELIVERABLE))
+
+    # -- remote start / stop --------------------------------------------------------------------
+
+    def on_remote_start_transaction(
+        self, request: RemoteStartTransactionRequest
+    ) -> RemoteStartTransactionResponse | Reply[RemoteStartTransactionResponse]:
+        rejected = RemoteStartTransactionResponse(status=RemoteStartStopStatus.REJECTED)
+        if self._registration() is not RegistrationStatus.ACCEPTED:
+            return rejected  # B-5: not while Pending
+        if request.connector_id is msgspec.UNSET:
+            connector_id = self._target_connector(None)  # C-17: we choose
+        elif not 1 <= request.connector_id <= self._connectors.count:
+            return rejected  # C-15
+        else:
+            connector_id = request.connector_id
+        if connector_id is None or connector_id in self.sessions or connector_id in self._locked_for:
+            return rejected  # C-16
+        if self._connectors[connector_id].status not in (S.AVAILABLE, S.PREPARING, S.FINISHING):
+            return rejected  # C-16: unavailable, faulted, reserved
+        id_tag = request.id_tag
+        target = connector_id
+
+        async def go() -> None:
+            if not self._connectors[target].plugged:
+                self._connectors.identified(target)  # S-3: Preparing on an accepted remote start
+            if self._config.get_bool("AuthorizeRemoteTxRequests"):
+                info = await self._auth.authorize(id_tag)  # C-13
+            else:
+                info = IdTagInfo(status=AuthorizationStatus.ACCEPTED)  # C-14
+            await self._begin_if_accepted(target, id_tag, info)  # C-18, C-19
+
+        # C-20: without Smart Charging the chargingProfile is ignored.
+        return Reply(RemoteStartTransactionResponse(status=RemoteStartStopStatus.ACCEPTED), then=go)
+
+    def on_remote_stop_transaction(
+        self, request: RemoteStopTransactionRequest
+    ) -> RemoteStopTransactionResponse | Reply[RemoteStopTransactionResponse]:
+        matching = [s.connector_id for s in self.sessions.values()
+                    if self._connectors[s.connector_id].transaction_id == request.transaction_id]  # fmt: skip
+        if not matching:
+            return RemoteStopTransactionResponse(status=RemoteStartStopStatus.REJECTED)  # C-22
+        connector_id = matching[0]
+
+        async def stop() -> None:
+            await self.stop(connector_id, Reason.REMOTE)  # C-21
+
+        return Reply(RemoteStopTransactionResponse(status=RemoteStartStopStatus.ACCEPTED), then=stop)
+
+    # -- power loss and reboots -----------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """X-12: a transaction still open after a restart was cut by a power loss. The simulated
+        hardware never keeps a session across a restart, so it is ended with reason PowerLoss and
+        the last persisted meter value; the StopTransaction goes out after the boot is accepted."""
+        for record in self._store.transactions.open_transactions():
+            self._log.warning("! transaction %d was cut by a power loss; stopping it", record.ref)
+            stopped = self._clock.now()
+            transaction_data = self._metering.stored_samples(record.ref)
+            request = StopTransactionRequest(
+                meter_stop=record.meter_last,
+                timestamp=stopped,
+                transaction_id=0,
+                reason=Reason.POWER_LOSS,
+                transaction_data=transaction_data if transaction_data else msgspec.UNSET,
+            )
+            await self._store.transactions.finish(
+                record.ref,
+                meter_stop=record.meter_last,
+                stopped_at=stopped.isoformat(),
+                reason=Reason.POWER_LOSS.value,
+                stop_request=(Action.STOP_TRANSACTION.value, encode(request)),
+            )
+
+    def reset(self) -> None:
+        """Runtime state only: sessions are forgotten (a reboot stops them first, or ``recover`` does)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._authorized.clear()
+        self._locked_for.clear()
+        self.sessions.clear()
