@@ -163,6 +163,11 @@ class Store:
             self._writer_db.close()
         self._db.close()
 
+    async def idle(self) -> None:
+        """Wait until every write handed to ``write`` is committed (tests, shutdown)."""
+        while self._committer is not None and not self._committer.done():
+            await asyncio.shield(self._committer)
+
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``op`` inside the next group commit; return once that commit is durable."""
         if self._executor is None:  # in memory: nothing to wait for

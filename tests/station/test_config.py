@@ -9,7 +9,7 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.errors import ConfigError
-from chargebox.station.config_keys import STANDARD_KEYS, Access, Profile
+from chargebox.station.config_keys import STANDARD_KEYS, Access
 from chargebox.store import Store
 from tests.wire import Wire, make_station
 
@@ -31,8 +31,8 @@ async def test_K_1_all_core_keys_with_readonly_flag(wired: Callable[..., Wire]) 
     wire = wired(connectors=2)
     await wire.connect()
     keys = keys_of(await wire.inject('[2,"g","GetConfiguration",{}]'))
-    core = {k.name for k in STANDARD_KEYS if k.profile is Profile.CORE}
-    assert set(keys) == core
+    offered = {k.name for k in STANDARD_KEYS if k.profile in wire.station.profiles}  # Core + FirmwareManagement
+    assert set(keys) == offered
     assert keys["NumberOfConnectors"] == {"key": "NumberOfConnectors", "readonly": True, "value": "2"}
     assert keys["HeartbeatInterval"]["readonly"] is False
 

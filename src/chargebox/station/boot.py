@@ -123,6 +123,8 @@ class BootService:
 
     def connected(self) -> None:
         if self._accepted_once:  # T-34: a reconnect, not a reboot
+            # the queue goes first; a Heartbeat only after a full interval of silence
+            self._rpc.last_sent_at = max(self._rpc.last_sent_at, self._clock.monotonic())
             self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
             self._boot_task = asyncio.ensure_future(self._on_accepted(False))
         else:

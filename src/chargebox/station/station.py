@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -20,6 +20,7 @@ from chargebox.errors import ConfigError
 from chargebox.protocol.messages import Action, ChargePointErrorCode, RegistrationStatus
 from chargebox.rpc import Handler, Rpc
 from chargebox.sim.hardware import SimulatedHardware
+from chargebox.sim.installer import SimulatedInstaller
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
@@ -27,6 +28,8 @@ from chargebox.station.config import Configuration, ConfigurationService
 from chargebox.station.config_keys import Profile
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.data_transfer import DataTransferService
+from chargebox.station.diagnostics import DiagnosticsService
+from chargebox.station.firmware import FirmwareService
 from chargebox.station.link import LinkService
 from chargebox.station.metering import MeteringService
 from chargebox.station.outbox import OutboxService
@@ -34,10 +37,11 @@ from chargebox.station.reset import ResetService
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
+from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport
 
 # The feature profiles this version implements; a template may offer fewer, never more.
-IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.REMOTE_TRIGGER})
+IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER})
 
 
 class Hardware(hal.EnergyMeter, hal.Contactor, hal.ConnectorLock, hal.EvPort, Protocol):
@@ -94,6 +98,7 @@ class StationSettings:
     fixed_cable: bool = False
     compression: bool = False
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    transfer: TransferSettings = field(default_factory=TransferSettings)  # firmware and diagnostics (F-5, D-2)
 
 
 class Station:
@@ -106,9 +111,11 @@ class Station:
         clock: Clock | None = None,
         store: Store | None = None,
         hardware: Hardware | None = None,
+        installer: hal.FirmwareInstaller | None = None,
     ) -> None:
         """``hardware`` implements the ports of ``hal`` (meter, contactor, lock, EV); by default the
-        simulated hardware of ``sim.hardware``."""
+        simulated hardware of ``sim.hardware``. ``installer`` installs firmware (F-7); by default the
+        simulated one of ``sim.installer``, whose flash (the running version) lives in the store."""
         self.settings = settings
         self.id = settings.charge_point_id
         self.clock: Clock = clock or SystemClock()
@@ -120,6 +127,9 @@ class Station:
         self.store.connectors.ensure(count)
         self.hardware: Hardware = hardware or SimulatedHardware(
             clock=self.clock, connectors=count, energy_wh=self.store.connectors.all_meter_wh()
+        )
+        self.installer: hal.FirmwareInstaller = installer or SimulatedInstaller(
+            store=self.store, clock=self.clock, factory_version=settings.identity.firmware_version
         )
         self.config = Configuration(
             store=self.store,
@@ -156,7 +166,10 @@ class Station:
             rpc=self.rpc,
             config=self.config,
             clock=self.clock,
-            identity=settings.identity,
+            identity=replace(  # B-1, F-7: the version the firmware really runs
+                settings.identity,
+                firmware_version=self.installer.running_version() or settings.identity.firmware_version,
+            ),
             on_accepted=self._on_accepted,
             log=self.log,
         )
@@ -216,6 +229,36 @@ class Station:
                 self.register(action, handler)
         self.resumers: list[Callable[[], Awaitable[None]]] = []
         self._runner: asyncio.Task[None] | None = None
+        # Firmware Management (checklist 4.1, 4.2): file transfers write only into the workspace
+        self.transfer = Transfer(settings.transfer)
+        self.workspace = Workspace(settings.data_dir)
+        self.firmware = FirmwareService(
+            rpc=self.rpc,
+            store=self.store,
+            clock=self.clock,
+            installer=self.installer,
+            transfer=self.transfer,
+            workspace=self.workspace,
+            connectors=self.connectors,
+            reboot=lambda version: self.reboot(identity=replace(self.boot.identity, firmware_version=version)),
+            log=self.log,
+        )
+        self.diagnostics = DiagnosticsService(
+            rpc=self.rpc,
+            store=self.store,
+            clock=self.clock,
+            transfer=self.transfer,
+            workspace=self.workspace,
+            charge_point_id=self.id,
+            configuration=self._configuration_entries,
+            state=self._diagnostics_state,
+            log=self.log,
+        )
+        for files in (self.firmware, self.diagnostics):
+            for action, handler in files.handlers().items():
+                self.register(action, handler)
+            self.trigger.add(files.triggers(self.boot.permit_triggered))
+            self.resumers.append(files.resume)
 
     def register(self, action: Action, handler: Handler) -> None:
         """Answer ``action`` with ``handler`` (an integrator may override any, or add a vendor one).
@@ -280,6 +323,8 @@ class Station:
         self.availability.reset()
         self.reset_service.reset()
         self.trigger.reset()
+        self.firmware.reset()
+        self.diagnostics.reset()
 
     def snapshot(self) -> dict[str, Any]:
         """The station as the control API shows it (``GET /api/state``)."""
@@ -287,8 +332,9 @@ class Station:
             "id": self.id,
             "connected": self.transport.connected,
             "registration": self.boot.registration.value if self.boot.registration else None,
-            "firmwareStatus": "Idle",
-            "diagnosticsStatus": "Idle",
+            "firmwareStatus": self.firmware.current_status().value,
+            "firmwareProgress": self.firmware.progress.as_json(),
+            "diagnosticsStatus": self.diagnostics.current_status().value,
             "connectors": [
                 {
                     "id": c.id,
@@ -301,6 +347,19 @@ class Station:
                 }
                 for c in self.connectors.connectors[1:]
             ],
+        }
+
+    def _configuration_entries(self) -> list[dict[str, Any]]:
+        """Every configuration key for the diagnostics archive (the service redacts AuthorizationKey)."""
+        keys = self.config.keys()
+        return [{"key": k.name, "value": self.config.configured(k.name), "readonly": k.readonly} for k in keys]
+
+    def _diagnostics_state(self) -> dict[str, Any]:
+        return {
+            **self.snapshot(),
+            "firmwareVersion": self.boot.identity.firmware_version,
+            "firmwareJob": asdict(self.store.firmware.load()),
+            "diagnosticsJob": asdict(self.store.diagnostics.load()),
         }
 
     # -- connection lifecycle -----------------------------------------------------------------

@@ -1,0 +1,355 @@
+"""GetDiagnostics in, DiagnosticsStatusNotification out (checklist 4.2), and the diagnostics archive.
+
+Answers: GetDiagnostics (D-1). Sends: DiagnosticsStatusNotification (D-3). TriggerMessage:
+DiagnosticsStatusNotification (C-32, D-4).
+
+GetDiagnostics is journalled in ``store.diagnostics`` before it is answered with the file name; the archive is
+built after the answer and uploaded to the directory ``location`` (D-2) with ``retries`` further attempts
+``retryInterval`` apart: Uploading → Uploaded, or UploadFailed after the last attempt (D-3). A reboot resumes the
+upload with the attempts already used (the archive is built again if it was lost). A second GetDiagnostics while
+one uploads replaces it (the latest request wins, as with UpdateFirmware). A triggered
+DiagnosticsStatusNotification reports Uploading while an upload runs and Idle otherwise (D-4), also after
+UploadFailed: nothing is left half done by a failed upload, unlike a failed firmware update.
+
+The archive (a zip, written by ``build_archive`` into the transfer workspace, the one other place besides
+store.py that writes files) holds ``manifest.json``, ``log.txt`` (the station's log records between startTime
+and stopTime, from ``LOG_RING``), ``transcript.jsonl`` (the frames of ``--transcript`` in the window, when a
+transcript is written), ``configuration.json`` (every key; AuthorizationKey and any URL password redacted) and
+``state.json`` (connectors, registration, the firmware and diagnostics jobs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import json
+import logging
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import msgspec
+
+from chargebox.clock import Clock
+from chargebox.errors import TransferError
+from chargebox.protocol.messages import (
+    Action,
+    DiagnosticsStatus,
+    DiagnosticsStatusNotificationRequest,
+    DiagnosticsStatusNotificationResponse,
+    GetDiagnosticsRequest,
+    GetDiagnosticsResponse,
+    MessageTrigger,
+)
+from chargebox.redact import REDACTED, redact
+from chargebox.rpc import Handler, Reply, Rpc, SendResult
+from chargebox.station.trigger import Trigger, Triggers
+from chargebox.store import Store
+from chargebox.transfer import Transfer, Workspace, write_durably
+
+DEFAULT_RETRIES: Final = 3
+DEFAULT_RETRY_INTERVAL: Final = 60
+SECRET_KEYS: Final = frozenset({"authorizationkey"})
+_UNSAFE_NAME_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Stage(enum.StrEnum):
+    IDLE = "idle"
+    UPLOADING = "uploading"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """GetDiagnostics startTime / stopTime: the oldest and latest log entries to include (D-2)."""
+
+    start: datetime | None = None
+    stop: datetime | None = None
+
+    def __contains__(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (self.stop is None or moment <= self.stop)
+
+
+class LogRing(logging.Handler):
+    """The recent log records of every station in this process, for the archive's ``log.txt``.
+
+    One handler on the ``chargebox`` logger for the whole process (a fleet must not pay one handler per
+    station per record), keeping the newest ``capacity`` records that carry a charge point id. A record
+    is stamped with its station's clock, so windows work in virtual time as in real time. It holds what the
+    logging configuration lets through (INFO and up under the CLI; frames too with ``-v``).
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        super().__init__()
+        self._records: collections.deque[tuple[str, datetime, str]] = collections.deque(maxlen=capacity)
+        self._clocks: dict[str, Clock] = {}
+
+    def attach(self, charge_point_id: str, clock: Clock) -> None:
+        self._clocks[charge_point_id] = clock
+        logger = logging.getLogger("chargebox")
+        if self not in logger.handlers:
+            logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        cp = getattr(record, "cp", None)
+        clock = self._clocks.get(cp) if isinstance(cp, str) else None
+        if clock is None or not isinstance(cp, str):
+            return
+        try:
+            line = f"{record.levelname} {record.name} {record.getMessage()}"
+        except Exception:  # a bad format string must not break logging
+            line = f"{record.levelname} {record.name} {record.msg!r}"
+        self._records.append((cp, clock.now(), line))
+
+    def lines(self, charge_point_id: str, window: Window) -> list[str]:
+        return [
+            f"{when.isoformat()} {redact(line)}"
+            for cp, when, line in list(self._records)
+            if cp == charge_point_id and when in window
+        ]
+
+
+LOG_RING: Final = LogRing()
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveContents:
+    """What goes into the archive, gathered on the event loop (quick), written in a thread (slow)."""
+
+    charge_point_id: str
+    created_at: datetime
+    window: Window
+    log_lines: list[str]
+    transcripts: list[Path]
+    configuration: list[dict[str, Any]]
+    state: dict[str, Any]
+
+
+def build_archive(path: Path, contents: ArchiveContents) -> None:
+    """Write the diagnostics zip (blocking: run it in a thread). Written whole or not at all."""
+
+    def write(file: BinaryIO) -> None:
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            window = contents.window
+            manifest = {
+                "chargePointId": contents.charge_point_id,
+                "createdAt": contents.created_at.isoformat(),
+                "startTime": window.start.isoformat() if window.start else None,
+                "stopTime": window.stop.isoformat() if window.stop else None,
+                "files": ["log.txt", "transcript.jsonl", "configuration.json", "state.json"],
+            }
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+            archive.writestr("log.txt", "".join(line + "\n" for line in contents.log_lines))
+            frames = _transcript_lines(contents.transcripts, contents.charge_point_id, window)
+            archive.writestr("transcript.jsonl", "".join(frames))
+            archive.writestr("configuration.json", redact(json.dumps(contents.configuration, indent=2)))
+            archive.writestr("state.json", redact(json.dumps(contents.state, indent=2, default=str)))
+
+    write_durably(path, write)
+
+
+class DiagnosticsService:
+    """GetDiagnostics, the archive, its upload and DiagnosticsStatusNotification."""
+
+    def __init__(
+        self,
+        *,
+        rpc: Rpc,
+        store: Store,
+        clock: Clock,
+        transfer: Transfer,
+        workspace: Workspace,
+        charge_point_id: str,
+        configuration: Callable[[], list[dict[str, Any]]],
+        state: Callable[[], dict[str, Any]],
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        """``configuration()`` lists every key as ``{"key", "value", "readonly"}``; ``state()`` is a snapshot."""
+        self._rpc = rpc
+        self._store = store
+        self._clock = clock
+        self._transfer = transfer
+        self._workspace = workspace
+        self._id = charge_point_id
+        self._configuration = configuration
+        self._state = state
+        self._log = log
+        self._task: asyncio.Task[None] | None = None
+        self._uploading_sent = False
+        LOG_RING.attach(charge_point_id, clock)
+
+    def handlers(self) -> dict[Action, Handler]:
+        return {Action.GET_DIAGNOSTICS: self.on_get_diagnostics}
+
+    def triggers(self, permit: Callable[[Action], None]) -> Triggers:
+        async def send(_connector_id: int | None) -> None:
+            permit(Action.DIAGNOSTICS_STATUS_NOTIFICATION)
+            await self.send_diagnostics_status_notification()
+
+        return {MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION: Trigger(send)}  # C-32, D-4
+
+    # -- status -----------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> DiagnosticsStatus:
+        """The last status entered, as persisted."""
+        return DiagnosticsStatus(self._store.diagnostics.load().status)
+
+    def current_status(self) -> DiagnosticsStatus:
+        """D-4: Uploading while an upload runs, Idle otherwise."""
+        job = self._store.diagnostics.load()
+        return DiagnosticsStatus(job.status) if job.stage == Stage.UPLOADING else DiagnosticsStatus.IDLE
+
+    def set_diagnostics_status(self, status: DiagnosticsStatus) -> None:
+        """Persisted before it is sent (D-3)."""
+        self._store.diagnostics.set_status(status.value)
+        self._log.info("= diagnostics status %s", status)
+
+    async def send_diagnostics_status_notification(self) -> SendResult[DiagnosticsStatusNotificationResponse]:
+        return await self._rpc.call(DiagnosticsStatusNotificationRequest(status=self.current_status()))
+
+    # -- GetDiagnostics -------------------------------------------------------------------------
+
+    def on_get_diagnostics(self, request: GetDiagnosticsRequest) -> Reply[GetDiagnosticsResponse]:
+        """D-1: journal the request and answer with the file name; build and upload after the answer."""
+        if self._store.diagnostics.load().stage == Stage.UPLOADING:
+            self._log.info("= GetDiagnostics replaces the upload under way")
+            self._abandon()
+        now = self._clock.now()
+        file_name = f"diagnostics-{_UNSAFE_NAME_RE.sub('_', self._id)[:180]}-{now:%Y%m%dT%H%M%SZ}.zip"
+        self._store.diagnostics.save_job(
+            location=request.location,
+            file_name=file_name,
+            retries=DEFAULT_RETRIES if request.retries is msgspec.UNSET else max(0, request.retries),
+            retry_interval=(
+                DEFAULT_RETRY_INTERVAL if request.retry_interval is msgspec.UNSET else max(0, request.retry_interval)
+            ),
+            start_time=None if request.start_time is msgspec.UNSET else request.start_time.isoformat(),
+            stop_time=None if request.stop_time is msgspec.UNSET else request.stop_time.isoformat(),
+            received_at=now.isoformat(),
+        )
+        self._log.info("= GetDiagnostics: %s to %s", file_name, redact(request.location))
+        return Reply(GetDiagnosticsResponse(file_name=file_name), then=self._start)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """After an accepted boot: finish an upload a reboot or a power loss interrupted."""
+        if self._store.diagnostics.load().stage == Stage.UPLOADING:
+            await self._start()
+
+    def reset(self) -> None:
+        """Seed: the DiagnosticStatusNotification module's ResetGlobals. The journal is kept."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._uploading_sent = False
+
+    # -- the upload -----------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+            self._task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._log.error("! diagnostics upload failed", exc_info=exc)
+
+    async def _run(self) -> None:
+        job = self._store.diagnostics.load()
+        assert job.file_name is not None and job.location is not None
+        archive = self._workspace.file(job.file_name)
+        if not archive.exists():
+            await asyncio.to_thread(build_archive, archive, self._contents(job.start_time, job.stop_time))
+        while True:
+            job = self._store.diagnostics.load()
+            if job.next_try_at is not None:
+                delay = (datetime.fromisoformat(job.next_try_at) - self._clock.now()).total_seconds()
+                await self._clock.sleep(delay)
+            if job.attempts > job.retries:  # the last attempt was cut short by a power loss
+                await self._finish(DiagnosticsStatus.UPLOAD_FAILED, archive)
+                return
+            attempt = job.attempts + 1
+            self._store.diagnostics.update(attempts=attempt, next_try_at=None)
+            if not self._uploading_sent:
+                await self._enter(DiagnosticsStatus.UPLOADING)  # D-3: when the upload starts
+                self._uploading_sent = True
+            try:
+                await self._transfer.upload(archive, job.location or "", job.file_name or archive.name)
+            except TransferError as exc:
+                self._log.warning("! diagnostics upload attempt %d of %d failed: %s", attempt, job.retries + 1, exc)
+                if attempt > job.retries:
+                    await self._finish(DiagnosticsStatus.UPLOAD_FAILED, archive)
+                    return
+                next_try = self._clock.now() + timedelta(seconds=job.retry_interval)
+                self._store.diagnostics.update(next_try_at=next_try.isoformat())
+                continue
+            await self._finish(DiagnosticsStatus.UPLOADED, archive)
+            return
+
+    async def _finish(self, status: DiagnosticsStatus, archive: Path) -> None:
+        archive.unlink(missing_ok=True)
+        self._store.diagnostics.update(stage=Stage.IDLE.value)
+        await self._enter(status)
+        self._uploading_sent = False
+
+    async def _enter(self, status: DiagnosticsStatus) -> None:
+        self.set_diagnostics_status(status)
+        result = await self._rpc.call(DiagnosticsStatusNotificationRequest(status=status))
+        if not result.ok:
+            self._log.warning("! DiagnosticsStatusNotification %s not delivered: %s", status, result.outcome.value)
+
+    def _abandon(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        file_name = self._store.diagnostics.load().file_name
+        if file_name:
+            self._workspace.file(file_name).unlink(missing_ok=True)
+        self._uploading_sent = False
+
+    def _contents(self, start_time: str | None, stop_time: str | None) -> ArchiveContents:
+        window = Window(
+            datetime.fromisoformat(start_time) if start_time else None,
+            datetime.fromisoformat(stop_time) if stop_time else None,
+        )
+        configuration = [
+            {**entry, "value": REDACTED} if str(entry.get("key", "")).lower() in SECRET_KEYS else entry
+            for entry in self._configuration()
+        ]
+        return ArchiveContents(
+            charge_point_id=self._id,
+            created_at=self._clock.now(),
+            window=window,
+            log_lines=LOG_RING.lines(self._id, window),
+            transcripts=_transcript_files(),
+            configuration=configuration,
+            state=self._state(),
+        )
+
+
+def _transcript_files() -> list[Path]:
+    """The ``--transcript`` files being written (FileHandlers on ``chargebox.frames``)."""
+    handlers = logging.getLogger("chargebox.frames").handlers
+    return [Path(h.baseFilename) for h in handlers if isinstance(h, logging.FileHandler)]
+
+
+def _transcript_lines(paths: list[Path], charge_point_id: str, window: Window) -> Iterator[str]:
+    for path in paths:
+        try:
+            with path.open(encoding="utf-8", errors="replace") as file:
+                for line in file:
+                    try:
+                        entry = json.loads(line)
+                        when = datetime.fromisoformat(entry["time"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if entry.get("cp") == charge_point_id and when.astimezone(UTC) in window:
+                        yield redact(line if line.endswith("\n") else line + "\n")
+        except OSError:
+            continue
