@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,19 +224,15 @@ class OcppCsms:
     async def wait_call(self, action: str, *, start: int = 0, timeout: float = WAIT) -> tuple[int, Frame]:
         return await self.frames.wait_for(lambda f: f.action == action, start=start, timeout=timeout)
 
-    async def wait_booted(self, connectors: int) -> None:
-        """Wait for an accepted boot's StatusNotifications for connector 0..N (B-4), so the link is quiet."""
-        start, _ = await self.wait_call("BootNotification")
+    async def wait_booted(self, connectors: int) -> int:
+        """Wait for a boot and the StatusNotifications for connector 0..N (B-4); the index of the last one."""
+        index, _ = await self.wait_call("BootNotification")
         for connector_id in range(connectors + 1):
-            await self.frames.wait_for(
+            index, _ = await self.frames.wait_for(
                 lambda f, c=connector_id: f.action == "StatusNotification" and f.payload["connectorId"] == c,
-                start=start,
+                start=index,
             )
-        last, _ = await self.frames.wait_for(
-            lambda f: f.action == "StatusNotification" and f.payload["connectorId"] == connectors, start=start
-        )
-        # its CALLRESULT went out before this returns: the next frame waits for the answer to our next CALL
-        await self.frames.wait_for(lambda f: True, start=last) if False else None
+        return index
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -272,6 +267,16 @@ class OcppCsms:
             await cp.start()
 
 
+async def until(condition: Callable[[], object], *, timeout: float = WAIT, poll: float = 0.01) -> None:
+    """Poll ``condition`` (in-process state of the station) until it holds; TimeoutError after ``timeout``."""
+
+    async def check() -> None:
+        while not condition():
+            await asyncio.sleep(poll)
+
+    await asyncio.wait_for(check(), timeout)
+
+
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -288,43 +293,50 @@ async def csms() -> AsyncIterator[OcppCsms]:
     await server.stop()
 
 
-StationFactory = Callable[..., Station]
+class StationRunner:
+    """``station_factory(**settings)`` builds a Station aimed at the central system and runs it; ``stop(station)``.
 
-
-@pytest.fixture
-async def station_factory(csms: OcppCsms) -> AsyncIterator[Callable[..., Station]]:
-    """``station_factory(**settings)`` builds a Station aimed at ``csms`` and runs it until the test ends.
-
-    A run task that died with an exception fails the test at teardown.
+    Defaults: id CP-1, 2 connectors, a quick reconnect policy. A run task that died with an exception fails
+    the test at teardown.
     """
-    running: list[tuple[Station, asyncio.Task[None]]] = []
 
-    def start(**settings: Any) -> Station:
+    def __init__(self, csms_url: str) -> None:
+        self.csms_url = csms_url
+        self.running: dict[Station, asyncio.Task[None]] = {}
+
+    def __call__(self, **settings: Any) -> Station:
         settings.setdefault("charge_point_id", "CP-1")
-        settings.setdefault("csms_url", csms.url)
+        settings.setdefault("csms_url", self.csms_url)
         settings.setdefault("connectors", 2)
         settings.setdefault("reconnect", ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1))
         station = Station(StationSettings(**settings))
-        running.append((station, asyncio.ensure_future(station.run())))
+        self.running[station] = asyncio.ensure_future(station.run())
         return station
 
-    yield start
-    failures = []
-    for station, task in running:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            failures.append(task.exception())
-        await stop_station(station, task)
-    assert not failures, f"station.run() failed: {failures!r}"
+    def task(self, station: Station) -> asyncio.Task[None]:
+        return self.running[station]
+
+    async def stop(self, station: Station) -> None:
+        await stop_station(station, self.running[station])
+
+    async def close(self) -> None:
+        failures = []
+        for station, task in self.running.items():
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())
+            await stop_station(station, task)
+        assert not failures, f"station.run() failed: {failures!r}"
 
 
 async def stop_station(station: Station, task: asyncio.Task[None]) -> None:
-    if not task.done():
-        await station.stop()
+    await station.stop()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path
+async def station_factory(csms: OcppCsms) -> AsyncIterator[StationRunner]:
+    runner = StationRunner(csms.url)
+    yield runner
+    await runner.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import msgspec
@@ -102,10 +103,8 @@ def test_1_4_codes_keep_the_1_6_typos() -> None:
 
 @given(st.binary(max_size=200) | st.text(max_size=200))
 def test_decoding_arbitrary_input_never_raises_anything_but_frame_error(data: bytes | str) -> None:
-    try:
+    with contextlib.suppress(codec.FrameError):
         codec.decode_frame(data)
-    except codec.FrameError:
-        pass
 
 
 @given(
@@ -115,7 +114,5 @@ def test_decoding_arbitrary_input_never_raises_anything_but_frame_error(data: by
     )
 )
 def test_decoding_arbitrary_json_arrays_never_crashes(items: list[object]) -> None:
-    try:
+    with contextlib.suppress(codec.FrameError):
         codec.decode_frame(json.dumps(items))
-    except codec.FrameError:
-        pass

@@ -23,15 +23,21 @@ def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
 
 
 def measurands(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [(v.get("measurand", "Energy.Active.Import.Register"), v.get("phase")) for v in
-            payload["meterValue"][0]["sampledValue"]]  # fmt: skip
+    return [
+        (v.get("measurand", "Energy.Active.Import.Register"), v.get("phase"))
+        for v in payload["meterValue"][0]["sampledValue"]
+    ]
 
 
 async def test_MV_1_TC_070_sampled_values_every_interval_with_every_configured_measurand(
     station: Any, clock: VirtualClock
 ) -> None:
-    wire, sim = await station(ocpp_config={"MeterValueSampleInterval": 60,
-                                           "MeterValuesSampledData": "Energy.Active.Import.Register,Current.Import"})  # fmt: skip
+    wire, sim = await station(
+        ocpp_config={
+            "MeterValueSampleInterval": 60,
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Current.Import",
+        }
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await clock.advance(180)
@@ -42,10 +48,15 @@ async def test_MV_1_TC_070_sampled_values_every_interval_with_every_configured_m
         ("Current.Import", "L1"),
         ("Current.Import", "L2"),
         ("Current.Import", "L3"),
-    ]  # fmt: skip  MV-6
+    ]  # MV-6
     sampled = values[0]["meterValue"][0]["sampledValue"]
-    assert sampled[0] == {"value": "368", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register",
-                          "location": "Outlet", "unit": "Wh"}  # fmt: skip
+    assert sampled[0] == {
+        "value": "368",
+        "context": "Sample.Periodic",
+        "measurand": "Energy.Active.Import.Register",
+        "location": "Outlet",
+        "unit": "Wh",
+    }
     assert sampled[1]["value"] == "32"
 
 
@@ -58,8 +69,9 @@ async def test_MV_1_no_samples_when_interval_is_zero(station: Any, clock: Virtua
 
 
 async def test_MV_2_TC_071_clock_aligned_values_at_multiples_after_midnight(station: Any, clock: VirtualClock) -> None:
-    wire, sim = await station(connectors=2, ocpp_config={"ClockAlignedDataInterval": 900,
-                                                         "MeterValueSampleInterval": 0})  # fmt: skip
+    wire, sim = await station(
+        connectors=2, ocpp_config={"ClockAlignedDataInterval": 900, "MeterValueSampleInterval": 0}
+    )
     await clock.advance(100)
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
@@ -71,7 +83,9 @@ async def test_MV_2_TC_071_clock_aligned_values_at_multiples_after_midnight(stat
 
 
 async def test_MV_3_stop_transaction_carries_begin_samples_and_end(station: Any, clock: VirtualClock) -> None:
-    wire, sim = await station(ocpp_config={"MeterValueSampleInterval": 60, "StopTxnSampledData": "Energy.Active.Import.Register"})  # fmt: skip
+    wire, sim = await station(
+        ocpp_config={"MeterValueSampleInterval": 60, "StopTxnSampledData": "Energy.Active.Import.Register"}
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await clock.advance(120)
@@ -94,8 +108,13 @@ async def test_MV_3_no_transaction_data_when_stop_txn_keys_are_empty(station: An
 
 
 async def test_MV_4_stop_transaction_max_meter_values_keeps_begin_and_end(station: Any, clock: VirtualClock) -> None:
-    wire, sim = await station(ocpp_config={"MeterValueSampleInterval": 10, "StopTransactionMaxMeterValues": 5,
-                                           "StopTxnSampledData": "Energy.Active.Import.Register"})  # fmt: skip
+    wire, sim = await station(
+        ocpp_config={
+            "MeterValueSampleInterval": 10,
+            "StopTransactionMaxMeterValues": 5,
+            "StopTxnSampledData": "Energy.Active.Import.Register",
+        }
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await clock.advance(200)

@@ -26,8 +26,11 @@ def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
 
 
 def transaction_frames(wire: Wire) -> list[tuple[str, dict[str, Any]]]:
-    return [(f[2], f[3]) for d, f in wire.frames if d == ">" and f[0] == 2
-            and f[2] in ("StartTransaction", "StopTransaction", "MeterValues")]  # fmt: skip
+    return [
+        (f[2], f[3])
+        for d, f in wire.frames
+        if d == ">" and f[0] == 2 and f[2] in ("StartTransaction", "StopTransaction", "MeterValues")
+    ]
 
 
 async def test_Q_5_TC_039_whole_transaction_offline_is_delivered_in_order_after_reconnect(
@@ -47,8 +50,7 @@ async def test_Q_5_TC_039_whole_transaction_offline_is_delivered_in_order_after_
     await clock.advance(0)
     after = [(f[2], f[3]) for d, f in wire.frames[before:] if d == ">" and f[0] == 2]
     # S-7: the connector is Available again, as last reported: no status history is replayed
-    assert [a for a, _ in after] == ["StartTransaction", "MeterValues", "MeterValues", "MeterValues",
-                                     "StopTransaction"]  # fmt: skip
+    assert [a for a, _ in after] == ["StartTransaction", "MeterValues", "MeterValues", "MeterValues", "StopTransaction"]
     start = after[0][1]
     assert start["timestamp"] == "2026-01-01T00:00:00Z"  # the original time, not the delivery time
     assert {p["transactionId"] for a, p in after[1:]} == {1}  # the id from the StartTransaction answer
@@ -93,8 +95,10 @@ async def test_Q_4_call_error_is_retried_after_interval_times_attempt_then_dropp
         answers.append("error")
         raise RuntimeError("CSMS database down")  # the CSMS answers InternalError
 
-    wire, sim = await station({"extra_handlers": {m.Action.STOP_TRANSACTION: stop}},
-                              ocpp_config={"TransactionMessageAttempts": 3, "TransactionMessageRetryInterval": 60})  # fmt: skip
+    wire, sim = await station(
+        {"extra_handlers": {m.Action.STOP_TRANSACTION: stop}},
+        ocpp_config={"TransactionMessageAttempts": 3, "TransactionMessageRetryInterval": 60},
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await sim.swipe("TAG-1", 1)
@@ -117,8 +121,9 @@ async def test_X_4_messages_of_an_undeliverable_start_use_minus_one(station: Any
     def start(_request: m.StartTransactionRequest) -> m.StartTransactionResponse:
         raise RuntimeError("no")
 
-    wire, sim = await station({"extra_handlers": {m.Action.START_TRANSACTION: start}},
-                              ocpp_config={"TransactionMessageAttempts": 1})  # fmt: skip
+    wire, sim = await station(
+        {"extra_handlers": {m.Action.START_TRANSACTION: start}}, ocpp_config={"TransactionMessageAttempts": 1}
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await sim.swipe("TAG-1", 1)
@@ -136,11 +141,14 @@ async def test_Q_4_timeout_is_not_an_attempt(station: Any, clock: VirtualClock) 
         calls.append(1)
         if len(calls) < 3:
             await release.wait()
-        return m.StartTransactionResponse(id_tag_info=m.IdTagInfo(status=m.AuthorizationStatus.ACCEPTED),
-                                          transaction_id=5)  # fmt: skip
+        return m.StartTransactionResponse(
+            id_tag_info=m.IdTagInfo(status=m.AuthorizationStatus.ACCEPTED), transaction_id=5
+        )
 
-    wire, sim = await station({"extra_handlers": {m.Action.START_TRANSACTION: slow}},
-                              ocpp_config={"TransactionMessageAttempts": 1, "MessageTimeout": 10})  # fmt: skip
+    wire, sim = await station(
+        {"extra_handlers": {m.Action.START_TRANSACTION: slow}},
+        ocpp_config={"TransactionMessageAttempts": 1, "MessageTimeout": 10},
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     for _ in range(4):

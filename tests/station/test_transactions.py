@@ -275,8 +275,9 @@ async def test_X_5_start_answered_invalid(station: Any, clock: VirtualClock, sto
             id_tag_info=m.IdTagInfo(status=m.AuthorizationStatus.INVALID), transaction_id=7
         )
 
-    wire, sim = await station({"extra_handlers": {m.Action.START_TRANSACTION: start}},
-                              ocpp_config={"StopTransactionOnInvalidId": stop})  # fmt: skip
+    wire, sim = await station(
+        {"extra_handlers": {m.Action.START_TRANSACTION: start}}, ocpp_config={"StopTransactionOnInvalidId": stop}
+    )
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await clock.advance(0)
