@@ -12,6 +12,7 @@ import asyncio
 import enum
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -97,7 +98,9 @@ class Rpc:
         self._frames = frames_log.isEnabledFor(logging.DEBUG)
         self._conn: Connection | None = None
         self._send: Send | None = None
-        self._lock = asyncio.Lock()
+        self._busy = False
+        self._queue: deque[tuple[Message, float | None, asyncio.Future[SendResult[Any]]]] = deque()
+        self._pump: asyncio.Future[None] | None = None
         self._waiting: tuple[str, asyncio.Future[Event | None]] | None = None
         self._timer: TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -120,29 +123,63 @@ class Rpc:
         self._resolve(None)
 
     def reset(self) -> None:
-        """Cancel every handler task this Rpc started (seed: reset globals)."""
+        """Cancel every handler task this Rpc started and every queued CALL (seed: reset globals)."""
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
+        while self._queue:
+            _request, _timeout, future = self._queue.popleft()
+            future.cancel()
 
     async def call(self, request: R | Message, *, timeout: float | None = None) -> SendResult[Any]:
-        """Send a CALL and wait for its answer; one at a time per connection (T-20)."""
+        """Send a CALL and wait for its answer; one at a time per connection (T-20), in the order
+        the calls were made (S-7)."""
+        if self._busy or self._queue:
+            return await self.submit(request, timeout=timeout)
+        self._busy = True  # the fast path: nothing queued, the caller drives the exchange itself
+        try:
+            return await self._exchange(request, timeout)
+        finally:
+            self._busy = False
+            self._kick()
+
+    def submit(self, request: Message, *, timeout: float | None = None) -> asyncio.Future[SendResult[Any]]:
+        """Queue a CALL now, without awaiting: its place in the order is taken at once."""
+        future: asyncio.Future[SendResult[Any]] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, timeout, future))
+        self._kick()
+        return future
+
+    def _kick(self) -> None:
+        if not self._busy and self._queue:
+            self._busy = True
+            self._pump = asyncio.ensure_future(self._drain_queue())
+
+    async def _drain_queue(self) -> None:
+        try:
+            while self._queue:
+                request, timeout, future = self._queue.popleft()
+                result = await self._exchange(request, timeout)
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._busy = False
+            self._kick()
+
+    async def _exchange(self, request: Message, timeout: float | None) -> SendResult[Any]:
         action = ACTION_OF_REQUEST[type(request)]
-        if self._send is None or not self.may_send(action):
+        conn, send = self._conn, self._send
+        if conn is None or send is None or not self.may_send(action):
             return self._result(action, SendResult(SendOutcome.FAILED))
-        async with self._lock:
-            conn, send = self._conn, self._send
-            if conn is None or send is None or not self.may_send(action):
-                return self._result(action, SendResult(SendOutcome.FAILED))
-            now = self._clock.monotonic()
-            message_id = conn.send_call(request, now, timeout or self.call_timeout)
-            future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
-            self._waiting = (message_id, future)
-            self._timer = self._clock.call_later(timeout or self.call_timeout, self._expire)
-            self.last_sent_at = now
-            self.last_outcome[action] = SendOutcome.SUCCESS
-            await self._flush(conn, send)
-            event = await future
+        now = self._clock.monotonic()
+        message_id = conn.send_call(request, now, timeout or self.call_timeout)
+        future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
+        self._waiting = (message_id, future)
+        self._timer = self._clock.call_later(timeout or self.call_timeout, self._expire)
+        self.last_sent_at = now
+        self.last_outcome[action] = SendOutcome.SUCCESS
+        await self._flush(conn, send)
+        event = await future
         return self._result(action, _outcome_of(event))
 
     async def receive(self, data: str | bytes) -> None:

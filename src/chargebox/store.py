@@ -148,7 +148,10 @@ class Store:
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:
         if data_dir is None:
-            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            # A fleet keeps thousands of these: small pages and no statement cache keep one near
+            # 35 KiB instead of ~150 KiB (measured by bench/).
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False, cached_statements=0)
+            db.execute("PRAGMA page_size=512")
             migrate(db)
             return cls(db)
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -229,8 +229,9 @@ class Transport:
             except websockets.ConnectionClosed:
                 return
             if not await self._wait_for(asyncio.ensure_future(pong), interval):
-                self._log.warning("! no pong within %ss; closing the dead link", interval)
-                self._close()
+                # T-31: the peer is dead, so a polite close would only wait for it in vain
+                self._log.warning("! no pong within %ss; dropping the dead link", interval)
+                ws.transport.abort()
                 return
 
     async def _wait_for(self, future: asyncio.Future[float], timeout: float) -> bool:

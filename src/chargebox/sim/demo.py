@@ -61,6 +61,7 @@ async def run_demo(console: Console | None = None) -> int:
         changed = await csms.call(station.id, m.ChangeConfigurationRequest(key="HeartbeatInterval", value="1"))
         console.print(f"  CSMS ← CP  ChangeConfiguration: {changed.response.status if changed.response else changed}")
         await _expect(csms, "Heartbeat", lambda e: e.action is m.Action.HEARTBEAT)
+        await _charging_session(csms, sim, console)
         console.rule("[bold green]demo finished[/]")
         return 0
     except TimeoutError as exc:
@@ -70,6 +71,25 @@ async def run_demo(console: Console | None = None) -> int:
         runner.cancel()
         await sim.stop()
         await csms.stop()
+
+
+async def _charging_session(csms: CentralSystem, sim: Simulator, console: Console) -> None:
+    """A driver plugs in, badges, charges for a few seconds with a meter sample every second, badges out."""
+    station = sim.station
+    console.print("[dim]— the central system asks for a meter sample every second[/]")
+    await csms.call(station.id, m.ChangeConfigurationRequest(key="HeartbeatInterval", value="60"))
+    await csms.call(station.id, m.ChangeConfigurationRequest(key="MeterValueSampleInterval", value="1"))
+    console.print("[dim]— a driver plugs in and presents card DEMO-CARD[/]")
+    await sim.plug(1)
+    await sim.swipe("DEMO-CARD", None)
+    await _expect(csms, "StartTransaction", lambda e: e.action is m.Action.START_TRANSACTION)
+    for _ in range(2):
+        await _expect(csms, "MeterValues", lambda e: e.action is m.Action.METER_VALUES)
+    console.print("[dim]— the driver presents the same card again to stop[/]")
+    await sim.swipe("DEMO-CARD", None)
+    await _expect(csms, "StopTransaction", lambda e: e.action is m.Action.STOP_TRANSACTION)
+    await sim.unplug(1)
+    await _expect(csms, "Available", _status(1, "Available"))
 
 
 async def _expect(csms: CentralSystem, what: str, match: Callable[[CsmsEvent], bool]) -> None:
@@ -101,6 +121,15 @@ def _describe(event: CsmsEvent) -> str:
         detail = f"connector {request.connector_id} [bold]{request.status}[/] ({request.error_code})"
     elif isinstance(request, m.BootNotificationRequest):
         detail = f"{request.charge_point_vendor} {request.charge_point_model}"
+    elif isinstance(request, m.StartTransactionRequest):
+        detail = f"connector {request.connector_id}, card {request.id_tag}, meter {request.meter_start} Wh"
+    elif isinstance(request, m.StopTransactionRequest):
+        detail = f"transaction {request.transaction_id}, meter {request.meter_stop} Wh, {request.reason}"
+    elif isinstance(request, m.MeterValuesRequest):
+        energy = [v.value for v in request.meter_value[0].sampled_value]
+        detail = f"transaction {request.transaction_id}: {energy[0]} Wh"
+    elif isinstance(request, m.AuthorizeRequest):
+        detail = f"card {request.id_tag}"
     else:
         detail = ""
     return f"  CP → CSMS  [cyan]{event.action}[/] {detail}"

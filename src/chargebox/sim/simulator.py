@@ -5,21 +5,22 @@ driven by tests, the demo or the control API.
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from chargebox.errors import UserError
 from chargebox.protocol.messages import ChargePointErrorCode
-from chargebox.sim.control import make_app
 from chargebox.sim.hardware import SimulatedEv, SimulatedHardware
 from chargebox.station.station import Station
+
+if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
 
 
 class Simulator:
     def __init__(self, station: Station) -> None:
         self.station = station
         self.log = station.log
-        self._runner: web.AppRunner | None = None
+        self._runner: AppRunner | None = None
 
     # -- hardware events ----------------------------------------------------------------------
 
@@ -53,6 +54,10 @@ class Simulator:
     # -- running --------------------------------------------------------------------------------
 
     async def start_control(self, host: str, port: int) -> int:
+        from aiohttp import web  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
+
+        from chargebox.sim.control import make_app
+
         self._runner = web.AppRunner(make_app(self), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

@@ -288,19 +288,26 @@ class ConnectorsService:
         connector._timers.append(self._clock.call_later(delay, report))
 
     def _queue(self, connector: Connector, snapshot: _Snapshot) -> None:
-        """Hand a status to the Rpc unless it is the one handed over last (calls go out in order)."""
+        """Hand a status to the Rpc now, so it keeps its place among the station's CALLs (S-7),
+        unless it is the one handed over last."""
         key = (snapshot.status, snapshot.error_code)
         if connector.queued != key:
             connector.queued = key
-            self._spawn(self._report(connector, snapshot))
+            self._spawn(self._await_report(connector, key, self._rpc.submit(self._request(connector, snapshot))))
+
+    async def _await_report(
+        self,
+        connector: Connector,
+        key: tuple[ChargePointStatus, ChargePointErrorCode],
+        sent: asyncio.Future[SendResult[Any]],
+    ) -> None:
+        if (await sent).ok:
+            connector.reported = key
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _report(self, connector: Connector, snapshot: _Snapshot) -> None:
-        await self._send(connector, snapshot)
 
     async def send_status_notification(self, connector_id: int) -> SendResult[StatusNotificationResponse]:
         """Send the connector's current status; remembered as reported once answered."""
@@ -309,18 +316,19 @@ class ConnectorsService:
         return await self._send(connector, snapshot)
 
     async def _send(self, connector: Connector, snapshot: _Snapshot) -> SendResult[StatusNotificationResponse]:
-        result: SendResult[StatusNotificationResponse] = await self._rpc.call(
-            StatusNotificationRequest(
-                connector_id=connector.id,
-                error_code=snapshot.error_code,
-                status=snapshot.status,
-                timestamp=self._clock.now(),
-                **_optional(info=snapshot.info, vendor_error_code=snapshot.vendor_error_code),
-            )
-        )
+        result: SendResult[StatusNotificationResponse] = await self._rpc.call(self._request(connector, snapshot))
         if result.ok:
             connector.reported = (snapshot.status, snapshot.error_code)
         return result
+
+    def _request(self, connector: Connector, snapshot: _Snapshot) -> StatusNotificationRequest:
+        return StatusNotificationRequest(
+            connector_id=connector.id,
+            error_code=snapshot.error_code,
+            status=snapshot.status,
+            timestamp=self._clock.now(),
+            **_optional(info=snapshot.info, vendor_error_code=snapshot.vendor_error_code),
+        )
 
     def triggers(self, permit: Callable[[Action], None]) -> Triggers:
         async def status(connector_id: int | None) -> None:

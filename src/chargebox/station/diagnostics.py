@@ -169,10 +169,10 @@ class DiagnosticsService:
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         """``configuration()`` lists every key as ``{"key", "value", "readonly"}``; ``state()`` is a snapshot."""
+        self.transfer = transfer  # public: an integrator (or a test) may swap it
         self._rpc = rpc
         self._store = store
         self._clock = clock
-        self._transfer = transfer
         self._workspace = workspace
         self._id = charge_point_id
         self._configuration = configuration
@@ -280,7 +280,7 @@ class DiagnosticsService:
                 await self._enter(DiagnosticsStatus.UPLOADING)  # D-3: when the upload starts
                 self._uploading_sent = True
             try:
-                await self._transfer.upload(archive, job.location or "", job.file_name or archive.name)
+                await self.transfer.upload(archive, job.location or "", job.file_name or archive.name)
             except TransferError as exc:
                 self._log.warning("! diagnostics upload attempt %d of %d failed: %s", attempt, job.retries + 1, exc)
                 if attempt > job.retries:

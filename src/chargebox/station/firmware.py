@@ -101,18 +101,19 @@ class FirmwareService:
     ) -> None:
         """``reboot(version)`` restarts the station software with ``version`` as its firmwareVersion (F-7)."""
         self.installer = installer
+        self.transfer = transfer  # public, like ``installer``: an integrator (or a test) may swap it
         self.progress = FirmwareProgress()
         self.listeners: list[Callable[[FirmwareStatus, FirmwareProgress], None]] = []
         self._rpc = rpc
         self._store = store
         self._clock = clock
-        self._transfer = transfer
         self._workspace = workspace
         self._connectors = connectors
         self._reboot = reboot
         self._log = log
         self._task: asyncio.Task[None] | None = None
-        self._downloading_sent = False
+        self._downloading_sent = False  # sent since this (re)start: resent once after a reboot
+        self._installing_sent = False
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.UPDATE_FIRMWARE: self.on_update_firmware}
@@ -192,7 +193,7 @@ class FirmwareService:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        self._downloading_sent = False
+        self._downloading_sent = self._installing_sent = False
         self.progress = FirmwareProgress()
 
     # -- the job --------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ class FirmwareService:
                 self._downloading_sent = True
             self._log.info("= downloading firmware, attempt %d of %d", attempt, job.retries + 1)
             try:
-                size = await self._transfer.download(job.location or "", image, progress=self._on_progress)
+                size = await self.transfer.download(job.location or "", image, progress=self._on_progress)
             except TransferError as exc:
                 self._log.warning("! firmware download attempt %d of %d failed: %s", attempt, job.retries + 1, exc)
                 if attempt > job.retries:
@@ -268,6 +269,7 @@ class FirmwareService:
         await self._connectors.wait_until_no_transactions()
         previous = self.installer.running_version()
         await self._enter(FirmwareStatus.INSTALLING, stage=Stage.INSTALLING, previous_version=previous)
+        self._installing_sent = True
 
     async def _install(self, job: FirmwareJobRecord) -> bool:
         """Install the image; True if the station is rebooting (the job goes on in ``resume()``)."""
@@ -278,6 +280,9 @@ class FirmwareService:
             self._store.firmware.update(stage=Stage.INSTALLED, new_version=running)
             return False
         assert job.image is not None
+        if not self._installing_sent:  # a power cut interrupted the install: it starts again, said again
+            await self._enter(FirmwareStatus.INSTALLING)
+            self._installing_sent = True
         try:
             version = await self.installer.install(Path(job.image))
         except HardwareError as exc:
@@ -314,7 +319,7 @@ class FirmwareService:
         if job.image is not None:
             _remove(Path(job.image))
         self._connectors.set_maintenance(False)
-        self._downloading_sent = False
+        self._downloading_sent = self._installing_sent = False
         self.progress = FirmwareProgress()
 
     def _on_progress(self, done: int, total: int | None) -> None:
