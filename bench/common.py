@@ -35,6 +35,8 @@ RESPONSES: Final[dict[str, bytes]] = {
     ),
     "Heartbeat": f'{{"currentTime":"{CURRENT_TIME_TEXT}"}}'.encode(),
     "Authorize": b'{"idTagInfo":{"status":"Accepted"}}',
+    # The outbox section starts one transaction; its id is what the station's queued messages carry.
+    "StartTransaction": b'{"idTagInfo":{"status":"Accepted"},"transactionId":1}',
 }
 EMPTY: Final = b"{}"
 

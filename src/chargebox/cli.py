@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import signal
+import ssl
 import sys
 import tomllib
 from collections.abc import Coroutine, Sequence
@@ -85,7 +86,23 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--compression", action="store_true", help="offer permessage-deflate (off by default)")
     sim.add_argument("--give-up-after", type=_positive_int, metavar="N", help="exit 2 after N failed attempts")
     sim.add_argument("--transcript", type=Path, metavar="FILE", help="write every frame as JSON lines")
+    sim.add_argument(
+        "--upload-method",
+        choices=("put", "post"),
+        default="put",
+        help="GetDiagnostics to an http(s) directory: PUT <dir>/<file> or POST multipart to <dir> (default put)",
+    )
+    sim.add_argument("--ca-file", type=Path, metavar="PEM", help="also trust this CA for https:// and ftps:// files")
+    sim.add_argument(
+        "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
+    )
     sim.set_defaults(handler=_simulate)
+
+    image = commands.add_parser("firmware-image", help="write a firmware image in the simulator's format")
+    image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
+    image.add_argument("--output", required=True, type=Path, metavar="FILE")
+    image.add_argument("--payload", type=Path, metavar="FILE", help="the payload (default: 1 MiB of filler)")
+    image.set_defaults(handler=_firmware_image)
     return parser
 
 
@@ -121,8 +138,13 @@ async def _csms(args: argparse.Namespace) -> int:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from chargebox.sim.demo_firmware import DownloadProgress
+    from chargebox.sim.installer import SimulatedInstaller
     from chargebox.sim.simulator import Simulator
     from chargebox.station.station import Station
+    from chargebox.transfer import TransferSettings, UploadMethod
 
     if not args.csms.startswith(("ws://", "wss://")):
         raise UserError(f"--csms must be a ws:// or wss:// URL, not {args.csms!r}")
@@ -147,13 +169,20 @@ async def _simulate(args: argparse.Namespace) -> int:
         fixed_cable=args.fixed_cable,
         compression=args.compression,
         reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
+        transfer=TransferSettings(
+            ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
+            upload_method=UploadMethod(args.upload_method.upper()),
+        ),
     )
     _check_identity(settings.identity)
     try:
         station = Station(settings)
     except OSError as exc:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    if isinstance(station.installer, SimulatedInstaller):
+        station.installer.duration = args.install_seconds
     sim = Simulator(station)
+    DownloadProgress(Console(stderr=True)).follow(station.firmware)
     for connector_id in args.plugged:
         if not 1 <= connector_id <= station.connectors.count:
             raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
@@ -166,6 +195,43 @@ async def _simulate(args: argparse.Namespace) -> int:
     finally:
         await sim.stop()
     return 0
+
+
+async def _firmware_image(args: argparse.Namespace) -> int:
+    """``chargebox firmware-image``: an image the simulated installer verifies (see sim/installer.py)."""
+    from chargebox.sim.installer import ImageError, default_payload, make_image
+
+    try:
+        payload = args.payload.read_bytes() if args.payload else default_payload(args.image_version)
+    except OSError as exc:
+        raise UserError(f"cannot read --payload {args.payload}: {exc.strerror or exc}") from exc
+    try:
+        image = make_image(args.image_version, payload)
+    except ImageError as exc:
+        raise UserError(f"--version: {exc}") from exc
+    try:
+        args.output.write_bytes(image)
+    except OSError as exc:
+        raise UserError(f"cannot write --output {args.output}: {exc.strerror or exc}") from exc
+    print(f"{args.output}: firmware {args.image_version}, {len(payload)} bytes of payload")
+    return 0
+
+
+def _ca_context(path: Path) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"--ca-file {path}: not a readable PEM CA certificate: {exc}") from exc
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected 0 to 3600 seconds, got {text!r}")
+    return value
 
 
 async def _demo(_args: argparse.Namespace) -> int:

@@ -103,6 +103,7 @@ class Rpc:
         self._pump: asyncio.Future[None] | None = None
         self._waiting: tuple[str, asyncio.Future[Event | None]] | None = None
         self._timer: TimerHandle | None = None
+        self._timer_at = float("inf")
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -175,7 +176,7 @@ class Rpc:
         message_id = conn.send_call(request, now, timeout or self.call_timeout)
         future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
         self._waiting = (message_id, future)
-        self._timer = self._clock.call_later(timeout or self.call_timeout, self._expire)
+        self._arm(now + (timeout or self.call_timeout))
         self.last_sent_at = now
         self.last_outcome[action] = SendOutcome.SUCCESS
         await self._flush(conn, send)
@@ -254,10 +255,25 @@ class Rpc:
                     self.detach()
                 return
 
+    def _arm(self, deadline: float) -> None:
+        """One timer per Rpc, moved only when a call needs it sooner: a timer per call would cost
+        more than the rest of the bookkeeping (bench/). A timer that fires early re-arms itself."""
+        if deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = self._clock.call_later(deadline - self._clock.monotonic(), self._expire)
+
     def _expire(self) -> None:
-        if self._conn is not None:
-            for event in self._conn.expire(self._clock.monotonic()):
-                self._resolve(event)
+        self._timer, self._timer_at = None, float("inf")
+        conn = self._conn
+        if conn is None:
+            return
+        for event in conn.expire(self._clock.monotonic()):
+            self._resolve(event)  # T-22
+        deadline = conn.next_deadline()
+        if deadline is not None:
+            self._arm(deadline)
 
     def _resolve(self, event: Event | None) -> None:
         waiting = self._waiting
@@ -267,9 +283,6 @@ class Rpc:
         if event is not None and getattr(event, "message_id", None) != message_id:
             return
         self._waiting = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if not future.done():
             future.set_result(event)
 

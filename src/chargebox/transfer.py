@@ -324,6 +324,8 @@ def _reason(exc: BaseException) -> str:
         return f"truncated: {exc}"
     if isinstance(exc, aioftp.StatusCodeError):
         return f"FTP {' '.join(str(c) for c in exc.received_codes)} {' '.join(exc.info)}".strip()
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, ConnectionRefusedError) or (
+        isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, ConnectionRefusedError)
+    ):
         return "connection refused"
     return redact(str(exc)) or type(exc).__name__

@@ -8,6 +8,7 @@ they can add rules of their own for a key (``add_rule``), as the transport does 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -51,14 +52,8 @@ class Configuration:
         """``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""
         self._store = store
         self._log = log or logging.getLogger(__name__)
-        enabled = set(profiles)
-        self._keys: dict[str, ConfigKey] = {}
-        for key in STANDARD_KEYS:
-            if key.profile in enabled:
-                self._keys[key.name.lower()] = key
-        if fixed_cable and (unlock := self._keys.get("unlockconnectoronevsidedisconnect")) is not None:
-            # X-11: nothing to unlock, so the key reads false and cannot change
-            self._keys[unlock.name.lower()] = replace(unlock, access=Access.READ_ONLY, default="false")
+        self._keys = _key_table(frozenset(profiles), fixed_cable)
+        self._own_keys = False  # the table is shared by every station alike until one declares a key
         self._rules: dict[str, list[Rule]] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._values: dict[str, str | None] = {key.name: key.default for key in self._keys.values()}
@@ -129,6 +124,8 @@ class Configuration:
 
     def declare(self, key: ConfigKey, value: str | None = None) -> None:
         """Add a key (a vendor key of the integrator's, or a standard one a service takes over)."""
+        if not self._own_keys:
+            self._keys, self._own_keys = dict(self._keys), True
         self._keys[key.name.lower()] = key
         stored = self._stored.get(key.name.lower())
         current = value if value is not None else key.default
@@ -251,6 +248,16 @@ class ConfigurationService:
         else:
             self._log.info("= %s=%r: %s", request.key, request.value, status)
         return ChangeConfigurationResponse(status=status)
+
+
+@functools.cache
+def _key_table(profiles: frozenset[Profile], fixed_cable: bool) -> dict[str, ConfigKey]:
+    """The keys served for these profiles, by lower-case name (G-1); shared, never mutated."""
+    keys = {key.name.lower(): key for key in STANDARD_KEYS if key.profile in profiles}
+    if fixed_cable and (unlock := keys.get("unlockconnectoronevsidedisconnect")) is not None:
+        # X-11: nothing to unlock, so the key reads false and cannot change
+        keys[unlock.name.lower()] = replace(unlock, access=Access.READ_ONLY, default="false")
+    return keys
 
 
 def _as_ocpp_string(raw: object) -> str | None:
