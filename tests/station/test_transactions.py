@@ -402,3 +402,25 @@ async def test_C_26_unavailable_survives_a_reset(station: Any, clock: VirtualClo
     await wire.disconnect()
     await wire.connect()
     assert statuses(wire, 1)[-1] == "Unavailable"
+
+
+async def test_X_8_emergency_stop_ends_every_transaction(station: Any, clock: VirtualClock) -> None:
+    wire, sim = await station(connectors=2)
+    for connector in (1, 2):
+        await sim.plug(connector)
+        await sim.swipe(f"TAG-{connector}", connector)
+    await wire.station.emergency_stop()
+    await clock.advance(0)
+    assert [p["reason"] for p in wire.calls("StopTransaction")] == ["EmergencyStop", "EmergencyStop"]
+
+
+async def test_X_8_local_reboot_ends_transactions_with_reason_reboot(station: Any, clock: VirtualClock) -> None:
+    wire, sim = await station()
+    wire.station.transport.reconnect = lambda: None  # type: ignore[method-assign]
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await wire.station.local_reboot()
+    await wire.disconnect()
+    await wire.connect()
+    assert wire.calls("StopTransaction")[0]["reason"] == "Reboot"
+    assert wire.sent_actions().count("BootNotification") == 2

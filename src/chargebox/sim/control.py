@@ -5,6 +5,8 @@
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
     POST /api/swipe {"idTag": …}                      a card at the station's one reader
+    POST /api/emergency-stop                          every transaction ends (EmergencyStop)
+    POST /api/reboot                                  a local reboot (transactions end with Reboot)
     POST /api/connection/disconnect | connect         a network outage, no reboot
 
 Every answer is JSON; a bad request gets 400 (or 404 for an unknown connector) with
@@ -62,6 +64,16 @@ def make_app(sim: Simulator) -> web.Application:
     async def swipe(request: web.Request) -> web.Response:
         await sim.swipe(_id_tag(await _body(request)), None)
         return web.json_response(sim.station.snapshot())
+
+    @routes.post("/api/emergency-stop")
+    async def emergency_stop(_request: web.Request) -> web.Response:
+        await sim.station.emergency_stop()
+        return web.json_response(sim.station.snapshot())
+
+    @routes.post("/api/reboot")
+    async def reboot(_request: web.Request) -> web.Response:
+        await sim.station.local_reboot()
+        return web.json_response({"ok": True})
 
     @routes.post("/api/connection/{action}")
     async def connection(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from typing import Any, Final, Protocol
 from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
-from chargebox.protocol.messages import Action, ChargePointErrorCode, RegistrationStatus
+from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason, RegistrationStatus
 from chargebox.rpc import Handler, Rpc
 from chargebox.sim.hardware import SimulatedHardware
 from chargebox.sim.installer import SimulatedInstaller
@@ -290,6 +290,15 @@ class Station:
 
     def clear_fault(self, connector_id: int) -> None:
         self.connectors.clear_fault(connector_id)
+
+    async def emergency_stop(self) -> None:
+        """The emergency button: every transaction ends with reason EmergencyStop (X-8)."""
+        await self.transactions.stop_all(Reason.EMERGENCY_STOP)
+
+    async def local_reboot(self) -> None:
+        """A reboot the station decides itself (a watchdog, a local operator): reason Reboot (X-8)."""
+        await self.transactions.stop_all(Reason.REBOOT)
+        self.reboot()
 
     def ev_suspended(self, connector_id: int, suspended: bool) -> None:
         """The EV stopped (or resumed) taking energy: SuspendedEV (S-4)."""
