@@ -424,3 +424,12 @@ async def test_X_8_local_reboot_ends_transactions_with_reason_reboot(station: An
     await wire.connect()
     assert wire.calls("StopTransaction")[0]["reason"] == "Reboot"
     assert wire.sent_actions().count("BootNotification") == 2
+
+
+async def test_S_1_new_card_on_a_finishing_cable_goes_through_preparing(station: Any, clock: VirtualClock) -> None:
+    wire, sim = await station(ocpp_config={"ConnectionTimeOut": 10})
+    await sim.plug(1)
+    await clock.advance(10)  # no card in time
+    await sim.swipe("TAG-1", 1)
+    await clock.advance(0)
+    assert statuses(wire, 1) == ["Available", "Preparing", "Finishing", "Preparing", "Charging"]

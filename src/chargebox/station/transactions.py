@@ -243,6 +243,9 @@ class TransactionService:
         if connector.faulted or connector_id in self.sessions:
             return None  # no transaction on a faulted connector
         self._cancel_timer(connector_id)
+        if connector.finishing:  # F2: a new card on a cable still in: Preparing, then Charging (B3)
+            connector.finishing = False
+            self._connectors.refresh(connector_id)
         if self._lock is not None and not await self._lock.lock(connector_id):
             self._log.warning("! connector %d: cable lock failed; not starting", connector_id)
             self._connectors.fault(connector_id, ChargePointErrorCode.CONNECTOR_LOCK_FAILURE)
