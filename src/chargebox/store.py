@@ -154,7 +154,7 @@ class Store:
             db.execute("PRAGMA page_size=512")
             migrate(db)
             return cls(db)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the AuthorizationKey
         db, writer = (_connect_file(data_dir / FILE_NAME) for _ in range(2))
         migrate(db)
         return cls(db, writer)
