@@ -6,7 +6,8 @@ then send). The schema is a numbered tuple of migrations; ``PRAGMA user_version`
 one applied; an applied migration is never edited, the next one is added.
 
 The API is grouped by feature (``store.config``, ``store.state``, ``store.connectors``,
-``store.auth_cache``, ``store.outbox``, ``store.transactions``).
+``store.auth_cache``, ``store.outbox``, ``store.transactions``, ``store.firmware``,
+``store.diagnostics``).
 
 Durability has a price: one fsync costs about as much as a whole loopback round trip. Rare writes
 (a configuration change) commit at once on the event loop's connection. The transaction path

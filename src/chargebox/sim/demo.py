@@ -15,6 +15,7 @@ from rich.console import Console
 
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
+from chargebox.sim.demo_firmware import firmware_tour
 from chargebox.sim.simulator import Simulator
 from chargebox.station.boot import Identity
 from chargebox.station.station import Station, StationSettings
@@ -61,6 +62,7 @@ async def run_demo(console: Console | None = None) -> int:
         changed = await csms.call(station.id, m.ChangeConfigurationRequest(key="HeartbeatInterval", value="1"))
         console.print(f"  CSMS ← CP  ChangeConfiguration: {changed.response.status if changed.response else changed}")
         await _expect(csms, "Heartbeat", lambda e: e.action is m.Action.HEARTBEAT)
+        await firmware_tour(csms, station, console, _expect)
         await _charging_session(csms, sim, console)
         console.rule("[bold green]demo finished[/]")
         return 0
@@ -121,6 +123,10 @@ def _describe(event: CsmsEvent) -> str:
         detail = f"connector {request.connector_id} [bold]{request.status}[/] ({request.error_code})"
     elif isinstance(request, m.BootNotificationRequest):
         detail = f"{request.charge_point_vendor} {request.charge_point_model}"
+        if request.firmware_version is not msgspec.UNSET:
+            detail += f", firmware {request.firmware_version}"
+    elif isinstance(request, m.FirmwareStatusNotificationRequest):
+        detail = f"[bold]{request.status}[/]"
     elif isinstance(request, m.StartTransactionRequest):
         detail = f"connector {request.connector_id}, card {request.id_tag}, meter {request.meter_start} Wh"
     elif isinstance(request, m.StopTransactionRequest):

@@ -188,7 +188,7 @@ class DiagnosticsService:
     def triggers(self, permit: Callable[[Action], None]) -> Triggers:
         async def send(_connector_id: int | None) -> None:
             permit(Action.DIAGNOSTICS_STATUS_NOTIFICATION)
-            await self.send_diagnostics_status_notification()
+            await self.send_diagnostics_status_notification(self.current_status())  # D-4
 
         return {MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION: Trigger(send)}  # C-32, D-4
 
@@ -209,8 +209,11 @@ class DiagnosticsService:
         self._store.diagnostics.set_status(status.value)
         self._log.info("= diagnostics status %s", status)
 
-    async def send_diagnostics_status_notification(self) -> SendResult[DiagnosticsStatusNotificationResponse]:
-        return await self._rpc.call(DiagnosticsStatusNotificationRequest(status=self.current_status()))
+    async def send_diagnostics_status_notification(
+        self, status: DiagnosticsStatus | None = None
+    ) -> SendResult[DiagnosticsStatusNotificationResponse]:
+        """Sends ``status``, by default the one last set (the trigger passes ``current_status()``, D-4)."""
+        return await self._rpc.call(DiagnosticsStatusNotificationRequest(status=status or self.status))
 
     # -- GetDiagnostics -------------------------------------------------------------------------
 
@@ -300,7 +303,7 @@ class DiagnosticsService:
 
     async def _enter(self, status: DiagnosticsStatus) -> None:
         self.set_diagnostics_status(status)
-        result = await self._rpc.call(DiagnosticsStatusNotificationRequest(status=status))
+        result = await self.send_diagnostics_status_notification()
         if not result.ok:
             self._log.warning("! DiagnosticsStatusNotification %s not delivered: %s", status, result.outcome.value)
 

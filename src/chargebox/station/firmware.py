@@ -17,7 +17,7 @@ Decisions (docs/howto/firmware.md):
 - A download attempt counts once it starts, even if a power cut ends it: retries are never reset by a reboot,
   and an image that crashes the station cannot make it download for ever (F-4).
 - Triggered status (F-8): Idle when no update is under way (also while waiting for retrieveDate, before any
-  status was entered, and after Installed was reported); the stage's status while one runs; after a failure,
+  status was entered, and once Installed was entered); the stage's status while one runs; after a failure,
   the failure (DownloadFailed, InstallationFailed) until the next UpdateFirmware, so a CSMS that missed the
   notification still learns the update did not happen.
 """
@@ -121,7 +121,7 @@ class FirmwareService:
     def triggers(self, permit: Callable[[Action], None]) -> Triggers:
         async def send(_connector_id: int | None) -> None:
             permit(Action.FIRMWARE_STATUS_NOTIFICATION)  # B-5: a triggered message may go while Pending
-            await self.send_firmware_status_notification()
+            await self.send_firmware_status_notification(self.current_status())  # F-8
 
         return {MessageTrigger.FIRMWARE_STATUS_NOTIFICATION: Trigger(send)}  # C-32, F-8
 
@@ -140,8 +140,11 @@ class FirmwareService:
         """What a FirmwareStatusNotification reports now (F-8): Idle only when no update is under way."""
         job = self._store.firmware.load()
         status = FirmwareStatus(job.status)
-        if status is FirmwareStatus.INSTALLED and job.stage == Stage.IDLE:
-            return FirmwareStatus.IDLE  # the update is over and was reported
+        if status is FirmwareStatus.INSTALLED:
+            # The update is over once installed. A trigger that crosses the Installed notification
+            # (sent after the reboot, F-7) already reports Idle, so the central system never sees
+            # Installed twice; a crash before Installed went out still resends it from resume().
+            return FirmwareStatus.IDLE
         return status
 
     def set_firmware_status(self, status: FirmwareStatus) -> None:
@@ -150,9 +153,12 @@ class FirmwareService:
         self._log.info("= firmware status %s", status)
         self._notify(status)
 
-    async def send_firmware_status_notification(self) -> SendResult[FirmwareStatusNotificationResponse]:
-        """Seed: SendFirmwareStatusNotificationRequest. Sends ``current_status()``; the seed's five outcomes."""
-        return await self._rpc.call(FirmwareStatusNotificationRequest(status=self.current_status()))
+    async def send_firmware_status_notification(
+        self, status: FirmwareStatus | None = None
+    ) -> SendResult[FirmwareStatusNotificationResponse]:
+        """Seed: SendFirmwareStatusNotificationRequest. Sends ``status``, by default the one last set; the
+        result has the seed's five outcomes. The trigger path passes ``current_status()`` (F-8)."""
+        return await self._rpc.call(FirmwareStatusNotificationRequest(status=status or self.status))
 
     # -- UpdateFirmware -------------------------------------------------------------------------
 
