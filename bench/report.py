@@ -40,6 +40,7 @@ class Report:
     standing: list[str] = field(default_factory=list)  # sentences on where we stand, from the numbers
     notes: list[str] = field(default_factory=list)  # how each figure was measured
     failures: list[str] = field(default_factory=list)
+    load: str = ""  # how busy the machine was while the bench ran (it is shared)
 
 
 def _ratio(value: float | None) -> str:
@@ -101,6 +102,34 @@ def machine() -> dict[str, str]:
     }
 
 
+def pressure_totals() -> dict[str, int]:
+    """Cumulative stall time (µs) in which some task waited for a CPU or for I/O (Linux PSI), if available."""
+    totals = {}
+    for resource in ("cpu", "io"):
+        try:
+            with open(f"/proc/pressure/{resource}") as f:
+                some = f.readline().split()
+        except OSError:
+            continue
+        totals[resource] = int(some[-1].split("=")[1])
+    return totals
+
+
+def describe_load(before: dict[str, int], seconds: float) -> str:
+    """The share of the run's wall time in which other work competed for a CPU or the disk."""
+    after = pressure_totals()
+    parts = [
+        f"{name.upper()} pressure {(after[name] - before[name]) / (seconds * 1e6):.0%}"
+        for name in ("cpu", "io")
+        if name in before and name in after
+    ]
+    text = ", ".join(parts)
+    if text:
+        text += " of the run's time (/proc/pressure, 'some': a task was waiting for a CPU / for I/O)"
+    load1 = os.getloadavg()[0]
+    return f"{text}; load average {load1:.2f} at the end" if text else f"load average {load1:.2f} at the end"
+
+
 def _chargebox_location() -> str:
     import importlib.util
 
@@ -135,6 +164,7 @@ def write_markdown(report: Report, path: Path) -> None:
         f"- Python: {info['python']}; {info['libraries']}",
         f"- Code: `chargebox` imported from `{info['chargebox']}`; repository HEAD {info['commit']}"
         " (plus whatever the work tree held uncommitted when the bench ran)",
+        *([f"- Load: {report.load}"] if report.load else []),
         "",
         "## Where we stand",
         "",

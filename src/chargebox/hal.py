@@ -76,6 +76,10 @@ class EvPort(Protocol):
     ``Station.ev_suspended(c, suspended)``.
     """
 
+    def plugged(self, connector_id: int) -> bool:
+        """Whether an EV is connected now (read after a reboot: the cable may still be in)."""
+        ...
+
     def offered_current(self, connector_id: int, amps: float) -> None:
         """Advertise the current the EV may draw (PWM duty cycle); 0 suspends charging (SuspendedEVSE)."""
         ...

@@ -105,6 +105,7 @@ class Rpc:
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._after_write: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def connected(self) -> bool:
@@ -117,8 +118,10 @@ class Rpc:
         self._send = send
 
     def detach(self) -> None:
-        """The WebSocket is gone: the outstanding CALL fails (RESPONSE_FAILED), answers are dropped."""
+        """The WebSocket is gone: the outstanding CALL fails (RESPONSE_FAILED), answers are dropped
+        (and the work that was to follow them)."""
         self._send = None
+        self._after_write = []
         if self._conn is not None:
             self._conn.abandon()
         self._resolve(None)
@@ -233,19 +236,17 @@ class Rpc:
         reply = result if isinstance(result, Reply) else Reply(result)
         conn.send_result(event.message_id, reply.response)
         if reply.then is not None:
-            self._spawn(self._then_after_flush(reply.then))
-
-    async def _then_after_flush(self, then: Callable[[], Awaitable[None]]) -> None:
-        # The receive path flushes the CALLRESULT before this task first runs (T-23).
-        await asyncio.sleep(0)
-        await then()
+            self._after_write.append(reply.then)  # started once the CALLRESULT is written (T-23)
 
     def _internal_error(self, conn: Connection, event: CallReceived, exc: Exception) -> None:
         self._log.error("! handler for %s failed", event.action, exc_info=exc)
         conn.send_error(event.message_id, CallErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
 
     async def _flush(self, conn: Connection, send: Send) -> None:
-        for data in conn.data_to_send():
+        # Taken together: every follow-up belongs to an answer in this batch of frames.
+        frames, follow_ups = conn.data_to_send(), self._after_write
+        self._after_write = []
+        for data in frames:
             if self._frames:
                 self._log_frame(">", data)
             try:
@@ -254,6 +255,8 @@ class Rpc:
                 if conn is self._conn:
                     self.detach()
                 return
+        for then in follow_ups:
+            self._spawn(then())
 
     def _arm(self, deadline: float) -> None:
         """One timer per Rpc, moved only when a call needs it sooner: a timer per call would cost

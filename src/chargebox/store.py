@@ -518,13 +518,28 @@ class TransactionsTable(_Table):
         )
         return _tx_record(rows[0]) if rows else None
 
-    async def update_meter(self, ref: int, meter_wh: int, sample: bytes | None) -> None:
-        """The latest register value (what a power loss leaves us, X-12), and a StopTransaction sample."""
+    async def record_sample(
+        self,
+        ref: int,
+        *,
+        connector_id: int,
+        meter_wh: int,
+        stop_sample: bytes | None,
+        message: tuple[str, bytes] | None,
+    ) -> None:
+        """One commit for one sample: the register (what a power loss leaves us, X-12, X-15), the
+        sample kept for StopTransaction, and the MeterValues queued in the outbox — so no queued
+        value is ever ahead of the register a restart continues from."""
 
         def op(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE transactions SET meter_last = ? WHERE ref = ?", (meter_wh, ref))
-            if sample is not None:
-                db.execute("INSERT INTO tx_samples (tx_ref, meter_value) VALUES (?, ?)", (ref, sample))
+            db.execute("UPDATE transactions SET meter_last = MAX(meter_last, ?) WHERE ref = ?", (meter_wh, ref))
+            db.execute(
+                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = ?", (meter_wh, connector_id)
+            )
+            if stop_sample is not None:
+                db.execute("INSERT INTO tx_samples (tx_ref, meter_value) VALUES (?, ?)", (ref, stop_sample))
+            if message is not None:
+                _append(db, message[0], message[1], ref)
 
         await self._store.write(op)
 
@@ -535,12 +550,17 @@ class TransactionsTable(_Table):
     async def finish(
         self, ref: int, *, meter_stop: int, stopped_at: str, reason: str, stop_request: tuple[str, bytes]
     ) -> None:
-        """Close the transaction and queue its StopTransaction, in one commit."""
+        """Close the transaction, keep the register, and queue its StopTransaction, in one commit."""
 
         def op(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE transactions SET meter_last = ?, stopped_at = ?, stop_reason = ? WHERE ref = ?",
                 (meter_stop, stopped_at, reason, ref),
+            )
+            db.execute(
+                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = "
+                "(SELECT connector_id FROM transactions WHERE ref = ?)",
+                (meter_stop, ref),
             )
             db.execute("DELETE FROM tx_samples WHERE tx_ref = ?", (ref,))
             _append(db, stop_request[0], stop_request[1], ref)

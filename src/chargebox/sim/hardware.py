@@ -130,6 +130,9 @@ class SimulatedHardware:
     def offered_current(self, connector_id: int, amps: float) -> None:
         self._advance(connector_id).offered_a = min(amps, self.connectors[connector_id].max_current)
 
+    def plugged(self, connector_id: int) -> bool:
+        return self.connectors[connector_id].plugged
+
     def offered_a(self, connector_id: int) -> float:
         return self.connectors[connector_id].offered_a
 

@@ -75,7 +75,9 @@ class MeteringService:
     # -- transactions ---------------------------------------------------------------------------
 
     async def transaction_started(self, connector_id: int, ref: int, started: datetime) -> None:
-        await self._keep_for_stop(connector_id, ref, ReadingContext.TRANSACTION_BEGIN, started)  # MV-3
+        # MV-3: the Transaction.Begin values
+        await self._record(connector_id, ref, ReadingContext.TRANSACTION_BEGIN, started, send=[],
+                           keep=self._stop_items())  # fmt: skip
         self._sampling[connector_id] = asyncio.ensure_future(self._sample_transaction(connector_id, ref))
 
     async def transaction_stopping(
@@ -115,29 +117,38 @@ class MeteringService:
                 continue
             if not await sleep_or_wake(self._clock, interval, self._changed):
                 continue
-            now = self._clock.now()
-            await self._queue(connector_id, ref, self._config.get_list("MeterValuesSampledData"),
-                              ReadingContext.SAMPLE_PERIODIC, now)  # fmt: skip
-            await self._keep_for_stop(connector_id, ref, ReadingContext.SAMPLE_PERIODIC, now,
-                                      self._config.get_list("StopTxnSampledData"))  # fmt: skip
+            await self._record(
+                connector_id,
+                ref,
+                ReadingContext.SAMPLE_PERIODIC,
+                self._clock.now(),
+                send=self._config.get_list("MeterValuesSampledData"),
+                keep=self._config.get_list("StopTxnSampledData"),
+            )
 
-    async def _queue(
-        self, connector_id: int, ref: int, items: list[str], context: ReadingContext, when: datetime
+    async def _record(
+        self, connector_id: int, ref: int, context: ReadingContext, when: datetime, *, send: list[str], keep: list[str]
     ) -> None:
-        value = self.sample(connector_id, items, context, when)
-        if value is None:
-            return
-        request = MeterValuesRequest(connector_id=connector_id, transaction_id=0, meter_value=[value])
-        await self._store.outbox.append(Action.METER_VALUES.value, encode(request), ref)
-        self._outbox.wake()
-
-    async def _keep_for_stop(
-        self, connector_id: int, ref: int, context: ReadingContext, when: datetime, items: list[str] | None = None
-    ) -> None:
-        """Persist the register (what a power loss leaves, X-12) and a StopTransaction sample."""
-        value = self.sample(connector_id, self._stop_items() if items is None else items, context, when)
+        """One reading of the meter: the MeterValues to queue, the sample kept for StopTransaction
+        and the register, all in one commit (a crash never leaves a queued value ahead of the
+        register a restart continues from, X-15)."""
         energy = self._meter.energy_wh(connector_id)
-        await self._store.transactions.update_meter(ref, energy, None if value is None else encode(value))
+        readings = self._meter.read(connector_id)
+        sent = self.sample(connector_id, send, context, when, readings)
+        kept = self.sample(connector_id, keep, context, when, readings)
+        message = None
+        if sent is not None:
+            request = MeterValuesRequest(connector_id=connector_id, transaction_id=0, meter_value=[sent])
+            message = (Action.METER_VALUES.value, encode(request))
+        await self._store.transactions.record_sample(
+            ref,
+            connector_id=connector_id,
+            meter_wh=energy,
+            stop_sample=None if kept is None else encode(kept),
+            message=message,
+        )
+        if message is not None:
+            self._outbox.wake()
 
     def _stop_items(self) -> list[str]:
         items = self._config.get_list("StopTxnSampledData") + self._config.get_list("StopTxnAlignedData")
@@ -170,9 +181,8 @@ class MeteringService:
         for connector in self._connectors.connectors:
             ref = connector.transaction_ref
             if ref is not None:
-                await self._queue(connector.id, ref, items, ReadingContext.SAMPLE_CLOCK, when)
-                await self._keep_for_stop(connector.id, ref, ReadingContext.SAMPLE_CLOCK, when,
-                                          self._config.get_list("StopTxnAlignedData"))  # fmt: skip
+                await self._record(connector.id, ref, ReadingContext.SAMPLE_CLOCK, when, send=items,
+                                   keep=self._config.get_list("StopTxnAlignedData"))  # fmt: skip
             elif self._rpc.connected:  # not a transaction message: not queued (MV-8: no transactionId)
                 value = self.sample(connector.id, items, ReadingContext.SAMPLE_CLOCK, when)
                 if value is not None:
@@ -202,9 +212,18 @@ class MeteringService:
 
     # -- sampling -------------------------------------------------------------------------------
 
-    def sample(self, connector_id: int, items: list[str], context: ReadingContext, when: datetime) -> MeterValue | None:
+    def sample(
+        self,
+        connector_id: int,
+        items: list[str],
+        context: ReadingContext,
+        when: datetime,
+        readings: list[hal.Reading] | None = None,
+    ) -> MeterValue | None:
         """One MeterValue with every reading the items ask for (MV-6: all phases a bare measurand has)."""
-        readings = self._meter.read(connector_id)
+        if not items:
+            return None
+        readings = self._meter.read(connector_id) if readings is None else readings
         values: list[SampledValue] = []
         for item in items:
             measurand, phase = (item, None) if item in MEASURANDS else item.rsplit(".", 1)

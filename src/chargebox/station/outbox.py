@@ -54,6 +54,8 @@ class OutboxService:
         self._config = config
         self._log = log
         self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
         self._ready = False
         self._task: asyncio.Task[None] | None = None
         self.on_answer: dict[str, AnswerHook] = {}
@@ -77,17 +79,34 @@ class OutboxService:
 
     def reset(self) -> None:
         self._ready = False
+        self._transaction_ids.clear()
         if self._task is not None:
             self._task.cancel()
             self._task = None
 
     def pending(self) -> int:
+        """Messages not answered yet."""
         return self._store.outbox.count()
 
     async def drained(self) -> None:
-        """Wait until the queue is empty (tests, benchmarks)."""
-        while self._store.outbox.count():
+        """Wait until the queue is empty and every delete is committed (tests, benchmarks)."""
+        while self.pending():
             await asyncio.sleep(0.01)
+        await self._store.idle()
+
+    def remember_transaction_id(self, ref: int, transaction_id: int) -> None:
+        """The answer to a StartTransaction: later messages of that transaction use its id (Q-5)."""
+        self._transaction_ids[ref] = transaction_id
+
+    async def flush(self, timeout: float) -> bool:
+        """Deliver what is queued before the station goes down (C-23, C-24), for at most ``timeout``
+        seconds; False if the queue could not be emptied (offline, or the central system is slow):
+        what is left is delivered after the restart."""
+        if not self._ready or not self.pending():
+            return not self.pending()
+        self._empty.clear()
+        self.wake()
+        return await sleep_or_wake(self._clock, timeout, self._empty) is False
 
     # -- delivery -----------------------------------------------------------------------------
 
@@ -96,8 +115,11 @@ class OutboxService:
             self._wake.clear()
             item = self._store.outbox.head() if self._ready else None
             if item is None:
+                if self._ready:
+                    self._empty.set()
                 await self._wake.wait()
                 continue
+            self._empty.clear()
             wait = (item.next_try_at or 0) - self._clock.now().timestamp()
             if wait > 0:
                 await sleep_or_wake(self._clock, wait, asyncio.Event())
@@ -117,8 +139,12 @@ class OutboxService:
     def _request(self, item: OutboxItem) -> Message:
         request = msgspec.json.decode(item.payload, type=REQUESTS[Action(item.action)])
         if item.tx_ref is not None and hasattr(request, "transaction_id"):
-            record = self._store.transactions.get(item.tx_ref)
-            transaction_id = record.transaction_id if record and record.transaction_id is not None else None
+            transaction_id = self._transaction_ids.get(item.tx_ref)
+            if transaction_id is None:  # answered before a restart: it is in the transactions table
+                record = self._store.transactions.get(item.tx_ref)
+                transaction_id = record.transaction_id if record else None
+                if transaction_id is not None:
+                    self._transaction_ids[item.tx_ref] = transaction_id
             request = msgspec.structs.replace(
                 request, transaction_id=UNDELIVERABLE if transaction_id is None else transaction_id
             )
@@ -127,6 +153,10 @@ class OutboxService:
     async def _answered(self, item: OutboxItem, request: Message, response: Any) -> None:
         hook = self.on_answer.get(item.action)
         op, after = hook(item, request, response) if hook else (None, None)
+        # The delete is durable before the next message goes out. Letting it commit in the background
+        # would share fsyncs and drain faster (bench/), but a crash could then resend answered
+        # messages after newer ones (a MeterValues after its StopTransaction): the only duplicate
+        # chargebox allows is the one message that was in flight.
         await self._store.outbox.remove(item.seq, op)
         self.delivered += 1
         if after is not None:

@@ -23,7 +23,9 @@ from chargebox.protocol.messages import (
     UnlockStatus,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.config import Configuration
 from chargebox.station.connectors import ConnectorsService
+from chargebox.station.outbox import OutboxService
 from chargebox.station.transactions import TransactionService
 
 
@@ -33,9 +35,13 @@ class ResetService:
         *,
         transactions: TransactionService,
         connectors: ConnectorsService,
+        outbox: OutboxService,
+        config: Configuration,
         reboot: Callable[[], None],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
+        self._outbox = outbox
+        self._config = config
         self._transactions = transactions
         self._connectors = connectors
         self._reboot = reboot
@@ -50,6 +56,8 @@ class ResetService:
         async def reset() -> None:
             self._log.info("= %s reset", request.type)
             await self._transactions.stop_all(reason)  # C-23, C-24: journaled before going down
+            # ... and sent before it, when the link allows; what is left goes after the reboot
+            await self._outbox.flush(self._config.get_int("MessageTimeout", default=30))
             self._reboot()
 
         return Reply(ResetResponse(status=ResetStatus.ACCEPTED), then=reset)

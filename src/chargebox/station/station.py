@@ -209,7 +209,12 @@ class Station:
         )
         self.availability = AvailabilityService(connectors=self.connectors)
         self.reset_service = ResetService(
-            transactions=self.transactions, connectors=self.connectors, reboot=self.reboot, log=self.log
+            transactions=self.transactions,
+            connectors=self.connectors,
+            outbox=self.outbox,
+            config=self.config,
+            reboot=self.reboot,
+            log=self.log,
         )
         self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
         self.trigger.add(self.boot.triggers())
@@ -315,6 +320,9 @@ class Station:
         connection a BootNotification again (B-1) — with ``identity`` if it changed (F-7)."""
         self.log.info("= rebooting")
         self.reset_all()
+        for connector in self.connectors.connectors[1:]:  # the cable may still be in (the pilot says so)
+            if self.hardware.plugged(connector.id):
+                self.connectors.plugged(connector.id)
         if identity is not None:
             self.boot.identity = identity
         self.transport.reconnect()

@@ -97,7 +97,7 @@ class TransactionService:
         self._authorized: dict[int, tuple[str, IdTagInfo]] = {}  # card first, waiting for the cable (X-2)
         self._timers: dict[int, TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._locked_for: dict[int, str] = {}  # X-5/X-9: cable kept locked until this idTag returns
+        self._locked_for: dict[int, Session] = {}  # X-5/X-9: cable kept locked until its owner returns
         outbox.on_answer[Action.START_TRANSACTION] = self._on_start_answer
         outbox.on_answer[Action.STOP_TRANSACTION] = self._on_stop_answer
         outbox.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
@@ -145,7 +145,7 @@ class TransactionService:
             if unlock:
                 self._connectors.unplugged(connector_id)
             else:
-                self._locked_for[connector_id] = session.id_tag
+                self._locked_for[connector_id] = session
                 connector.plugged = False
             return
         connector.ev_disconnected = True  # X-10: SuspendedEV, the transaction goes on, stays locked
@@ -159,8 +159,8 @@ class TransactionService:
             if connector_id in (None, session.connector_id) and await self._may_stop(session, id_tag):
                 await self.stop(session.connector_id, Reason.LOCAL, id_tag=id_tag)
                 return
-        for cid, tag in list(self._locked_for.items()):
-            if connector_id in (None, cid) and tag.lower() == id_tag.lower():
+        for cid, owner in list(self._locked_for.items()):
+            if connector_id in (None, cid) and await self._may_stop(owner, id_tag):
                 await self._unlock(cid)  # X-5, X-9: the owner takes the cable back
                 del self._locked_for[cid]
                 self._connectors.unplugged(cid)
@@ -176,7 +176,9 @@ class TransactionService:
 
     def _target_connector(self, connector_id: int | None) -> int | None:
         """With one reader for several connectors: the cable waiting for a card, else a free one."""
-        candidates = [c for c in self._connectors.connectors[1:] if c.id not in self.sessions]
+        candidates = [
+            c for c in self._connectors.connectors[1:] if c.id not in self.sessions and c.id not in self._locked_for
+        ]
         if connector_id is not None:
             candidates = [c for c in candidates if c.id == connector_id]
         usable = [c for c in candidates if c.status in (S.AVAILABLE, S.PREPARING, S.FINISHING)]
@@ -185,7 +187,8 @@ class TransactionService:
         return chosen[0].id if chosen else None
 
     async def _may_stop(self, session: Session, id_tag: str) -> bool:
-        """M-1, X-6: the same card without asking; another card of the same group after asking."""
+        """M-1, X-6: the same card without asking; another card of the same group after asking.
+        The same rule releases a cable kept locked for its owner (X-5, X-9)."""
         if id_tag.lower() == session.id_tag.lower():
             return True
         if session.parent_id_tag is None:
@@ -315,7 +318,6 @@ class TransactionService:
             reason=reason.value,
             stop_request=(Action.STOP_TRANSACTION.value, encode(request)),
         )
-        self._store.connectors.set_meter_wh(connector_id, meter_stop)
         self._log.info("= transaction %d stopped (%s), meter %d Wh", session.ref, reason, meter_stop)
         connector.transaction_ref = connector.transaction_id = None
         connector.ev_suspended = connector.evse_suspended = connector.ev_disconnected = False
@@ -360,6 +362,7 @@ class TransactionService:
                 if info.status is not AuthorizationStatus.ACCEPTED:
                     await self._deauthorized(session)
 
+        self._outbox.remember_transaction_id(ref, response.transaction_id)
         return TransactionsTable.set_transaction_id(ref, response.transaction_id), after
 
     async def _deauthorized(self, session: Session) -> None:
@@ -368,7 +371,7 @@ class TransactionService:
         if self._config.get_bool("StopTransactionOnInvalidId"):
             self._log.info("= transaction %d deauthorized: stopping", session.ref)
             await self.stop(session.connector_id, Reason.DE_AUTHORIZED, unlock=False)
-            self._locked_for[session.connector_id] = session.id_tag
+            self._locked_for[session.connector_id] = session
         else:
             self._log.info("= transaction %d deauthorized: energy stopped, transaction goes on", session.ref)
             await self._contactor.open(session.connector_id)
@@ -391,6 +394,7 @@ class TransactionService:
     async def _on_start_dropped(self, item: OutboxItem) -> None:
         """X-4: a StartTransaction that could never be delivered: its messages use -1."""
         if item.tx_ref is not None:
+            self._outbox.remember_transaction_id(item.tx_ref, UNDELIVERABLE)
             await self._store.write(TransactionsTable.set_transaction_id(item.tx_ref, UNDELIVERABLE))
 
     # -- remote start / stop --------------------------------------------------------------------

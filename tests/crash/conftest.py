@@ -1,0 +1,387 @@
+"""Crash rig: a real ``chargebox simulate`` subprocess, killed with SIGKILL at chosen points, and a central system
+that records every transaction message it receives (checklist 5.3, X-4, X-12).
+
+``RecordingCsms`` is the built-in ``CentralSystem`` with its own StartTransaction / MeterValues / StopTransaction
+handlers. Each message is kept as ``Received``: the raw JSON payload exactly as it crossed the wire, which station
+process ("life") sent it, and, for a StartTransaction, the transactionId it was answered with. A ``KillRule`` makes
+the N-th matching message kill the station either before it is answered (mid-send: the station never sees an
+answer) or just after the CALLRESULT has been written to the socket. In that second case the rig first takes the
+write lock of the station's SQLite file (``BEGIN IMMEDIATE`` from the test process) and lets go of it only once
+the station is dead, so the kill always falls after the answer and before the delete could commit.
+
+``CrashRig`` spawns the station on a data dir that survives every kill, drives it through the JSON control API,
+copies the SQLite files right after a kill (what the station had journaled, untouched by any later recovery), and
+waits for things with bounded polls, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
+from chargebox.protocol import messages as m
+from chargebox.rpc import Rpc
+from chargebox.store import FILE_NAME
+
+CLI = [sys.executable, "-m", "chargebox.cli"]
+TX_ACTIONS = ("StartTransaction", "MeterValues", "StopTransaction")
+WAIT = 8.0  # the longest any single expected event may take; a poll timeout, not a sleep
+FIRST_TRANSACTION_ID = 1001  # far from the station's local refs (1, 2, ...) and the placeholder 0
+OCPP_CONFIG: dict[str, object] = {
+    "MeterValueSampleInterval": 1,
+    "MeterValuesSampledData": "Energy.Active.Import.Register",
+    "StopTxnSampledData": "Energy.Active.Import.Register",
+    "LocalAuthorizeOffline": True,
+    "AllowOfflineTxForUnknownId": True,
+}
+
+
+@dataclass(slots=True)
+class Received:
+    """One transaction message as the central system received it."""
+
+    action: str
+    payload: dict[str, Any]  # the raw JSON payload of the CALL
+    life: int  # 0 for the first station process, 1 after the first restart, ...
+    answer: int | None = None  # StartTransaction: the transactionId answered, None if never answered
+    answered: bool = False  # a CALLRESULT was written while the station was alive
+
+    @property
+    def timestamp(self) -> str:
+        """The message's own time: the MeterValue timestamp, or the Start/Stop timestamp."""
+        if self.action == "MeterValues":
+            return str(self.payload["meterValue"][0]["timestamp"])
+        return str(self.payload["timestamp"])
+
+
+@dataclass(slots=True)
+class KillRule:
+    """Kill the station at the ``nth`` message of ``action`` (None: any transaction message) received after arming.
+
+    ``after_answer`` False: kill before answering (the answer is written late, to a dead connection).
+    ``after_answer`` True: answer, and kill as soon as the CALLRESULT is on the socket.
+    """
+
+    action: str | None
+    nth: int
+    after_answer: bool = False
+    seen: int = 0
+
+
+class RecordingCsms(CentralSystem):
+    def __init__(self) -> None:
+        handlers = {
+            m.Action.START_TRANSACTION: self._handler("StartTransaction"),
+            m.Action.METER_VALUES: self._handler("MeterValues"),
+            m.Action.STOP_TRANSACTION: self._handler("StopTransaction"),
+        }
+        super().__init__(CsmsPolicy(heartbeat_interval=600, extra_handlers=handlers))
+        self.received: list[Received] = []
+        self.rules: list[KillRule] = []
+        self.life = 0
+        self.boots = 0
+        self.kill: Callable[[], None] = lambda: None
+        self.hold_writes: Callable[[], None] = lambda: None
+        self.killed = asyncio.Event()
+        self._ids = itertools.count(FIRST_TRANSACTION_ID)
+        self._raw: dict[str, Any] | None = None
+        self._kill_after_send = False
+        self.on_event = self._count_boots
+
+    def arm(self, action: str | None, nth: int, *, after_answer: bool = False) -> None:
+        self.killed.clear()
+        self.rules.append(KillRule(action, nth, after_answer))
+
+    def open_session(self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]]) -> Rpc:
+        """Record the raw payload of each transaction CALL, and kill right after writing an answer when asked."""
+
+        async def send_then_maybe_kill(data: bytes) -> None:
+            await send(data)
+            if self._kill_after_send and json.loads(data)[0] == 3:
+                self._kill_after_send = False
+                self._do_kill()
+
+        rpc = super().open_session(charge_point_id, send_then_maybe_kill)
+        receive = rpc.receive
+
+        async def recording_receive(data: str | bytes) -> None:
+            with contextlib.suppress(ValueError, TypeError, IndexError, KeyError):
+                frame = json.loads(data)
+                if frame[0] == 2 and frame[2] in TX_ACTIONS:
+                    self._raw = frame[3]
+            await receive(data)
+
+        rpc.receive = recording_receive  # type: ignore[method-assign]
+        return rpc
+
+    def of(self, action: str) -> list[Received]:
+        return [r for r in self.received if r.action == action]
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _count_boots(self, event: CsmsEvent) -> None:
+        if event.action is m.Action.BOOT_NOTIFICATION:
+            self.boots += 1
+
+    def _handler(self, action: str) -> Callable[[Any], Any]:
+        def handle(_request: Any) -> Any:
+            raw, self._raw = self._raw, None
+            assert raw is not None, "a transaction CALL arrived without its raw frame"
+            record = Received(action, raw, self.life)
+            self.received.append(record)
+            response = self._answer(action)
+            if self._fire(action) is False:  # mid-send: the station dies before any answer
+                return self._answer_late(response)
+            if isinstance(response, m.StartTransactionResponse):
+                record.answer = response.transaction_id
+            record.answered = True
+            return response
+
+        return handle
+
+    def _answer(self, action: str) -> m.Message:
+        accepted = m.IdTagInfo(status=m.AuthorizationStatus.ACCEPTED)
+        if action == "StartTransaction":
+            return m.StartTransactionResponse(id_tag_info=accepted, transaction_id=next(self._ids))
+        if action == "StopTransaction":
+            return m.StopTransactionResponse(id_tag_info=accepted)
+        return m.MeterValuesResponse()
+
+    def _fire(self, action: str) -> bool | None:
+        """None: no rule fired; False: killed before the answer; True: kill once the answer is written."""
+        for rule in self.rules:
+            if rule.action in (None, action):
+                rule.seen += 1
+                if rule.seen == rule.nth:
+                    self.rules.remove(rule)
+                    if rule.after_answer:
+                        self.hold_writes()  # the station cannot commit the delete before it dies
+                        self._kill_after_send = True
+                        return True
+                    self._do_kill()
+                    return False
+        return None
+
+    async def _answer_late(self, response: m.Message) -> m.Message:
+        await asyncio.sleep(0.2)  # written to a connection that is already gone: the station never sees it
+        return response
+
+    def _do_kill(self) -> None:
+        self.kill()
+        self.killed.set()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the station had journaled when it was killed (read from a copy of its files)."""
+
+    life: int
+    outbox: list[tuple[str, dict[str, Any], int | None]]  # (action, payload as journaled, transaction ref)
+    transactions: list[dict[str, Any]]
+
+
+@dataclass
+class CrashRig:
+    csms: RecordingCsms
+    port: int
+    tmp_path: Path
+    http: aiohttp.ClientSession
+    proc: asyncio.subprocess.Process | None = None
+    control: int = 0
+    snapshots: list[Snapshot] = field(default_factory=list)
+    _write_lock: sqlite3.Connection | None = None
+
+    def __post_init__(self) -> None:
+        self.csms.hold_writes = self._hold_writes
+
+    @property
+    def data_dir(self) -> Path:
+        return self.tmp_path / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.tmp_path / "station.log"
+
+    async def spawn(self, *, until_accepted: bool = True) -> None:
+        """Start (or restart) the station on the same data dir; return once its boot is accepted (or at once)."""
+        assert self.proc is None or self.proc.returncode is not None, "the previous station still runs"
+        config = self.tmp_path / "ocpp.json"
+        config.write_text(json.dumps(OCPP_CONFIG))
+        self.control = free_port()
+        boots = self.csms.boots
+        if self.proc is not None:
+            self.csms.life += 1
+        with self.log_path.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
+                "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
+                "--connectors", "1", "--ocpp-config", str(config),
+                stdout=asyncio.subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        proc = self.proc
+        self.csms.kill = lambda: proc.send_signal(signal.SIGKILL)
+        if not until_accepted:
+            return
+        await self.wait_until(lambda: self.csms.boots > boots, "a BootNotification")
+        await self.wait_state(lambda s: s["connected"] and s["registration"] == "Accepted", "an accepted boot")
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with self.http.post(f"http://127.0.0.1:{self.control}/api/{path}", json=body) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def state(self) -> dict[str, Any]:
+        async with self.http.get(f"http://127.0.0.1:{self.control}/api/state") as response:
+            result: dict[str, Any] = await response.json()
+            return result
+
+    async def wait_state(self, predicate: Callable[[dict[str, Any]], bool], what: str) -> None:
+        async def check() -> bool:
+            with contextlib.suppress(aiohttp.ClientError):
+                return predicate(await self.state())
+            return False
+
+        await self.wait_until_async(check, what)
+
+    async def kill(self) -> None:
+        """SIGKILL the station now."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.reap()
+
+    async def killed_by_rule(self) -> None:
+        """Wait for an armed rule to kill the station."""
+        try:
+            await asyncio.wait_for(self.csms.killed.wait(), WAIT)
+        except TimeoutError:
+            pytest.fail(f"the kill rule never fired; received {[r.action for r in self.csms.received]}")
+        await self.reap()
+
+    async def reap(self) -> None:
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), WAIT)
+        self._release_writes()
+        assert code == -signal.SIGKILL, f"station exited with {code}:\n{self.log_tail()}"
+        self.snapshots.append(self._snapshot())
+
+    async def drained(self) -> None:
+        """Wait until the station's outbox is empty and no transaction is open."""
+        await self.wait_until(lambda: self.query("SELECT COUNT(*) FROM outbox") == [(0,)]
+                              and self.query("SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL") == [(0,)],
+                              "the outbox to drain")  # fmt: skip
+
+    async def journaled(self, action: str, count: int) -> None:
+        """Wait until the outbox holds at least ``count`` messages of ``action`` (the station is offline)."""
+        await self.wait_until(
+            lambda: self.query("SELECT COUNT(*) FROM outbox WHERE action = ?", (action,))[0][0] >= count,
+            f"{count} journaled {action}",
+        )
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), WAIT)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read the live station file (WAL lets a reader look while the station writes)."""
+        db = sqlite3.connect(self.data_dir / FILE_NAME, timeout=5)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    async def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+        async def check() -> bool:
+            return predicate()
+
+        await self.wait_until_async(check, what, timeout)
+
+    async def wait_until_async(
+        self, predicate: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await predicate():
+            if loop.time() > deadline:
+                pytest.fail(f"timed out after {timeout}s waiting for {what}\n{self.log_tail()}")
+            if self.proc is not None and self.proc.returncode is not None:
+                pytest.fail(f"the station exited ({self.proc.returncode}) while waiting for {what}\n{self.log_tail()}")
+            await asyncio.sleep(0.02)
+
+    def _hold_writes(self) -> None:
+        """Take the station file's write lock (readers go on, as WAL allows; writers wait for it)."""
+        db = sqlite3.connect(self.data_dir / FILE_NAME, timeout=WAIT, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        self._write_lock = db
+
+    def _release_writes(self) -> None:
+        if self._write_lock is not None:
+            self._write_lock.execute("ROLLBACK")
+            self._write_lock.close()
+            self._write_lock = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _snapshot(self) -> Snapshot:
+        """Copy the killed station's files first, so that reading them recovers nothing in the real ones."""
+        copy = self.tmp_path / f"killed-{len(self.snapshots)}"
+        copy.mkdir()
+        for suffix in ("", "-wal", "-shm"):
+            source = self.data_dir / f"{FILE_NAME}{suffix}"
+            if source.exists():
+                shutil.copyfile(source, copy / source.name)
+        db = sqlite3.connect(copy / FILE_NAME)
+        db.row_factory = sqlite3.Row
+        try:
+            outbox = [
+                (str(row["action"]), json.loads(row["payload"]), row["tx_ref"])
+                for row in db.execute("SELECT action, payload, tx_ref FROM outbox ORDER BY seq")
+            ]
+            transactions = [dict(row) for row in db.execute("SELECT * FROM transactions ORDER BY ref")]
+        finally:
+            db.close()
+        return Snapshot(self.csms.life, outbox, transactions)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
+    csms = RecordingCsms()
+    port = await csms.start("127.0.0.1", 0)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http:
+        crash_rig = CrashRig(csms, port, tmp_path, http)
+        try:
+            yield crash_rig
+        finally:
+            crash_rig._release_writes()
+            await crash_rig.stop()
+            await csms.stop()
+    assert os.path.exists(tmp_path / "data" / FILE_NAME)
