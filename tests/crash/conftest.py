@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import shutil
 import signal
 import socket
@@ -384,4 +383,3 @@ async def rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
             crash_rig._release_writes()
             await crash_rig.stop()
             await csms.stop()
-    assert os.path.exists(tmp_path / "data" / FILE_NAME)

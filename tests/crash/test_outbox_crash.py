@@ -2,10 +2,11 @@
 
 A real ``chargebox simulate`` process charges on connector 1 (MeterValueSampleInterval 1) and is killed with SIGKILL
 at one point per case: mid-send (the central system has the message and never answers), after the answer but
-before the delete (the CALLRESULT is on the socket when the kill comes), between the store write and the send (the
-station is offline with a backlog, or has just journaled a StartTransaction), and while it drains a backlog after
-reconnecting. It is then restarted on the same data dir and left to drain. ``check_record`` states what the central
-system must have received, whatever the kill hit.
+before the delete (the CALLRESULT is on the socket when the kill comes, and the station's file is write-locked from
+the test so the delete cannot commit first), between the store write and the send (the station is offline with a
+backlog, or has just journaled a StartTransaction), and while it drains a backlog after reconnecting. It is then
+restarted on the same data dir and left to drain. ``check_record`` states what the central system must have
+received, whatever the kill hit.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from chargebox.protocol.messages import (
     GetConfigurationResponse,
     KeyValue,
 )
-from chargebox.rpc import Handler
+from chargebox.rpc import Handler, Reply
 from chargebox.station.config_keys import STANDARD_KEYS, Access, ConfigKey, KeyType, Profile
 from chargebox.store import Store
 
@@ -143,8 +143,12 @@ class Configuration:
 
     # -- changing -----------------------------------------------------------------------------
 
-    def change(self, name: str, value: str) -> ConfigurationStatus:
-        """ChangeConfiguration's decision (K-10..K-12); an accepted value is persisted first."""
+    def change(self, name: str, value: str, *, notify: bool = True) -> ConfigurationStatus:
+        """ChangeConfiguration's decision (K-10..K-12); an accepted value is persisted first.
+
+        With ``notify=False`` the value is in force but the subscribers hear of it only from
+        ``notify(name)``: the answer to the central system goes out first (a new AuthorizationKey
+        closes the connection, T-23)."""
         if not self.has(name):
             return ConfigurationStatus.NOT_SUPPORTED  # K-10
         key = self.key(name)
@@ -156,7 +160,9 @@ class Configuration:
         self._values[key.name] = normal
         if key.reboot_required:
             return ConfigurationStatus.REBOOT_REQUIRED  # K-12: applied after the next reboot
-        self._apply(key.name, normal)
+        self._effective[key.name] = normal
+        if notify:
+            self.notify(key.name)
         return ConfigurationStatus.ACCEPTED
 
     def set_internal(self, name: str, value: str) -> None:
@@ -166,12 +172,14 @@ class Configuration:
             return
         self._store.config.save(key.name, value)
         self._stored[key.name.lower()] = value
-        self._values[key.name] = value
-        self._apply(key.name, value)
+        self._values[key.name] = self._effective[key.name] = value
+        self.notify(key.name)
 
-    def _apply(self, name: str, value: str) -> None:
-        self._effective[name] = value
-        for listener in self._listeners.get(name, ()):
+    def notify(self, name: str) -> None:
+        """Tell the key's subscribers its value changed."""
+        key = self.key(name)
+        value = self._effective.get(key.name) or ""
+        for listener in self._listeners.get(key.name, ()):
             listener(value)
 
     def normalise(self, key: ConfigKey, value: str) -> str | None:
@@ -241,13 +249,23 @@ class ConfigurationService:
         value = None if key.access is Access.WRITE_ONLY else self._config.configured(key.name)  # K-5, T-41
         return KeyValue(key=key.name, readonly=key.readonly, value=msgspec.UNSET if value is None else value)
 
-    def on_change_configuration(self, request: ChangeConfigurationRequest) -> ChangeConfigurationResponse:
-        status = self._config.change(request.key, request.value)
-        if self._config.has(request.key) and self._config.key(request.key).access is Access.WRITE_ONLY:
+    def on_change_configuration(
+        self, request: ChangeConfigurationRequest
+    ) -> ChangeConfigurationResponse | Reply[ChangeConfigurationResponse]:
+        config = self._config
+        status = config.change(request.key, request.value, notify=False)
+        if config.has(request.key) and config.key(request.key).access is Access.WRITE_ONLY:
             self._log.info("= %s changed: %s (value not logged)", request.key, status)
         else:
             self._log.info("= %s=%r: %s", request.key, request.value, status)
-        return ChangeConfigurationResponse(status=status)
+        response = ChangeConfigurationResponse(status=status)
+        if status is not ConfigurationStatus.ACCEPTED:
+            return response
+
+        async def take_effect() -> None:  # B-7, T-30, T-35: at once, after the answer (T-23)
+            config.notify(request.key)
+
+        return Reply(response, then=take_effect)
 
 
 @functools.cache
