@@ -68,6 +68,15 @@ class Wire:
         answers = [f for d, f in self.frames[before + 1 :] if d == ">" and f and f[0] in (3, 4)]
         return answers[0] if answers else []
 
+    async def until(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Let the loop run, and real time pass for the store's writer thread, until ``done()``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the station did not get there")
+            await self.clock.advance(0)
+            await asyncio.sleep(0.005)
+
     def calls(self, action: str) -> list[dict[str, Any]]:
         """Payloads of the CALLs the station sent with this action, in order."""
         return [f[3] for d, f in self.frames if d == ">" and f[0] == 2 and f[2] == action]

@@ -33,6 +33,7 @@ from chargebox.protocol.connection import (
 from chargebox.protocol.errors import CallErrorCode
 from chargebox.protocol.messages import Action, Message
 from chargebox.redact import redact
+from chargebox.tasks import Tasks
 
 frames_log = logging.getLogger("chargebox.frames")
 R = TypeVar("R", bound=Message)
@@ -104,7 +105,7 @@ class Rpc:
         self._waiting: tuple[str, asyncio.Future[Event | None]] | None = None
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(logger, "follow-up task")
         self._after_write: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -128,9 +129,7 @@ class Rpc:
 
     def reset(self) -> None:
         """Cancel every handler task this Rpc started and every queued CALL (seed: reset globals)."""
-        for task in self._tasks:
-            task.cancel()
-        self._tasks.clear()
+        self._tasks.cancel()
         while self._queue:
             _request, _timeout, future = self._queue.popleft()
             future.cancel()
@@ -215,7 +214,7 @@ class Rpc:
             self._internal_error(conn, event, exc)
             return
         if inspect.isawaitable(result):
-            self._spawn(self._answer_later(conn, event, result))
+            self._tasks.spawn(self._answer_later(conn, event, result))
         else:
             self._answer(conn, event, result)
 
@@ -256,7 +255,7 @@ class Rpc:
                     self.detach()
                 return
         for then in follow_ups:
-            self._spawn(then())
+            self._tasks.spawn(then())
 
     def _arm(self, deadline: float) -> None:
         """One timer per Rpc, moved only when a call needs it sooner: a timer per call would cost
@@ -294,16 +293,6 @@ class Rpc:
         if result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             self._log.warning("! %s answered with %s %s", action, result.error_code, result.error_description)
         return result
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self._log.error("! follow-up task failed", exc_info=exc)
 
     def _log_frame(self, direction: str, data: str | bytes) -> None:
         text = redact(_text(data))

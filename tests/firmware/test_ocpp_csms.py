@@ -215,7 +215,8 @@ async def test_TC_045_1_diagnostics_upload_with_a_time_window(
     station = run_station(transfer=TransferSettings(upload_method=upload))
     await booted(csms)
     station.log.info("= an event before the window")
-    start = datetime.now(UTC) + timedelta(milliseconds=1)
+    # the station's clock, synchronised from currentTime (B-4), stamps its log records
+    start = station.clock.now() + timedelta(milliseconds=1)
     await asyncio.sleep(0.002)  # the only way to put real time between two log records
     station.log.info("= an event inside the window")
     location = f"{ftp_server.url}/uploads/" if method == "ftp" else f"{http_files.url}/uploads/"

@@ -175,7 +175,7 @@ async def test_X_12_TC_032_2_power_loss_is_reported_after_reboot(clock: VirtualC
     await second.transactions.recover()
     again = Wire(second, wire.csms, clock)
     await again.connect()
-    await clock.advance(0)
+    await again.until(lambda: bool(again.calls("StopTransaction")))
     [stop] = again.calls("StopTransaction")
     assert stop["reason"] == "PowerLoss" and stop["transactionId"] == 1 and stop["meterStop"] == 3680
     assert statuses(again, 1) == ["Available"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ from chargebox.rpc import Rpc, SendResult
 from chargebox.station.config import Configuration
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import Store
+from chargebox.tasks import Tasks
 
 S = ChargePointStatus
 # S-1: [S] §4.9 with errata 3.20 (B6 Preparing → Finishing); the key may go to each listed status.
@@ -105,7 +106,7 @@ class ConnectorsService:
         self._maintenance = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(log, "StatusNotification")
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]
         self._load()
@@ -139,8 +140,7 @@ class ConnectorsService:
             connector.info = None
             connector.transaction_id = connector.transaction_ref = None
         self._maintenance = False
-        for task in self._tasks:
-            task.cancel()
+        self._tasks.cancel()
         self._online = False
         self._load()
 
@@ -293,7 +293,7 @@ class ConnectorsService:
         key = (snapshot.status, snapshot.error_code)
         if connector.queued != key:
             connector.queued = key
-            self._spawn(self._await_report(connector, key, self._rpc.submit(self._request(connector, snapshot))))
+            self._tasks.spawn(self._await_report(connector, key, self._rpc.submit(self._request(connector, snapshot))))
 
     async def _await_report(
         self,
@@ -303,11 +303,6 @@ class ConnectorsService:
     ) -> None:
         if (await sent).ok:
             connector.reported = key
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def send_status_notification(self, connector_id: int) -> SendResult[StatusNotificationResponse]:
         """Send the connector's current status; remembered as reported once answered."""

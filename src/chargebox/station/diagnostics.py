@@ -50,6 +50,7 @@ from chargebox.redact import REDACTED, redact
 from chargebox.rpc import Handler, Reply, Rpc, SendResult
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import Store
+from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, Workspace, write_durably
 
 DEFAULT_RETRIES: Final = 3
@@ -178,7 +179,7 @@ class DiagnosticsService:
         self._configuration = configuration
         self._state = state
         self._log = log
-        self._task: asyncio.Task[None] | None = None
+        self._job = Tasks(log, "diagnostics upload")
         self._uploading_sent = False
         LOG_RING.attach(charge_point_id, clock)
 
@@ -247,21 +248,14 @@ class DiagnosticsService:
 
     def reset(self) -> None:
         """Seed: the DiagnosticStatusNotification module's ResetGlobals. The journal is kept."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._job.cancel()
         self._uploading_sent = False
 
     # -- the upload -----------------------------------------------------------------------------
 
     async def _start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run())
-            self._task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self._log.error("! diagnostics upload failed", exc_info=exc)
+        if not self._job:
+            self._job.spawn(self._run())
 
     async def _run(self) -> None:
         job = self._store.diagnostics.load()
@@ -308,9 +302,7 @@ class DiagnosticsService:
             self._log.warning("! DiagnosticsStatusNotification %s not delivered: %s", status, result.outcome.value)
 
     def _abandon(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._job.cancel()
         file_name = self._store.diagnostics.load().file_name
         if file_name:
             self._workspace.file(file_name).unlink(missing_ok=True)

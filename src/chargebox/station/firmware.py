@@ -24,7 +24,6 @@ Decisions (docs/howto/firmware.md):
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from chargebox.rpc import Handler, Reply, Rpc, SendResult
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
+from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, Workspace, partial_path
 
 # F-4: what the CP decides when UpdateFirmware leaves retries / retryInterval out.
@@ -111,7 +111,7 @@ class FirmwareService:
         self._connectors = connectors
         self._reboot = reboot
         self._log = log
-        self._task: asyncio.Task[None] | None = None
+        self._job = Tasks(log, "firmware job")
         self._downloading_sent = False  # sent since this (re)start: resent once after a reboot
         self._installing_sent = False
 
@@ -196,22 +196,15 @@ class FirmwareService:
 
     def reset(self) -> None:
         """Seed: OCPPFirmwareStatusNotificationResetGlobals. Cancel the job's task; the journal is kept."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._job.cancel()
         self._downloading_sent = self._installing_sent = False
         self.progress = FirmwareProgress()
 
     # -- the job --------------------------------------------------------------------------------
 
     async def _start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run())
-            self._task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self._log.error("! firmware job failed", exc_info=exc)
+        if not self._job:
+            self._job.spawn(self._run())
 
     async def _run(self) -> None:
         while True:
@@ -318,9 +311,7 @@ class FirmwareService:
 
     def _abandon(self) -> None:
         """A replaced job: stop it, drop its files, give the connectors back (F-6 maintenance)."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._job.cancel()
         job = self._store.firmware.load()
         if job.image is not None:
             _remove(Path(job.image))
