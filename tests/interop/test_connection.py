@@ -27,6 +27,9 @@ async def restarted(csms: OcppCsms, station_factory: StationRunner) -> AsyncIter
     """
     station = station_factory()
     await csms.wait_booted(connectors=2)
+    # the last StatusNotification's answer must reach the station before the server goes, or the
+    # station rightly sends that status again (it never learnt it arrived)
+    await until(lambda: all(c.reported is not None for c in station.connectors.connectors))
     await csms.stop()
     await until(lambda: not station.transport.connected)
     station.connectors.plugged(1)
