@@ -134,8 +134,13 @@ def _chargebox_location() -> str:
     import importlib.util
 
     spec = importlib.util.find_spec("chargebox")
-    origin = spec.origin if spec is not None and spec.origin else "not importable"
-    return str(Path(origin).parent.parent) if origin.endswith("__init__.py") else origin
+    if spec is None or not spec.origin:
+        return "not importable"
+    source = Path(spec.origin).parent.parent
+    try:  # relative to the checkout: a machine's own paths do not belong in the docs
+        return str(source.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return "an installed package"
 
 
 def _commit() -> str:
