@@ -234,9 +234,11 @@ def _seconds(text: str) -> float:
     return value
 
 
-async def _demo(_args: argparse.Namespace) -> int:
+async def _demo(args: argparse.Namespace) -> int:
     from chargebox.sim.demo import run_demo
 
+    if not args.verbose:  # the tour tells its own story; the log would interleave with it
+        logging.getLogger("chargebox").setLevel(logging.WARNING)
     return await run_demo()
 
 
