@@ -87,10 +87,10 @@ async def test_T_5_T_6_wrong_password_is_retried_with_back_off_and_never_gets_in
     assert {header for _, header in csms.refused} == {basic("CP-1", "not-the-right-password")}
     times = [at for at, _ in csms.refused[:4]]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    # ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1): about 0.05, 0.1, 0.2 seconds apart
-    assert gaps[0] >= 0.04
-    assert gaps[1] > gaps[0]
-    assert gaps[2] > gaps[1]
+    # ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1): about 0.05, 0.1, 0.2 seconds apart, never
+    # sooner (a load on the machine can only make them later)
+    for gap, delay in zip(gaps, [0.05, 0.1, 0.2], strict=True):
+        assert gap >= delay * 0.9 - 0.005
 
 
 async def test_T_42_TC_073_CS_new_authorization_key_is_used_on_reconnect(

@@ -97,9 +97,11 @@ async def test_T_5_http_error_is_retried_with_growing_delays(
     stations(server.url, reconnect=ReconnectPolicy(initial=0.05, factor=2, maximum=0.4, jitter=0))
     await until(lambda: len(server.upgrades) >= 5, timeout=3)
     gaps = [b.at - a.at for a, b in itertools.pairwise(server.upgrades[:5])]
-    # 0.05, 0.1, 0.2, 0.4 seconds (plus the time of a loopback attempt)
+    # 0.05, 0.1, 0.2, 0.4 seconds, plus the time of a loopback attempt: never sooner (no flooding), and
+    # later only by what a loaded machine adds (a loose bound: scheduling delays are not the rule)
     for gap, delay in zip(gaps, [0.05, 0.1, 0.2, 0.4], strict=True):
-        assert delay - 0.01 <= gap <= delay + 0.1
+        assert gap >= delay - 0.01
+    assert sum(gaps) <= 0.75 + 1.0
     assert server.connections == []
 
 
