@@ -10,6 +10,7 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
+from chargebox.station.reset import REBOOT_GRACE
 from tests.wire import Wire, statuses
 
 
@@ -388,17 +389,20 @@ async def test_C_23_C_24_reset_stops_transactions_and_boots_again(
     await clock.advance(0)
     assert (await wire.inject(f'[2,"x","Reset",{{"type":"{kind}"}}]'))[2] == {"status": "Accepted"}
     await clock.advance(0)
+    assert wire.calls("StopTransaction")[0]["reason"] == reason  # C-23: sent before going down
+    assert reconnects == []
+    await clock.advance(REBOOT_GRACE)
     assert reconnects == [True]
     await wire.disconnect()
     await wire.connect()
     assert wire.sent_actions().count("BootNotification") == 2
-    assert wire.calls("StopTransaction")[0]["reason"] == reason
 
 
 async def test_C_26_unavailable_survives_a_reset(station: Any, clock: VirtualClock) -> None:
     wire, _sim = await station()
     await wire.inject('[2,"a","ChangeAvailability",{"connectorId":0,"type":"Inoperative"}]')
     await wire.inject('[2,"x","Reset",{"type":"Soft"}]')
+    await clock.advance(REBOOT_GRACE)
     await wire.disconnect()
     await wire.connect()
     assert statuses(wire, 1)[-1] == "Unavailable"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Final
 
+from chargebox.clock import Clock
 from chargebox.protocol.messages import (
     Action,
     Reason,
@@ -28,6 +30,8 @@ from chargebox.station.connectors import ConnectorsService
 from chargebox.station.outbox import OutboxService
 from chargebox.station.transactions import TransactionService
 
+REBOOT_GRACE: Final = 0.5  # seconds between answering a Reset (and flushing the outbox) and going down
+
 
 class ResetService:
     def __init__(
@@ -37,10 +41,12 @@ class ResetService:
         connectors: ConnectorsService,
         outbox: OutboxService,
         config: Configuration,
+        clock: Clock,
         reboot: Callable[[], None],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         self._outbox = outbox
+        self._clock = clock
         self._config = config
         self._transactions = transactions
         self._connectors = connectors
@@ -58,6 +64,9 @@ class ResetService:
             await self._transactions.stop_all(reason)  # C-23, C-24: journaled before going down
             # ... and sent before it, when the link allows; what is left goes after the reboot
             await self._outbox.flush(self._config.get_int("MessageTimeout", default=30))
+            # A real controller takes a moment to go down; dropping the link the instant the answer
+            # is written can leave a central system that reads its socket lazily without it.
+            await self._clock.sleep(REBOOT_GRACE)
             self._reboot()
 
         return Reply(ResetResponse(status=ResetStatus.ACCEPTED), then=reset)

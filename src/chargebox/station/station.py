@@ -213,6 +213,7 @@ class Station:
             connectors=self.connectors,
             outbox=self.outbox,
             config=self.config,
+            clock=self.clock,
             reboot=self.reboot,
             log=self.log,
         )
