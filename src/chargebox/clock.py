@@ -39,11 +39,11 @@ class Clock(Protocol):
     async def sleep(self, delay: float) -> None: ...
 
 
-async def sleep_until(clock: Clock, when: datetime) -> None:
-    """Sleep until the wall clock reads ``when`` (F-2 retrieveDate and the like)."""
-    delay = (when - clock.now()).total_seconds()
-    if delay > 0:
-        await clock.sleep(delay)
+async def sleep_until(clock: Clock, when: datetime, recheck: float = 300.0) -> None:
+    """Sleep until the wall clock reads ``when`` (F-2 retrieveDate and the like), reading it again at
+    least every ``recheck`` seconds so that a time sync (B-4, B-7) moves the wake-up too."""
+    while (delay := (when - clock.now()).total_seconds()) > 0:
+        await clock.sleep(min(delay, recheck))
 
 
 class SystemClock:

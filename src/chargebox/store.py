@@ -332,14 +332,6 @@ class ConnectorsTable(_Table):
             int(str(i)): int(str(wh)) for i, wh in self._store.query("SELECT connector_id, meter_wh FROM connectors")
         }
 
-    def meter_wh(self, connector_id: int) -> int:
-        rows = self._store.query("SELECT meter_wh FROM connectors WHERE connector_id = ?", (connector_id,))
-        return int(str(rows[0][0])) if rows else 0
-
-    def set_meter_wh(self, connector_id: int, wh: int) -> None:
-        with self._store.transaction() as db:
-            db.execute("UPDATE connectors SET meter_wh = ? WHERE connector_id = ?", (wh, connector_id))
-
 
 class AuthCacheTable(_Table):
     """The authorization cache (A-8); it survives reboots. ClearCache empties it (C-9)."""
@@ -404,10 +396,6 @@ class OutboxTable(_Table):
             "SELECT seq, action, payload, attempts, next_try_at, tx_ref FROM outbox ORDER BY seq LIMIT 1"
         )
         return _outbox_item(rows[0]) if rows else None
-
-    def items(self) -> list[OutboxItem]:
-        rows = self._store.query("SELECT seq, action, payload, attempts, next_try_at, tx_ref FROM outbox ORDER BY seq")
-        return [_outbox_item(row) for row in rows]
 
     def count(self) -> int:
         return int(str(self._store.query("SELECT COUNT(*) FROM outbox")[0][0]))

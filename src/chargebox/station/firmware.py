@@ -35,7 +35,7 @@ from typing import Any, Final
 import msgspec
 
 from chargebox import hal
-from chargebox.clock import Clock
+from chargebox.clock import Clock, sleep_until
 from chargebox.errors import HardwareError, TransferError
 from chargebox.protocol.messages import (
     Action,
@@ -57,8 +57,6 @@ from chargebox.transfer import Transfer, Workspace, partial_path
 # F-4: what the CP decides when UpdateFirmware leaves retries / retryInterval out.
 DEFAULT_RETRIES: Final = 3
 DEFAULT_RETRY_INTERVAL: Final = 60
-# sleep_until re-reads the wall clock at least this often, so a time sync (B-4, B-7) moves the wake-up too.
-_WALL_CLOCK_RECHECK: Final = 300.0
 
 
 class Stage(enum.StrEnum):
@@ -227,12 +225,12 @@ class FirmwareService:
     async def _download(self, job: FirmwareJobRecord) -> None:
         """F-2, F-3, F-4: not before retrieveDate; each failed attempt retried after retryInterval."""
         assert job.retrieve_date is not None and job.location is not None and job.image is not None
-        await self._sleep_until(datetime.fromisoformat(job.retrieve_date))  # F-2: never before retrieveDate
+        await sleep_until(self._clock, datetime.fromisoformat(job.retrieve_date))  # F-2: never before retrieveDate
         image = Path(job.image)
         while True:
             job = self._store.firmware.load()
             if job.next_try_at is not None:
-                await self._sleep_until(datetime.fromisoformat(job.next_try_at))  # F-4, also across a reboot
+                await sleep_until(self._clock, datetime.fromisoformat(job.next_try_at))  # F-4, also across a reboot
             if job.attempts > job.retries:  # the last attempt was cut short by a power loss
                 await self._download_failed(image)
                 return
@@ -304,10 +302,6 @@ class FirmwareService:
         result = await self.send_firmware_status_notification()
         if not result.ok:
             self._log.warning("! FirmwareStatusNotification %s not delivered: %s", status, result.outcome.value)
-
-    async def _sleep_until(self, when: datetime) -> None:
-        while (delay := (when - self._clock.now()).total_seconds()) > 0:
-            await self._clock.sleep(min(delay, _WALL_CLOCK_RECHECK))
 
     def _abandon(self) -> None:
         """A replaced job: stop it, drop its files, give the connectors back (F-6 maintenance)."""
