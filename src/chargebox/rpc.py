@@ -162,7 +162,12 @@ class Rpc:
         try:
             while self._queue:
                 request, timeout, future = self._queue.popleft()
-                result = await self._exchange(request, timeout)
+                try:
+                    result = await self._exchange(request, timeout)
+                except Exception as exc:  # a LocalProtocolError: the caller's bug, raised where it awaits
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
                 if not future.done():
                     future.set_result(result)
         finally:
