@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from chargebox.clock import VirtualClock
-from chargebox.sim.simulator import Simulator
-from tests.wire import Wire
-
-
-@pytest.fixture
-def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
-    async def build(**settings: Any) -> tuple[Wire, Simulator]:
-        wire = wired(**settings)
-        await wire.connect()
-        return wire, Simulator(wire.station)
-
-    return build
 
 
 def measurands(payload: dict[str, Any]) -> list[tuple[str, str | None]]:

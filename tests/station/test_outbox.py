@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
 from chargebox.store import Store
 from tests.wire import Wire, make_csms, make_station, statuses
-
-
-@pytest.fixture
-def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
-    async def build(csms: dict[str, Any] | None = None, **settings: Any) -> tuple[Wire, Simulator]:
-        wire = wired(csms, **settings)
-        await wire.connect()
-        return wire, Simulator(wire.station)
-
-    return build
 
 
 def transaction_frames(wire: Wire) -> list[tuple[str, dict[str, Any]]]:

@@ -9,19 +9,8 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
-from chargebox.sim.simulator import Simulator
 from chargebox.station.reset import REBOOT_GRACE
 from tests.wire import Wire, statuses
-
-
-@pytest.fixture
-def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
-    async def build(csms: dict[str, Any] | None = None, **settings: Any) -> tuple[Wire, Simulator]:
-        wire = wired(csms, **settings)
-        await wire.connect()
-        return wire, Simulator(wire.station)
-
-    return build
 
 
 def accepted(parent: str | None = None) -> m.IdTagInfo:
