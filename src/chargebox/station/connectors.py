@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import LocalProtocolError
@@ -52,10 +52,20 @@ STATION_STATUSES: Final = frozenset({S.AVAILABLE, S.UNAVAILABLE, S.FAULTED})  # 
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
+    """A status as it was when it was decided, so that it is reported as it was (S-7)."""
+
     status: ChargePointStatus
     error_code: ChargePointErrorCode
     info: str | None
     vendor_error_code: str | None
+
+    @classmethod
+    def of(cls, connector: Connector) -> _Snapshot:
+        return cls(connector.status, connector.error_code, connector.info, connector.vendor_error_code)
+
+    @property
+    def key(self) -> tuple[ChargePointStatus, ChargePointErrorCode]:
+        return self.status, self.error_code
 
 
 @dataclass(slots=True)
@@ -79,9 +89,8 @@ class Connector:
     transaction_ref: int | None = None  # our own reference, from the moment a transaction starts
     reported: tuple[ChargePointStatus, ChargePointErrorCode] | None = None  # last one answered
     queued: tuple[ChargePointStatus, ChargePointErrorCode] | None = None  # last one handed to the Rpc
-    changed_at: float = 0.0
     _generation: int = 0
-    _timers: list[TimerHandle] = field(default_factory=list)
+    _report_timer: TimerHandle | None = None
 
 
 class ConnectorsService:
@@ -131,9 +140,9 @@ class ConnectorsService:
     def reset(self) -> None:
         """Forget runtime state (timers, what was reported); persisted availability is reloaded."""
         for connector in self.connectors:
-            for timer in connector._timers:
-                timer.cancel()
-            connector._timers.clear()
+            if connector._report_timer is not None:
+                connector._report_timer.cancel()
+                connector._report_timer = None
             connector.plugged = connector.faulted = connector.awaiting_plug = connector.finishing = False
             connector.ev_suspended = connector.evse_suspended = connector.ev_disconnected = False
             connector.error_code = ChargePointErrorCode.NO_ERROR
@@ -266,7 +275,6 @@ class ConnectorsService:
     def _enter(self, connector: Connector, status: ChargePointStatus) -> None:
         self._log.info("= connector %d: %s -> %s", connector.id, connector.status, status)
         connector.status = status
-        connector.changed_at = self._clock.monotonic()
         connector._generation += 1
         self._schedule_report(connector)
 
@@ -274,7 +282,7 @@ class ConnectorsService:
         """Report this status as it is now, in event order (S-7), once it has lasted (S-6)."""
         if not self._online:
             return  # S-7: reported after the reconnect, if it still differs then
-        snapshot = _Snapshot(connector.status, connector.error_code, connector.info, connector.vendor_error_code)
+        snapshot = _Snapshot.of(connector)
         delay = self._config.get_int("MinimumStatusDuration")
         if delay <= 0:
             self._queue(connector, snapshot)
@@ -285,36 +293,34 @@ class ConnectorsService:
             if connector._generation == generation:
                 self._queue(connector, snapshot)
 
-        connector._timers.append(self._clock.call_later(delay, report))
+        if connector._report_timer is not None:
+            connector._report_timer.cancel()  # superseded: that status did not last
+        connector._report_timer = self._clock.call_later(delay, report)
 
     def _queue(self, connector: Connector, snapshot: _Snapshot) -> None:
         """Hand a status to the Rpc now, so it keeps its place among the station's CALLs (S-7),
         unless it is the one handed over last."""
-        key = (snapshot.status, snapshot.error_code)
-        if connector.queued != key:
-            connector.queued = key
-            self._tasks.spawn(self._await_report(connector, key, self._rpc.submit(self._request(connector, snapshot))))
-
-    async def _await_report(
-        self,
-        connector: Connector,
-        key: tuple[ChargePointStatus, ChargePointErrorCode],
-        sent: asyncio.Future[SendResult[Any]],
-    ) -> None:
-        if (await sent).ok:
-            connector.reported = key
+        if connector.queued != snapshot.key:
+            connector.queued = snapshot.key
+            self._tasks.spawn(self._submit(connector, snapshot))
 
     async def send_status_notification(self, connector_id: int) -> SendResult[StatusNotificationResponse]:
-        """Send the connector's current status; remembered as reported once answered."""
+        """Send the connector's current status."""
         connector = self.connectors[connector_id]
-        snapshot = _Snapshot(connector.status, connector.error_code, connector.info, connector.vendor_error_code)
-        return await self._send(connector, snapshot)
+        return await self._submit(connector, _Snapshot.of(connector))
 
-    async def _send(self, connector: Connector, snapshot: _Snapshot) -> SendResult[StatusNotificationResponse]:
-        result: SendResult[StatusNotificationResponse] = await self._rpc.call(self._request(connector, snapshot))
-        if result.ok:
-            connector.reported = (snapshot.status, snapshot.error_code)
-        return result
+    def _submit(self, connector: Connector, snapshot: _Snapshot) -> Awaitable[SendResult[StatusNotificationResponse]]:
+        """Hand the status to the Rpc at once, so it keeps its place among the station's CALLs
+        (S-7); it counts as reported once answered."""
+        sent = self._rpc.submit(self._request(connector, snapshot))
+
+        async def answered() -> SendResult[StatusNotificationResponse]:
+            result: SendResult[StatusNotificationResponse] = await sent
+            if result.ok:
+                connector.reported = snapshot.key
+            return result
+
+        return answered()
 
     def _request(self, connector: Connector, snapshot: _Snapshot) -> StatusNotificationRequest:
         return StatusNotificationRequest(
