@@ -122,7 +122,7 @@ class OutboxService:
             self._empty.clear()
             wait = (item.next_try_at or 0) - self._clock.now().timestamp()
             if wait > 0:
-                await sleep_or_wake(self._clock, wait, asyncio.Event())
+                await self._clock.sleep(wait)  # the retry interval; the queue waits behind it
                 continue
             request = self._request(item)
             result: SendResult[Any] = await self._rpc.call(request)

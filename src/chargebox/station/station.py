@@ -416,7 +416,7 @@ def _template(settings: StationSettings) -> dict[str, object]:
 
 
 def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]:
-    raw = next((v for k, v in template.items() if k.lower() == "supportedfeatureprofiles"), None)
+    raw = _template_value(template, "SupportedFeatureProfiles")
     if raw is None:
         return IMPLEMENTED_PROFILES
     names = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",") if p.strip()]
@@ -435,7 +435,7 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
 
 
 def _connector_count(settings: StationSettings, template: Mapping[str, object]) -> int:
-    raw = next((v for k, v in template.items() if k.lower() == "numberofconnectors"), None)
+    raw = _template_value(template, "NumberOfConnectors")
     source = settings.ocpp_config_source
     if raw is None:
         return settings.connectors or 1
@@ -448,3 +448,8 @@ def _connector_count(settings: StationSettings, template: Mapping[str, object]) 
     if settings.connectors is not None and settings.connectors != count:
         raise ConfigError(f"{source}: NumberOfConnectors={count} contradicts --connectors {settings.connectors}")
     return count
+
+
+def _template_value(template: Mapping[str, object], name: str) -> object | None:
+    """A template key, matched case-insensitively as configuration keys are (G-1)."""
+    return next((value for key, value in template.items() if key.lower() == name.lower()), None)
