@@ -112,9 +112,6 @@ def make_csms(clock: VirtualClock, **policy: Any) -> CentralSystem:
     return CentralSystem(CsmsPolicy(**policy), clock=clock)
 
 
-Factory = Callable[..., Station]
-
-
 def statuses(wire: Wire, connector_id: int) -> list[str]:
     """The statuses the station reported for one connector, in order."""
     return [p["status"] for p in wire.calls("StatusNotification") if p["connectorId"] == connector_id]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -285,13 +285,10 @@ class ConfigTable(_Table):
         return {str(k): str(v) for k, v in self._store.query("SELECT key, value FROM config")}
 
     def save(self, key: str, value: str) -> None:
-        self.save_many({key: value})
-
-    def save_many(self, values: Mapping[str, str]) -> None:
         with self._store.transaction() as db:
-            db.executemany(
+            db.execute(
                 "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                values.items(),
+                (key, value),
             )
 
 

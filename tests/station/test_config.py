@@ -223,3 +223,18 @@ def test_every_standard_key_of_checklist_8_3_is_in_the_registry() -> None:
         "CertificateStoreMaxLength", "CpoName", "SecurityProfile",
     }  # fmt: skip
     assert names == expected
+
+
+async def test_an_integrator_declares_a_vendor_key(wired: Callable[..., Wire]) -> None:
+    from chargebox.station.config_keys import ConfigKey, KeyType, Profile
+
+    wire = wired()
+    key = ConfigKey(name="VendorLedBrightness", type=KeyType.INTEGER, access=Access.READ_WRITE, default="50",
+                    profile=Profile.CORE, service="vendor", maximum=100)  # fmt: skip
+    wire.station.config.declare(key)
+    await wire.connect()
+    keys = keys_of(await wire.inject('[2,"g","GetConfiguration",{"key":["VendorLedBrightness"]}]'))
+    assert keys["VendorLedBrightness"]["value"] == "50"
+    assert await change(wire, "VendorLedBrightness", "101") == "Rejected"
+    assert await change(wire, "VendorLedBrightness", "80") == "Accepted"
+    assert wire.station.store.config.load()["VendorLedBrightness"] == "80"
