@@ -123,8 +123,6 @@ class BootService:
 
     def connected(self) -> None:
         if self._accepted_once:  # T-34: a reconnect, not a reboot
-            # the queue goes first (Q-5); a Heartbeat only after a full interval of silence
-            self._rpc.last_sent_at = max(self._rpc.last_sent_at, self._clock.monotonic())
             self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
             self._boot_task = asyncio.ensure_future(self._on_accepted(False))
         else:
@@ -185,14 +183,16 @@ class BootService:
                 await self._clock.sleep(wait)  # B-5: answer calls meanwhile, send none
 
     async def _heartbeat(self) -> None:
-        """B-7: a Heartbeat after HeartbeatInterval seconds without any other CALL of ours."""
+        """B-7: a Heartbeat after HeartbeatInterval seconds without any other CALL of ours, counted
+        from this connection's start at the earliest (after a reconnect the queue goes first, Q-5)."""
+        connected_at = self._clock.monotonic()
         while True:
             self._interval_changed.clear()
             interval = self._config.get_int("HeartbeatInterval")
             if interval <= 0:
                 await self._interval_changed.wait()
                 continue
-            due = self._rpc.last_sent_at + interval
+            due = max(self._rpc.last_sent_at, connected_at) + interval
             delay = due - self._clock.monotonic()
             if delay > 0:
                 await sleep_or_wake(self._clock, delay, self._interval_changed)
