@@ -198,6 +198,15 @@ async def test_F_8_trigger_after_a_failure_reports_the_failure_until_the_next_up
     assert fw.statuses()[-1] == "Idle"  # a new job, waiting for its retrieveDate
 
 
+async def test_F_3_a_new_update_after_a_failed_one_sends_downloading_again(fw: FwRig) -> None:
+    fw.transfer.script = ["HTTP 404", GOOD]
+    await fw.update_firmware(retries=0)
+    await fw.clock.advance(0)
+    await fw.update_firmware()
+    await fw.clock.advance(0)
+    assert fw.statuses()[:4] == ["Downloading", "DownloadFailed", "Downloading", "Downloaded"]
+
+
 async def test_F_8_trigger_after_installed_sends_idle(fw: FwRig) -> None:
     fw.transfer.script = [GOOD]
     await fw.update_firmware()

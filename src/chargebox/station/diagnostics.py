@@ -3,13 +3,14 @@
 Answers: GetDiagnostics (D-1). Sends: DiagnosticsStatusNotification (D-3). TriggerMessage:
 DiagnosticsStatusNotification (C-32, D-4).
 
-GetDiagnostics is journalled in ``store.diagnostics`` before it is answered with the file name; the archive is
-built after the answer and uploaded to the directory ``location`` (D-2) with ``retries`` further attempts
-``retryInterval`` apart: Uploading → Uploaded, or UploadFailed after the last attempt (D-3). A reboot resumes the
-upload with the attempts already used (the archive is built again if it was lost). A second GetDiagnostics while
-one uploads replaces it (the latest request wins, as with UpdateFirmware). A triggered
-DiagnosticsStatusNotification reports Uploading while an upload runs and Idle otherwise (D-4), also after
-UploadFailed: nothing is left half done by a failed upload, unlike a failed firmware update.
+GetDiagnostics is journalled in ``store.diagnostics`` before it is answered with the file name, and runs on the
+job engine (``station/jobs.py``); the archive is built after the answer and uploaded to the directory ``location``
+(D-2) with ``retries`` further attempts ``retryInterval`` apart: Uploading → Uploaded, or UploadFailed after the
+last attempt (D-3). A reboot resumes the upload with the attempts already used (the archive is built again if it
+was lost). A second GetDiagnostics while one uploads replaces it (the latest request wins, as with
+UpdateFirmware). A triggered DiagnosticsStatusNotification reports Uploading while an upload runs and Idle
+otherwise (D-4), also after UploadFailed: nothing is left half done by a failed upload, unlike a failed firmware
+update.
 
 The archive (a zip, written by ``build_archive`` into the transfer workspace, the one other place besides
 store.py that writes files) holds ``manifest.json``, ``log.txt`` (the station's log records between startTime
@@ -29,14 +30,13 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 import msgspec
 
 from chargebox.clock import Clock
-from chargebox.errors import TransferError
 from chargebox.protocol.messages import (
     Action,
     DiagnosticsStatus,
@@ -48,13 +48,11 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import REDACTED, redact
 from chargebox.rpc import Handler, Reply, Rpc, SendResult
+from chargebox.station.jobs import After, Job, retries_or_default, retry_interval_or_default
 from chargebox.station.trigger import Trigger, Triggers
-from chargebox.store import Store
-from chargebox.tasks import Tasks
+from chargebox.store import DiagnosticsJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 
-DEFAULT_RETRIES: Final = 3
-DEFAULT_RETRY_INTERVAL: Final = 60
 SECRET_KEYS: Final = frozenset({"authorizationkey"})
 _UNSAFE_NAME_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -179,8 +177,15 @@ class DiagnosticsService:
         self._configuration = configuration
         self._state = state
         self._log = log
-        self._job = Tasks(log, "diagnostics upload")
-        self._uploading_sent = False
+        self._job = Job(
+            name="diagnostics",
+            journal=store.diagnostics,
+            statuses=DiagnosticsStatus,
+            steps={Stage.UPLOADING: self._upload},
+            send=self.send_diagnostics_status_notification,
+            clock=clock,
+            log=log,
+        )
         LOG_RING.attach(charge_point_id, clock)
 
     def handlers(self) -> dict[Action, Handler]:
@@ -198,7 +203,7 @@ class DiagnosticsService:
     @property
     def status(self) -> DiagnosticsStatus:
         """The last status entered, as persisted."""
-        return DiagnosticsStatus(self._store.diagnostics.load().status)
+        return self._job.status
 
     def current_status(self) -> DiagnosticsStatus:
         """D-4: Uploading while an upload runs, Idle otherwise."""
@@ -207,8 +212,7 @@ class DiagnosticsService:
 
     def set_diagnostics_status(self, status: DiagnosticsStatus) -> None:
         """Persisted before it is sent (D-3)."""
-        self._store.diagnostics.set_status(status.value)
-        self._log.info("= diagnostics status %s", status)
+        self._job.set_status(status)
 
     async def send_diagnostics_status_notification(
         self, status: DiagnosticsStatus | None = None
@@ -220,7 +224,7 @@ class DiagnosticsService:
 
     def on_get_diagnostics(self, request: GetDiagnosticsRequest) -> Reply[GetDiagnosticsResponse]:
         """D-1: journal the request and answer with the file name; build and upload after the answer."""
-        if self._store.diagnostics.load().stage == Stage.UPLOADING:
+        if self._job.stage == Stage.UPLOADING:
             self._log.info("= GetDiagnostics replaces the upload under way")
             self._abandon()
         now = self._clock.now()
@@ -228,85 +232,49 @@ class DiagnosticsService:
         self._store.diagnostics.save_job(
             location=request.location,
             file_name=file_name,
-            retries=DEFAULT_RETRIES if request.retries is msgspec.UNSET else max(0, request.retries),
-            retry_interval=(
-                DEFAULT_RETRY_INTERVAL if request.retry_interval is msgspec.UNSET else max(0, request.retry_interval)
-            ),
+            retries=retries_or_default(request.retries),
+            retry_interval=retry_interval_or_default(request.retry_interval),
             start_time=None if request.start_time is msgspec.UNSET else request.start_time.isoformat(),
             stop_time=None if request.stop_time is msgspec.UNSET else request.stop_time.isoformat(),
             received_at=now.isoformat(),
         )
         self._log.info("= GetDiagnostics: %s to %s", file_name, redact(request.location))
-        return Reply(GetDiagnosticsResponse(file_name=file_name), then=self._start)
+        return Reply(GetDiagnosticsResponse(file_name=file_name), then=self._job.start)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def resume(self) -> None:
         """After an accepted boot: finish an upload a reboot or a power loss interrupted."""
-        if self._store.diagnostics.load().stage == Stage.UPLOADING:
-            await self._start()
+        await self._job.resume()
 
     def reset(self) -> None:
         """Seed: the DiagnosticStatusNotification module's ResetGlobals. The journal is kept."""
-        self._job.cancel()
-        self._uploading_sent = False
+        self._job.reset()
 
-    # -- the upload -----------------------------------------------------------------------------
+    # -- the upload: the job's one step -----------------------------------------------------------
 
-    async def _start(self) -> None:
-        if not self._job:
-            self._job.spawn(self._run())
-
-    async def _run(self) -> None:
-        job = self._store.diagnostics.load()
+    async def _upload(self, job: DiagnosticsJobRecord) -> After:
+        """D-2, D-3: the archive (built again if a reboot lost it), uploaded with the attempts left."""
         assert job.file_name is not None and job.location is not None
-        archive = self._workspace.file(job.file_name)
+        location, file_name = job.location, job.file_name
+        archive = self._workspace.file(file_name)
         if not archive.exists():
             await asyncio.to_thread(build_archive, archive, self._contents(job.start_time, job.stop_time))
-        while True:
-            job = self._store.diagnostics.load()
-            if job.next_try_at is not None:
-                delay = (datetime.fromisoformat(job.next_try_at) - self._clock.now()).total_seconds()
-                await self._clock.sleep(delay)
-            if job.attempts > job.retries:  # the last attempt was cut short by a power loss
-                await self._finish(DiagnosticsStatus.UPLOAD_FAILED, archive)
-                return
-            attempt = job.attempts + 1
-            self._store.diagnostics.update(attempts=attempt, next_try_at=None)
-            if not self._uploading_sent:
-                await self._enter(DiagnosticsStatus.UPLOADING)  # D-3: when the upload starts
-                self._uploading_sent = True
-            try:
-                await self.transfer.upload(archive, job.location or "", job.file_name or archive.name)
-            except TransferError as exc:
-                self._log.warning("! diagnostics upload attempt %d of %d failed: %s", attempt, job.retries + 1, exc)
-                if attempt > job.retries:
-                    await self._finish(DiagnosticsStatus.UPLOAD_FAILED, archive)
-                    return
-                next_try = self._clock.now() + timedelta(seconds=job.retry_interval)
-                self._store.diagnostics.update(next_try_at=next_try.isoformat())
-                continue
-            await self._finish(DiagnosticsStatus.UPLOADED, archive)
-            return
 
-    async def _finish(self, status: DiagnosticsStatus, archive: Path) -> None:
+        async def upload() -> None:
+            await self.transfer.upload(archive, location, file_name)
+
+        uploaded = await self._job.attempt("upload", upload, announce=DiagnosticsStatus.UPLOADING)  # D-3
         archive.unlink(missing_ok=True)
-        self._store.diagnostics.update(stage=Stage.IDLE.value)
-        await self._enter(status)
-        self._uploading_sent = False
-
-    async def _enter(self, status: DiagnosticsStatus) -> None:
-        self.set_diagnostics_status(status)
-        result = await self.send_diagnostics_status_notification()
-        if not result.ok:
-            self._log.warning("! DiagnosticsStatusNotification %s not delivered: %s", status, result.outcome.value)
+        status = DiagnosticsStatus.UPLOADED if uploaded else DiagnosticsStatus.UPLOAD_FAILED
+        await self._job.enter(status, stage=Stage.IDLE)
+        return After.NEXT
 
     def _abandon(self) -> None:
-        self._job.cancel()
+        self._job.reset()
         file_name = self._store.diagnostics.load().file_name
         if file_name:
             self._workspace.file(file_name).unlink(missing_ok=True)
-        self._uploading_sent = False
 
     def _contents(self, start_time: str | None, stop_time: str | None) -> ArchiveContents:
         window = Window(

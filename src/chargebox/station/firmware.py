@@ -3,8 +3,8 @@
 Answers: UpdateFirmware (F-1). Sends: FirmwareStatusNotification (F-3). TriggerMessage: FirmwareStatusNotification
 (C-32, F-8).
 
-The job is journalled in ``store.firmware`` before each step is acted on, so a power loss at any point resumes
-where it was (``resume()`` after the next accepted boot). Its stages::
+The job runs on the job engine (``station/jobs.py``), journalled in ``store.firmware`` before each step is acted
+on, so a power loss at any point resumes where it was (``resume()`` after the next accepted boot). Its stages::
 
     scheduled ──▶ downloading ──▶ downloaded ──▶ installing ──▶ installed ──▶ idle
     (retrieveDate)  │  (retries)     (F-6 wait)      │  (reboot)   (Installed after the BootNotification, F-7)
@@ -27,16 +27,13 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
-
-import msgspec
+from typing import Any
 
 from chargebox import hal
-from chargebox.clock import Clock, sleep_until
-from chargebox.errors import HardwareError, TransferError
+from chargebox.clock import Clock
+from chargebox.errors import HardwareError
 from chargebox.protocol.messages import (
     Action,
     FirmwareStatus,
@@ -49,14 +46,12 @@ from chargebox.protocol.messages import (
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, Rpc, SendResult
 from chargebox.station.connectors import ConnectorsService
+from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
-from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, Workspace, partial_path
 
-# F-4: what the CP decides when UpdateFirmware leaves retries / retryInterval out.
-DEFAULT_RETRIES: Final = 3
-DEFAULT_RETRY_INTERVAL: Final = 60
+FirmwareProgress = JobProgress  # the name the demo's progress bar knows it by
 
 
 class Stage(enum.StrEnum):
@@ -68,17 +63,6 @@ class Stage(enum.StrEnum):
     DOWNLOADED = "downloaded"
     INSTALLING = "installing"
     INSTALLED = "installed"
-
-
-@dataclass(frozen=True, slots=True)
-class FirmwareProgress:
-    """Bytes of the image downloaded so far, for the progress bar and ``/api/state``."""
-
-    done: int = 0
-    total: int | None = None
-
-    def as_json(self) -> dict[str, int | None]:
-        return {"bytesDone": self.done, "bytesTotal": self.total}
 
 
 class FirmwareService:
@@ -100,8 +84,6 @@ class FirmwareService:
         """``reboot(version)`` restarts the station software with ``version`` as its firmwareVersion (F-7)."""
         self.installer = installer
         self.transfer = transfer  # public, like ``installer``: an integrator (or a test) may swap it
-        self.progress = FirmwareProgress()
-        self.listeners: list[Callable[[FirmwareStatus, FirmwareProgress], None]] = []
         self._rpc = rpc
         self._store = store
         self._clock = clock
@@ -109,9 +91,21 @@ class FirmwareService:
         self._connectors = connectors
         self._reboot = reboot
         self._log = log
-        self._job = Tasks(log, "firmware job")
-        self._downloading_sent = False  # sent since this (re)start: resent once after a reboot
-        self._installing_sent = False
+        self._job = Job(
+            name="firmware",
+            journal=store.firmware,
+            statuses=FirmwareStatus,
+            steps={
+                Stage.SCHEDULED: self._download,
+                Stage.DOWNLOADING: self._download,
+                Stage.DOWNLOADED: self._prepare_install,
+                Stage.INSTALLING: self._install,
+                Stage.INSTALLED: self._installed,
+            },
+            send=self.send_firmware_status_notification,
+            clock=clock,
+            log=log,
+        )
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.UPDATE_FIRMWARE: self.on_update_firmware}
@@ -123,21 +117,30 @@ class FirmwareService:
 
         return {MessageTrigger.FIRMWARE_STATUS_NOTIFICATION: Trigger(send)}  # C-32, F-8
 
+    @property
+    def progress(self) -> FirmwareProgress:
+        """Bytes of the image downloaded so far."""
+        return self._job.progress
+
+    @property
+    def listeners(self) -> list[Callable[[FirmwareStatus, FirmwareProgress], None]]:
+        """Called on every status set and every chunk downloaded (the progress bar); append to follow."""
+        return self._job.listeners
+
     # -- the seed API -----------------------------------------------------------------------------
 
     @property
     def status(self) -> FirmwareStatus:
         """The last status entered, as persisted."""
-        return FirmwareStatus(self._store.firmware.load().status)
+        return self._job.status
 
     @property
     def stage(self) -> Stage:
-        return Stage(self._store.firmware.load().stage)
+        return Stage(self._job.stage)
 
     def current_status(self) -> FirmwareStatus:
         """What a FirmwareStatusNotification reports now (F-8): Idle only when no update is under way."""
-        job = self._store.firmware.load()
-        status = FirmwareStatus(job.status)
+        status = self.status
         if status is FirmwareStatus.INSTALLED:
             # The update is over once installed. A trigger that crosses the Installed notification
             # (sent after the reboot, F-7) already reports Idle, so the central system never sees
@@ -147,9 +150,7 @@ class FirmwareService:
 
     def set_firmware_status(self, status: FirmwareStatus) -> None:
         """Seed: SetFirmwareStatusNotificationStatus. Persisted before anything acts on it (F-3)."""
-        self._store.firmware.set_status(status.value)
-        self._log.info("= firmware status %s", status)
-        self._notify(status)
+        self._job.set_status(status)
 
     async def send_firmware_status_notification(
         self, status: FirmwareStatus | None = None
@@ -175,155 +176,93 @@ class FirmwareService:
         self._store.firmware.save_job(
             location=request.location,
             retrieve_date=request.retrieve_date.isoformat(),
-            retries=_non_negative(request.retries, DEFAULT_RETRIES),
-            retry_interval=_non_negative(request.retry_interval, DEFAULT_RETRY_INTERVAL),
+            retries=retries_or_default(request.retries),
+            retry_interval=retry_interval_or_default(request.retry_interval),
             received_at=now.isoformat(),
             image=str(image),
         )
         self.set_firmware_status(FirmwareStatus.IDLE)  # a new job has entered no status yet
         self._log.info("= UpdateFirmware %s, not before %s", location, request.retrieve_date.isoformat())
-        return Reply(UpdateFirmwareResponse(), then=self._start)
+        return Reply(UpdateFirmwareResponse(), then=self._job.start)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def resume(self) -> None:
         """After an accepted boot: carry on with the job a reboot or a power loss interrupted."""
-        if self.stage is not Stage.IDLE:
-            self._log.info("= resuming the firmware job at stage %s", self.stage)
-            await self._start()
+        await self._job.resume()
 
     def reset(self) -> None:
         """Seed: OCPPFirmwareStatusNotificationResetGlobals. Cancel the job's task; the journal is kept."""
-        self._job.cancel()
-        self._downloading_sent = self._installing_sent = False
-        self.progress = FirmwareProgress()
+        self._job.reset()
 
-    # -- the job --------------------------------------------------------------------------------
+    # -- the steps of the job (the engine runs the one of the journalled stage) -------------------
 
-    async def _start(self) -> None:
-        if not self._job:
-            self._job.spawn(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            job = self._store.firmware.load()
-            stage = Stage(job.stage)
-            if stage in (Stage.SCHEDULED, Stage.DOWNLOADING):
-                await self._download(job)
-            elif stage is Stage.DOWNLOADED:
-                await self._prepare_install()
-            elif stage is Stage.INSTALLING:
-                if await self._install(job):
-                    return  # rebooting: resume() reports Installed after the new BootNotification (F-7)
-            elif stage is Stage.INSTALLED:
-                await self._enter(FirmwareStatus.INSTALLED)
-                self._store.firmware.update(stage=Stage.IDLE, image=None)
-                return
-            else:
-                return
-
-    async def _download(self, job: FirmwareJobRecord) -> None:
+    async def _download(self, job: FirmwareJobRecord) -> After:
         """F-2, F-3, F-4: not before retrieveDate; each failed attempt retried after retryInterval."""
         assert job.retrieve_date is not None and job.location is not None and job.image is not None
-        await sleep_until(self._clock, datetime.fromisoformat(job.retrieve_date))  # F-2: never before retrieveDate
-        image = Path(job.image)
-        while True:
-            job = self._store.firmware.load()
-            if job.next_try_at is not None:
-                await sleep_until(self._clock, datetime.fromisoformat(job.next_try_at))  # F-4, also across a reboot
-            if job.attempts > job.retries:  # the last attempt was cut short by a power loss
-                await self._download_failed(image)
-                return
-            attempt = job.attempts + 1
-            self._store.firmware.update(stage=Stage.DOWNLOADING, attempts=attempt, next_try_at=None)
-            if not self._downloading_sent:
-                await self._enter(FirmwareStatus.DOWNLOADING)
-                self._downloading_sent = True
-            self._log.info("= downloading firmware, attempt %d of %d", attempt, job.retries + 1)
-            try:
-                size = await self.transfer.download(job.location or "", image, progress=self._on_progress)
-            except TransferError as exc:
-                self._log.warning("! firmware download attempt %d of %d failed: %s", attempt, job.retries + 1, exc)
-                if attempt > job.retries:
-                    await self._download_failed(image)  # F-4: only after the last attempt
-                    return
-                next_try = self._clock.now() + timedelta(seconds=job.retry_interval)
-                self._store.firmware.update(next_try_at=next_try.isoformat())
-                continue
+        await self._job.wait_until(datetime.fromisoformat(job.retrieve_date))  # F-2: never before retrieveDate
+        location, image = job.location, Path(job.image)
+
+        async def download() -> None:
+            size = await self.transfer.download(location, image, progress=self._job.on_progress)
             self._log.info("= firmware downloaded: %d bytes", size)
-            await self._enter(FirmwareStatus.DOWNLOADED, stage=Stage.DOWNLOADED)
-            return
 
-    async def _download_failed(self, image: Path) -> None:
-        _remove(image)
-        await self._enter(FirmwareStatus.DOWNLOAD_FAILED, stage=Stage.IDLE)
+        if await self._job.attempt("download", download, announce=FirmwareStatus.DOWNLOADING, stage=Stage.DOWNLOADING):
+            await self._job.enter(FirmwareStatus.DOWNLOADED, stage=Stage.DOWNLOADED)
+        else:
+            _remove(image)
+            await self._job.enter(FirmwareStatus.DOWNLOAD_FAILED, stage=Stage.IDLE)  # F-4: after the last attempt
+        return After.NEXT
 
-    async def _prepare_install(self) -> None:
+    async def _prepare_install(self, _job: FirmwareJobRecord) -> After:
         """F-6: free connectors Unavailable, wait for every transaction to end (never abort one), then Installing."""
         self._connectors.set_maintenance(True)
         if self._connectors.transaction_running():
             self._log.info("= firmware ready; installing once no transaction runs (F-6)")
         await self._connectors.wait_until_no_transactions()
         previous = self.installer.running_version()
-        await self._enter(FirmwareStatus.INSTALLING, stage=Stage.INSTALLING, previous_version=previous)
-        self._installing_sent = True
+        await self._job.enter(FirmwareStatus.INSTALLING, stage=Stage.INSTALLING, previous_version=previous)
+        return After.NEXT
 
-    async def _install(self, job: FirmwareJobRecord) -> bool:
-        """Install the image; True if the station is rebooting (the job goes on in ``resume()``)."""
+    async def _install(self, job: FirmwareJobRecord) -> After:
+        """Install the image and reboot; after the reboot this step finds the new version running."""
         self._connectors.set_maintenance(True)  # again after a reboot, which ends maintenance
         await self._connectors.wait_until_no_transactions()
         running = self.installer.running_version()
         if running != job.previous_version:  # a reboot happened after the install: the new version runs
             self._store.firmware.update(stage=Stage.INSTALLED, new_version=running)
-            return False
+            return After.NEXT
         assert job.image is not None
-        if not self._installing_sent:  # a power cut interrupted the install: it starts again, said again
-            await self._enter(FirmwareStatus.INSTALLING)
-            self._installing_sent = True
+        image = Path(job.image)
+        await self._job.announce(FirmwareStatus.INSTALLING)  # a power cut interrupted the install: said again
         try:
-            version = await self.installer.install(Path(job.image))
+            version = await self.installer.install(image)
         except HardwareError as exc:
             self._log.warning("! firmware installation failed: %s", exc)
-            _remove(Path(job.image))
+            _remove(image)
             self._connectors.set_maintenance(False)
-            await self._enter(FirmwareStatus.INSTALLATION_FAILED, stage=Stage.IDLE)
-            return False
+            await self._job.enter(FirmwareStatus.INSTALLATION_FAILED, stage=Stage.IDLE)
+            return After.NEXT
         self._store.firmware.update(stage=Stage.INSTALLED, new_version=version)
-        _remove(Path(job.image))
+        _remove(image)
         self._log.info("= firmware %s installed; rebooting", version)
         self._reboot(version)  # F-7: reboot first, then Installed after the new BootNotification
-        return True
+        return After.REBOOT
 
-    async def _enter(self, status: FirmwareStatus, stage: Stage | None = None, **fields: str | None) -> None:
-        """F-3: a status is persisted (with the stage it belongs to) before it is sent."""
-        if stage is not None or fields:
-            self._store.firmware.update(**({"stage": stage.value} if stage else {}), **fields)
-        self.set_firmware_status(status)
-        result = await self.send_firmware_status_notification()
-        if not result.ok:
-            self._log.warning("! FirmwareStatusNotification %s not delivered: %s", status, result.outcome.value)
+    async def _installed(self, _job: FirmwareJobRecord) -> After:
+        """F-7: Installed is sent once the new version runs; the stage goes idle only after it is sent, so a
+        power cut before that sends it again."""
+        await self._job.enter(FirmwareStatus.INSTALLED)
+        self._store.firmware.update(stage=Stage.IDLE, image=None)
+        return After.NEXT
 
     def _abandon(self) -> None:
         """A replaced job: stop it, drop its files, give the connectors back (F-6 maintenance)."""
-        self._job.cancel()
+        self._job.reset()
         job = self._store.firmware.load()
         if job.image is not None:
             _remove(Path(job.image))
         self._connectors.set_maintenance(False)
-        self._downloading_sent = self._installing_sent = False
-        self.progress = FirmwareProgress()
-
-    def _on_progress(self, done: int, total: int | None) -> None:
-        self.progress = FirmwareProgress(done, total)
-        self._notify(FirmwareStatus.DOWNLOADING)
-
-    def _notify(self, status: FirmwareStatus) -> None:
-        for listener in self.listeners:
-            listener(status, self.progress)
-
-
-def _non_negative(value: int | msgspec.UnsetType, default: int) -> int:
-    return default if value is msgspec.UNSET else max(0, value)
 
 
 def _remove(image: Path) -> None:
