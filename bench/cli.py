@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from bench import decode, memory, outbox, roundtrip, startup
-from bench.common import csms_process, median, run_worker
+from bench.common import csms_process, median, run_worker, uvloop_installed
 from bench.report import Report, Row, describe_load, pressure_totals, print_table, write_markdown
 
 DOCS: Final = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -119,7 +119,8 @@ STACK_LABELS: Final = {
 
 def _round_trips(report: Report, sizes: Sizes, *, uvloop: bool) -> None:
     stacks = [(stack, False) for stack in roundtrip.STACKS]
-    if uvloop:
+    missing_uvloop = uvloop and not uvloop_installed()
+    if uvloop and not missing_uvloop:
         stacks += [("raw", True), ("chargebox", True)]
     per_round: dict[tuple[str, bool, str], list[roundtrip.RoundTrip]] = {}
     with csms_process() as port:
@@ -171,6 +172,16 @@ def _round_trips(report: Report, sizes: Sizes, *, uvloop: bool) -> None:
                     met=cpu[key] / raw <= RT_TARGET if is_chargebox else None,
                 )
             )
+        if missing_uvloop:
+            report.rows += [
+                Row(
+                    figure=f"station CPU per {message} round trip",
+                    case=STACK_LABELS[key],
+                    result="uvloop not installed",
+                    detail="install the optional 'fast' extra to measure it",
+                )
+                for key in (("raw", True), ("chargebox", True))
+            ]
         chargebox, raw, ocpp = cpu[("chargebox", False)], cpu[("raw", False)], cpu[("ocpp", False)]
         verdict = "meets" if chargebox / raw <= RT_TARGET else "misses"
         ratios = round_ratios.get(("chargebox", False), [])

@@ -244,6 +244,15 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def uvloop_installed() -> bool:
+    """uvloop is the optional ``fast`` extra: a clean clone's ``make bench`` runs without it."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def event_loop_runner(use_uvloop: bool) -> asyncio.Runner:
     if use_uvloop:
         import uvloop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import signal
 import socket
@@ -46,8 +47,27 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
     [
         (["simulate", "--csms", "ws://h", "--id", "X", "--bogus"], "unrecognized arguments: --bogus"),
         (["simulate", "--id", "X"], "the following arguments are required: --csms"),
-        (["simulate", "--csms", "ws://h", "--id", "X", "--connectors", "zero"], "expected a positive integer"),
-        (["simulate", "--csms", "http://h", "--id", "X"], "--csms must be a ws:// or wss:// URL"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--connectors", "zero"], "expected 1 to 128 connectors"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--connectors", "1" + "0" * 20], "expected 1 to 128 connectors"),
+        (["simulate", "--csms", "ws://", "--id", "X"], "has no host name"),
+        (["simulate", "--csms", "ws://h:abc", "--id", "X"], "not a valid URL"),
+        (["simulate", "--csms", "ws://h:99999", "--id", "X"], "not a valid URL"),
+        (["simulate", "--csms", "ws://h:0", "--id", "X"], "port must be 1 to 65535"),
+        (["simulate", "--csms", "ws://[::1", "--id", "X"], "not a valid URL"),
+        (["simulate", "--csms", "ws://h/ocpp?tenant=1", "--id", "X"], "must not have a query"),
+        (["simulate", "--csms", "ws://h/ocpp#top", "--id", "X"], "or fragment"),
+        (["simulate", "--csms", "ws://h/ocpp?", "--id", "X"], "must not have a query"),
+        (["simulate", "--csms", "ws://h/o cpp", "--id", "X"], "must not contain spaces"),
+        (
+            ["simulate", "--csms", "wss://h", "--id", "X"],
+            "wss:// (TLS, security profiles 2 and 3) is not supported yet",
+        ),
+        (["simulate", "--csms", "ws://h", "--id", ""], "--id must be 1 to 48 characters"),
+        (["simulate", "--csms", "ws://h", "--id", "CP\x01"], "--id must be printable ASCII"),
+        (["simulate", "--csms", "ws://h", "--id", "CP\n1"], "--id must be printable ASCII"),
+        (["simulate", "--csms", "ws://h", "--id", "CPé"], "--id must be printable ASCII"),
+        (["simulate", "--csms", "ws://h", "--id", "CP:1"], "--id must not contain ':'"),
+        (["simulate", "--csms", "http://h", "--id", "X"], "must be a ws:// or wss:// URL"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--control", "nowhere"], "expected HOST:PORT"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "1,x"], "comma-separated list"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "3"], "no connector 3"),
@@ -70,6 +90,19 @@ async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: st
         ("station.json", '{"NoSuchKey": 1}', "unknown or unsupported configuration key 'NoSuchKey'"),
         ("station.toml", 'HeartbeatInterval = "soon"', "HeartbeatInterval: invalid value 'soon'"),
         ("missing.json", None, "cannot read"),
+        ("station.json", '{"NumberOfConnectors": 100000000000000000000}', "NumberOfConnectors: must be 1 to 128"),
+        ("station.json", '{"StopTransactionMaxMeterValues": -1}', "StopTransactionMaxMeterValues: invalid value '-1'"),
+        ("station.json", '{"GetConfigurationMaxKeys": 0}', "GetConfigurationMaxKeys: invalid value '0'"),
+        (
+            "station.json",
+            '{"HeartbeatInterval": 60, "heartbeatinterval": 61}',
+            "'HeartbeatInterval' and 'heartbeatinterval'",
+        ),
+        (
+            "station.json",
+            '{"NumberOfConnectors": 2, "NUMBEROFCONNECTORS": 3}',
+            "'NumberOfConnectors' and 'NUMBEROFCONNECTORS'",
+        ),
     ],
 )
 async def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
@@ -81,6 +114,65 @@ async def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
     code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
     assert_one_line_error(code, err, fragment)
     assert str(path) in err
+
+
+async def test_ocpp_config_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "station.json"
+    path.write_bytes(b'{"HeartbeatInterval": "\xff\xfe"}')
+    code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
+    assert_one_line_error(code, err, "not UTF-8 text")
+    assert str(path) in err
+
+
+SECRET = "s3cr3t-s3cr3t-s3cr3t"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (
+            ["simulate", "--csms", "ws://h", "--id", "X", "--password", "short-" + SECRET[:5]],
+            "--password must be 16 to 40",
+        ),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--password", SECRET * 3], "--password must be 16 to 40"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--password", SECRET + "\x7f"], "printable ASCII"),
+        (["csms", "--password", SECRET[:10]], "--password must be 16 to 40"),
+        (["simulate", "--csms", f"ws://X:{SECRET}@h", "--id", "X"], "must not hold credentials"),
+    ],
+)
+async def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_them(
+    args: list[str], fragment: str
+) -> None:
+    code, _out, err = await run_cli(*args)
+    assert_one_line_error(code, err, fragment)
+    assert "s3cr3t" not in err
+
+
+async def test_firmware_image_payload_larger_than_the_maximum_is_refused(tmp_path: Path) -> None:
+    code, _out, err = await run_cli(
+        "firmware-image", "--version", "1.0", "--output", str(tmp_path / "fw.img"), "--payload", "/dev/zero"
+    )
+    assert_one_line_error(code, err, "larger than 64 MiB")
+    assert not (tmp_path / "fw.img").exists()
+
+
+async def test_T_6_verbose_log_shows_no_basic_credentials(tmp_path: Path) -> None:
+    system = CentralSystem(CsmsPolicy(heartbeat_interval=600, password=SECRET))
+    port = await system.start("127.0.0.1", 0)
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "-v", "simulate", "--csms", f"ws://127.0.0.1:{port}", "--id", "SIM-1", "--password", SECRET,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await next_event(system, m.Action.BOOT_NOTIFICATION)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await proc.communicate()
+        await system.stop()
+    log = err.decode()
+    token = base64.b64encode(f"SIM-1:{SECRET}".encode()).decode()
+    assert "Authorization: Basic ***" in log  # websockets' handshake log is there, redacted
+    assert token not in log and token[:12] not in log and "s3cr3t" not in log
 
 
 async def test_unreachable_csms_gives_up_with_one_line_when_asked() -> None:

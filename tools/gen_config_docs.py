@@ -36,6 +36,12 @@ def render() -> str:
         "  still answered).",
         "- `ConnectorPhaseRotation` is read by the meter at start-up, so a change answers `RebootRequired`",
         "  and takes effect after the next reboot; GetConfiguration shows the stored value meanwhile.",
+        "- `NumberOfConnectors` is 1 to 128 (as is `simulate --connectors`): every connector costs memory from",
+        "  the start. No integer key takes a negative value, read-only ones included.",
+        "- A BootNotification.conf `interval` below 0 or above 2^31 - 1 (OCPP integers are 32-bit) is",
+        "  logged and ignored: `HeartbeatInterval` keeps its value.",
+        "- A station template (`--ocpp-config`) passes the same checks as ChangeConfiguration, read-only keys",
+        "  included, and may not name one key twice in different case (`HeartbeatInterval`, `heartbeatinterval`).",
         "",
     ]
     for profile in Profile:
@@ -59,6 +65,8 @@ def _row(key: ConfigKey) -> str:
         bounds.append(f"≥ {key.minimum}")
     if key.maximum is not None:
         bounds.append(f"≤ {key.maximum}")
+    if key.min_chars:
+        bounds.append(f"{key.min_chars} to {key.max_chars} characters")
     if key.reboot_required:
         bounds.append("reboot required")
     if key.max_length_key:

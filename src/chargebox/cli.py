@@ -16,13 +16,22 @@ import sys
 import tomllib
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from chargebox import __version__
 from chargebox.errors import ConfigError, UserError
+from chargebox.redact import redact, redact_logger
 from chargebox.station.boot import Identity
+from chargebox.station.config_keys import MAX_CONNECTORS
 from chargebox.station.station import StationSettings
-from chargebox.transport import ReconnectPolicy
+from chargebox.transport import ReconnectPolicy, csms_url_problem
+
+# T-41: AuthorizationKey is 16 to 40 printable characters (docs/reference/config-keys.md).
+PASSWORD_LENGTH: Final = range(16, 41)
+# firmware-image --payload: read this much at most, so /dev/zero or a wrong file cannot eat the memory.
+MAX_PAYLOAD: Final = 64 * 1024 * 1024
+# --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
+MAX_ID_LENGTH: Final = 48
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("websockets").setLevel(logging.WARNING)
+    for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header
+        redact_logger(name)
     try:
         return asyncio.run(_run_until_signal(args.handler(args)))
     except UserError as exc:
@@ -72,7 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="run one simulated charge point")
     sim.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws:// or wss://")
     sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
-    sim.add_argument("--connectors", type=_positive_int, metavar="N")
+    sim.add_argument("--connectors", type=_connector_count, metavar="N", help=f"1 to {MAX_CONNECTORS}")
     sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (default: in memory)")
     sim.add_argument("--password", metavar="P", help="AuthorizationKey for Basic auth (security profile 1)")
     sim.add_argument("--vendor", default="chargebox")
@@ -121,6 +132,7 @@ async def _run_until_signal(main: Coroutine[Any, Any, int]) -> int:
 async def _csms(args: argparse.Namespace) -> int:
     from chargebox.csms.server import CentralSystem, CsmsPolicy
 
+    _check_password(args.password)
     if args.transcript:
         from chargebox.transcript import open_transcript
 
@@ -146,8 +158,9 @@ async def _simulate(args: argparse.Namespace) -> int:
     from chargebox.station.station import Station
     from chargebox.transfer import TransferSettings, UploadMethod
 
-    if not args.csms.startswith(("ws://", "wss://")):
-        raise UserError(f"--csms must be a ws:// or wss:// URL, not {args.csms!r}")
+    _check_csms_url(args.csms)
+    _check_charge_point_id(args.id)
+    _check_password(args.password)
     if args.transcript:
         from chargebox.transcript import open_transcript
 
@@ -202,9 +215,11 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     from chargebox.sim.installer import ImageError, default_payload, make_image
 
     try:
-        payload = args.payload.read_bytes() if args.payload else default_payload(args.image_version)
+        payload = _read_payload(args.payload) if args.payload else default_payload(args.image_version)
     except OSError as exc:
         raise UserError(f"cannot read --payload {args.payload}: {exc.strerror or exc}") from exc
+    if len(payload) > MAX_PAYLOAD:
+        raise UserError(f"--payload {args.payload}: larger than {MAX_PAYLOAD // (1024 * 1024)} MiB")
     try:
         image = make_image(args.image_version, payload)
     except ImageError as exc:
@@ -215,6 +230,42 @@ async def _firmware_image(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write --output {args.output}: {exc.strerror or exc}") from exc
     print(f"{args.output}: firmware {args.image_version}, {len(payload)} bytes of payload")
     return 0
+
+
+def _read_payload(path: Path) -> bytes:
+    """At most one byte more than MAX_PAYLOAD: enough to tell that a file is too large."""
+    with path.open("rb") as file:
+        return file.read(MAX_PAYLOAD + 1)
+
+
+def _check_csms_url(url: str) -> None:
+    problem = csms_url_problem(url)
+    if problem is not None:
+        raise UserError(f"--csms {redact(url)!r}: {problem}")
+    if url.lower().startswith("wss://"):
+        raise UserError("--csms: wss:// (TLS, security profiles 2 and 3) is not supported yet; use ws://")
+
+
+def _check_charge_point_id(charge_point_id: str) -> None:
+    """T-2 percent-encodes the id into the URL path; T-6 makes it the Basic-auth user name, which
+    cannot hold a colon; G-1 keeps it printable ASCII."""
+    if not 1 <= len(charge_point_id) <= MAX_ID_LENGTH:
+        raise UserError(f"--id must be 1 to {MAX_ID_LENGTH} characters")
+    if not (charge_point_id.isascii() and charge_point_id.isprintable()):
+        raise UserError("--id must be printable ASCII (no control characters)")
+    if ":" in charge_point_id:
+        raise UserError("--id must not contain ':' (it is the Basic-auth user name, T-6)")
+
+
+def _check_password(password: str | None) -> None:
+    """Never echoes the password, not even in part."""
+    if password is not None and not (
+        len(password) in PASSWORD_LENGTH and password.isascii() and password.isprintable()
+    ):
+        raise UserError(
+            f"--password must be {PASSWORD_LENGTH.start} to {PASSWORD_LENGTH.stop - 1} printable ASCII characters "
+            "(the AuthorizationKey rule)"
+        )
 
 
 def _ca_context(path: Path) -> ssl.SSLContext:
@@ -247,6 +298,8 @@ def _read_ocpp_config(path: Path) -> dict[str, object]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
@@ -274,8 +327,14 @@ def _host_port(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def _connector_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_CONNECTORS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_CONNECTORS} connectors, got {text[:20]!r}")
+    return int(text)
+
+
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
 

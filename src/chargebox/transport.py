@@ -17,7 +17,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,10 +25,37 @@ from websockets.typing import Subprotocol
 
 from chargebox.clock import Clock, sleep_or_wake
 from chargebox.errors import ConnectionLost, CsmsUnreachable
+from chargebox.redact import redact, redact_logger
 from chargebox.rpc import Rpc
 
 SUBPROTOCOL: Final = Subprotocol("ocpp1.6")
 _RNG: Final = random.Random()  # jitter needs no per-station generator (2.5 KiB each, bench/)
+# T-6: websockets logs every handshake header at DEBUG, the Basic credentials among them.
+redact_logger("websockets.client")
+
+
+def csms_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a CSMS endpoint (None if it can): T-2 appends ``/<id>`` to it, so
+    whatever would end up after the id (a query, a fragment) or beside it (credentials, which
+    belong in AuthorizationKey, T-6) is refused rather than guessed at."""
+    if any(not ch.isprintable() or ch.isspace() for ch in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("ws", "wss"):
+        return "must be a ws:// or wss:// URL"
+    if "@" in parts.netloc:
+        return "must not hold credentials (user:password@): give the password as AuthorizationKey"
+    if not parts.hostname:
+        return "has no host name"
+    if port == 0:
+        return "port must be 1 to 65535"
+    if "?" in url or "#" in url:
+        return "must not have a query (?) or fragment (#): the charge point id is appended to its path (T-2)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +141,11 @@ class Transport:
         return self._ws is not None
 
     async def run(self) -> None:
-        """Connect, serve, and reconnect after every loss until ``stop()``."""
+        """Connect, serve, and reconnect after every loss until ``stop()``.
+
+        Only consecutive failed attempts count towards ``max_attempts``: a session that was served
+        and then ended (a reboot, the central system closing) starts the count and the back-off anew.
+        """
         delays = self._policy.delays(self._rng)
         failures = 0
         while not self._stopping:
@@ -129,11 +160,12 @@ class Transport:
                 delays, failures = self._policy.delays(self._rng), 0
                 if not self._enabled.is_set():
                     continue
-            failures += 1
-            if self._policy.max_attempts is not None and failures >= self._policy.max_attempts:
-                raise CsmsUnreachable(
-                    f"cannot reach the central system at {self._settings().url} after {failures} attempts"
-                )
+            else:
+                failures += 1
+                if self._policy.max_attempts is not None and failures >= self._policy.max_attempts:
+                    raise CsmsUnreachable(
+                        f"cannot reach the central system at {redact(self._settings().url)} after {failures} attempts"
+                    )
             await self._clock.sleep(next(delays))
 
     def disconnect(self) -> None:
@@ -178,14 +210,14 @@ class Transport:
                 user_agent_header=None,
             )
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
-            self._log.warning("! cannot connect to %s: %s", settings.url, _reason(exc))
+            self._log.warning("! cannot connect to %s: %s", redact(settings.url), _reason(exc))
             return False
         if ws.subprotocol != SUBPROTOCOL:  # T-4
-            self._log.warning("! %s did not agree to %s; closing", settings.url, SUBPROTOCOL)
+            self._log.warning("! %s did not agree to %s; closing", redact(settings.url), SUBPROTOCOL)
             await ws.close(1002, "ocpp1.6 required")
             return False
         self._ws = ws
-        self._log.info("= connected to %s", settings.url)
+        self._log.info("= connected to %s", redact(settings.url))
         self._rpc.attach(self._sender(ws))
         keepalive = asyncio.ensure_future(self._keepalive(ws))
         opened = asyncio.ensure_future(self._on_open())
@@ -203,7 +235,7 @@ class Transport:
                 opened.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await opened
-        self._log.info("= disconnected from %s (%s)", settings.url, ws.close_reason or ws.close_code)
+        self._log.info("= disconnected from %s (%s)", redact(settings.url), ws.close_reason or ws.close_code)
         return True
 
     def _sender(self, ws: ClientConnection) -> Callable[[bytes], Awaitable[None]]:

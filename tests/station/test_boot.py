@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import Action, RegistrationStatus
 from chargebox.rpc import SendOutcome
-from chargebox.station.boot import UNANSWERED_BOOT_RETRY
+from chargebox.station.boot import UNANSWERED_BOOT_RETRY, Identity
 from tests.wire import Wire
 
 Accepted, Pending, Rejected = RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING, RegistrationStatus.REJECTED
@@ -155,6 +157,36 @@ async def test_T_22_unanswered_boot_times_out_and_is_retried(wired: Callable[...
     await clock.advance(10)
     assert wire.station.rpc.last_outcome[Action.BOOT_NOTIFICATION] is SendOutcome.RESPONSE_FAILED
     await clock.advance(UNANSWERED_BOOT_RETRY - 1)
+    assert wire.sent_actions() == ["BootNotification"]
+    await clock.advance(1)
+    assert wire.sent_actions() == ["BootNotification", "BootNotification"]
+
+
+async def test_B_1_serial_number_goes_in_both_serial_fields(wired: Callable[..., Wire]) -> None:
+    wire = wired(identity=Identity(vendor="chargebox", model="Simulator", serial_number="SN-42"))
+    await wire.connect()
+    boot = wire.calls("BootNotification")[0]
+    assert boot["chargePointSerialNumber"] == boot["chargeBoxSerialNumber"] == "SN-42"  # the latter deprecated
+
+
+@pytest.mark.parametrize("interval", [-5, 2**31])
+async def test_B_4_interval_outside_0_to_int32_keeps_the_current_heartbeat_interval(
+    wired: Callable[..., Wire], clock: VirtualClock, interval: int
+) -> None:
+    wire = wired({"heartbeat_interval": interval})
+    await wire.connect()
+    assert wire.station.boot.registration is Accepted
+    assert wire.station.config.get("HeartbeatInterval") == "86400"
+    await clock.advance(86400)
+    assert wire.calls("Heartbeat") == [{}]
+
+
+async def test_B_5_negative_interval_while_pending_waits_the_default(
+    wired: Callable[..., Wire], clock: VirtualClock
+) -> None:
+    wire = wired({"registration": Pending, "heartbeat_interval": -5})
+    await wire.connect()
+    await clock.advance(59)
     assert wire.sent_actions() == ["BootNotification"]
     await clock.advance(1)
     assert wire.sent_actions() == ["BootNotification", "BootNotification"]

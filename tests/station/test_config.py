@@ -187,7 +187,12 @@ def test_template_sets_read_only_keys_and_initial_values(clock: VirtualClock) ->
         ({"HeartbeatInterval": {"a": 1}}, "HeartbeatInterval: cannot use a value of type dict"),
         ({"SupportedFeatureProfiles": "Core,Teleport"}, "unknown profile 'Teleport'"),
         ({"SupportedFeatureProfiles": "Core,SmartCharging"}, "SmartCharging is not implemented"),
-        ({"NumberOfConnectors": 0}, "NumberOfConnectors: must be at least 1"),
+        ({"NumberOfConnectors": 0}, "NumberOfConnectors: must be 1 to 128"),
+        ({"NumberOfConnectors": 129}, "NumberOfConnectors: must be 1 to 128"),
+        ({"StopTransactionMaxMeterValues": -1}, "StopTransactionMaxMeterValues: invalid value '-1'"),
+        ({"GetConfigurationMaxKeys": "0"}, "GetConfigurationMaxKeys: invalid value '0'"),
+        ({"HeartbeatInterval": 60, "HEARTBEATINTERVAL": 60}, "'HeartbeatInterval' and 'HEARTBEATINTERVAL'"),
+        ({"numberOfConnectors": 2, "NumberOfConnectors": 2}, "'numberOfConnectors' and 'NumberOfConnectors'"),
     ],
 )
 def test_bad_template_is_a_config_error_naming_file_and_key(
@@ -238,3 +243,15 @@ async def test_an_integrator_declares_a_vendor_key(wired: Callable[..., Wire]) -
     assert await change(wire, "VendorLedBrightness", "101") == "Rejected"
     assert await change(wire, "VendorLedBrightness", "80") == "Accepted"
     assert wire.station.store.config.load()["VendorLedBrightness"] == "80"
+
+
+@pytest.mark.parametrize("key", ["s3cr3t", "s3cr3t-" * 6])
+def test_T_41_template_authorization_key_outside_16_to_40_is_refused_unechoed(clock: VirtualClock, key: str) -> None:
+    with pytest.raises(ConfigError, match="AuthorizationKey: invalid value for a string key") as caught:
+        make_station(clock, ocpp_config={"AuthorizationKey": key}, ocpp_config_source="station.json")
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_G_5_connectors_beyond_the_maximum_are_refused_before_anything_is_allocated(clock: VirtualClock) -> None:
+    with pytest.raises(ConfigError, match="not 1 to 128"):
+        make_station(clock, connectors=10**20)

@@ -15,7 +15,7 @@ import pytest
 
 from chargebox.errors import CsmsUnreachable
 from chargebox.station.station import Station, StationSettings
-from chargebox.transport import LinkSettings, ReconnectPolicy
+from chargebox.transport import LinkSettings, ReconnectPolicy, csms_url_problem
 from tests.transport.conftest import WAIT, DeadPeer, PlainServer, StationRunner, until
 
 ServerFactory = Callable[..., Any]
@@ -149,6 +149,50 @@ async def test_T_5_max_attempts_makes_run_raise_csms_unreachable(plain_server: S
     finally:
         await station.stop()
     assert len(server.upgrades) == 3
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2])
+async def test_T_33_max_attempts_counts_only_consecutive_failures_not_ended_sessions(
+    plain_server: ServerFactory, stations: StationRunner, max_attempts: int
+) -> None:
+    server: PlainServer = await plain_server()
+    station = stations(
+        server.url, reconnect=ReconnectPolicy(initial=0.2, maximum=0.2, jitter=0, max_attempts=max_attempts)
+    )
+    run = stations.running[station]
+    await until(lambda: server.connections)
+    if max_attempts > 1:
+        server.status = HTTPStatus.SERVICE_UNAVAILABLE  # one failed attempt between two good sessions
+    await server.connections[0].close()  # the central system ends a good session
+    if max_attempts > 1:
+        await until(lambda: len(server.upgrades) == 2)
+        server.status = None
+    await until(lambda: len(server.connections) == 2)
+    await server.connections[1].close()
+    await until(lambda: len(server.connections) == 3)
+    assert not run.done()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("ws://csms.example/ocpp", None),
+        ("WS://[::1]:9000/ocpp", None),
+        ("wss://csms.example", None),
+        ("http://csms.example", "must be a ws:// or wss:// URL"),
+        ("ws://", "has no host name"),
+        ("ws://h:abc", "not a valid URL"),
+        ("ws://h:99999", "not a valid URL"),
+        ("ws://[::1", "not a valid URL"),
+        ("ws://h/ocpp?x=1", "must not have a query"),
+        ("ws://h/ocpp#x", "fragment"),
+        ("ws://user:pw@h/ocpp", "must not hold credentials"),
+        ("ws://h/\tocpp", "control characters"),
+    ],
+)
+def test_T_2_csms_url_takes_the_id_as_its_last_path_segment(url: str, problem: str | None) -> None:
+    found = csms_url_problem(url)
+    assert found == problem if problem is None else problem in (found or "")
 
 
 # -- T-6, T-7: headers ------------------------------------------------------------------------

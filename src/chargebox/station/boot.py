@@ -30,6 +30,9 @@ from chargebox.station.trigger import Trigger, Triggers
 DEFAULT_BOOT_RETRY = 60.0
 # A BootNotification that got no answer at all is retried after this long.
 UNANSWERED_BOOT_RETRY = 30.0
+# OCPP 1.6 integers are 32-bit ([S] §2.1): an interval beyond that, or below 0, is a central
+# system's bug, not a heartbeat interval to store.
+MAX_INTERVAL = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class Identity:
                 name: value
                 for name, value in (
                     ("charge_point_serial_number", self.serial_number),
+                    ("charge_box_serial_number", self.serial_number),  # B-1: deprecated, still read by some
                     ("firmware_version", self.firmware_version),
                     ("iccid", self.iccid),
                     ("imsi", self.imsi),
@@ -165,10 +169,16 @@ class BootService:
                 continue
             self.registration = response.status
             self._clock.set_time(response.current_time)  # B-4
-            wait = float(response.interval) if response.interval > 0 else DEFAULT_BOOT_RETRY
+            usable = 0 <= response.interval <= MAX_INTERVAL
+            if not usable:
+                self._log.warning(
+                    "! BootNotification.conf interval %d ignored: not 0 to %d", response.interval, MAX_INTERVAL
+                )
+            wait = float(response.interval) if usable and response.interval > 0 else DEFAULT_BOOT_RETRY
             if response.status is RegistrationStatus.ACCEPTED:
-                self._log.info("= boot accepted, heartbeat every %ss", response.interval)
-                self._config.set_internal("HeartbeatInterval", str(response.interval))  # B-4
+                if usable:
+                    self._config.set_internal("HeartbeatInterval", str(response.interval))  # B-4
+                self._log.info("= boot accepted, heartbeat every %ss", self._config.get_int("HeartbeatInterval"))
                 self._accepted_once = True
                 self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
                 await self._on_accepted(True)

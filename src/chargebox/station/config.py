@@ -71,8 +71,9 @@ class Configuration:
 
         Read-only keys (NumberOfConnectors, SupportedFeatureProfiles...) describe the station and
         always apply; the others apply where the store holds no value yet, so a change made by the
-        central system survives a restart with the same template.
+        central system survives a restart with the same template. Both kinds pass the same checks.
         """
+        check_distinct_keys(values, source)
 
         def readonly_first(item: tuple[str, object]) -> bool:
             return not (self.has(item[0]) and self.key(item[0]).readonly)
@@ -86,7 +87,8 @@ class Configuration:
                 raise ConfigError(f"{source}: {key.name}: cannot use a value of type {type(raw).__name__}")
             normal = self.normalise(key, text)
             if normal is None:
-                raise ConfigError(f"{source}: {key.name}: invalid value {text!r} for a {key.type} key")
+                shown = "" if key.access is Access.WRITE_ONLY else f" {text!r}"  # T-41: a secret is never echoed
+                raise ConfigError(f"{source}: {key.name}: invalid value{shown} for a {key.type} key{_bounds(key)}")
             if key.readonly or key.name.lower() not in self._stored:
                 self._values[key.name] = self._effective[key.name] = normal
 
@@ -184,7 +186,7 @@ class Configuration:
 
     def normalise(self, key: ConfigKey, value: str) -> str | None:
         """The value in canonical form, or None if the key cannot take it (K-6, K-11, MV-5)."""
-        if len(value) > key.max_chars or not value.isascii():
+        if not key.min_chars <= len(value) <= key.max_chars or not value.isascii():
             return None
         if key.type is KeyType.INTEGER:
             if not _INTEGER_RE.match(value.strip()):
@@ -276,6 +278,26 @@ def _key_table(profiles: frozenset[Profile], fixed_cable: bool) -> dict[str, Con
         # X-11: nothing to unlock, so the key reads false and cannot change
         keys[unlock.name.lower()] = replace(unlock, access=Access.READ_ONLY, default="false")
     return keys
+
+
+def check_distinct_keys(values: Mapping[str, object], source: str) -> None:
+    """ConfigError naming both spellings if two template keys differ only in case: keys are
+    case-insensitive (G-1), so one of the two values would silently win."""
+    seen: dict[str, str] = {}
+    for name in values:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise ConfigError(f"{source}: {other!r} and {name!r} are the same configuration key (keys ignore case)")
+
+
+def _bounds(key: ConfigKey) -> str:
+    if key.min_chars:
+        return f" (needs {key.min_chars} to {key.max_chars} characters)"
+    if key.minimum is not None and key.maximum is not None:
+        return f" (needs {key.minimum} to {key.maximum})"
+    if key.minimum is not None:
+        return f" (needs at least {key.minimum})"
+    return ""
 
 
 def _as_ocpp_string(raw: object) -> str | None:

@@ -62,6 +62,7 @@ class ConfigKey:
     maximum: int | None = None
     items: frozenset[str] | None = None
     max_length_key: str | None = None
+    min_chars: int = 0
     max_chars: int = 500
     description: str = ""
 
@@ -76,6 +77,9 @@ PROFILES: Final = frozenset(p.value for p in Profile if p is not Profile.SECURIT
 PHASE_ROTATIONS: Final = frozenset({"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR"})
 TRANSFER_PROTOCOLS: Final = frozenset({"FTP", "FTPS", "HTTP", "HTTPS"})
 RATE_UNITS: Final = frozenset({"Current", "Power"})
+# NumberOfConnectors and --connectors: every connector costs rows, timers and tasks from the start,
+# so an absurd count must be refused, not allocated.
+MAX_CONNECTORS: Final = 128
 
 _I, _B, _C, _S = KeyType.INTEGER, KeyType.BOOLEAN, KeyType.CSL, KeyType.STRING
 _R, _RW, _W = Access.READ_ONLY, Access.READ_WRITE, Access.WRITE_ONLY
@@ -85,6 +89,8 @@ _RES, _SC, _SEC = Profile.RESERVATION, Profile.SMART_CHARGING, Profile.SECURITY
 
 def _key(name: str, type_: KeyType, access: Access, default: str | None, profile: Profile, service: str,
          description: str, **extra: object) -> ConfigKey:  # fmt: skip
+    if type_ is KeyType.INTEGER:
+        extra.setdefault("minimum", 0)  # counts, lengths and seconds: a station template may not make one negative
     return ConfigKey(
         name=name, type=type_, access=access, default=default, profile=profile, service=service,
         description=description, **extra,  # type: ignore[arg-type]
@@ -185,6 +191,7 @@ STANDARD_KEYS: Final[tuple[ConfigKey, ...]] = (
         _CORE,
         "config",
         "Keys answered per GetConfiguration; further requested keys are left out (K-3).",
+        minimum=1,
     ),
     _key(
         "HeartbeatInterval",
@@ -312,7 +319,17 @@ STANDARD_KEYS: Final[tuple[ConfigKey, ...]] = (
         required=False,
         minimum=0,
     ),
-    _key("NumberOfConnectors", _I, _R, "1", _CORE, "connectors", "Connectors 1..N (G-5).", minimum=1),
+    _key(
+        "NumberOfConnectors",
+        _I,
+        _R,
+        "1",
+        _CORE,
+        "connectors",
+        "Connectors 1..N (G-5).",
+        minimum=1,
+        maximum=MAX_CONNECTORS,
+    ),
     _key("ResetRetries", _I, _RW, "2", _CORE, "reset", "Retries of a failed reset (C-25).", minimum=0),
     _key(
         "StopTransactionMaxMeterValues",
@@ -456,6 +473,7 @@ STANDARD_KEYS: Final[tuple[ConfigKey, ...]] = (
         "transport",
         "Basic-auth password (security profiles 1 and 2); write-only, never read back or logged (T-41).",
         required=False,
+        min_chars=16,
         max_chars=40,
     ),
     _key(

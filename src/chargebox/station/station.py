@@ -416,7 +416,7 @@ def _template(settings: StationSettings) -> dict[str, object]:
 
 
 def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]:
-    raw = _template_value(template, "SupportedFeatureProfiles")
+    raw = _template_value(template, "SupportedFeatureProfiles", source)
     if raw is None:
         return IMPLEMENTED_PROFILES
     names = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",") if p.strip()]
@@ -435,21 +435,32 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
 
 
 def _connector_count(settings: StationSettings, template: Mapping[str, object]) -> int:
-    raw = _template_value(template, "NumberOfConnectors")
+    """Checked before anything is allocated per connector (store rows, timers, tasks)."""
+    from chargebox.station.config_keys import MAX_CONNECTORS
+
     source = settings.ocpp_config_source
+    if settings.connectors is not None and not 1 <= settings.connectors <= MAX_CONNECTORS:
+        raise ConfigError(f"connectors: {settings.connectors} is not 1 to {MAX_CONNECTORS}")
+    raw = _template_value(template, "NumberOfConnectors", source)
     if raw is None:
         return settings.connectors or 1
     try:
         count = int(str(raw))
     except ValueError:
         raise ConfigError(f"{source}: NumberOfConnectors: not an integer: {raw!r}") from None
-    if count < 1:
-        raise ConfigError(f"{source}: NumberOfConnectors: must be at least 1")
+    if not 1 <= count <= MAX_CONNECTORS:
+        raise ConfigError(f"{source}: NumberOfConnectors: must be 1 to {MAX_CONNECTORS}")
     if settings.connectors is not None and settings.connectors != count:
         raise ConfigError(f"{source}: NumberOfConnectors={count} contradicts --connectors {settings.connectors}")
     return count
 
 
-def _template_value(template: Mapping[str, object], name: str) -> object | None:
-    """A template key, matched case-insensitively as configuration keys are (G-1)."""
-    return next((value for key, value in template.items() if key.lower() == name.lower()), None)
+def _template_value(template: Mapping[str, object], name: str, source: str) -> object | None:
+    """A template key, matched case-insensitively as configuration keys are (G-1); two spellings
+    of it are an error, since either value could be the one meant."""
+    found = [(key, value) for key, value in template.items() if key.lower() == name.lower()]
+    if len(found) > 1:
+        raise ConfigError(
+            f"{source}: {found[0][0]!r} and {found[1][0]!r} are the same configuration key (keys ignore case)"
+        )
+    return found[0][1] if found else None
