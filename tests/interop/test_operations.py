@@ -21,6 +21,7 @@ from ocpp.v16.enums import (
     UnlockStatus,
 )
 
+from chargebox.sim.hardware import HardwarePart
 from tests.interop.conftest import StationRunner
 from tests.interop.transactions_csms import (
     TransactionsCsms,
@@ -56,7 +57,7 @@ async def test_C_33_TC_017_1_CS_unlock_without_transaction(
 async def test_C_33_TC_030_CS_unlock_failure(csms: TransactionsCsms, station_factory: StationRunner) -> None:
     _, sim = await boot(csms, station_factory)
     sim.hardware.connectors[1].locked = True
-    sim.hardware.connectors[1].lock_fails = True
+    sim.hardware.inject_fault(1, HardwarePart.LOCK, True)
     result = await csms.call(call.UnlockConnector(connector_id=1))
     assert result.status == UnlockStatus.unlock_failed
 

@@ -116,3 +116,90 @@ def test_decoding_arbitrary_input_never_raises_anything_but_frame_error(data: by
 def test_decoding_arbitrary_json_arrays_never_crashes(items: list[object]) -> None:
     with contextlib.suppress(codec.FrameError):
         codec.decode_frame(json.dumps(items))
+
+
+def nested(depth: int) -> str:
+    """JSON arrays nested ``depth`` deep: ``[[...]]``."""
+    return "[" * depth + "]" * depth
+
+
+def data_transfer(data: str, message_id: str = "deep") -> str:
+    return f'[2,"{message_id}","DataTransfer",{{"vendorId":"v","data":{data}}}]'
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        data_transfer(nested(1000)),  # ~2 KB, as in the report: RecursionError in msgspec before
+        data_transfer('{"a":' * 1000 + "1" + "}" * 1000),
+        '[2,"deep","DataTransfer",' + nested(1000) + "]",
+    ],
+)
+def test_1_4_call_nesting_deeper_than_max_depth_is_formation_violation(frame: str) -> None:
+    # checklist 1.4: refused unread, it is unparsable JSON whose id the head still gives
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame(frame)
+    assert (caught.value.reply_code, caught.value.message_id) == (CallErrorCode.FORMATION_VIOLATION, "deep")
+
+
+def test_1_4_nesting_is_bounded_at_max_depth_exactly() -> None:
+    # the frame's array and the payload object are two levels: the data may take the rest
+    assert isinstance(codec.decode_frame(data_transfer(nested(codec.MAX_DEPTH - 2))), codec.RawCall)
+    with pytest.raises(codec.FrameError, match="deeper"):
+        codec.decode_frame(data_transfer(nested(codec.MAX_DEPTH - 1)))
+
+
+def test_1_4_brackets_inside_strings_are_not_nesting() -> None:
+    text = json.dumps("[{" * 1000 + '\\"' + "]}" * 1000)
+    assert isinstance(codec.decode_frame(data_transfer(text)), codec.RawCall)
+
+
+@pytest.mark.parametrize("frame", [nested(1000), "[" * 100_000, '[3,"deep",' + nested(1000) + "]"])
+def test_T_15_too_deep_frame_without_a_call_id_gets_no_reply(frame: str) -> None:
+    with pytest.raises(codec.FrameError) as caught:
+        codec.decode_frame(frame)
+    assert (caught.value.reply_code, caught.value.message_id) == (None, None)
+
+
+def test_1_4_frame_over_max_frame_size_is_formation_violation() -> None:
+    frame = data_transfer(json.dumps("x" * codec.MAX_FRAME_SIZE), "big")
+    with pytest.raises(codec.FrameError, match="over the limit") as caught:
+        codec.decode_frame(frame)
+    assert (caught.value.reply_code, caught.value.message_id) == (CallErrorCode.FORMATION_VIOLATION, "big")
+
+
+def test_frame_size_counts_utf8_bytes_not_characters() -> None:
+    frame = data_transfer(json.dumps("é" * 600, ensure_ascii=False), "big")  # 1,200 bytes of data, 600 characters
+    assert isinstance(codec.decode_frame(frame, max_size=1000 + 600), codec.RawCall)
+    with pytest.raises(codec.FrameError, match="over the limit"):
+        codec.decode_frame(frame, max_size=1000)
+
+
+json_values = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='[]{}"\\ab', max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet="[]{}x", max_size=3), inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@given(json_values, st.integers(min_value=0, max_value=12))
+def test_nesting_scan_matches_the_real_depth_of_json(value: object, limit: int) -> None:
+    text = json.dumps(value)
+    assert codec.nests_deeper(text, limit) is (depth_of(value) > limit)
+    assert codec.nests_deeper(text.encode(), limit) is (depth_of(value) > limit)
+
+
+@given(st.text(alphabet='[]{}",:1 \\', max_size=3000))
+def test_decoding_any_bracket_soup_never_raises_anything_but_frame_error(data: str) -> None:
+    with contextlib.suppress(codec.FrameError):
+        codec.decode_frame('[2,"x","DataTransfer",' + data)

@@ -150,3 +150,34 @@ def test_abandon_forgets_pending_call() -> None:
     conn = Connection()
     heartbeat(conn)
     assert conn.abandon() is not None and conn.pending is None
+
+
+DEEP = "[" * 1000 + "]" * 1000  # ~2 KB; msgspec raised RecursionError on it
+
+
+def test_1_4_deeply_nested_call_is_answered_formation_violation_and_the_connection_goes_on() -> None:
+    conn = Connection()
+    [event] = conn.receive(f'[2,"d1","DataTransfer",{{"vendorId":"v","data":{DEEP}}}]', 0)
+    assert isinstance(event, FrameRejected) and event.reply == "FormationViolation"
+    assert sent(conn)[0][:3] == [4, "d1", "FormationViolation"]
+    [event] = conn.receive('[2,"c1","ClearCache",{}]', 0)
+    assert isinstance(event, CallReceived)
+
+
+def test_T_15_deeply_nested_answer_is_dropped_and_the_call_stays_pending() -> None:
+    conn = Connection()
+    message_id = heartbeat(conn)
+    sent(conn)
+    [event] = conn.receive(f'[3,"{message_id}",{DEEP}]', 0)
+    assert isinstance(event, FrameRejected) and event.reply is None
+    assert sent(conn) == [] and conn.pending is not None
+    [event] = conn.receive(f'[3,"{message_id}",{{"currentTime":"2024-01-01T00:00:00Z"}}]', 0)
+    assert isinstance(event, CallResultReceived)
+
+
+def test_1_4_frame_over_the_connection_s_size_limit_is_answered_formation_violation() -> None:
+    conn = Connection(max_frame_size=100)
+    conn.receive(json.dumps([2, "b1", "DataTransfer", {"vendorId": "v", "data": "x" * 100}]), 0)
+    assert sent(conn)[0][:3] == [4, "b1", "FormationViolation"]
+    [event] = conn.receive(json.dumps([2, "b2", "DataTransfer", {"vendorId": "v", "data": "x"}]), 0)
+    assert isinstance(event, CallReceived)

@@ -3,6 +3,10 @@
 Built on the same sans-I/O core and ``Rpc`` as the charge point, serving ``ws://HOST:PORT/<id>``
 with the ``ocpp1.6`` subprotocol. ``CentralSystem.call`` sends a CALL to a connected charge point,
 and ``events`` lets a watcher (the demo, a test) see each CALL as it is answered.
+
+``events`` holds only the last ``max_events`` unread events (``DEFAULT_MAX_EVENTS``, 1,000, unless
+the constructor is told otherwise): ``chargebox csms`` runs for days with nobody reading them, and
+a queue that kept every CALL would grow by ~110 bytes per CALL for as long as it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote
 
 import websockets
@@ -28,6 +32,8 @@ from chargebox.rpc import Handler, Rpc, SendResult
 from chargebox.transport import SUBPROTOCOL
 
 log = logging.getLogger("chargebox.csms")
+
+DEFAULT_MAX_EVENTS: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +64,15 @@ class CsmsPolicy:
 
 
 class CentralSystem:
-    def __init__(self, policy: CsmsPolicy | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, policy: CsmsPolicy | None = None, *, clock: Clock | None = None, max_events: int = DEFAULT_MAX_EVENTS
+    ) -> None:
+        if max_events < 1:  # asyncio.Queue would read 0 as "no bound at all"
+            raise ValueError(f"max_events must be at least 1, not {max_events}")
         self.policy = policy or CsmsPolicy()
         self.sessions: dict[str, Session] = {}
         self.connections: dict[str, ServerConnection] = {}
-        self.events: asyncio.Queue[CsmsEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[CsmsEvent] = asyncio.Queue(maxsize=max_events)
         self.on_event: Callable[[CsmsEvent], None] | None = None
         self._clock = clock or SystemClock()
         self._server: Server | None = None
@@ -176,6 +186,8 @@ class CentralSystem:
     def _observed(self, session: Session, action: m.Action, handler: Handler) -> Handler:
         def observe(request: m.Message) -> Any:
             event = CsmsEvent(session.charge_point_id, action, request)
+            if self.events.full():
+                self.events.get_nowait()  # the oldest unread event makes room (a ring of max_events)
             self.events.put_nowait(event)
             if self.on_event is not None:
                 self.on_event(event)

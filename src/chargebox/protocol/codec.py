@@ -2,6 +2,11 @@
 
 Decoding reads the frame head first and keeps the payload raw, so a CALL's payload is decoded
 straight into its action's Struct and a CALLRESULT's once the call it answers is known.
+
+Before any of that, a frame's size and nesting are checked without decoding it: msgspec (like
+``json``) recurses once per level of nesting, so a 2 KB frame of 1,000 nested arrays would raise
+RecursionError from deep inside the decoder and end the station. ``MAX_FRAME_SIZE`` and
+``MAX_DEPTH`` keep such a frame from reaching it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,17 @@ from chargebox.protocol.errors import CallErrorCode, code_for_validation_error
 from chargebox.protocol.messages import Action, Message
 
 MAX_MESSAGE_ID_LENGTH: Final = 36  # T-11
+
+# Bytes in one frame unless the Connection is given another limit. The largest frames OCPP 1.6
+# needs stay well under it: a full SendLocalList (SendLocalListMaxLength 250 entries of ~130
+# bytes) is ~33 KB, a CertificateSigned chain at most 10,000 characters.
+MAX_FRAME_SIZE: Final = 64 * 1024
+
+# Levels of arrays and objects, the frame's own array counting as one. The deepest 1.6 frame,
+# SetChargingProfile (frame, payload, csChargingProfiles, chargingSchedule, chargingSchedulePeriod,
+# one period), nests 6 deep; 32 leaves room for vendor DataTransfer data and is far below the
+# interpreter's recursion limit (1,000 frames, shared with whatever called the decoder).
+MAX_DEPTH: Final = 32
 
 
 class MessageType(enum.IntEnum):
@@ -72,10 +88,19 @@ _str_decoder: Final = msgspec.json.Decoder(str)
 _details_decoder: Final = msgspec.json.Decoder(dict[str, Any])
 _encoder: Final = msgspec.json.Encoder()
 _CALL_ID_RE: Final = re.compile(rb'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+_JSON_STRING_RE: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_AS_SQUARE_BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def decode_frame(data: str | bytes) -> RawFrame:
-    """Split a frame into its parts; raise ``FrameError`` for anything that is not OCPP-J."""
+def decode_frame(data: str | bytes, *, max_size: int = MAX_FRAME_SIZE) -> RawFrame:
+    """Split a frame into its parts; raise ``FrameError`` for anything that is not OCPP-J, or that
+    is bigger than ``max_size`` bytes or nests deeper than ``MAX_DEPTH`` (then it is not decoded)."""
+    size = len(data) if isinstance(data, bytes) or data.isascii() else len(_utf8(data))
+    if size > max_size:
+        raise _refused_unread(data, f"frame of {size} bytes is over the limit of {max_size}")
+    if nests_deeper(data, MAX_DEPTH):
+        raise _refused_unread(data, f"frame nests deeper than {MAX_DEPTH} levels")
     try:
         head = _head_decoder.decode(data)
     except msgspec.DecodeError as exc:
@@ -144,6 +169,31 @@ def _call(head: list[msgspec.Raw], message_id: str, data: str | bytes) -> RawCal
     return RawCall(message_id, action, head[3])
 
 
+def nests_deeper(data: str | bytes, limit: int) -> bool:
+    """Whether the JSON text's arrays and objects nest deeper than ``limit``, found without decoding
+    it (brackets inside strings do not count), so that a decoder never has to recurse that far.
+
+    Exact for well-formed JSON. For broken JSON (which no decoder accepts anyway) it errs only in
+    the safe direction: what it lets through nests at most ``2 * limit`` deep.
+    """
+    if isinstance(data, str):
+        if data.count("[") + data.count("{") <= limit:
+            return False  # most frames: too few brackets to nest that deep, counted at C speed
+        data = _utf8(data)
+    elif data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING_RE.sub(b"", data).translate(_AS_SQUARE_BRACKETS, _NOT_BRACKETS)
+    # Each round takes away the innermost pairs, so after ``limit`` rounds a well-formed text is
+    # empty unless it nests deeper. What no round can take away is unbalanced: ``]]]`` then ``[[[``,
+    # and those unclosed openers nest too.
+    for _ in range(limit):
+        inner = brackets.replace(b"[]", b"")
+        if inner == brackets:
+            break
+        brackets = inner
+    return b"[]" in brackets or brackets.count(b"[") > limit
+
+
 def decode_payload(raw: msgspec.Raw, kind: type[Message]) -> Message:
     """Decode and validate a payload; raise ``RemoteProtocolError`` with the code checklist 1.4 names."""
     try:
@@ -180,7 +230,20 @@ def _decoder(kind: type[Message]) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
+def _refused_unread(data: str | bytes, reason: str) -> FrameError:
+    # Checklist 1.4: a frame we will not parse is, to us, unparsable JSON whose unique id may still
+    # be read from its head, which the table answers with FormationViolation. Not ProtocolError:
+    # that one says the payload is incomplete, and this frame may be complete, only too big or deep.
+    message_id = _recover_call_id(data)
+    code = CallErrorCode.FORMATION_VIOLATION if message_id else None
+    return FrameError(code, reason, message_id=message_id, frame=data)
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate must not raise here
+
+
 def _recover_call_id(data: str | bytes) -> str | None:
     """The unique id of a CALL whose JSON is broken after the id, so a CALLERROR can answer it."""
-    match = _CALL_ID_RE.match(data.encode() if isinstance(data, str) else data)
+    match = _CALL_ID_RE.match(_utf8(data) if isinstance(data, str) else data)
     return match.group(1).decode() if match else None

@@ -94,11 +94,13 @@ class Connection:
     """The state of one OCPP-J conversation.
 
     ``is_supported`` tells known actions this side answers from known ones it does not
-    (NotSupported rather than NotImplemented, checklist 1.4).
+    (NotSupported rather than NotImplemented, checklist 1.4). ``max_frame_size`` bounds, in bytes,
+    what a frame may be before it is decoded (``codec.MAX_FRAME_SIZE``, 64 KiB, by default).
     """
 
     call_timeout: float = 30.0
     is_supported: Callable[[Action], bool] = lambda _action: True
+    max_frame_size: int = codec.MAX_FRAME_SIZE
     _pending: PendingCall | None = None
     _in_progress: set[str] = field(default_factory=set)
     _out: list[bytes] = field(default_factory=list)
@@ -151,7 +153,7 @@ class Connection:
 
     def receive(self, data: str | bytes, now: float) -> list[Event]:
         try:
-            frame = codec.decode_frame(data)
+            frame = codec.decode_frame(data, max_size=self.max_frame_size)
         except codec.FrameError as exc:
             if exc.reply_code is not None and exc.message_id is not None:
                 self.send_error(exc.message_id, exc.reply_code, exc.description)

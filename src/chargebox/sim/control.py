@@ -4,36 +4,56 @@
     POST /api/connectors/{id}/plug | unplug           the cable
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
+    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended:
+         {"part": "contactor" | "lock" | "meter", "on": true | false}
     POST /api/swipe {"idTag": …}                      a card at the station's one reader
     POST /api/emergency-stop                          every transaction ends (EmergencyStop)
     POST /api/reboot                                  a local reboot (transactions end with Reboot)
     POST /api/connection/disconnect | connect         a network outage, no reboot
 
 Every answer is JSON; a bad request gets 400 (or 404 for an unknown connector) with
-``{"error": "..."}`` and changes nothing.
+``{"error": "..."}`` and changes nothing. The API drives a simulator on a developer's machine, but
+its requests come from scripts and browsers, so what reaches the station is held to what OCPP would
+let through: a body is UTF-8 JSON (RFC 8259) nesting no deeper than a frame may
+(``codec.MAX_DEPTH``), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1), and an
+idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log
+line or reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 from chargebox.protocol.messages import ChargePointErrorCode
+from chargebox.sim.hardware import HardwarePart
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
 
 
+log = logging.getLogger(__name__)
+
+MAX_BODY_SIZE: Final = 16 * 1024  # every request body is a small JSON object
+_CONNECTOR_ID_RE: Final = re.compile(r"[0-9]{1,9}")
+_PRINTABLE_ASCII_RE: Final = re.compile(r"[\x20-\x7e]*")
+_ID_TAG_LENGTH: Final = 20  # G-2: IdToken is CiString20
+_INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
+
+
 def make_app(sim: Simulator) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_SIZE)
     routes = web.RouteTableDef()
 
     @routes.get("/api/state")
     async def state(_request: web.Request) -> web.Response:
-        return web.json_response(sim.station.snapshot())
+        return _state(sim)
 
     @routes.post("/api/connectors/{id}/{action}")
     async def connector(request: web.Request) -> web.Response:
@@ -56,19 +76,22 @@ def make_app(sim: Simulator) -> web.Application:
             sim.clear_fault(connector_id)
         elif action == "swipe":
             await sim.swipe(_id_tag(await _body(request)), connector_id)
+        elif action == "hardware-fault":
+            part, on = _hardware_fault(await _body(request))
+            sim.hardware_fault(connector_id, part, on)
         else:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
-        return web.json_response(sim.station.snapshot())
+        return _state(sim)
 
     @routes.post("/api/swipe")
     async def swipe(request: web.Request) -> web.Response:
         await sim.swipe(_id_tag(await _body(request)), None)
-        return web.json_response(sim.station.snapshot())
+        return _state(sim)
 
     @routes.post("/api/emergency-stop")
     async def emergency_stop(_request: web.Request) -> web.Response:
         await sim.station.emergency_stop()
-        return web.json_response(sim.station.snapshot())
+        return _state(sim)
 
     @routes.post("/api/reboot")
     async def reboot(_request: web.Request) -> web.Response:
@@ -101,6 +124,17 @@ async def _errors(
             exc.text = json.dumps({"error": exc.reason})
             exc.content_type = "application/json"
         raise
+    except Exception:  # a bug: logged with its traceback, answered without it
+        log.exception("control API: %s %s failed", request.method, request.raw_path)  # raw: no decoded newline
+        return web.json_response({"error": "internal error, see the simulator's log"}, status=500)
+
+
+def _state(sim: Simulator) -> web.Response:
+    """The station's snapshot, with the parts the simulation has broken on each connector."""
+    snapshot = sim.station.snapshot()
+    for connector in snapshot["connectors"]:
+        connector["hardwareFaults"] = sorted(sim.hardware.faults(connector["id"]))
+    return web.json_response(snapshot)
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
@@ -109,17 +143,29 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 def _connector_id(request: web.Request, sim: Simulator) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or not 1 <= int(raw) <= sim.station.connectors.count:
-        raise web.HTTPNotFound(text=json.dumps({"error": f"no connector {raw}"}), content_type="application/json")
+    if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
+        raise web.HTTPNotFound(text=json.dumps({"error": f"no connector {raw!r}"}), content_type="application/json")
     return int(raw)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
+    if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):
+        raise _bad("body must be JSON in UTF-8")
     try:
-        body = await request.json()
-    except json.JSONDecodeError:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _bad(f"body over {MAX_BODY_SIZE} bytes") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("body must be JSON in UTF-8") from None
+    if nests_deeper(text, MAX_DEPTH):
+        raise _bad(f"body nests deeper than {MAX_DEPTH} levels")
+    try:
+        body = json.loads(text)
+    except ValueError:
         raise _bad("body is not JSON") from None
     if not isinstance(body, dict):
         raise _bad("body must be a JSON object")
@@ -128,8 +174,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 def _id_tag(body: dict[str, Any]) -> str:
     id_tag = body.get("idTag")
-    if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= 20:  # G-2: CiString20
-        raise _bad("idTag must be a string of 1 to 20 characters")
+    if not isinstance(id_tag, str) or not id_tag or not _is_ci_string(id_tag, _ID_TAG_LENGTH):
+        raise _bad(f"idTag must be 1 to {_ID_TAG_LENGTH} printable ASCII characters")
     return id_tag
 
 
@@ -137,6 +183,20 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 50:
-        raise _bad(f"{name} must be a string of at most 50 characters")
+    if not isinstance(value, str) or not _is_ci_string(value, _INFO_LENGTH):
+        raise _bad(f"{name} must be at most {_INFO_LENGTH} printable ASCII characters")
     return value
+
+
+def _hardware_fault(body: dict[str, Any]) -> tuple[HardwarePart, bool]:
+    part, on = body.get("part"), body.get("on")
+    if not isinstance(part, str) or part not in tuple(HardwarePart):
+        raise _bad(f"part must be one of {', '.join(HardwarePart)}")
+    if not isinstance(on, bool):
+        raise _bad("on must be true or false")
+    return HardwarePart(part), on
+
+
+def _is_ci_string(value: str, length: int) -> bool:
+    """G-1: OCPP strings are printable ASCII, CiStringNN at most NN characters."""
+    return len(value) <= length and _PRINTABLE_ASCII_RE.fullmatch(value) is not None

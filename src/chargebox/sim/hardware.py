@@ -1,17 +1,28 @@
 """Simulated hardware that behaves: a meter integrating power over clock time, a contactor, a cable
-lock that can be told to fail, and an EV that draws what it is offered up to its own limit.
+lock, and an EV that draws what it is offered up to its own limit.
 
 Implements the ports of ``chargebox.hal``. Energy follows the physics a CSMS developer expects:
 power = min(offered current, the EV maximum) * voltage * phases while the contactor is closed and
 the EV is plugged in and charging; the register is monotonic and never reset (X-15).
+
+Each part of a connector can be told to fail (``inject_fault``), as a real one fails, so a test
+engineer sees what the station and the CSMS make of it:
+
+- contactor: ``close`` and ``open`` raise HardwareError and it stays where it was; stuck closed,
+  energy keeps flowing and the meter keeps counting it;
+- lock: ``lock`` and ``unlock`` return False and it stays where it was;
+- meter: ``read`` and ``energy_wh`` raise HardwareError (connector 0's too, its readings being the
+  sum of the connectors'); energy is still counted, and read again once the fault ends.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Final
 
 from chargebox.clock import Clock
+from chargebox.errors import HardwareError
 from chargebox.hal import Reading
 from chargebox.protocol.messages import Location, Measurand, MeterValuesUnitOfMeasure, Phase
 
@@ -20,6 +31,14 @@ FREQUENCY: Final = 50.0
 U = MeterValuesUnitOfMeasure
 M = Measurand
 PHASES: Final = (Phase.L1, Phase.L2, Phase.L3)
+
+
+class HardwarePart(enum.StrEnum):
+    """A part of a connector that ``inject_fault`` can break."""
+
+    CONTACTOR = "contactor"
+    LOCK = "lock"
+    METER = "meter"
 
 
 @dataclass(slots=True)
@@ -39,7 +58,7 @@ class SimulatedConnector:
     plugged: bool = False
     contactor_closed: bool = False
     locked: bool = False
-    lock_fails: bool = False
+    faults: set[HardwarePart] = field(default_factory=set)
     offered_a: float = 0.0
     max_current: float = 32.0
     ev: SimulatedEv = field(default_factory=SimulatedEv)
@@ -66,6 +85,17 @@ class SimulatedHardware:
             for cid in range(1, connectors + 1)
         }
 
+    def inject_fault(self, connector_id: int, part: HardwarePart, on: bool) -> None:
+        """Break ``part`` of the connector (``on``) or mend it; KeyError for an unknown connector."""
+        faults = self.connectors[connector_id].faults
+        if on:
+            faults.add(part)
+        else:
+            faults.discard(part)
+
+    def faults(self, connector_id: int) -> frozenset[HardwarePart]:
+        return frozenset(self.connectors[connector_id].faults)
+
     # -- EnergyMeter --------------------------------------------------------------------------
 
     def measurands(self) -> frozenset[str]:
@@ -75,6 +105,7 @@ class SimulatedHardware:
         return frozenset(names)
 
     def read(self, connector_id: int) -> list[Reading]:
+        self._check_meter(connector_id)
         if connector_id == 0:
             return self._main_meter()
         c = self._advance(connector_id)
@@ -99,6 +130,7 @@ class SimulatedHardware:
         return readings
 
     def energy_wh(self, connector_id: int) -> int:
+        self._check_meter(connector_id)
         if connector_id == 0:
             return round(sum(self._advance(cid).energy_wh for cid in self.connectors))
         return round(self._advance(connector_id).energy_wh)
@@ -106,21 +138,29 @@ class SimulatedHardware:
     # -- Contactor ----------------------------------------------------------------------------
 
     async def close(self, connector_id: int) -> None:
-        self._advance(connector_id).contactor_closed = True
+        c = self._advance(connector_id)
+        if HardwarePart.CONTACTOR in c.faults:
+            raise HardwareError(f"connector {connector_id}: the contactor does not close")
+        c.contactor_closed = True
 
     async def open(self, connector_id: int) -> None:
-        self._advance(connector_id).contactor_closed = False
+        c = self._advance(connector_id)
+        if HardwarePart.CONTACTOR in c.faults:
+            raise HardwareError(f"connector {connector_id}: the contactor does not open")
+        c.contactor_closed = False
 
     # -- ConnectorLock ------------------------------------------------------------------------
 
     async def lock(self, connector_id: int) -> bool:
         c = self.connectors[connector_id]
-        c.locked = not c.lock_fails
-        return c.locked
+        if HardwarePart.LOCK in c.faults:
+            return False
+        c.locked = True
+        return True
 
     async def unlock(self, connector_id: int) -> bool:
         c = self.connectors[connector_id]
-        if c.lock_fails:
+        if HardwarePart.LOCK in c.faults:
             return False
         c.locked = False
         return True
@@ -145,6 +185,11 @@ class SimulatedHardware:
 
     def unplug(self, connector_id: int) -> None:
         self._advance(connector_id).plugged = False
+
+    def _check_meter(self, connector_id: int) -> None:
+        ids = self.connectors if connector_id == 0 else (connector_id,)
+        if any(HardwarePart.METER in self.connectors[cid].faults for cid in ids):
+            raise HardwareError(f"connector {connector_id}: the meter does not answer")
 
     def _advance(self, connector_id: int) -> SimulatedConnector:
         """Integrate energy up to now."""

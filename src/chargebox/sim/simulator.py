@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from chargebox.errors import UserError
 from chargebox.protocol.messages import ChargePointErrorCode
-from chargebox.sim.hardware import SimulatedEv, SimulatedHardware
+from chargebox.sim.hardware import HardwarePart, SimulatedEv, SimulatedHardware
 from chargebox.station.station import Station
 
 if TYPE_CHECKING:
@@ -45,6 +45,11 @@ class Simulator:
 
     def clear_fault(self, connector_id: int) -> None:
         self.station.clear_fault(connector_id)
+
+    def hardware_fault(self, connector_id: int, part: HardwarePart, on: bool) -> None:
+        """A part of the connector breaks or is mended; the station finds out when it next uses it."""
+        self.log.info("= connector %d: %s %s", connector_id, part, "broken" if on else "mended")
+        self.hardware.inject_fault(connector_id, part, on)
 
     async def swipe(self, id_tag: str, connector_id: int | None) -> None:
         """A card at a reader; ``connector_id`` None for the station's one reader."""

@@ -1,0 +1,196 @@
+"""The control API of a running simulated station, through a real aiohttp client on loopback.
+
+Every bad request is a 400 with ``{"error": ...}`` (404 for a connector that does not exist) and changes nothing:
+what reaches the station is held to what OCPP lets through (G-1, G-2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chargebox.csms.server import CentralSystem, CsmsEvent
+from chargebox.protocol.messages import Action
+from chargebox.sim.hardware import HardwarePart
+from chargebox.sim.simulator import Simulator, simulated_station
+from chargebox.station.station import StationSettings
+from chargebox.transport import ReconnectPolicy
+
+WAIT = 5.0
+
+
+@dataclass
+class Control:
+    sim: Simulator
+    csms: CentralSystem
+    http: aiohttp.ClientSession
+    base: str
+
+    async def post(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.post(f"{self.base}/api/{path}", **kwargs) as response:
+            assert response.content_type == "application/json", await response.text()
+            return response.status, await response.json()
+
+    async def state(self) -> Any:
+        async with self.http.get(f"{self.base}/api/state") as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def next_event(self, action: Action) -> CsmsEvent:
+        async def wait() -> CsmsEvent:
+            while (event := await self.csms.events.get()).action is not action:
+                pass
+            return event
+
+        return await asyncio.wait_for(wait(), WAIT)
+
+    def events(self, action: Action) -> list[CsmsEvent]:
+        """The events of ``action`` received so far (read off the queue)."""
+        found = []
+        while not self.csms.events.empty():
+            if (event := self.csms.events.get_nowait()).action is action:
+                found.append(event)
+        return found
+
+
+async def until(condition: Callable[[], object]) -> None:
+    async def check() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(check(), WAIT)
+
+
+@pytest.fixture
+async def control() -> AsyncIterator[Control]:
+    csms = CentralSystem()
+    port = await csms.start()
+    settings = StationSettings(
+        charge_point_id="CP-1",
+        csms_url=f"ws://127.0.0.1:{port}",
+        connectors=2,
+        reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
+    )
+    sim = Simulator(simulated_station(settings))
+    control_port = await sim.start_control("127.0.0.1", 0)
+    run = asyncio.ensure_future(sim.run())
+    async with aiohttp.ClientSession() as http:
+        api = Control(sim, csms, http, f"http://127.0.0.1:{control_port}")
+        await until(lambda: sim.station.boot.registration is not None and sim.station.transport.connected)
+        yield api
+    await sim.stop()
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+    await csms.stop()
+
+
+DEEP_BODY = '{"idTag":' + "[" * 1000 + "]" * 1000 + "}"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (DEEP_BODY.encode(), {"Content-Type": "application/json"}),  # RecursionError in json.loads before
+        (b'{"idTag":"\xff\xfe"}', {"Content-Type": "application/json"}),  # not UTF-8
+        (b'{"idTag":"TAG"}', {"Content-Type": "application/json; charset=bogus"}),
+        (b'{"idTag":"TAG"}', {"Content-Type": "application/json; charset=latin-1"}),  # JSON is UTF-8 (RFC 8259)
+        (b'{"idTag":', {"Content-Type": "application/json"}),
+        (b'["TAG"]', {"Content-Type": "application/json"}),
+        (b'{"idTag":"' + b"x" * 20_000 + b'"}', {"Content-Type": "application/json"}),
+    ],
+)
+async def test_bad_body_is_400_with_a_json_error(control: Control, body: bytes, headers: dict[str, str]) -> None:
+    status, answer = await control.post("connectors/1/swipe", data=body, headers=headers)
+    assert status == 400
+    assert isinstance(answer["error"], str)
+    assert control.events(Action.AUTHORIZE) == []
+
+
+# superscript two and Arabic-Indic one: str.isdigit() says yes, and int("\u0661") == 1
+@pytest.mark.parametrize("connector_id", ["\u00b2", "\u0661", "1.0", "-1", "0", "3", " 1", "9" * 5000])
+async def test_G_5_connector_id_is_ascii_digits_of_an_existing_connector_else_404(
+    control: Control, connector_id: str
+) -> None:
+    status, answer = await control.post(f"connectors/{connector_id}/plug")
+    assert status == 404
+    assert "error" in answer
+    assert not any(c["plugged"] for c in (await control.state())["connectors"])
+
+
+@pytest.mark.parametrize(
+    "id_tag",
+    ["TAG\x00", "TAG\nINFO forged log line", "TAG\r", "T\u00c4G", "\uff34\uff21\uff27", "x" * 21, "", 12345678, None],
+)
+@pytest.mark.parametrize("path", ["swipe", "connectors/1/swipe"])
+async def test_G_1_G_2_id_tag_not_printable_ascii_up_to_20_is_400_and_not_sent(
+    control: Control, path: str, id_tag: object
+) -> None:
+    status, answer = await control.post(path, json={"idTag": id_tag})
+    assert status == 400
+    assert "printable ASCII" in answer["error"]
+    await asyncio.sleep(0.05)  # what a swipe would have sent by now
+    assert control.events(Action.AUTHORIZE) == []
+
+
+async def test_G_2_id_tag_of_20_printable_ascii_characters_is_sent(control: Control) -> None:
+    id_tag = "Ab 0~!#$%&'()*+,-./:"  # 20 characters from the whole printable range, a space among them
+    status, _ = await control.post("swipe", json={"idTag": id_tag})
+    assert status == 200
+    event = await control.next_event(Action.AUTHORIZE)
+    assert event.request.id_tag == id_tag  # type: ignore[attr-defined]
+
+
+async def test_fault_info_with_a_newline_is_400(control: Control) -> None:
+    status, _ = await control.post("connectors/1/fault", json={"errorCode": "GroundFailure", "info": "a\nb"})
+    assert status == 400
+    assert (await control.state())["connectors"][0]["status"] != "Faulted"
+
+
+async def test_hardware_fault_is_injected_shown_and_mended(control: Control) -> None:
+    status, state = await control.post("connectors/2/hardware-fault", json={"part": "contactor", "on": True})
+    assert status == 200
+    assert [c["hardwareFaults"] for c in state["connectors"]] == [[], ["contactor"]]
+    await control.post("connectors/2/hardware-fault", json={"part": "lock", "on": True})
+    assert control.sim.hardware.faults(2) == {HardwarePart.CONTACTOR, HardwarePart.LOCK}
+    status, state = await control.post("connectors/2/hardware-fault", json={"part": "contactor", "on": False})
+    assert status == 200
+    assert state["connectors"][1]["hardwareFaults"] == ["lock"]
+    assert (await control.state())["connectors"][1]["hardwareFaults"] == ["lock"]
+
+
+async def test_state_still_answers_while_a_meter_is_broken(control: Control) -> None:
+    status, _ = await control.post("connectors/1/hardware-fault", json={"part": "meter", "on": True})
+    assert status == 200
+    assert (await control.state())["connectors"][0]["hardwareFaults"] == ["meter"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"part": "fuse", "on": True},
+        {"part": "Contactor", "on": True},
+        {"part": ["contactor"], "on": True},
+        {"part": "contactor", "on": "true"},
+        {"part": "contactor", "on": 1},
+        {"part": "contactor"},
+        {"on": True},
+        {},
+    ],
+)
+async def test_bad_hardware_fault_is_400_and_changes_nothing(control: Control, body: dict[str, object]) -> None:
+    status, answer = await control.post("connectors/1/hardware-fault", json=body)
+    assert status == 400
+    assert "error" in answer
+    assert control.sim.hardware.faults(1) == frozenset()
+
+
+async def test_hardware_fault_on_an_unknown_connector_is_404(control: Control) -> None:
+    status, _ = await control.post("connectors/3/hardware-fault", json={"part": "meter", "on": True})
+    assert status == 404
