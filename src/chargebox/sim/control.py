@@ -144,7 +144,7 @@ def _bad(message: str) -> web.HTTPBadRequest:
 def _connector_id(request: web.Request, sim: Simulator) -> int:
     raw = request.match_info["id"]
     if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
-        raise web.HTTPNotFound(text=json.dumps({"error": f"no connector {raw!r}"}), content_type="application/json")
+        raise web.HTTPNotFound(text=json.dumps({"error": f"no connector {raw}"}), content_type="application/json")
     return int(raw)
 
 
