@@ -1,4 +1,4 @@
-"""store.py: numbered migrations, durability settings, nothing lost on migration."""
+"""schema.py: one numbered sequence gathered from the table modules, nothing lost on migration."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chargebox.store import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, Store, migrate
+from chargebox.store.schema import gather
 
 
 def schema(db: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -33,6 +34,24 @@ def test_every_past_version_migrates_to_the_same_schema_as_a_fresh_file(tmp_path
     assert old.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_migration_2_still_creates_its_three_tables_in_one_step(tmp_path: Path) -> None:
+    """Split across the connectors, auth and outbox modules, version 2 is still the schema it always was."""
+    db = database_at(tmp_path / "v2.sqlite", 2)
+    tables = {name for name, _ in schema(db)}
+    assert tables == {"config", "station_state", "connectors", "auth_cache", "outbox", "sqlite_sequence"}
+
+
+def test_migration_5_adds_dead_letters_and_keeps_the_queued_messages(tmp_path: Path) -> None:
+    (tmp_path / "station").mkdir()
+    old = database_at(tmp_path / "station" / FILE_NAME, 4)
+    old.execute("INSERT INTO outbox (action, payload, tx_ref) VALUES ('StartTransaction', x'7b7d', 1)")
+    old.close()
+    store = Store.open(tmp_path / "station")
+    assert store.outbox.seqs() == [1]
+    assert store.dead_letters.count() == 0
+    store.close()
+
+
 def test_migrating_from_version_1_keeps_every_configuration_value(tmp_path: Path) -> None:
     (tmp_path / "station").mkdir()
     old = database_at(tmp_path / "station" / FILE_NAME, 1)
@@ -53,25 +72,17 @@ def test_a_newer_schema_than_this_code_is_refused(tmp_path: Path) -> None:
         migrate(db)
 
 
-def test_file_store_is_wal_with_full_sync(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    assert store.query("PRAGMA journal_mode")[0][0] == "wal"
-    assert store.query("PRAGMA synchronous")[0][0] == 2  # FULL
-    store.close()
+def test_parts_of_a_shared_number_run_in_module_order() -> None:
+    owners = {"a": {1: "A1;", 2: "A2;"}, "b": {2: "B2;"}}
+    assert gather(owners, frozenset({2})) == ("A1;", "A2;B2;")
 
 
-def test_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    with pytest.raises(RuntimeError), store.transaction() as db:
-        db.execute("INSERT INTO config VALUES ('A', '1')")
-        raise RuntimeError("power cut mid-write")
-    assert store.config.load() == {}
-    store.close()
+def test_a_gap_in_the_numbers_fails_loudly() -> None:
+    with pytest.raises(RuntimeError, match=r"without gaps, not \[1, 3\]"):
+        gather({"a": {1: "A1;"}, "b": {3: "B3;"}}, frozenset())
 
 
-def test_config_keys_are_case_insensitive_in_the_store(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    store.config.save("HeartbeatInterval", "1")
-    store.config.save("heartbeatinterval", "2")
-    assert store.config.load() == {"HeartbeatInterval": "2"}
-    store.close()
+def test_one_number_declared_by_two_modules_fails_loudly() -> None:
+    """Two engineers each adding the next migration in their own module must not both ship it."""
+    with pytest.raises(RuntimeError, match="more than one module"):
+        gather({"a": {1: "A1;", 2: "A2;"}, "b": {2: "B2;"}}, frozenset())

@@ -1,0 +1,53 @@
+"""SQLite persistence: the only package that writes to disk.
+
+One file per station (``<data-dir>/station.sqlite``) in WAL mode with ``synchronous=FULL``: a
+write has reached the disk when its method returns, so a caller may act on it (journal first,
+then send). ``core`` holds the ``Store`` (connections, group commit, safe opening); ``schema``
+gathers the numbered migrations that each table module declares for its own tables.
+
+The API is grouped by feature (``store.config``, ``store.state``, ``store.connectors``,
+``store.auth_cache``, ``store.outbox``, ``store.dead_letters``, ``store.transactions``,
+``store.firmware``, ``store.diagnostics``), one module per group. Everything importable from the
+former ``chargebox/store.py`` is importable from here.
+"""
+
+from chargebox.store.auth import AuthCacheTable
+from chargebox.store.config import ConfigTable, StateTable
+from chargebox.store.connectors import ConnectorsTable
+from chargebox.store.core import LOCK_NAME, Store
+from chargebox.store.jobs import (
+    DiagnosticsJobRecord,
+    DiagnosticsJobTable,
+    FirmwareJobRecord,
+    FirmwareJobTable,
+    JobValue,
+)
+from chargebox.store.outbox import DeadLetter, DeadLettersTable, OutboxItem, OutboxTable
+from chargebox.store.schema import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, migrate
+from chargebox.store.table import Op
+from chargebox.store.transactions import TransactionRecord, TransactionsTable
+
+__all__ = [
+    "FILE_NAME",
+    "LOCK_NAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "AuthCacheTable",
+    "ConfigTable",
+    "ConnectorsTable",
+    "DeadLetter",
+    "DeadLettersTable",
+    "DiagnosticsJobRecord",
+    "DiagnosticsJobTable",
+    "FirmwareJobRecord",
+    "FirmwareJobTable",
+    "JobValue",
+    "Op",
+    "OutboxItem",
+    "OutboxTable",
+    "StateTable",
+    "Store",
+    "TransactionRecord",
+    "TransactionsTable",
+    "migrate",
+]

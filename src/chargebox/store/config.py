@@ -1,0 +1,46 @@
+"""Configuration key values and small named facts about the station (migration 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from chargebox.store.table import Table
+
+MIGRATIONS: Final[Mapping[int, str]] = {
+    # 1: configuration keys and small station facts (registration, boot fields)
+    1: """
+    CREATE TABLE config (key TEXT PRIMARY KEY COLLATE NOCASE, value TEXT NOT NULL);
+    CREATE TABLE station_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+}
+
+
+class ConfigTable(Table):
+    """Configuration key values as OCPP strings (K-13: they persist)."""
+
+    def load(self) -> dict[str, str]:
+        return {str(row["key"]): str(row["value"]) for row in self._store.rows("SELECT key, value FROM config")}
+
+    def save(self, key: str, value: str) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+class StateTable(Table):
+    """Small named facts about the station (e.g. the firmware version it booted with)."""
+
+    def get(self, key: str) -> str | None:
+        rows = self._store.rows("SELECT value FROM station_state WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set(self, key: str, value: str) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT INTO station_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -1,0 +1,200 @@
+"""The firmware job and the diagnostics upload (migration 4; F-1..F-8, D-1..D-4)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Final
+
+from chargebox.store.table import Table, opt_str
+
+MIGRATIONS: Final[Mapping[int, str]] = {
+    # 4: the firmware job and the diagnostics upload (F-1..F-8, D-1..D-4): one row each, holding the last
+    #    status entered (seed: SetFirmwareStatusNotificationStatus) and where the job is, so it resumes
+    4: """
+    CREATE TABLE firmware_job (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        status TEXT NOT NULL DEFAULT 'Idle',
+        stage TEXT NOT NULL DEFAULT 'idle',
+        location TEXT,
+        retrieve_date TEXT,
+        retries INTEGER NOT NULL DEFAULT 0,
+        retry_interval INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT,
+        image TEXT,
+        previous_version TEXT,
+        new_version TEXT,
+        received_at TEXT
+    );
+    INSERT INTO firmware_job (id) VALUES (1);
+    CREATE TABLE diagnostics_job (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        status TEXT NOT NULL DEFAULT 'Idle',
+        stage TEXT NOT NULL DEFAULT 'idle',
+        location TEXT,
+        file_name TEXT,
+        retries INTEGER NOT NULL DEFAULT 0,
+        retry_interval INTEGER NOT NULL DEFAULT 0,
+        start_time TEXT,
+        stop_time TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT,
+        received_at TEXT
+    );
+    INSERT INTO diagnostics_job (id) VALUES (1);
+    """,
+}
+
+JobValue = str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareJobRecord:
+    """The station's firmware state as persisted: the last status entered and the job under way, if any.
+
+    ``stage`` is where the job is (idle, scheduled, downloading, downloaded, installing, installed);
+    ``attempts`` counts download attempts started, so a reboot never resets the retries (F-4).
+    """
+
+    status: str
+    stage: str
+    location: str | None
+    retrieve_date: str | None
+    retries: int
+    retry_interval: int
+    attempts: int
+    next_try_at: str | None
+    image: str | None
+    previous_version: str | None
+    new_version: str | None
+    received_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsJobRecord:
+    """The diagnostics upload as persisted (stage idle, uploading), with its time window (D-2)."""
+
+    status: str
+    stage: str
+    location: str | None
+    file_name: str | None
+    retries: int
+    retry_interval: int
+    start_time: str | None
+    stop_time: str | None
+    attempts: int
+    next_try_at: str | None
+    received_at: str | None
+
+
+class _JobTable(Table):
+    """One row (id 1) holding a service's status and its job; every change is one durable commit.
+
+    The columns are the record's fields, so a column added to both cannot be missed by either.
+    """
+
+    _table: str
+    _columns: tuple[str, ...]
+
+    def _load(self) -> sqlite3.Row:
+        return self._store.rows(f"SELECT {', '.join(self._columns)} FROM {self._table} WHERE id = 1")[0]
+
+    def update(self, **fields: JobValue) -> None:
+        """Change some columns of the job (journal first, then act)."""
+        unknown = set(fields) - set(self._columns)
+        if unknown:
+            raise ValueError(f"{self._table} has no column {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._store.transaction() as db:
+            db.execute(f"UPDATE {self._table} SET {assignments} WHERE id = 1", tuple(fields.values()))
+
+    def set_status(self, status: str) -> None:
+        self.update(status=status)
+
+
+class FirmwareJobTable(_JobTable):
+    _table = "firmware_job"
+    _columns = tuple(field.name for field in fields(FirmwareJobRecord))
+
+    def load(self) -> FirmwareJobRecord:
+        row = self._load()
+        return FirmwareJobRecord(
+            status=str(row["status"]),
+            stage=str(row["stage"]),
+            location=opt_str(row["location"]),
+            retrieve_date=opt_str(row["retrieve_date"]),
+            retries=int(row["retries"]),
+            retry_interval=int(row["retry_interval"]),
+            attempts=int(row["attempts"]),
+            next_try_at=opt_str(row["next_try_at"]),
+            image=opt_str(row["image"]),
+            previous_version=opt_str(row["previous_version"]),
+            new_version=opt_str(row["new_version"]),
+            received_at=opt_str(row["received_at"]),
+        )
+
+    def save_job(
+        self, *, location: str, retrieve_date: str, retries: int, retry_interval: int, received_at: str, image: str
+    ) -> None:
+        """Journal a new UpdateFirmware (F-1): it replaces whatever job was there."""
+        self.update(
+            stage="scheduled",
+            location=location,
+            retrieve_date=retrieve_date,
+            retries=retries,
+            retry_interval=retry_interval,
+            attempts=0,
+            next_try_at=None,
+            image=image,
+            previous_version=None,
+            new_version=None,
+            received_at=received_at,
+        )
+
+
+class DiagnosticsJobTable(_JobTable):
+    _table = "diagnostics_job"
+    _columns = tuple(field.name for field in fields(DiagnosticsJobRecord))
+
+    def load(self) -> DiagnosticsJobRecord:
+        row = self._load()
+        return DiagnosticsJobRecord(
+            status=str(row["status"]),
+            stage=str(row["stage"]),
+            location=opt_str(row["location"]),
+            file_name=opt_str(row["file_name"]),
+            retries=int(row["retries"]),
+            retry_interval=int(row["retry_interval"]),
+            start_time=opt_str(row["start_time"]),
+            stop_time=opt_str(row["stop_time"]),
+            attempts=int(row["attempts"]),
+            next_try_at=opt_str(row["next_try_at"]),
+            received_at=opt_str(row["received_at"]),
+        )
+
+    def save_job(
+        self,
+        *,
+        location: str,
+        file_name: str,
+        retries: int,
+        retry_interval: int,
+        start_time: str | None,
+        stop_time: str | None,
+        received_at: str,
+    ) -> None:
+        """Journal a new GetDiagnostics before its answer names the file (D-1)."""
+        self.update(
+            stage="uploading",
+            location=location,
+            file_name=file_name,
+            retries=retries,
+            retry_interval=retry_interval,
+            start_time=start_time,
+            stop_time=stop_time,
+            attempts=0,
+            next_try_at=None,
+            received_at=received_at,
+        )

@@ -1,0 +1,72 @@
+"""The schema: one numbered sequence of migrations, gathered from the table modules that own them.
+
+Each table module declares the migrations that create or alter its tables as ``MIGRATIONS =
+{number: sql}``, numbered in the one global sequence. ``PRAGMA user_version`` records the last
+number applied; an applied migration is never edited, the next number is added. Gathering checks
+the numbers at import, so two engineers adding the same next number, or a skipped one, fail every
+test at once rather than one station in the field.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+from chargebox.store import auth, config, connectors, jobs, outbox, transactions
+
+FILE_NAME: Final = "station.sqlite"
+
+# Migration 2 created the tables of three groups at once, before the store was split into modules;
+# its parts run in the order below, in one transaction. Every later number belongs to one module.
+SHARED: Final = frozenset({2})
+
+
+def gather(owners: Mapping[str, Mapping[int, str]], shared: frozenset[int] = SHARED) -> tuple[str, ...]:
+    """The migration scripts in order (number N at index N-1), from each owner's ``MIGRATIONS``.
+
+    Raises:
+        RuntimeError: a number is missing, or declared by two modules without being in ``shared``.
+    """
+    parts: dict[int, list[str]] = {}
+    declared_by: dict[int, list[str]] = {}
+    for owner, migrations in owners.items():
+        for number, script in migrations.items():
+            parts.setdefault(number, []).append(script)
+            declared_by.setdefault(number, []).append(owner)
+    clashes = {number: names for number, names in declared_by.items() if len(names) > 1 and number not in shared}
+    if clashes:
+        raise RuntimeError(f"store migrations declared by more than one module: {clashes}")
+    numbers = sorted(parts)
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"store migrations must be numbered 1, 2, 3... without gaps, not {numbers}")
+    return tuple("".join(parts[number]) for number in numbers)
+
+
+MIGRATIONS: Final[tuple[str, ...]] = gather(
+    {module.__name__: module.MIGRATIONS for module in (config, connectors, auth, outbox, transactions, jobs)}
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply every migration newer than the file's ``user_version``, each in its own transaction."""
+    current = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if current > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"schema version {current} is newer than this chargebox ({SCHEMA_VERSION})")
+    for number in range(current + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number - 1]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement

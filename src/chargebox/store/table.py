@@ -1,0 +1,36 @@
+"""What every table group shares: a view onto one ``Store`` that reads rows by column name.
+
+Rows are never unpacked by position: a column added by a later migration must not shift what an
+older reader takes for ``attempts`` or ``tx_ref``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chargebox.store.core import Store
+
+Op = Callable[[sqlite3.Connection], Any]
+
+
+class Table:
+    """A group of tables reached as one attribute of the store (``store.outbox``, ``store.firmware``)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+
+def opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def opt_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def as_bytes(value: object) -> bytes:
+    """A BLOB column as bytes, even if an older writer stored the payload as TEXT."""
+    return value if isinstance(value, bytes) else str(value).encode()

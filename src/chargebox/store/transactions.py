@@ -1,0 +1,210 @@
+"""Transactions and the meter samples kept for their StopTransaction (migration 3)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from chargebox.store.outbox import enqueue
+from chargebox.store.table import Op, Table, as_bytes, opt_int, opt_str
+
+MIGRATIONS: Final[Mapping[int, str]] = {
+    # 3: transactions with their local reference (the CSMS id arrives later, X-4) and the meter
+    #    values kept for StopTransaction's transactionData (MV-3)
+    3: """
+    CREATE TABLE transactions (
+        ref INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector_id INTEGER NOT NULL,
+        id_tag TEXT NOT NULL,
+        parent_id_tag TEXT,
+        transaction_id INTEGER,
+        reservation_id INTEGER,
+        meter_start INTEGER NOT NULL,
+        meter_last INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        stopped_at TEXT,
+        stop_reason TEXT,
+        deauthorized INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tx_samples (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tx_ref INTEGER NOT NULL,
+        meter_value TEXT NOT NULL
+    );
+    CREATE INDEX tx_samples_by_tx ON tx_samples (tx_ref, seq);
+    """,
+}
+
+Queued = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    """A transaction as persisted: ``ref`` is ours, ``transaction_id`` the central system's (X-4)."""
+
+    ref: int
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    transaction_id: int | None
+    reservation_id: int | None
+    meter_start: int
+    meter_last: int
+    started_at: str
+    stopped_at: str | None
+    stop_reason: str | None
+    deauthorized: bool
+
+
+_TX_COLUMNS: Final = (
+    "ref, connector_id, id_tag, parent_id_tag, transaction_id, reservation_id, meter_start, meter_last, "
+    "started_at, stopped_at, stop_reason, deauthorized"
+)
+
+
+class TransactionsTable(Table):
+    """Transactions and the samples kept for their StopTransaction.
+
+    ``begin``, ``record_sample`` and ``finish`` each queue a message in the same commit as the
+    transaction change. Their ``queued`` callback receives that message's outbox seq once the
+    commit has returned, on the event loop: the outbound lane needs to know which journaled entry
+    holds the message's place in the queue (to send, retry or dead-letter that entry, not a copy).
+    It is a callback, not a return value, so callers that need only the ref stay as they are.
+    """
+
+    async def begin(
+        self,
+        *,
+        connector_id: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        reservation_id: int | None,
+        meter_start: int,
+        started_at: str,
+        start_request: Callable[[int], tuple[str, bytes]],
+        queued: Queued | None = None,
+    ) -> int:
+        """Journal a new transaction and its StartTransaction in one commit; returns the local ref.
+
+        ``start_request(ref)`` builds the (action, payload) of the StartTransaction to queue;
+        ``queued`` gets its outbox seq.
+        """
+
+        def op(db: sqlite3.Connection) -> tuple[int, int]:
+            cursor = db.execute(
+                "INSERT INTO transactions (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, "
+                "meter_last, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, meter_start, started_at),
+            )
+            ref = int(cursor.lastrowid or 0)
+            action, payload = start_request(ref)
+            return ref, enqueue(db, action, payload, ref)
+
+        ref, seq = await self._store.write(op)
+        if queued is not None:
+            queued(seq)
+        return ref
+
+    def open_transactions(self) -> list[TransactionRecord]:
+        rows = self._store.rows(f"SELECT {_TX_COLUMNS} FROM transactions WHERE stopped_at IS NULL ORDER BY ref")
+        return [_tx_record(row) for row in rows]
+
+    def get(self, ref: int) -> TransactionRecord | None:
+        rows = self._store.rows(f"SELECT {_TX_COLUMNS} FROM transactions WHERE ref = ?", (ref,))
+        return _tx_record(rows[0]) if rows else None
+
+    def by_transaction_id(self, transaction_id: int) -> TransactionRecord | None:
+        rows = self._store.rows(
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE transaction_id = ? ORDER BY ref DESC LIMIT 1",
+            (transaction_id,),
+        )
+        return _tx_record(rows[0]) if rows else None
+
+    async def record_sample(
+        self,
+        ref: int,
+        *,
+        connector_id: int,
+        meter_wh: int,
+        stop_sample: bytes | None,
+        message: tuple[str, bytes] | None,
+        queued: Queued | None = None,
+    ) -> None:
+        """One commit for one sample: the register (what a power loss leaves us, X-12, X-15), the
+        sample kept for StopTransaction, and the MeterValues queued in the outbox — so no queued
+        value is ever ahead of the register a restart continues from. ``queued`` gets the
+        MeterValues' outbox seq, and is not called when there is no ``message``."""
+
+        def op(db: sqlite3.Connection) -> int | None:
+            db.execute("UPDATE transactions SET meter_last = MAX(meter_last, ?) WHERE ref = ?", (meter_wh, ref))
+            db.execute(
+                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = ?", (meter_wh, connector_id)
+            )
+            if stop_sample is not None:
+                db.execute("INSERT INTO tx_samples (tx_ref, meter_value) VALUES (?, ?)", (ref, stop_sample))
+            return None if message is None else enqueue(db, message[0], message[1], ref)
+
+        seq = await self._store.write(op)
+        if queued is not None and seq is not None:
+            queued(seq)
+
+    def samples(self, ref: int) -> list[bytes]:
+        rows = self._store.rows("SELECT meter_value FROM tx_samples WHERE tx_ref = ? ORDER BY seq", (ref,))
+        return [as_bytes(row["meter_value"]) for row in rows]
+
+    async def finish(
+        self,
+        ref: int,
+        *,
+        meter_stop: int,
+        stopped_at: str,
+        reason: str,
+        stop_request: tuple[str, bytes],
+        queued: Queued | None = None,
+    ) -> None:
+        """Close the transaction, keep the register, and queue its StopTransaction, in one commit;
+        ``queued`` gets the StopTransaction's outbox seq."""
+
+        def op(db: sqlite3.Connection) -> int:
+            db.execute(
+                "UPDATE transactions SET meter_last = ?, stopped_at = ?, stop_reason = ? WHERE ref = ?",
+                (meter_stop, stopped_at, reason, ref),
+            )
+            db.execute(
+                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = "
+                "(SELECT connector_id FROM transactions WHERE ref = ?)",
+                (meter_stop, ref),
+            )
+            db.execute("DELETE FROM tx_samples WHERE tx_ref = ?", (ref,))
+            return enqueue(db, stop_request[0], stop_request[1], ref)
+
+        seq = await self._store.write(op)
+        if queued is not None:
+            queued(seq)
+
+    @staticmethod
+    def set_transaction_id(ref: int, transaction_id: int) -> Op:
+        """An op for ``outbox.remove(then=...)``: the StartTransaction answer names the transaction."""
+        return lambda db: db.execute("UPDATE transactions SET transaction_id = ? WHERE ref = ?", (transaction_id, ref))
+
+    async def mark_deauthorized(self, ref: int) -> None:
+        await self._store.write(lambda db: db.execute("UPDATE transactions SET deauthorized = 1 WHERE ref = ?", (ref,)))
+
+
+def _tx_record(row: sqlite3.Row) -> TransactionRecord:
+    return TransactionRecord(
+        ref=int(row["ref"]),
+        connector_id=int(row["connector_id"]),
+        id_tag=str(row["id_tag"]),
+        parent_id_tag=opt_str(row["parent_id_tag"]),
+        transaction_id=opt_int(row["transaction_id"]),
+        reservation_id=opt_int(row["reservation_id"]),
+        meter_start=int(row["meter_start"]),
+        meter_last=int(row["meter_last"]),
+        started_at=str(row["started_at"]),
+        stopped_at=opt_str(row["stopped_at"]),
+        stop_reason=opt_str(row["stop_reason"]),
+        deauthorized=bool(row["deauthorized"]),
+    )
