@@ -74,10 +74,11 @@ Stop = Callable[[Any], Awaitable[None]]
 def _chargebox(url: str) -> tuple[Start, Stop]:
     """A whole station per connection (``Store.open(None)``: in memory), booted and idle."""
     from bench.roundtrip import wait_until_idle
-    from chargebox.station.station import Station, StationSettings
+    from chargebox.sim.simulator import simulated_station
+    from chargebox.station.station import StationSettings
 
     async def start(i: int) -> Any:
-        station = Station(StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1))
+        station = simulated_station(StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1))
         runner = asyncio.ensure_future(station.run())
         await wait_until_idle(station, runner, timeout=60)
         return station, runner
@@ -92,10 +93,11 @@ def _chargebox(url: str) -> tuple[Start, Stop]:
 
 def _chargebox_objects(_url: str) -> tuple[Start, Stop]:
     """Diagnostic: the ``Station`` objects alone, never connected (their in-memory stores included)."""
-    from chargebox.station.station import Station, StationSettings
+    from chargebox.sim.simulator import simulated_station
+    from chargebox.station.station import StationSettings
 
     async def start(i: int) -> Any:
-        return Station(StationSettings(charge_point_id=f"M{i}", csms_url="ws://127.0.0.1:9/", connectors=1))
+        return simulated_station(StationSettings(charge_point_id=f"M{i}", csms_url="ws://127.0.0.1:9/", connectors=1))
 
     async def stop(station: Any) -> None:
         station.store.close()

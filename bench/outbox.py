@@ -91,11 +91,8 @@ class Delivered:
         self._target = 0
         self._event = asyncio.Event()
 
-    def hook(self, _item: Any, _request: Any, _response: Any) -> tuple[None, Callable[[], Awaitable[None]]]:
-        """``OutboxService.on_answer``: no op for the delete's commit; ``after`` runs once it committed."""
-        return None, self._after
-
-    async def _after(self) -> None:
+    def hook(self, _item: Any, _request: Any, _response: Any) -> None:
+        """``Lane.on_answer``: counts the answer the moment it arrives (no op for the delete's commit)."""
         self.count += 1
         if self.count == 1:
             self.first_at = time.perf_counter()
@@ -114,9 +111,8 @@ async def _measure(
 ) -> OutboxResult:
     from bench.roundtrip import wait_until_idle
     from chargebox.protocol.messages import Action
-    from chargebox.sim.simulator import Simulator
-    from chargebox.station.outbox import encode
-    from chargebox.station.station import Station, StationSettings
+    from chargebox.sim.simulator import Simulator, simulated_station
+    from chargebox.station.station import StationSettings
     from chargebox.store import Store
 
     # No periodic or clock-aligned samples of the station's own: only the bench's messages are queued.
@@ -130,7 +126,7 @@ async def _measure(
     store = Store.open(data_dir)
     if store_kind == "file-nosync":
         store._writer_db.execute("PRAGMA synchronous=NORMAL")  # the group-commit writer's own connection
-    station = Station(settings, store=store)
+    station = simulated_station(settings, store=store)
     runner = asyncio.ensure_future(station.run())
     try:
         await wait_until_idle(station, runner, timeout=20)
@@ -138,14 +134,14 @@ async def _measure(
         await sim.plug(1)
         await sim.swipe(ID_TAG, 1)
         connector = station.connectors[1]
-        await _until(lambda: connector.transaction_id is not None and station.outbox.pending() == 0, 20)
+        await _until(lambda: connector.transaction_id is not None and station.lane.pending() == 0, 20)
         await asyncio.sleep(0.1)  # the Charging StatusNotification and the Transaction.Begin sample settle
         ref, transaction_id = connector.transaction_ref, connector.transaction_id
         assert ref is not None and transaction_id is not None
         delivered = Delivered()
-        station.outbox.on_answer[Action.METER_VALUES] = delivered.hook
+        station.lane.on_answer[Action.METER_VALUES] = delivered.hook
         build = _meter_values(transaction_id)
-        outbox, rpc = station.outbox, station.rpc
+        lane, rpc = station.lane, station.rpc
 
         async def plain() -> None:
             result = await rpc.call(build())
@@ -154,10 +150,10 @@ async def _measure(
 
         async def through_outbox() -> float:
             t0 = time.perf_counter()
-            await store.outbox.append("MeterValues", encode(build()), ref)
+            await lane.append(build(), tx_ref=ref)
             journaled = time.perf_counter() - t0
-            outbox.wake()
             await delivered.until(delivered.count + 1, 30)
+            await store.idle()  # the delete is committed before the next message goes out
             return journaled
 
         async def write_noop() -> None:
@@ -168,8 +164,8 @@ async def _measure(
             for case, step in (("rpc.call", plain), ("outbox", through_outbox), ("write-noop", write_noop))
         ]
         drained = await _backlog(station, delivered, ref, build, backlog) if backlog else None
-        if station.outbox.pending():
-            raise RuntimeError(f"{station.outbox.pending()} messages left in the outbox")
+        if station.lane.pending():
+            raise RuntimeError(f"{station.lane.pending()} messages left in the outbox")
         if data_dir is not None:
             bare.append(_bare_commit(data_dir, store_kind))
         return OutboxResult(store_kind, per_message, drained, bare)
@@ -203,7 +199,7 @@ async def _per_message(
 
 
 async def _backlog(station: Any, delivered: Delivered, ref: int, build: Callable[[], Any], count: int) -> Backlog:
-    from chargebox.station.outbox import encode
+    from chargebox.station.lane import encode
 
     store = station.store
     station.transport.disconnect()
@@ -211,12 +207,18 @@ async def _backlog(station: Any, delivered: Delivered, ref: int, build: Callable
     payloads = [encode(build()) for _ in range(count)]  # built beforehand: the figure is the journal's
     commits0 = store.commits
     c0, w0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(store.outbox.append("MeterValues", payload, ref) for payload in payloads))
-    station.outbox.wake()
+
+    async def journal(payload: bytes) -> None:
+        async def write(queued: Callable[[int], None]) -> None:
+            queued(await store.outbox.append("MeterValues", payload, ref))
+
+        await station.lane.journal(write)
+
+    await asyncio.gather(*(journal(payload) for payload in payloads))
     journal_s, journal_cpu_s = time.perf_counter() - w0, time.process_time() - c0
     journal_commits = store.commits - commits0
-    if station.outbox.pending() != count:
-        raise RuntimeError(f"{station.outbox.pending()} queued, {count} expected")
+    if station.lane.pending() != count:
+        raise RuntimeError(f"{station.lane.pending()} queued, {count} expected")
     base = delivered.count
     delivered.first_at = 0.0
     delivered.count = 0

@@ -190,9 +190,10 @@ async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Aw
         ReadingContext,
         SampledValue,
     )
-    from chargebox.station.station import Station, StationSettings
+    from chargebox.sim.simulator import simulated_station
+    from chargebox.station.station import StationSettings
 
-    station = Station(StationSettings(charge_point_id="B1", csms_url=url, connectors=1))
+    station = simulated_station(StationSettings(charge_point_id="B1", csms_url=url, connectors=1))
     runner = asyncio.ensure_future(station.run())
     await wait_until_idle(station, runner, timeout=20)
     rpc = station.rpc

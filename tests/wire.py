@@ -14,6 +14,7 @@ from typing import Any
 from chargebox.clock import VirtualClock
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.rpc import Rpc
+from chargebox.sim.simulator import simulated_station
 from chargebox.station.station import Station, StationSettings
 from chargebox.store import Store
 
@@ -28,6 +29,8 @@ class Wire:
         self.frames: list[tuple[str, list[Any]]] = []
         self._csms_rpc: Rpc | None = None
         self._pumps: list[asyncio.Task[None]] = []
+        self._held: list[bytes] = []
+        self._hold_action: str | None = None
 
     async def connect(self) -> None:
         to_csms: asyncio.Queue[bytes] = asyncio.Queue()
@@ -39,7 +42,10 @@ class Wire:
 
         async def csms_send(data: bytes) -> None:
             self.frames.append(("<", json.loads(data)))
-            to_station.put_nowait(data)
+            if self._held or self._answers(self._hold_action, json.loads(data)):
+                self._held.append(data)
+            else:
+                to_station.put_nowait(data)
 
         self._csms_rpc = self.csms.open_session(self.station.id, csms_send)
         self.station.rpc.attach(station_send)
@@ -58,6 +64,26 @@ class Wire:
         if self._csms_rpc is not None:
             self.csms.close_session(self.station.id, self._csms_rpc)
         await self.clock.advance(0)
+
+    def hold_answer_to(self, action: str) -> None:
+        """Keep the central system's answer to the station's next ``action`` CALL, and every frame
+        after it, from the station until ``release``."""
+        self._hold_action = action
+
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    async def release(self) -> None:
+        """Hand the held frames to the station back to back, as one TCP read would: nothing else
+        of the station runs between two of them (the next frame one millisecond after an answer)."""
+        held, self._held, self._hold_action = self._held, [], None
+        for data in held:
+            await self.station.rpc.receive(data)
+
+    def _answers(self, action: str | None, frame: list[Any]) -> bool:
+        if action is None or frame[0] != 3:
+            return False
+        return any(d == ">" and f[0] == 2 and f[1] == frame[1] and f[2] == action for d, f in self.frames)
 
     async def inject(self, frame: str) -> list[Any]:
         """Send a raw frame from the central system's side; returns the station's answer, if any."""
@@ -105,7 +131,7 @@ def _loads(frame: str) -> Any:
 def make_station(clock: VirtualClock, store: Store | None = None, **settings: Any) -> Station:
     settings.setdefault("charge_point_id", "CP-1")
     settings.setdefault("csms_url", "ws://127.0.0.1:1")
-    return Station(StationSettings(**settings), clock=clock, store=store or Store.open(None))
+    return simulated_station(StationSettings(**settings), clock=clock, store=store or Store.open(None))
 
 
 def make_csms(clock: VirtualClock, **policy: Any) -> CentralSystem:

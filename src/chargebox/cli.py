@@ -153,9 +153,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from chargebox.sim.demo_firmware import DownloadProgress
-    from chargebox.sim.installer import SimulatedInstaller
-    from chargebox.sim.simulator import Simulator
-    from chargebox.station.station import Station
+    from chargebox.sim.simulator import Simulator, simulated_station
     from chargebox.transfer import TransferSettings, UploadMethod
 
     _check_csms_url(args.csms)
@@ -189,12 +187,11 @@ async def _simulate(args: argparse.Namespace) -> int:
     )
     _check_identity(settings.identity)
     try:
-        station = Station(settings)
+        station = simulated_station(settings)
     except OSError as exc:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
-    if isinstance(station.installer, SimulatedInstaller):
-        station.installer.duration = args.install_seconds
     sim = Simulator(station)
+    sim.installer.duration = args.install_seconds
     DownloadProgress(Console(stderr=True)).follow(station.firmware)
     for connector_id in args.plugged:
         if not 1 <= connector_id <= station.connectors.count:

@@ -74,6 +74,9 @@ class Reply(Generic[R]):
 HandlerResult = Message | Reply[Any]
 Handler = Callable[[Any], HandlerResult | Awaitable[HandlerResult]]
 Send = Callable[[bytes], Awaitable[None]]
+# Applies an answer's effect the moment the answer is known: inside ``receive`` for a CALLRESULT,
+# so before the next frame is handled (a RemoteStopTransaction right after StartTransaction.conf).
+OnResult = Callable[[SendResult[Any]], None]
 
 
 class Rpc:
@@ -100,9 +103,9 @@ class Rpc:
         self._conn: Connection | None = None
         self._send: Send | None = None
         self._busy = False
-        self._queue: deque[tuple[Message, float | None, asyncio.Future[SendResult[Any]]]] = deque()
+        self._queue: deque[_Queued] = deque()
         self._pump: asyncio.Future[None] | None = None
-        self._waiting: tuple[str, asyncio.Future[Event | None]] | None = None
+        self._waiting: _Waiting | None = None
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self._tasks = Tasks(logger, "follow-up task")
@@ -131,25 +134,29 @@ class Rpc:
         """Cancel every handler task this Rpc started and every queued CALL (seed: reset globals)."""
         self._tasks.cancel()
         while self._queue:
-            _request, _timeout, future = self._queue.popleft()
-            future.cancel()
+            self._queue.popleft().future.cancel()
 
-    async def call(self, request: R | Message, *, timeout: float | None = None) -> SendResult[Any]:
+    async def call(
+        self, request: R | Message, *, timeout: float | None = None, on_result: OnResult | None = None
+    ) -> SendResult[Any]:
         """Send a CALL and wait for its answer; one at a time per connection (T-20), in the order
-        the calls were made (S-7)."""
+        the calls were made (S-7). ``on_result`` runs as soon as the outcome is known, before any
+        later frame is handled."""
         if self._busy or self._queue:
-            return await self.submit(request, timeout=timeout)
+            return await self.submit(request, timeout=timeout, on_result=on_result)
         self._busy = True  # the fast path: nothing queued, the caller drives the exchange itself
         try:
-            return await self._exchange(request, timeout)
+            return await self._exchange(request, timeout, on_result)
         finally:
             self._busy = False
             self._kick()
 
-    def submit(self, request: Message, *, timeout: float | None = None) -> asyncio.Future[SendResult[Any]]:
+    def submit(
+        self, request: Message, *, timeout: float | None = None, on_result: OnResult | None = None
+    ) -> asyncio.Future[SendResult[Any]]:
         """Queue a CALL now, without awaiting: its place in the order is taken at once."""
         future: asyncio.Future[SendResult[Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append((request, timeout, future))
+        self._queue.append(_Queued(request, timeout, on_result, future))
         self._kick()
         return future
 
@@ -161,9 +168,10 @@ class Rpc:
     async def _drain_queue(self) -> None:
         try:
             while self._queue:
-                request, timeout, future = self._queue.popleft()
+                queued = self._queue.popleft()
+                future = queued.future
                 try:
-                    result = await self._exchange(request, timeout)
+                    result = await self._exchange(queued.request, queued.timeout, queued.on_result)
                 except Exception as exc:  # a LocalProtocolError: the caller's bug, raised where it awaits
                     if not future.done():
                         future.set_exception(exc)
@@ -174,21 +182,22 @@ class Rpc:
             self._busy = False
             self._kick()
 
-    async def _exchange(self, request: Message, timeout: float | None) -> SendResult[Any]:
+    async def _exchange(self, request: Message, timeout: float | None, on_result: OnResult | None) -> SendResult[Any]:
         action = ACTION_OF_REQUEST[type(request)]
         conn, send = self._conn, self._send
         if conn is None or send is None or not self.may_send(action):
-            return self._result(action, SendResult(SendOutcome.FAILED))
+            result = self._result(action, SendResult(SendOutcome.FAILED))
+            self._apply(on_result, result)
+            return result
         now = self._clock.monotonic()
         message_id = conn.send_call(request, now, timeout or self.call_timeout)
-        future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
-        self._waiting = (message_id, future)
+        future: asyncio.Future[SendResult[Any]] = asyncio.get_running_loop().create_future()
+        self._waiting = _Waiting(message_id, action, on_result, future)
         self._arm(now + (timeout or self.call_timeout))
         self.last_sent_at = now
         self.last_outcome[action] = SendOutcome.SUCCESS
         await self._flush(conn, send)
-        event = await future
-        return self._result(action, _outcome_of(event))
+        return await future
 
     async def receive(self, data: str | bytes) -> None:
         """Feed one WebSocket message. Never waits for an outgoing CALL."""
@@ -286,12 +295,21 @@ class Rpc:
         waiting = self._waiting
         if waiting is None:
             return
-        message_id, future = waiting
-        if event is not None and getattr(event, "message_id", None) != message_id:
+        if event is not None and getattr(event, "message_id", None) != waiting.message_id:
             return
         self._waiting = None
-        if not future.done():
-            future.set_result(event)
+        result = self._result(waiting.action, _outcome_of(event))
+        self._apply(waiting.on_result, result)
+        if not waiting.future.done():
+            waiting.future.set_result(result)
+
+    def _apply(self, on_result: OnResult | None, result: SendResult[Any]) -> None:
+        if on_result is None:
+            return
+        try:
+            on_result(result)
+        except Exception:  # the effect's bug: logged, and neither the frame nor the caller is lost
+            self._log.exception("! applying the answer to a CALL failed")
 
     def _result(self, action: Action, result: SendResult[Any]) -> SendResult[Any]:
         self.last_outcome[action] = result.outcome
@@ -308,6 +326,24 @@ class Rpc:
             text,
             extra={"cp": self._name, "direction": direction, "frame": text},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    request: Message
+    timeout: float | None
+    on_result: OnResult | None
+    future: asyncio.Future[SendResult[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """The one outstanding CALL (T-20) and what to do with its answer."""
+
+    message_id: str
+    action: Action
+    on_result: OnResult | None
+    future: asyncio.Future[SendResult[Any]]
 
 
 def _outcome_of(event: Event | None) -> SendResult[Any]:

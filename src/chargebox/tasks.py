@@ -1,12 +1,19 @@
 """The background tasks of one service: tracked, so that ``reset()`` and shutdown can cancel them,
-and with their failures logged instead of lost (STYLE: a service tracks every task it starts)."""
+and with their failures logged instead of lost (STYLE: a service tracks every task it starts).
+A task that must keep running (a sampler, a delivery loop) is ``supervise``d: if it fails, the
+failure is logged with its traceback and the task starts again after a pause."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from chargebox.clock import Clock
+
+FIRST_PAUSE: Final = 1.0  # seconds before a failed supervised task starts again; doubled while it keeps failing
+LAST_PAUSE: Final = 60.0
 
 
 class Tasks:
@@ -20,6 +27,22 @@ class Tasks:
         self._running.add(task)
         task.add_done_callback(self._done)
         return task
+
+    def supervise(self, run: Callable[[], Awaitable[None]], clock: Clock, what: str) -> asyncio.Future[Any]:
+        """Run ``run()`` until it returns or is cancelled, starting it again whenever it fails."""
+
+        async def supervisor() -> None:
+            pause = FIRST_PAUSE
+            while True:
+                try:
+                    await run()
+                    return
+                except Exception:
+                    self._log.exception("! %s failed; starting it again in %ss", what, pause)
+                await clock.sleep(pause)
+                pause = min(pause * 2, LAST_PAUSE)
+
+        return self.spawn(supervisor())
 
     def __bool__(self) -> bool:
         """Whether any of them still runs."""

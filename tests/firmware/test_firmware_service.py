@@ -140,26 +140,26 @@ async def test_F_7_reboots_then_reports_installed_after_the_new_boot_notificatio
     installed = [i for i, (a, p) in enumerate(actions) if p.get("status") == "Installed"]
     assert len(boots) == 2 and installed and installed[0] > boots[1]
     assert actions[boots[1]][1]["firmwareVersion"] == "2.0.0"
-    assert fw.wire.station.installer.running_version() == "2.0.0"
+    assert fw.wire.station.ports.installer.running_version() == "2.0.0"
     statuses = [p["status"] for p in fw.wire.calls("StatusNotification") if p["connectorId"] == 2]
     assert statuses[-1] == "Available"  # the reboot ended the maintenance
 
 
 async def test_F_3_corrupt_image_fails_installation_and_keeps_the_old_version(fw: FwRig) -> None:
-    before = fw.wire.station.installer.running_version()
+    before = fw.wire.station.ports.installer.running_version()
     fw.transfer.script = [corrupt(GOOD)]
     await fw.update_firmware()
     await install_until_reboot(fw)
     assert fw.statuses() == ["Downloading", "Downloaded", "Installing", "InstallationFailed"]
     assert fw.wire.station.boot.registration is not None  # no reboot
-    assert fw.wire.station.installer.running_version() == before
+    assert fw.wire.station.ports.installer.running_version() == before
     assert [p["status"] for p in fw.wire.calls("StatusNotification") if p["connectorId"] == 2][-1] == "Available"
     assert not list((fw.wire.station.workspace.path).iterdir())  # the refused image is not kept
 
 
 async def test_F_7_an_opaque_file_installs_as_a_new_version(fw: FwRig) -> None:
     fw.transfer.script = [b"any vendor's firmware blob"]
-    before = fw.wire.station.installer.running_version()
+    before = fw.wire.station.ports.installer.running_version()
     await fw.update_firmware()
     await install_until_reboot(fw)
     await fw.power_cycle()

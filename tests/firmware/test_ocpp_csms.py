@@ -21,6 +21,7 @@ from ocpp.v16 import call
 from ocpp.v16.enums import MessageTrigger
 
 from chargebox.sim.installer import SimulatedInstaller, make_image
+from chargebox.sim.simulator import simulated_station
 from chargebox.station.boot import Identity
 from chargebox.station.station import Station, StationSettings
 from chargebox.transfer import TransferSettings, UploadMethod
@@ -46,9 +47,9 @@ async def run_station(csms: FirmwareCsms, tmp_path: Path) -> AsyncIterator[Runne
         settings.setdefault("data_dir", tmp_path / "station")
         settings.setdefault("identity", Identity(vendor="chargebox", model="Test", firmware_version="1.0.0"))
         settings.setdefault("reconnect", ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1))
-        station = Station(StationSettings(**settings))
-        assert isinstance(station.installer, SimulatedInstaller)
-        station.installer.duration = 0.05
+        station = simulated_station(StationSettings(**settings))
+        assert isinstance(station.ports.installer, SimulatedInstaller)
+        station.ports.installer.duration = 0.05
         tasks.append((station, asyncio.ensure_future(station.run())))
         return station
 

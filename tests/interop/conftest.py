@@ -29,6 +29,7 @@ from ocpp.v16.enums import Action, RegistrationStatus
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from chargebox.sim.simulator import simulated_station
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
 
@@ -309,7 +310,7 @@ class StationRunner:
         settings.setdefault("csms_url", self.csms_url)
         settings.setdefault("connectors", 2)
         settings.setdefault("reconnect", ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1))
-        station = Station(StationSettings(**settings))
+        station = simulated_station(StationSettings(**settings))
         self.running[station] = asyncio.ensure_future(station.run())
         return station
 

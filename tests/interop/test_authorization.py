@@ -14,7 +14,7 @@ from ocpp.v16 import call
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import AuthorizationStatus, ClearCacheStatus, RemoteStartStopStatus
 
-from tests.interop.conftest import StationRunner
+from tests.interop.conftest import StationRunner, until
 from tests.interop.transactions_csms import (
     TransactionsCsms,
     boot,
@@ -44,10 +44,10 @@ async def test_A_1_TC_023_4_CS_card_refused_by_authorize_starts_nothing(
     _, sim = await boot(csms, station_factory)
     booted = len(csms.frames.frames)
     await sim.swipe("BAD", 1)
-    index, _ = await wait_status(csms, 1, "Preparing", start=booted)
-    await wait_status(csms, 1, "Available", start=index)  # Available again on rejection
+    await csms.wait_call("Authorize", start=booted)
     assert [f.payload for f in csms.frames.calls("Authorize")] == [{"idTag": "BAD"}]
     await nothing_more(csms, "StartTransaction")
+    assert statuses(csms, 1, start=booted) == []  # S-3: Preparing only for an accepted card: no flap
 
 
 async def test_A_2_TC_007_1_CS_cached_card_with_local_pre_authorize_starts_without_authorize(
@@ -139,8 +139,8 @@ async def test_A_6_offline_card_cached_as_blocked_is_refused_even_for_unknown_id
     station, sim = await boot(csms, station_factory, ocpp_config=config)
     booted = len(csms.frames.frames)
     await sim.swipe("BAD", 1)  # online: Authorize answers Blocked, which the cache keeps
-    index, _ = await wait_status(csms, 1, "Preparing", start=booted)
-    await wait_status(csms, 1, "Available", start=index)
+    await csms.wait_call("Authorize", start=booted)
+    await until(lambda: station.authorization.cached("BAD") is not None)
     await go_offline(csms, station)
     await sim.plug(1)
     await sim.swipe("BAD", 1)

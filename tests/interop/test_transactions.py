@@ -171,10 +171,10 @@ async def test_C_13_TC_023_5_CS_remote_start_with_an_invalid_id_tag_starts_nothi
     booted = len(csms.frames.frames)
     result = await csms.call(call.RemoteStartTransaction(id_tag="REMOTE-1", connector_id=1))
     assert result.status == RemoteStartStopStatus.accepted  # C-13: Accepted when it will attempt
-    index, _ = await wait_status(csms, 1, "Preparing", start=booted)
-    await wait_status(csms, 1, "Available", start=index)  # Available again on rejection
+    await csms.wait_call("Authorize", start=booted)
     assert [f.payload for f in csms.frames.calls("Authorize")] == [{"idTag": "REMOTE-1"}]
-    assert csms.frames.calls("StartTransaction") == []
+    await nothing_more(csms, "StartTransaction")
+    assert statuses(csms, 1, start=booted) == []  # S-3: Preparing only for an accepted idTag: no flap
 
 
 async def test_C_16_TC_026_CS_remote_start_on_a_connector_in_use_is_rejected(
@@ -419,7 +419,7 @@ async def test_X_16_TC_024_CS_lock_failure_faults_and_starts_nothing(
 ) -> None:
     _, sim = await boot(csms, station_factory)
     booted = len(csms.frames.frames)
-    sim.hardware.connectors[1].lock_fails = True
+    sim.hardware.inject_fault(1, "lock", True)
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     _, faulted = await wait_status(csms, 1, "Faulted", start=booted)

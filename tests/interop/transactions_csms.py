@@ -135,7 +135,7 @@ async def charge_once(
     await sim.swipe(id_tag, connector_id)
     await csms.wait_call("StopTransaction", start=start)
     await sim.unplug(connector_id)
-    await until(lambda: station.outbox.pending() == 0)
+    await until(lambda: station.lane.pending() == 0)
 
 
 async def go_offline(csms: TransactionsCsms, station: Station) -> None:

@@ -107,13 +107,13 @@ async def test_Q_5_offline_day_delivers_the_full_ordered_record(name: str, clock
         await settle(clock, store)
         await sim.swipe("DAY-TAG", 1)  # stopped while still offline
         await settle(clock, store)
-        queued = station.outbox.pending()
-        delivered_before = station.outbox.delivered
+        queued = station.lane.pending()
+        delivered_before = station.lane.delivered
         await wire.connect()
-        await asyncio.wait_for(station.outbox.drained(), timeout=60)
+        await asyncio.wait_for(station.lane.drained(), timeout=60)
         await settle(clock, store)
         check_record(wire, day)
-        assert station.outbox.delivered - delivered_before == queued  # every queued message answered once
+        assert station.lane.delivered - delivered_before == queued  # every queued message answered once
         assert store.transactions.open_transactions() == []
     finally:
         await wire.stop()

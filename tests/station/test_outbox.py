@@ -31,7 +31,7 @@ async def test_Q_5_TC_039_whole_transaction_offline_is_delivered_in_order_after_
     await clock.advance(1800)
     await sim.swipe("TAG-1", 1)
     await sim.unplug(1)
-    assert wire.station.outbox.pending() == 5
+    assert wire.station.lane.pending() == 5
     before = len(wire.frames)
     await wire.connect()
     await clock.advance(0)
@@ -42,7 +42,7 @@ async def test_Q_5_TC_039_whole_transaction_offline_is_delivered_in_order_after_
     assert start["timestamp"] == "2026-01-01T00:00:00Z"  # the original time, not the delivery time
     assert {p["transactionId"] for a, p in after[1:]} == {1}  # the id from the StartTransaction answer
     assert after[-1][1]["meterStop"] == 11040  # 30 minutes at 22 kW
-    assert wire.station.outbox.pending() == 0
+    assert wire.station.lane.pending() == 0
 
 
 async def test_Q_6_TC_036_connection_loss_during_a_transaction_needs_no_new_boot(
@@ -99,7 +99,7 @@ async def test_Q_4_call_error_is_retried_after_interval_times_attempt_then_dropp
     assert len(answers) == 2
     await clock.advance(1)
     assert len(answers) == 3
-    assert wire.station.outbox.pending() == 0  # dropped after the third failure
+    assert wire.station.lane.pending() == 0  # dropped after the third failure
     await clock.advance(1000)
     assert len(answers) == 3
 
@@ -184,5 +184,5 @@ async def test_X_15_meter_register_survives_a_restart(clock: VirtualClock, tmp_p
     station.reset_all()
     station.store.close()
     again = make_station(clock, store=Store.open(tmp_path))
-    assert again.hardware.energy_wh(1) == 22080
+    assert again.ports.meter.energy_wh(1) == 22080
     again.store.close()

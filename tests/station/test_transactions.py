@@ -58,14 +58,13 @@ async def test_X_3_cable_without_card_within_connection_timeout_goes_finishing(
     assert statuses(wire, 1) == ["Available", "Preparing", "Finishing"]
 
 
-async def test_A_1_refused_card_starts_nothing_and_connector_returns_available(
-    station: Any, clock: VirtualClock
-) -> None:
+async def test_A_1_refused_card_starts_nothing_and_causes_no_preparing_flap(station: Any, clock: VirtualClock) -> None:
+    """S-3: Preparing only once the card is authorized; a refused card leaves the connector Available."""
     wire, sim = await station({"id_tag_status": m.AuthorizationStatus.BLOCKED})
     await sim.swipe("BAD", 1)
     await clock.advance(0)
     assert wire.calls("StartTransaction") == []
-    assert statuses(wire, 1) == ["Available", "Preparing", "Available"]
+    assert statuses(wire, 1) == ["Available"]
 
 
 async def test_A_2_local_pre_authorize_starts_a_cached_card_without_authorize(
@@ -280,7 +279,7 @@ async def test_X_5_start_answered_invalid(station: Any, clock: VirtualClock, sto
 
 async def test_X_16_lock_failure_faults_the_connector_and_starts_nothing(station: Any, clock: VirtualClock) -> None:
     wire, sim = await station()
-    sim.hardware.connectors[1].lock_fails = True
+    sim.hardware.inject_fault(1, "lock", True)
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
     await clock.advance(0)
@@ -305,7 +304,7 @@ async def test_C_33_unlock_idle_connector(station: Any) -> None:
 
 async def test_C_33_unlock_failure(station: Any) -> None:
     wire, sim = await station()
-    sim.hardware.connectors[1].lock_fails = True
+    sim.hardware.inject_fault(1, "lock", True)
     assert (await wire.inject('[2,"u","UnlockConnector",{"connectorId":1}]'))[2] == {"status": "UnlockFailed"}
 
 

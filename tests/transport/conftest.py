@@ -24,6 +24,7 @@ from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
+from chargebox.sim.simulator import simulated_station
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
 
@@ -187,7 +188,7 @@ class StationRunner:
         settings.setdefault("charge_point_id", "CP-1")
         settings.setdefault("connectors", 1)
         settings.setdefault("reconnect", QUICK)
-        station = Station(StationSettings(csms_url=url, **settings))
+        station = simulated_station(StationSettings(csms_url=url, **settings))
         self.running[station] = asyncio.ensure_future(station.run())
         return station
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from chargebox.errors import CsmsUnreachable
-from chargebox.station.station import Station, StationSettings
+from chargebox.sim.simulator import simulated_station
+from chargebox.station.station import StationSettings
 from chargebox.transport import LinkSettings, ReconnectPolicy, csms_url_problem
 from tests.transport.conftest import WAIT, DeadPeer, PlainServer, StationRunner, until
 
@@ -136,7 +137,7 @@ def test_T_5_reconnect_delays_depend_on_the_random_source() -> None:
 
 async def test_T_5_max_attempts_makes_run_raise_csms_unreachable(plain_server: ServerFactory) -> None:
     server: PlainServer = await plain_server(status=HTTPStatus.NOT_FOUND)
-    station = Station(
+    station = simulated_station(
         StationSettings(
             charge_point_id="CP-1",
             csms_url=server.url,

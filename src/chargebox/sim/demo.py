@@ -16,9 +16,9 @@ from rich.console import Console
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
 from chargebox.sim.demo_firmware import firmware_tour
-from chargebox.sim.simulator import Simulator
+from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.boot import Identity
-from chargebox.station.station import Station, StationSettings
+from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
 
 STEP_TIMEOUT = 10.0
@@ -29,7 +29,7 @@ async def run_demo(console: Console | None = None) -> int:
     csms = CentralSystem(CsmsPolicy(heartbeat_interval=3))
     port = await csms.start("127.0.0.1", 0)
     csms.on_event = lambda event: console.print(_describe(event))
-    station = Station(
+    station = simulated_station(
         StationSettings(
             charge_point_id="DEMO-001",
             csms_url=f"ws://127.0.0.1:{port}",

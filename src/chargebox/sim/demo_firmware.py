@@ -65,8 +65,8 @@ async def firmware_tour(csms: CentralSystem, station: Station, console: Console,
     runner, url = await _serve(image)
     bar = DownloadProgress(console)
     station.firmware.listeners.append(bar.update)
-    if isinstance(station.installer, SimulatedInstaller):
-        station.installer.duration = 0.5
+    if isinstance(station.ports.installer, SimulatedInstaller):
+        station.ports.installer.duration = 0.5
     try:
         console.print(f"[dim]— the central system asks for firmware {NEW_VERSION} from {url}[/]")
         request = m.UpdateFirmwareRequest(location=url, retrieve_date=datetime.now(UTC))

@@ -1,5 +1,8 @@
 """A simulated charger: a ``Station``, its simulated hardware and the world around it (EVs, cards),
 driven by tests, the demo or the control API.
+
+``simulated_station`` is the one place a station gets simulated ports: ``station/`` knows only the
+ports of ``hal``, so a real charger can never end up with a simulated part by default.
 """
 
 from __future__ import annotations
@@ -7,13 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from chargebox.clock import Clock, SystemClock
 from chargebox.errors import UserError
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.hardware import HardwarePart, SimulatedEv, SimulatedHardware
-from chargebox.station.station import Station
+from chargebox.sim.installer import SimulatedInstaller
+from chargebox.station.station import Ports, Station, StationSettings, connector_count
+from chargebox.store import Store
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
+
+
+def simulated_station(settings: StationSettings, *, clock: Clock | None = None, store: Store | None = None) -> Station:
+    """A station on simulated hardware, whose meter registers and firmware flash live in its store."""
+    clock = clock or SystemClock()
+    count = connector_count(settings)  # checked before the store is touched
+    store = store or Store.open(settings.data_dir)
+    hardware = SimulatedHardware(clock=clock, connectors=count, energy_wh=store.connectors.all_meter_wh())
+    installer = SimulatedInstaller(store=store, clock=clock, factory_version=settings.identity.firmware_version)
+    ports = Ports(meter=hardware, contactor=hardware, ev=hardware, lock=hardware, installer=installer)
+    return Station(settings, ports=ports, clock=clock, store=store)
 
 
 class Simulator:
@@ -26,9 +43,15 @@ class Simulator:
 
     @property
     def hardware(self) -> SimulatedHardware:
-        hardware = self.station.hardware
+        hardware = self.station.ports.meter
         assert isinstance(hardware, SimulatedHardware), "the simulator drives simulated hardware"
         return hardware
+
+    @property
+    def installer(self) -> SimulatedInstaller:
+        installer = self.station.ports.installer
+        assert isinstance(installer, SimulatedInstaller), "the simulator installs simulated firmware"
+        return installer
 
     async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> None:
         """An EV is connected to the connector (with a socket outlet: the cable goes in at both ends)."""

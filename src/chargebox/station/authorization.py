@@ -26,27 +26,29 @@ from chargebox.protocol.messages import (
     ClearCacheStatus,
     IdTagInfo,
 )
-from chargebox.rpc import Handler, Rpc, SendResult
+from chargebox.rpc import Handler, SendResult
 from chargebox.station.config import Configuration
+from chargebox.station.lane import Lane
+from chargebox.station.service import Service
 from chargebox.store import Store
 
 CACHE_SIZE: Final = 1000  # entries kept; A-8 eviction beyond it
 LocalList = Callable[[str], IdTagInfo | None]
 
 
-class AuthorizationService:
+class AuthorizationService(Service):
     def __init__(
         self,
         *,
         store: Store,
-        rpc: Rpc,
+        lane: Lane,
         config: Configuration,
         clock: Clock,
         online: Callable[[], bool],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         self._store = store
-        self._rpc = rpc
+        self._lane = lane
         self._config = config
         self._clock = clock
         self._online = online
@@ -86,10 +88,11 @@ class AuthorizationService:
         return _invalid()
 
     async def send_authorize(self, id_tag: str) -> SendResult[AuthorizeResponse]:
-        result: SendResult[AuthorizeResponse] = await self._rpc.call(AuthorizeRequest(id_tag=id_tag))
-        if result.response is not None:
-            self.learn(id_tag, result.response.id_tag_info)
-        return result
+        def learn(result: SendResult[AuthorizeResponse]) -> None:  # M-2, before the next frame is handled
+            if result.response is not None:
+                self.learn(id_tag, result.response.id_tag_info)
+
+        return await self._lane.call(AuthorizeRequest(id_tag=id_tag), on_result=learn)
 
     def cached(self, id_tag: str) -> IdTagInfo | None:
         """The cache entry, Expired once its expiryDate has passed (A-8)."""

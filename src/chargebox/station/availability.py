@@ -16,9 +16,10 @@ from chargebox.protocol.messages import (
 )
 from chargebox.rpc import Handler
 from chargebox.station.connectors import ConnectorsService
+from chargebox.station.service import Service
 
 
-class AvailabilityService:
+class AvailabilityService(Service):
     def __init__(self, *, connectors: ConnectorsService) -> None:
         self._connectors = connectors
 

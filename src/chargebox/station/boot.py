@@ -24,6 +24,8 @@ from chargebox.protocol.messages import (
 )
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.config import Configuration
+from chargebox.station.lane import Lane
+from chargebox.station.service import Permit, Service
 from chargebox.station.trigger import Trigger, Triggers
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.
@@ -68,13 +70,14 @@ class Identity:
         )
 
 
-class BootService:
+class BootService(Service):
     """Registers with the central system and keeps the link alive with Heartbeats."""
 
     def __init__(
         self,
         *,
         rpc: Rpc,
+        lane: Lane,
         config: Configuration,
         clock: Clock,
         identity: Identity,
@@ -85,6 +88,7 @@ class BootService:
         self.identity = identity
         self.registration: RegistrationStatus | None = None
         self._rpc = rpc
+        self._lane = lane
         self._config = config
         self._clock = clock
         self._on_accepted = on_accepted
@@ -111,7 +115,7 @@ class BootService:
         """B-5: a TriggerMessage answered Accepted lets one such CALL through while Pending."""
         self._triggered.add(action)
 
-    def triggers(self) -> Triggers:
+    def triggers(self, permit: Permit) -> Triggers:
         async def boot(_connector_id: int | None) -> None:
             await self.send_boot_notification()
 
@@ -152,7 +156,7 @@ class BootService:
         return await self._rpc.call(self.identity.request())
 
     async def send_heartbeat(self) -> SendResult[HeartbeatResponse]:
-        result: SendResult[HeartbeatResponse] = await self._rpc.call(HeartbeatRequest())
+        result: SendResult[HeartbeatResponse] = await self._lane.call(HeartbeatRequest())
         if result.response is not None:
             self._clock.set_time(result.response.current_time)  # B-7: sync the clock
         return result

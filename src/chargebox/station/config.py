@@ -29,6 +29,7 @@ from chargebox.protocol.messages import (
 )
 from chargebox.rpc import Handler, Reply
 from chargebox.station.config_keys import STANDARD_KEYS, Access, ConfigKey, KeyType, Profile
+from chargebox.station.service import Service
 from chargebox.store import Store
 
 _INTEGER_RE: Final = re.compile(r"^[+-]?\d{1,10}$")
@@ -211,7 +212,7 @@ class Configuration:
         return value
 
 
-class ConfigurationService:
+class ConfigurationService(Service):
     """Core profile: GetConfiguration and ChangeConfiguration."""
 
     def __init__(self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger) -> None:

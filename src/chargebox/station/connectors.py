@@ -26,11 +26,12 @@ from chargebox.protocol.messages import (
     StatusNotificationRequest,
     StatusNotificationResponse,
 )
-from chargebox.rpc import Rpc, SendResult
+from chargebox.rpc import SendResult
 from chargebox.station.config import Configuration
+from chargebox.station.lane import Lane
+from chargebox.station.service import Service
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import Store
-from chargebox.tasks import Tasks
 
 S = ChargePointStatus
 # S-1: [S] §4.9 with errata 3.20 (B6 Preparing → Finishing); the key may go to each listed status.
@@ -93,20 +94,20 @@ class Connector:
     _report_timer: TimerHandle | None = None
 
 
-class ConnectorsService:
+class ConnectorsService(Service):
     """Connector 0..N, their status, and StatusNotification."""
 
     def __init__(
         self,
         *,
-        rpc: Rpc,
+        lane: Lane,
         config: Configuration,
         clock: Clock,
         store: Store,
         count: int,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
-        self._rpc = rpc
+        self._lane = lane
         self._config = config
         self._clock = clock
         self._store = store
@@ -115,7 +116,6 @@ class ConnectorsService:
         self._maintenance = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self._tasks = Tasks(log, "StatusNotification")
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]
         self._load()
@@ -149,7 +149,6 @@ class ConnectorsService:
             connector.info = None
             connector.transaction_id = connector.transaction_ref = None
         self._maintenance = False
-        self._tasks.cancel()
         self._online = False
         self._load()
 
@@ -189,6 +188,20 @@ class ConnectorsService:
             None,
         )
         self.refresh(connector_id)
+
+    def warn(self, connector_id: int, error_code: ChargePointErrorCode, info: str) -> None:
+        """A failure that does not stop charging (a meter that cannot be read): the status stays,
+        its errorCode says what is wrong (StatusNotification with the same status, S-1)."""
+        connector = self.connectors[connector_id]
+        if not connector.faulted:
+            connector.error_code, connector.info = error_code, info
+            self.refresh(connector_id)
+
+    def clear_warning(self, connector_id: int, error_code: ChargePointErrorCode) -> None:
+        connector = self.connectors[connector_id]
+        if not connector.faulted and connector.error_code is error_code:
+            connector.error_code, connector.info = ChargePointErrorCode.NO_ERROR, None
+            self.refresh(connector_id)
 
     def identified(self, connector_id: int) -> None:
         """A card was presented before the cable: Preparing (X-2); the transactions service ends
@@ -298,11 +311,11 @@ class ConnectorsService:
         connector._report_timer = self._clock.call_later(delay, report)
 
     def _queue(self, connector: Connector, snapshot: _Snapshot) -> None:
-        """Hand a status to the Rpc now, so it keeps its place among the station's CALLs (S-7),
+        """Hand a status to the lane now, so it keeps its place among the station's CALLs (S-7),
         unless it is the one handed over last."""
         if connector.queued != snapshot.key:
             connector.queued = snapshot.key
-            self._tasks.spawn(self._submit(connector, snapshot))
+            self._submit(connector, snapshot)
 
     async def send_status_notification(self, connector_id: int) -> SendResult[StatusNotificationResponse]:
         """Send the connector's current status."""
@@ -310,17 +323,14 @@ class ConnectorsService:
         return await self._submit(connector, _Snapshot.of(connector))
 
     def _submit(self, connector: Connector, snapshot: _Snapshot) -> Awaitable[SendResult[StatusNotificationResponse]]:
-        """Hand the status to the Rpc at once, so it keeps its place among the station's CALLs
-        (S-7); it counts as reported once answered."""
-        sent = self._rpc.submit(self._request(connector, snapshot))
+        """Hand the status to the lane at once, so it keeps its place among the station's CALLs
+        (S-7); it counts as reported the moment it is answered."""
 
-        async def answered() -> SendResult[StatusNotificationResponse]:
-            result: SendResult[StatusNotificationResponse] = await sent
+        def answered(result: SendResult[StatusNotificationResponse]) -> None:
             if result.ok:
                 connector.reported = snapshot.key
-            return result
 
-        return answered()
+        return self._lane.submit(self._request(connector, snapshot), on_result=answered)
 
     def _request(self, connector: Connector, snapshot: _Snapshot) -> StatusNotificationRequest:
         return StatusNotificationRequest(

@@ -12,14 +12,16 @@ from collections.abc import Callable
 import msgspec
 
 from chargebox.protocol.messages import Action, DataTransferRequest, DataTransferResponse, DataTransferStatus
-from chargebox.rpc import Handler, Rpc, SendResult
+from chargebox.rpc import Handler, SendResult
+from chargebox.station.lane import Lane
+from chargebox.station.service import Service
 
 VendorHandler = Callable[[DataTransferRequest], DataTransferResponse]
 
 
-class DataTransferService:
-    def __init__(self, *, rpc: Rpc) -> None:
-        self._rpc = rpc
+class DataTransferService(Service):
+    def __init__(self, *, lane: Lane) -> None:
+        self._lane = lane
         self._vendors: dict[str, VendorHandler] = {}
 
     def handlers(self) -> dict[Action, Handler]:
@@ -37,7 +39,7 @@ class DataTransferService:
     async def send_data_transfer(
         self, vendor_id: str, message_id: str | None = None, data: str | None = None
     ) -> SendResult[DataTransferResponse]:
-        return await self._rpc.call(
+        return await self._lane.call(
             DataTransferRequest(
                 vendor_id=vendor_id,
                 message_id=msgspec.UNSET if message_id is None else message_id,

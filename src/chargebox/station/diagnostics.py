@@ -47,8 +47,10 @@ from chargebox.protocol.messages import (
     MessageTrigger,
 )
 from chargebox.redact import REDACTED, redact
-from chargebox.rpc import Handler, Reply, Rpc, SendResult
+from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.jobs import After, Job, retries_or_default, retry_interval_or_default
+from chargebox.station.lane import Lane
+from chargebox.station.service import Service
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import DiagnosticsJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
@@ -151,13 +153,13 @@ def build_archive(path: Path, contents: ArchiveContents) -> None:
     write_durably(path, write)
 
 
-class DiagnosticsService:
+class DiagnosticsService(Service):
     """GetDiagnostics, the archive, its upload and DiagnosticsStatusNotification."""
 
     def __init__(
         self,
         *,
-        rpc: Rpc,
+        lane: Lane,
         store: Store,
         clock: Clock,
         transfer: Transfer,
@@ -169,7 +171,7 @@ class DiagnosticsService:
     ) -> None:
         """``configuration()`` lists every key as ``{"key", "value", "readonly"}``; ``state()`` is a snapshot."""
         self.transfer = transfer  # public: an integrator (or a test) may swap it
-        self._rpc = rpc
+        self._lane = lane
         self._store = store
         self._clock = clock
         self._workspace = workspace
@@ -218,7 +220,7 @@ class DiagnosticsService:
         self, status: DiagnosticsStatus | None = None
     ) -> SendResult[DiagnosticsStatusNotificationResponse]:
         """Sends ``status``, by default the one last set (the trigger passes ``current_status()``, D-4)."""
-        return await self._rpc.call(DiagnosticsStatusNotificationRequest(status=status or self.status))
+        return await self._lane.call(DiagnosticsStatusNotificationRequest(status=status or self.status))
 
     # -- GetDiagnostics -------------------------------------------------------------------------
 

@@ -44,9 +44,11 @@ from chargebox.protocol.messages import (
     UpdateFirmwareResponse,
 )
 from chargebox.redact import redact
-from chargebox.rpc import Handler, Reply, Rpc, SendResult
+from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
+from chargebox.station.lane import Lane
+from chargebox.station.service import Service
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, partial_path
@@ -65,13 +67,13 @@ class Stage(enum.StrEnum):
     INSTALLED = "installed"
 
 
-class FirmwareService:
+class FirmwareService(Service):
     """UpdateFirmware, the download, the install and FirmwareStatusNotification (the seed module)."""
 
     def __init__(
         self,
         *,
-        rpc: Rpc,
+        lane: Lane,
         store: Store,
         clock: Clock,
         installer: hal.FirmwareInstaller,
@@ -84,7 +86,7 @@ class FirmwareService:
         """``reboot(version)`` restarts the station software with ``version`` as its firmwareVersion (F-7)."""
         self.installer = installer
         self.transfer = transfer  # public, like ``installer``: an integrator (or a test) may swap it
-        self._rpc = rpc
+        self._lane = lane
         self._store = store
         self._clock = clock
         self._workspace = workspace
@@ -157,7 +159,7 @@ class FirmwareService:
     ) -> SendResult[FirmwareStatusNotificationResponse]:
         """Seed: SendFirmwareStatusNotificationRequest. Sends ``status``, by default the one last set; the
         result has the seed's five outcomes. The trigger path passes ``current_status()`` (F-8)."""
-        return await self._rpc.call(FirmwareStatusNotificationRequest(status=status or self.status))
+        return await self._lane.call(FirmwareStatusNotificationRequest(status=status or self.status))
 
     # -- UpdateFirmware -------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 Sends: MeterValues. Periodic samples of a transaction (MeterValueSampleInterval,
 MeterValuesSampledData, MV-1) and clock-aligned samples of a connector with a transaction
-(ClockAlignedDataInterval, MeterValuesAlignedData, MV-2) are transaction messages: they go through
-the outbox. Clock-aligned samples of connector 0 and of idle connectors are not, and are dropped
-while offline. StopTxnSampledData / StopTxnAlignedData samples are kept with the transaction for
+(ClockAlignedDataInterval, MeterValuesAlignedData, MV-2) are transaction messages: they are journaled
+in the outbound lane. Clock-aligned samples of connector 0 and of idle connectors are not, and are
+dropped while offline. StopTxnSampledData / StopTxnAlignedData samples are kept with the transaction for
 StopTransaction's transactionData, with Transaction.Begin and Transaction.End values (MV-3) and at
 most StopTransactionMaxMeterValues of them (MV-4).
 """
@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -30,40 +30,40 @@ from chargebox.protocol.messages import (
     SampledValue,
     StopTransactionMeterValue,
 )
-from chargebox.rpc import Rpc
 from chargebox.station.config import Configuration
 from chargebox.station.config_keys import MEASURANDS
 from chargebox.station.connectors import ConnectorsService
-from chargebox.station.outbox import OutboxService, encode
+from chargebox.station.lane import Lane, encode
+from chargebox.station.service import Service
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import Store
+from chargebox.tasks import Tasks
 
 _stop_value_decoder: Final = msgspec.json.Decoder(StopTransactionMeterValue)
 
 
-class MeteringService:
+class MeteringService(Service):
     def __init__(
         self,
         *,
-        rpc: Rpc,
+        lane: Lane,
         store: Store,
         clock: Clock,
         config: Configuration,
         connectors: ConnectorsService,
-        outbox: OutboxService,
         meter: hal.EnergyMeter,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
-        self._rpc = rpc
+        self._lane = lane
         self._store = store
         self._clock = clock
         self._config = config
         self._connectors = connectors
-        self._outbox = outbox
         self._meter = meter
         self._log = log
-        self._sampling: dict[int, asyncio.Task[None]] = {}
-        self._aligned: asyncio.Task[None] | None = None
+        self._tasks = Tasks(log, "metering")
+        self._sampling: dict[int, asyncio.Future[Any]] = {}
+        self._aligned: asyncio.Future[Any] | None = None
         self._changed = asyncio.Event()
         for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval"):
             config.subscribe(key, lambda _value: self._changed.set())
@@ -78,7 +78,9 @@ class MeteringService:
         # MV-3: the Transaction.Begin values
         await self._record(connector_id, ref, ReadingContext.TRANSACTION_BEGIN, started, send=[],
                            keep=self._stop_items())  # fmt: skip
-        self._sampling[connector_id] = asyncio.ensure_future(self._sample_transaction(connector_id, ref))
+        self._sampling[connector_id] = self._tasks.supervise(
+            lambda: self._sample_transaction(connector_id, ref), self._clock, f"sampling connector {connector_id}"
+        )
 
     async def transaction_stopping(
         self, connector_id: int, ref: int, stopped: datetime
@@ -140,15 +142,12 @@ class MeteringService:
         if sent is not None:
             request = MeterValuesRequest(connector_id=connector_id, transaction_id=0, meter_value=[sent])
             message = (Action.METER_VALUES.value, encode(request))
-        await self._store.transactions.record_sample(
-            ref,
-            connector_id=connector_id,
-            meter_wh=energy,
-            stop_sample=None if kept is None else encode(kept),
-            message=message,
+        stop_sample = None if kept is None else encode(kept)
+        await self._lane.journal(
+            lambda queued: self._store.transactions.record_sample(
+                ref, connector_id=connector_id, meter_wh=energy, stop_sample=stop_sample, message=message, queued=queued
+            )
         )
-        if message is not None:
-            self._outbox.wake()
 
     def _stop_items(self) -> list[str]:
         items = self._config.get_list("StopTxnSampledData") + self._config.get_list("StopTxnAlignedData")
@@ -158,7 +157,7 @@ class MeteringService:
 
     def online(self) -> None:
         if self._aligned is None or self._aligned.done():
-            self._aligned = asyncio.ensure_future(self._clock_aligned())
+            self._aligned = self._tasks.supervise(self._clock_aligned, self._clock, "clock-aligned sampling")
 
     async def _clock_aligned(self) -> None:
         """MV-2: at every multiple of ClockAlignedDataInterval after midnight (UTC)."""
@@ -183,10 +182,10 @@ class MeteringService:
             if ref is not None:
                 await self._record(connector.id, ref, ReadingContext.SAMPLE_CLOCK, when, send=items,
                                    keep=self._config.get_list("StopTxnAlignedData"))  # fmt: skip
-            elif self._rpc.connected:  # not a transaction message: not queued (MV-8: no transactionId)
+            elif self._lane.connected:  # not a transaction message: not journaled (MV-8: no transactionId)
                 value = self.sample(connector.id, items, ReadingContext.SAMPLE_CLOCK, when)
                 if value is not None:
-                    await self._rpc.call(MeterValuesRequest(connector_id=connector.id, meter_value=[value]))
+                    await self._lane.call(MeterValuesRequest(connector_id=connector.id, meter_value=[value]))
 
     # -- trigger --------------------------------------------------------------------------------
 
@@ -200,7 +199,7 @@ class MeteringService:
                     continue
                 transaction_id = self._connectors[cid].transaction_id
                 permit(Action.METER_VALUES)
-                await self._rpc.call(
+                await self._lane.call(
                     MeterValuesRequest(
                         connector_id=cid,
                         transaction_id=msgspec.UNSET if transaction_id is None else transaction_id,
@@ -233,12 +232,9 @@ class MeteringService:
         return MeterValue(timestamp=when, sampled_value=values) if values else None
 
     def reset(self) -> None:
-        for task in self._sampling.values():
-            task.cancel()
+        self._tasks.cancel()
         self._sampling.clear()
-        if self._aligned is not None:
-            self._aligned.cancel()
-            self._aligned = None
+        self._aligned = None
 
 
 def _sampled_value(reading: hal.Reading, context: ReadingContext) -> SampledValue:

@@ -27,25 +27,26 @@ from chargebox.protocol.messages import (
 from chargebox.rpc import Handler, Reply
 from chargebox.station.config import Configuration
 from chargebox.station.connectors import ConnectorsService
-from chargebox.station.outbox import OutboxService
+from chargebox.station.lane import Lane
+from chargebox.station.service import Service
 from chargebox.station.transactions import TransactionService
 
 REBOOT_GRACE: Final = 0.5  # seconds between answering a Reset (and flushing the outbox) and going down
 
 
-class ResetService:
+class ResetService(Service):
     def __init__(
         self,
         *,
         transactions: TransactionService,
         connectors: ConnectorsService,
-        outbox: OutboxService,
+        lane: Lane,
         config: Configuration,
         clock: Clock,
         reboot: Callable[[], None],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
-        self._outbox = outbox
+        self._lane = lane
         self._clock = clock
         self._config = config
         self._transactions = transactions
@@ -63,7 +64,7 @@ class ResetService:
             self._log.info("= %s reset", request.type)
             await self._transactions.stop_all(reason)  # C-23, C-24: journaled before going down
             # ... and sent before it, when the link allows; what is left goes after the reboot
-            await self._outbox.flush(self._config.get_int("MessageTimeout", default=30))
+            await self._lane.flush(self._config.get_int("MessageTimeout", default=30))
             # A real controller takes a moment to go down; dropping the link the instant the answer
             # is written can leave a central system that reads its socket lazily without it.
             await self._clock.sleep(REBOOT_GRACE)

@@ -8,18 +8,16 @@ offers (the others are answered NotSupported), and runs the connection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason, RegistrationStatus
 from chargebox.rpc import Handler, Rpc
-from chargebox.sim.hardware import SimulatedHardware
-from chargebox.sim.installer import SimulatedInstaller
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
@@ -29,10 +27,12 @@ from chargebox.station.connectors import ConnectorsService
 from chargebox.station.data_transfer import DataTransferService
 from chargebox.station.diagnostics import DiagnosticsService
 from chargebox.station.firmware import FirmwareService
+from chargebox.station.lane import Lane
 from chargebox.station.link import LinkService
+from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
-from chargebox.station.outbox import OutboxService
 from chargebox.station.reset import ResetService
+from chargebox.station.service import Service
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
@@ -43,12 +43,17 @@ from chargebox.transport import ReconnectPolicy, Transport
 IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER})
 
 
-class Hardware(hal.EnergyMeter, hal.Contactor, hal.ConnectorLock, hal.EvPort, Protocol):
-    """Every port of one station, as the simulated hardware implements them together."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ports:
+    """The hardware of one station (the ports of ``hal``), always given explicitly: a station has no
+    default hardware, so a charger that forgets its installer fails at start, never reports a
+    simulated flash as Installed. ``sim.station`` builds the simulated set."""
 
-    def offered_a(self, connector_id: int) -> float:
-        """The current offered to the EV now (shown by the control API)."""
-        ...
+    meter: hal.EnergyMeter
+    contactor: hal.Contactor
+    ev: hal.EvPort
+    lock: hal.ConnectorLock | None  # None: a fixed cable, nothing to lock (C-35)
+    installer: hal.FirmwareInstaller
 
 
 # Which profile each CSMS-initiated action belongs to (checklist 3.1, errata 3.2).
@@ -101,20 +106,21 @@ class StationSettings:
 
 
 class Station:
-    """One charge point: its services, its store, its connection."""
+    """One charge point: its services, its store, its connection.
+
+    The station is assembled from a list of services (``self.services``): each is built with what
+    it needs, and the station registers the actions it answers, the triggers it offers, resumes it
+    after boot and resets it. A new feature is one module under ``station/`` and one entry there.
+    """
 
     def __init__(
         self,
         settings: StationSettings,
         *,
+        ports: Ports,
         clock: Clock | None = None,
         store: Store | None = None,
-        hardware: Hardware | None = None,
-        installer: hal.FirmwareInstaller | None = None,
     ) -> None:
-        """``hardware`` implements the ports of ``hal`` (meter, contactor, lock, EV); by default the
-        simulated hardware of ``sim.hardware``. ``installer`` installs firmware (F-7); by default the
-        simulated one of ``sim.installer``, whose flash (the running version) lives in the store."""
         self.settings = settings
         self.id = settings.charge_point_id
         self.clock: Clock = clock or SystemClock()
@@ -122,14 +128,10 @@ class Station:
         template = _template(settings)
         profiles = _profiles(template, settings.ocpp_config_source)
         count = _connector_count(settings, template)
+        self.profiles = profiles
+        self.ports = ports
         self.store = store or Store.open(settings.data_dir)
         self.store.connectors.ensure(count)
-        self.hardware: Hardware = hardware or SimulatedHardware(
-            clock=self.clock, connectors=count, energy_wh=self.store.connectors.all_meter_wh()
-        )
-        self.installer: hal.FirmwareInstaller = installer or SimulatedInstaller(
-            store=self.store, clock=self.clock, factory_version=settings.identity.firmware_version
-        )
         self.config = Configuration(
             store=self.store,
             profiles=profiles,
@@ -143,6 +145,7 @@ class Station:
         )
         self.config.load_template(template, settings.ocpp_config_source)
         self.rpc = Rpc(clock=self.clock, logger=self.log, name=self.id)
+        self.lane = Lane(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, log=self.log)
         self.link = LinkService(
             config=self.config,
             rpc=self.rpc,
@@ -161,109 +164,94 @@ class Station:
             policy=settings.reconnect,
         )
         self.link.transport = self.transport
+        common: dict[str, Any] = {"clock": self.clock, "log": self.log}
         self.boot = BootService(
             rpc=self.rpc,
+            lane=self.lane,
             config=self.config,
-            clock=self.clock,
             identity=replace(  # B-1, F-7: the version the firmware really runs
                 settings.identity,
-                firmware_version=self.installer.running_version() or settings.identity.firmware_version,
+                firmware_version=ports.installer.running_version() or settings.identity.firmware_version,
             ),
             on_accepted=self._on_accepted,
-            log=self.log,
+            **common,
         )
-        self.connectors = ConnectorsService(
-            rpc=self.rpc, config=self.config, clock=self.clock, store=self.store, count=count, log=self.log
+        self.connectors = ConnectorsService(lane=self.lane, config=self.config, store=self.store, count=count, **common)
+        self.meter = GuardedMeter(
+            ports.meter, connectors=self.connectors, registers=self.store.connectors.all_meter_wh(), log=self.log
         )
-        self.configuration = ConfigurationService(config=self.config, log=self.log)
-        self.data_transfer = DataTransferService(rpc=self.rpc)
         self.authorization = AuthorizationService(
-            store=self.store, rpc=self.rpc, config=self.config, clock=self.clock, online=self._online, log=self.log
+            store=self.store, lane=self.lane, config=self.config, online=self._online, **common
         )
-        self.outbox = OutboxService(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, log=self.log)
         self.metering = MeteringService(
-            rpc=self.rpc,
-            store=self.store,
-            clock=self.clock,
-            config=self.config,
-            connectors=self.connectors,
-            outbox=self.outbox,
-            meter=self.hardware,
-            log=self.log,
+            lane=self.lane, store=self.store, config=self.config, connectors=self.connectors, meter=self.meter, **common
         )
         self.transactions = TransactionService(
             store=self.store,
-            clock=self.clock,
             config=self.config,
             connectors=self.connectors,
             authorization=self.authorization,
-            outbox=self.outbox,
+            lane=self.lane,
             metering=self.metering,
-            meter=self.hardware,
-            contactor=self.hardware,
-            lock=None if settings.fixed_cable else self.hardware,
-            ev=self.hardware,
+            meter=self.meter,
+            contactor=ports.contactor,
+            lock=None if settings.fixed_cable else ports.lock,
+            ev=ports.ev,
             registration=lambda: self.boot.registration,
-            log=self.log,
+            **common,
         )
-        self.availability = AvailabilityService(connectors=self.connectors)
-        self.reset_service = ResetService(
-            transactions=self.transactions,
-            connectors=self.connectors,
-            outbox=self.outbox,
-            config=self.config,
-            clock=self.clock,
-            reboot=self.reboot,
-            log=self.log,
-        )
-        self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
-        self.trigger.add(self.boot.triggers())
-        self.trigger.add(self.connectors.triggers(self.boot.permit_triggered))
-        self.trigger.add(self.metering.triggers(self.boot.permit_triggered))
-        self.profiles = profiles
-        for service in (
-            self.configuration,
-            self.data_transfer,
-            self.authorization,
-            self.transactions,
-            self.availability,
-            self.reset_service,
-            self.trigger,
-        ):
-            for action, handler in service.handlers().items():
-                self.register(action, handler)
-        self.resumers: list[Callable[[], Awaitable[None]]] = []
-        self._stopped = False
         # Firmware Management (checklist 4.1, 4.2): file transfers write only into the workspace
         self.transfer = Transfer(settings.transfer)
         self.workspace = Workspace(settings.data_dir)
         self.firmware = FirmwareService(
-            rpc=self.rpc,
+            lane=self.lane,
             store=self.store,
-            clock=self.clock,
-            installer=self.installer,
+            installer=ports.installer,
             transfer=self.transfer,
             workspace=self.workspace,
             connectors=self.connectors,
             reboot=lambda version: self.reboot(identity=replace(self.boot.identity, firmware_version=version)),
-            log=self.log,
+            **common,
         )
         self.diagnostics = DiagnosticsService(
-            rpc=self.rpc,
+            lane=self.lane,
             store=self.store,
-            clock=self.clock,
             transfer=self.transfer,
             workspace=self.workspace,
             charge_point_id=self.id,
             configuration=self._configuration_entries,
             state=self._diagnostics_state,
-            log=self.log,
+            **common,
         )
-        for files in (self.firmware, self.diagnostics):
-            for action, handler in files.handlers().items():
+        self.configuration = ConfigurationService(config=self.config, log=self.log)
+        self.data_transfer = DataTransferService(lane=self.lane)
+        self.availability = AvailabilityService(connectors=self.connectors)
+        self.reset_service = ResetService(
+            transactions=self.transactions, connectors=self.connectors, lane=self.lane, config=self.config,
+            reboot=self.reboot, **common,
+        )  # fmt: skip
+        self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        # The assembly: a new feature is its module and one entry here (its handlers, triggers,
+        # resume and reset are taken from it).
+        self.services: list[Service] = [
+            self.boot,
+            self.connectors,
+            self.configuration,
+            self.data_transfer,
+            self.authorization,
+            self.metering,
+            self.transactions,
+            self.availability,
+            self.reset_service,
+            self.firmware,
+            self.diagnostics,
+            self.trigger,
+        ]
+        for service in self.services:
+            for action, handler in service.handlers().items():
                 self.register(action, handler)
-            self.trigger.add(files.triggers(self.boot.permit_triggered))
-            self.resumers.append(files.resume)
+            self.trigger.add(service.triggers(self.boot.permit_triggered))
+        self._stopped = False
 
     def register(self, action: Action, handler: Handler) -> None:
         """Answer ``action`` with ``handler`` (an integrator may override any, or add a vendor one).
@@ -278,7 +266,7 @@ class Station:
         await self.transactions.recover()  # X-12: before anything else, end what a power loss cut
         await self.transport.run()
 
-    # -- hardware events (the simulator and a real charger's drivers call these) ---------------
+    # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
     async def plugged(self, connector_id: int) -> None:
         await self.transactions.plugged(connector_id)
@@ -327,7 +315,7 @@ class Station:
         self.log.info("= rebooting")
         self.reset_all()
         for connector in self.connectors.connectors[1:]:  # the cable may still be in (the pilot says so)
-            if self.hardware.plugged(connector.id):
+            if self.ports.ev.plugged(connector.id):
                 self.connectors.plugged(connector.id)
         if identity is not None:
             self.boot.identity = identity
@@ -336,18 +324,9 @@ class Station:
     def reset_all(self) -> None:
         """Seed: OCPPResetAllGlobals. Every service back to just-constructed; the store is kept."""
         self.rpc.reset()
-        self.boot.reset()
-        self.outbox.reset()
-        self.metering.reset()
-        self.transactions.reset()
-        self.connectors.reset()
-        self.data_transfer.reset()
-        self.authorization.reset()
-        self.availability.reset()
-        self.reset_service.reset()
-        self.trigger.reset()
-        self.firmware.reset()
-        self.diagnostics.reset()
+        self.lane.reset()
+        for service in self.services:
+            service.reset()
 
     def snapshot(self) -> dict[str, Any]:
         """The station as the control API shows it (``GET /api/state``)."""
@@ -358,6 +337,8 @@ class Station:
             "firmwareStatus": self.firmware.current_status().value,
             "firmwareProgress": self.firmware.progress.as_json(),
             "diagnosticsStatus": self.diagnostics.current_status().value,
+            "queued": self.lane.pending(),
+            "deadLetters": self.store.dead_letters.count(),
             "connectors": [
                 {
                     "id": c.id,
@@ -365,8 +346,7 @@ class Station:
                     "errorCode": c.error_code.value,
                     "plugged": c.plugged,
                     "transactionId": c.transaction_id,
-                    "meterWh": self.hardware.energy_wh(c.id),
-                    "offeredA": self.hardware.offered_a(c.id),
+                    "meterWh": self.meter.energy_wh(c.id),
                 }
                 for c in self.connectors.connectors[1:]
             ],
@@ -383,6 +363,10 @@ class Station:
             "firmwareVersion": self.boot.identity.firmware_version,
             "firmwareJob": asdict(self.store.firmware.load()),
             "diagnosticsJob": asdict(self.store.diagnostics.load()),
+            "deadLetters": [
+                {**asdict(letter), "payload": letter.payload.decode("utf-8", "replace")}
+                for letter in self.store.dead_letters.all()
+            ],
         }
 
     # -- connection lifecycle -----------------------------------------------------------------
@@ -393,18 +377,23 @@ class Station:
     def _on_close(self) -> None:
         self.boot.disconnected()
         self.connectors.offline()
-        self.outbox.offline()
+        self.lane.close()
 
     def _online(self) -> bool:
         return self.rpc.connected and self.boot.registration is RegistrationStatus.ACCEPTED
 
     async def _on_accepted(self, first: bool) -> None:
         await self.connectors.online(after_boot=first)  # Q-5: statuses first, then the queue
-        self.outbox.online()
+        self.lane.open()
         self.metering.online()
         if first:  # finish what a reboot or power loss interrupted (after B-4's StatusNotifications)
-            for resume in self.resumers:
-                await resume()
+            for service in self.services:
+                await service.resume()
+
+
+def connector_count(settings: StationSettings) -> int:
+    """The number of connectors the settings give (``--connectors`` or NumberOfConnectors), checked."""
+    return _connector_count(settings, _template(settings))
 
 
 def _template(settings: StationSettings) -> dict[str, object]:

@@ -1,8 +1,10 @@
 """Transactions: start, stop, and everything that may end one (checklist 5.2, C-13..C-22).
 
-Answers: RemoteStartTransaction, RemoteStopTransaction. Sends (through the outbox): StartTransaction,
-StopTransaction. A transaction is journaled with its StartTransaction in one commit before energy
-flows; it is closed with its StopTransaction in one commit. Start paths: cable first then card
+Answers: RemoteStartTransaction, RemoteStopTransaction. Sends (journaled in the outbound lane):
+StartTransaction, StopTransaction. A transaction is journaled with its StartTransaction in one commit
+before energy flows; it is closed with its StopTransaction in one commit. A contactor that will not
+close ends the transaction at once (reason Other); one that will not open still closes the
+transaction; both leave the connector Faulted (PowerSwitchFailure). Start paths: cable first then card
 (X-1), card first then cable within ConnectionTimeOut (X-2), remote start (C-13, C-14, C-19). Stop
 paths: the same card or one of its group (X-6, M-1), remote stop (C-21), EV-side disconnect (X-9,
 X-10), an idTag the central system calls invalid (X-5), and reset, unlock and power loss (their
@@ -11,16 +13,16 @@ services call ``stop``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
 from chargebox import hal
 from chargebox.clock import Clock, TimerHandle
+from chargebox.errors import HardwareError
 from chargebox.protocol.messages import (
     Action,
     AuthorizationStatus,
@@ -43,9 +45,11 @@ from chargebox.rpc import Handler, Reply
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.config import Configuration
 from chargebox.station.connectors import ConnectorsService
+from chargebox.station.lane import UNDELIVERABLE, Lane, encode
 from chargebox.station.metering import MeteringService
-from chargebox.station.outbox import UNDELIVERABLE, OutboxService, encode
-from chargebox.store import OutboxItem, Store, TransactionsTable
+from chargebox.station.service import Service
+from chargebox.store import Op, OutboxItem, Store, TransactionsTable
+from chargebox.tasks import Tasks
 
 S = ChargePointStatus
 OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV (smart charging will limit it)
@@ -61,7 +65,7 @@ class Session:
     parent_id_tag: str | None
 
 
-class TransactionService:
+class TransactionService(Service):
     def __init__(
         self,
         *,
@@ -70,7 +74,7 @@ class TransactionService:
         config: Configuration,
         connectors: ConnectorsService,
         authorization: AuthorizationService,
-        outbox: OutboxService,
+        lane: Lane,
         metering: MeteringService,
         meter: hal.EnergyMeter,
         contactor: hal.Contactor,
@@ -85,7 +89,7 @@ class TransactionService:
         self._config = config
         self._connectors = connectors
         self._auth = authorization
-        self._outbox = outbox
+        self._lane = lane
         self._metering = metering
         self._meter = meter
         self._contactor = contactor
@@ -96,11 +100,11 @@ class TransactionService:
         self.sessions: dict[int, Session] = {}  # by connector
         self._authorized: dict[int, tuple[str, IdTagInfo]] = {}  # card first, waiting for the cable (X-2)
         self._timers: dict[int, TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(log, "transaction task")
         self._locked_for: dict[int, Session] = {}  # X-5/X-9: cable kept locked until its owner returns
-        outbox.on_answer[Action.START_TRANSACTION] = self._on_start_answer
-        outbox.on_answer[Action.STOP_TRANSACTION] = self._on_stop_answer
-        outbox.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
+        lane.on_answer[Action.START_TRANSACTION] = self._on_start_answer
+        lane.on_answer[Action.STOP_TRANSACTION] = self._on_stop_answer
+        lane.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
 
     def handlers(self) -> dict[Action, Handler]:
         return {
@@ -154,25 +158,37 @@ class TransactionService:
         connector.info = None
 
     async def id_tag_presented(self, id_tag: str, connector_id: int | None) -> None:
-        """A card at a reader: stop the transaction it may end, or start one (X-1, X-2, X-6)."""
-        for session in list(self.sessions.values()):
-            if connector_id in (None, session.connector_id) and await self._may_stop(session, id_tag):
-                await self.stop(session.connector_id, Reason.LOCAL, id_tag=id_tag)
-                return
-        for cid, owner in list(self._locked_for.items()):
-            if connector_id in (None, cid) and await self._may_stop(owner, id_tag):
+        """A card at a reader: stop the transaction it may end, or start one (X-1, X-2, X-6).
+
+        A card the reader read wrong (not an IdToken: over 20 characters, not printable ASCII, G-1)
+        is an unknown card: never authorized, never journaled."""
+        if not is_id_token(id_tag):
+            self._log.warning("! unknown card %r: not an OCPP IdToken (G-1)", id_tag[:40])
+            return
+        owners = [(s.connector_id, s, True) for s in self.sessions.values()]
+        owners += [(cid, owner, False) for cid, owner in self._locked_for.items()]
+        owners = [o for o in owners if connector_id in (None, o[0])]
+        info: IdTagInfo | None = None
+        for cid, owner, running in owners:
+            if id_tag.lower() != owner.id_tag.lower():
+                if owner.parent_id_tag is None:
+                    continue
+                if info is None:  # X-6: another card of the same group, known only by asking (list, cache, CSMS)
+                    info = await self._auth.authorize(id_tag)
+                if not _same_group(info, owner):
+                    continue
+            if running:
+                await self.stop(cid, Reason.LOCAL, id_tag=id_tag)
+            else:
                 await self._unlock(cid)  # X-5, X-9: the owner takes the cable back
-                del self._locked_for[cid]
+                self._locked_for.pop(cid, None)
                 self._connectors.unplugged(cid)
-                return
+            return
         target = self._target_connector(connector_id)
         if target is None:
             self._log.info("= card %s: no connector can use it", id_tag)
             return
-        if not self._connectors[target].plugged:
-            self._connectors.identified(target)  # S-3: Preparing while the card is checked
-        info = await self._auth.authorize(id_tag)
-        await self._begin_if_accepted(target, id_tag, info)
+        await self._begin_if_accepted(target, id_tag, info or await self._auth.authorize(id_tag))
 
     def _target_connector(self, connector_id: int | None) -> int | None:
         """With one reader for several connectors: the cable waiting for a card, else a free one."""
@@ -186,20 +202,6 @@ class TransactionService:
         chosen = plugged or usable
         return chosen[0].id if chosen else None
 
-    async def _may_stop(self, session: Session, id_tag: str) -> bool:
-        """M-1, X-6: the same card without asking; another card of the same group after asking.
-        The same rule releases a cable kept locked for its owner (X-5, X-9)."""
-        if id_tag.lower() == session.id_tag.lower():
-            return True
-        if session.parent_id_tag is None:
-            return False
-        info = await self._auth.authorize(id_tag)
-        return (
-            info.status is AuthorizationStatus.ACCEPTED
-            and info.parent_id_tag is not msgspec.UNSET
-            and info.parent_id_tag.lower() == session.parent_id_tag.lower()
-        )
-
     async def _begin_if_accepted(self, connector_id: int, id_tag: str, info: IdTagInfo) -> None:
         connector = self._connectors[connector_id]
         if info.status is not AuthorizationStatus.ACCEPTED:  # A-1, A-9
@@ -211,6 +213,7 @@ class TransactionService:
         if connector.plugged:
             await self._start(connector_id, id_tag, info)
             return
+        self._connectors.identified(connector_id)  # S-3: Preparing once the card is accepted, not before
         self._authorized[connector_id] = (id_tag, info)  # X-2: wait for the cable
         self._arm_connection_timeout(connector_id, finishing=False)
 
@@ -256,25 +259,26 @@ class TransactionService:
         parent = None if info.parent_id_tag is msgspec.UNSET else info.parent_id_tag
         meter_start = self._meter.energy_wh(connector_id)
         started = self._clock.now()
-
-        def start_request(ref: int) -> tuple[str, bytes]:
-            request = StartTransactionRequest(
+        payload = encode(  # validated before it is journaled: what is journaled can be sent
+            StartTransactionRequest(
                 connector_id=connector_id,
                 id_tag=id_tag,
                 meter_start=meter_start,
                 timestamp=started,
                 **({} if reservation_id is None else {"reservation_id": reservation_id}),
             )
-            return Action.START_TRANSACTION.value, encode(request)
-
-        ref = await self._store.transactions.begin(  # journal first (Q-1)
-            connector_id=connector_id,
-            id_tag=id_tag,
-            parent_id_tag=parent,
-            reservation_id=reservation_id,
-            meter_start=meter_start,
-            started_at=started.isoformat(),
-            start_request=start_request,
+        )
+        ref = await self._lane.journal(  # journal first (Q-1), in its place in the lane
+            lambda queued: self._store.transactions.begin(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                parent_id_tag=parent,
+                reservation_id=reservation_id,
+                meter_start=meter_start,
+                started_at=started.isoformat(),
+                start_request=lambda _ref: (Action.START_TRANSACTION.value, payload),
+                queued=queued,
+            )
         )
         session = Session(ref, connector_id, id_tag, parent)
         self.sessions[connector_id] = session
@@ -283,22 +287,41 @@ class TransactionService:
         self._authorized.pop(connector_id, None)
         self._log.info("= transaction %d started on connector %d for %s (meter %d Wh)", ref, connector_id, id_tag,
                        meter_start)  # fmt: skip
-        await self._contactor.close(connector_id)
+        try:
+            await self._contactor.close(connector_id)
+        except HardwareError as exc:
+            self._log.error("! connector %d: the contactor did not close (%s); ending transaction %d", connector_id,
+                            exc, ref)  # fmt: skip
+            await self.stop(connector_id, Reason.OTHER, fault="contactor did not close")
+            return None
         self._ev.offered_current(connector_id, OFFERED_CURRENT)
         self._connectors.refresh(connector_id)
-        self._outbox.wake()
         await self._metering.transaction_started(connector_id, ref, started)
         return session
 
     # -- stopping -------------------------------------------------------------------------------
 
-    async def stop(self, connector_id: int, reason: Reason, *, id_tag: str | None = None, unlock: bool = True) -> bool:
-        """End the transaction on the connector, journaling its StopTransaction; False if none runs."""
+    async def stop(
+        self,
+        connector_id: int,
+        reason: Reason,
+        *,
+        id_tag: str | None = None,
+        unlock: bool = True,
+        fault: str | None = None,
+    ) -> bool:
+        """End the transaction on the connector, journaling its StopTransaction; False if none runs.
+
+        ``fault`` (the StatusNotification info) leaves the connector Faulted with PowerSwitchFailure."""
         session = self.sessions.pop(connector_id, None)
         if session is None:
             return False
         connector = self._connectors[connector_id]
-        await self._contactor.open(connector_id)
+        try:
+            await self._contactor.open(connector_id)
+        except HardwareError as exc:  # energy may still flow: the transaction ends all the same
+            self._log.error("! connector %d: the contactor did not open (%s)", connector_id, exc)
+            fault = fault or "contactor did not open"
         self._ev.offered_current(connector_id, 0)
         meter_stop = self._meter.energy_wh(connector_id)
         stopped = self._clock.now()
@@ -311,22 +334,32 @@ class TransactionService:
             reason=reason,  # X-8 (Local may be omitted; we always say it)
             transaction_data=transaction_data if transaction_data else msgspec.UNSET,
         )
-        await self._store.transactions.finish(
-            session.ref,
-            meter_stop=meter_stop,
-            stopped_at=stopped.isoformat(),
-            reason=reason.value,
-            stop_request=(Action.STOP_TRANSACTION.value, encode(request)),
-        )
+        await self._finish(session.ref, request, reason)
         self._log.info("= transaction %d stopped (%s), meter %d Wh", session.ref, reason, meter_stop)
         connector.transaction_ref = connector.transaction_id = None
         connector.ev_suspended = connector.evse_suspended = connector.ev_disconnected = False
         connector.finishing = connector.plugged  # X-7: the user must still take the cable
         if unlock:
             await self._unlock(connector_id)
-        self._connectors.refresh(connector_id)
-        self._outbox.wake()
+        if fault is not None:
+            self._connectors.fault(connector_id, ChargePointErrorCode.POWER_SWITCH_FAILURE, fault)
+        else:
+            self._connectors.refresh(connector_id)
         return True
+
+    async def _finish(self, ref: int, request: StopTransactionRequest, reason: Reason) -> None:
+        """Close the transaction and journal its StopTransaction, in one commit, in its place in the lane."""
+        payload = encode(request)
+        await self._lane.journal(
+            lambda queued: self._store.transactions.finish(
+                ref,
+                meter_stop=request.meter_stop,
+                stopped_at=request.timestamp.isoformat(),
+                reason=reason.value,
+                stop_request=(Action.STOP_TRANSACTION.value, payload),
+                queued=queued,
+            )
+        )
 
     async def stop_all(self, reason: Reason) -> None:
         for connector_id in list(self.sessions):
@@ -342,59 +375,54 @@ class TransactionService:
 
     # -- answers from the central system --------------------------------------------------------
 
-    def _on_start_answer(self, item: OutboxItem, _request: Any, response: StartTransactionResponse) -> tuple[
-        Callable[[Any], object], Callable[[], Awaitable[None]]
-    ]:  # fmt: skip
+    def _on_start_answer(self, item: OutboxItem, request: StartTransactionRequest,
+                         response: StartTransactionResponse) -> Op:  # fmt: skip
+        """Applied the moment the answer arrives, before the next frame is handled: a
+        RemoteStopTransaction for this id, or a card of the same group, in the very next frame
+        finds the transaction (C-21, X-6). Only the durable record of the id follows."""
         ref = item.tx_ref
         assert ref is not None
-
-        async def after() -> None:
-            record = self._store.transactions.get(ref)
-            if record is None:
-                return
-            self._auth.learn(record.id_tag, response.id_tag_info)  # M-2
-            session = self.sessions.get(record.connector_id)
-            if session is not None and session.ref == ref:
-                self._connectors[record.connector_id].transaction_id = response.transaction_id
-                info = response.id_tag_info
-                if info.parent_id_tag is not msgspec.UNSET:
-                    session.parent_id_tag = info.parent_id_tag
-                if info.status is not AuthorizationStatus.ACCEPTED:
-                    await self._deauthorized(session)
-
-        self._outbox.remember_transaction_id(ref, response.transaction_id)
-        return TransactionsTable.set_transaction_id(ref, response.transaction_id), after
+        self._lane.remember_transaction_id(ref, response.transaction_id)
+        info = response.id_tag_info
+        self._auth.learn(request.id_tag, info)  # M-2
+        session = self.sessions.get(request.connector_id)
+        if session is not None and session.ref == ref:
+            self._connectors[session.connector_id].transaction_id = response.transaction_id
+            if info.parent_id_tag is not msgspec.UNSET:
+                session.parent_id_tag = info.parent_id_tag
+            if info.status is not AuthorizationStatus.ACCEPTED:
+                self._tasks.spawn(self._deauthorized(session))
+        return TransactionsTable.set_transaction_id(ref, response.transaction_id)
 
     async def _deauthorized(self, session: Session) -> None:
         """X-5: the central system does not accept the idTag of a running transaction."""
         await self._store.transactions.mark_deauthorized(session.ref)
         if self._config.get_bool("StopTransactionOnInvalidId"):
             self._log.info("= transaction %d deauthorized: stopping", session.ref)
-            await self.stop(session.connector_id, Reason.DE_AUTHORIZED, unlock=False)
-            self._locked_for[session.connector_id] = session
+            if await self.stop(session.connector_id, Reason.DE_AUTHORIZED, unlock=False):
+                self._locked_for[session.connector_id] = session
         else:
             self._log.info("= transaction %d deauthorized: energy stopped, transaction goes on", session.ref)
-            await self._contactor.open(session.connector_id)
             self._ev.offered_current(session.connector_id, 0)
+            try:
+                await self._contactor.open(session.connector_id)
+            except HardwareError as exc:  # it cannot be made safe: end it, Faulted
+                self._log.error("! connector %d: the contactor did not open (%s)", session.connector_id, exc)
+                await self.stop(session.connector_id, Reason.DE_AUTHORIZED, unlock=False,
+                                fault="contactor did not open")  # fmt: skip
+                return
             self._connectors[session.connector_id].evse_suspended = True
             self._connectors.refresh(session.connector_id)
 
-    def _on_stop_answer(self, item: OutboxItem, request: Any, response: StopTransactionResponse) -> tuple[
-        None, Callable[[], Awaitable[None]] | None
-    ]:  # fmt: skip
-        if response.id_tag_info is msgspec.UNSET or request.id_tag is msgspec.UNSET:
-            return None, None
-        info, id_tag = response.id_tag_info, request.id_tag
-
-        async def after() -> None:
-            self._auth.learn(id_tag, info)  # M-2
-
-        return None, after
+    def _on_stop_answer(self, _item: OutboxItem, request: StopTransactionRequest,
+                        response: StopTransactionResponse) -> None:  # fmt: skip
+        if response.id_tag_info is not msgspec.UNSET and request.id_tag is not msgspec.UNSET:
+            self._auth.learn(request.id_tag, response.id_tag_info)  # M-2
 
     async def _on_start_dropped(self, item: OutboxItem) -> None:
         """X-4: a StartTransaction that could never be delivered: its messages use -1."""
         if item.tx_ref is not None:
-            self._outbox.remember_transaction_id(item.tx_ref, UNDELIVERABLE)
+            self._lane.remember_transaction_id(item.tx_ref, UNDELIVERABLE)
             await self._store.write(TransactionsTable.set_transaction_id(item.tx_ref, UNDELIVERABLE))
 
     # -- remote start / stop --------------------------------------------------------------------
@@ -419,8 +447,6 @@ class TransactionService:
         target = connector_id
 
         async def go() -> None:
-            if not self._connectors[target].plugged:
-                self._connectors.identified(target)  # S-3: Preparing on an accepted remote start
             if self._config.get_bool("AuthorizeRemoteTxRequests"):
                 info = await self._auth.authorize(id_tag)  # C-13
             else:
@@ -461,19 +487,29 @@ class TransactionService:
                 reason=Reason.POWER_LOSS,
                 transaction_data=transaction_data if transaction_data else msgspec.UNSET,
             )
-            await self._store.transactions.finish(
-                record.ref,
-                meter_stop=record.meter_last,
-                stopped_at=stopped.isoformat(),
-                reason=Reason.POWER_LOSS.value,
-                stop_request=(Action.STOP_TRANSACTION.value, encode(request)),
-            )
+            await self._finish(record.ref, request, Reason.POWER_LOSS)
 
     def reset(self) -> None:
         """Runtime state only: sessions are forgotten (a reboot stops them first, or ``recover`` does)."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        self._tasks.cancel()
         self._authorized.clear()
         self._locked_for.clear()
         self.sessions.clear()
+
+
+def is_id_token(text: str) -> bool:
+    """An OCPP IdToken: printable ASCII, at most 20 characters (CiString20, G-1)."""
+    return 0 < len(text) <= 20 and all(" " <= ch <= "~" for ch in text)
+
+
+def _same_group(info: IdTagInfo, owner: Session) -> bool:
+    """X-6, M-1: an accepted card whose parentIdTag is the transaction's (compared case-insensitively)."""
+    return (
+        info.status is AuthorizationStatus.ACCEPTED
+        and info.parent_id_tag is not msgspec.UNSET
+        and owner.parent_id_tag is not None
+        and info.parent_id_tag.lower() == owner.parent_id_tag.lower()
+    )

@@ -20,6 +20,7 @@ from chargebox.protocol.messages import (
     TriggerMessageStatus,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.service import Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Trigger:
 Triggers = dict[MessageTrigger, Trigger]
 
 
-class TriggerService:
+class TriggerService(Service):
     def __init__(self, *, connector_count: Callable[[], int]) -> None:
         self._triggers: Triggers = {}
         self._connector_count = connector_count
