@@ -1,0 +1,74 @@
+"""The integrator's example of docs/howto/integrate.md, run as written against the `ocpp` library's
+central system: a charger maker's own ports, no simulated part anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.interop.conftest import until
+from tests.interop.transactions_csms import TransactionsCsms, serving
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "howto" / "integrate.md"
+
+
+def load_example(tmp_path: Path) -> ModuleType:
+    [code] = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
+    path = tmp_path / "charger.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location("charger", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["charger"] = module  # dataclass-like lookups of the module by name
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["charger"]
+    return module
+
+
+@pytest.fixture
+async def csms() -> AsyncIterator[TransactionsCsms]:
+    async with serving() as server:
+        yield server
+
+
+async def test_the_documented_charger_boots_and_charges(csms: TransactionsCsms, tmp_path: Path) -> None:
+    example = load_example(tmp_path)
+    station = example.build(csms.url, tmp_path / "data")
+    assert station.ports.meter.__class__.__module__ == "charger"  # its own ports, not the simulator's
+    run = asyncio.ensure_future(station.run())
+    try:
+        await csms.wait_booted(1)
+        [boot] = [f for f in csms.frames.frames if f.action == "BootNotification"]
+        assert boot.payload["chargePointSerialNumber"] == boot.payload["chargeBoxSerialNumber"] == "W22-0001"
+        station.ports.ev.connected.add(1)
+        await station.plugged(1)
+        await station.id_tag_presented("04A2B3C4", 1)
+        _, start = await csms.wait_call("StartTransaction")
+        assert start.payload["idTag"] == "04A2B3C4" and start.payload["meterStart"] == 0
+        await until(lambda: 1 in station.ports.contactor.closed)
+        station.ports.meter.wh[1] = 1234
+        await station.id_tag_presented("04A2B3C4", 1)
+        _, stop = await csms.wait_call("StopTransaction")
+        assert stop.payload["meterStop"] == 1234 and stop.payload["reason"] == "Local"
+        await until(lambda: station.lane.pending() == 0)
+    finally:
+        await station.stop()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+
+
+def test_a_station_without_its_installer_does_not_start(tmp_path: Path) -> None:
+    example = load_example(tmp_path)
+    with pytest.raises(TypeError):
+        example.chargebox.Ports(meter=example.Meter(), contactor=example.Relay(), ev=example.Pilot(), lock=None)
