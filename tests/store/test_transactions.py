@@ -37,6 +37,7 @@ async def test_begin_without_a_callback_returns_the_ref_as_before(store: Store) 
         reservation_id=None,
         meter_start=100,
         meter_last=100,
+        meter_last_at="2025-01-01T00:00:00Z",
         started_at="2025-01-01T00:00:00Z",
         stopped_at=None,
         stop_reason=None,
@@ -63,7 +64,13 @@ async def test_record_sample_reports_the_seq_of_its_meter_values(store: Store) -
     ref = await begin(store)
     seqs: list[int] = []
     await store.transactions.record_sample(
-        ref, connector_id=1, meter_wh=150, stop_sample=None, message=("MeterValues", b"{}"), queued=seqs.append
+        ref,
+        connector_id=1,
+        meter_wh=150,
+        at="2026-01-01T00:00:10+00:00",
+        stop_sample=None,
+        message=("MeterValues", b"{}"),
+        queued=seqs.append,
     )
     [seq] = seqs
     assert store.outbox.seqs()[-1] == seq
@@ -75,7 +82,13 @@ async def test_record_sample_without_a_message_reports_nothing(store: Store) -> 
     ref = await begin(store)
     seqs: list[int] = []
     await store.transactions.record_sample(
-        ref, connector_id=1, meter_wh=150, stop_sample=b"{}", message=None, queued=seqs.append
+        ref,
+        connector_id=1,
+        meter_wh=150,
+        at="2026-01-01T00:00:10+00:00",
+        stop_sample=b"{}",
+        message=None,
+        queued=seqs.append,
     )
     assert seqs == []
     assert store.transactions.samples(ref) == [b"{}"]
@@ -104,3 +117,15 @@ async def test_the_callback_reports_seqs_in_a_memory_store() -> None:
     await begin(store, queued=seqs.append)
     assert seqs == store.outbox.seqs()
     store.close()
+
+
+async def test_X_12_record_register_keeps_the_register_and_when_it_was_read(store: Store) -> None:
+    store.connectors.ensure(1)
+    ref = await begin(store)
+    await store.transactions.record_register(ref, connector_id=1, meter_wh=140, at="2026-01-01T00:00:05+00:00")
+    await store.transactions.record_register(ref, connector_id=1, meter_wh=130, at="2026-01-01T00:00:06+00:00")
+    record = store.transactions.get(ref)
+    assert record is not None
+    assert record.meter_last == 140  # never back
+    assert record.meter_last_at == "2026-01-01T00:00:06+00:00"
+    assert store.connectors.all_meter_wh()[1] == 140

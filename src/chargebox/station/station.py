@@ -304,6 +304,7 @@ class Station:
         if self._stopped:
             return
         self._stopped = True
+        await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
         await self.transport.stop()
         self.reset_all()
         await self.store.idle()

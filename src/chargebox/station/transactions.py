@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 import msgspec
@@ -473,15 +474,19 @@ class TransactionService(Service):
     # -- power loss and reboots -----------------------------------------------------------------
 
     async def recover(self) -> None:
-        """X-12: a transaction still open after a restart was cut by a power loss. The simulated
-        hardware never keeps a session across a restart, so it is ended with reason PowerLoss and
-        the last persisted meter value; the StopTransaction goes out after the boot is accepted."""
+        """X-12: a transaction still open after a restart was cut by a power loss. The station never
+        resumes a session across a restart, so it is ended with reason PowerLoss; the StopTransaction
+        goes out after the boot is accepted."""
         for record in self._store.transactions.open_transactions():
-            self._log.warning("! transaction %d was cut by a power loss; stopping it", record.ref)
-            stopped = self._clock.now()
+            # The register as last persisted, or the meter's own if it kept counting (a real meter's
+            # register survives the cut); the time is the last moment the station knew it was charging.
+            meter_stop = max(record.meter_last, self._meter.energy_wh(record.connector_id))
+            stopped = datetime.fromisoformat(record.meter_last_at)
+            self._log.warning("! transaction %d was cut by a power loss; stopping it at %d Wh, %s", record.ref,
+                              meter_stop, record.meter_last_at)  # fmt: skip
             transaction_data = self._metering.stored_samples(record.ref)
             request = StopTransactionRequest(
-                meter_stop=record.meter_last,
+                meter_stop=meter_stop,
                 timestamp=stopped,
                 transaction_id=0,
                 reason=Reason.POWER_LOSS,

@@ -35,6 +35,12 @@ MIGRATIONS: Final[Mapping[int, str]] = {
     );
     CREATE INDEX tx_samples_by_tx ON tx_samples (tx_ref, seq);
     """,
+    # 6: when the register was last persisted: the last moment the station knew the transaction was
+    #    charging, which a PowerLoss StopTransaction reports (X-12)
+    6: """
+    ALTER TABLE transactions ADD COLUMN meter_last_at TEXT;
+    UPDATE transactions SET meter_last_at = COALESCE(stopped_at, started_at);
+    """,
 }
 
 Queued = Callable[[int], None]
@@ -52,6 +58,7 @@ class TransactionRecord:
     reservation_id: int | None
     meter_start: int
     meter_last: int
+    meter_last_at: str
     started_at: str
     stopped_at: str | None
     stop_reason: str | None
@@ -60,7 +67,7 @@ class TransactionRecord:
 
 _TX_COLUMNS: Final = (
     "ref, connector_id, id_tag, parent_id_tag, transaction_id, reservation_id, meter_start, meter_last, "
-    "started_at, stopped_at, stop_reason, deauthorized"
+    "meter_last_at, started_at, stopped_at, stop_reason, deauthorized"
 )
 
 
@@ -95,8 +102,8 @@ class TransactionsTable(Table):
         def op(db: sqlite3.Connection) -> tuple[int, int]:
             cursor = db.execute(
                 "INSERT INTO transactions (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, "
-                "meter_last, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, meter_start, started_at),
+                "meter_last, meter_last_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, meter_start, started_at, started_at),
             )
             ref = int(cursor.lastrowid or 0)
             action, payload = start_request(ref)
@@ -128,6 +135,7 @@ class TransactionsTable(Table):
         *,
         connector_id: int,
         meter_wh: int,
+        at: str,
         stop_sample: bytes | None,
         message: tuple[str, bytes] | None,
         queued: Queued | None = None,
@@ -138,10 +146,7 @@ class TransactionsTable(Table):
         MeterValues' outbox seq, and is not called when there is no ``message``."""
 
         def op(db: sqlite3.Connection) -> int | None:
-            db.execute("UPDATE transactions SET meter_last = MAX(meter_last, ?) WHERE ref = ?", (meter_wh, ref))
-            db.execute(
-                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = ?", (meter_wh, connector_id)
-            )
+            _register(db, ref, connector_id, meter_wh, at)
             if stop_sample is not None:
                 db.execute("INSERT INTO tx_samples (tx_ref, meter_value) VALUES (?, ?)", (ref, stop_sample))
             return None if message is None else enqueue(db, message[0], message[1], ref)
@@ -149,6 +154,11 @@ class TransactionsTable(Table):
         seq = await self._store.write(op)
         if queued is not None and seq is not None:
             queued(seq)
+
+    async def record_register(self, ref: int, *, connector_id: int, meter_wh: int, at: str) -> None:
+        """Persist the register of a running transaction between samples (the bound on what a power
+        cut can lose, docs/reliability.md): the register never goes back (X-15)."""
+        await self._store.write(lambda db: _register(db, ref, connector_id, meter_wh, at))
 
     def samples(self, ref: int) -> list[bytes]:
         rows = self._store.rows("SELECT meter_value FROM tx_samples WHERE tx_ref = ? ORDER BY seq", (ref,))
@@ -169,8 +179,9 @@ class TransactionsTable(Table):
 
         def op(db: sqlite3.Connection) -> int:
             db.execute(
-                "UPDATE transactions SET meter_last = ?, stopped_at = ?, stop_reason = ? WHERE ref = ?",
-                (meter_stop, stopped_at, reason, ref),
+                "UPDATE transactions SET meter_last = ?, meter_last_at = ?, stopped_at = ?, stop_reason = ? "
+                "WHERE ref = ?",
+                (meter_stop, stopped_at, stopped_at, reason, ref),
             )
             db.execute(
                 "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = "
@@ -203,8 +214,17 @@ def _tx_record(row: sqlite3.Row) -> TransactionRecord:
         reservation_id=opt_int(row["reservation_id"]),
         meter_start=int(row["meter_start"]),
         meter_last=int(row["meter_last"]),
+        meter_last_at=str(row["meter_last_at"]),
         started_at=str(row["started_at"]),
         stopped_at=opt_str(row["stopped_at"]),
         stop_reason=opt_str(row["stop_reason"]),
         deauthorized=bool(row["deauthorized"]),
     )
+
+
+def _register(db: sqlite3.Connection, ref: int, connector_id: int, meter_wh: int, at: str) -> None:
+    db.execute(
+        "UPDATE transactions SET meter_last = MAX(meter_last, ?), meter_last_at = ? WHERE ref = ?",
+        (meter_wh, at, ref),
+    )
+    db.execute("UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = ?", (meter_wh, connector_id))
