@@ -12,6 +12,7 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
+from chargebox.station.lane import MAX_VOLATILE
 from chargebox.store import Store
 from tests.wire import Wire, statuses
 
@@ -232,3 +233,30 @@ async def test_a_failed_sampler_is_logged_and_started_again(
     assert "sampling connector 1 failed" in caplog.text
     await clock.advance(12)
     assert len(wire.calls("MeterValues")) >= 1
+
+
+async def test_a_trigger_flood_while_the_central_system_is_silent_stays_bounded(
+    station: Any, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Volatile messages past MAX_VOLATILE are coalesced or dropped; transaction messages never are."""
+    silent = asyncio.Event()
+
+    async def heartbeat(_request: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        await silent.wait()  # the central system stops answering
+        return m.HeartbeatResponse(current_time=clock.now())
+
+    wire, sim = await station({"extra_handlers": {m.Action.HEARTBEAT: heartbeat}})
+    lane = wire.station.lane
+    await wire.inject('[2,"h","TriggerMessage",{"requestedMessage":"Heartbeat"}]')
+    for n in range(3 * MAX_VOLATILE):
+        kind = ("StatusNotification", "Heartbeat", "MeterValues")[n % 3]
+        await wire.inject(f'[2,"t{n}","TriggerMessage",{{"requestedMessage":"{kind}","connectorId":1}}]')
+        await clock.advance(0.01)  # each MeterValues its own: they cannot share one answer
+    assert lane._volatile <= MAX_VOLATILE
+    assert caplog.text.count("messages wait for the central system") == 1
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)  # the Authorize is dropped too: offline rules decide (A-4, A-5)
+    silent.set()
+    await clock.advance(60)
+    assert lane._volatile == 0
+    assert wire.calls("StatusNotification")[-1]["connectorId"] == 1

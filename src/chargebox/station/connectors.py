@@ -271,6 +271,11 @@ class ConnectorsService(Service):
         if not self.transaction_running():
             self._idle.set()
         status = self.derive(connector)
+        if status is S.FINISHING and connector.status is S.UNAVAILABLE:
+            # S-1 has no Unavailable -> Finishing: a connector made operative again with the cable of
+            # a finished session still in is a cable waiting for a card (Preparing, F2).
+            connector.finishing = False
+            status = self.derive(connector)
         if status is connector.status:
             if connector.queued is not None and connector.queued != (status, connector.error_code):
                 self._schedule_report(connector)  # same status, another error code

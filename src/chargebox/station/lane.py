@@ -16,6 +16,12 @@ The order on the wire is the order of the lane, with three exceptions the standa
 - nothing waits behind an entry that can never be sent: a stored payload that no longer decodes,
   or one whose attempts are exhausted (Q-4), is moved to the dead-letter table and logged.
 
+The volatile part is bounded (MAX_VOLATILE): a central system that stops answering while it floods
+the station with TriggerMessage must not grow its memory without end. Past the bound, a
+StatusNotification replaces the one of the same connector still waiting (only the latest status
+matters), a message equal to one still waiting shares its outcome, and any other is dropped
+(FAILED) with a warning. Durable messages are never dropped: they are on disk, not in memory.
+
 An answer's effect on memory is applied the moment it arrives, before the next frame is read
 (``Rpc``'s ``on_result``); the durable delete follows, and the next durable message goes out only
 after it is committed, so a crash never resends an answered message after a newer one: the only
@@ -37,7 +43,7 @@ import msgspec
 from chargebox.clock import Clock, TimerHandle, sleep_or_wake
 from chargebox.errors import LocalProtocolError
 from chargebox.protocol.connection import ACTION_OF_REQUEST
-from chargebox.protocol.messages import REQUESTS, Action, Message
+from chargebox.protocol.messages import REQUESTS, Action, Message, StatusNotificationRequest
 from chargebox.rpc import OnResult, Rpc, SendOutcome, SendResult
 from chargebox.station.config import Configuration
 from chargebox.store import Op, OutboxItem, Store
@@ -45,6 +51,7 @@ from chargebox.tasks import Tasks
 
 T = TypeVar("T")
 UNDELIVERABLE: Final = -1  # X-4: the id used when a StartTransaction could never be confirmed
+MAX_VOLATILE: Final = 100  # volatile CALLs waiting at once; a station's own events need a handful
 _encoder: Final = msgspec.json.Encoder()
 
 # What an answer teaches, applied at once: returns the op to commit with the delete, if any.
@@ -103,6 +110,8 @@ class Lane:
         self._timer: TimerHandle | None = None
         self._tasks = Tasks(log, "outbound lane")
         self._pumping = False
+        self._volatile = 0  # volatile entries waiting in the queue
+        self._overflowing = False
         self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
         self.on_answer: dict[Action, AnswerHook] = {}
         self.on_dropped: dict[Action, DroppedHook] = {}
@@ -120,15 +129,56 @@ class Lane:
         outcome is FAILED at once: a volatile message is about the present, not worth keeping."""
         future: asyncio.Future[SendResult[Any]] = asyncio.get_running_loop().create_future()
         if not self._rpc.connected:
-            result: SendResult[Any] = SendResult(SendOutcome.FAILED)
-            self._rpc.last_outcome[ACTION_OF_REQUEST[type(request)]] = SendOutcome.FAILED
-            if on_result is not None:
-                on_result(result)
-            future.set_result(result)
-            return future
+            return self._failed(request, on_result, future)
+        if self._volatile >= MAX_VOLATILE:
+            coalesced = self._coalesce(request, on_result, future)
+            if coalesced is not None:
+                return coalesced
+            if not self._overflowing:
+                self._log.warning("! outbound lane: %d messages wait for the central system; dropping %s and "
+                                  "others until it answers again", self._volatile, type(request).__name__)  # fmt: skip
+                self._overflowing = True
+            return self._failed(request, on_result, future)
+        self._overflowing = False
+        self._append_volatile(request, on_result, future)
+        return future
+
+    def _append_volatile(
+        self, request: Message, on_result: OnResult | None, future: asyncio.Future[SendResult[Any]]
+    ) -> None:
+        self._volatile += 1
         self._queue.append(_Entry(durable=False, fresh=True, request=request, on_result=on_result, future=future))
         self._kick()
+
+    def _failed(
+        self, request: Message, on_result: OnResult | None, future: asyncio.Future[SendResult[Any]]
+    ) -> asyncio.Future[SendResult[Any]]:
+        result: SendResult[Any] = SendResult(SendOutcome.FAILED)
+        self._rpc.last_outcome[ACTION_OF_REQUEST[type(request)]] = SendOutcome.FAILED
+        if on_result is not None:
+            on_result(result)
+        future.set_result(result)
         return future
+
+    def _coalesce(
+        self, request: Message, on_result: OnResult | None, future: asyncio.Future[SendResult[Any]]
+    ) -> asyncio.Future[SendResult[Any]] | None:
+        """Past the bound: the waiting entry this request can stand in for, or share the outcome of."""
+        for entry in self._queue:
+            if entry.durable or entry.future is None:
+                continue
+            if entry.request == request and on_result is None:
+                return entry.future  # the same message again: one answer serves both
+            if (
+                isinstance(request, StatusNotificationRequest)
+                and isinstance(entry.request, StatusNotificationRequest)
+                and entry.request.connector_id == request.connector_id
+            ):
+                self._take(entry)
+                self._finish(entry, SendResult(SendOutcome.FAILED))  # superseded: only the latest status matters
+                self._append_volatile(request, on_result, future)
+                return future
+        return None
 
     async def call(self, request: Message, *, on_result: OnResult | None = None) -> SendResult[Any]:
         """Send a volatile CALL in its turn and wait for its outcome (the seed's five outcomes)."""
@@ -182,7 +232,7 @@ class Lane:
         for entry in list(self._queue):
             entry.fresh = False
             if not entry.durable:
-                self._remove(entry)
+                self._take(entry)
                 self._finish(entry, SendResult(SendOutcome.FAILED))
         self._kick()
 
@@ -236,6 +286,11 @@ class Lane:
             self._pumping = True
             self._tasks.spawn(self._pump())
 
+    def _take(self, entry: _Entry) -> None:
+        """A volatile entry leaves the queue (sent, failed or superseded)."""
+        self._remove(entry)
+        self._volatile -= 1
+
     def _remove(self, entry: _Entry) -> None:
         with contextlib.suppress(ValueError):  # already taken out
             self._queue.remove(entry)
@@ -278,7 +333,7 @@ class Lane:
                     self._pumping = False  # offline: open() starts the pump again
                     return
                 if not entry.durable:
-                    self._remove(entry)
+                    self._take(entry)
                     assert entry.request is not None
                     self._finish(entry, await self._rpc.call(entry.request, on_result=entry.on_result))
                 pause = 1.0
