@@ -24,12 +24,14 @@ from chargebox.redact import redact, redact_logger
 from chargebox.station.boot import Identity
 from chargebox.station.config_keys import MAX_CONNECTORS
 from chargebox.station.station import StationSettings
+from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 
 # T-41: AuthorizationKey is 16 to 40 printable characters (docs/reference/config-keys.md).
 PASSWORD_LENGTH: Final = range(16, 41)
 # firmware-image --payload: read this much at most, so /dev/zero or a wrong file cannot eat the memory.
-MAX_PAYLOAD: Final = 64 * 1024 * 1024
+MIB: Final = 1024 * 1024
+MAX_PAYLOAD: Final = 64 * MIB
 # --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
 MAX_ID_LENGTH: Final = 48
 
@@ -107,6 +109,13 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
     )
+    sim.add_argument(
+        "--max-download-mb",
+        type=_positive_int,
+        default=TransferSettings().max_download_bytes // MIB,
+        metavar="MB",
+        help="a firmware image larger than this fails to download (default 512)",
+    )
     sim.set_defaults(handler=_simulate)
 
     image = commands.add_parser("firmware-image", help="write a firmware image in the simulator's format")
@@ -154,7 +163,7 @@ async def _simulate(args: argparse.Namespace) -> int:
 
     from chargebox.sim.demo_firmware import DownloadProgress
     from chargebox.sim.simulator import Simulator, simulated_station
-    from chargebox.transfer import TransferSettings, UploadMethod
+    from chargebox.transfer import UploadMethod
 
     _check_csms_url(args.csms)
     _check_charge_point_id(args.id)
@@ -183,6 +192,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         transfer=TransferSettings(
             ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
             upload_method=UploadMethod(args.upload_method.upper()),
+            max_download_bytes=args.max_download_mb * MIB,
         ),
     )
     _check_identity(settings.identity)
@@ -216,7 +226,7 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read --payload {args.payload}: {exc.strerror or exc}") from exc
     if len(payload) > MAX_PAYLOAD:
-        raise UserError(f"--payload {args.payload}: larger than {MAX_PAYLOAD // (1024 * 1024)} MiB")
+        raise UserError(f"--payload {args.payload}: larger than {MAX_PAYLOAD // MIB} MiB")
     try:
         image = make_image(args.image_version, payload)
     except ImageError as exc:

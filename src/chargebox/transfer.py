@@ -63,6 +63,10 @@ class TransferSettings:
     connect_timeout: float = 15.0
     read_timeout: float = 60.0  # seconds without a byte before an attempt fails
     chunk_size: int = 64 * 1024
+    # A download with no end must not fill the disk the store lives on: an image larger than this
+    # fails (DownloadFailed), and so does one that would leave less than ``min_free_bytes`` free.
+    max_download_bytes: int = 512 * 1024 * 1024
+    min_free_bytes: int = 64 * 1024 * 1024
 
 
 class Workspace:
@@ -125,11 +129,27 @@ class Transfer:
                     size = await self._ftp_download(url, part, offset, counted)
                 await asyncio.to_thread(_fsync, part)
                 os.replace(part, dest)
+        except _OutOfBounds:
+            part.unlink(missing_ok=True)  # give the space back: the next attempt fails the same way
+            raise
         except TransferError:
             if offset and received[0] == 0:
                 part.unlink(missing_ok=True)
             raise
         return size
+
+    def _check_room(self, url: str, part: Path, done: int, total: int | None) -> None:
+        """Refuse, before and while it is written, an image over the size limit or one the disk cannot
+        hold with ``min_free_bytes`` to spare."""
+        limit = self.settings.max_download_bytes
+        if done > limit or (total is not None and total > limit):
+            raise _OutOfBounds(f"{redact(url)}: the image is larger than the {limit}-byte limit")
+        still = (total - done) if total is not None else 0
+        free = shutil.disk_usage(part.parent).free
+        if free - still < self.settings.min_free_bytes:
+            raise _OutOfBounds(
+                f"{redact(url)}: not enough free space ({free} bytes free, {self.settings.min_free_bytes} kept free)"
+            )
 
     async def upload(self, source: Path, directory_url: str, file_name: str) -> None:
         """Put ``source`` into the directory ``directory_url`` under ``file_name`` (D-2)."""
@@ -162,10 +182,12 @@ class Transfer:
             else:
                 raise TransferError(f"{redact(url)}: HTTP {response.status} {response.reason or ''}".rstrip())
             total = done + response.content_length if response.content_length is not None else None
+            self._check_room(url, part, done, total)
             with part.open(mode) as file:
                 async for chunk in response.content.iter_chunked(self.settings.chunk_size):
-                    file.write(chunk)
                     done += len(chunk)
+                    self._check_room(url, part, done, total)
+                    file.write(chunk)
                     progress(done, total)
             if total is not None and done != total:
                 raise TransferError(f"{redact(url)}: truncated: {done} of {total} bytes")
@@ -197,11 +219,13 @@ class Transfer:
             if offset and total is not None and offset >= total:
                 offset = 0  # the partial file is not a prefix of this file: start again
             done = offset
+            self._check_room(url, part, done, total)
             with part.open("ab" if offset else "wb") as file:
                 async with client.download_stream(target.path, offset=offset) as stream:
                     async for block in stream.iter_by_block(self.settings.chunk_size):
-                        file.write(block)
                         done += len(block)
+                        self._check_room(url, part, done, total)
+                        file.write(block)
                         progress(done, total)
             if total is not None and done != total:
                 raise TransferError(f"{redact(url)}: truncated: {done} of {total} bytes")
@@ -329,3 +353,7 @@ def _reason(exc: BaseException) -> str:
     ):
         return "connection refused"
     return redact(str(exc)) or type(exc).__name__
+
+
+class _OutOfBounds(TransferError):
+    """A download refused for its size or the disk's free space (its partial file is removed)."""
