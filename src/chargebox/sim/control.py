@@ -130,9 +130,11 @@ async def _errors(
 
 
 def _state(sim: Simulator) -> web.Response:
-    """The station's snapshot, with the parts the simulation has broken on each connector."""
+    """The station's snapshot, with what only the simulation knows of each connector: the current
+    offered to the EV and the parts it has broken."""
     snapshot = sim.station.snapshot()
     for connector in snapshot["connectors"]:
+        connector["offeredA"] = sim.hardware.offered_a(connector["id"])
         connector["hardwareFaults"] = sorted(sim.hardware.faults(connector["id"]))
     return web.json_response(snapshot)
 
