@@ -1,0 +1,35 @@
+"""The layers of DESIGN.md hold: nothing below knows what is above it (checked on the source, by import)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "chargebox"
+
+
+def imports(package: str) -> set[tuple[str, str]]:
+    """(file, imported module) for every chargebox import in the package's files."""
+    found = set()
+    for path in (SRC / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                found.update((path.name, alias.name) for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "above"),
+    [
+        ("station", ("chargebox.sim", "chargebox.csms", "chargebox.cli")),
+        ("protocol", ("chargebox.station", "chargebox.sim", "chargebox.rpc", "chargebox.transport", "asyncio")),
+        ("store", ("chargebox.station", "chargebox.sim", "chargebox.rpc")),
+    ],
+)
+def test_a_layer_imports_nothing_above_it(package: str, above: tuple[str, ...]) -> None:
+    wrong = sorted((name, module) for name, module in imports(package) if module.startswith(above))
+    assert wrong == [], f"{package}/ imports from above it: {wrong}"
