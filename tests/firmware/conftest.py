@@ -266,7 +266,9 @@ class HttpFiles:
     """An aiohttp server on 127.0.0.1:0: GET /<name> serves ``files`` (with Range), PUT/POST store uploads.
 
     ``hits`` counts requests per path; ``fail`` makes a path answer a status; ``truncate`` sends a path's
-    Content-Length but only that many bytes; ``gate`` holds a path's body half-way until set.
+    Content-Length but only that many bytes; ``gate`` holds a path's body half-way until set; a path in
+    ``endless`` streams zeros with no Content-Length and no end (bounded at 256 MiB so a test always stops),
+    counting them in ``sent``.
     """
 
     files: dict[str, bytes] = field(default_factory=dict)
@@ -277,6 +279,8 @@ class HttpFiles:
     truncate: dict[str, int] = field(default_factory=dict)
     gate: dict[str, asyncio.Event] = field(default_factory=dict)
     sent_half: asyncio.Event = field(default_factory=asyncio.Event)
+    endless: set[str] = field(default_factory=set)
+    sent: int = 0
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -293,6 +297,13 @@ class HttpFiles:
             assert isinstance(upload, web.FileField)
             self.uploads[upload.filename] = upload.file.read()
             return web.Response(status=200)
+        if name in self.endless:
+            response = web.StreamResponse()
+            await response.prepare(request)
+            for _ in range(4096):
+                await response.write(b"\0" * 65536)
+                self.sent += 65536
+            return response
         if name not in self.files:
             return web.Response(status=404)
         body = self.files[name]

@@ -6,7 +6,6 @@ import asyncio
 import shutil
 import socket
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -170,39 +169,13 @@ async def test_download_speed_on_loopback(http_files: HttpFiles, tmp_path: Path)
     print(f"\nHTTP loopback download: {32 / (loop.time() - start):.0f} MiB/s")
 
 
-async def endless_server() -> tuple[Any, str, list[int]]:
-    """An HTTP server whose body never ends (no Content-Length), bounded so the test always stops."""
-    from aiohttp import web
-
-    sent = [0]
-
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
-        await response.prepare(request)
-        for _ in range(4096):  # at most 256 MiB: far past any limit a test sets
-            await response.write(b"\0" * 65536)
-            sent[0] += 65536
-        return response
-
-    app = web.Application()
-    app.router.add_get("/fw.img", endless)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/fw.img", sent
-
-
-async def test_F_5_a_download_with_no_end_stops_at_the_size_limit(tmp_path: Path) -> None:
-    runner, url, sent = await endless_server()
+async def test_F_5_a_download_with_no_end_stops_at_the_size_limit(http_files: HttpFiles, tmp_path: Path) -> None:
+    http_files.endless.add("fw.img")
     settings = TransferSettings(max_download_bytes=2 * 1024 * 1024, min_free_bytes=0)
-    try:
-        with pytest.raises(TransferError, match="larger than the 2097152-byte limit"):
-            await Transfer(settings).download(url, tmp_path / "fw.img")
-    finally:
-        await runner.cleanup()
+    with pytest.raises(TransferError, match="larger than the 2097152-byte limit"):
+        await Transfer(settings).download(f"{http_files.url}/fw.img", tmp_path / "fw.img")
     assert not partial_path(tmp_path / "fw.img").exists() and not (tmp_path / "fw.img").exists()
-    assert sent[0] < 64 * 1024 * 1024
+    assert http_files.sent < 64 * 1024 * 1024
 
 
 async def test_F_5_a_download_the_disk_cannot_hold_fails_before_filling_it(

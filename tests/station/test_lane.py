@@ -41,6 +41,13 @@ def wire_order(wire: Wire, connector_id: int) -> list[str]:
     return order
 
 
+async def charging(wire: Wire, sim: Any) -> None:
+    """Plug, card, and wait until the StartTransaction is answered."""
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await wire.until(lambda: wire.station.connectors[1].transaction_id is not None)
+
+
 @pytest.mark.parametrize("kind", ["memory", "file"])
 async def test_lane_start_transaction_goes_before_the_charging_status(
     station: Any, clock: VirtualClock, tmp_path: Path, kind: str
@@ -57,9 +64,7 @@ async def test_lane_stop_transaction_goes_before_the_status_the_stop_causes(
     station: Any, clock: VirtualClock, tmp_path: Path, kind: str
 ) -> None:
     wire, sim = await station(store=stores(tmp_path)[kind])
-    await sim.plug(1)
-    await sim.swipe("TAG-1", 1)
-    await wire.until(lambda: wire.station.connectors[1].transaction_id is not None)
+    await charging(wire, sim)
     await sim.swipe("TAG-1", 1)
     await sim.unplug(1)
     await wire.until(lambda: statuses(wire, 1)[-1] == "Available" and wire.station.lane.pending() == 0)
@@ -70,9 +75,7 @@ async def test_lane_stop_goes_before_unavailable_of_a_scheduled_change_availabil
     station: Any, clock: VirtualClock, tmp_path: Path
 ) -> None:
     wire, sim = await station(store=Store.open(tmp_path))
-    await sim.plug(1)
-    await sim.swipe("TAG-1", 1)
-    await wire.until(lambda: wire.station.connectors[1].transaction_id is not None)
+    await charging(wire, sim)
     change = m.ChangeAvailabilityRequest(connector_id=1, type=m.AvailabilityType.INOPERATIVE)
     answer = await wire.csms.call(wire.station.id, change)
     assert answer.response.status is m.AvailabilityStatus.SCHEDULED  # C-4
