@@ -1,21 +1,22 @@
-"""The outbox: what journaling a transaction message costs, and how fast an offline backlog drains.
+"""The journal of the outbound lane: what a transaction message costs, and how fast an offline backlog drains.
 
 One chargebox station per fresh process, against the shared raw central system, with a transaction
 started the way a driver starts one (plug, swipe, StartTransaction answered). Then, on the same
 station:
 
 - ``rpc.call`` of a MeterValues with the transaction's id: the plain round trip, for reference;
-- the same MeterValues through the outbox, one at a time: ``store.outbox.append`` (journal, one group
-  commit), ``outbox.wake()``, then the outbox sends it, awaits the CALLRESULT and deletes it (another
-  group commit); the next message is appended once the previous one is delivered;
-- the offline backlog: ``transport.disconnect()``, ``backlog`` appends made together (they share group
-  commits), ``transport.connect()``, and the time until the last one is delivered and deleted.
+- the same MeterValues through the lane, one at a time: ``lane.append`` (validated, journaled in the
+  outbox table in one group commit), then the lane sends it, awaits the CALLRESULT and deletes it
+  (another group commit); the next message is appended once the previous one's delete is committed;
+- the offline backlog: ``transport.disconnect()``, ``backlog`` appends made together through
+  ``lane.journal`` (they share group commits), ``transport.connect()``, and the time until the last
+  one is delivered and deleted.
 
 The store is a file (``Store.open(tmp_dir)``: WAL, ``synchronous=FULL``, a writer thread that
 group-commits) or, for comparison, ``Store.open(None)`` (in memory: every write commits at once on the
 event loop, no fsync). Station CPU is ``time.process_time()`` of the process, the writer thread included.
-Delivery is observed through the outbox's own ``on_answer`` hook, whose ``after`` step runs once the
-delete has committed, so no polling adds CPU.
+Delivery is observed through the lane's own ``on_answer`` hook, which runs as the answer arrives, and
+``store.idle()`` for the delete's commit, so no polling adds CPU.
 """
 
 from __future__ import annotations
@@ -226,6 +227,7 @@ async def _backlog(station: Any, delivered: Delivered, ref: int, build: Callable
     c0, w0 = time.process_time(), time.perf_counter()
     station.transport.connect()
     await delivered.until(count, 120)
+    await asyncio.wait_for(station.lane.drained(), 30)  # the last delete committed, as a restart would see it
     drain_s, drain_cpu_s = time.perf_counter() - w0, time.process_time() - c0
     delivered.count += base
     return Backlog(

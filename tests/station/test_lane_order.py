@@ -67,7 +67,7 @@ async def drive(wire: Wire, sim: Simulator, clock: VirtualClock, rng: random.Ran
     lane = station.lane
 
     async def settle() -> None:
-        await wire.until(lambda: not lane._pumping and not lane._queue)
+        await wire.until(lambda: not lane._pumping and not lane.backlog())
 
     inoperative: set[int] = set()
     maintenance = False

@@ -31,7 +31,8 @@ duplicate a crash can cause is the message that was in flight, with identical co
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import heapq
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -77,6 +78,7 @@ def encode(request: msgspec.Struct) -> bytes:
 class _Entry:
     """One place in the lane. A durable entry has ``seq`` once its outbox row is committed."""
 
+    order: int  # its place: the moment of its event
     durable: bool
     fresh: bool  # made while online and never sent: nothing may overtake it
     request: Message | None = None
@@ -85,6 +87,7 @@ class _Entry:
     seq: int | None = None
     committed: bool = False
     retry_at: float = 0.0  # monotonic time before which a durable entry may not be sent (Q-4)
+    gone: bool = False  # a durable entry delivered, set aside, or whose journal write failed
 
 
 class Lane:
@@ -104,13 +107,19 @@ class Lane:
         self._clock = clock
         self._config = config
         self._log = log
-        self._queue: deque[_Entry] = deque()
+        # Two queues, each in event order: durable entries go strictly one after the other (Q-2), volatile
+        # ones too, and a volatile entry may go before the durable head unless a *barrier* (a durable entry
+        # fresh or still being journaled) came before it. The barriers are a heap with lazy deletion, so
+        # one step costs O(log n) even behind a backlog of 10,000 messages.
+        self._durable: deque[_Entry] = deque()
+        self._volatile_queue: deque[_Entry] = deque()
+        self._barriers: list[tuple[int, _Entry]] = []
+        self._order = itertools.count()
         self._open = False  # the boot is accepted: durable messages may go (Q-1)
         self._empty = asyncio.Event()
         self._timer: TimerHandle | None = None
         self._tasks = Tasks(log, "outbound lane")
         self._pumping = False
-        self._volatile = 0  # volatile entries waiting in the queue
         self._overflowing = False
         self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
         self.on_answer: dict[Action, AnswerHook] = {}
@@ -130,13 +139,14 @@ class Lane:
         future: asyncio.Future[SendResult[Any]] = asyncio.get_running_loop().create_future()
         if not self._rpc.connected:
             return self._failed(request, on_result, future)
-        if self._volatile >= MAX_VOLATILE:
+        if len(self._volatile_queue) >= MAX_VOLATILE:
             coalesced = self._coalesce(request, on_result, future)
             if coalesced is not None:
                 return coalesced
             if not self._overflowing:
                 self._log.warning("! outbound lane: %d messages wait for the central system; dropping %s and "
-                                  "others until it answers again", self._volatile, type(request).__name__)  # fmt: skip
+                                  "others until it answers again", len(self._volatile_queue),
+                                  type(request).__name__)  # fmt: skip
                 self._overflowing = True
             return self._failed(request, on_result, future)
         self._overflowing = False
@@ -146,8 +156,9 @@ class Lane:
     def _append_volatile(
         self, request: Message, on_result: OnResult | None, future: asyncio.Future[SendResult[Any]]
     ) -> None:
-        self._volatile += 1
-        self._queue.append(_Entry(durable=False, fresh=True, request=request, on_result=on_result, future=future))
+        entry = _Entry(next(self._order), durable=False, fresh=True, request=request, on_result=on_result,
+                       future=future)  # fmt: skip
+        self._volatile_queue.append(entry)
         self._kick()
 
     def _failed(
@@ -164,9 +175,7 @@ class Lane:
         self, request: Message, on_result: OnResult | None, future: asyncio.Future[SendResult[Any]]
     ) -> asyncio.Future[SendResult[Any]] | None:
         """Past the bound: the waiting entry this request can stand in for, or share the outcome of."""
-        for entry in self._queue:
-            if entry.durable or entry.future is None:
-                continue
+        for entry in self._volatile_queue:
             if entry.request == request and on_result is None:
                 return entry.future  # the same message again: one answer serves both
             if (
@@ -174,7 +183,7 @@ class Lane:
                 and isinstance(entry.request, StatusNotificationRequest)
                 and entry.request.connector_id == request.connector_id
             ):
-                self._take(entry)
+                self._volatile_queue.remove(entry)
                 self._finish(entry, SendResult(SendOutcome.FAILED))  # superseded: only the latest status matters
                 self._append_volatile(request, on_result, future)
                 return future
@@ -190,8 +199,9 @@ class Lane:
         """Take a place now for the message ``write`` journals; return what ``write`` returns once
         it is durable. ``write`` receives the callback the store calls with the outbox seq (a write
         that queues no message, such as a sample with nothing to send, leaves no place behind)."""
-        entry = _Entry(durable=True, fresh=self._open)
-        self._queue.append(entry)
+        entry = _Entry(next(self._order), durable=True, fresh=self._open)
+        self._durable.append(entry)
+        heapq.heappush(self._barriers, (entry.order, entry))
 
         def queued(seq: int) -> None:
             entry.seq = seq
@@ -202,7 +212,7 @@ class Lane:
             return await write(queued)
         finally:
             if not entry.committed:
-                self._remove(entry)
+                self._drop(entry)
 
     async def append(self, request: Message, *, tx_ref: int | None = None) -> int:
         """Journal a message of its own (a security event, Q-8), validated first; returns its seq."""
@@ -229,11 +239,11 @@ class Lane:
     def close(self) -> None:
         """The connection is gone: volatile messages fail, durable ones become backlog."""
         self._open = False
-        for entry in list(self._queue):
+        for entry in self._durable:
             entry.fresh = False
-            if not entry.durable:
-                self._take(entry)
-                self._finish(entry, SendResult(SendOutcome.FAILED))
+        volatile, self._volatile_queue = self._volatile_queue, deque()
+        for entry in volatile:
+            self._finish(entry, SendResult(SendOutcome.FAILED))
         self._kick()
 
     def reset(self) -> None:
@@ -252,11 +262,12 @@ class Lane:
 
     def backlog(self) -> list[str]:
         """The actions waiting in the lane, in order (the control API and diagnostics show it)."""
-        return [self._action_of(entry) for entry in self._queue]
+        entries = sorted([*self._durable, *self._volatile_queue], key=lambda entry: entry.order)
+        return [self._action_of(entry) for entry in entries]
 
     async def drained(self) -> None:
         """Wait until no durable message is waiting and every delete is committed (tests, benchmarks)."""
-        while self.pending() or any(entry.durable for entry in self._queue):
+        while self.pending() or self._durable:
             self._empty.clear()
             await self._empty.wait()
         await self._store.idle()
@@ -265,8 +276,8 @@ class Lane:
         """Deliver what is queued before the station goes down (C-23, C-24), for at most ``timeout``
         seconds; False if the queue could not be emptied (offline, or the central system is slow):
         what is left is delivered after the restart."""
-        if not self._open or not self._queue:
-            return not self._queue
+        if not self._open or not self._durable:
+            return not self._durable
         drained = asyncio.ensure_future(self.drained())
         done = asyncio.Event()
         drained.add_done_callback(lambda _task: done.set())
@@ -279,40 +290,40 @@ class Lane:
 
     def _load_backlog(self) -> None:
         for seq in self._store.outbox.seqs():
-            self._queue.append(_Entry(durable=True, fresh=False, seq=seq, committed=True))
+            self._durable.append(_Entry(next(self._order), durable=True, fresh=False, seq=seq, committed=True))
 
     def _kick(self) -> None:
         if not self._pumping:
             self._pumping = True
             self._tasks.spawn(self._pump())
 
-    def _take(self, entry: _Entry) -> None:
-        """A volatile entry leaves the queue (sent, failed or superseded)."""
-        self._remove(entry)
-        self._volatile -= 1
-
-    def _remove(self, entry: _Entry) -> None:
-        with contextlib.suppress(ValueError):  # already taken out
-            self._queue.remove(entry)
-
     def _next(self) -> _Entry | None:
         """The entry to send now, by the rules of the module docstring; None if none may go."""
-        durable_blocked = False
-        candidate: _Entry | None = None
-        now = self._clock.monotonic()
-        for entry in self._queue:
-            if not entry.durable:
+        head = self._durable[0] if self._durable else None
+        if self._volatile_queue:
+            barrier = self._first_barrier()
+            if barrier is None or barrier.order > self._volatile_queue[0].order:
+                return self._volatile_queue.popleft()
+        if head is not None and head.committed and self._open and head.retry_at <= self._clock.monotonic():
+            return head
+        return None
+
+    def _first_barrier(self) -> _Entry | None:
+        """The oldest durable entry nothing may overtake: fresh, or still being journaled."""
+        while self._barriers:
+            _order, entry = self._barriers[0]
+            if (entry.fresh or not entry.committed) and not entry.gone:
                 return entry
-            if not entry.committed:
-                break  # a journal write under way: everything behind it keeps its place
-            if candidate is None and not durable_blocked:
-                if self._open and entry.retry_at <= now:
-                    candidate = entry
-                else:
-                    durable_blocked = True
-            if entry.fresh:
-                break
-        return candidate
+            heapq.heappop(self._barriers)
+        return None
+
+    def _drop(self, entry: _Entry) -> None:
+        """A durable entry leaves the lane."""
+        entry.gone = True
+        if self._durable and self._durable[0] is entry:
+            self._durable.popleft()
+        else:
+            self._durable.remove(entry)
 
     async def _pump(self) -> None:
         """The one task that feeds the Rpc; it ends when nothing can be sent, and a new entry or
@@ -324,7 +335,7 @@ class Lane:
             entry = self._next()
             if entry is None:
                 self._pumping = False
-                if not any(e.durable for e in self._queue):
+                if not self._durable:
                     self._empty.set()
                 self._arm_retry()
                 return
@@ -333,7 +344,6 @@ class Lane:
                     self._pumping = False  # offline: open() starts the pump again
                     return
                 if not entry.durable:
-                    self._take(entry)
                     assert entry.request is not None
                     self._finish(entry, await self._rpc.call(entry.request, on_result=entry.on_result))
                 pause = 1.0
@@ -352,10 +362,9 @@ class Lane:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        now = self._clock.monotonic()
-        waits = [e.retry_at - now for e in self._queue if e.durable and e.retry_at > now]
-        if self._open and waits:
-            self._timer = self._clock.call_later(min(waits), self._kick)
+        wait = self._durable[0].retry_at - self._clock.monotonic() if self._durable else 0.0
+        if self._open and wait > 0:  # only the head may be waiting: nothing passes it (Q-2)
+            self._timer = self._clock.call_later(wait, self._kick)
 
     def _finish(self, entry: _Entry, result: SendResult[Any]) -> None:
         if entry.future is not None and not entry.future.done():
@@ -366,7 +375,7 @@ class Lane:
         assert entry.seq is not None
         item = self._store.outbox.get(entry.seq)
         if item is None:  # answered before a reboot reloaded the lane
-            self._remove(entry)
+            self._drop(entry)
             return True
         wait = (item.next_try_at or 0) - self._clock.now().timestamp()
         if wait > 0 and entry.retry_at == 0.0:  # a retry pause journaled before a restart (Q-4)
@@ -391,7 +400,7 @@ class Lane:
             # background would share fsyncs and drain faster (bench/), but a crash could then resend
             # answered messages after newer ones (a MeterValues after its StopTransaction).
             await self._store.outbox.remove(item.seq, applied[0] if applied else None)
-            self._remove(entry)
+            self._drop(entry)
             self.delivered += 1
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             await self._failed_attempt(entry, item)  # Q-4, T-17
@@ -431,7 +440,7 @@ class Lane:
         """Set aside for good, content kept: delivery goes on with the next message."""
         self._log.error("! %s #%d moved to the dead letters: %s", item.action, item.seq, reason)
         await self._store.outbox.dead_letter(item.seq, reason, self._clock.now().isoformat())
-        self._remove(entry)
+        self._drop(entry)
         dropped = self.on_dropped.get(Action(item.action))
         if dropped is not None:
             await dropped(item)
