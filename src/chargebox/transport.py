@@ -144,7 +144,10 @@ class Transport:
         """Connect, serve, and reconnect after every loss until ``stop()``.
 
         Only consecutive failed attempts count towards ``max_attempts``: a session that was served
-        and then ended (a reboot, the central system closing) starts the count and the back-off anew.
+        and then ended (a reboot, the central system closing) starts the count anew. The back-off
+        starts anew only after a session in which the central system sent something: one that
+        closes every connection right after the handshake is retried ever more slowly (T-5), not
+        every ``initial`` seconds for ever.
         """
         delays = self._policy.delays(self._rng)
         failures = 0
@@ -153,11 +156,13 @@ class Transport:
             if self._stopping:
                 break
             self.attempts += 1
-            served = await self._connect_and_serve()
+            received = await self._connect_and_serve()
             if self._stopping:
                 break
-            if served:
-                delays, failures = self._policy.delays(self._rng), 0
+            if received is not None:
+                failures = 0
+                if received:
+                    delays = self._policy.delays(self._rng)
                 if not self._enabled.is_set():
                     continue
             else:
@@ -193,7 +198,8 @@ class Transport:
 
     # -- internals ----------------------------------------------------------------------------
 
-    async def _connect_and_serve(self) -> bool:
+    async def _connect_and_serve(self) -> int | None:
+        """Serve one connection; the number of messages received on it, None if it never opened."""
         settings = self._settings()
         try:
             ws = await connect(
@@ -211,18 +217,20 @@ class Transport:
             )
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             self._log.warning("! cannot connect to %s: %s", redact(settings.url), _reason(exc))
-            return False
+            return None
         if ws.subprotocol != SUBPROTOCOL:  # T-4
             self._log.warning("! %s did not agree to %s; closing", redact(settings.url), SUBPROTOCOL)
             await ws.close(1002, "ocpp1.6 required")
-            return False
+            return None
         self._ws = ws
         self._log.info("= connected to %s", redact(settings.url))
         self._rpc.attach(self._sender(ws))
         keepalive = asyncio.ensure_future(self._keepalive(ws))
         opened = asyncio.ensure_future(self._on_open())
+        received = 0
         try:
             async for message in ws:
+                received += 1
                 await self._rpc.receive(message)
         except websockets.ConnectionClosed:
             pass
@@ -236,7 +244,7 @@ class Transport:
             with contextlib.suppress(asyncio.CancelledError):
                 await opened
         self._log.info("= disconnected from %s (%s)", redact(settings.url), ws.close_reason or ws.close_code)
-        return True
+        return received
 
     def _sender(self, ws: ClientConnection) -> Callable[[bytes], Awaitable[None]]:
         async def send(data: bytes) -> None:
