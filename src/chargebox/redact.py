@@ -19,6 +19,8 @@ from typing import Final
 
 from websockets.frames import Frame, Opcode
 
+from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
+
 REDACTED: Final = "***"
 # Configuration keys whose values are secrets (lower case, G-1).
 SECRET_KEYS: Final = frozenset({"authorizationkey"})
@@ -35,7 +37,9 @@ _BASIC_RE: Final = re.compile(r"(\b(?:proxy-)?authorization\s*:\s*)(\S+\s+)?\S+"
 
 def redact(text: str) -> str:
     """The text with every secret it holds replaced by ``***``."""
-    if text[:1] in ("[", "{"):
+    # A frame is logged before the codec checks its nesting, and ``json`` recurses once per level:
+    # 1,000 levels would raise RecursionError here and end the station. Patterns redact it instead.
+    if text[:1] in ("[", "{") and not nests_deeper(text, MAX_DEPTH):
         try:
             decoded: object = json.loads(text)
         except ValueError:

@@ -101,6 +101,10 @@ def decode_frame(data: str | bytes, *, max_size: int = MAX_FRAME_SIZE) -> RawFra
         raise _refused_unread(data, f"frame of {size} bytes is over the limit of {max_size}")
     if nests_deeper(data, MAX_DEPTH):
         raise _refused_unread(data, f"frame nests deeper than {MAX_DEPTH} levels")
+    if not _is_unicode(data):
+        # JSON text is UTF-8 (RFC 8259 8.1); msgspec would raise UnicodeError, not DecodeError, from
+        # a binary frame's invalid bytes or a str's lone surrogate, wherever they sit in the frame.
+        raise _refused_unread(data, "frame is not valid UTF-8")
     try:
         head = _head_decoder.decode(data)
     except msgspec.DecodeError as exc:
@@ -243,7 +247,23 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # a lone surrogate must not raise here
 
 
+def _is_unicode(data: str | bytes) -> bool:
+    if data.isascii():
+        return True  # most frames: checked at C speed, nothing to convert
+    try:
+        data.decode("utf-8") if isinstance(data, bytes) else data.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
 def _recover_call_id(data: str | bytes) -> str | None:
-    """The unique id of a CALL whose JSON is broken after the id, so a CALLERROR can answer it."""
+    """The unique id of a CALL whose JSON is broken after the id, so a CALLERROR can answer it.
+    None as well when the id itself is not UTF-8: no CALLERROR could echo it."""
     match = _CALL_ID_RE.match(_utf8(data) if isinstance(data, str) else data)
-    return match.group(1).decode() if match else None
+    if match is None:
+        return None
+    try:
+        return match.group(1).decode()
+    except UnicodeDecodeError:
+        return None

@@ -181,7 +181,11 @@ class Connection:
             return FrameRejected(data, reason, code)
 
         if frame.message_id in self._in_progress:
-            return reject(CallErrorCode.GENERIC_ERROR, "a CALL with this unique id is still being processed")
+            # Checklist 1.4; the CALL being processed keeps its id (send_error would release it), so
+            # its answer stays the only CALLRESULT with that id.
+            reason = "a CALL with this unique id is still being processed"
+            self._out.append(codec.encode_call_error(frame.message_id, CallErrorCode.GENERIC_ERROR, reason))
+            return FrameRejected(data, reason, CallErrorCode.GENERIC_ERROR)
         if frame.action not in _KNOWN_ACTIONS:
             return reject(CallErrorCode.NOT_IMPLEMENTED, f"unknown action {frame.action!r}")
         action = Action(frame.action)
