@@ -15,10 +15,11 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import ConnectionLost
+from chargebox.protocol.codec import MAX_FRAME_SIZE
 from chargebox.protocol.connection import (
     ACTION_OF_REQUEST,
     CallErrorReceived,
@@ -36,6 +37,7 @@ from chargebox.redact import redact
 from chargebox.tasks import Tasks
 
 frames_log = logging.getLogger("chargebox.frames")
+EXCERPT: Final = 300  # characters of a rejected frame that a warning shows
 R = TypeVar("R", bound=Message)
 
 
@@ -210,7 +212,7 @@ class Rpc:
             if isinstance(event, CallReceived):
                 self._dispatch(conn, event)
             elif isinstance(event, FrameRejected):
-                self._log.warning("! %s: %s", event.reason, _text(event.frame))
+                self._log.warning("! %s: %s", event.reason, _excerpt(event.frame))
             else:
                 self._resolve(event)
         if self._send is not None:
@@ -356,6 +358,15 @@ def _outcome_of(event: Event | None) -> SendResult[Any]:
     if isinstance(event, CallTimedOut):
         return SendResult(SendOutcome.RESPONSE_FAILED, None, None, "timed out")
     return SendResult(SendOutcome.RESPONSE_FAILED, None, None, "connection lost")
+
+
+def _excerpt(frame: str | bytes) -> str:
+    """A rejected frame as the log shows it: secrets out, at most EXCERPT characters, so a peer sending
+    large bad frames cannot fill the log or the memory that keeps recent records."""
+    if len(frame) > MAX_FRAME_SIZE:
+        return f"<{len(frame)} bytes, over the frame limit>"
+    text = redact(_text(frame))
+    return text if len(text) <= EXCERPT else f"{text[:EXCERPT]}… ({len(text)} characters)"
 
 
 def _text(data: str | bytes) -> str:

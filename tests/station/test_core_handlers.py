@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from chargebox.protocol.messages import Action, DataTransferRequest, DataTransferResponse, DataTransferStatus
 from tests.wire import Wire
@@ -90,3 +93,14 @@ async def test_T_23_follow_up_call_goes_out_after_the_answer(wired: Callable[...
     answer_at = next(i for i, f in enumerate(outgoing) if f[0] == 3 and f[1] == "c")
     heartbeat_at = next(i for i, f in enumerate(outgoing) if f[0] == 2 and f[2] == "Heartbeat")
     assert answer_at < heartbeat_at
+
+
+async def test_T_41_a_rejected_frame_is_logged_as_a_short_excerpt_without_its_secret(
+    station: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    wire, _sim = await station()
+    key = "0123456789abcdefSECRET"
+    await wire.inject('[2,"x","ChangeConfiguration",{"key":"AuthorizationKey","value":"' + key + '"' + " " * 5000)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "chargebox.station" in r.name]
+    assert warnings and key not in caplog.text
+    assert all(len(message) < 600 for message in warnings)

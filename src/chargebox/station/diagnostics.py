@@ -79,15 +79,19 @@ class LogRing(logging.Handler):
     """The recent log records of every station in this process, for the archive's ``log.txt``.
 
     One handler on the ``chargebox`` logger for the whole process (a fleet must not pay one handler per
-    station per record), keeping the newest ``capacity`` records that carry a charge point id. A record
-    is stamped with its station's clock, so windows work in virtual time as in real time. It holds what the
-    logging configuration lets through (INFO and up under the CLI; frames too with ``-v``).
+    station per record), keeping the newest records that carry a charge point id: at most ``capacity``
+    of them and ``max_bytes`` of text (a line is cut at ``max_line``), so a central system flooding the
+    station with rejected frames cannot grow its memory. A record is stamped with its station's clock, so
+    windows work in virtual time as in real time. It holds what the logging configuration lets through
+    (INFO and up under the CLI; frames too with ``-v``).
     """
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 50_000, max_bytes: int = 8 * 1024 * 1024, max_line: int = 2_000) -> None:
         super().__init__()
-        self._records: collections.deque[tuple[str, datetime, str]] = collections.deque(maxlen=capacity)
+        self._records: collections.deque[tuple[str, datetime, str]] = collections.deque()
         self._clocks: dict[str, Clock] = {}
+        self.capacity, self.max_bytes, self.max_line = capacity, max_bytes, max_line
+        self._bytes = 0
 
     def attach(self, charge_point_id: str, clock: Clock) -> None:
         self._clocks[charge_point_id] = clock
@@ -104,7 +108,11 @@ class LogRing(logging.Handler):
             line = f"{record.levelname} {record.name} {record.getMessage()}"
         except Exception:  # a bad format string must not break logging
             line = f"{record.levelname} {record.name} {record.msg!r}"
+        line = line[: self.max_line]
         self._records.append((cp, clock.now(), line))
+        self._bytes += len(line)
+        while len(self._records) > self.capacity or self._bytes > self.max_bytes:
+            self._bytes -= len(self._records.popleft()[2])
 
     def lines(self, charge_point_id: str, window: Window) -> list[str]:
         return [
