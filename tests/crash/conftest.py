@@ -193,6 +193,7 @@ class Snapshot:
     life: int
     outbox: list[tuple[str, dict[str, Any], int | None]]  # (action, payload as journaled, transaction ref)
     transactions: list[dict[str, Any]]
+    copy: Path  # the station's SQLite file as the kill left it (a copy, WAL checkpointed into it)
 
 
 @dataclass
@@ -362,7 +363,7 @@ class CrashRig:
             transactions = [dict(row) for row in db.execute("SELECT * FROM transactions ORDER BY ref")]
         finally:
             db.close()
-        return Snapshot(self.csms.life, outbox, transactions)
+        return Snapshot(self.csms.life, outbox, transactions, copy / FILE_NAME)
 
 
 def free_port() -> int:
@@ -371,15 +372,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
+@contextlib.asynccontextmanager
+async def crash_rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
+    """The rig, its central system listening; the station is stopped (SIGTERM) and the central system closed after."""
     csms = RecordingCsms()
     port = await csms.start("127.0.0.1", 0)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http:
-        crash_rig = CrashRig(csms, port, tmp_path, http)
+        made = CrashRig(csms, port, tmp_path, http)
         try:
-            yield crash_rig
+            yield made
         finally:
-            crash_rig._release_writes()
-            await crash_rig.stop()
+            made._release_writes()
+            await made.stop()
             await csms.stop()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
+    async with crash_rig(tmp_path) as crash:
+        yield crash
