@@ -249,8 +249,6 @@ def _check_csms_url(url: str) -> None:
     problem = csms_url_problem(url)
     if problem is not None:
         raise UserError(f"--csms {redact(url)!r}: {problem}")
-    if url.lower().startswith("wss://"):
-        raise UserError("--csms: wss:// (TLS, security profiles 2 and 3) is not supported yet; use ws://")
 
 
 def _check_charge_point_id(charge_point_id: str) -> None:

@@ -47,6 +47,8 @@ def csms_url_problem(url: str) -> str | None:
         return f"not a valid URL ({exc})"
     if parts.scheme.lower() not in ("ws", "wss"):
         return "must be a ws:// or wss:// URL"
+    if parts.scheme.lower() == "wss":
+        return "wss:// (TLS, security profiles 2 and 3) is not supported yet; use ws://"
     if "@" in parts.netloc:
         return "must not hold credentials (user:password@): give the password as AuthorizationKey"
     if not parts.hostname:

@@ -17,6 +17,7 @@ from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason, RegistrationStatus
+from chargebox.redact import redact
 from chargebox.rpc import Handler, Rpc
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
@@ -37,7 +38,7 @@ from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
 from chargebox.transfer import Transfer, TransferSettings, Workspace
-from chargebox.transport import ReconnectPolicy, Transport
+from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
 
 # The feature profiles this version implements; a template may offer fewer, never more.
 IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER})
@@ -121,6 +122,9 @@ class Station:
         clock: Clock | None = None,
         store: Store | None = None,
     ) -> None:
+        problem = csms_url_problem(settings.csms_url)
+        if problem is not None:  # the integrator's mistake, said in one line before anything is opened
+            raise ConfigError(f"csms_url {redact(settings.csms_url)!r}: {problem}")
         self.settings = settings
         self.id = settings.charge_point_id
         self.clock: Clock = clock or SystemClock()
