@@ -263,3 +263,14 @@ async def test_a_trigger_flood_while_the_central_system_is_silent_stays_bounded(
     await clock.advance(60)
     assert lane.backlog() == []
     assert wire.calls("StatusNotification")[-1]["connectorId"] == 1
+
+
+async def test_the_lane_keeps_no_trace_of_delivered_messages(station: Any, clock: VirtualClock) -> None:
+    """A long session of samples with nothing else to send leaves the lane's bookkeeping empty."""
+    wire, sim = await station(ocpp_config={"MeterValueSampleInterval": 1, "HeartbeatInterval": 0})
+    await charging(wire, sim)
+    for _ in range(300):
+        await clock.advance(1)
+    assert len(wire.calls("MeterValues")) >= 299
+    lane = wire.station.lane
+    assert lane.backlog() == [] and len(lane._barriers) <= 1

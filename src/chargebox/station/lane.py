@@ -261,7 +261,7 @@ class Lane:
         return self._store.outbox.count()
 
     def backlog(self) -> list[str]:
-        """The actions waiting in the lane, in order (the control API and diagnostics show it)."""
+        """The actions waiting in the lane, in order (for tests and debugging: it reads each durable one)."""
         entries = sorted([*self._durable, *self._volatile_queue], key=lambda entry: entry.order)
         return [self._action_of(entry) for entry in entries]
 
@@ -310,12 +310,17 @@ class Lane:
 
     def _first_barrier(self) -> _Entry | None:
         """The oldest durable entry nothing may overtake: fresh, or still being journaled."""
+        self._prune_barriers()
+        return self._barriers[0][1] if self._barriers else None
+
+    def _prune_barriers(self) -> None:
+        """Lazy deletion: entries that no longer hold anything back leave the top of the heap (called on
+        every delivery too, so the heap stays as small as the lane even when no volatile entry asks)."""
         while self._barriers:
-            _order, entry = self._barriers[0]
+            entry = self._barriers[0][1]
             if (entry.fresh or not entry.committed) and not entry.gone:
-                return entry
+                return
             heapq.heappop(self._barriers)
-        return None
 
     def _drop(self, entry: _Entry) -> None:
         """A durable entry leaves the lane."""
@@ -324,6 +329,7 @@ class Lane:
             self._durable.popleft()
         else:
             self._durable.remove(entry)
+        self._prune_barriers()
 
     async def _pump(self) -> None:
         """The one task that feeds the Rpc; it ends when nothing can be sent, and a new entry or
