@@ -27,6 +27,7 @@ from chargebox.clock import Clock, sleep_or_wake
 from chargebox.errors import ConnectionLost, CsmsUnreachable
 from chargebox.redact import redact, redact_logger
 from chargebox.rpc import Rpc
+from chargebox.tasks import Tasks
 
 SUBPROTOCOL: Final = Subprotocol("ocpp1.6")
 _RNG: Final = random.Random()  # jitter needs no per-station generator (2.5 KiB each, bench/)
@@ -131,6 +132,7 @@ class Transport:
         self._policy = policy or ReconnectPolicy()
         self._rng = rng or _RNG
         self._ws: ClientConnection | None = None
+        self._tasks = Tasks(logger, "link")
         self._enabled = asyncio.Event()
         self._enabled.set()
         self._settings_changed = asyncio.Event()
@@ -227,7 +229,7 @@ class Transport:
         self._ws = ws
         self._log.info("= connected to %s", redact(settings.url))
         self._rpc.attach(self._sender(ws))
-        keepalive = asyncio.ensure_future(self._keepalive(ws))
+        keepalive = self._tasks.supervise(lambda: self._keepalive(ws), self._clock, "keep-alive")
         opened = asyncio.ensure_future(self._on_open())
         received = 0
         try:

@@ -274,3 +274,25 @@ async def test_the_lane_keeps_no_trace_of_delivered_messages(station: Any, clock
     assert len(wire.calls("MeterValues")) >= 299
     lane = wire.station.lane
     assert lane.backlog() == [] and len(lane._barriers) <= 1
+
+
+async def test_a_failed_heartbeat_task_is_logged_and_started_again(
+    station: Any, clock: VirtualClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wire, _sim = await station({"heartbeat_interval": 10})
+    boot = wire.station.boot
+    real = boot.send_heartbeat
+    failures = iter([RuntimeError("a bug in a heartbeat")])
+
+    async def flaky() -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return await real()
+
+    monkeypatch.setattr(boot, "send_heartbeat", flaky)
+    await clock.advance(10)
+    assert wire.calls("Heartbeat") == []
+    assert any(r.exc_info and "heartbeat failed" in r.getMessage() for r in caplog.records)
+    await clock.advance(12)
+    assert len(wire.calls("Heartbeat")) >= 1

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chargebox.clock import Clock, sleep_or_wake
 from chargebox.protocol.messages import (
@@ -27,6 +28,7 @@ from chargebox.station.config import Configuration
 from chargebox.station.lane import Lane
 from chargebox.station.service import Permit, Service
 from chargebox.station.trigger import Trigger, Triggers
+from chargebox.tasks import Tasks
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.
 DEFAULT_BOOT_RETRY = 60.0
@@ -94,8 +96,9 @@ class BootService(Service):
         self._on_accepted = on_accepted
         self._log = log
         self._accepted_once = False
-        self._boot_task: asyncio.Task[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._tasks = Tasks(log, "boot")  # failures logged with their traceback; the heartbeat restarts
+        self._boot_task: asyncio.Future[Any] | None = None
+        self._heartbeat_task: asyncio.Future[Any] | None = None
         self._interval_changed = asyncio.Event()
         self._triggered: set[Action] = set()
         rpc.may_send = self.may_send
@@ -131,10 +134,10 @@ class BootService(Service):
 
     def connected(self) -> None:
         if self._accepted_once:  # T-34: a reconnect, not a reboot
-            self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
-            self._boot_task = asyncio.ensure_future(self._on_accepted(False))
+            self._heartbeat_task = self._tasks.supervise(self._heartbeat, self._clock, "heartbeat")
+            self._boot_task = self._tasks.spawn(self._on_accepted(False))
         else:
-            self._boot_task = asyncio.ensure_future(self._boot())
+            self._boot_task = self._tasks.spawn(self._boot())
 
     def disconnected(self) -> None:
         for task in (self._boot_task, self._heartbeat_task):
@@ -184,7 +187,7 @@ class BootService(Service):
                     self._config.set_internal("HeartbeatInterval", str(response.interval))  # B-4
                 self._log.info("= boot accepted, heartbeat every %ss", self._config.get_int("HeartbeatInterval"))
                 self._accepted_once = True
-                self._heartbeat_task = asyncio.ensure_future(self._heartbeat())
+                self._heartbeat_task = self._tasks.supervise(self._heartbeat, self._clock, "heartbeat")
                 await self._on_accepted(True)
                 return
             if response.status is RegistrationStatus.REJECTED:
