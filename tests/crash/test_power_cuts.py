@@ -18,7 +18,6 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
-from chargebox.station import metering
 from tests.crash.power_cuts import LOSS_BOUND_WH, Run, check, check_energy, power_cuts, seeded
 from tests.wire import Wire, statuses
 
@@ -41,11 +40,6 @@ def test_X_12_Q_1_power_cuts_leave_a_complete_ordered_record(run: Run) -> None:
         check(run)
 
 
-@pytest.mark.xfail(
-    not hasattr(metering, "REGISTER_STEP_WH"),
-    reason="the station does not persist the register between samples yet (REGISTER_STEP_WH in station/metering.py)",
-    strict=False,
-)
 def test_X_12_X_15_a_power_cut_loses_at_most_5_s_of_charging(run: Run) -> None:
     with seeded(run.seed):
         losses = check_energy(run)
@@ -63,11 +57,6 @@ def held_authorize(gate: asyncio.Event) -> Callable[[Any], Awaitable[m.Authorize
     return authorize
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TransactionService.id_tag_presented picks the connector (status Available/Preparing) before awaiting "
-    "Authorize and _begin_if_accepted starts the transaction after it without looking at the status again",
-)
 async def test_F_6_no_transaction_starts_on_a_connector_that_went_unavailable_while_the_card_was_authorized(
     wired: Callable[..., Wire], clock: VirtualClock
 ) -> None:
@@ -91,11 +80,6 @@ async def test_F_6_no_transaction_starts_on_a_connector_that_went_unavailable_wh
     assert wire.calls("StartTransaction") == [], f"started on a connector that is {statuses(wire, 1)[-2:]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Station.reboot (the F-7 reboot after an install) resets the services but neither stops a running "
-    "transaction (Reboot) nor runs TransactionService.recover() (PowerLoss): it stays open in the store",
-)
 async def test_X_12_a_transaction_running_at_the_reboot_after_an_install_is_ended_before_the_next_starts(
     wired: Callable[..., Wire], clock: VirtualClock
 ) -> None:

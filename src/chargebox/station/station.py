@@ -37,6 +37,7 @@ from chargebox.station.service import Service
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
+from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
 
@@ -255,6 +256,7 @@ class Station:
             for action, handler in service.handlers().items():
                 self.register(action, handler)
             self.trigger.add(service.triggers(self.boot.permit_triggered))
+        self._tasks = Tasks(self.log, "station")
         self._stopped = False
 
     def register(self, action: Action, handler: Handler) -> None:
@@ -310,6 +312,7 @@ class Station:
         self._stopped = True
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
         await self.transport.stop()
+        self._tasks.cancel()
         self.reset_all()
         await self.store.idle()
         self.store.close()
@@ -324,6 +327,9 @@ class Station:
                 self.connectors.plugged(connector.id)
         if identity is not None:
             self.boot.identity = identity
+        # A transaction still running is cut by the restart: ended (Reboot, X-8) and its StopTransaction
+        # journaled before the new boot, never left open behind later transactions.
+        self._tasks.spawn(self.transactions.recover(Reason.REBOOT))
         self.transport.reconnect()
 
     def reset_all(self) -> None:

@@ -249,6 +249,10 @@ class TransactionService(Service):
         connector = self._connectors[connector_id]
         if connector.faulted or connector_id in self.sessions:
             return None  # X-13: no transaction on a faulted connector
+        if connector.status not in (S.AVAILABLE, S.PREPARING, S.FINISHING):
+            # It changed while the card was checked (C-4, F-6: Unavailable for maintenance): no start.
+            self._log.info("= connector %d is %s: not starting for %s", connector_id, connector.status, id_tag)
+            return None
         self._cancel_timer(connector_id)
         if connector.finishing:  # F2: a new card on a cable still in: Preparing, then Charging (B3)
             connector.finishing = False
@@ -473,26 +477,30 @@ class TransactionService(Service):
 
     # -- power loss and reboots -----------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """X-12: a transaction still open after a restart was cut by a power loss. The station never
-        resumes a session across a restart, so it is ended with reason PowerLoss; the StopTransaction
-        goes out after the boot is accepted."""
+    async def recover(self, reason: Reason = Reason.POWER_LOSS) -> None:
+        """X-12: a transaction still open after a restart was cut by it: by a power loss (at start), or
+        by a software reboot (``Reason.REBOOT``, X-8). The station never resumes a session across a
+        restart, so it is ended; the StopTransaction goes out after the boot is accepted."""
         for record in self._store.transactions.open_transactions():
             # The register as last persisted, or the meter's own if it kept counting (a real meter's
             # register survives the cut); the time is the last moment the station knew it was charging.
             meter_stop = max(record.meter_last, self._meter.energy_wh(record.connector_id))
             stopped = datetime.fromisoformat(record.meter_last_at)
-            self._log.warning("! transaction %d was cut by a power loss; stopping it at %d Wh, %s", record.ref,
+            self._log.warning("! transaction %d was cut (%s); stopping it at %d Wh, %s", record.ref, reason,
                               meter_stop, record.meter_last_at)  # fmt: skip
+            try:
+                await self._contactor.open(record.connector_id)  # no energy for a session that is over
+            except HardwareError as exc:
+                self._log.error("! connector %d: the contactor did not open (%s)", record.connector_id, exc)
             transaction_data = self._metering.stored_samples(record.ref)
             request = StopTransactionRequest(
                 meter_stop=meter_stop,
                 timestamp=stopped,
                 transaction_id=0,
-                reason=Reason.POWER_LOSS,
+                reason=reason,
                 transaction_data=transaction_data if transaction_data else msgspec.UNSET,
             )
-            await self._finish(record.ref, request, Reason.POWER_LOSS)
+            await self._finish(record.ref, request, reason)
 
     def reset(self) -> None:
         """Runtime state only: sessions are forgotten (a reboot stops them first, or ``recover`` does)."""
