@@ -60,19 +60,24 @@ async def test_begin_reports_the_seq_of_its_start_transaction_once_committed(sto
     )
 
 
-async def test_record_sample_reports_the_seq_of_its_meter_values(store: Store) -> None:
-    ref = await begin(store)
+async def sample(store: Store, ref: int, *, stop_sample: bytes | None, message: tuple[str, bytes] | None) -> list[int]:
+    """Record a sample of 150 Wh; the outbox seqs its ``queued`` callback heard of."""
     seqs: list[int] = []
     await store.transactions.record_sample(
         ref,
         connector_id=1,
         meter_wh=150,
         at="2026-01-01T00:00:10+00:00",
-        stop_sample=None,
-        message=("MeterValues", b"{}"),
+        stop_sample=stop_sample,
+        message=message,
         queued=seqs.append,
     )
-    [seq] = seqs
+    return seqs
+
+
+async def test_record_sample_reports_the_seq_of_its_meter_values(store: Store) -> None:
+    ref = await begin(store)
+    [seq] = await sample(store, ref, stop_sample=None, message=("MeterValues", b"{}"))
     assert store.outbox.seqs()[-1] == seq
     item = store.outbox.get(seq)
     assert item is not None and item.action == "MeterValues"
@@ -80,17 +85,7 @@ async def test_record_sample_reports_the_seq_of_its_meter_values(store: Store) -
 
 async def test_record_sample_without_a_message_reports_nothing(store: Store) -> None:
     ref = await begin(store)
-    seqs: list[int] = []
-    await store.transactions.record_sample(
-        ref,
-        connector_id=1,
-        meter_wh=150,
-        at="2026-01-01T00:00:10+00:00",
-        stop_sample=b"{}",
-        message=None,
-        queued=seqs.append,
-    )
-    assert seqs == []
+    assert await sample(store, ref, stop_sample=b"{}", message=None) == []
     assert store.transactions.samples(ref) == [b"{}"]
 
 
