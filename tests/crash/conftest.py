@@ -353,6 +353,8 @@ class CrashRig:
             source = self.data_dir / f"{FILE_NAME}{suffix}"
             if source.exists():
                 shutil.copyfile(source, copy / source.name)
+        if not (copy / FILE_NAME).exists():  # killed during its very first start: no store was made yet
+            return Snapshot(self.csms.life, [], [], copy / FILE_NAME)
         db = sqlite3.connect(copy / FILE_NAME)
         db.row_factory = sqlite3.Row
         try:

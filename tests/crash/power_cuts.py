@@ -270,7 +270,8 @@ async def kill(run: Run, cut: Cut) -> None:
         cut.killed_at = time.time()
         await rig.kill()
     cut.killed_at = cut.killed_at or time.time()
-    integrity(run, rig.snapshots[-1].copy, f"the copy taken after kill #{len(run.cuts)}")
+    if rig.snapshots[-1].copy.exists():  # else killed before its very first store was made: nothing to check
+        integrity(run, rig.snapshots[-1].copy, f"the copy taken after kill #{len(run.cuts)}")
 
 
 async def last_life(run: Run) -> None:

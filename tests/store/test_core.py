@@ -119,6 +119,21 @@ def test_a_zero_length_file_is_refused_not_taken_for_a_new_station(data_dir: Pat
     Store.open(data_dir).close()  # the refusal left no lock behind
 
 
+def test_a_first_start_cut_short_leaves_no_store_and_the_next_start_makes_one(tmp_path: Path) -> None:
+    """A new store is made under another name and renamed once migrated: a power cut during a station's very
+    first start leaves no store file (never an empty one, which would be refused) and the next start begins anew."""
+    data_dir = tmp_path / "fresh"
+    data_dir.mkdir()
+    (data_dir / f"{FILE_NAME}.new").write_bytes(b"half-made by a first start the power cut")
+    store = Store.open(data_dir)
+    try:
+        assert store.version == SCHEMA_VERSION
+        assert not (data_dir / f"{FILE_NAME}.new").exists()
+    finally:
+        store.close()
+    assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith(FILE_NAME)) == [FILE_NAME]
+
+
 def test_a_schema_newer_than_this_chargebox_is_refused(data_dir: Path) -> None:
     db = sqlite3.connect(data_dir / FILE_NAME)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")

@@ -203,6 +203,8 @@ def _lock(data_dir: Path) -> IO[bytes]:
 
 def _open_file(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
     """The event loop's and the writer's connections to a checked, migrated store file."""
+    if not path.exists():
+        _create(path)
     if path.exists():
         if path.stat().st_size == 0:
             # SQLite would take it for a new store: the station would boot as a new one and forget
@@ -226,6 +228,32 @@ def _open_file(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
             raise ConfigError(f"{path}: {_problem(exc)}") from exc
         raise
     return db, writer
+
+
+def _create(path: Path) -> None:
+    """A new store appears whole or not at all: it is made and migrated under another name, then
+    renamed. A power cut during a station's very first start then leaves no store (it is made again),
+    never an empty or half-made one, so an empty store file can only mean damage."""
+    new = path.with_name(path.name + ".new")
+    for stale in (new, new.with_name(new.name + "-journal")):
+        stale.unlink(missing_ok=True)  # what a cut first start left
+    try:
+        db = sqlite3.connect(new, isolation_level=None)
+        try:
+            migrate(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        new.unlink(missing_ok=True)
+        raise ConfigError(f"{path}: cannot create the store: {_problem(exc)}") from exc
+    with new.open("rb+") as file:
+        os.fsync(file.fileno())
+    os.replace(new, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
 
 
 def _check(path: Path, db: sqlite3.Connection) -> None:
