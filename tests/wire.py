@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from chargebox.clock import VirtualClock
@@ -132,6 +133,19 @@ def make_station(clock: VirtualClock, store: Store | None = None, **settings: An
     settings.setdefault("charge_point_id", "CP-1")
     settings.setdefault("csms_url", "ws://127.0.0.1:1")
     return simulated_station(StationSettings(**settings), clock=clock, store=store or Store.open(None))
+
+
+async def power_cut_and_restart(wire: Wire, data_dir: Path) -> Wire:
+    """The power goes (nothing more is written), then the station starts again on the same data dir,
+    ends what the cut interrupted (X-12) and reconnects to the same central system."""
+    await wire.stop()
+    wire.station.reset_all()
+    wire.station.store.close()
+    again = make_station(wire.clock, store=Store.open(data_dir))
+    await again.transactions.recover()
+    rewire = Wire(again, wire.csms, wire.clock)
+    await rewire.connect()
+    return rewire
 
 
 def make_csms(clock: VirtualClock, **policy: Any) -> CentralSystem:

@@ -9,7 +9,7 @@ from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
 from chargebox.store import Store
-from tests.wire import Wire, make_csms, make_station, statuses
+from tests.wire import Wire, make_csms, make_station, power_cut_and_restart, statuses
 
 
 def transaction_frames(wire: Wire) -> list[tuple[str, dict[str, Any]]]:
@@ -154,20 +154,13 @@ async def test_X_12_TC_032_2_power_loss_is_reported_after_reboot(clock: VirtualC
     for _ in range(10):  # the last persisted sample is at 10 minutes
         await clock.advance(60)
         await store.idle()
-    await wire.stop()  # the power goes: nothing more is written
-    first.reset_all()
-    store.close()
-
-    second = make_station(clock, store=Store.open(tmp_path))
-    await second.transactions.recover()
-    again = Wire(second, wire.csms, clock)
-    await again.connect()
+    again = await power_cut_and_restart(wire, tmp_path)
     await again.until(lambda: bool(again.calls("StopTransaction")))
     [stop] = again.calls("StopTransaction")
     assert stop["reason"] == "PowerLoss" and stop["transactionId"] == 1 and stop["meterStop"] == 3680
     assert statuses(again, 1) == ["Available"]
     await again.stop()
-    second.store.close()
+    again.station.store.close()
 
 
 async def test_X_15_meter_register_survives_a_restart(clock: VirtualClock, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from chargebox.sim.simulator import Simulator
 from chargebox.station.metering import REGISTER_STEP_S
 from chargebox.station.station import Station
 from chargebox.store import Store
-from tests.wire import Wire, make_csms, make_station
+from tests.wire import Wire, make_csms, make_station, power_cut_and_restart
 
 SAMPLES_RARELY = {"MeterValueSampleInterval": 900}  # the last sample is far behind the cut
 
@@ -35,14 +35,7 @@ async def test_X_12_a_power_cut_loses_at_most_the_register_step(clock: VirtualCl
     delivered = sim.hardware.energy_wh(1)
     power_w = sim.hardware.connectors[1].power()
     cut_at = clock.now()
-    await wire.stop()  # the power goes: nothing more is written
-    station.reset_all()
-    station.store.close()
-
-    again = make_station(clock, store=Store.open(tmp_path))
-    await again.transactions.recover()
-    rewire = Wire(again, wire.csms, clock)
-    await rewire.connect()
+    rewire = await power_cut_and_restart(wire, tmp_path)
     await rewire.until(lambda: bool(rewire.calls("StopTransaction")))
     [stop] = rewire.calls("StopTransaction")
     lost_wh = delivered - stop["meterStop"]
@@ -51,7 +44,7 @@ async def test_X_12_a_power_cut_loses_at_most_the_register_step(clock: VirtualCl
     stopped_at = datetime.fromisoformat(stop["timestamp"])
     assert cut_at - timedelta(seconds=REGISTER_STEP_S) <= stopped_at <= cut_at  # the last moment it knew
     await rewire.stop()
-    again.store.close()
+    rewire.station.store.close()
 
 
 async def test_X_15_a_clean_stop_persists_the_exact_register(clock: VirtualClock, tmp_path: Path) -> None:
