@@ -10,6 +10,7 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.errors import ConfigError
 from chargebox.station.config_keys import STANDARD_KEYS, Access
+from chargebox.station.link import RECONNECT_GRACE
 from chargebox.store import Store
 from tests.wire import Wire, make_station
 
@@ -152,13 +153,17 @@ async def test_K_13_changes_persist_across_restart(clock: VirtualClock, tmp_path
     again.store.close()
 
 
-async def test_T_43_security_profile_1_with_key_is_accepted_and_reconnects(wired: Callable[..., Wire]) -> None:
+async def test_T_43_security_profile_1_with_key_is_accepted_and_reconnects(
+    wired: Callable[..., Wire], clock: VirtualClock
+) -> None:
     wire = wired()
     await wire.connect()
     reconnects: list[bool] = []
     wire.station.transport.reconnect = lambda: reconnects.append(True)  # type: ignore[method-assign]
     assert await change(wire, "AuthorizationKey", "0123456789abcdef") == "Accepted"
     assert await change(wire, "SecurityProfile", "1") == "Accepted"
+    assert reconnects == []  # T-23: the answer first, and a moment for the central system to read it
+    await clock.advance(RECONNECT_GRACE)
     assert reconnects == [True, True]  # T-35, T-42
     assert wire.station.link.settings().headers()["Authorization"].startswith("Basic ")
 

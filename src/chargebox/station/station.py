@@ -154,6 +154,7 @@ class Station:
         self.link = LinkService(
             config=self.config,
             rpc=self.rpc,
+            clock=self.clock,
             csms_url=settings.csms_url,
             charge_point_id=self.id,
             compression=settings.compression,
@@ -239,6 +240,7 @@ class Station:
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
+            self.link,
             self.boot,
             self.connectors,
             self.configuration,
