@@ -33,6 +33,7 @@ from aiohttp import web
 from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.hardware import HardwarePart
+from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -42,8 +43,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_SIZE: Final = 16 * 1024  # every request body is a small JSON object
 _CONNECTOR_ID_RE: Final = re.compile(r"[0-9]{1,9}")
-_PRINTABLE_ASCII_RE: Final = re.compile(r"[\x20-\x7e]*")
-_ID_TAG_LENGTH: Final = 20  # G-2: IdToken is CiString20
 _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
 
 
@@ -176,8 +175,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 def _id_tag(body: dict[str, Any]) -> str:
     id_tag = body.get("idTag")
-    if not isinstance(id_tag, str) or not id_tag or not _is_ci_string(id_tag, _ID_TAG_LENGTH):
-        raise _bad(f"idTag must be 1 to {_ID_TAG_LENGTH} printable ASCII characters")
+    if not isinstance(id_tag, str) or not is_id_token(id_tag):
+        raise _bad(f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
     return id_tag
 
 
@@ -185,7 +184,7 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not _is_ci_string(value, _INFO_LENGTH):
+    if not isinstance(value, str) or not is_ci_string(value, _INFO_LENGTH):
         raise _bad(f"{name} must be at most {_INFO_LENGTH} printable ASCII characters")
     return value
 
@@ -197,8 +196,3 @@ def _hardware_fault(body: dict[str, Any]) -> tuple[HardwarePart, bool]:
     if not isinstance(on, bool):
         raise _bad("on must be true or false")
     return HardwarePart(part), on
-
-
-def _is_ci_string(value: str, length: int) -> bool:
-    """G-1: OCPP strings are printable ASCII, CiStringNN at most NN characters."""
-    return len(value) <= length and _PRINTABLE_ASCII_RE.fullmatch(value) is not None

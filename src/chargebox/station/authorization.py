@@ -36,6 +36,9 @@ CACHE_SIZE: Final = 1000  # entries kept; A-8 eviction beyond it
 LocalList = Callable[[str], IdTagInfo | None]
 
 
+ID_TOKEN_LENGTH: Final = 20  # IdToken is CiString20
+
+
 class AuthorizationService(Service):
     def __init__(
         self,
@@ -131,3 +134,13 @@ class AuthorizationService(Service):
 
 def _invalid() -> IdTagInfo:
     return IdTagInfo(status=AuthorizationStatus.INVALID)
+
+
+def is_ci_string(text: str, length: int) -> bool:
+    """G-1: an OCPP CiStringNN is printable ASCII, at most NN characters."""
+    return len(text) <= length and all(" " <= ch <= "~" for ch in text)
+
+
+def is_id_token(text: str) -> bool:
+    """An OCPP IdToken (CiString20), and not empty: what a reader or an operator may present."""
+    return bool(text) and is_ci_string(text, ID_TOKEN_LENGTH)

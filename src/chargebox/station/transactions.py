@@ -43,7 +43,7 @@ from chargebox.protocol.messages import (
     StopTransactionResponse,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.authorization import AuthorizationService
+from chargebox.station.authorization import AuthorizationService, is_id_token
 from chargebox.station.config import Configuration
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.lane import UNDELIVERABLE, Lane, encode
@@ -511,11 +511,6 @@ class TransactionService(Service):
         self._authorized.clear()
         self._locked_for.clear()
         self.sessions.clear()
-
-
-def is_id_token(text: str) -> bool:
-    """An OCPP IdToken: printable ASCII, at most 20 characters (CiString20, G-1)."""
-    return 0 < len(text) <= 20 and all(" " <= ch <= "~" for ch in text)
 
 
 def _same_group(info: IdTagInfo, owner: Session) -> bool:
