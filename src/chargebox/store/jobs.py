@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Final
+from typing import Any, Final
 
-from chargebox.store.table import Table, opt_str
+from chargebox.store.table import Table
 
 MIGRATIONS: Final[Mapping[int, str]] = {
     # 4: the firmware job and the diagnostics upload (F-1..F-8, D-1..D-4): one row each, holding the last
@@ -98,8 +97,10 @@ class _JobTable(Table):
     _table: str
     _columns: tuple[str, ...]
 
-    def _load(self) -> sqlite3.Row:
-        return self._store.rows(f"SELECT {', '.join(self._columns)} FROM {self._table} WHERE id = 1")[0]
+    def _fields(self) -> dict[str, Any]:
+        """The row by column name; the columns' own types (INTEGER, TEXT, NULL) are the record's."""
+        row = self._store.rows(f"SELECT {', '.join(self._columns)} FROM {self._table} WHERE id = 1")[0]
+        return {name: row[name] for name in self._columns}
 
     def update(self, **fields: JobValue) -> None:
         """Change some columns of the job (journal first, then act)."""
@@ -119,21 +120,7 @@ class FirmwareJobTable(_JobTable):
     _columns = tuple(field.name for field in fields(FirmwareJobRecord))
 
     def load(self) -> FirmwareJobRecord:
-        row = self._load()
-        return FirmwareJobRecord(
-            status=str(row["status"]),
-            stage=str(row["stage"]),
-            location=opt_str(row["location"]),
-            retrieve_date=opt_str(row["retrieve_date"]),
-            retries=int(row["retries"]),
-            retry_interval=int(row["retry_interval"]),
-            attempts=int(row["attempts"]),
-            next_try_at=opt_str(row["next_try_at"]),
-            image=opt_str(row["image"]),
-            previous_version=opt_str(row["previous_version"]),
-            new_version=opt_str(row["new_version"]),
-            received_at=opt_str(row["received_at"]),
-        )
+        return FirmwareJobRecord(**self._fields())
 
     def save_job(
         self, *, location: str, retrieve_date: str, retries: int, retry_interval: int, received_at: str, image: str
@@ -159,20 +146,7 @@ class DiagnosticsJobTable(_JobTable):
     _columns = tuple(field.name for field in fields(DiagnosticsJobRecord))
 
     def load(self) -> DiagnosticsJobRecord:
-        row = self._load()
-        return DiagnosticsJobRecord(
-            status=str(row["status"]),
-            stage=str(row["stage"]),
-            location=opt_str(row["location"]),
-            file_name=opt_str(row["file_name"]),
-            retries=int(row["retries"]),
-            retry_interval=int(row["retry_interval"]),
-            start_time=opt_str(row["start_time"]),
-            stop_time=opt_str(row["stop_time"]),
-            attempts=int(row["attempts"]),
-            next_try_at=opt_str(row["next_try_at"]),
-            received_at=opt_str(row["received_at"]),
-        )
+        return DiagnosticsJobRecord(**self._fields())
 
     def save_job(
         self,
