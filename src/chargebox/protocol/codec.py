@@ -96,12 +96,13 @@ _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 def decode_frame(data: str | bytes, *, max_size: int = MAX_FRAME_SIZE) -> RawFrame:
     """Split a frame into its parts; raise ``FrameError`` for anything that is not OCPP-J, or that
     is bigger than ``max_size`` bytes or nests deeper than ``MAX_DEPTH`` (then it is not decoded)."""
-    size = len(data) if isinstance(data, bytes) or data.isascii() else len(_utf8(data))
+    plain = data.isascii()  # most frames: then length, encoding and UTF-8 are settled at C speed
+    size = len(data) if plain or isinstance(data, bytes) else len(_utf8(data))
     if size > max_size:
         raise _refused_unread(data, f"frame of {size} bytes is over the limit of {max_size}")
     if nests_deeper(data, MAX_DEPTH):
         raise _refused_unread(data, f"frame nests deeper than {MAX_DEPTH} levels")
-    if not _is_unicode(data):
+    if not plain and not _is_unicode(data):
         # JSON text is UTF-8 (RFC 8259 8.1); msgspec would raise UnicodeError, not DecodeError, from
         # a binary frame's invalid bytes or a str's lone surrogate, wherever they sit in the frame.
         raise _refused_unread(data, "frame is not valid UTF-8")
@@ -248,8 +249,6 @@ def _utf8(text: str) -> bytes:
 
 
 def _is_unicode(data: str | bytes) -> bool:
-    if data.isascii():
-        return True  # most frames: checked at C speed, nothing to convert
     try:
         data.decode("utf-8") if isinstance(data, bytes) else data.encode("utf-8")
     except UnicodeError:
