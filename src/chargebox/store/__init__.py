@@ -12,6 +12,7 @@ former ``chargebox/store.py`` is importable from here.
 """
 
 from chargebox.store.auth import AuthCacheTable
+from chargebox.store.certificates import CertificateRecord, CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.core import LOCK_NAME, Store
@@ -33,6 +34,8 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "AuthCacheTable",
+    "CertificateRecord",
+    "CertificatesTable",
     "ConfigTable",
     "ConnectorsTable",
     "DeadLetter",

@@ -25,6 +25,7 @@ from typing import IO, Any, Final, TypeVar
 
 from chargebox.errors import ConfigError
 from chargebox.store.auth import AuthCacheTable
+from chargebox.store.certificates import CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.jobs import DiagnosticsJobTable, FirmwareJobTable
@@ -45,6 +46,7 @@ class Store:
         self, db: sqlite3.Connection, writer: sqlite3.Connection | None = None, *, lock: IO[bytes] | None = None
     ) -> None:
         self._db = db
+        self.station = ""  # the rows of which station this store reads and writes (see ``Table``)
         self._writer_db = writer
         self._lock = lock
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chargebox-store") if writer else None
@@ -61,6 +63,7 @@ class Store:
         self.transactions = TransactionsTable(self)
         self.firmware = FirmwareJobTable(self)
         self.diagnostics = DiagnosticsJobTable(self)
+        self.certificates = CertificatesTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:

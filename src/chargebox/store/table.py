@@ -2,6 +2,10 @@
 
 Rows are never unpacked by position: a column added by a later migration must not shift what an
 older reader takes for ``attempts`` or ``tx_ref``.
+
+Every table added from migration 7 on has a ``station`` column (``TEXT NOT NULL DEFAULT ''``) in
+its key, and every statement on it names ``station = ?`` with ``self.station``: a fleet keeps its
+stations in one file (one set of fsyncs for all), and a single station's store is station ``''``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ class Table:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    @property
+    def station(self) -> str:
+        """The station whose rows this view reads and writes (``''`` in a store of its own)."""
+        return self._store.station
 
 
 def opt_str(value: object) -> str | None:
