@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, simulate, firmware-image.
+"""The ``chargebox`` command: demo, csms, simulate, run, firmware-image.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
@@ -118,6 +118,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(handler=_simulate)
 
+    run = commands.add_parser("run", help="run one real station from its file (docs/howto/integrate.md)")
+    run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the station file (TOML)")
+    run.set_defaults(handler=_run)
+
     image = commands.add_parser("firmware-image", help="write a firmware image in the simulator's format")
     image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
     image.add_argument("--output", required=True, type=Path, metavar="FILE")
@@ -215,6 +219,12 @@ async def _simulate(args: argparse.Namespace) -> int:
     finally:
         await sim.stop()
     return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from chargebox.run.app import run
+
+    return await run(args.config)
 
 
 async def _firmware_image(args: argparse.Namespace) -> int:

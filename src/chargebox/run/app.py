@@ -1,0 +1,88 @@
+"""``chargebox run``: the station of the file on its drivers, until SIGTERM.
+
+Start-up order: the file is checked whole (``config.py``); the store is opened; the drivers are built and
+polled once (the meter's registers and the pilot's inputs are known before the station recovers what a power
+loss cut, X-12); then the station runs, with the drivers' loops supervised beside it (a loop that fails is
+logged and started again). SIGTERM cancels it all; the station's ``stop()`` persists the registers of running
+transactions and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Final
+
+from chargebox.clock import SystemClock
+from chargebox.errors import HardwareError, UserError
+from chargebox.redact import redact
+from chargebox.run.config import load
+from chargebox.run.hardware import build
+from chargebox.sim.hardware import SimulatedHardware
+from chargebox.station.station import Station, connector_count
+from chargebox.store import Store
+from chargebox.tasks import Tasks
+
+# syslog priorities, as sd-daemon(3) prefixes: journald reads "<6>" as info
+PRIORITY: Final = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+STARTUP_TIMEOUT: Final = 10.0
+
+
+class JournalFormatter(logging.Formatter):
+    """``<6>chargebox.station message``: no colour, no timestamp (journald adds its own)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\n", "\n  ")  # a traceback stays one journal entry per line group
+        level = max((lvl for lvl in PRIORITY if lvl <= record.levelno), default=logging.DEBUG)
+        return f"<{PRIORITY[level]}>{text}"
+
+
+def journal_logging() -> None:
+    """Replace the CLI's handler format with the journal's (the level set by ``-v`` stays)."""
+    root = logging.getLogger()
+    formatter = JournalFormatter("%(name)s %(message)s")
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
+
+
+async def run(config_path: Path) -> int:
+    journal_logging()
+    config = load(config_path)
+    settings = config.settings
+    log = logging.getLogger("chargebox.run")
+    count = connector_count(settings)
+    assert settings.data_dir is not None  # required by the file
+    try:
+        store = Store.open(settings.data_dir)
+    except OSError as exc:
+        raise UserError(f"{config_path.name}: [station] data_dir: {settings.data_dir}: {exc.strerror or exc}") from exc
+    clock = SystemClock()
+    hardware = build(config.hardware, clock=clock, store=store, connectors=count,
+                     factory_version=settings.identity.firmware_version, log=log)  # fmt: skip
+    for first in hardware.startup:
+        try:
+            await asyncio.wait_for(first(), STARTUP_TIMEOUT)
+        except (HardwareError, TimeoutError) as exc:  # the station starts anyway: it reports the fault itself
+            log.warning("! at start: %s", exc or "no answer")
+    station = Station(settings, ports=hardware.ports, clock=clock, store=store)
+    tasks = Tasks(log, "driver")
+    for name, loop in hardware.background.items():
+        tasks.supervise(functools.partial(loop, station), clock, name)
+    for connector_id in hardware.plugged_at_start:  # [hardware.ev] driver = "simulated", plugged = [...]
+        assert isinstance(hardware.ports.ev, SimulatedHardware)
+        hardware.ports.ev.plug(connector_id)
+        await station.plugged(connector_id)
+    log.info("= %s: station %s, %d connector(s), central system %s", config_path.name, station.id, count,
+             redact(settings.csms_url))  # fmt: skip
+    try:
+        await station.run()
+    finally:
+        tasks.cancel()
+        await station.stop()
+        await hardware.buses.close()
+    return 0

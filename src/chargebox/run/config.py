@@ -1,0 +1,118 @@
+"""The station file of ``chargebox run``: ``[station]``, ``[ocpp]`` and ``[hardware]`` (see
+``docs/howto/integrate.md`` for a complete one).
+
+Everything is checked here, before a file is opened or a port is touched, and every problem is one line that
+names the key (``station.toml: [station] csms: ...``). ``[station]`` keys map one to one onto the options of
+``chargebox simulate`` and the fields of ``StationSettings``; a new key is one line in ``read_station``.
+"""
+
+from __future__ import annotations
+
+import ssl
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from chargebox.errors import ConfigError
+from chargebox.redact import redact
+from chargebox.run.hardware import HardwarePlan, read_hardware
+from chargebox.run.section import Section
+from chargebox.station.boot import Identity
+from chargebox.station.config_keys import MAX_CONNECTORS
+from chargebox.station.station import StationSettings, connector_count
+from chargebox.transfer import TransferSettings, UploadMethod
+from chargebox.transport import ReconnectPolicy, csms_url_problem
+
+MIB: Final = 1024 * 1024
+MAX_ID_LENGTH: Final = 48  # as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit), as simulate
+PASSWORD_LENGTH: Final = (16, 40)  # T-41: the AuthorizationKey rule
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    settings: StationSettings
+    hardware: HardwarePlan
+
+
+def load(path: Path) -> RunConfig:
+    """Read and check the whole file; ``ConfigError`` (one line) on the first problem."""
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
+    return parse(data, name)
+
+
+def parse(data: dict[str, Any], name: str = "station.toml") -> RunConfig:
+    root = Section(name, "", data)
+    if not root.has("station"):
+        raise ConfigError(f"{name}: [station]: required")
+    station = Section(name, "station", root.table("station"))
+    ocpp = root.table("ocpp", {})
+    hardware = Section(name, "hardware", root.table("hardware")) if root.has("hardware") else None
+    for key in data:
+        if key not in ("station", "ocpp", "hardware"):
+            raise ConfigError(f"{name}: [{key}]: unknown table (expected [station], [ocpp], [hardware])")
+    settings = read_station(station, ocpp)
+    try:
+        count = connector_count(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    if hardware is None:
+        raise ConfigError(f"{name}: [hardware]: required (a driver for each port; 'simulated' on a bench)")
+    plan = read_hardware(hardware, connectors=count, fixed_cable=settings.fixed_cable)
+    return RunConfig(settings, plan)
+
+
+def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
+    charge_point_id = s.ascii("id", max_length=MAX_ID_LENGTH)
+    if ":" in charge_point_id:
+        raise s.error("id", "must not contain ':' (it is the Basic-auth user name, T-6)")
+    csms = s.string("csms", max_length=2048)
+    if (problem := csms_url_problem(csms)) is not None:
+        raise s.error("csms", f"{redact(csms)!r}: {problem}")
+    password = s.ascii("password", None, max_length=PASSWORD_LENGTH[1])  # no message echoes the password
+    if password is not None and len(password) < PASSWORD_LENGTH[0]:
+        raise s.error("password", "must be 16 to 40 printable ASCII characters (the AuthorizationKey rule)")
+    ca_file = s.path("ca_file", None)
+    settings = StationSettings(
+        charge_point_id=charge_point_id,
+        csms_url=csms,
+        identity=Identity(  # B-1: the CiString limits of BootNotification
+            vendor=s.ascii("vendor", max_length=20),
+            model=s.ascii("model", max_length=20),
+            serial_number=s.ascii("serial", None, max_length=25),
+            firmware_version=s.ascii("firmware_version", None, max_length=50),
+        ),
+        connectors=s.integer("connectors", 1, MAX_CONNECTORS, None),
+        data_dir=s.path("data_dir"),  # a real charger never runs from memory
+        password=password,
+        ocpp_config=ocpp,
+        ocpp_config_source=f"{s.file} [ocpp]",
+        fixed_cable=s.boolean("fixed_cable", False),
+        compression=s.boolean("compression", False),
+        reconnect=ReconnectPolicy(max_attempts=s.integer("give_up_after", 1, 1_000_000, None)),
+        transfer=TransferSettings(
+            ssl_context=_ca_context(s, ca_file) if ca_file is not None else None,
+            upload_method=UploadMethod(s.choice("upload_method", ("put", "post"), "put").upper()),
+            max_download_bytes=s.integer("max_download_mb", 1, 1 << 20, TransferSettings().max_download_bytes // MIB)
+            * MIB,
+        ),
+    )
+    s.done()
+    return settings
+
+
+def _ca_context(s: Section, path: Path) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise s.error("ca_file", f"{path}: not a readable PEM CA certificate: {exc}") from exc
