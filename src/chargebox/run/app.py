@@ -13,14 +13,15 @@ import asyncio
 import functools
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from chargebox.clock import SystemClock
 from chargebox.errors import HardwareError, UserError
 from chargebox.redact import redact
-from chargebox.run.config import load
-from chargebox.run.hardware import build
+from chargebox.run.config import RunConfig, load
+from chargebox.run.hardware import Hardware, build
 from chargebox.sim.hardware import SimulatedHardware
 from chargebox.station.station import Station, connector_count
 from chargebox.store import Store
@@ -48,11 +49,25 @@ def journal_logging() -> None:
         root.addHandler(logging.StreamHandler(sys.stderr))
     for handler in root.handlers:
         handler.setFormatter(formatter)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its every failed request is ours to report, once
 
 
-async def run(config_path: Path) -> int:
-    journal_logging()
-    config = load(config_path)
+@dataclass(slots=True)
+class Running:
+    """A station on its drivers, with the drivers' loops beside it."""
+
+    station: Station
+    hardware: Hardware
+    tasks: Tasks
+
+    async def close(self) -> None:
+        self.tasks.cancel()
+        await self.station.stop()
+        await self.hardware.buses.close()
+
+
+async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
+    """Open the store, build and first-poll the drivers, build the station and start the drivers' loops."""
     settings = config.settings
     log = logging.getLogger("chargebox.run")
     count = connector_count(settings)
@@ -60,7 +75,7 @@ async def run(config_path: Path) -> int:
     try:
         store = Store.open(settings.data_dir)
     except OSError as exc:
-        raise UserError(f"{config_path.name}: [station] data_dir: {settings.data_dir}: {exc.strerror or exc}") from exc
+        raise UserError(f"{name}: [station] data_dir: {settings.data_dir}: {exc.strerror or exc}") from exc
     clock = SystemClock()
     hardware = build(config.hardware, clock=clock, store=store, connectors=count,
                      factory_version=settings.identity.firmware_version, log=log)  # fmt: skip
@@ -71,18 +86,23 @@ async def run(config_path: Path) -> int:
             log.warning("! at start: %s", exc or "no answer")
     station = Station(settings, ports=hardware.ports, clock=clock, store=store)
     tasks = Tasks(log, "driver")
-    for name, loop in hardware.background.items():
-        tasks.supervise(functools.partial(loop, station), clock, name)
+    for what, loop in hardware.background.items():
+        tasks.supervise(functools.partial(loop, station), clock, what)
     for connector_id in hardware.plugged_at_start:  # [hardware.ev] driver = "simulated", plugged = [...]
         assert isinstance(hardware.ports.ev, SimulatedHardware)
         hardware.ports.ev.plug(connector_id)
         await station.plugged(connector_id)
-    log.info("= %s: station %s, %d connector(s), central system %s", config_path.name, station.id, count,
+    log.info("= %s: station %s, %d connector(s), central system %s", name, station.id, count,
              redact(settings.csms_url))  # fmt: skip
+    return Running(station, hardware, tasks)
+
+
+async def run(config_path: Path) -> int:
+    """``chargebox run --config FILE``: until SIGTERM (which cancels this coroutine)."""
+    journal_logging()
+    running = await assemble(load(config_path), name=config_path.name)
     try:
-        await station.run()
+        await running.station.run()
     finally:
-        tasks.cancel()
-        await station.stop()
-        await hardware.buses.close()
+        await running.close()
     return 0
