@@ -53,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "run":  # journald reads "<N>" priorities and adds its own timestamps
+        from chargebox.run.app import journal_logging
+
+        journal_logging()
     if not args.verbose:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header

@@ -99,7 +99,6 @@ async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
 
 async def run(config_path: Path) -> int:
     """``chargebox run --config FILE``: until SIGTERM (which cancels this coroutine)."""
-    journal_logging()
     running = await assemble(load(config_path), name=config_path.name)
     try:
         await running.station.run()
