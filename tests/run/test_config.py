@@ -1,0 +1,108 @@
+"""The station file of ``chargebox run``: every bad key is one line naming the file, the table and the key,
+exit code 2, no traceback (checked in process for each key, and once through the real command)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from chargebox.errors import ConfigError
+from chargebox.run.config import load, parse
+from tests.run.station_file import modbus_station
+
+GOOD = modbus_station("ws://127.0.0.1:9000/ocpp", Path("/tmp/data"), 1502, 1503)
+
+
+def _with(text: str, table: str, key: str, value: str | None) -> str:
+    """The good file with ``key`` of ``[table]`` set to ``value`` (None: removed; appended if absent)."""
+    lines = text.splitlines()
+    start = lines.index(f"[{table}]")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    body = [line for line in lines[start + 1 : end] if not line.startswith(f"{key} =")]
+    if value is not None:
+        body.append(f"{key} = {value}")
+    return "\n".join([*lines[: start + 1], *body, *lines[end:]])
+
+
+CASES = [
+    ("station", "id", '"A:B"', "[station] id: must not contain ':'"),
+    ("station", "id", None, "[station] id: required"),
+    ("station", "csms", '"http://x/ocpp"', "[station] csms:"),
+    ("station", "data_dir", None, "[station] data_dir: required"),
+    ("station", "password", '"short"', "[station] password: must be 16 to 40"),
+    ("station", "vendor", '"' + "V" * 21 + '"', "[station] vendor: must be 1 to 20"),
+    ("station", "connectors", "0", "[station] connectors: must be 1 to"),
+    ("station", "upload_method", '"get"', "[station] upload_method: must be one of"),
+    ("station", "colour", '"red"', "[station] colour: unknown key"),
+    ("hardware.meter", "unit_id", "300", "[hardware.meter] unit_id: must be 1 to 247"),
+    ("hardware.meter", "map", '"sdm120"', "[hardware.meter] map: must be one of"),
+    ("hardware.meter", "driver", '"gpio"', "[hardware.meter] driver: must be one of"),
+    ("hardware.meter", "port", "70000", "[hardware.meter] port: must be 1 to 65535"),
+    ("hardware.meter", "stale_after", "0.1", "[hardware.meter] stale_after: must be longer than poll_interval"),
+    ("hardware.contactor", "coils", "[0, 1]", "[hardware.contactor] coils: must list one per connector (1)"),
+    ("hardware.contactor", "feedback", '"x"', "[hardware.contactor] feedback: must be a non-empty list"),
+    ("hardware.lock", "settle", "true", "[hardware.lock] settle: must be a number"),
+    ("hardware.ev", "inputs", None, "[hardware.ev] inputs: required"),
+    ("hardware.installer", "driver", '"flash"', "[hardware.installer] driver: must be one of"),
+]
+
+
+@pytest.mark.parametrize(("table", "key", "value", "message"), CASES, ids=[f"{c[0]}.{c[1]}" for c in CASES])
+def test_each_bad_key_is_one_error_naming_it(table: str, key: str, value: str | None, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse(tomllib.loads(_with(GOOD, table, key, value)))
+    text = str(raised.value)
+    assert text.startswith(f"station.toml: {message}") and "\n" not in text
+
+
+def test_the_good_file_parses() -> None:
+    config = parse(tomllib.loads(GOOD))
+    assert config.settings.charge_point_id == "RUN-1" and config.settings.data_dir == Path("/tmp/data")
+    assert set(config.hardware.ports) == {"meter", "contactor", "lock", "ev", "installer"}
+
+
+def test_a_port_without_its_table_is_an_error_never_a_simulated_default() -> None:
+    text = GOOD.replace("[hardware.contactor]", "[hardware.relay]")
+    with pytest.raises(ConfigError, match=r"^station.toml: \[hardware\] contactor: required"):
+        parse(tomllib.loads(text))
+
+
+def test_a_fixed_cable_has_no_lock() -> None:
+    text = _with(GOOD, "station", "fixed_cable", "true")
+    with pytest.raises(ConfigError, match=r"\[hardware.lock\] driver: a fixed cable has no lock"):
+        parse(tomllib.loads(text))
+
+
+def test_a_generic_map_needs_the_energy_register() -> None:
+    text = _with(GOOD, "hardware.meter", "map", '"generic"')
+    text = text.replace("[hardware.contactor]", '[hardware.meter.registers]\npower = { address = 0, type = "int32" }'
+                        '\n\n[hardware.contactor]')  # fmt: skip
+    with pytest.raises(ConfigError, match=r"\[hardware.meter.registers\] energy: required"):
+        parse(tomllib.loads(text))
+    text = text.replace("power = {", 'energy = { address = 72, type = "float32", table = "input", scale = 1000 }\n'
+                        "power = {")  # fmt: skip
+    plan = parse(tomllib.loads(text)).hardware.ports["meter"]
+    assert plan.options["registers"]["energy"].scale == 1000
+
+
+def test_not_toml_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text("[station\n")
+    with pytest.raises(ConfigError, match=r"^station.toml: not valid TOML"):
+        load(path)
+
+
+def test_the_command_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text(_with(GOOD, "hardware.meter", "unit_id", "300"))
+    done = subprocess.run([sys.executable, "-m", "chargebox.cli", "run", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "chargebox: error: station.toml: [hardware.meter] unit_id: must be 1 to 247"
+    ]
+    assert "Traceback" not in done.stderr
