@@ -21,7 +21,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "howto" / "integrate.md"
 
 
 def load_example(tmp_path: Path) -> ModuleType:
-    [code] = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
+    code = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)[0]  # the first: the whole program
     path = tmp_path / "charger.py"
     path.write_text(code)
     spec = importlib.util.spec_from_file_location("charger", path)
