@@ -143,3 +143,36 @@ async def test_a_contactor_that_does_not_pull_in_ends_the_transaction_Faulted(
     finally:
         await running.close()
         await rig.stop()
+
+
+async def test_a_bench_station_on_simulated_parts_charges(csms: TransactionsCsms, tmp_path: Path) -> None:
+    text = f"""
+[station]
+id = "BENCH-1"
+csms = "{csms.url}"
+data_dir = "{tmp_path / "data"}"
+vendor = "Acme"
+model = "Bench"
+[hardware.meter]
+driver = "simulated"
+[hardware.contactor]
+driver = "simulated"
+[hardware.lock]
+driver = "simulated"
+[hardware.ev]
+driver = "simulated"
+plugged = [1]
+[hardware.installer]
+driver = "simulated"
+"""
+    running = await assemble(parse(tomllib.loads(text)))
+    running.tasks.spawn(running.station.run())
+    try:
+        await csms.wait_booted(1)
+        await wait_status(csms, 1, "Preparing")  # the cable of plugged = [1] was in at start
+        await running.station.id_tag_presented("04A2B3C4", 1)
+        _, start = await csms.wait_call("StartTransaction")
+        assert start.payload["meterStart"] == 0
+        await wait_status(csms, 1, "Charging")
+    finally:
+        await running.close()

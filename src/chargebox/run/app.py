@@ -91,7 +91,9 @@ async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
     for connector_id in hardware.plugged_at_start:  # [hardware.ev] driver = "simulated", plugged = [...]
         assert isinstance(hardware.ports.ev, SimulatedHardware)
         hardware.ports.ev.plug(connector_id)
-        await station.plugged(connector_id)
+    for connector_id in range(1, count + 1):  # a cable already in at start (the pilot was read above)
+        if hardware.ports.ev.plugged(connector_id):
+            await station.plugged(connector_id)
     log.info("= %s: station %s, %d connector(s), central system %s", name, station.id, count,
              redact(settings.csms_url))  # fmt: skip
     return Running(station, hardware, tasks)

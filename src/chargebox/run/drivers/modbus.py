@@ -9,15 +9,16 @@ request after a failure. Every failure (no answer, an exception response, a lost
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import struct
 from dataclasses import dataclass
-from typing import Any, Final
-
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from typing import TYPE_CHECKING, Any, Final
 
 from chargebox.errors import HardwareError
 from chargebox.run.section import Section
+
+if TYPE_CHECKING:
+    from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
 # type name -> (registers, struct format of the big-endian bytes)
 ENCODINGS: Final[dict[str, tuple[int, str]]] = {
@@ -45,6 +46,8 @@ class ModbusLink:
 
     @classmethod
     def read(cls, section: Section) -> ModbusLink:
+        if importlib.util.find_spec("pymodbus") is None:  # the optional extra: pip install 'chargebox[hardware]'
+            raise section.error("driver", "'modbus' needs pymodbus: pip install 'chargebox[hardware]'")
         transport = section.choice("transport", ("tcp", "rtu"), "tcp")
         timeout = section.number("timeout", 0.05, 30.0, 1.0)
         if transport == "tcp":
@@ -137,6 +140,8 @@ class ModbusBus:
             self._drop()
 
     async def _request(self, call: Any, what: str) -> Any:
+        from pymodbus.exceptions import ModbusException  # only with a Modbus driver (the optional extra)
+
         async with self._lock:
             try:
                 client = await self._connected()
@@ -149,6 +154,9 @@ class ModbusBus:
             return result
 
     async def _connected(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+        from pymodbus.exceptions import ModbusException
+
         if self._client is None:
             link = self.link
             if link.transport == "tcp":
