@@ -85,6 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     demo = commands.add_parser("demo", help="a central system and a simulated station in one process")
+    demo.add_argument("--fleet", action="store_true", help="a live fleet of a few stations instead of the tour")
     demo.set_defaults(handler=_demo)
 
     csms = commands.add_parser("csms", help="run the small built-in central system")
@@ -368,6 +369,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
     if not args.verbose:  # the tour tells its own story; the log would interleave with it
         logging.getLogger("chargebox").setLevel(logging.WARNING)
+    if args.fleet:
+        from chargebox.sim.demo_fleet import run_fleet_demo
+
+        return await run_fleet_demo()
     return await run_demo()
 
 

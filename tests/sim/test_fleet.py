@@ -308,3 +308,9 @@ async def test_fleet_ends_cleanly_on_sigterm(csms: tuple[CentralSystem, int], tm
 async def test_bad_fleet_flags_are_one_line_and_exit_2(args: list[str], fragment: str) -> None:
     code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", *args)
     assert_one_line_error(code, err, fragment)
+
+
+async def test_demo_fleet_shows_a_live_fleet_and_exits_0() -> None:
+    code, out, err = await run_cli("demo", "--fleet", timeout=40)
+    assert code == 0, out + err
+    assert "fleet demo finished" in out and "EVs arrived" in out
