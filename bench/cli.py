@@ -586,6 +586,15 @@ def _notes(report: Report, sizes: Sizes) -> None:
         "writer's connection to show what is fsync (same code path, not durable); in-memory: `Store.open(None)`. "
         f"{sizes.outbox_rounds} round(s), store kinds interleaved, median over rounds; fsync latency on this shared "
         "virtual disk varies from run to run.",
+        "Fleet: `chargebox.sim.fleet.Fleet` in one fresh process (plain asyncio), "
+        f"{', '.join(map(str, sizes.fleet_stations))} stations of one connector on one shared in-memory store, "
+        "ramped at 1,000 connections/s against the same "
+        "central system, each booted with its StatusNotifications answered; then each station calls MeterValues "
+        f"(the six values) every N / {sizes.fleet_rate:,.0f} s, spread evenly, for {sizes.fleet_seconds:g} s. Round "
+        "trips are the fleet's own figures (`Rpc.on_round_trip` into a reservoir of the latest 4,096); KiB per idle "
+        "station is the process's RSS after the ramp less before the fleet was made, divided by N (one-off costs "
+        "included, so above the memory section's figure). The memory section's fleet row uses the same shared "
+        "`StoreBackend.open(None)` with a `station(id)` view per station.",
         "Start-up: the `chargebox` console script beside the interpreter, `simulate --csms ws://127.0.0.1:PORT "
         "--id X`, timed from spawn to the BootNotification frame arriving at a central system in the bench process; "
         f"median of {sizes.startup_runs}.",

@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 
 from chargebox.clock import VirtualClock
-from chargebox.csms.server import CentralSystem, CsmsPolicy
+from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.errors import ConfigError
+from chargebox.protocol import messages as m
 from chargebox.sim.ev import EV_MODELS
 from chargebox.sim.fleet import AutoDriver, AutoSettings, Fleet, FleetSettings
 from chargebox.sim.fleet_control import start_fleet_control
@@ -314,3 +315,39 @@ async def test_demo_fleet_shows_a_live_fleet_and_exits_0() -> None:
     code, out, err = await run_cli("demo", "--fleet", timeout=40)
     assert code == 0, out + err
     assert "fleet demo finished" in out and "EVs arrived" in out
+
+
+async def test_auto_sessions_report_soc_in_meter_values_when_the_template_asks(
+    csms: tuple[CentralSystem, int],
+) -> None:
+    """MV-*: the EV's state of charge rises through a session and reaches the central system as SoC."""
+    system, port = csms
+    socs: list[float] = []
+
+    def watch(event: CsmsEvent) -> None:
+        if isinstance(event.request, m.MeterValuesRequest):
+            socs.extend(
+                float(sample.value)
+                for value in event.request.meter_value
+                for sample in value.sampled_value
+                if sample.measurand == m.Measurand.SOC
+            )
+
+    system.on_event = watch
+    template = parse_template(
+        {"connectors": 1, "meter": {"sample_interval": 1, "measurands": ["Energy.Active.Import.Register", "SoC"]}},
+        "t.toml",
+    )
+    fleet = Fleet(
+        FleetSettings(
+            csms_url=f"ws://127.0.0.1:{port}", count=1, template=template, auto=True, seed=5,
+            auto_settings=AutoSettings(mean_idle_s=0.05, session_min_s=30, session_max_s=60),
+        )
+    )  # fmt: skip
+    task = await running(fleet)
+    try:
+        await until(lambda: len(socs) >= 2)
+        assert 10.0 <= socs[0] <= 70.0 and socs[-1] >= socs[0]
+    finally:
+        task.cancel()
+        await fleet.stop()
