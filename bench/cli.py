@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench import decode, memory, outbox, roundtrip, startup
+from bench import decode, fleet, memory, outbox, roundtrip, startup
 from bench.common import csms_process, median, run_worker, uvloop_installed
 from bench.report import Report, Row, describe_load, pressure_totals, print_table, write_markdown
 
@@ -20,7 +20,8 @@ DECODE_TARGET_US: Final = 5.0
 MEMORY_TARGET_KIB: Final = 24.0
 STARTUP_TARGET_S: Final = 0.5
 BACKLOG_TARGET: Final = 3000  # messages/s
-SECTIONS: Final = ("round trips", "outbox", "decode", "memory", "start-up")
+SECTIONS: Final = ("round trips", "outbox", "decode", "memory", "fleet", "start-up")
+FLEET_P99_TARGET_MS: Final = 250.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +39,19 @@ class Sizes:
     outbox_blocks: int
     outbox_per_block: int
     backlog: int
+    fleet_stations: tuple[int, ...] = (1000,)
+    fleet_rate: float = 5000.0  # MeterValues/s the whole fleet offers
+    fleet_seconds: float = 10.0
 
 
 FULL: Final = Sizes(rounds=5, warmup=300, blocks=5, per_block=600, decode_number=20000, decode_repeat=5,
                     stations=1000, startup_runs=5, outbox_rounds=3, outbox_warmup=50, outbox_blocks=5,
-                    outbox_per_block=100, backlog=10000)  # fmt: skip
+                    outbox_per_block=100, backlog=10000, fleet_stations=(1000, 2000), fleet_rate=5000,
+                    fleet_seconds=10)  # fmt: skip
 QUICK: Final = Sizes(rounds=1, warmup=150, blocks=3, per_block=150, decode_number=2000, decode_repeat=3,
                      stations=100, startup_runs=3, outbox_rounds=1, outbox_warmup=30, outbox_blocks=3,
-                     outbox_per_block=60, backlog=2000)  # fmt: skip
+                     outbox_per_block=60, backlog=2000, fleet_stations=(200,), fleet_rate=1000,
+                     fleet_seconds=3)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("outbox", lambda: _outbox(report, sizes)),
         ("decode", lambda: _decode(report, sizes)),
         ("memory", lambda: _memory(report, sizes)),
+        ("fleet", lambda: _fleet(report, sizes)),
         ("start-up", lambda: _startup(report, sizes)),
     ):
         if args.only is None or name in args.only:
@@ -423,6 +430,7 @@ def _decode(report: Report, sizes: Sizes) -> None:
 
 MEMORY_LABELS: Final = {
     "chargebox": "chargebox Station, connected, booted, idle",
+    "chargebox-fleet": "chargebox fleet station (one shared in-memory store), connected, booted, idle",
     "raw": "raw websockets client, compression off",
     "raw-deflate": "raw websockets client, permessage-deflate",
     "ocpp": "ocpp ChargePoint on websockets, compression off",
@@ -440,7 +448,7 @@ def _memory(report: Report, sizes: Sizes) -> None:
     ocpp = results["ocpp"].kib_per_station
     for kind in memory.KINDS:
         result = results[kind]
-        is_chargebox = kind == "chargebox"
+        is_chargebox = kind in ("chargebox", "chargebox-fleet")
         up = f"{result.count} up in {result.seconds:.1f} s" if kind not in ("chargebox-objects", "store-only") else ""
         report.rows.append(
             Row(
@@ -462,6 +470,47 @@ def _memory(report: Report, sizes: Sizes) -> None:
         f"{results['store-only'].kib_per_station:.0f} KiB and the unconnected Station objects "
         f"{results['chargebox-objects'].kib_per_station:.0f} KiB (store included); a bare websockets connection is "
         f"{raw:.0f} KiB without compression and {results['raw-deflate'].kib_per_station:.0f} KiB with it."
+    )
+
+
+# -- 3b. a fleet in one process -------------------------------------------------------------------------
+
+
+def _fleet(report: Report, sizes: Sizes) -> None:
+    results: list[fleet.FleetResult] = []
+    with csms_process() as port:
+        for count in sizes.fleet_stations:
+            results.append(
+                run_worker(fleet.fleet_worker, port, count, sizes.fleet_rate, sizes.fleet_seconds, timeout=600)
+            )
+    figure = f"a fleet in one process (chargebox fleet), MeterValues offered at {sizes.fleet_rate:,.0f}/s"
+    for result in results:
+        p99 = result.p99_ms
+        report.rows.append(
+            Row(
+                figure=figure,
+                case=f"{result.count:,} stations: held (booted, connected)",
+                result=f"{result.held:,}",
+                detail=f"up in {result.up_s:.1f} s; {result.kib_per_station:.1f} KiB per idle station (RSS delta)",
+            )
+        )
+        report.rows.append(
+            Row(
+                figure=figure,
+                case=f"{result.count:,} stations: MeterValues/s sustained, round trip p50 / p99",
+                result=f"{result.achieved_rate:,.0f} msg/s",
+                target=f"p99 < {FLEET_P99_TARGET_MS:g} ms",
+                met=None if p99 is None else p99 < FLEET_P99_TARGET_MS and result.errors == 0,
+                detail=f"p50 {result.p50_ms} ms, p99 {p99} ms, {result.errors} errors, "
+                f"{result.cpu_share:.2f} CPU s per s, {sizes.fleet_seconds:g} s",
+            )
+        )
+    largest = max(results, key=lambda r: r.count)
+    report.standing.append(
+        f"A fleet of {largest.count:,} stations in one process (one core, plain asyncio) held {largest.held:,} "
+        f"connected and booted, sustaining {largest.achieved_rate:,.0f} of the {sizes.fleet_rate:,.0f} MeterValues/s "
+        f"offered with a round trip p99 of {largest.p99_ms} ms (target < {FLEET_P99_TARGET_MS:g} ms for 10,000 "
+        f"stations at 5,000/s; this run measured {', '.join(f'{r.count:,}' for r in results)})."
     )
 
 
@@ -537,6 +586,15 @@ def _notes(report: Report, sizes: Sizes) -> None:
         "writer's connection to show what is fsync (same code path, not durable); in-memory: `Store.open(None)`. "
         f"{sizes.outbox_rounds} round(s), store kinds interleaved, median over rounds; fsync latency on this shared "
         "virtual disk varies from run to run.",
+        "Fleet: `chargebox.sim.fleet.Fleet` in one fresh process (plain asyncio), "
+        f"{', '.join(map(str, sizes.fleet_stations))} stations of one connector on one shared in-memory store, "
+        "ramped at 1,000 connections/s against the same "
+        "central system, each booted with its StatusNotifications answered; then each station calls MeterValues "
+        f"(the six values) every N / {sizes.fleet_rate:,.0f} s, spread evenly, for {sizes.fleet_seconds:g} s. Round "
+        "trips are the fleet's own figures (`Rpc.on_round_trip` into a reservoir of the latest 4,096); KiB per idle "
+        "station is the process's RSS after the ramp less before the fleet was made, divided by N (one-off costs "
+        "included, so above the memory section's figure). The memory section's fleet row uses the same shared "
+        "`StoreBackend.open(None)` with a `station(id)` view per station.",
         "Start-up: the `chargebox` console script beside the interpreter, `simulate --csms ws://127.0.0.1:PORT "
         "--id X`, timed from spawn to the BootNotification frame arriving at a central system in the bench process; "
         f"median of {sizes.startup_runs}.",

@@ -19,7 +19,7 @@ from typing import Any, Final
 from bench.common import HOST, SUBPROTOCOL, quiet_logging, raise_fd_limit, rss_kib
 
 BATCH: Final = 100
-KINDS: Final = ("chargebox", "raw", "raw-deflate", "ocpp", "chargebox-objects", "store-only")
+KINDS: Final = ("chargebox", "chargebox-fleet", "raw", "raw-deflate", "ocpp", "chargebox-objects", "store-only")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,7 @@ async def _measure(kind: str, port: int, count: int) -> MemoryResult:
     url = f"ws://{HOST}:{port}"
     start, stop = {
         "chargebox": _chargebox,
+        "chargebox-fleet": _chargebox_fleet,
         "chargebox-objects": _chargebox_objects,
         "store-only": _store_only,
         "raw": _raw(compression=None),
@@ -79,6 +80,32 @@ def _chargebox(url: str) -> tuple[Start, Stop]:
 
     async def start(i: int) -> Any:
         station = simulated_station(StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1))
+        runner = asyncio.ensure_future(station.run())
+        await wait_until_idle(station, runner, timeout=60)
+        return station, runner
+
+    async def stop(item: Any) -> None:
+        station, runner = item
+        await station.stop()
+        runner.cancel()
+
+    return start, stop
+
+
+def _chargebox_fleet(url: str) -> tuple[Start, Stop]:
+    """A whole station per connection, as ``chargebox fleet`` runs them: one in-memory store shared by
+    all (``StoreBackend.station(id)``, a view per station), booted and idle."""
+    from bench.roundtrip import wait_until_idle
+    from chargebox.sim.simulator import simulated_station
+    from chargebox.station.station import StationSettings
+    from chargebox.store import StoreBackend
+
+    backend = StoreBackend.open(None)
+
+    async def start(i: int) -> Any:
+        station = simulated_station(
+            StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1), store=backend.station(f"M{i}")
+        )
         runner = asyncio.ensure_future(station.run())
         await wait_until_idle(station, runner, timeout=60)
         return station, runner

@@ -126,7 +126,7 @@ async def _measure(
     bare = [_bare_commit(data_dir, store_kind)] if data_dir is not None else []
     store = Store.open(data_dir)
     if store_kind == "file-nosync":
-        store._writer_db.execute("PRAGMA synchronous=NORMAL")  # the group-commit writer's own connection
+        store.backend._writer_db.execute("PRAGMA synchronous=NORMAL")  # the group-commit writer's own connection
     station = simulated_station(settings, store=store)
     runner = asyncio.ensure_future(station.run())
     try:

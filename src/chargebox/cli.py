@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import signal
 import ssl
 import sys
 import tomllib
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -62,12 +63,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header
         redact_logger(name)
     try:
-        return asyncio.run(_run_until_signal(args.handler(args)))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_run_until_signal(args.handler(args)))
     except UserError as exc:
         print(f"chargebox: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (``pip install chargebox[fast]``), asyncio's otherwise."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -77,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     demo = commands.add_parser("demo", help="a central system and a simulated station in one process")
+    demo.add_argument("--fleet", action="store_true", help="a live fleet of a few stations instead of the tour")
     demo.set_defaults(handler=_demo)
 
     csms = commands.add_parser("csms", help="run the small built-in central system")
@@ -125,6 +138,22 @@ def _build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one real station from its file (docs/howto/integrate.md)")
     run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the station file (TOML)")
     run.set_defaults(handler=_run)
+
+    fleet = commands.add_parser("fleet", help="N simulated stations in one process, sharing one store")
+    fleet.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws://")
+    fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
+    fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN (default CP)")
+    fleet.add_argument("--connectors", type=_connector_count, metavar="C", help="per station (default: template, 1)")
+    fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")
+    fleet.add_argument("--connect-rate", type=_rate, default=50.0, metavar="R", help="connections/s (default 50)")
+    fleet.add_argument("--duration", type=_duration, metavar="S", help="end after S seconds, exit 0")
+    fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
+    fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
+    fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto (default 0)")
+    fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
+    fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
+    fleet.add_argument("--password", metavar="P", help="AuthorizationKey of every station (security profile 1)")
+    fleet.set_defaults(handler=_fleet)
 
     image = commands.add_parser("firmware-image", help="write a firmware image in the simulator's format")
     image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
@@ -231,6 +260,51 @@ async def _run(args: argparse.Namespace) -> int:
     return await run(args.config)
 
 
+async def _fleet(args: argparse.Namespace) -> int:
+    from chargebox.sim.fleet import Fleet, FleetSettings, run_fleet
+    from chargebox.sim.template import Template, read_template
+
+    _check_csms_url(args.csms)
+    _check_password(args.password)
+    _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
+    template = read_template(args.template) if args.template else Template()
+    if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
+        logging.getLogger("chargebox").setLevel(logging.WARNING)
+    try:
+        fleet = Fleet(
+            FleetSettings(
+                csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
+                template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
+                seed=args.seed, password=args.password,
+            )
+        )  # fmt: skip
+    except OSError as exc:
+        raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    return await run_fleet(
+        fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty()
+    )
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected connections per second, got {text!r}") from None
+    if not 0.1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected 0.1 to 10000 connections per second, got {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= 30 * 86_400:
+        raise argparse.ArgumentTypeError(f"expected 0 to 2592000 seconds, got {text!r}")
+    return value
+
+
 async def _firmware_image(args: argparse.Namespace) -> int:
     """``chargebox firmware-image``: an image the simulated installer verifies (see sim/installer.py)."""
     from chargebox.sim.installer import ImageError, default_payload, make_image
@@ -309,6 +383,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
     if not args.verbose:  # the tour tells its own story; the log would interleave with it
         logging.getLogger("chargebox").setLevel(logging.WARNING)
+    if args.fleet:
+        from chargebox.sim.demo_fleet import run_fleet_demo
+
+        return await run_fleet_demo()
     return await run_demo()
 
 

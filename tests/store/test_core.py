@@ -85,7 +85,7 @@ def test_file_store_is_wal_with_full_sync(tmp_path: Path) -> None:
 def test_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     with pytest.raises(RuntimeError), store.transaction() as db:
-        db.execute("INSERT INTO config VALUES ('A', '1')")
+        db.execute("INSERT INTO config (key, value) VALUES ('A', '1')")
         raise RuntimeError("power cut mid-write")
     assert store.config.load() == {}
     store.close()

@@ -1,6 +1,7 @@
 """The JSON control API of a simulated station (``simulate --control HOST:PORT``).
 
     GET  /api/state                                   the station, its connection and connectors
+    (a fleet serves each station's under /api/stations/{station}/..., see fleet_control.py)
     POST /api/connectors/{id}/plug | unplug           the cable
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
@@ -48,14 +49,22 @@ _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
 
 def make_app(sim: Simulator) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_SIZE)
+    add_station_routes(app, "", lambda _request: sim)
+    return app
+
+
+def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.Request], Simulator]) -> None:
+    """The per-station endpoints under ``/api<prefix>``: ``""`` for simulate, ``/stations/{station}``
+    for a fleet, whose ``lookup`` finds the station a request names (404 if none)."""
     routes = web.RouteTableDef()
 
-    @routes.get("/api/state")
-    async def state(_request: web.Request) -> web.Response:
-        return _state(sim)
+    @routes.get(f"/api{prefix}/state")
+    async def state(request: web.Request) -> web.Response:
+        return _state(lookup(request))
 
-    @routes.post("/api/connectors/{id}/{action}")
+    @routes.post(f"/api{prefix}/connectors/{{id}}/{{action}}")
     async def connector(request: web.Request) -> web.Response:
+        sim = lookup(request)
         connector_id = _connector_id(request, sim)
         action = request.match_info["action"]
         if action == "plug":
@@ -82,23 +91,27 @@ def make_app(sim: Simulator) -> web.Application:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
         return _state(sim)
 
-    @routes.post("/api/swipe")
+    @routes.post(f"/api{prefix}/swipe")
     async def swipe(request: web.Request) -> web.Response:
+        sim = lookup(request)
         await sim.swipe(_id_tag(await _body(request)), None)
         return _state(sim)
 
-    @routes.post("/api/emergency-stop")
-    async def emergency_stop(_request: web.Request) -> web.Response:
+    @routes.post(f"/api{prefix}/emergency-stop")
+    async def emergency_stop(request: web.Request) -> web.Response:
+        sim = lookup(request)
         await sim.station.emergency_stop()
         return _state(sim)
 
-    @routes.post("/api/reboot")
-    async def reboot(_request: web.Request) -> web.Response:
+    @routes.post(f"/api{prefix}/reboot")
+    async def reboot(request: web.Request) -> web.Response:
+        sim = lookup(request)
         await sim.station.local_reboot()
         return web.json_response({"ok": True})
 
-    @routes.post("/api/connection/{action}")
+    @routes.post(f"/api{prefix}/connection/{{action}}")
     async def connection(request: web.Request) -> web.Response:
+        sim = lookup(request)
         action = request.match_info["action"]
         if action == "disconnect":
             sim.station.transport.disconnect()
@@ -109,7 +122,6 @@ def make_app(sim: Simulator) -> web.Application:
         return web.json_response({"ok": True})
 
     app.add_routes(routes)
-    return app
 
 
 @web.middleware

@@ -50,6 +50,15 @@ class SimulatedEv:
     capacity_wh: float = 60_000.0
     soc: float = 20.0
     suspended: bool = False  # the EV itself stopped asking for energy (SuspendedEV, S-4)
+    taper_soc: float = 100.0  # the charging curve (sim/ev.py): full current up to here, then less
+    min_ratio: float = 0.1  # of max_current, at 100 %
+
+    def accepts(self) -> float:
+        """Amps per phase the battery takes at its state of charge (its charging curve)."""
+        if self.soc <= self.taper_soc:
+            return self.max_current
+        left = max(100.0 - self.soc, 0.0) / max(100.0 - self.taper_soc, 1e-9)
+        return self.max_current * (self.min_ratio + (1 - self.min_ratio) * left)
 
 
 @dataclass(slots=True)
@@ -68,7 +77,7 @@ class SimulatedConnector:
         """Amps per phase flowing now."""
         if not (self.plugged and self.contactor_closed) or self.ev.suspended or self.ev.soc >= 100.0:
             return 0.0
-        return min(self.offered_a, self.ev.max_current)
+        return min(self.offered_a, self.ev.accepts())
 
     def power(self) -> float:
         return self.current() * VOLTAGE * self.ev.phases

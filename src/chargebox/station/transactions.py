@@ -49,7 +49,7 @@ from chargebox.station.connectors import ConnectorsService
 from chargebox.station.lane import UNDELIVERABLE, Lane, encode
 from chargebox.station.metering import MeteringService
 from chargebox.station.service import Service
-from chargebox.store import Op, OutboxItem, Store, TransactionsTable
+from chargebox.store import Op, OutboxItem, Store
 from chargebox.tasks import Tasks
 
 S = ChargePointStatus
@@ -397,7 +397,7 @@ class TransactionService(Service):
                 session.parent_id_tag = info.parent_id_tag
             if info.status is not AuthorizationStatus.ACCEPTED:
                 self._tasks.spawn(self._deauthorized(session))
-        return TransactionsTable.set_transaction_id(ref, response.transaction_id)
+        return self._store.transactions.set_transaction_id(ref, response.transaction_id)
 
     async def _deauthorized(self, session: Session) -> None:
         """X-5: the central system does not accept the idTag of a running transaction."""
@@ -428,7 +428,7 @@ class TransactionService(Service):
         """X-4: a StartTransaction that could never be delivered: its messages use -1."""
         if item.tx_ref is not None:
             self._lane.remember_transaction_id(item.tx_ref, UNDELIVERABLE)
-            await self._store.write(TransactionsTable.set_transaction_id(item.tx_ref, UNDELIVERABLE))
+            await self._store.write(self._store.transactions.set_transaction_id(item.tx_ref, UNDELIVERABLE))
 
     # -- remote start / stop --------------------------------------------------------------------
 

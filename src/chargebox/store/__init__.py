@@ -15,7 +15,7 @@ from chargebox.store.auth import AuthCacheTable
 from chargebox.store.certificates import CertificateRecord, CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
-from chargebox.store.core import LOCK_NAME, Store
+from chargebox.store.core import LOCK_NAME, Store, StoreBackend
 from chargebox.store.jobs import (
     DiagnosticsJobRecord,
     DiagnosticsJobTable,
@@ -50,6 +50,7 @@ __all__ = [
     "OutboxTable",
     "StateTable",
     "Store",
+    "StoreBackend",
     "TransactionRecord",
     "TransactionsTable",
     "migrate",

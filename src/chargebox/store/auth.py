@@ -25,21 +25,24 @@ class AuthCacheTable(Table):
     """The authorization cache (A-8); it survives reboots. ClearCache empties it (C-9)."""
 
     def count(self) -> int:
-        return int(self._store.rows("SELECT COUNT(*) AS n FROM auth_cache")[0]["n"])
+        return int(self._store.rows("SELECT COUNT(*) AS n FROM auth_cache WHERE station = ?", (self.station,))[0]["n"])
 
     def put(self, id_tag: str, status: str, *, expiry_date: str | None, parent_id_tag: str | None, now: str) -> None:
         with self._store.transaction() as db:
             db.execute(
-                "INSERT INTO auth_cache (id_tag, status, expiry_date, parent_id_tag, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id_tag) DO UPDATE SET status = excluded.status, "
+                "INSERT INTO auth_cache (station, id_tag, status, expiry_date, parent_id_tag, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(station, id_tag) DO UPDATE SET status = excluded.status, "
                 "expiry_date = excluded.expiry_date, parent_id_tag = excluded.parent_id_tag, "
                 "updated_at = excluded.updated_at",
-                (id_tag, status, expiry_date, parent_id_tag, now),
+                (self.station, id_tag, status, expiry_date, parent_id_tag, now),
             )
 
     def get(self, id_tag: str) -> tuple[str, str | None, str | None] | None:
         """(status, expiry_date, parent_id_tag) of a cached idTag, matched case-insensitively (G-1)."""
-        rows = self._store.rows("SELECT status, expiry_date, parent_id_tag FROM auth_cache WHERE id_tag = ?", (id_tag,))
+        rows = self._store.rows(
+            "SELECT status, expiry_date, parent_id_tag FROM auth_cache WHERE station = ? AND id_tag = ?",
+            (self.station, id_tag),
+        )
         if not rows:
             return None
         row = rows[0]
@@ -49,11 +52,11 @@ class AuthCacheTable(Table):
         """A-8: when full, drop invalid entries first, then the oldest valid ones."""
         with self._store.transaction() as db:
             db.execute(
-                "DELETE FROM auth_cache WHERE id_tag NOT IN (SELECT id_tag FROM auth_cache "
-                "ORDER BY status = 'Accepted' DESC, updated_at DESC LIMIT ?)",
-                (keep,),
+                "DELETE FROM auth_cache WHERE station = ? AND id_tag NOT IN (SELECT id_tag FROM auth_cache "
+                "WHERE station = ? ORDER BY status = 'Accepted' DESC, updated_at DESC LIMIT ?)",
+                (self.station, self.station, keep),
             )
 
     def clear(self) -> None:
         with self._store.transaction() as db:
-            db.execute("DELETE FROM auth_cache")
+            db.execute("DELETE FROM auth_cache WHERE station = ?", (self.station,))

@@ -20,13 +20,17 @@ class ConfigTable(Table):
     """Configuration key values as OCPP strings (K-13: they persist)."""
 
     def load(self) -> dict[str, str]:
-        return {str(row["key"]): str(row["value"]) for row in self._store.rows("SELECT key, value FROM config")}
+        return {
+            str(row["key"]): str(row["value"])
+            for row in self._store.rows("SELECT key, value FROM config WHERE station = ?", (self.station,))
+        }
 
     def save(self, key: str, value: str) -> None:
         with self._store.transaction() as db:
             db.execute(
-                "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
+                "INSERT INTO config (station, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(station, key) DO UPDATE SET value = excluded.value",
+                (self.station, key, value),
             )
 
 
@@ -34,13 +38,13 @@ class StateTable(Table):
     """Small named facts about the station (e.g. the firmware version it booted with)."""
 
     def get(self, key: str) -> str | None:
-        rows = self._store.rows("SELECT value FROM station_state WHERE key = ?", (key,))
+        rows = self._store.rows("SELECT value FROM station_state WHERE station = ? AND key = ?", (self.station, key))
         return str(rows[0]["value"]) if rows else None
 
     def set(self, key: str, value: str) -> None:
         with self._store.transaction() as db:
             db.execute(
-                "INSERT INTO station_state (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
+                "INSERT INTO station_state (station, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(station, key) DO UPDATE SET value = excluded.value",
+                (self.station, key, value),
             )

@@ -25,17 +25,21 @@ class ConnectorsTable(Table):
     def ensure(self, count: int) -> None:
         with self._store.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO connectors (connector_id) VALUES (?)", [(i,) for i in range(count + 1)]
+                "INSERT OR IGNORE INTO connectors (station, connector_id) VALUES (?, ?)",
+                [(self.station, i) for i in range(count + 1)],
             )
 
     def availability(self) -> dict[int, str]:
-        rows = self._store.rows("SELECT connector_id, availability FROM connectors")
+        rows = self._store.rows("SELECT connector_id, availability FROM connectors WHERE station = ?", (self.station,))
         return {int(row["connector_id"]): str(row["availability"]) for row in rows}
 
     def set_availability(self, connector_id: int, availability: str) -> None:
         with self._store.transaction() as db:
-            db.execute("UPDATE connectors SET availability = ? WHERE connector_id = ?", (availability, connector_id))
+            db.execute(
+                "UPDATE connectors SET availability = ? WHERE station = ? AND connector_id = ?",
+                (availability, self.station, connector_id),
+            )
 
     def all_meter_wh(self) -> dict[int, int]:
-        rows = self._store.rows("SELECT connector_id, meter_wh FROM connectors")
+        rows = self._store.rows("SELECT connector_id, meter_wh FROM connectors WHERE station = ?", (self.station,))
         return {int(row["connector_id"]): int(row["meter_wh"]) for row in rows}

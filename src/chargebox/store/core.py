@@ -19,7 +19,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
@@ -39,14 +39,17 @@ T = TypeVar("T")
 LOCK_NAME: Final = "lock"
 
 
-class Store:
-    """A station's persistent state. ``Store.open(None)`` keeps it in memory (fleets, tests)."""
+class StoreBackend:
+    """The file (or in-memory database) behind one or many stations' stores: its connections, the
+    writer thread and the group commit. A fleet opens one and gives each station a view
+    (``backend.station(id)``): every station's write joins the same group commit, so one fsync
+    serves the whole fleet, and the data dir's lock covers every station in the file.
+    """
 
     def __init__(
         self, db: sqlite3.Connection, writer: sqlite3.Connection | None = None, *, lock: IO[bytes] | None = None
     ) -> None:
         self._db = db
-        self.station = ""  # the rows of which station this store reads and writes (see ``Table``)
         self._writer_db = writer
         self._lock = lock
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chargebox-store") if writer else None
@@ -54,27 +57,16 @@ class Store:
         self._committing = False
         self._committer: asyncio.Future[None] | None = None
         self.commits = 0
-        self.config = ConfigTable(self)
-        self.state = StateTable(self)
-        self.connectors = ConnectorsTable(self)
-        self.auth_cache = AuthCacheTable(self)
-        self.outbox = OutboxTable(self)
-        self.dead_letters = DeadLettersTable(self)
-        self.transactions = TransactionsTable(self)
-        self.firmware = FirmwareJobTable(self)
-        self.diagnostics = DiagnosticsJobTable(self)
-        self.certificates = CertificatesTable(self)
 
     @classmethod
-    def open(cls, data_dir: Path | None) -> Store:
-        """Open (or create) the data dir's store and hold its lock until ``close``.
+    def open(cls, data_dir: Path | None) -> StoreBackend:
+        """Open (or create) the data dir's store file and hold its lock until ``close``.
 
         Raises:
             ConfigError: the data dir or its store is unusable, or another chargebox is using it.
         """
         if data_dir is None:
-            # A fleet keeps thousands of these: small pages and no statement cache keep one near
-            # 35 KiB instead of ~150 KiB (measured by bench/).
+            # Small pages and no statement cache keep an in-memory store small (measured by bench/).
             db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False, cached_statements=0)
             db.execute("PRAGMA page_size=512")
             migrate(db)
@@ -86,6 +78,10 @@ class Store:
             lock.close()
             raise
         return cls(db, writer, lock=lock)
+
+    def station(self, station: str) -> Store:
+        """The view of one station's rows; closing it leaves the backend open (the fleet closes that)."""
+        return Store(self, station, owner=False)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -177,6 +173,64 @@ class Store:
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
         return cursor.execute(sql, args).fetchall()
+
+
+class Store:
+    """One station's persistent state: a light view of a ``StoreBackend`` reading and writing the rows
+    of ``station`` only. ``Store.open(data_dir)`` is a single station's store (station ``''``, the
+    backend its own); ``Store.open(None)`` keeps it in memory (tests)."""
+
+    def __init__(self, backend: StoreBackend, station: str = "", *, owner: bool = True) -> None:
+        self.backend = backend
+        self.station = station  # the rows of which station this store reads and writes (see ``Table``)
+        self._owner = owner
+        self.config = ConfigTable(self)
+        self.state = StateTable(self)
+        self.connectors = ConnectorsTable(self)
+        self.auth_cache = AuthCacheTable(self)
+        self.outbox = OutboxTable(self)
+        self.dead_letters = DeadLettersTable(self)
+        self.transactions = TransactionsTable(self)
+        self.firmware = FirmwareJobTable(self)
+        self.diagnostics = DiagnosticsJobTable(self)
+        self.certificates = CertificatesTable(self)
+
+    @classmethod
+    def open(cls, data_dir: Path | None) -> Store:
+        """Open (or create) the data dir's store and hold its lock until ``close``.
+
+        Raises:
+            ConfigError: the data dir or its store is unusable, or another chargebox is using it.
+        """
+        return cls(StoreBackend.open(data_dir))
+
+    def close(self) -> None:
+        """Close the backend if this store owns it; a fleet's station leaves the shared one open."""
+        if self._owner:
+            self.backend.close()
+
+    @property
+    def commits(self) -> int:
+        return self.backend.commits
+
+    @property
+    def version(self) -> int:
+        return self.backend.version
+
+    async def idle(self) -> None:
+        await self.backend.idle()
+
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.backend.write(op)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.backend.transaction()
+
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return self.backend.query(sql, args)
+
+    def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        return self.backend.rows(sql, args)
 
 
 def _lock(data_dir: Path) -> IO[bytes]:

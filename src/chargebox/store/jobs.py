@@ -48,6 +48,15 @@ MIGRATIONS: Final[Mapping[int, str]] = {
 
 JobValue = str | int | None
 
+# The columns' defaults (migration 8), read by a station whose job row is not made yet.
+_JOB_DEFAULTS: Final[Mapping[str, JobValue]] = {
+    "status": "Idle",
+    "stage": "idle",
+    "retries": 0,
+    "retry_interval": 0,
+    "attempts": 0,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FirmwareJobRecord:
@@ -89,7 +98,7 @@ class DiagnosticsJobRecord:
 
 
 class _JobTable(Table):
-    """One row (id 1) holding a service's status and its job; every change is one durable commit.
+    """One row per station holding a service's status and its job; every change is one durable commit.
 
     The columns are the record's fields, so a column added to both cannot be missed by either.
     """
@@ -98,18 +107,31 @@ class _JobTable(Table):
     _columns: tuple[str, ...]
 
     def _fields(self) -> dict[str, Any]:
-        """The row by column name; the columns' own types (INTEGER, TEXT, NULL) are the record's."""
-        row = self._store.rows(f"SELECT {', '.join(self._columns)} FROM {self._table} WHERE id = 1")[0]
-        return {name: row[name] for name in self._columns}
+        """The row by column name; the columns' own types (INTEGER, TEXT, NULL) are the record's.
+        A station that never wrote its job has none yet: it reads the columns' defaults."""
+        rows = self._store.rows(
+            f"SELECT {', '.join(self._columns)} FROM {self._table} WHERE station = ?", (self.station,)
+        )
+        if not rows:
+            return {name: _JOB_DEFAULTS.get(name) for name in self._columns}
+        return {name: rows[0][name] for name in self._columns}
 
     def update(self, **fields: JobValue) -> None:
         """Change some columns of the job (journal first, then act)."""
         unknown = set(fields) - set(self._columns)
         if unknown:
             raise ValueError(f"{self._table} has no column {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = ?" for name in fields)
+        if not fields:
+            return
+        names = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in fields)
         with self._store.transaction() as db:
-            db.execute(f"UPDATE {self._table} SET {assignments} WHERE id = 1", tuple(fields.values()))
+            db.execute(
+                f"INSERT INTO {self._table} (station, {names}) VALUES (?, {marks}) "
+                f"ON CONFLICT(station) DO UPDATE SET {assignments}",
+                (self.station, *fields.values()),
+            )
 
     def set_status(self, status: str) -> None:
         self.update(status=status)

@@ -70,28 +70,35 @@ class OutboxTable(Table):
     """Transaction-related messages, written before they are sent and deleted when answered (Q-1, Q-2)."""
 
     async def append(self, action: str, payload: bytes, tx_ref: int | None) -> int:
-        return await self._store.write(lambda db: enqueue(db, action, payload, tx_ref))
+        return await self._store.write(lambda db: enqueue(db, self.station, action, payload, tx_ref))
 
     def head(self) -> OutboxItem | None:
-        rows = self._store.rows(f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY seq LIMIT 1")
+        rows = self._store.rows(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE station = ? ORDER BY seq LIMIT 1", (self.station,)
+        )
         return _outbox_item(rows[0]) if rows else None
 
     def get(self, seq: int) -> OutboxItem | None:
-        rows = self._store.rows(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE seq = ?", (seq,))
+        rows = self._store.rows(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE station = ? AND seq = ?", (self.station, seq)
+        )
         return _outbox_item(rows[0]) if rows else None
 
     def seqs(self) -> list[int]:
         """Every pending entry, oldest first: the order they must reach the central system in (Q-2)."""
-        return [int(row["seq"]) for row in self._store.rows("SELECT seq FROM outbox ORDER BY seq")]
+        return [
+            int(row["seq"])
+            for row in self._store.rows("SELECT seq FROM outbox WHERE station = ? ORDER BY seq", (self.station,))
+        ]
 
     def count(self) -> int:
-        return int(self._store.rows("SELECT COUNT(*) AS n FROM outbox")[0]["n"])
+        return int(self._store.rows("SELECT COUNT(*) AS n FROM outbox WHERE station = ?", (self.station,))[0]["n"])
 
     async def remove(self, seq: int, then: Op | None = None) -> None:
         """Delete an answered message, and in the same commit apply what its answer taught us."""
 
         def op(db: sqlite3.Connection) -> None:
-            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            db.execute("DELETE FROM outbox WHERE station = ? AND seq = ?", (self.station, seq))
             if then is not None:
                 then(db)
 
@@ -100,7 +107,8 @@ class OutboxTable(Table):
     async def failed(self, seq: int, attempts: int, next_try_at: float) -> None:
         await self._store.write(
             lambda db: db.execute(
-                "UPDATE outbox SET attempts = ?, next_try_at = ? WHERE seq = ?", (attempts, next_try_at, seq)
+                "UPDATE outbox SET attempts = ?, next_try_at = ? WHERE station = ? AND seq = ?",
+                (attempts, next_try_at, self.station, seq),
             )
         )
 
@@ -114,13 +122,14 @@ class OutboxTable(Table):
 
         def op(db: sqlite3.Connection) -> None:
             moved = db.execute(
-                "INSERT INTO dead_letters (seq, action, payload, tx_ref, attempts, reason, moved_at) "
-                "SELECT seq, action, payload, tx_ref, attempts, ?, ? FROM outbox WHERE seq = ?",
-                (reason, moved_at, seq),
+                "INSERT INTO dead_letters (station, seq, action, payload, tx_ref, attempts, reason, moved_at) "
+                "SELECT station, seq, action, payload, tx_ref, attempts, ?, ? FROM outbox "
+                "WHERE station = ? AND seq = ?",
+                (reason, moved_at, self.station, seq),
             )
             if moved.rowcount != 1:
                 raise LookupError(f"the outbox has no entry {seq}")
-            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            db.execute("DELETE FROM outbox WHERE station = ? AND seq = ?", (self.station, seq))
 
         await self._store.write(op)
 
@@ -129,11 +138,15 @@ class DeadLettersTable(Table):
     """Outbox entries given up on, kept for the operator to inspect (nothing sends them again)."""
 
     def count(self) -> int:
-        return int(self._store.rows("SELECT COUNT(*) AS n FROM dead_letters")[0]["n"])
+        return int(
+            self._store.rows("SELECT COUNT(*) AS n FROM dead_letters WHERE station = ?", (self.station,))[0]["n"]
+        )
 
     def all(self) -> list[DeadLetter]:
         rows = self._store.rows(
-            "SELECT seq, action, payload, tx_ref, attempts, reason, moved_at FROM dead_letters ORDER BY seq"
+            "SELECT seq, action, payload, tx_ref, attempts, reason, moved_at FROM dead_letters WHERE station = ? "
+            "ORDER BY seq",
+            (self.station,),
         )
         return [
             DeadLetter(
@@ -149,9 +162,11 @@ class DeadLettersTable(Table):
         ]
 
 
-def enqueue(db: sqlite3.Connection, action: str, payload: bytes, tx_ref: int | None) -> int:
-    """Queue a message inside a write already under way (one commit with what it belongs to); its seq."""
-    cursor = db.execute("INSERT INTO outbox (action, payload, tx_ref) VALUES (?, ?, ?)", (action, payload, tx_ref))
+def enqueue(db: sqlite3.Connection, station: str, action: str, payload: bytes, tx_ref: int | None) -> int:
+    """Queue a station's message inside a write already under way (one commit with what it belongs to); its seq."""
+    cursor = db.execute(
+        "INSERT INTO outbox (station, action, payload, tx_ref) VALUES (?, ?, ?, ?)", (station, action, payload, tx_ref)
+    )
     return int(cursor.lastrowid or 0)
 
 

@@ -101,13 +101,23 @@ class TransactionsTable(Table):
 
         def op(db: sqlite3.Connection) -> tuple[int, int]:
             cursor = db.execute(
-                "INSERT INTO transactions (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, "
-                "meter_last, meter_last_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (connector_id, id_tag, parent_id_tag, reservation_id, meter_start, meter_start, started_at, started_at),
+                "INSERT INTO transactions (station, connector_id, id_tag, parent_id_tag, reservation_id, meter_start, "
+                "meter_last, meter_last_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.station,
+                    connector_id,
+                    id_tag,
+                    parent_id_tag,
+                    reservation_id,
+                    meter_start,
+                    meter_start,
+                    started_at,
+                    started_at,
+                ),
             )
             ref = int(cursor.lastrowid or 0)
             action, payload = start_request(ref)
-            return ref, enqueue(db, action, payload, ref)
+            return ref, enqueue(db, self.station, action, payload, ref)
 
         ref, seq = await self._store.write(op)
         if queued is not None:
@@ -115,17 +125,23 @@ class TransactionsTable(Table):
         return ref
 
     def open_transactions(self) -> list[TransactionRecord]:
-        rows = self._store.rows(f"SELECT {_TX_COLUMNS} FROM transactions WHERE stopped_at IS NULL ORDER BY ref")
+        rows = self._store.rows(
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE station = ? AND stopped_at IS NULL ORDER BY ref",
+            (self.station,),
+        )
         return [_tx_record(row) for row in rows]
 
     def get(self, ref: int) -> TransactionRecord | None:
-        rows = self._store.rows(f"SELECT {_TX_COLUMNS} FROM transactions WHERE ref = ?", (ref,))
+        rows = self._store.rows(
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE station = ? AND ref = ?", (self.station, ref)
+        )
         return _tx_record(rows[0]) if rows else None
 
     def by_transaction_id(self, transaction_id: int) -> TransactionRecord | None:
         rows = self._store.rows(
-            f"SELECT {_TX_COLUMNS} FROM transactions WHERE transaction_id = ? ORDER BY ref DESC LIMIT 1",
-            (transaction_id,),
+            f"SELECT {_TX_COLUMNS} FROM transactions WHERE station = ? AND transaction_id = ? "
+            "ORDER BY ref DESC LIMIT 1",
+            (self.station, transaction_id),
         )
         return _tx_record(rows[0]) if rows else None
 
@@ -146,10 +162,13 @@ class TransactionsTable(Table):
         MeterValues' outbox seq, and is not called when there is no ``message``."""
 
         def op(db: sqlite3.Connection) -> int | None:
-            _register(db, ref, connector_id, meter_wh, at)
+            _register(db, self.station, ref, connector_id, meter_wh, at)
             if stop_sample is not None:
-                db.execute("INSERT INTO tx_samples (tx_ref, meter_value) VALUES (?, ?)", (ref, stop_sample))
-            return None if message is None else enqueue(db, message[0], message[1], ref)
+                db.execute(
+                    "INSERT INTO tx_samples (station, tx_ref, meter_value) VALUES (?, ?, ?)",
+                    (self.station, ref, stop_sample),
+                )
+            return None if message is None else enqueue(db, self.station, message[0], message[1], ref)
 
         seq = await self._store.write(op)
         if queued is not None and seq is not None:
@@ -158,10 +177,12 @@ class TransactionsTable(Table):
     async def record_register(self, ref: int, *, connector_id: int, meter_wh: int, at: str) -> None:
         """Persist the register of a running transaction between samples (the bound on what a power
         cut can lose, docs/reliability.md): the register never goes back (X-15)."""
-        await self._store.write(lambda db: _register(db, ref, connector_id, meter_wh, at))
+        await self._store.write(lambda db: _register(db, self.station, ref, connector_id, meter_wh, at))
 
     def samples(self, ref: int) -> list[bytes]:
-        rows = self._store.rows("SELECT meter_value FROM tx_samples WHERE tx_ref = ? ORDER BY seq", (ref,))
+        rows = self._store.rows(
+            "SELECT meter_value FROM tx_samples WHERE station = ? AND tx_ref = ? ORDER BY seq", (self.station, ref)
+        )
         return [as_bytes(row["meter_value"]) for row in rows]
 
     async def finish(
@@ -180,28 +201,34 @@ class TransactionsTable(Table):
         def op(db: sqlite3.Connection) -> int:
             db.execute(
                 "UPDATE transactions SET meter_last = ?, meter_last_at = ?, stopped_at = ?, stop_reason = ? "
-                "WHERE ref = ?",
-                (meter_stop, stopped_at, stopped_at, reason, ref),
+                "WHERE station = ? AND ref = ?",
+                (meter_stop, stopped_at, stopped_at, reason, self.station, ref),
             )
             db.execute(
-                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = "
-                "(SELECT connector_id FROM transactions WHERE ref = ?)",
-                (meter_stop, ref),
+                "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE station = ? AND connector_id = "
+                "(SELECT connector_id FROM transactions WHERE station = ? AND ref = ?)",
+                (meter_stop, self.station, self.station, ref),
             )
-            db.execute("DELETE FROM tx_samples WHERE tx_ref = ?", (ref,))
-            return enqueue(db, stop_request[0], stop_request[1], ref)
+            db.execute("DELETE FROM tx_samples WHERE station = ? AND tx_ref = ?", (self.station, ref))
+            return enqueue(db, self.station, stop_request[0], stop_request[1], ref)
 
         seq = await self._store.write(op)
         if queued is not None:
             queued(seq)
 
-    @staticmethod
-    def set_transaction_id(ref: int, transaction_id: int) -> Op:
+    def set_transaction_id(self, ref: int, transaction_id: int) -> Op:
         """An op for ``outbox.remove(then=...)``: the StartTransaction answer names the transaction."""
-        return lambda db: db.execute("UPDATE transactions SET transaction_id = ? WHERE ref = ?", (transaction_id, ref))
+        station = self.station
+        return lambda db: db.execute(
+            "UPDATE transactions SET transaction_id = ? WHERE station = ? AND ref = ?", (transaction_id, station, ref)
+        )
 
     async def mark_deauthorized(self, ref: int) -> None:
-        await self._store.write(lambda db: db.execute("UPDATE transactions SET deauthorized = 1 WHERE ref = ?", (ref,)))
+        await self._store.write(
+            lambda db: db.execute(
+                "UPDATE transactions SET deauthorized = 1 WHERE station = ? AND ref = ?", (self.station, ref)
+            )
+        )
 
 
 def _tx_record(row: sqlite3.Row) -> TransactionRecord:
@@ -222,9 +249,12 @@ def _tx_record(row: sqlite3.Row) -> TransactionRecord:
     )
 
 
-def _register(db: sqlite3.Connection, ref: int, connector_id: int, meter_wh: int, at: str) -> None:
+def _register(db: sqlite3.Connection, station: str, ref: int, connector_id: int, meter_wh: int, at: str) -> None:
     db.execute(
-        "UPDATE transactions SET meter_last = MAX(meter_last, ?), meter_last_at = ? WHERE ref = ?",
-        (meter_wh, at, ref),
+        "UPDATE transactions SET meter_last = MAX(meter_last, ?), meter_last_at = ? WHERE station = ? AND ref = ?",
+        (meter_wh, at, station, ref),
     )
-    db.execute("UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE connector_id = ?", (meter_wh, connector_id))
+    db.execute(
+        "UPDATE connectors SET meter_wh = MAX(meter_wh, ?) WHERE station = ? AND connector_id = ?",
+        (meter_wh, station, connector_id),
+    )

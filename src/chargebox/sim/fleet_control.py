@@ -1,0 +1,71 @@
+"""The JSON control API of a fleet (``fleet --control HOST:PORT``).
+
+    GET  /api/fleet                         the figures (as ``--stats-json`` writes them)
+    GET  /api/stations?q=TEXT&limit=N       the stations whose id contains TEXT (at most N, default 100)
+    GET  /api/stations/{id}/state           one station, as ``simulate``'s ``GET /api/state``
+    POST /api/stations/{id}/...             every per-station endpoint of ``simulate`` (sim/control.py)
+
+An unknown station is 404; a bad ``limit`` is 400. Requests are held to the same rules as
+``simulate``'s (sim/control.py), since they reach the same stations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+
+from chargebox.errors import UserError
+from chargebox.sim.control import MAX_BODY_SIZE, _bad, _errors, add_station_routes
+
+if TYPE_CHECKING:
+    from chargebox.sim.fleet import Fleet
+    from chargebox.sim.simulator import Simulator
+
+MAX_LIMIT: Final = 1000
+MAX_QUERY: Final = 64
+
+
+def make_fleet_app(fleet: Fleet) -> web.Application:
+    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_SIZE)
+
+    def lookup(request: web.Request) -> Simulator:
+        station_id = request.match_info["station"]
+        sim = fleet.sims.get(station_id)
+        if sim is None:
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": f"no station {station_id[:64]!r}"}), content_type="application/json"
+            )
+        return sim
+
+    async def figures(_request: web.Request) -> web.Response:
+        return web.json_response(fleet.figures())
+
+    async def stations(request: web.Request) -> web.Response:
+        query = request.query.get("q", "")
+        if len(query) > MAX_QUERY:
+            raise _bad(f"q must be at most {MAX_QUERY} characters")
+        raw = request.query.get("limit", "100")
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+            raise _bad(f"limit must be 1 to {MAX_LIMIT}")
+        return web.json_response(fleet.station_rows(query, int(raw)))
+
+    app.router.add_get("/api/fleet", figures)
+    app.router.add_get("/api/stations", stations)
+    add_station_routes(app, "/stations/{station}", lookup)
+    return app
+
+
+async def start_fleet_control(fleet: Fleet, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve the API; the runner (for cleanup) and the port it listens on (0 picks one)."""
+    runner = web.AppRunner(make_fleet_app(fleet), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise UserError(f"--control {host}:{port}: cannot listen: {exc.strerror or exc}") from exc
+    sockets = getattr(site._server, "sockets", None) or []
+    return runner, int(sockets[0].getsockname()[1]) if sockets else port

@@ -1,0 +1,148 @@
+"""Station templates (TOML): what kind of charger every station of a fleet is.
+
+::
+
+    vendor = "Acme"                 # BootNotification (B-1: CiString20)
+    model = "Wallbox 22"
+    connectors = 2
+    max_current = 32                # amps per phase each connector offers at most
+    phases = 3                      # the supply: an EV on three phases charges on at most this many
+
+    [meter]                         # how the station meters (its configuration keys)
+    sample_interval = 60            # MeterValueSampleInterval, seconds
+    measurands = ["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]
+
+    [config]                        # any other configuration key, as the station reads it at start
+    HeartbeatInterval = 300
+
+    [[ev]]                          # the EVs that come to charge (default: sim/ev.py's models)
+    name = "van"
+    capacity_kwh = 75
+    max_current = 16
+    phases = 3
+    taper_soc = 80
+
+Every value is checked when the file is read; a bad one is one ``ConfigError`` naming the file and
+the key, before any station starts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from chargebox.errors import ConfigError
+from chargebox.sim.ev import EV_MODELS, EvModel
+from chargebox.station.config_keys import MAX_CONNECTORS
+
+_TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev"})
+_EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    vendor: str = "chargebox"
+    model: str = "Simulator"
+    connectors: int | None = None
+    max_current: float = 32.0
+    phases: int = 3
+    config: Mapping[str, object] = field(default_factory=dict)
+    evs: tuple[EvModel, ...] = tuple(EV_MODELS.values())
+
+
+def read_template(path: Path) -> Template:
+    """Raises:
+    ConfigError: the file cannot be read, is not TOML, or a value is out of range."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--template {path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--template {path}: not UTF-8 text (byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--template {path}: not valid TOML: {exc}") from exc
+    return parse_template(data, str(path))
+
+
+def parse_template(data: Mapping[str, Any], source: str) -> Template:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"--template {source}: {key}: {why}")
+
+    unknown = sorted(set(data) - _TOP)
+    if unknown:
+        raise bad(unknown[0], f"unknown key (expected one of {', '.join(sorted(_TOP))})")
+    vendor = _text(data, "vendor", "chargebox", 20, bad)
+    model = _text(data, "model", "Simulator", 20, bad)
+    connectors = data.get("connectors")
+    if connectors is not None and not (_is_int(connectors) and 1 <= connectors <= MAX_CONNECTORS):
+        raise bad("connectors", f"must be 1 to {MAX_CONNECTORS}")
+    max_current = _number(data, "max_current", 32.0, 6.0, 80.0, bad)
+    phases = data.get("phases", 3)
+    if not (_is_int(phases) and phases in (1, 3)):
+        raise bad("phases", "must be 1 or 3")
+    config = dict(_table(data, "config", bad))
+    meter = _table(data, "meter", bad)
+    for key in sorted(set(meter) - {"sample_interval", "measurands"}):
+        raise bad(f"meter.{key}", "unknown key (expected sample_interval, measurands)")
+    if "sample_interval" in meter:
+        interval = meter["sample_interval"]
+        if not (_is_int(interval) and 0 <= interval <= 86_400):
+            raise bad("meter.sample_interval", "must be 0 to 86400 seconds")
+        config["MeterValueSampleInterval"] = interval
+    if "measurands" in meter:
+        measurands = meter["measurands"]
+        if not (isinstance(measurands, list) and all(isinstance(m, str) and m for m in measurands)):
+            raise bad("meter.measurands", "must be a list of measurand names")
+        config["MeterValuesSampledData"] = ",".join(measurands)
+    evs = data.get("ev")
+    models = tuple(EV_MODELS.values())
+    if evs is not None:
+        if not (isinstance(evs, list) and evs and all(isinstance(ev, dict) for ev in evs)):
+            raise bad("ev", "must be one or more [[ev]] tables")
+        models = tuple(_ev(ev, index, bad) for index, ev in enumerate(evs))
+    return Template(
+        vendor=vendor, model=model, connectors=connectors, max_current=max_current, phases=phases,
+        config=config, evs=models,
+    )  # fmt: skip
+
+
+def _ev(data: Mapping[str, Any], index: int, bad: Any) -> EvModel:
+    where = f"ev[{index}]"
+    for key in sorted(set(data) - _EV):
+        raise bad(f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(_EV))})")
+    name = _text(data, "name", f"ev{index + 1}", 40, lambda key, why: bad(f"{where}.{key}", why))
+    capacity = _number(data, "capacity_kwh", 60.0, 1.0, 300.0, lambda key, why: bad(f"{where}.{key}", why))
+    current = _number(data, "max_current", 16.0, 1.0, 80.0, lambda key, why: bad(f"{where}.{key}", why))
+    taper = _number(data, "taper_soc", 80.0, 1.0, 100.0, lambda key, why: bad(f"{where}.{key}", why))
+    phases = data.get("phases", 3)
+    if not (_is_int(phases) and phases in (1, 2, 3)):
+        raise bad(f"{where}.phases", "must be 1, 2 or 3")
+    return EvModel(name, capacity_wh=capacity * 1000, max_current=current, phases=phases, taper_soc=taper)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(data: Mapping[str, Any], key: str, default: str, limit: int, bad: Any) -> str:
+    value = data.get(key, default)
+    if not (isinstance(value, str) and 1 <= len(value) <= limit and value.isascii() and value.isprintable()):
+        raise bad(key, f"must be 1 to {limit} printable ASCII characters")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str, default: float, low: float, high: float, bad: Any) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise bad(key, f"must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _table(data: Mapping[str, Any], key: str, bad: Any) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise bad(key, "must be a table")
+    return value
