@@ -69,7 +69,7 @@ class ReservationService(Service):
         self.reservations: dict[int, ReservationRecord] = {}
         self._timers: dict[int, TimerHandle] = {}
         connectors.observers.append(self._status_changed)
-        self._load()
+        self._load(arm=True)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.RESERVE_NOW: self.on_reserve_now, Action.CANCEL_RESERVATION: self.on_cancel_reservation}
@@ -77,6 +77,7 @@ class ReservationService(Service):
     # -- the central system's requests ----------------------------------------------------------
 
     def on_reserve_now(self, request: ReserveNowRequest) -> ReserveNowResponse:
+        self._drop_expired()
         status = self._check(request)
         if status is ReservationStatus.ACCEPTED:
             record = ReservationRecord(
@@ -141,6 +142,7 @@ class ReservationService(Service):
 
         (True, id): it uses reservation ``id``; (True, None): no reservation concerns it; (False, None):
         the connector is held for another card."""
+        self._drop_expired()
         here = [r for r in self.reservations.values() if r.connector_id == connector_id]
         zero = [r for r in self.reservations.values() if r.connector_id == 0]
         for reservation in here + zero:
@@ -242,21 +244,37 @@ class ReservationService(Service):
         if timer is not None:
             timer.cancel()
 
-    def _load(self) -> None:
-        """The reservations a restart kept; one that expired meanwhile ends at once."""
+    def _load(self, *, arm: bool) -> None:
+        """The reservations the store kept; one that expired meanwhile ends at once."""
         self.reservations = {r.reservation_id: r for r in self._store.reservations.all()}
-        for record in list(self.reservations.values()):
-            self._arm(record)
+        self._drop_expired()
+        if arm:
+            for record in self.reservations.values():
+                self._arm(record)
         self._mark()
 
+    def _drop_expired(self) -> None:
+        """R-6 (b) at the moment it matters, whether or not a timer ran (after a reset, before resume)."""
+        now = self._clock.now()
+        for record in list(self.reservations.values()):
+            if datetime.fromisoformat(record.expiry_date) <= now:
+                self._end(record.reservation_id, "expired")
+
+    async def resume(self) -> None:
+        """After a reboot's accepted boot: the expiry timers again."""
+        for record in self.reservations.values():
+            if record.reservation_id not in self._timers:
+                self._arm(record)
+
     def reset(self) -> None:
-        """Timers are runtime state; the reservations are reloaded from the store."""
+        """Timers are runtime state (a reset station arms them again in ``resume``, and ends an
+        expired reservation whenever one is looked at); the reservations are reloaded from the store."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
         for connector in self._connectors.connectors:
             connector.reserved = False
-        self._load()
+        self._load(arm=False)
 
 
 def _why_not(connectors: list[Connector]) -> ReservationStatus:
