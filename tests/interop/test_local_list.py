@@ -38,7 +38,9 @@ async def test_TC_042_2_CS_empty_list_version_is_0(csms: TransactionsCsms, stati
     assert await list_version(csms) == 0
 
 
-async def test_TC_043_CS_full_then_differential_accepted(csms: TransactionsCsms, station_factory: StationRunner) -> None:
+async def test_TC_043_CS_full_then_differential_accepted(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
     station, _ = await boot(csms, station_factory)
     full = await csms.call(call.SendLocalList(list_version=1, update_type=UpdateType.full,
                                               local_authorization_list=[LISTED]))  # fmt: skip
@@ -90,7 +92,7 @@ async def test_TC_043_3_CS_too_many_entries_fail_and_change_nothing(
 async def test_L_8_TC_008_1_CS_local_start_with_listed_card_needs_no_authorize(
     csms: TransactionsCsms, station_factory: StationRunner
 ) -> None:
-    station, sim = await boot(csms, station_factory, ocpp_config={"LocalPreAuthorize": True})
+    _, sim = await boot(csms, station_factory, ocpp_config={"LocalPreAuthorize": True})
     await csms.call(call.SendLocalList(list_version=1, update_type=UpdateType.full, local_authorization_list=[LISTED]))
     before = len(csms.frames.frames)
     await sim.plug(1)
@@ -103,7 +105,7 @@ async def test_L_8_TC_008_1_CS_local_start_with_listed_card_needs_no_authorize(
 async def test_L_8_TC_008_2_CS_remote_start_with_listed_card_needs_no_authorize(
     csms: TransactionsCsms, station_factory: StationRunner
 ) -> None:
-    station, sim = await boot(
+    _, sim = await boot(
         csms, station_factory, ocpp_config={"LocalPreAuthorize": True, "AuthorizeRemoteTxRequests": True}
     )
     await csms.call(call.SendLocalList(list_version=1, update_type=UpdateType.full, local_authorization_list=[LISTED]))
