@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chargebox.clock import VirtualClock
+from chargebox.protocol import messages as m
 from chargebox.store import Store
 from tests.wire import Wire, make_csms, make_station, power_cut_and_restart
 
@@ -173,3 +174,20 @@ async def test_L_6_the_list_survives_a_restart(tmp_path: Path, clock: VirtualClo
     finally:
         await again.stop()
         again.station.store.close()
+
+
+async def test_L_7_central_system_contradicting_the_list_reports_local_list_conflict(
+    station: Any, clock: VirtualClock
+) -> None:
+    wire, sim = await station({"id_tag_status": m.AuthorizationStatus.BLOCKED})
+    await wire.inject(send_local_list(1, "Full", [entry("CARD", "Accepted")]))
+    await sim.plug(1)
+    await sim.swipe("CARD", 1)  # not pre-authorized: Authorize.conf says Blocked, the list Accepted
+    await clock.advance(0)
+    conflict = [p for p in wire.calls("StatusNotification") if p["connectorId"] == 0][-1]
+    assert conflict["errorCode"] == "LocalListConflict" and conflict["status"] == "Available"
+    [listed] = wire.station.store.local_list.all()
+    assert listed.status == "Accepted"  # L-6: the list itself is unchanged
+    await wire.inject(send_local_list(2, "Full", [entry("CARD", "Blocked")]))
+    await clock.advance(0)
+    assert [p for p in wire.calls("StatusNotification") if p["connectorId"] == 0][-1]["errorCode"] == "NoError"

@@ -18,6 +18,7 @@ from chargebox.protocol.messages import (
     Action,
     AuthorizationData,
     AuthorizationStatus,
+    ChargePointErrorCode,
     GetLocalListVersionRequest,
     GetLocalListVersionResponse,
     IdTagInfo,
@@ -28,6 +29,7 @@ from chargebox.protocol.messages import (
 )
 from chargebox.rpc import Handler
 from chargebox.station.config import Configuration
+from chargebox.station.connectors import ConnectorsService
 from chargebox.station.service import Service
 from chargebox.store import Store
 from chargebox.store.local_list import LocalListEntry
@@ -41,11 +43,13 @@ class LocalListService(Service):
         *,
         store: Store,
         config: Configuration,
+        connectors: ConnectorsService,
         clock: Clock,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         self._store = store
         self._config = config
+        self._connectors = connectors
         self._clock = clock
         self._log = log
 
@@ -76,6 +80,12 @@ class LocalListService(Service):
             expiry_date=msgspec.UNSET if expiry is None else expiry,
             parent_id_tag=msgspec.UNSET if entry.parent_id_tag is None else entry.parent_id_tag,
         )
+
+    def conflict(self, id_tag: str) -> None:
+        """L-7: the central system's IdTagInfo for a listed card differs from the list: connector 0
+        reports LocalListConflict (its status unchanged) until the next accepted SendLocalList."""
+        self._log.warning("! local list conflict for %s", id_tag)
+        self._connectors.warn(0, ChargePointErrorCode.LOCAL_LIST_CONFLICT, f"idTag {id_tag}")
 
     def on_get_local_list_version(self, _request: GetLocalListVersionRequest) -> GetLocalListVersionResponse:
         """C-12: the version, 0 for a list never set, -1 while the list is disabled (L-1)."""
@@ -114,6 +124,7 @@ class LocalListService(Service):
         if size > self._config.get_int("LocalAuthListMaxLength"):
             return UpdateStatus.FAILED  # L-4: the list would be too long; nothing changes
         self._store.local_list.update(request.list_version, put=put, remove=remove, full=full)
+        self._connectors.clear_warning(0, ChargePointErrorCode.LOCAL_LIST_CONFLICT)  # L-7: a new list settles it
         return UpdateStatus.ACCEPTED
 
     def reset(self) -> None:
