@@ -39,7 +39,7 @@ async def test_K_1_all_core_keys_with_readonly_flag(wired: Callable[..., Wire]) 
 
 
 async def test_K_4_keys_of_profiles_not_offered_are_absent(wired: Callable[..., Wire]) -> None:
-    wire = wired()
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})
     await wire.connect()
     answer = await wire.inject(
         '[2,"g","GetConfiguration",{"key":["LocalAuthListEnabled","ChargeProfileMaxStackLevel"]}]'

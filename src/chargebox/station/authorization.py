@@ -57,6 +57,7 @@ class AuthorizationService(Service):
         self._online = online
         self._log = log
         self.local_list: LocalList = lambda _id_tag: None  # the Local Auth List feature replaces it
+        self.list_conflict: Callable[[str], None] = lambda _id_tag: None  # and this one (L-7)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.CLEAR_CACHE: self.on_clear_cache}
@@ -115,8 +116,14 @@ class AuthorizationService(Service):
         )
 
     def learn(self, id_tag: str, info: IdTagInfo) -> None:
-        """M-2: every IdTagInfo from the central system updates the cache (not for local-list ids, L-6)."""
-        if not self._config.get_bool("AuthorizationCacheEnabled") or self.local_list(id_tag) is not None:
+        """M-2: every IdTagInfo from the central system updates the cache (not for local-list ids, L-6;
+        for those a different status is a conflict, L-7)."""
+        listed = self.local_list(id_tag)
+        if listed is not None:
+            if listed.status is not info.status:
+                self.list_conflict(id_tag)  # L-7: the central system and the list disagree
+            return
+        if not self._config.get_bool("AuthorizationCacheEnabled"):
             return
         self._store.auth_cache.put(
             id_tag,

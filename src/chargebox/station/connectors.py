@@ -86,6 +86,7 @@ class Connector:
     ev_suspended: bool = False  # the EV does not take energy (SuspendedEV)
     evse_suspended: bool = False  # the station does not offer energy (SuspendedEVSE, X-5)
     ev_disconnected: bool = False  # the EV side was unplugged during a transaction that goes on (X-10)
+    reserved: bool = False  # held for a reservation (R-2, R-4): Reserved while otherwise Available
     transaction_id: int | None = None  # the central system's id, once StartTransaction is answered
     transaction_ref: int | None = None  # our own reference, from the moment a transaction starts
     reported: tuple[ChargePointStatus, ChargePointErrorCode] | None = None  # last one answered
@@ -118,6 +119,8 @@ class ConnectorsService(Service):
         self._idle.set()
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]
+        # Told of every status change (the reservation service ends a reservation on Faulted, R-6).
+        self.observers: list[Callable[[Connector], None]] = []
         self._load()
 
     def _load(self) -> None:
@@ -207,7 +210,7 @@ class ConnectorsService(Service):
         """A card was presented before the cable: Preparing (X-2); the transactions service ends
         the wait after ConnectionTimeOut."""
         connector = self.connectors[connector_id]
-        if connector.plugged or connector.status is not S.AVAILABLE:
+        if connector.plugged or connector.status not in (S.AVAILABLE, S.RESERVED):
             return
         connector.awaiting_plug = True
         self.refresh(connector_id)
@@ -238,7 +241,16 @@ class ConnectorsService(Service):
     # -- status ---------------------------------------------------------------------------------
 
     def derive(self, connector: Connector) -> ChargePointStatus:
-        """The status the facts call for (S-3)."""
+        """The status the facts call for (S-3): Reserved is an Available connector held (R-2)."""
+        status = self.derive_unreserved(connector)
+        return S.RESERVED if status is S.AVAILABLE and connector.reserved else status
+
+    def free(self, connector_id: int) -> bool:
+        """Nothing but a reservation could keep a card from this connector now (R-3, R-4)."""
+        return connector_id > 0 and self.derive_unreserved(self.connectors[connector_id]) is S.AVAILABLE
+
+    def derive_unreserved(self, connector: Connector) -> ChargePointStatus:
+        """The status the facts other than a reservation call for."""
         station = self.connectors[0]
         if connector.faulted:
             return S.FAULTED
@@ -295,6 +307,8 @@ class ConnectorsService(Service):
         connector.status = status
         connector._generation += 1
         self._schedule_report(connector)
+        for observer in self.observers:
+            observer(connector)
 
     def _schedule_report(self, connector: Connector) -> None:
         """Report this status as it is now, in event order (S-7), once it has lasted (S-6)."""

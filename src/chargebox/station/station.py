@@ -30,8 +30,10 @@ from chargebox.station.diagnostics import DiagnosticsService
 from chargebox.station.firmware import FirmwareService
 from chargebox.station.lane import Lane
 from chargebox.station.link import LinkService
+from chargebox.station.local_list import LocalListService
 from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
+from chargebox.station.reservation import ReservationService
 from chargebox.station.reset import ResetService
 from chargebox.station.service import Service
 from chargebox.station.transactions import TransactionService
@@ -42,7 +44,15 @@ from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
 
 # The feature profiles this version implements; a template may offer fewer, never more.
-IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER})
+IMPLEMENTED_PROFILES: Final = frozenset(
+    {
+        Profile.CORE,
+        Profile.FIRMWARE_MANAGEMENT,
+        Profile.REMOTE_TRIGGER,
+        Profile.LOCAL_AUTH_LIST_MANAGEMENT,
+        Profile.RESERVATION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +199,10 @@ class Station:
         self.authorization = AuthorizationService(
             store=self.store, lane=self.lane, config=self.config, online=self._online, **common
         )
+        self.local_list = LocalListService(store=self.store, config=self.config, connectors=self.connectors, **common)
+        if Profile.LOCAL_AUTH_LIST_MANAGEMENT in profiles:  # list -> cache -> Authorize.req (checklist 5.1)
+            self.authorization.local_list = self.local_list.lookup
+            self.authorization.list_conflict = self.local_list.conflict
         self.metering = MeteringService(
             lane=self.lane, store=self.store, config=self.config, connectors=self.connectors, meter=self.meter, **common
         )
@@ -206,6 +220,16 @@ class Station:
             registration=lambda: self.boot.registration,
             **common,
         )
+        self.reservation = ReservationService(
+            store=self.store,
+            config=self.config,
+            connectors=self.connectors,
+            authorize=self.authorization.authorize,
+            **common,
+        )
+        if Profile.RESERVATION in profiles:
+            self.transactions.reservation = self.reservation.permit
+            self.transactions.reservation_used = self.reservation.used
         # Firmware Management (checklist 4.1, 4.2): file transfers write only into the workspace
         self.transfer = Transfer(settings.transfer)
         self.workspace = Workspace(settings.data_dir)
@@ -253,6 +277,8 @@ class Station:
             self.firmware,
             self.diagnostics,
             self.trigger,
+            self.local_list,
+            self.reservation,
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
@@ -360,6 +386,7 @@ class Station:
                     "plugged": c.plugged,
                     "transactionId": c.transaction_id,
                     "meterWh": self.meter.energy_wh(c.id),
+                    "reservation": self.reservation.snapshot(c.id),
                 }
                 for c in self.connectors.connectors[1:]
             ],

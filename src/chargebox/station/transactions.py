@@ -14,7 +14,7 @@ services call ``stop``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -54,6 +54,13 @@ from chargebox.tasks import Tasks
 
 S = ChargePointStatus
 OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV (smart charging will limit it)
+# The Reservation feature plugs in here: may an accepted card start on a connector, and with which
+# reservationId? Without it, every card may, with none.
+ReservationPermit = Callable[[int, str, IdTagInfo], Awaitable[tuple[bool, int | None]]]
+
+
+async def _no_reservations(_connector_id: int, _id_tag: str, _info: IdTagInfo) -> tuple[bool, int | None]:
+    return True, None
 
 
 @dataclass(slots=True)
@@ -99,7 +106,10 @@ class TransactionService(Service):
         self._registration = registration
         self._log = log
         self.sessions: dict[int, Session] = {}  # by connector
-        self._authorized: dict[int, tuple[str, IdTagInfo]] = {}  # card first, waiting for the cable
+        # card first, waiting for the cable: the card, its IdTagInfo, the reservation it uses
+        self._authorized: dict[int, tuple[str, IdTagInfo, int | None]] = {}
+        self.reservation: ReservationPermit = _no_reservations  # the Reservation feature replaces both
+        self.reservation_used: Callable[[int], None] = lambda _reservation_id: None
         self._timers: dict[int, TimerHandle] = {}
         self._tasks = Tasks(log, "transaction task")
         self._locked_for: dict[int, Session] = {}  # cable kept locked until its owner returns
@@ -198,7 +208,7 @@ class TransactionService(Service):
         ]
         if connector_id is not None:
             candidates = [c for c in candidates if c.id == connector_id]
-        usable = [c for c in candidates if c.status in (S.AVAILABLE, S.PREPARING, S.FINISHING)]
+        usable = [c for c in candidates if c.status in _STARTABLE]
         plugged = [c for c in usable if c.plugged]
         chosen = plugged or usable
         return chosen[0].id if chosen else None
@@ -211,11 +221,18 @@ class TransactionService(Service):
                 connector.awaiting_plug = False
                 self._connectors.refresh(connector_id)
             return
+        allowed, reservation_id = await self.reservation(connector_id, id_tag, info)
+        if not allowed:  # the connector is held for another card
+            self._log.info("= card %s refused: connector %d is reserved", id_tag, connector_id)
+            if connector.awaiting_plug:
+                connector.awaiting_plug = False
+                self._connectors.refresh(connector_id)
+            return
         if connector.plugged:
-            await self._start(connector_id, id_tag, info)
+            await self._start(connector_id, id_tag, info, reservation_id)
             return
         self._connectors.identified(connector_id)  # S-3: Preparing once the card is accepted, not before
-        self._authorized[connector_id] = (id_tag, info)  # wait for the cable
+        self._authorized[connector_id] = (id_tag, info, reservation_id)  # wait for the cable
         self._arm_connection_timeout(connector_id, finishing=False)
 
     def _arm_connection_timeout(self, connector_id: int, *, finishing: bool) -> None:
@@ -249,7 +266,7 @@ class TransactionService(Service):
         connector = self._connectors[connector_id]
         if connector.faulted or connector_id in self.sessions:
             return None  # no transaction on a faulted connector
-        if connector.status not in (S.AVAILABLE, S.PREPARING, S.FINISHING):
+        if connector.status not in _STARTABLE:
             # It changed while the card was checked (C-4, F-6: Unavailable for maintenance): no start.
             self._log.info("= connector %d is %s: not starting for %s", connector_id, connector.status, id_tag)
             return None
@@ -288,6 +305,8 @@ class TransactionService(Service):
         session = Session(ref, connector_id, id_tag, parent)
         self.sessions[connector_id] = session
         connector.transaction_ref = ref
+        if reservation_id is not None:
+            self.reservation_used(reservation_id)  # R-6 (a)
         connector.finishing = connector.awaiting_plug = False
         self._authorized.pop(connector_id, None)
         self._log.info("= transaction %d started on connector %d for %s (meter %d Wh)", ref, connector_id, id_tag,
@@ -446,8 +465,8 @@ class TransactionService(Service):
             connector_id = request.connector_id
         if connector_id is None or connector_id in self.sessions or connector_id in self._locked_for:
             return rejected  # C-16
-        if self._connectors[connector_id].status not in (S.AVAILABLE, S.PREPARING, S.FINISHING):
-            return rejected  # C-16: unavailable, faulted, reserved
+        if self._connectors[connector_id].status not in _STARTABLE:
+            return rejected  # C-16: unavailable, faulted (a reservation decides once authorized, R-7)
         id_tag = request.id_tag
         target = connector_id
 
@@ -511,6 +530,10 @@ class TransactionService(Service):
         self._authorized.clear()
         self._locked_for.clear()
         self.sessions.clear()
+
+
+# Where a start may begin: a Reserved connector too, for its card (the reservation hook decides, R-5).
+_STARTABLE: Final = frozenset({S.AVAILABLE, S.PREPARING, S.FINISHING, S.RESERVED})
 
 
 def _same_group(info: IdTagInfo, owner: Session) -> bool:

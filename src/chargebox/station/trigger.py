@@ -58,6 +58,8 @@ class TriggerService(Service):
         if trigger is None:
             return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)  # C-28
         connector_id = None if request.connector_id is msgspec.UNSET else request.connector_id
+        if connector_id is not None and not 0 <= connector_id <= self._connector_count():
+            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)  # no such connector
         if not trigger.per_connector:
             connector_id = None  # C-31
         elif connector_id is not None and not 1 <= connector_id <= self._connector_count():

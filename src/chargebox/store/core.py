@@ -29,7 +29,9 @@ from chargebox.store.certificates import CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.jobs import DiagnosticsJobTable, FirmwareJobTable
+from chargebox.store.local_list import LocalListTable
 from chargebox.store.outbox import DeadLettersTable, OutboxTable
+from chargebox.store.reservations import ReservationsTable
 from chargebox.store.schema import FILE_NAME, migrate
 from chargebox.store.table import Op
 from chargebox.store.transactions import TransactionsTable
@@ -194,6 +196,8 @@ class Store:
         self.firmware = FirmwareJobTable(self)
         self.diagnostics = DiagnosticsJobTable(self)
         self.certificates = CertificatesTable(self)
+        self.local_list = LocalListTable(self)
+        self.reservations = ReservationsTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:

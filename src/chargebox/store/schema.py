@@ -13,7 +13,18 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-from chargebox.store import auth, certificates, config, connectors, jobs, outbox, stations, transactions
+from chargebox.store import (
+    auth,
+    certificates,
+    config,
+    connectors,
+    jobs,
+    local_list,
+    outbox,
+    reservations,
+    stations,
+    transactions,
+)
 
 FILE_NAME: Final = "station.sqlite"
 
@@ -46,7 +57,18 @@ def gather(owners: Mapping[str, Mapping[int, str]], shared: frozenset[int] = SHA
 MIGRATIONS: Final[tuple[str, ...]] = gather(
     {
         module.__name__: module.MIGRATIONS
-        for module in (config, connectors, auth, outbox, transactions, jobs, certificates, stations)
+        for module in (
+            config,
+            connectors,
+            auth,
+            outbox,
+            transactions,
+            jobs,
+            certificates,
+            stations,
+            local_list,
+            reservations,
+        )
     }
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
