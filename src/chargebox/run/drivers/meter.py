@@ -83,6 +83,7 @@ def read_map(section: Section) -> dict[str, Register]:
 @dataclass(slots=True)
 class _Latest:
     values: dict[str, float] = field(default_factory=dict)
+    readings: list[Reading] = field(default_factory=list)
     at: float | None = None  # monotonic time of the last complete poll
     error: str | None = None
 
@@ -121,18 +122,12 @@ class ModbusMeter:
         return frozenset(names)
 
     def read(self, connector_id: int) -> list[Reading]:
-        values: dict[str, float]
-        if connector_id == 0:
-            values = {key: sum(self._fresh(cid)[key] for cid in self._latest) for key in ("energy", "power")
-                      if key in self.registers}  # fmt: skip
-        else:
-            values = self._fresh(connector_id)
-        readings = []
-        for key, value in values.items():
-            measurand, unit, phase = QUANTITIES[key]
-            rounded = round(value) if key == "energy" or key.startswith("power") else round(value, 2)
-            readings.append(Reading(measurand, rounded, unit, phase))
-        return readings
+        if connector_id != 0:
+            self._fresh(connector_id)
+            return list(self._latest[connector_id].readings)  # built once per poll: read() stays cheap
+        values: dict[str, float] = {key: sum(self._fresh(cid)[key] for cid in self._latest)
+                                    for key in ("energy", "power") if key in self.registers}  # fmt: skip
+        return _readings(values)
 
     def energy_wh(self, connector_id: int) -> int:
         if connector_id == 0:
@@ -164,6 +159,7 @@ class ModbusMeter:
             if latest.error is not None:
                 self._log.info("= connector %d: meter unit %d answers again", cid, unit)
             latest.values, latest.at, latest.error = values, self._clock.monotonic(), None
+            latest.readings = _readings(values)
 
     def _fresh(self, connector_id: int) -> dict[str, float]:
         latest = self._latest.get(connector_id)
@@ -173,3 +169,12 @@ class ModbusMeter:
             raise HardwareError(f"connector {connector_id}: meter unit {self.unit_ids[connector_id - 1]} "
                                 f"has not answered ({latest.error or 'no reading yet'})")  # fmt: skip
         return latest.values
+
+
+def _readings(values: Mapping[str, float]) -> list[Reading]:
+    readings = []
+    for key, value in values.items():
+        measurand, unit, phase = QUANTITIES[key]
+        rounded = round(value) if key == "energy" or key.startswith("power") else round(value, 2)
+        readings.append(Reading(measurand, rounded, unit, phase))
+    return readings
