@@ -31,6 +31,7 @@ from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.jobs import DiagnosticsJobTable, FirmwareJobTable
 from chargebox.store.outbox import DeadLettersTable, OutboxTable
 from chargebox.store.schema import FILE_NAME, migrate
+from chargebox.store.security_log import LogJobTable, SecurityLogTable, SignedFirmwareJobTable
 from chargebox.store.table import Op
 from chargebox.store.transactions import TransactionsTable
 
@@ -64,6 +65,9 @@ class Store:
         self.firmware = FirmwareJobTable(self)
         self.diagnostics = DiagnosticsJobTable(self)
         self.certificates = CertificatesTable(self)
+        self.security_log = SecurityLogTable(self)
+        self.log_job = LogJobTable(self)
+        self.signed_firmware = SignedFirmwareJobTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:
