@@ -96,3 +96,24 @@ def sign_file(path: Path, key_pem: bytes) -> str:
     else:
         raise SignatureError(f"key type {type(key).__name__} is not RSA or EC")
     return base64.b64encode(signature).decode()
+
+
+def sign_image(image: Path, key_path: Path, cert_path: Path) -> Path:
+    """``firmware-image --sign KEY --cert CERT``: write ``<image>.sig`` (base64) and check it with the certificate,
+    so a key and a certificate that do not belong together fail here, not at the station."""
+    try:
+        key_pem, cert_pem = key_path.read_bytes(), cert_path.read_bytes()
+    except OSError as exc:
+        raise SignatureError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise SignatureError(f"--cert {cert_path}: not a PEM certificate: {exc}") from None
+    signature = sign_file(image, key_pem)
+    try:
+        verify_file(image, signature, certificate)
+    except SignatureError:
+        raise SignatureError(f"--cert {cert_path} does not belong to --sign {key_path}") from None
+    output = image.with_name(image.name + ".sig")
+    output.write_text(signature + "\n")
+    return output

@@ -37,6 +37,7 @@ from chargebox.station.metering import MeteringService
 from chargebox.station.reset import ResetService
 from chargebox.station.security import SECURITY_KEYS, SecurityService
 from chargebox.station.service import Service
+from chargebox.station.signed_firmware import SignedFirmwareService
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
@@ -258,7 +259,14 @@ class Station:
             lane=self.lane, store=self.store, transfer=self.transfer, workspace=self.workspace, charge_point_id=self.id,
             diagnostics=self.diagnostics.contents, **common,
         )  # fmt: skip
+        self.signed_firmware = SignedFirmwareService(
+            lane=self.lane, store=self.store, installer=ports.installer, transfer=self.transfer,
+            workspace=self.workspace, connectors=self.connectors, security=self.security,
+            reboot=lambda version: self.reboot(identity=replace(self.boot.identity, firmware_version=version)),
+            **common,
+        )  # fmt: skip
         self.extended_trigger.add(self.get_log.extended_triggers(self.boot.permit_triggered))
+        self.extended_trigger.add(self.signed_firmware.extended_triggers(self.boot.permit_triggered))
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
@@ -278,11 +286,14 @@ class Station:
             self.security,
             self.extended_trigger,
             self.get_log,
+            self.signed_firmware,
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
                 self.register(action, handler)
             self.trigger.add(service.triggers(self.boot.permit_triggered))
+        if Profile.SECURITY in profiles:  # SF-10: a station with signed updates refuses unsigned ones
+            self.rpc.handlers.pop(Action.UPDATE_FIRMWARE, None)
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
 
