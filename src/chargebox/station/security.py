@@ -13,10 +13,11 @@ What a crash can lose: the instant between ``report`` and the outbox commit (one
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -98,6 +99,7 @@ class SecurityService(Service):
         self._log = log
         # Not cancelled by reset(): an event reported just before a reboot (ResetOrReboot) is still journaled.
         self._journaling = Tasks(log, "security event")
+        self._pending: set[asyncio.Future[Any]] = set()
 
     def report(self, event_type: str, tech_info: str | None = None) -> None:
         """Log a security event now and, if it is one to send, journal its SecurityEventNotification."""
@@ -112,7 +114,14 @@ class SecurityService(Service):
             request = SecurityEventNotificationRequest(
                 type=event_type[:EVENT_TYPE_MAX], timestamp=now, tech_info=msgspec.UNSET if info is None else info
             )
-            self._journaling.spawn(self._lane.append(request))
+            task = self._journaling.spawn(self._lane.append(request))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def journaled(self) -> None:
+        """Wait until every notification reported so far is in the outbox (a clean stop, tests)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     def configuration_changed(self, key: str) -> Callable[[str], None]:
         """A ``Configuration.subscribe`` listener for a security key: the key's name is logged, never its value."""

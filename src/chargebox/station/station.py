@@ -157,7 +157,10 @@ class Station:
             fixed_cable=settings.fixed_cable,
             log=self.log,
         )
-        self.config.load_template(template, settings.ocpp_config_source)
+        # SupportedFeatureProfiles is a fact (above), read by _profiles; the template's may name Security, which
+        # the key itself never lists (it is not a 1.6 feature profile)
+        offered = {k: v for k, v in template.items() if k.lower() != "supportedfeatureprofiles"}
+        self.config.load_template(offered, settings.ocpp_config_source)
         self.rpc = Rpc(clock=self.clock, logger=self.log, name=self.id)
         self.lane = Lane(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, log=self.log)
         self.security = SecurityService(  # first: every service may report a security event (T-45)
@@ -350,6 +353,7 @@ class Station:
             return
         self._stopped = True
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
+        await self.security.journaled()  # an event reported just before the stop is kept
         await self.transport.stop()
         self._tasks.cancel()
         self.reset_all()
