@@ -18,8 +18,10 @@ from cryptography.x509.oid import NameOID
 
 from chargebox.clock import VirtualClock
 from chargebox.station.boot import Identity
-from tests.firmware.conftest import ScriptedTransfer
+from tests.firmware.conftest import ScriptedTransfer, csms, ftp_server, http_files
 from tests.wire import Wire
+
+__all__ = ["csms", "ftp_server", "http_files"]  # the real servers of tests/firmware, shared
 
 SECURITY_PROFILES = "Core,FirmwareManagement,RemoteTrigger,Security"
 Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
