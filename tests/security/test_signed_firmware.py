@@ -14,7 +14,8 @@ from chargebox.clock import VirtualClock
 from chargebox.signing import sign_file
 from chargebox.sim.installer import make_image
 from chargebox.store import Store
-from tests.firmware.conftest import ScriptedTransfer, iso, settled
+from chargebox.transfer import Transfer, TransferSettings
+from tests.firmware.conftest import HttpFiles, ScriptedTransfer, iso, settled
 from tests.security.conftest import (
     SECURITY_PROFILES,
     Manufacturer,
@@ -221,3 +222,59 @@ async def test_SF_4_a_power_cut_mid_download_resumes_with_the_attempts_left(
 def test_SF_5_sign_file_makes_a_base64_signature(tmp_path: Path) -> None:
     maker = manufacturer("ec")
     assert base64.b64decode(signature_of(IMAGE, maker, tmp_path), validate=True)
+
+
+async def test_SF_6_a_download_the_disk_cannot_hold_fails_and_is_memory_exhausted(
+    sec: SecRig, tmp_path: Path, http_files: HttpFiles
+) -> None:
+    maker = manufacturer("ec")
+    install_root(sec.wire, maker.root)
+    http_files.files["fw.img"] = IMAGE
+    sec.wire.station.signed_firmware.transfer = Transfer(TransferSettings(min_free_bytes=2**62))
+    payload = request(maker, signature_of(IMAGE, maker, tmp_path), location=f"{http_files.url}/fw.img")
+    payload["retries"] = 0
+    await sec.call("SignedUpdateFirmware", payload)
+    await until_status(sec, "DownloadFailed")
+    assert "MemoryExhausted" in [e.event_type for e in sec.wire.station.store.security_log.entries()]
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+async def test_firmware_image_sign_writes_a_signature_the_station_accepts(tmp_path: Path, kind: str) -> None:
+    from chargebox.signing import check_signing_certificate, verify_file
+    from tests.test_cli import run_cli
+
+    maker = manufacturer(kind)
+    (tmp_path / "key.pem").write_bytes(key_pem(maker.signing_key))
+    (tmp_path / "cert.pem").write_text(pem(maker.signing))
+    image = tmp_path / "fw.img"
+    code, out, err = await run_cli(
+        "firmware-image", "--version", "2.0.0", "--output", str(image),
+        "--sign", str(tmp_path / "key.pem"), "--cert", str(tmp_path / "cert.pem"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "fw.img.sig" in out
+    certificate = check_signing_certificate(pem(maker.signing), [pem(maker.root)], maker.signing.not_valid_before_utc)
+    verify_file(image, (tmp_path / "fw.img.sig").read_text().strip(), certificate)
+
+
+async def test_firmware_image_sign_with_a_certificate_of_another_key_is_one_line_exit_2(tmp_path: Path) -> None:
+    from tests.test_cli import assert_one_line_error, run_cli
+
+    ours, theirs = manufacturer("ec"), manufacturer("ec", "Theirs")
+    (tmp_path / "key.pem").write_bytes(key_pem(ours.signing_key))
+    (tmp_path / "cert.pem").write_text(pem(theirs.signing))
+    code, _out, err = await run_cli(
+        "firmware-image", "--version", "2.0.0", "--output", str(tmp_path / "fw.img"),
+        "--sign", str(tmp_path / "key.pem"), "--cert", str(tmp_path / "cert.pem"),
+    )  # fmt: skip
+    assert_one_line_error(code, err, "does not belong to --sign")
+    code, _out, err = await run_cli(
+        "firmware-image",
+        "--version",
+        "2.0.0",
+        "--output",
+        str(tmp_path / "fw.img"),
+        "--sign",
+        str(tmp_path / "key.pem"),
+    )
+    assert_one_line_error(code, err, "--sign and --cert go together")

@@ -58,7 +58,7 @@ from chargebox.station.security import SecurityService
 from chargebox.station.service import Permit, Service
 from chargebox.station.trigger import Trigger
 from chargebox.store import SignedFirmwareJobRecord, Store
-from chargebox.transfer import Transfer, Workspace, partial_path
+from chargebox.transfer import DiskFull, Transfer, Workspace, partial_path
 
 S = SignedFirmwareStatus
 
@@ -221,7 +221,11 @@ class SignedFirmwareService(Service):
         location, image = job.location, Path(job.image)
 
         async def download() -> None:
-            size = await self.transfer.download(location, image, progress=self._job.on_progress)
+            try:
+                size = await self.transfer.download(location, image, progress=self._job.on_progress)
+            except DiskFull as exc:
+                self._security.report("MemoryExhausted", str(exc))  # the disk-space guard of the download
+                raise
             self._log.info("= signed firmware downloaded: %d bytes", size)
 
         if await self._job.attempt("download", download, announce=S.DOWNLOADING, stage=Stage.DOWNLOADING):
