@@ -3,6 +3,7 @@ the certificates signed firmware needs (a manufacturer root and signing certific
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -11,14 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+from websockets.asyncio.server import ServerConnection, serve
 
 from chargebox.clock import VirtualClock
 from chargebox.station.boot import Identity
-from tests.firmware.conftest import ScriptedTransfer, csms, ftp_server, http_files
+from tests.firmware.conftest import (
+    WAIT,
+    FirmwareCsms,
+    FirmwareCsmsChargePoint,
+    ScriptedTransfer,
+    csms,
+    ftp_server,
+    http_files,
+)
+from tests.interop.conftest import Tap
 from tests.wire import Wire
 
 __all__ = ["csms", "ftp_server", "http_files"]  # the real servers of tests/firmware, shared
@@ -123,3 +138,48 @@ def install_root(wire: Wire, cert: x509.Certificate) -> None:
         serial_number=format(cert.serial_number, "x"),
         now="2026-01-01T00:00:00+00:00",
     )
+
+
+# -- an ocpp-library central system that knows the whitepaper -------------------------------------
+
+
+class SecurityCsmsChargePoint(FirmwareCsmsChargePoint):
+    """The ``ocpp`` library's central system, answering the whitepaper's charge point messages too."""
+
+    @on(Action.security_event_notification)
+    def on_security_event_notification(self, **_payload: Any) -> call_result.SecurityEventNotification:
+        return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification)
+    def on_log_status_notification(self, **_payload: Any) -> call_result.LogStatusNotification:
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    def on_signed_firmware_status_notification(self, **_payload: Any) -> call_result.SignedFirmwareStatusNotification:
+        return call_result.SignedFirmwareStatusNotification()
+
+
+class SecurityCsms(FirmwareCsms):
+    """The firmware rig's central system, answering SecurityEventNotification too, on a port chosen in advance."""
+
+    async def start(self) -> None:
+        await self.listen(0)
+        self.port = int(next(iter(self._server.sockets)).getsockname()[1]) if self._server else 0
+
+    async def listen(self, port: int) -> None:
+        self.port = port
+        self._server = await serve(
+            self._serve_security,
+            "127.0.0.1",
+            port,
+            subprotocols=[websockets.Subprotocol("ocpp1.6")],
+            ping_interval=None,
+        )
+
+    async def _serve_security(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        point = SecurityCsmsChargePoint(ws.request.path.lstrip("/"), Tap(ws, self.frames, len(self.points) + 1))
+        point._response_timeout = WAIT
+        self.points.append(point)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await point.start()
