@@ -159,6 +159,8 @@ def _build_parser() -> argparse.ArgumentParser:
     image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
     image.add_argument("--output", required=True, type=Path, metavar="FILE")
     image.add_argument("--payload", type=Path, metavar="FILE", help="the payload (default: 1 MiB of filler)")
+    image.add_argument("--sign", type=Path, metavar="KEY", help="sign the image with this PEM key (writes FILE.sig)")
+    image.add_argument("--cert", type=Path, metavar="CERT", help="the signing certificate of --sign (PEM)")
     image.set_defaults(handler=_firmware_image)
     return parser
 
@@ -324,6 +326,15 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write --output {args.output}: {exc.strerror or exc}") from exc
     print(f"{args.output}: firmware {args.image_version}, {len(payload)} bytes of payload")
+    if args.sign is not None or args.cert is not None:
+        from chargebox.signing import SignatureError, sign_image
+
+        if args.sign is None or args.cert is None:
+            raise UserError("--sign and --cert go together")
+        try:
+            print(f"{sign_image(args.output, args.sign, args.cert)}: its signature (base64, SignedUpdateFirmware)")
+        except SignatureError as exc:
+            raise UserError(f"--sign: {exc}") from exc
     return 0
 
 

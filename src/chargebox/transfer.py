@@ -147,7 +147,7 @@ class Transfer:
         still = (total - done) if total is not None else 0
         free = shutil.disk_usage(part.parent).free
         if free - still < self.settings.min_free_bytes:
-            raise _OutOfBounds(
+            raise DiskFull(
                 f"{redact(url)}: not enough free space ({free} bytes free, {self.settings.min_free_bytes} kept free)"
             )
 
@@ -357,3 +357,7 @@ def _reason(exc: BaseException) -> str:
 
 class _OutOfBounds(TransferError):
     """A download refused for its size or the disk's free space (its partial file is removed)."""
+
+
+class DiskFull(_OutOfBounds):
+    """A download refused because the disk would keep less than ``min_free_bytes`` free (MemoryExhausted)."""

@@ -269,7 +269,7 @@ class DiagnosticsService(Service):
         location, file_name = job.location, job.file_name
         archive = self._workspace.file(file_name)
         if not archive.exists():
-            await asyncio.to_thread(build_archive, archive, self._contents(job.start_time, job.stop_time))
+            await asyncio.to_thread(build_archive, archive, self.contents(job.start_time, job.stop_time))
 
         async def upload() -> None:
             await self.transfer.upload(archive, location, file_name)
@@ -286,7 +286,8 @@ class DiagnosticsService(Service):
         if file_name:
             self._workspace.file(file_name).unlink(missing_ok=True)
 
-    def _contents(self, start_time: str | None, stop_time: str | None) -> ArchiveContents:
+    def contents(self, start_time: str | None, stop_time: str | None) -> ArchiveContents:
+        """What the archive holds for a window (GetLog DiagnosticsLog uploads the same)."""
         window = Window(
             datetime.fromisoformat(start_time) if start_time else None,
             datetime.fromisoformat(stop_time) if stop_time else None,

@@ -16,18 +16,20 @@ from typing import Any, Final
 from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
-from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason, RegistrationStatus
+from chargebox.protocol.messages import Action, ChargePointErrorCode, FirmwareStatus, Reason, RegistrationStatus
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Rpc
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
 from chargebox.station.config import Configuration, ConfigurationService
-from chargebox.station.config_keys import Profile
+from chargebox.station.config_keys import PROFILES, Profile
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.data_transfer import DataTransferService
 from chargebox.station.diagnostics import DiagnosticsService
+from chargebox.station.extended_trigger import ExtendedTriggerService
 from chargebox.station.firmware import FirmwareService
+from chargebox.station.get_log import GetLogService
 from chargebox.station.lane import Lane
 from chargebox.station.link import LinkService
 from chargebox.station.local_list import LocalListService
@@ -35,7 +37,9 @@ from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
 from chargebox.station.reservation import ReservationService
 from chargebox.station.reset import ResetService
+from chargebox.station.security import SECURITY_KEYS, SecurityService
 from chargebox.station.service import Service
+from chargebox.station.signed_firmware import SignedFirmwareService
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
@@ -51,8 +55,12 @@ IMPLEMENTED_PROFILES: Final = frozenset(
         Profile.REMOTE_TRIGGER,
         Profile.LOCAL_AUTH_LIST_MANAGEMENT,
         Profile.RESERVATION,
+        Profile.SECURITY,
     }
 )
+# Security (the whitepaper) is offered when SupportedFeatureProfiles names it: a central system without it would
+# answer its messages NotImplemented, and SF-10 turns plain UpdateFirmware away.
+DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES - {Profile.SECURITY}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,14 +161,23 @@ class Station:
             facts={
                 "NumberOfConnectors": str(count),
                 "ConnectorPhaseRotationMaxLength": str(count + 1),
-                "SupportedFeatureProfiles": ",".join(p.value for p in Profile if p in profiles),
+                "SupportedFeatureProfiles": ",".join(p.value for p in Profile if p in profiles and p.value in PROFILES),
             },
             fixed_cable=settings.fixed_cable,
             log=self.log,
         )
-        self.config.load_template(template, settings.ocpp_config_source)
+        # SupportedFeatureProfiles is a fact (above), read by _profiles; the template's may name Security, which
+        # the key itself never lists (it is not a 1.6 feature profile)
+        offered = {k: v for k, v in template.items() if k.lower() != "supportedfeatureprofiles"}
+        self.config.load_template(offered, settings.ocpp_config_source)
         self.rpc = Rpc(clock=self.clock, logger=self.log, name=self.id)
         self.lane = Lane(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, log=self.log)
+        self.security = SecurityService(  # first: every service may report a security event (T-45)
+            lane=self.lane, store=self.store, clock=self.clock, send=lambda: Profile.SECURITY in profiles, log=self.log
+        )
+        served = {key.name for key in self.config.keys()}  # noqa: SIM118 (a list of ConfigKey, not a dict)
+        for name in (name for name in SECURITY_KEYS if name in served):
+            self.config.subscribe(name, self.security.configuration_changed(name))
         self.link = LinkService(
             config=self.config,
             rpc=self.rpc,
@@ -190,7 +207,8 @@ class Station:
                 firmware_version=ports.installer.running_version() or settings.identity.firmware_version,
             ),
             on_accepted=self._on_accepted,
-            **common,
+            clock=self.security.watch_clock(self.clock),  # B-10: a clock set far is SettingSystemTime
+            log=self.log,
         )
         self.connectors = ConnectorsService(lane=self.lane, config=self.config, store=self.store, count=count, **common)
         self.meter = GuardedMeter(
@@ -243,6 +261,7 @@ class Station:
             reboot=lambda version: self.reboot(identity=replace(self.boot.identity, firmware_version=version)),
             **common,
         )
+        self.firmware.listeners.append(self._firmware_updated)  # F-9
         self.diagnostics = DiagnosticsService(
             lane=self.lane,
             store=self.store,
@@ -261,6 +280,19 @@ class Station:
             reboot=self.reboot, **common,
         )  # fmt: skip
         self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        self.extended_trigger = ExtendedTriggerService(trigger=self.trigger)
+        self.get_log = GetLogService(
+            lane=self.lane, store=self.store, transfer=self.transfer, workspace=self.workspace, charge_point_id=self.id,
+            diagnostics=self.diagnostics.contents, **common,
+        )  # fmt: skip
+        self.signed_firmware = SignedFirmwareService(
+            lane=self.lane, store=self.store, installer=ports.installer, transfer=self.transfer,
+            workspace=self.workspace, connectors=self.connectors, security=self.security,
+            reboot=lambda version: self.reboot(identity=replace(self.boot.identity, firmware_version=version)),
+            **common,
+        )  # fmt: skip
+        self.extended_trigger.add(self.get_log.extended_triggers(self.boot.permit_triggered))
+        self.extended_trigger.add(self.signed_firmware.extended_triggers(self.boot.permit_triggered))
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
@@ -279,11 +311,17 @@ class Station:
             self.trigger,
             self.local_list,
             self.reservation,
+            self.security,
+            self.extended_trigger,
+            self.get_log,
+            self.signed_firmware,
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
                 self.register(action, handler)
             self.trigger.add(service.triggers(self.boot.permit_triggered))
+        if Profile.SECURITY in profiles:  # SF-10: a station with signed updates refuses unsigned ones
+            self.rpc.handlers.pop(Action.UPDATE_FIRMWARE, None)
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
 
@@ -298,6 +336,7 @@ class Station:
     async def run(self) -> None:
         """Connect and serve until ``stop()``; raises CsmsUnreachable if the policy gives up."""
         await self.transactions.recover()  # X-12: before anything else, end what a power loss cut
+        self.security.report("StartupOfTheDevice")  # B-10
         await self.transport.run()
 
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
@@ -339,6 +378,7 @@ class Station:
             return
         self._stopped = True
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
+        await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
         await self.transport.stop()
         self._tasks.cancel()
         self.reset_all()
@@ -349,6 +389,7 @@ class Station:
         """Restart the station software: runtime state reset, the link dropped, and on the next
         connection a BootNotification again (B-1) — with ``identity`` if it changed (F-7)."""
         self.log.info("= rebooting")
+        self.security.report("ResetOrReboot")  # B-10
         self.reset_all()
         for connector in self.connectors.connectors[1:]:  # the cable may still be in (the pilot says so)
             if self.ports.ev.plugged(connector.id):
@@ -391,6 +432,10 @@ class Station:
                 for c in self.connectors.connectors[1:]
             ],
         }
+
+    def _firmware_updated(self, status: FirmwareStatus, _progress: object) -> None:
+        if status is FirmwareStatus.INSTALLED:
+            self.security.report("FirmwareUpdated", self.boot.identity.firmware_version)  # F-9
 
     def _configuration_entries(self) -> list[dict[str, Any]]:
         """Every configuration key for the diagnostics archive (the service redacts AuthorizationKey)."""
@@ -447,7 +492,7 @@ def _template(settings: StationSettings) -> dict[str, object]:
 def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]:
     raw = _template_value(template, "SupportedFeatureProfiles", source)
     if raw is None:
-        return IMPLEMENTED_PROFILES
+        return DEFAULT_PROFILES
     names = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",") if p.strip()]
     profiles = set()
     for name in names:

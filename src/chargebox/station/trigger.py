@@ -54,23 +54,37 @@ class TriggerService(Service):
     def on_trigger_message(
         self, request: TriggerMessageRequest
     ) -> TriggerMessageResponse | Reply[TriggerMessageResponse]:
-        trigger = self._triggers.get(request.requested_message)
+        status, send = self.decide(self._triggers.get(request.requested_message), request.connector_id)
+        response = TriggerMessageResponse(status=status)
+        return response if send is None else Reply(response, then=send)  # C-27
+
+    def get(self, message: str) -> Trigger | None:
+        """The trigger registered for a message name (ExtendedTriggerMessage shares this registry)."""
+        try:
+            return self._triggers.get(MessageTrigger(message))
+        except ValueError:  # a name TriggerMessage cannot request
+            return None
+
+    def decide(
+        self, trigger: Trigger | None, requested_connector: int | msgspec.UnsetType
+    ) -> tuple[TriggerMessageStatus, Callable[[], Awaitable[None]] | None]:
+        """The answer to a trigger request, and what to send once it is written (None: nothing)."""
         if trigger is None:
-            return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)  # C-28
-        connector_id = None if request.connector_id is msgspec.UNSET else request.connector_id
+            return TriggerMessageStatus.NOT_IMPLEMENTED, None  # C-28
+        connector_id = None if requested_connector is msgspec.UNSET else requested_connector
         if connector_id is not None and not 0 <= connector_id <= self._connector_count():
-            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)  # no such connector
+            return TriggerMessageStatus.REJECTED, None  # no such connector
         if not trigger.per_connector:
             connector_id = None  # C-31
         elif connector_id is not None and not 1 <= connector_id <= self._connector_count():
-            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+            return TriggerMessageStatus.REJECTED, None
         if not trigger.accepts(connector_id):
-            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+            return TriggerMessageStatus.REJECTED, None
 
         async def send() -> None:
             await trigger.send(connector_id)
 
-        return Reply(TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED), then=send)  # C-27
+        return TriggerMessageStatus.ACCEPTED, send
 
     def reset(self) -> None:
         """Triggers are wiring, not runtime state."""

@@ -25,6 +25,7 @@ from chargebox.store.jobs import (
 )
 from chargebox.store.outbox import DeadLetter, DeadLettersTable, OutboxItem, OutboxTable
 from chargebox.store.schema import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, migrate
+from chargebox.store.security_log import LogJobRecord, SecurityLogEntry, SignedFirmwareJobRecord
 from chargebox.store.table import Op
 from chargebox.store.transactions import TransactionRecord, TransactionsTable
 
@@ -45,9 +46,12 @@ __all__ = [
     "FirmwareJobRecord",
     "FirmwareJobTable",
     "JobValue",
+    "LogJobRecord",
     "Op",
     "OutboxItem",
     "OutboxTable",
+    "SecurityLogEntry",
+    "SignedFirmwareJobRecord",
     "StateTable",
     "Store",
     "StoreBackend",

@@ -33,6 +33,7 @@ from chargebox.store.local_list import LocalListTable
 from chargebox.store.outbox import DeadLettersTable, OutboxTable
 from chargebox.store.reservations import ReservationsTable
 from chargebox.store.schema import FILE_NAME, migrate
+from chargebox.store.security_log import LogJobTable, SecurityLogTable, SignedFirmwareJobTable
 from chargebox.store.table import Op
 from chargebox.store.transactions import TransactionsTable
 
@@ -198,6 +199,9 @@ class Store:
         self.certificates = CertificatesTable(self)
         self.local_list = LocalListTable(self)
         self.reservations = ReservationsTable(self)
+        self.security_log = SecurityLogTable(self)
+        self.log_job = LogJobTable(self)
+        self.signed_firmware = SignedFirmwareJobTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:

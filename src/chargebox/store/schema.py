@@ -22,6 +22,7 @@ from chargebox.store import (
     local_list,
     outbox,
     reservations,
+    security_log,
     stations,
     transactions,
 )
@@ -68,6 +69,7 @@ MIGRATIONS: Final[tuple[str, ...]] = gather(
             stations,
             local_list,
             reservations,
+            security_log,
         )
     }
 )
