@@ -22,6 +22,7 @@ from chargebox.rpc import Handler, Rpc
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
+from chargebox.station.certificates import CENTRAL_SYSTEM_ROOT, CertificateService
 from chargebox.station.config import Configuration, ConfigurationService
 from chargebox.station.config_keys import Profile
 from chargebox.station.connectors import ConnectorsService
@@ -34,6 +35,7 @@ from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
 from chargebox.station.reset import ResetService
 from chargebox.station.service import Service
+from chargebox.station.tls import TlsSettings
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
@@ -42,7 +44,9 @@ from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
 
 # The feature profiles this version implements; a template may offer fewer, never more.
-IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER})
+IMPLEMENTED_PROFILES: Final = frozenset(
+    {Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER, Profile.SECURITY}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +109,7 @@ class StationSettings:
     compression: bool = False
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     transfer: TransferSettings = field(default_factory=TransferSettings)  # firmware and diagnostics (F-5, D-2)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # security profiles 2 and 3 (T-44)
 
 
 class Station:
@@ -143,7 +148,10 @@ class Station:
             facts={
                 "NumberOfConnectors": str(count),
                 "ConnectorPhaseRotationMaxLength": str(count + 1),
-                "SupportedFeatureProfiles": ",".join(p.value for p in Profile if p in profiles),
+                # the whitepaper's Security is offered beside the profiles, not listed among them
+                "SupportedFeatureProfiles": ",".join(
+                    p.value for p in Profile if p in profiles and p is not Profile.SECURITY
+                ),
             },
             fixed_cable=settings.fixed_cable,
             log=self.log,
@@ -159,7 +167,14 @@ class Station:
             charge_point_id=self.id,
             compression=settings.compression,
             log=self.log,
+            tls=settings.tls,
+            roots=lambda: self.store.certificates.pems(CENTRAL_SYSTEM_ROOT),
+            credentials=self.store.private_keys.charge_point_credentials,
+            security_event=self.security_event,
         )
+        problem = self.link.start_problem()
+        if problem is not None:
+            raise ConfigError(problem)
         self.transport = Transport(
             settings=self.link.settings,
             rpc=self.rpc,
@@ -168,6 +183,7 @@ class Station:
             on_open=self._on_open,
             on_close=self._on_close,
             policy=settings.reconnect,
+            on_failure=self.link.connect_failed,
         )
         self.link.transport = self.transport
         common: dict[str, Any] = {"clock": self.clock, "log": self.log}
@@ -237,6 +253,11 @@ class Station:
             reboot=self.reboot, **common,
         )  # fmt: skip
         self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        self.certificates = CertificateService(
+            store=self.store, lane=self.lane, config=self.config, charge_point_id=self.id,
+            security_event=self.security_event, security_profile=lambda: self.config.get_int("SecurityProfile"),
+            on_certificate=self.link.reconnect_for_certificate, **common,
+        )  # fmt: skip
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
@@ -253,6 +274,7 @@ class Station:
             self.firmware,
             self.diagnostics,
             self.trigger,
+            self.certificates,
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
@@ -260,6 +282,11 @@ class Station:
             self.trigger.add(service.triggers(self.boot.permit_triggered))
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
+
+    def security_event(self, event_type: str, tech_info: str | None) -> None:
+        """A security event the whitepaper names (T-45): logged here; SecurityEventNotification and
+        the security log take it from here."""
+        self.log.warning("! security event %s%s", event_type, f": {tech_info}" if tech_info else "")
 
     def register(self, action: Action, handler: Handler) -> None:
         """Answer ``action`` with ``handler`` (an integrator may override any, or add a vendor one).
@@ -385,6 +412,7 @@ class Station:
     # -- connection lifecycle -----------------------------------------------------------------
 
     async def _on_open(self) -> None:
+        self.link.opened()
         self.boot.connected()
 
     def _on_close(self) -> None:
@@ -414,6 +442,8 @@ def _template(settings: StationSettings) -> dict[str, object]:
     if settings.password is not None:
         template.setdefault("AuthorizationKey", settings.password)
         template.setdefault("SecurityProfile", 1)
+    if settings.tls.security_profile is not None:
+        template["SecurityProfile"] = settings.tls.security_profile
     return template
 
 
@@ -431,6 +461,7 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
         if profile not in IMPLEMENTED_PROFILES:
             raise ConfigError(f"{source}: SupportedFeatureProfiles: {name} is not implemented by this version")
         profiles.add(profile)
+    profiles.add(Profile.SECURITY)  # not a SupportedFeatureProfiles name: always offered beside them
     if Profile.CORE not in profiles:
         raise ConfigError(f"{source}: SupportedFeatureProfiles must include Core")
     return frozenset(profiles)

@@ -29,6 +29,7 @@ from chargebox.store.certificates import CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.jobs import DiagnosticsJobTable, FirmwareJobTable
+from chargebox.store.keys import PrivateKeysTable
 from chargebox.store.outbox import DeadLettersTable, OutboxTable
 from chargebox.store.schema import FILE_NAME, migrate
 from chargebox.store.table import Op
@@ -64,6 +65,7 @@ class Store:
         self.firmware = FirmwareJobTable(self)
         self.diagnostics = DiagnosticsJobTable(self)
         self.certificates = CertificatesTable(self)
+        self.private_keys = PrivateKeysTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:
