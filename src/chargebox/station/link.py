@@ -12,7 +12,7 @@ mutual TLS. For 2 and 3 a ``ws://`` central system URL is used as ``wss://``; a 
 ``--ca-file``): a station without one does not connect rather than connect unverified.
 
 SecurityProfile only goes up, once its preconditions hold (T-43), and takes effect by reconnecting.
-If the new profile has not connected within ``PROFILE_FALLBACK_SECONDS`` the station goes back to
+If the new profile has not connected within ``TlsSettings.fallback_seconds`` (120 s) the station goes back to
 the previous one (TC_083_CS's SHOULD), says so in the log and raises the security event
 ReconfigurationOfSecurityParameters. The trial is not persisted: a reboot during it keeps the new
 profile.
@@ -39,7 +39,6 @@ from chargebox.transport import LinkSettings, Transport
 AUTHORIZATION_KEY_LENGTH: Final = range(16, 41)
 SUPPORTED_PROFILES: Final = frozenset({0, 1, 2, 3})
 RECONNECT_GRACE: Final = 0.5  # seconds between the answer that changed the credentials and the reconnect
-PROFILE_FALLBACK_SECONDS: Final = 120.0  # a raised SecurityProfile that has not connected by then is undone
 RECONFIGURATION: Final = "ReconfigurationOfSecurityParameters"
 
 SecurityEvent = Callable[[str, str | None], None]
@@ -60,7 +59,6 @@ class LinkService(Service):
         roots: Callable[[], list[str]] = list,
         credentials: Callable[[], tuple[str, str] | None] = lambda: None,
         security_event: SecurityEvent = lambda _type, _info: None,
-        fallback_after: float = PROFILE_FALLBACK_SECONDS,
     ) -> None:
         self._config = config
         self._rpc = rpc
@@ -73,7 +71,7 @@ class LinkService(Service):
         self._roots = roots
         self._credentials = credentials
         self._security_event = security_event
-        self._fallback_after = fallback_after
+        self._fallback_after = self._tls.fallback_seconds
         self._tasks = Tasks(log, "reconnect")
         self._trial: int | None = None  # the profile to fall back to while a raised one is tried
         self._profile = config.get_int("SecurityProfile")

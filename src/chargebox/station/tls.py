@@ -54,7 +54,8 @@ class TlsSettings:
     its chain) and key for profile 3 until the central system signs one (CertificateSigned), which
     then takes their place. ``server_name`` is the name the central system's certificate must
     carry when the URL's host is not it (an IP address). ``security_profile`` None keeps the
-    configured SecurityProfile. No field turns verification off.
+    configured SecurityProfile. ``fallback_seconds``: how long a raised SecurityProfile may take to
+connect before the station goes back to the previous one. No field turns verification off.
     """
 
     ca_file: Path | None = None
@@ -62,6 +63,7 @@ class TlsSettings:
     cert_file: Path | None = None
     key_file: Path | None = None
     security_profile: int | None = None
+    fallback_seconds: float = 120.0  # a raised SecurityProfile not connected by then is undone (T-43)
 
 
 class TlsUnavailable(Exception):
