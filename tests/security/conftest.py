@@ -21,7 +21,9 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, GenericStatus
 
+from chargebox.sim.simulator import Simulator
 from tests.interop.conftest import CsmsChargePoint, OcppCsms, StationRunner
+from tests.wire import Wire
 
 SERVER_NAME = "csms.test"
 
@@ -111,3 +113,15 @@ async def wait_until(condition: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(check(), timeout)
+
+
+@pytest.fixture
+def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
+    """A station joined to the built-in central system in memory: ``wire, sim = await station(**settings)``."""
+
+    async def build(csms: dict[str, Any] | None = None, **settings: Any) -> tuple[Wire, Simulator]:
+        wire = wired(csms, **settings)
+        await wire.connect()
+        return wire, Simulator(wire.station)
+
+    return build
