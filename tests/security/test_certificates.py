@@ -295,3 +295,14 @@ def _csr_for(key: ec.EllipticCurvePrivateKey) -> str:
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+async def test_T_41_a_new_authorization_key_is_a_security_event_without_the_key(
+    station: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    wire, _ = await station(password="0123456789abcdef0123")
+    new_key = "fedcba9876543210fedcba98"
+    result = await answer(wire, "ChangeConfiguration", {"key": "AuthorizationKey", "value": new_key})
+    assert result == {"status": "Accepted"}
+    assert "security event ReconfigurationOfSecurityParameters: AuthorizationKey changed" in caplog.text
+    assert new_key not in caplog.text
