@@ -306,3 +306,20 @@ async def test_T_41_a_new_authorization_key_is_a_security_event_without_the_key(
     assert result == {"status": "Accepted"}
     assert "security event ReconfigurationOfSecurityParameters: AuthorizationKey changed" in caplog.text
     assert new_key not in caplog.text
+
+
+async def test_CT_3_a_certificate_near_its_end_is_renewed_after_boot(station: Build) -> None:
+    wire, sim = await station()
+    root = Ca("CSMS root")
+    await install(wire, root.pem)
+    csr_pem = await _signing_request(wire, sim)
+    assert await answer(wire, "CertificateSigned", {"certificateChain": root.sign_csr(csr_pem)}) == {
+        "status": "Accepted"
+    }
+    await wire.station.certificates.resume()  # valid for a year: nothing to do
+    await wire.clock.advance(1)
+    assert len(wire.calls("SignCertificate")) == 1
+    wire.clock.set_time(START + timedelta(days=340))  # 25 days before its end
+    await wire.station.certificates.resume()
+    await wire.until(lambda: len(wire.calls("SignCertificate")) == 2)
+    assert wire.calls("SignCertificate")[1]["csr"] != csr_pem  # a new key

@@ -20,6 +20,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from cryptography import x509
@@ -62,6 +63,7 @@ SecurityEvent = Callable[[str, str | None], None]
 CENTRAL_SYSTEM_ROOT: Final = CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE.value
 ROOT_TYPES: Final = frozenset(use.value for use in CertificateUse)
 INVALID_CHARGE_POINT_CERTIFICATE: Final = "InvalidChargePointCertificate"
+RENEW_BEFORE: Final = timedelta(days=30)  # CT-3: "within one month of expiry"
 _HASHES: Final = {
     HashAlgorithm.SHA256: hashlib.sha256,
     HashAlgorithm.SHA384: hashlib.sha384,
@@ -139,6 +141,18 @@ class CertificateService(Service):
 
     def reset(self) -> None:
         self._tasks.cancel()
+
+    async def resume(self) -> None:
+        """CT-3 (A03.FR.02): a ChargePointCertificate within a month of its end is renewed unasked."""
+        credentials = self._store.private_keys.charge_point_credentials()
+        if credentials is None:
+            return
+        leaf = _load(credentials[0])
+        if leaf.not_valid_after_utc - self._clock.now() <= RENEW_BEFORE:
+            self._log.info(
+                "= the ChargePointCertificate ends %s; asking for a new one", f"{leaf.not_valid_after_utc:%Y-%m-%d}"
+            )
+            self.sign_certificate()
 
     # -- what the link uses -------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ class TlsSettings:
     then takes their place. ``server_name`` is the name the central system's certificate must
     carry when the URL's host is not it (an IP address). ``security_profile`` None keeps the
     configured SecurityProfile. ``fallback_seconds``: how long a raised SecurityProfile may take to
-connect before the station goes back to the previous one. No field turns verification off.
+    connect before the station goes back to the previous one. No field turns verification off.
     """
 
     ca_file: Path | None = None
