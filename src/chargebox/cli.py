@@ -25,6 +25,7 @@ from chargebox.redact import redact, redact_logger
 from chargebox.station.boot import Identity
 from chargebox.station.config_keys import MAX_CONNECTORS
 from chargebox.station.station import StationSettings
+from chargebox.station.tls import TlsSettings
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 
@@ -122,7 +123,18 @@ def _build_parser() -> argparse.ArgumentParser:
         default="put",
         help="GetDiagnostics to an http(s) directory: PUT <dir>/<file> or POST multipart to <dir> (default put)",
     )
-    sim.add_argument("--ca-file", type=Path, metavar="PEM", help="also trust this CA for https:// and ftps:// files")
+    sim.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PEM",
+        help="trust this CA for wss:// and https/ftps files",
+    )
+    sim.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate must carry")
+    sim.add_argument("--cert", type=Path, metavar="PEM", help="ChargePointCertificate (with chain) for profile 3")
+    sim.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
+    sim.add_argument(
+        "--security-profile", type=int, choices=(0, 1, 2, 3), metavar="N", help="SecurityProfile at start (0 to 3)"
+    )
     sim.add_argument(
         "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
     )
@@ -228,6 +240,13 @@ async def _simulate(args: argparse.Namespace) -> int:
         fixed_cable=args.fixed_cable,
         compression=args.compression,
         reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
+        tls=TlsSettings(
+            ca_file=args.ca_file,
+            server_name=args.tls_server_name,
+            cert_file=args.cert,
+            key_file=args.key,
+            security_profile=args.security_profile,
+        ),
         transfer=TransferSettings(
             ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
             upload_method=UploadMethod(args.upload_method.upper()),

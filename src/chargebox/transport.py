@@ -3,7 +3,9 @@
 It hands frames to ``Rpc`` and back, nothing more (the httpcore shape). Rules: T-1..T-7 (URL,
 subprotocol, Basic auth, no compression by default), T-30/T-31 (WebSocketPingInterval, dead-link
 detection), T-5/T-33 (reconnect with bounded exponential back-off and jitter), T-35 (reconnect with
-new credentials). Security profiles 2 and 3 (TLS) plug in through ``ssl_context``.
+new credentials). Security profiles 2 and 3 (TLS) plug in through ``ssl_context`` and
+``server_hostname`` (``station/tls.py`` builds them); a failed attempt is told to ``on_failure``,
+which raises the security events a TLS or authentication failure means (T-44).
 """
 
 from __future__ import annotations
@@ -48,8 +50,6 @@ def csms_url_problem(url: str) -> str | None:
         return f"not a valid URL ({exc})"
     if parts.scheme.lower() not in ("ws", "wss"):
         return "must be a ws:// or wss:// URL"
-    if parts.scheme.lower() == "wss":
-        return "wss:// (TLS, security profiles 2 and 3) is not supported yet; use ws://"
     if "@" in parts.netloc:
         return "must not hold credentials (user:password@): give the password as AuthorizationKey"
     if not parts.hostname:
@@ -72,6 +72,8 @@ class LinkSettings:
     ping_interval: float = 0.0
     compression: bool = False
     ssl_context: ssl.SSLContext | None = None
+    server_hostname: str | None = None  # the name the central system's certificate must carry, if not the URL's host
+    problem: str | None = None  # why no attempt can be made (TLS without a root: never unverified, T-44)
 
     @property
     def url(self) -> str:
@@ -122,6 +124,7 @@ class Transport:
         on_close: Callable[[], None],
         policy: ReconnectPolicy | None = None,
         rng: random.Random | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._settings = settings
         self._rpc = rpc
@@ -131,6 +134,7 @@ class Transport:
         self._on_close = on_close
         self._policy = policy or ReconnectPolicy()
         self._rng = rng or _RNG
+        self._on_failure = on_failure
         self._ws: ClientConnection | None = None
         self._tasks = Tasks(logger, "link")
         self._enabled = asyncio.Event()
@@ -205,6 +209,10 @@ class Transport:
     async def _connect_and_serve(self) -> int | None:
         """Serve one connection; the number of messages received on it, None if it never opened."""
         settings = self._settings()
+        if settings.problem is not None:
+            self._log.warning("! cannot connect to %s: %s", redact(settings.url), settings.problem)
+            return None
+        tls: dict[str, str] = {} if settings.server_hostname is None else {"server_hostname": settings.server_hostname}
         try:
             ws = await connect(
                 settings.url,
@@ -218,9 +226,12 @@ class Transport:
                 max_size=2**22,
                 proxy=None,
                 user_agent_header=None,
+                **tls,  # type: ignore[arg-type]
             )
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             self._log.warning("! cannot connect to %s: %s", redact(settings.url), _reason(exc))
+            if self._on_failure is not None:
+                self._on_failure(exc)
             return None
         if ws.subprotocol != SUBPROTOCOL:  # T-4
             self._log.warning("! %s did not agree to %s; closing", redact(settings.url), SUBPROTOCOL)

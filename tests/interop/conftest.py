@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -160,6 +161,8 @@ class OcppCsms:
     boot_answered_at: list[float] = field(default_factory=list)
     refused: list[tuple[float, str | None]] = field(default_factory=list)  # (time, Authorization) answered 401
     port: int = 0
+    ssl: ssl.SSLContext | None = None  # serve wss:// (security profiles 2 and 3)
+    charge_point_class: type[CsmsChargePoint] = CsmsChargePoint
     _server: Server | None = None
     _opened: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -175,6 +178,7 @@ class OcppCsms:
             subprotocols=[websockets.Subprotocol("ocpp1.6")],
             process_request=self._check_credentials,
             ping_interval=None,
+            ssl=self.ssl,
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         return self.port
@@ -187,7 +191,7 @@ class OcppCsms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"{'ws' if self.ssl is None else 'wss'}://127.0.0.1:{self.port}"
 
     @property
     def cp(self) -> CsmsChargePoint:
@@ -252,7 +256,7 @@ class OcppCsms:
     async def _serve(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         number = len(self.sessions) + 1
-        cp = CsmsChargePoint(ws.request.path.lstrip("/"), Tap(ws, self.frames, number), self)
+        cp = self.charge_point_class(ws.request.path.lstrip("/"), Tap(ws, self.frames, number), self)
         self.sessions.append(
             Session(
                 number,

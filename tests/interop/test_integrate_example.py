@@ -75,7 +75,7 @@ def test_a_station_without_its_installer_does_not_start(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "problem"), [("wss://csms.example/ocpp", "not supported yet"), ("ws://h:1/x?y", "query")]
+    ("url", "problem"), [("wss://csms.example/ocpp", "wss:// is for profiles 2 and 3"), ("ws://h:1/x?y", "query")]
 )
 def test_a_station_with_an_unusable_csms_url_is_one_config_error(tmp_path: Path, url: str, problem: str) -> None:
     example = load_example(tmp_path)

@@ -22,8 +22,9 @@ from chargebox.rpc import Handler, Rpc
 from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
+from chargebox.station.certificates import CENTRAL_SYSTEM_ROOT, CertificateService
 from chargebox.station.config import Configuration, ConfigurationService
-from chargebox.station.config_keys import PROFILES, Profile
+from chargebox.station.config_keys import Profile
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.data_transfer import DataTransferService
 from chargebox.station.diagnostics import DiagnosticsService
@@ -40,6 +41,7 @@ from chargebox.station.reset import ResetService
 from chargebox.station.security import SECURITY_KEYS, SecurityService
 from chargebox.station.service import Service
 from chargebox.station.signed_firmware import SignedFirmwareService
+from chargebox.station.tls import TlsSettings
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
@@ -123,6 +125,7 @@ class StationSettings:
     compression: bool = False
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     transfer: TransferSettings = field(default_factory=TransferSettings)  # firmware and diagnostics (F-5, D-2)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # security profiles 2 and 3 (T-44)
 
 
 class Station:
@@ -161,7 +164,10 @@ class Station:
             facts={
                 "NumberOfConnectors": str(count),
                 "ConnectorPhaseRotationMaxLength": str(count + 1),
-                "SupportedFeatureProfiles": ",".join(p.value for p in Profile if p in profiles and p.value in PROFILES),
+                # the whitepaper's Security is offered beside the profiles, not listed among them
+                "SupportedFeatureProfiles": ",".join(
+                    p.value for p in Profile if p in profiles and p is not Profile.SECURITY
+                ),
             },
             fixed_cable=settings.fixed_cable,
             log=self.log,
@@ -186,7 +192,14 @@ class Station:
             charge_point_id=self.id,
             compression=settings.compression,
             log=self.log,
+            tls=settings.tls,
+            roots=lambda: self.store.certificates.pems(CENTRAL_SYSTEM_ROOT),
+            credentials=self.store.private_keys.charge_point_credentials,
+            security_event=self.security_event,
         )
+        problem = self.link.start_problem()
+        if problem is not None:
+            raise ConfigError(problem)
         self.transport = Transport(
             settings=self.link.settings,
             rpc=self.rpc,
@@ -195,6 +208,7 @@ class Station:
             on_open=self._on_open,
             on_close=self._on_close,
             policy=settings.reconnect,
+            on_failure=self.link.connect_failed,
         )
         self.link.transport = self.transport
         common: dict[str, Any] = {"clock": self.clock, "log": self.log}
@@ -280,6 +294,11 @@ class Station:
             reboot=self.reboot, **common,
         )  # fmt: skip
         self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        self.certificates = CertificateService(
+            store=self.store, lane=self.lane, config=self.config, charge_point_id=self.id,
+            security_event=self.security_event, security_profile=lambda: self.config.get_int("SecurityProfile"),
+            on_certificate=self.link.reconnect_for_certificate, **common,
+        )  # fmt: skip
         self.extended_trigger = ExtendedTriggerService(trigger=self.trigger)
         self.get_log = GetLogService(
             lane=self.lane, store=self.store, transfer=self.transfer, workspace=self.workspace, charge_point_id=self.id,
@@ -315,6 +334,7 @@ class Station:
             self.extended_trigger,
             self.get_log,
             self.signed_firmware,
+            self.certificates,
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
@@ -324,6 +344,11 @@ class Station:
             self.rpc.handlers.pop(Action.UPDATE_FIRMWARE, None)
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
+
+    def security_event(self, event_type: str, tech_info: str | None) -> None:
+        """A security event the whitepaper names (T-45), from the link or the certificates: logged,
+        kept in the security log and, if it is one to send, journaled as a SecurityEventNotification."""
+        self.security.report(event_type, tech_info)
 
     def register(self, action: Action, handler: Handler) -> None:
         """Answer ``action`` with ``handler`` (an integrator may override any, or add a vendor one).
@@ -457,6 +482,7 @@ class Station:
     # -- connection lifecycle -----------------------------------------------------------------
 
     async def _on_open(self) -> None:
+        self.link.opened()
         self.boot.connected()
 
     def _on_close(self) -> None:
@@ -486,6 +512,8 @@ def _template(settings: StationSettings) -> dict[str, object]:
     if settings.password is not None:
         template.setdefault("AuthorizationKey", settings.password)
         template.setdefault("SecurityProfile", 1)
+    if settings.tls.security_profile is not None:
+        template["SecurityProfile"] = settings.tls.security_profile
     return template
 
 
@@ -503,6 +531,7 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
         if profile not in IMPLEMENTED_PROFILES:
             raise ConfigError(f"{source}: SupportedFeatureProfiles: {name} is not implemented by this version")
         profiles.add(profile)
+    profiles.add(Profile.SECURITY)  # not a SupportedFeatureProfiles name: always offered beside them
     if Profile.CORE not in profiles:
         raise ConfigError(f"{source}: SupportedFeatureProfiles must include Core")
     return frozenset(profiles)

@@ -29,6 +29,7 @@ from chargebox.store.certificates import CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.jobs import DiagnosticsJobTable, FirmwareJobTable
+from chargebox.store.keys import PrivateKeysTable
 from chargebox.store.local_list import LocalListTable
 from chargebox.store.outbox import DeadLettersTable, OutboxTable
 from chargebox.store.reservations import ReservationsTable
@@ -202,6 +203,7 @@ class Store:
         self.security_log = SecurityLogTable(self)
         self.log_job = LogJobTable(self)
         self.signed_firmware = SignedFirmwareJobTable(self)
+        self.private_keys = PrivateKeysTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:

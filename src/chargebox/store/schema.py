@@ -19,6 +19,7 @@ from chargebox.store import (
     config,
     connectors,
     jobs,
+    keys,
     local_list,
     outbox,
     reservations,
@@ -70,6 +71,7 @@ MIGRATIONS: Final[tuple[str, ...]] = gather(
             local_list,
             reservations,
             security_log,
+            keys,
         )
     }
 )
