@@ -109,7 +109,7 @@ class SecurityService(Service):
         now = self._clock.now()
         critical = event_type in CRITICAL
         self._store.security_log.add(now.isoformat(), event_type, info, critical=critical)
-        self._log.info("= security event %s%s", event_type, f": {info}" if info else "")
+        self._log.warning("! security event %s%s", event_type, f": {info}" if info else "")
         if (critical or event_type in SENT_TOO) and self._send():
             request = SecurityEventNotificationRequest(
                 type=event_type[:EVENT_TYPE_MAX], timestamp=now, tech_info=msgspec.UNSET if info is None else info
