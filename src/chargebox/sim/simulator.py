@@ -16,6 +16,7 @@ from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.hardware import HardwarePart, SimulatedEv, SimulatedHardware
 from chargebox.sim.installer import SimulatedInstaller
 from chargebox.station.station import Ports, Station, StationSettings, connector_count
+from chargebox.station.transactions import Outcome
 from chargebox.store import Store
 
 if TYPE_CHECKING:
@@ -53,10 +54,10 @@ class Simulator:
         assert isinstance(installer, SimulatedInstaller), "the simulator installs simulated firmware"
         return installer
 
-    async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> None:
+    async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> Outcome:
         """An EV is connected to the connector (with a socket outlet: the cable goes in at both ends)."""
         self.hardware.plug(connector_id, ev)
-        await self.station.plugged(connector_id)
+        return await self.station.plugged(connector_id)
 
     async def unplug(self, connector_id: int) -> None:
         """The EV side is disconnected."""
@@ -74,10 +75,10 @@ class Simulator:
         self.log.info("= connector %d: %s %s", connector_id, part, "broken" if on else "mended")
         self.hardware.inject_fault(connector_id, part, on)
 
-    async def swipe(self, id_tag: str, connector_id: int | None) -> None:
+    async def swipe(self, id_tag: str, connector_id: int | None) -> Outcome:
         """A card at a reader; ``connector_id`` None for the station's one reader."""
         self.log.info("= card %s at %s", id_tag, "the reader" if connector_id is None else f"connector {connector_id}")
-        await self.station.id_tag_presented(id_tag, connector_id)
+        return await self.station.id_tag_presented(id_tag, connector_id)
 
     # -- running --------------------------------------------------------------------------------
 

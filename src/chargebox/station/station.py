@@ -34,7 +34,7 @@ from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
 from chargebox.station.reset import ResetService
 from chargebox.station.service import Service
-from chargebox.station.transactions import TransactionService
+from chargebox.station.transactions import Outcome, TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
@@ -276,15 +276,15 @@ class Station:
 
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
-    async def plugged(self, connector_id: int) -> None:
-        await self.transactions.plugged(connector_id)
+    async def plugged(self, connector_id: int) -> Outcome:
+        return await self.transactions.plugged(connector_id)
 
     async def unplugged(self, connector_id: int) -> None:
         await self.transactions.unplugged(connector_id)
 
-    async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> None:
+    async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> Outcome:
         """A card at a reader: ``connector_id`` None for the station's one reader."""
-        await self.transactions.id_tag_presented(id_tag, connector_id)
+        return await self.transactions.id_tag_presented(id_tag, connector_id)
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
         self.connectors.fault(connector_id, error_code, info)
