@@ -80,6 +80,12 @@ def _build_parser() -> argparse.ArgumentParser:
     csms.add_argument("--heartbeat-interval", type=_positive_int, default=300, metavar="S")
     csms.add_argument("--password", help="require Basic auth with this AuthorizationKey (T-6)")
     csms.add_argument("--transcript", type=Path, metavar="FILE", help="write every frame as JSON lines")
+    csms.add_argument(
+        "--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and page (drive the stations)"
+    )
+    csms.add_argument(
+        "--files", type=Path, metavar="DIR", help="with --control: serve DIR at /files/ (firmware images)"
+    )
     csms.set_defaults(handler=_csms)
 
     sim = commands.add_parser("simulate", help="run one simulated charge point")
@@ -147,13 +153,28 @@ async def _csms(args: argparse.Namespace) -> int:
 
         open_transcript(args.transcript)
     logging.getLogger("chargebox.frames").setLevel(logging.DEBUG)
+    if args.files is not None and not args.files.is_dir():
+        raise UserError(f"--files {args.files}: not a directory")
+    if args.files is not None and args.control is None:
+        raise UserError("--files needs --control (the files are served by the control API)")
     system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=args.password))
     host, port = args.listen
     port = await system.start(host, port)
-    logging.getLogger("chargebox.csms").info("= listening on ws://%s:%d/<charge point id>", host, port)
+    csms_log = logging.getLogger("chargebox.csms")
+    csms_log.info("= listening on ws://%s:%d/<charge point id>", host, port)
+    runner = None
+    if args.control:
+        from chargebox.csms.control import make_app
+        from chargebox.web import serve
+
+        control_host, control_port = args.control
+        runner, control_port = await serve(make_app(system, files=args.files), control_host, control_port, "--control")
+        csms_log.info("= control page on http://%s:%d/", control_host, control_port)
     try:
         await asyncio.Event().wait()
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await system.stop()
     return 0
 

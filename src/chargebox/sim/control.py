@@ -93,7 +93,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "unplug":
             await sim.unplug(connector_id)
         elif action == "fault":
-            body = await _body(request)
+            body = await json_body(request)
             try:
                 code = ChargePointErrorCode(body.get("errorCode", "OtherError"))
             except ValueError:
@@ -104,9 +104,9 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
         elif action == "swipe":
-            outcome = await sim.swipe(_id_tag(await _body(request)), connector_id)
+            outcome = await sim.swipe(_id_tag(await json_body(request)), connector_id)
         elif action == "hardware-fault":
-            part, on = _hardware_fault(await _body(request))
+            part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
         else:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
@@ -115,7 +115,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
     @routes.post(prefix + "/api/swipe")
     async def swipe(request: web.Request) -> web.Response:
         sim = lookup(request)
-        return _answer(sim, await sim.swipe(_id_tag(await _body(request)), None))
+        return _answer(sim, await sim.swipe(_id_tag(await json_body(request)), None))
 
     @routes.post(prefix + "/api/emergency-stop")
     async def emergency_stop(request: web.Request) -> web.Response:
@@ -220,7 +220,8 @@ def _connector_id(request: web.Request, sim: Simulator) -> int:
     return int(raw)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """A request's body as one JSON object, held to what a frame may be (UTF-8, bounded depth); 400 else."""
     if not request.can_read_body:
         return {}
     if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):
