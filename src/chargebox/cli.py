@@ -282,7 +282,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     if args.control:
         host, port = args.control
         port = await sim.start_control(host, port)
-        station.log.info("= control API on http://%s:%d/api/state", host, port)
+        station.log.info("= dashboard on http://%s:%d/ (control API: /api/state)", host, port)
     try:
         await sim.run(plugged=args.plugged)
     finally:
