@@ -7,6 +7,8 @@ by server-sent events. Each test writes a screenshot for a person to look at (it
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,10 +16,14 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from chargebox.csms import control as csms_control
+from chargebox.csms.server import CentralSystem
 from chargebox.sim.control import add_station_routes, errors_middleware
 from chargebox.sim.dashboard import add_fleet_dashboard
-from chargebox.sim.simulator import Simulator
-from tests.sim.test_control import Control, control
+from chargebox.sim.simulator import Simulator, simulated_station
+from chargebox.station.station import StationSettings
+from chargebox.web import serve
+from tests.sim.test_control import Control, control, until
 from tests.sim.test_dashboard import FLEET_STATIONS, serve_fleet
 
 __all__ = ["control"]  # the fixture, imported
@@ -132,3 +138,31 @@ async def test_a_fleet_station_page_drives_its_station_under_the_prefix(control:
         assert control.sim.hardware.plugged(2)
     finally:
         await runner.cleanup()
+
+
+async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page) -> None:
+    """``chargebox csms --control``'s page: pick a station and an action, send, read its answer."""
+    system = CentralSystem()
+    ws_port = await system.start()
+    runner, port = await serve(csms_control.make_app(system), "127.0.0.1", 0, "--control")
+    settings = StationSettings(charge_point_id="CP-9", csms_url=f"ws://127.0.0.1:{ws_port}", connectors=1)
+    sim = Simulator(simulated_station(settings))
+    run = asyncio.ensure_future(sim.run())
+    try:
+        await until(lambda: sim.station.boot.registration is not None)
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await async_api.expect(page.locator('[data-station="CP-9"]')).to_contain_text("BootNotification")
+        await async_api.expect(page.locator("#station")).to_have_value("CP-9")
+        await page.select_option("#action", "ChangeConfiguration")
+        await page.fill("#payload", '{"key": "MeterValueSampleInterval", "value": "23"}')
+        await page.get_by_role("button", name="Send").click()
+        await async_api.expect(page.locator("#answer")).to_contain_text('"status": "Accepted"')
+        assert sim.station.config.get_int("MeterValueSampleInterval") == 23
+        await screenshot(page, "csms-page")
+    finally:
+        await sim.stop()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await runner.cleanup()
+        await system.stop()

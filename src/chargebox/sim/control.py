@@ -202,8 +202,8 @@ async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamRespo
             if current != last:
                 last = current
                 await response.write(sse("state", current))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the page was closed, or the server stops
+    except ConnectionResetError:
+        pass  # the page was closed (a server that stops cancels the handler: that goes on up)
     finally:
         feed.unsubscribe(queue)
     return response

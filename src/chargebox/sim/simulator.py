@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from chargebox.clock import Clock, SystemClock
-from chargebox.errors import UserError
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.hardware import HardwarePart, SimulatedEv, SimulatedHardware
 from chargebox.sim.installer import SimulatedInstaller
@@ -83,20 +82,12 @@ class Simulator:
     # -- running --------------------------------------------------------------------------------
 
     async def start_control(self, host: str, port: int) -> int:
-        from aiohttp import web  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
+        """Serve the control API and the dashboard; returns the port (0: any free one)."""
+        from chargebox.sim.control import make_app  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
+        from chargebox.web import serve
 
-        from chargebox.sim.control import make_app
-
-        self._runner = web.AppRunner(make_app(self), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port} for the control API: {exc.strerror or exc}") from exc
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        self._runner, port = await serve(make_app(self), host, port, "--control")
+        return port
 
     async def run(self, *, plugged: Iterable[int] = ()) -> None:
         for connector_id in plugged:
