@@ -202,6 +202,8 @@ async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamRespo
             if current != last:
                 last = current
                 await response.write(sse("state", current))
+            elif item is None:
+                await response.write(b": idle\n\n")  # a comment: a page gone is noticed within a second
     except ConnectionResetError:
         pass  # the page was closed (a server that stops cancels the handler: that goes on up)
     finally:
