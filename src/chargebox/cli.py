@@ -191,9 +191,10 @@ async def _run_until_signal(main: Coroutine[Any, Any, int], *, interrupted_code:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)
     try:
-        return await task
+        code = await task  # a command may end its own way once cancelled
     except asyncio.CancelledError:
-        return 128 + received[0] if interrupted_code and received else 0
+        code = 0
+    return 128 + received[0] if interrupted_code and received else code
 
 
 async def _csms(args: argparse.Namespace) -> int:
