@@ -361,10 +361,10 @@ async def test_verbose_after_the_subcommand_logs_frames_and_transcript_alone_doe
     outputs = []
     for extra in (["-v"], ["--transcript", str(tmp_path / "t.jsonl")]):
         proc = await spawn_logged(port, tmp_path, "simulate", *common, *extra)
-        await next_event(system, m.Action.BOOT_NOTIFICATION)
-        await next_event(system, m.Action.STATUS_NOTIFICATION)
+        await next_event(system, m.Action.BOOT_NOTIFICATION, timeout=30)
+        await next_event(system, m.Action.STATUS_NOTIFICATION, timeout=30)
         proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 10)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 0
         outputs.append(err.decode())
     verbose, transcript_only = outputs
@@ -397,17 +397,17 @@ async def test_log_names_the_central_systems_transaction_id(csms: tuple[CentralS
     )  # fmt: skip
     swipe = f"http://127.0.0.1:{control}/api/connectors/1/swipe"
     try:
-        await next_event(system, m.Action.BOOT_NOTIFICATION)
+        await next_event(system, m.Action.BOOT_NOTIFICATION, timeout=30)
         async with aiohttp.ClientSession() as http:
             async with http.post(swipe, json={"idTag": "T"}) as response:
                 started = await response.json()
-            await next_event(system, m.Action.START_TRANSACTION)
+            await next_event(system, m.Action.START_TRANSACTION, timeout=30)
             async with http.post(swipe, json={"idTag": "T"}) as response:
                 stopped = await response.json()
         assert started["outcome"]["result"] == "started" and stopped["outcome"]["result"] == "stopped"
     finally:
         proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 10)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
     log = err.decode()
     assert "transaction 4242 on connector 1: the central system's transactionId" in log
     assert "transaction 4242 stopped (Local)" in log
