@@ -17,8 +17,11 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 
+# The dashboard's browser test drives Debian's chromium (never a downloaded browser build); as root
+# (CI) it is installed when missing.
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint:
 	$(BIN)/ruff check src tests tools bench

@@ -304,3 +304,111 @@ async def test_transcript_holds_every_frame_as_json_lines(csms: tuple[CentralSys
     assert lines[0]["dir"] == ">" and lines[0]["frame"][2] == "BootNotification" and lines[0]["cp"] == "SIM-1"
     assert any(line["dir"] == "<" and line["frame"][0] == 3 for line in lines)
     assert "s3cr3t" not in transcript.read_text()
+
+
+# -- issue 11: what a new user hits ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "\u00b2"], "argument --plugged: expected"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--control", "h:\u00b2"], "argument --control: expected"),
+        (["csms", "--listen", "h:\u0663"], "argument --listen: expected HOST:PORT"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp-config", "/no/such.json"], "--ocpp-config /no/such"),
+        (["csms", "--files", "/no/such/dir", "--control", "127.0.0.1:0"], "--files /no/such/dir: not a directory"),
+    ],
+)
+async def test_errors_name_the_option_never_an_internal_function(args: list[str], fragment: str) -> None:
+    code, _out, err = await run_cli(*args)
+    assert_one_line_error(code, err, fragment)
+    assert "_int_list" not in err and "_host_port" not in err
+
+
+async def test_help_shows_every_default() -> None:
+    code, out, _err = await run_cli("simulate", "--help")
+    assert code == 0
+    for default in ("(default: chargebox)", "(default: Simulator)", "(default: put)", "(default: 512)",
+                    "(default: 1.0)"):  # fmt: skip
+        assert default in " ".join(out.split()), default
+    code, out, _err = await run_cli("csms", "--help")
+    assert "(default: 127.0.0.1:9000)" in out and "(default: 300)" in out
+
+
+async def test_firmware_image_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
+    output = tmp_path / "fw.img"
+    output.write_bytes(b"keep me")
+    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    assert_one_line_error(code, err, "--output")
+    assert "--force" in err
+    assert output.read_bytes() == b"keep me"
+    code, out, _err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output), "--force")
+    assert code == 0, out
+    assert output.read_bytes() != b"keep me"
+
+
+async def spawn_logged(port: int, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def test_verbose_after_the_subcommand_logs_frames_and_transcript_alone_does_not(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    system, port = csms
+    common = ["--csms", f"ws://127.0.0.1:{port}", "--id", "SIM-1", "--give-up-after", "1"]
+    outputs = []
+    for extra in (["-v"], ["--transcript", str(tmp_path / "t.jsonl")]):
+        proc = await spawn_logged(port, tmp_path, "simulate", *common, *extra)
+        await next_event(system, m.Action.BOOT_NOTIFICATION, timeout=30)
+        await next_event(system, m.Action.STATUS_NOTIFICATION, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0
+        outputs.append(err.decode())
+    verbose, transcript_only = outputs
+    assert "chargebox.frames" in verbose and '"BootNotification"' in verbose
+    assert "chargebox.frames" not in transcript_only
+    assert '"BootNotification"' in (tmp_path / "t.jsonl").read_text()
+    assert "SIGTERM received: shutting down" in transcript_only
+
+
+async def test_interrupted_demo_exits_non_zero() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "demo", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    await asyncio.wait_for(proc.stdout.readline(), 20)  # the tour has begun
+    proc.send_signal(signal.SIGINT)
+    await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 128 + signal.SIGINT
+
+
+async def test_log_names_the_central_systems_transaction_id(csms: tuple[CentralSystem, int], tmp_path: Path) -> None:
+    system, port = csms
+    system.policy.extra_handlers[m.Action.START_TRANSACTION] = lambda _request: m.StartTransactionResponse(
+        id_tag_info=m.IdTagInfo(status=m.AuthorizationStatus.ACCEPTED), transaction_id=4242
+    )  # not the station's own count, which starts at 1
+    control = free_port()
+    proc = await spawn_logged(
+        port, tmp_path, "simulate", "--csms", f"ws://127.0.0.1:{port}", "--id", "SIM-1",
+        "--control", f"127.0.0.1:{control}", "--plugged", "1",
+    )  # fmt: skip
+    swipe = f"http://127.0.0.1:{control}/api/connectors/1/swipe"
+    try:
+        await next_event(system, m.Action.BOOT_NOTIFICATION, timeout=30)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(swipe, json={"idTag": "T"}) as response:
+                started = await response.json()
+            await next_event(system, m.Action.START_TRANSACTION, timeout=30)
+            async with http.post(swipe, json={"idTag": "T"}) as response:
+                stopped = await response.json()
+        assert started["outcome"]["result"] == "started" and stopped["outcome"]["result"] == "stopped"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    log = err.decode()
+    assert "transaction 4242 on connector 1: the central system's transactionId" in log
+    assert "transaction 4242 stopped (Local)" in log
+    assert "transaction 1 " not in log

@@ -44,6 +44,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+class _DefaultsHelp(argparse.HelpFormatter):
+    """--help shows every option's default (one that is absent says what happens in its help text)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        if action.default in (None, False, [], argparse.SUPPRESS) or "%(default)" in help:
+            return help
+        return help + " (default: %(default)s)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -59,13 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chargebox.run.app import journal_logging
 
         journal_logging()
+    if not args.verbose and args.command != "csms":  # the central system logs every frame; a station only with -v
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_no_frames)
     if not args.verbose:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header
         redact_logger(name)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(_run_until_signal(args.handler(args)))
+            return runner.run(_run_until_signal(args.handler(args), interrupted_code=args.command == "demo"))
     except UserError as exc:
         print(f"chargebox: error: {exc}", file=sys.stderr)
         return 2
@@ -83,34 +96,67 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _no_frames(record: logging.LogRecord) -> bool:
+    """Without -v the frames go to a ``--transcript`` only, not to the terminal too."""
+    return record.name != "chargebox.frames"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chargebox", description="OCPP 1.6J charge point stack and simulator.")
     parser.add_argument("--version", action="version", version=f"chargebox {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every frame and debug detail")
+    # Every default shown in --help; -v accepted after the command too (SUPPRESS: absent, it keeps the
+    # value given before the command).
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    verbose = _Parser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log every frame and debug detail"
+    )
 
-    demo = commands.add_parser("demo", help="a central system and a simulated station in one process")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[verbose], help=help, formatter_class=_DefaultsHelp)
+
+    demo = commands.add_parser(
+        "demo", parents=[verbose], help="a central system and a simulated station in one process"
+    )
     demo.add_argument("--fleet", action="store_true", help="a live fleet of a few stations instead of the tour")
     demo.set_defaults(handler=_demo)
 
-    csms = commands.add_parser("csms", help="run the small built-in central system")
-    csms.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9000), metavar="HOST:PORT")
-    csms.add_argument("--heartbeat-interval", type=_positive_int, default=300, metavar="S")
+    csms = command("csms", "run the small built-in central system")
+    csms.add_argument(
+        "--listen", type=_host_port, default="127.0.0.1:9000", metavar="HOST:PORT", help="serve ws://HOST:PORT/<id>"
+    )
+    csms.add_argument(
+        "--heartbeat-interval", type=_positive_int, default=300, metavar="S", help="the interval BootNotification sets"
+    )
     csms.add_argument("--password", help="require Basic auth with this AuthorizationKey (T-6)")
     csms.add_argument("--transcript", type=Path, metavar="FILE", help="write every frame as JSON lines")
+    csms.add_argument(
+        "--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and page (drive the stations)"
+    )
+    csms.add_argument(
+        "--files", type=Path, metavar="DIR", help="with --control: serve DIR at /files/ (firmware images)"
+    )
     csms.set_defaults(handler=_csms)
 
-    sim = commands.add_parser("simulate", help="run one simulated charge point")
+    sim = command("simulate", "run one simulated charge point")
     sim.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws:// or wss://")
     sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
-    sim.add_argument("--connectors", type=_connector_count, metavar="N", help=f"1 to {MAX_CONNECTORS}")
-    sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (default: in memory)")
+    sim.add_argument(
+        "--connectors",
+        type=_connector_count,
+        metavar="N",
+        help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1)",
+    )
+    sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (without it: in memory)")
     sim.add_argument("--password", metavar="P", help="AuthorizationKey for Basic auth (security profile 1)")
-    sim.add_argument("--vendor", default="chargebox")
-    sim.add_argument("--model", default="Simulator")
-    sim.add_argument("--serial", default=None)
-    sim.add_argument("--firmware-version", default=__version__)
-    sim.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the JSON control API")
+    sim.add_argument("--vendor", default="chargebox", help="chargePointVendor of BootNotification")
+    sim.add_argument("--model", default="Simulator", help="chargePointModel of BootNotification")
+    sim.add_argument(
+        "--serial", default=None, help="chargePointSerialNumber of BootNotification (without it: none sent)"
+    )
+    sim.add_argument("--firmware-version", default=__version__, help="firmwareVersion of BootNotification")
+    sim.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and the dashboard")
     sim.add_argument("--plugged", type=_int_list, default=[], metavar="1,2", help="cables plugged at start")
     sim.add_argument("--ocpp-config", type=Path, metavar="FILE", help="initial configuration keys (JSON/TOML)")
     sim.add_argument("--fixed-cable", action="store_true", help="tethered cables: nothing to unlock")
@@ -121,7 +167,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--upload-method",
         choices=("put", "post"),
         default="put",
-        help="GetDiagnostics to an http(s) directory: PUT <dir>/<file> or POST multipart to <dir> (default put)",
+        help="GetDiagnostics to an http(s) directory: PUT <dir>/<file> or POST multipart to <dir>",
     )
     sim.add_argument(
         "--ca-file",
@@ -143,50 +189,63 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=TransferSettings().max_download_bytes // MIB,
         metavar="MB",
-        help="a firmware image larger than this fails to download (default 512)",
+        help="a firmware image larger than this fails to download",
     )
     sim.set_defaults(handler=_simulate)
 
-    run = commands.add_parser("run", help="run one real station from its file (docs/howto/integrate.md)")
+    run = command("run", "run one real station from its file (docs/howto/integrate.md)")
     run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the station file (TOML)")
     run.set_defaults(handler=_run)
 
-    fleet = commands.add_parser("fleet", help="N simulated stations in one process, sharing one store")
+    fleet = command("fleet", "N simulated stations in one process, sharing one store")
     fleet.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws://")
     fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
-    fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN (default CP)")
+    fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=_connector_count, metavar="C", help="per station (default: template, 1)")
     fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")
-    fleet.add_argument("--connect-rate", type=_rate, default=50.0, metavar="R", help="connections/s (default 50)")
+    fleet.add_argument("--connect-rate", type=_rate, default=50.0, metavar="R", help="connections/s")
     fleet.add_argument("--duration", type=_duration, metavar="S", help="end after S seconds, exit 0")
     fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
     fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
-    fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto (default 0)")
+    fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
     fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
     fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
     fleet.add_argument("--password", metavar="P", help="AuthorizationKey of every station (security profile 1)")
     fleet.set_defaults(handler=_fleet)
 
-    image = commands.add_parser("firmware-image", help="write a firmware image in the simulator's format")
+    image = commands.add_parser(
+        "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
+    )
     image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
-    image.add_argument("--output", required=True, type=Path, metavar="FILE")
-    image.add_argument("--payload", type=Path, metavar="FILE", help="the payload (default: 1 MiB of filler)")
+    image.add_argument("--output", required=True, type=Path, metavar="FILE", help="where to write the image")
+    image.add_argument("--payload", type=Path, metavar="FILE", help="the payload (without it: 1 MiB of filler)")
+    image.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     image.add_argument("--sign", type=Path, metavar="KEY", help="sign the image with this PEM key (writes FILE.sig)")
     image.add_argument("--cert", type=Path, metavar="CERT", help="the signing certificate of --sign (PEM)")
     image.set_defaults(handler=_firmware_image)
     return parser
 
 
-async def _run_until_signal(main: Coroutine[Any, Any, int]) -> int:
-    """Run a command; SIGTERM and SIGINT end it cleanly (everything persisted is already on disk)."""
+async def _run_until_signal(main: Coroutine[Any, Any, int], *, interrupted_code: bool = False) -> int:
+    """Run a command; SIGTERM and SIGINT end it cleanly (everything persisted is already on disk), with
+    a log line that says why it stops. A service stopped so exits 0; a demo that did not run to its
+    end (``interrupted_code``) exits 128 + the signal's number, as a shell reports it."""
     task = asyncio.ensure_future(main)
     loop = asyncio.get_running_loop()
+    received: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        logging.getLogger("chargebox").warning("= %s received: shutting down", signum.name)
+        received.append(signum)
+        task.cancel()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, stop, signum)
     try:
-        return await task
+        code = await task  # a command may end its own way once cancelled
     except asyncio.CancelledError:
-        return 0
+        code = 0
+    return 128 + received[0] if interrupted_code and received else code
 
 
 async def _csms(args: argparse.Namespace) -> int:
@@ -198,13 +257,28 @@ async def _csms(args: argparse.Namespace) -> int:
 
         open_transcript(args.transcript)
     logging.getLogger("chargebox.frames").setLevel(logging.DEBUG)
+    if args.files is not None and not args.files.is_dir():
+        raise UserError(f"--files {args.files}: not a directory")
+    if args.files is not None and args.control is None:
+        raise UserError("--files needs --control (the files are served by the control API)")
     system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=args.password))
     host, port = args.listen
     port = await system.start(host, port)
-    logging.getLogger("chargebox.csms").info("= listening on ws://%s:%d/<charge point id>", host, port)
+    csms_log = logging.getLogger("chargebox.csms")
+    csms_log.info("= listening on ws://%s:%d/<charge point id>", host, port)
+    runner = None
+    if args.control:
+        from chargebox.csms.control import make_app
+        from chargebox.web import serve
+
+        control_host, control_port = args.control
+        runner, control_port = await serve(make_app(system, files=args.files), control_host, control_port, "--control")
+        csms_log.info("= control page on http://%s:%d/", control_host, control_port)
     try:
         await asyncio.Event().wait()
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await system.stop()
     return 0
 
@@ -236,7 +310,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         password=args.password,
         ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
-        ocpp_config_source=str(args.ocpp_config or "ocpp config"),
+        ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
         compression=args.compression,
         reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
@@ -267,7 +341,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     if args.control:
         host, port = args.control
         port = await sim.start_control(host, port)
-        station.log.info("= control API on http://%s:%d/api/state", host, port)
+        station.log.info("= dashboard on http://%s:%d/ (control API: /api/state)", host, port)
     try:
         await sim.run(plugged=args.plugged)
     finally:
@@ -341,7 +415,10 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     except ImageError as exc:
         raise UserError(f"--version: {exc}") from exc
     try:
-        args.output.write_bytes(image)
+        with args.output.open("wb" if args.force else "xb") as file:
+            file.write(image)
+    except FileExistsError:
+        raise UserError(f"--output {args.output} exists: pass --force to overwrite it") from None
     except OSError as exc:
         raise UserError(f"cannot write --output {args.output}: {exc.strerror or exc}") from exc
     print(f"{args.output}: firmware {args.image_version}, {len(payload)} bytes of payload")
@@ -424,15 +501,17 @@ def _read_ocpp_config(path: Path) -> dict[str, object]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise ConfigError(f"--ocpp-config {path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise ConfigError(f"--ocpp-config {path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from exc
+        raise ConfigError(
+            f"--ocpp-config {path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}"
+        ) from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: must hold an object of configuration key -> value")
+        raise ConfigError(f"--ocpp-config {path}: must hold an object of configuration key -> value")
     return data
 
 
@@ -449,7 +528,7 @@ def _check_identity(identity: Identity) -> None:
 
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host or "127.0.0.1", int(port)
 
@@ -468,7 +547,7 @@ def _positive_int(text: str) -> int:
 
 def _int_list(text: str) -> list[int]:
     items = [item.strip() for item in text.split(",") if item.strip()]
-    if not all(item.isdigit() for item in items):
+    if not all(item.isascii() and item.isdigit() for item in items):
         raise argparse.ArgumentTypeError(f"expected a comma-separated list of connector ids, got {text!r}")
     return [int(item) for item in items]
 

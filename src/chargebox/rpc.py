@@ -104,6 +104,8 @@ class Rpc:
         self._log = logger
         self._name = name
         self._frames = frames_log.isEnabledFor(logging.DEBUG)
+        # (direction, redacted frame) for each frame in ("<") and out (">"): the dashboard's ring
+        self.frame_listeners: list[Callable[[str, str], None]] = []
         self._conn: Connection | None = None
         self._send: Send | None = None
         self._busy = False
@@ -208,7 +210,7 @@ class Rpc:
         conn = self._conn
         if conn is None:
             return
-        if self._frames:
+        if self._frames or self.frame_listeners:
             self._log_frame("<", data)
         for event in conn.receive(data, self._clock.monotonic()):
             if isinstance(event, CallReceived):
@@ -264,7 +266,7 @@ class Rpc:
         frames, follow_ups = conn.data_to_send(), self._after_write
         self._after_write = []
         for data in frames:
-            if self._frames:
+            if self._frames or self.frame_listeners:
                 self._log_frame(">", data)
             try:
                 await send(data)
@@ -325,6 +327,10 @@ class Rpc:
 
     def _log_frame(self, direction: str, data: str | bytes) -> None:
         text = redact(_text(data))
+        for listener in self.frame_listeners:
+            listener(direction, text)
+        if not self._frames:
+            return
         frames_log.debug(
             "%s %s %s",
             self._name,

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from chargebox.clock import VirtualClock
-from chargebox.protocol.messages import ExtendedMessageTrigger
-from chargebox.station.trigger import Trigger
 from chargebox.store import Store
 from chargebox.transfer import Transfer
 from tests.firmware.conftest import FtpServer, HttpFiles, ScriptedTransfer, read_zip, settled
@@ -49,19 +47,12 @@ async def test_extended_trigger_message_sends_each_requested_message(
     await settled(sec.clock, lambda: len(sec.wire.calls(action)) > before)
 
 
-async def test_CT_1_sign_charge_point_certificate_is_not_implemented_until_a_service_registers_it(
-    sec: SecRig,
-) -> None:
-    assert await extended(sec, "SignChargePointCertificate") == "NotImplemented"
-    sent: list[int | None] = []
-
-    async def send(connector_id: int | None) -> None:
-        sent.append(connector_id)
-
-    sec.wire.station.extended_trigger.add({ExtendedMessageTrigger.SIGN_CHARGE_POINT_CERTIFICATE: Trigger(send)})
+async def test_CT_1_sign_charge_point_certificate_sends_a_sign_certificate_with_a_csr(sec: SecRig) -> None:
+    sec.wire.station.config.set_internal("CpoName", "chargebox test CPO")  # the CSR's O (CT-1)
     assert await extended(sec, "SignChargePointCertificate") == "Accepted"
-    await sec.clock.advance(0)
-    assert sent == [None]
+    await settled(sec.clock, lambda: sec.wire.calls("SignCertificate"))
+    (request,) = sec.wire.calls("SignCertificate")
+    assert request["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----")
 
 
 async def test_C_31_extended_trigger_for_an_unknown_connector_is_rejected(sec: SecRig) -> None:

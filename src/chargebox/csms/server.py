@@ -74,6 +74,7 @@ class CentralSystem:
         self.connections: dict[str, ServerConnection] = {}
         self.events: asyncio.Queue[CsmsEvent] = asyncio.Queue(maxsize=max_events)
         self.on_event: Callable[[CsmsEvent], None] | None = None
+        self.session_listeners: list[Callable[[Session], None]] = []  # each new session (the control API's history)
         self._clock = clock or SystemClock()
         self._server: Server | None = None
         self._transaction_ids = itertools.count(1)
@@ -125,6 +126,8 @@ class CentralSystem:
         rpc.handlers.update(self._handlers(session))
         rpc.attach(send)
         self.sessions[charge_point_id] = session
+        for listener in self.session_listeners:
+            listener(session)
         log.info("= %s connected", charge_point_id)
         return rpc
 

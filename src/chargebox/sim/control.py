@@ -1,7 +1,8 @@
 """The JSON control API of a simulated station (``simulate --control HOST:PORT``).
 
     GET  /api/state                                   the station, its connection and connectors
-    (a fleet serves each station's under /api/stations/{station}/..., see fleet_control.py)
+    GET  /api/events                                  the same, pushed as server-sent events, and
+                                                      the frames in and out (the dashboard at ``/``)
     POST /api/connectors/{id}/plug | unplug           the cable
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
@@ -11,6 +12,11 @@
     POST /api/emergency-stop                          every transaction ends (EmergencyStop)
     POST /api/reboot                                  a local reboot (transactions end with Reboot)
     POST /api/connection/disconnect | connect         a network outage, no reboot
+
+Every action answers the state it left; plug and the swipes also the ``outcome`` (``result``:
+started, stopped, released, resumed, waiting or refused, and the ``reason``). Every route can be
+mounted under a prefix (``add_station_routes``): a fleet serves each station's under
+``/api/stations/{station}/...`` (see fleet_control.py).
 
 Every answer is JSON; a bad request gets 400 (or 404 for an unknown connector) with
 ``{"error": "..."}`` and changes nothing. The API drives a simulator on a developer's machine, but
@@ -23,6 +29,7 @@ line or reach the CSMS malformed. The state shows each connector's ``hardwareFau
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -33,8 +40,10 @@ from aiohttp import web
 
 from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 from chargebox.protocol.messages import ChargePointErrorCode
+from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
+from chargebox.station.transactions import Outcome
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -45,34 +54,46 @@ log = logging.getLogger(__name__)
 MAX_BODY_SIZE: Final = 16 * 1024  # every request body is a small JSON object
 _CONNECTOR_ID_RE: Final = re.compile(r"[0-9]{1,9}")
 _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
+SETTLE_SECONDS: Final = 2.0  # a connect or disconnect answers once done, or after this
 
 
 def make_app(sim: Simulator) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_SIZE)
+    """The control API of one station at the root, and its dashboard at ``/``."""
+    from chargebox.sim.dashboard import add_station_dashboard
+
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    feed_of(sim)  # the frame ring fills from the start, before any page is opened
     add_station_routes(app, "", lambda _request: sim)
+    add_station_dashboard(app)
     return app
 
 
 def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.Request], Simulator]) -> None:
-    """The per-station endpoints under ``/api<prefix>``: ``""`` for simulate, ``/stations/{station}``
-    for a fleet, whose ``lookup`` finds the station a request names (404 if none)."""
+    """Every per-station route under ``/api<prefix>`` (``""`` for ``simulate``; a fleet mounts it once as
+    ``/stations/{station}``, so ``/api/stations/{station}/state``, with a ``lookup`` that finds the
+    station or raises HTTPNotFound). The connector's path parameter is ``{connector}``."""
     routes = web.RouteTableDef()
 
     @routes.get(f"/api{prefix}/state")
     async def state(request: web.Request) -> web.Response:
-        return _state(lookup(request))
+        return web.json_response(state_json(lookup(request)))
 
-    @routes.post(f"/api{prefix}/connectors/{{id}}/{{action}}")
+    @routes.get(f"/api{prefix}/events")
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await _event_stream(request, lookup(request))
+
+    @routes.post(f"/api{prefix}/connectors/{{connector}}/{{action}}")
     async def connector(request: web.Request) -> web.Response:
         sim = lookup(request)
         connector_id = _connector_id(request, sim)
         action = request.match_info["action"]
+        outcome: Outcome | None = None
         if action == "plug":
-            await sim.plug(connector_id)
+            outcome = await sim.plug(connector_id)
         elif action == "unplug":
             await sim.unplug(connector_id)
         elif action == "fault":
-            body = await _body(request)
+            body = await json_body(request)
             try:
                 code = ChargePointErrorCode(body.get("errorCode", "OtherError"))
             except ValueError:
@@ -83,31 +104,31 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
         elif action == "swipe":
-            await sim.swipe(_id_tag(await _body(request)), connector_id)
+            outcome = await sim.swipe(_id_tag(await json_body(request)), connector_id)
         elif action == "hardware-fault":
-            part, on = _hardware_fault(await _body(request))
+            part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
         else:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
-        return _state(sim)
+        return _answer(sim, outcome)
 
     @routes.post(f"/api{prefix}/swipe")
     async def swipe(request: web.Request) -> web.Response:
         sim = lookup(request)
-        await sim.swipe(_id_tag(await _body(request)), None)
-        return _state(sim)
+        return _answer(sim, await sim.swipe(_id_tag(await json_body(request)), None))
 
     @routes.post(f"/api{prefix}/emergency-stop")
     async def emergency_stop(request: web.Request) -> web.Response:
         sim = lookup(request)
         await sim.station.emergency_stop()
-        return _state(sim)
+        return _answer(sim, None)
 
     @routes.post(f"/api{prefix}/reboot")
     async def reboot(request: web.Request) -> web.Response:
         sim = lookup(request)
         await sim.station.local_reboot()
-        return web.json_response({"ok": True})
+        await _settled(lambda: not sim.station.transport.connected)
+        return _answer(sim, None)
 
     @routes.post(f"/api{prefix}/connection/{{action}}")
     async def connection(request: web.Request) -> web.Response:
@@ -115,17 +136,19 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         action = request.match_info["action"]
         if action == "disconnect":
             sim.station.transport.disconnect()
+            await _settled(lambda: not sim.station.transport.connected)
         elif action == "connect":
             sim.station.transport.connect()
+            await _settled(lambda: sim.station.transport.connected)
         else:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
-        return web.json_response({"ok": True})
+        return _answer(sim, None)
 
     app.add_routes(routes)
 
 
 @web.middleware
-async def _errors(
+async def errors_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     try:
@@ -140,14 +163,52 @@ async def _errors(
         return web.json_response({"error": "internal error, see the simulator's log"}, status=500)
 
 
-def _state(sim: Simulator) -> web.Response:
-    """The station's snapshot, with what only the simulation knows of each connector: the current
-    offered to the EV and the parts it has broken."""
-    snapshot = sim.station.snapshot()
-    for connector in snapshot["connectors"]:
-        connector["offeredA"] = sim.hardware.offered_a(connector["id"])
-        connector["hardwareFaults"] = sorted(sim.hardware.faults(connector["id"]))
-    return web.json_response(snapshot)
+def _answer(sim: Simulator, outcome: Outcome | None) -> web.Response:
+    """Every action answers the state it left (a reboot: the link already down, the connectors
+    reset), and a cable or a card also what it did: started, stopped, waiting or refused and why."""
+    feed_of(sim).changed()
+    body = state_json(sim)
+    if outcome is not None:
+        body["outcome"] = {"result": outcome.result, "connectorId": outcome.connector_id, "reason": outcome.reason}
+    return web.json_response(body)
+
+
+async def _settled(condition: Callable[[], bool]) -> None:
+    """Wait (at most ``SETTLE_SECONDS``) for the link to be as asked, so the answer shows the new
+    state; a central system that does not answer leaves it as it is, said in the answer."""
+    deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamResponse:
+    """Server-sent events: ``state`` (the whole state, when it changed), ``frames`` (the ring, once
+    at the start) and ``frame`` (each frame in or out as it goes)."""
+    feed = feed_of(sim)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    queue = feed.subscribe()
+    try:
+        last = state_json(sim)
+        await response.write(sse("state", last) + sse("frames", list(feed.frames)))
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), STATE_EVERY)
+            except TimeoutError:
+                item = None
+            if item is not None:
+                await response.write(sse("frame", item))
+            current = state_json(sim)
+            if current != last:
+                last = current
+                await response.write(sse("state", current))
+            elif item is None:
+                await response.write(b": idle\n\n")  # a comment: a page gone is noticed within a second
+    except ConnectionResetError:
+        pass  # the page was closed (a server that stops cancels the handler: that goes on up)
+    finally:
+        feed.unsubscribe(queue)
+    return response
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
@@ -155,13 +216,14 @@ def _bad(message: str) -> web.HTTPBadRequest:
 
 
 def _connector_id(request: web.Request, sim: Simulator) -> int:
-    raw = request.match_info["id"]
+    raw = request.match_info["connector"]
     if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
         raise web.HTTPNotFound(text=json.dumps({"error": f"no connector {raw}"}), content_type="application/json")
     return int(raw)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """A request's body as one JSON object, held to what a frame may be (UTF-8, bounded depth); 400 else."""
     if not request.can_read_body:
         return {}
     if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from chargebox.errors import UserError
-from chargebox.sim.control import MAX_BODY_SIZE, _bad, _errors, add_station_routes
+from chargebox.sim.control import MAX_BODY_SIZE, _bad, add_station_routes, errors_middleware
+from chargebox.sim.dashboard import add_fleet_dashboard
 
 if TYPE_CHECKING:
     from chargebox.sim.fleet import Fleet
@@ -28,7 +29,7 @@ MAX_QUERY: Final = 64
 
 
 def make_fleet_app(fleet: Fleet) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_SIZE)
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
 
     def lookup(request: web.Request) -> Simulator:
         station_id = request.match_info["station"]
@@ -54,6 +55,7 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     app.router.add_get("/api/fleet", figures)
     app.router.add_get("/api/stations", stations)
     add_station_routes(app, "/stations/{station}", lookup)
+    add_fleet_dashboard(app)
     return app
 
 

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from chargebox.clock import Clock, SystemClock
-from chargebox.errors import UserError
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.hardware import HardwarePart, SimulatedEv, SimulatedHardware
 from chargebox.sim.installer import SimulatedInstaller
 from chargebox.station.station import Ports, Station, StationSettings, connector_count
+from chargebox.station.transactions import Outcome
 from chargebox.store import Store
 
 if TYPE_CHECKING:
@@ -53,10 +53,10 @@ class Simulator:
         assert isinstance(installer, SimulatedInstaller), "the simulator installs simulated firmware"
         return installer
 
-    async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> None:
+    async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> Outcome:
         """An EV is connected to the connector (with a socket outlet: the cable goes in at both ends)."""
         self.hardware.plug(connector_id, ev)
-        await self.station.plugged(connector_id)
+        return await self.station.plugged(connector_id)
 
     async def unplug(self, connector_id: int) -> None:
         """The EV side is disconnected."""
@@ -74,28 +74,20 @@ class Simulator:
         self.log.info("= connector %d: %s %s", connector_id, part, "broken" if on else "mended")
         self.hardware.inject_fault(connector_id, part, on)
 
-    async def swipe(self, id_tag: str, connector_id: int | None) -> None:
+    async def swipe(self, id_tag: str, connector_id: int | None) -> Outcome:
         """A card at a reader; ``connector_id`` None for the station's one reader."""
         self.log.info("= card %s at %s", id_tag, "the reader" if connector_id is None else f"connector {connector_id}")
-        await self.station.id_tag_presented(id_tag, connector_id)
+        return await self.station.id_tag_presented(id_tag, connector_id)
 
     # -- running --------------------------------------------------------------------------------
 
     async def start_control(self, host: str, port: int) -> int:
-        from aiohttp import web  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
+        """Serve the control API and the dashboard; returns the port (0: any free one)."""
+        from chargebox.sim.control import make_app  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
+        from chargebox.web import serve
 
-        from chargebox.sim.control import make_app
-
-        self._runner = web.AppRunner(make_app(self), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port} for the control API: {exc.strerror or exc}") from exc
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        self._runner, port = await serve(make_app(self), host, port, "--control")
+        return port
 
     async def run(self, *, plugged: Iterable[int] = ()) -> None:
         for connector_id in plugged:

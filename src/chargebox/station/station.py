@@ -16,7 +16,14 @@ from typing import Any, Final
 from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
-from chargebox.protocol.messages import Action, ChargePointErrorCode, FirmwareStatus, Reason, RegistrationStatus
+from chargebox.protocol.messages import (
+    Action,
+    ChargePointErrorCode,
+    ExtendedMessageTrigger,
+    FirmwareStatus,
+    Reason,
+    RegistrationStatus,
+)
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Rpc
 from chargebox.station.authorization import AuthorizationService
@@ -42,8 +49,8 @@ from chargebox.station.security import SECURITY_KEYS, SecurityService
 from chargebox.station.service import Service
 from chargebox.station.signed_firmware import SignedFirmwareService
 from chargebox.station.tls import TlsSettings
-from chargebox.station.transactions import TransactionService
-from chargebox.station.trigger import TriggerService
+from chargebox.station.transactions import Outcome, TransactionService
+from chargebox.station.trigger import Trigger, TriggerService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, TransferSettings, Workspace
@@ -312,6 +319,9 @@ class Station:
         )  # fmt: skip
         self.extended_trigger.add(self.get_log.extended_triggers(self.boot.permit_triggered))
         self.extended_trigger.add(self.signed_firmware.extended_triggers(self.boot.permit_triggered))
+        self.extended_trigger.add(
+            {ExtendedMessageTrigger.SIGN_CHARGE_POINT_CERTIFICATE: Trigger(send=self._sign_certificate_triggered)}
+        )
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
@@ -345,6 +355,10 @@ class Station:
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
 
+    async def _sign_certificate_triggered(self, _connector_id: int | None) -> None:
+        """ExtendedTriggerMessage(SignChargePointCertificate): a new key pair and its SignCertificate (CT-1)."""
+        self.certificates.sign_certificate()
+
     def security_event(self, event_type: str, tech_info: str | None) -> None:
         """A security event the whitepaper names (T-45), from the link or the certificates: logged,
         kept in the security log and, if it is one to send, journaled as a SecurityEventNotification."""
@@ -366,15 +380,15 @@ class Station:
 
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
-    async def plugged(self, connector_id: int) -> None:
-        await self.transactions.plugged(connector_id)
+    async def plugged(self, connector_id: int) -> Outcome:
+        return await self.transactions.plugged(connector_id)
 
     async def unplugged(self, connector_id: int) -> None:
         await self.transactions.unplugged(connector_id)
 
-    async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> None:
+    async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> Outcome:
         """A card at a reader: ``connector_id`` None for the station's one reader."""
-        await self.transactions.id_tag_presented(id_tag, connector_id)
+        return await self.transactions.id_tag_presented(id_tag, connector_id)
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
         self.connectors.fault(connector_id, error_code, info)

@@ -63,6 +63,16 @@ async def _no_reservations(_connector_id: int, _id_tag: str, _info: IdTagInfo) -
     return True, None
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a cable or a card did, told to whoever caused it (the control API answers it, so a person
+    sees why nothing started): ``result`` is started, stopped, released, resumed, waiting or refused."""
+
+    result: str
+    connector_id: int | None = None
+    reason: str | None = None
+
+
 @dataclass(slots=True)
 class Session:
     """A running transaction, as the station acts on it."""
@@ -129,19 +139,21 @@ class TransactionService(Service):
 
     # -- hardware events ------------------------------------------------------------------------
 
-    async def plugged(self, connector_id: int) -> None:
+    async def plugged(self, connector_id: int) -> Outcome:
         connector = self._connectors[connector_id]
         session = self.sessions.get(connector_id)
         self._connectors.plugged(connector_id)
         if session is not None:  # X-10: the EV is back, energy resumes
             self._connectors.refresh(connector_id)
-            return
+            return Outcome("resumed", connector_id)
         waiting = self._authorized.pop(connector_id, None)
         if waiting is not None:
             self._cancel_timer(connector_id)
-            await self._start(connector_id, *waiting)
-        elif connector.status is S.PREPARING:
+            return await self._started(connector_id, await self._start(connector_id, *waiting))
+        if connector.status is S.PREPARING:
             self._arm_connection_timeout(connector_id, finishing=True)  # X-3
+            return Outcome("waiting", connector_id, "a card or a RemoteStartTransaction")
+        return Outcome("refused", connector_id, f"connector is {connector.status}")
 
     async def unplugged(self, connector_id: int) -> None:
         """The EV side is disconnected (the cable leaves the EV)."""
@@ -168,14 +180,14 @@ class TransactionService(Service):
         self._connectors.refresh(connector_id)
         connector.info = None
 
-    async def id_tag_presented(self, id_tag: str, connector_id: int | None) -> None:
+    async def id_tag_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
         """A card at a reader: stop the transaction it may end, or start one (X-1, X-2, X-6).
 
         A card the reader read wrong (not an IdToken: over 20 characters, not printable ASCII, G-1)
         is an unknown card: never authorized, never journaled."""
         if not is_id_token(id_tag):
             self._log.warning("! unknown card %r: not an OCPP IdToken (G-1)", id_tag[:40])
-            return
+            return Outcome("refused", connector_id, "not an OCPP IdToken")
         owners = [(s.connector_id, s, True) for s in self.sessions.values()]
         owners += [(cid, owner, False) for cid, owner in self._locked_for.items()]
         owners = [o for o in owners if connector_id in (None, o[0])]
@@ -190,16 +202,16 @@ class TransactionService(Service):
                     continue
             if running:
                 await self.stop(cid, Reason.LOCAL, id_tag=id_tag)
-            else:
-                await self._unlock(cid)  # X-5, X-9: the owner takes the cable back
-                self._locked_for.pop(cid, None)
-                self._connectors.unplugged(cid)
-            return
+                return Outcome("stopped", cid, Reason.LOCAL.value)
+            await self._unlock(cid)  # X-5, X-9: the owner takes the cable back
+            self._locked_for.pop(cid, None)
+            self._connectors.unplugged(cid)
+            return Outcome("released", cid, "the cable is unlocked for its owner")
         target = self._target_connector(connector_id)
         if target is None:
             self._log.info("= card %s: no connector can use it", id_tag)
-            return
-        await self._begin_if_accepted(target, id_tag, info or await self._auth.authorize(id_tag))
+            return Outcome("refused", connector_id, "no connector can use it")
+        return await self._begin_if_accepted(target, id_tag, info or await self._auth.authorize(id_tag))
 
     def _target_connector(self, connector_id: int | None) -> int | None:
         """With one reader for several connectors: the cable waiting for a card, else a free one."""
@@ -213,27 +225,33 @@ class TransactionService(Service):
         chosen = plugged or usable
         return chosen[0].id if chosen else None
 
-    async def _begin_if_accepted(self, connector_id: int, id_tag: str, info: IdTagInfo) -> None:
+    async def _begin_if_accepted(self, connector_id: int, id_tag: str, info: IdTagInfo) -> Outcome:
         connector = self._connectors[connector_id]
         if info.status is not AuthorizationStatus.ACCEPTED:  # A-1, A-9
             self._log.info("= card %s refused: %s", id_tag, info.status)
             if connector.awaiting_plug:
                 connector.awaiting_plug = False
                 self._connectors.refresh(connector_id)
-            return
+            return Outcome("refused", connector_id, f"idTag {info.status.value}")
         allowed, reservation_id = await self.reservation(connector_id, id_tag, info)
         if not allowed:  # R-5: the connector is held for another card
             self._log.info("= card %s refused: connector %d is reserved", id_tag, connector_id)
             if connector.awaiting_plug:
                 connector.awaiting_plug = False
                 self._connectors.refresh(connector_id)
-            return
+            return Outcome("refused", connector_id, "the connector is reserved for another card")
         if connector.plugged:
-            await self._start(connector_id, id_tag, info, reservation_id)
-            return
+            return await self._started(connector_id, await self._start(connector_id, id_tag, info, reservation_id))
         self._connectors.identified(connector_id)  # S-3: Preparing once the card is accepted, not before
         self._authorized[connector_id] = (id_tag, info, reservation_id)  # X-2: wait for the cable
         self._arm_connection_timeout(connector_id, finishing=False)
+        return Outcome("waiting", connector_id, "the cable")
+
+    async def _started(self, connector_id: int, session: Session | None) -> Outcome:
+        if session is not None:
+            return Outcome("started", connector_id)
+        connector = self._connectors[connector_id]
+        return Outcome("refused", connector_id, f"connector is {connector.status}")
 
     def _arm_connection_timeout(self, connector_id: int, *, finishing: bool) -> None:
         """X-2: no cable in time → Available; X-3: no card in time → Finishing."""
@@ -309,8 +327,7 @@ class TransactionService(Service):
             self.reservation_used(reservation_id)  # R-6 (a)
         connector.finishing = connector.awaiting_plug = False
         self._authorized.pop(connector_id, None)
-        self._log.info("= transaction %d started on connector %d for %s (meter %d Wh)", ref, connector_id, id_tag,
-                       meter_start)  # fmt: skip
+        self._log.info("= transaction started on connector %d for %s (meter %d Wh)", connector_id, id_tag, meter_start)
         try:
             await self._contactor.close(connector_id)
         except HardwareError as exc:
@@ -359,7 +376,8 @@ class TransactionService(Service):
             transaction_data=transaction_data if transaction_data else msgspec.UNSET,
         )
         await self._finish(session.ref, request, reason)
-        self._log.info("= transaction %d stopped (%s), meter %d Wh", session.ref, reason, meter_stop)
+        self._log.info("= transaction %s stopped (%s), meter %d Wh", _csms_id(connector.transaction_id), reason,
+                       meter_stop)  # fmt: skip
         connector.transaction_ref = connector.transaction_id = None
         connector.ev_suspended = connector.evse_suspended = connector.ev_disconnected = False
         connector.finishing = connector.plugged  # X-7: the user must still take the cable
@@ -410,6 +428,8 @@ class TransactionService(Service):
         info = response.id_tag_info
         self._auth.learn(request.id_tag, info)  # M-2
         session = self.sessions.get(request.connector_id)
+        self._log.info("= transaction %d on connector %d: the central system's transactionId",
+                       response.transaction_id, request.connector_id)  # fmt: skip
         if session is not None and session.ref == ref:
             self._connectors[session.connector_id].transaction_id = response.transaction_id
             if info.parent_id_tag is not msgspec.UNSET:
@@ -422,11 +442,12 @@ class TransactionService(Service):
         """X-5: the central system does not accept the idTag of a running transaction."""
         await self._store.transactions.mark_deauthorized(session.ref)
         if self._config.get_bool("StopTransactionOnInvalidId"):
-            self._log.info("= transaction %d deauthorized: stopping", session.ref)
+            self._log.info("= transaction %s deauthorized: stopping", self._csms_id_of(session))
             if await self.stop(session.connector_id, Reason.DE_AUTHORIZED, unlock=False):
                 self._locked_for[session.connector_id] = session
         else:
-            self._log.info("= transaction %d deauthorized: energy stopped, transaction goes on", session.ref)
+            self._log.info("= transaction %s deauthorized: energy stopped, transaction goes on",
+                           self._csms_id_of(session))  # fmt: skip
             self._ev.offered_current(session.connector_id, 0)
             try:
                 await self._contactor.open(session.connector_id)
@@ -505,8 +526,8 @@ class TransactionService(Service):
             # register survives the cut); the time is the last moment the station knew it was charging.
             meter_stop = max(record.meter_last, self._meter.energy_wh(record.connector_id))
             stopped = datetime.fromisoformat(record.meter_last_at)
-            self._log.warning("! transaction %d was cut (%s); stopping it at %d Wh, %s", record.ref, reason,
-                              meter_stop, record.meter_last_at)  # fmt: skip
+            self._log.warning("! transaction %s was cut (%s); stopping it at %d Wh, %s",
+                              _csms_id(record.transaction_id), reason, meter_stop, record.meter_last_at)  # fmt: skip
             try:
                 await self._contactor.open(record.connector_id)  # no energy for a session that is over
             except HardwareError as exc:
@@ -520,6 +541,9 @@ class TransactionService(Service):
                 transaction_data=transaction_data if transaction_data else msgspec.UNSET,
             )
             await self._finish(record.ref, request, reason)
+
+    def _csms_id_of(self, session: Session) -> str:
+        return _csms_id(self._connectors[session.connector_id].transaction_id)
 
     def reset(self) -> None:
         """Runtime state only: sessions are forgotten (a reboot stops them first, or ``recover`` does)."""
@@ -544,3 +568,9 @@ def _same_group(info: IdTagInfo, owner: Session) -> bool:
         and owner.parent_id_tag is not None
         and info.parent_id_tag.lower() == owner.parent_id_tag.lower()
     )
+
+
+def _csms_id(transaction_id: int | None) -> str:
+    """Logs name the central system's transactionId (the one its operator can look up), or say it is
+    not yet known (the StartTransaction is still unanswered)."""
+    return str(transaction_id) if transaction_id is not None else "(transactionId not yet known)"

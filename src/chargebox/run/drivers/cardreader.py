@@ -39,7 +39,7 @@ class LineCardReader:
         self.connector_id = connector_id
         self._log = log
 
-    async def run(self, present: Callable[[str, int | None], Awaitable[None]]) -> None:
+    async def run(self, present: Callable[[str, int | None], Awaitable[object]]) -> None:
         """Read lines forever and present each card (supervised by ``chargebox run``)."""
         lines: asyncio.Queue[bytes] = asyncio.Queue()
         fd, close = self._open()
@@ -66,7 +66,7 @@ class LineCardReader:
             loop.remove_reader(fd)
             close()
 
-    async def _present(self, line: bytes, present: Callable[[str, int | None], Awaitable[None]]) -> None:
+    async def _present(self, line: bytes, present: Callable[[str, int | None], Awaitable[object]]) -> None:
         text = line.decode("ascii", "replace").strip()
         if not text:
             return

@@ -140,7 +140,9 @@ class ModbusPilot:
             self._plugged[cid] = await self.bus.read_bits("input", address, self.unit_id)
         return dict(self._plugged)
 
-    async def run(self, plugged: Callable[[int], Awaitable[None]], unplugged: Callable[[int], Awaitable[None]]) -> None:
+    async def run(
+        self, plugged: Callable[[int], Awaitable[object]], unplugged: Callable[[int], Awaitable[object]]
+    ) -> None:
         """Poll forever; report each change to the station."""
         while True:
             before = dict(self._plugged)
