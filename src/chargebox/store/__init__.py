@@ -1,9 +1,12 @@
 """SQLite persistence: the only package that writes to disk.
 
-One file per station (``<data-dir>/station.sqlite``) in WAL mode with ``synchronous=FULL``: a
+One file per data dir (``<data-dir>/station.sqlite``) in WAL mode with ``synchronous=FULL``: a
 write has reached the disk when its method returns, so a caller may act on it (journal first,
-then send). ``core`` holds the ``Store`` (connections, group commit, safe opening); ``schema``
-gathers the numbered migrations that each table module declares for its own tables.
+then send). ``core`` holds the ``StoreBackend`` (connections, the writer thread, group commit, safe
+opening) and the ``Store``, one station's view of it: a single station's store is station ``''``
+with a backend of its own; a fleet shares one backend, one view per station (``backend.station(id)``),
+every table keyed by ``station`` (migration 8, ``stations``). ``schema`` gathers the numbered
+migrations that each table module declares for its own tables.
 
 The API is grouped by feature (``store.config``, ``store.state``, ``store.connectors``,
 ``store.auth_cache``, ``store.outbox``, ``store.dead_letters``, ``store.transactions``,
