@@ -39,7 +39,7 @@ async def test_K_1_all_core_keys_with_readonly_flag(wired: Callable[..., Wire]) 
 
 
 async def test_K_4_keys_of_profiles_not_offered_are_absent(wired: Callable[..., Wire]) -> None:
-    wire = wired()
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})
     await wire.connect()
     answer = await wire.inject(
         '[2,"g","GetConfiguration",{"key":["LocalAuthListEnabled","ChargeProfileMaxStackLevel"]}]'
@@ -191,7 +191,7 @@ def test_template_sets_read_only_keys_and_initial_values(clock: VirtualClock) ->
         ({"HeartbeatInterval": "soon"}, "HeartbeatInterval: invalid value 'soon'"),
         ({"HeartbeatInterval": {"a": 1}}, "HeartbeatInterval: cannot use a value of type dict"),
         ({"SupportedFeatureProfiles": "Core,Teleport"}, "unknown profile 'Teleport'"),
-        ({"SupportedFeatureProfiles": "Core,SmartCharging"}, "SmartCharging is not implemented"),
+        ({"SupportedFeatureProfiles": "Core,Security"}, "Security is not implemented"),
         ({"NumberOfConnectors": 0}, "NumberOfConnectors: must be 1 to 128"),
         ({"NumberOfConnectors": 129}, "NumberOfConnectors: must be 1 to 128"),
         ({"StopTransactionMaxMeterValues": -1}, "StopTransactionMaxMeterValues: invalid value '-1'"),

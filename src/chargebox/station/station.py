@@ -34,6 +34,7 @@ from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
 from chargebox.station.reset import ResetService
 from chargebox.station.service import Service
+from chargebox.station.smart_charging import SmartChargingService
 from chargebox.station.transactions import TransactionService
 from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
@@ -42,7 +43,9 @@ from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
 
 # The feature profiles this version implements; a template may offer fewer, never more.
-IMPLEMENTED_PROFILES: Final = frozenset({Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER})
+IMPLEMENTED_PROFILES: Final = frozenset(
+    {Profile.CORE, Profile.FIRMWARE_MANAGEMENT, Profile.REMOTE_TRIGGER, Profile.SMART_CHARGING}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +240,11 @@ class Station:
             reboot=self.reboot, **common,
         )  # fmt: skip
         self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        self.smart_charging = (  # checklist 7; it hooks itself into the transactions
+            SmartChargingService(store=self.store, config=self.config, connectors=self.connectors,
+                                 transactions=self.transactions, ev=ports.ev, **common)
+            if Profile.SMART_CHARGING in profiles else None
+        )  # fmt: skip
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
@@ -253,6 +261,7 @@ class Station:
             self.firmware,
             self.diagnostics,
             self.trigger,
+            *([self.smart_charging] if self.smart_charging else []),
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
@@ -360,6 +369,7 @@ class Station:
                     "plugged": c.plugged,
                     "transactionId": c.transaction_id,
                     "meterWh": self.meter.energy_wh(c.id),
+                    "limit": self.smart_charging.limit_json(c.id) if self.smart_charging else None,
                 }
                 for c in self.connectors.connectors[1:]
             ],

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-from chargebox.store import auth, certificates, config, connectors, jobs, outbox, transactions
+from chargebox.store import auth, certificates, charging_profiles, config, connectors, jobs, outbox, transactions
 
 FILE_NAME: Final = "station.sqlite"
 
@@ -46,7 +46,7 @@ def gather(owners: Mapping[str, Mapping[int, str]], shared: frozenset[int] = SHA
 MIGRATIONS: Final[tuple[str, ...]] = gather(
     {
         module.__name__: module.MIGRATIONS
-        for module in (config, connectors, auth, outbox, transactions, jobs, certificates)
+        for module in (config, connectors, auth, outbox, transactions, jobs, certificates, charging_profiles)
     }
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
