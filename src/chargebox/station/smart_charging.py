@@ -49,6 +49,9 @@ from chargebox.store import Store
 from chargebox.store.charging_profiles import ProfileRow
 
 VOLTS = 230.0  # per phase, unless the station is built with another (SC-12: 230 V or 110 V)
+# A composite is computed for 31 days at most (the answer's duration says so): a Daily profile over
+# a duration of years would cost seconds of the event loop for a schedule no central system plans with.
+MAX_COMPOSITE_S = 31 * 86_400
 LOOKAHEAD_S = 7 * 86_400.0  # the next period boundary is looked for this far ahead (then again)
 UNIT_KEY = {ChargingRateUnitType.A: "Current", ChargingRateUnitType.W: "Power"}  # SC-3
 _decoder = msgspec.json.Decoder(ChargingProfile)
@@ -226,15 +229,15 @@ class SmartChargingService(Service):
             return GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED)  # CS-4
         unit = ChargingRateUnitType.A if request.charging_rate_unit is msgspec.UNSET else request.charging_rate_unit
         now = self._clock.now().replace(microsecond=0)
-        periods = schedule.composite(
-            self.installed, self._situation(), request.connector_id, now.timestamp(), request.duration, unit
-        )
+        duration = min(request.duration, MAX_COMPOSITE_S)
+        periods = schedule.composite(self.installed, self._situation(), request.connector_id, now.timestamp(),
+                                     duration, unit)  # fmt: skip
         return GetCompositeScheduleResponse(
             status=GetCompositeScheduleStatus.ACCEPTED,
             connector_id=request.connector_id,
             schedule_start=now,
             charging_schedule=ChargingSchedule(
-                duration=request.duration,
+                duration=duration,
                 charging_rate_unit=unit,
                 charging_schedule_period=[
                     ChargingSchedulePeriod(start_period=p.start, limit=p.limit, number_phases=p.phases) for p in periods
