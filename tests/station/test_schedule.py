@@ -217,7 +217,7 @@ def value_at(periods: list[Period], offset: float) -> float:
     return [p for p in periods if p.start <= offset][-1].limit
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(cases(), st.sampled_from([0, 1, 2]), st.integers(1, 40_000), st.sampled_from([A, W]), st.randoms())
 def test_CS_2_composite_properties(
     case: tuple[list[Installed], Situation], connector: int, duration: int, unit: ChargingRateUnitType,
