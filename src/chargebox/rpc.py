@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from chargebox.clock import Clock, TimerHandle
-from chargebox.errors import ConnectionLost
+from chargebox.errors import ConnectionLost, RemoteProtocolError
 from chargebox.protocol.codec import MAX_FRAME_SIZE
 from chargebox.protocol.connection import (
     ACTION_OF_REQUEST,
@@ -230,6 +230,9 @@ class Rpc:
             return
         try:
             result = self.handlers[event.action](event.request)
+        except RemoteProtocolError as exc:  # a request the schema allows but the station cannot (SC-4)
+            conn.send_error(event.message_id, CallErrorCode(exc.code), exc.description)
+            return
         except Exception as exc:
             self._internal_error(conn, event, exc)
             return

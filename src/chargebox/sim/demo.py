@@ -87,11 +87,36 @@ async def _charging_session(csms: CentralSystem, sim: Simulator, console: Consol
     await _expect(csms, "StartTransaction", lambda e: e.action is m.Action.START_TRANSACTION)
     for _ in range(2):
         await _expect(csms, "MeterValues", lambda e: e.action is m.Action.METER_VALUES)
+    await _charging_limit(csms, sim, console)
     console.print("[dim]— the driver presents the same card again to stop[/]")
     await sim.swipe("DEMO-CARD", None)
     await _expect(csms, "StopTransaction", lambda e: e.action is m.Action.STOP_TRANSACTION)
     await sim.unplug(1)
     await _expect(csms, "Available", _status(1, "Available"))
+
+
+async def _charging_limit(csms: CentralSystem, sim: Simulator, console: Console) -> None:
+    """Smart charging: the central system caps every connector at 6 A; the live power drops to it."""
+    before = sim.hardware.connectors[1].power()
+    console.print(f"[dim]— the central system sets a 6 A charging limit (power now {before:.0f} W)[/]")
+    limit = m.ChargingProfile(
+        charging_profile_id=1,
+        stack_level=0,
+        charging_profile_purpose=m.ChargingProfilePurposeType.TX_DEFAULT_PROFILE,
+        charging_profile_kind=m.ChargingProfileKindType.RELATIVE,
+        charging_schedule=m.ChargingSchedule(
+            charging_rate_unit=m.ChargingRateUnitType.A,
+            charging_schedule_period=[m.ChargingSchedulePeriod(start_period=0, limit=6.0)],
+        ),
+    )
+    answer = await csms.call(sim.station.id, m.SetChargingProfileRequest(connector_id=0, cs_charging_profiles=limit))
+    console.print(f"  CSMS ← CP  SetChargingProfile: {answer.response.status if answer.response else answer}")
+    await _expect(csms, "MeterValues", lambda e: e.action is m.Action.METER_VALUES)
+    after = sim.hardware.connectors[1].power()
+    console.print(f"  live power on connector 1: {before:.0f} W → [bold]{after:.0f} W[/]")
+    if after >= before:
+        raise TimeoutError("the charging limit did not lower the power")
+    await csms.call(sim.station.id, m.ClearChargingProfileRequest(id=1))
 
 
 async def _expect(csms: CentralSystem, what: str, match: Callable[[CsmsEvent], bool]) -> None:

@@ -48,6 +48,7 @@ from chargebox.station.reset import ResetService
 from chargebox.station.security import SECURITY_KEYS, SecurityService
 from chargebox.station.service import Service
 from chargebox.station.signed_firmware import SignedFirmwareService
+from chargebox.station.smart_charging import SmartChargingService
 from chargebox.station.tls import TlsSettings
 from chargebox.station.transactions import Outcome, TransactionService
 from chargebox.station.trigger import Trigger, TriggerService
@@ -64,6 +65,7 @@ IMPLEMENTED_PROFILES: Final = frozenset(
         Profile.REMOTE_TRIGGER,
         Profile.LOCAL_AUTH_LIST_MANAGEMENT,
         Profile.RESERVATION,
+        Profile.SMART_CHARGING,
         Profile.SECURITY,
     }
 )
@@ -322,6 +324,11 @@ class Station:
         self.extended_trigger.add(
             {ExtendedMessageTrigger.SIGN_CHARGE_POINT_CERTIFICATE: Trigger(send=self._sign_certificate_triggered)}
         )
+        self.smart_charging = (  # checklist 7; it hooks itself into the transactions
+            SmartChargingService(store=self.store, config=self.config, connectors=self.connectors,
+                                 transactions=self.transactions, ev=ports.ev, **common)
+            if Profile.SMART_CHARGING in profiles else None
+        )  # fmt: skip
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
@@ -345,6 +352,7 @@ class Station:
             self.get_log,
             self.signed_firmware,
             self.certificates,
+            *([self.smart_charging] if self.smart_charging else []),
         ]
         for service in self.services:
             for action, handler in service.handlers().items():
@@ -467,6 +475,7 @@ class Station:
                     "transactionId": c.transaction_id,
                     "meterWh": self.meter.energy_wh(c.id),
                     "reservation": self.reservation.snapshot(c.id),
+                    "limit": self.smart_charging.limit_json(c.id) if self.smart_charging else None,
                 }
                 for c in self.connectors.connectors[1:]
             ],

@@ -29,6 +29,7 @@ from chargebox.protocol.messages import (
     AuthorizationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
+    ChargingProfile,
     IdTagInfo,
     Reason,
     RegistrationStatus,
@@ -126,6 +127,13 @@ class TransactionService(Service):
         lane.on_answer[Action.START_TRANSACTION] = self._on_start_answer
         lane.on_answer[Action.STOP_TRANSACTION] = self._on_stop_answer
         lane.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
+        # Smart charging plugs in here (SC-10, C-20): it offers the current when a transaction starts
+        # (with the TxProfile a remote start carried), hears when one ends, and vets a remote start's
+        # profile. Without it the EV is offered OFFERED_CURRENT and a remote start's profile is ignored.
+        self.energize: Callable[[int, datetime, ChargingProfile | None], None] | None = None
+        self.ended: Callable[[int], Awaitable[None]] | None = None
+        self.accepts_profile: Callable[[ChargingProfile], bool] | None = None
+        self._remote_profiles: dict[int, ChargingProfile] = {}
 
     def handlers(self) -> dict[Action, Handler]:
         return {
@@ -260,6 +268,7 @@ class TransactionService(Service):
 
         def expire() -> None:
             self._timers.pop(connector_id, None)
+            self._remote_profiles.pop(connector_id, None)
             connector = self._connectors[connector_id]
             if connector_id in self.sessions:
                 return
@@ -335,7 +344,11 @@ class TransactionService(Service):
                             exc, ref)  # fmt: skip
             await self.stop(connector_id, Reason.OTHER, fault="contactor did not close")
             return None
-        self._ev.offered_current(connector_id, OFFERED_CURRENT)
+        profile = self._remote_profiles.pop(connector_id, None)
+        if self.energize is None:
+            self._ev.offered_current(connector_id, OFFERED_CURRENT)
+        else:
+            self.energize(connector_id, started, profile)
         self._connectors.refresh(connector_id)
         await self._metering.transaction_started(connector_id, ref, started)
         return session
@@ -364,6 +377,8 @@ class TransactionService(Service):
             self._log.error("! connector %d: the contactor did not open (%s)", connector_id, exc)
             fault = fault or "contactor did not open"
         self._ev.offered_current(connector_id, 0)
+        if self.ended is not None:
+            await self.ended(connector_id)  # SC-10: its TxProfiles go with it
         meter_stop = self._meter.energy_wh(connector_id)
         stopped = self._clock.now()
         transaction_data = await self._metering.transaction_stopping(connector_id, session.ref, stopped)
@@ -490,13 +505,20 @@ class TransactionService(Service):
             return rejected  # C-16: unavailable, faulted (a reservation decides once authorized, R-7)
         id_tag = request.id_tag
         target = connector_id
+        profile = None if request.charging_profile is msgspec.UNSET else request.charging_profile
+        if profile is not None and self.accepts_profile is not None and not self.accepts_profile(profile):
+            return rejected  # C-20 (TC_060_CS): not a TxProfile, or beyond the station's capabilities
 
         async def go() -> None:
             if self._config.get_bool("AuthorizeRemoteTxRequests"):
                 info = await self._auth.authorize(id_tag)  # C-13
             else:
                 info = IdTagInfo(status=AuthorizationStatus.ACCEPTED)  # C-14
+            if profile is not None and self.accepts_profile is not None:
+                self._remote_profiles[target] = profile  # C-20: installed when the transaction starts
             await self._begin_if_accepted(target, id_tag, info)  # C-18, C-19
+            if target not in self._authorized:  # started (and taken), or refused: nothing waits for it
+                self._remote_profiles.pop(target, None)
 
         # C-20: without Smart Charging the chargingProfile is ignored.
         return Reply(RemoteStartTransactionResponse(status=RemoteStartStopStatus.ACCEPTED), then=go)
@@ -553,6 +575,7 @@ class TransactionService(Service):
         self._tasks.cancel()
         self._authorized.clear()
         self._locked_for.clear()
+        self._remote_profiles.clear()
         self.sessions.clear()
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any, Final, TypeVar
 from chargebox.errors import ConfigError
 from chargebox.store.auth import AuthCacheTable
 from chargebox.store.certificates import CertificatesTable
+from chargebox.store.charging_profiles import ChargingProfilesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
 from chargebox.store.jobs import DiagnosticsJobTable, FirmwareJobTable
@@ -204,6 +205,7 @@ class Store:
         self.log_job = LogJobTable(self)
         self.signed_firmware = SignedFirmwareJobTable(self)
         self.private_keys = PrivateKeysTable(self)
+        self.charging_profiles = ChargingProfilesTable(self)
 
     @classmethod
     def open(cls, data_dir: Path | None) -> Store:

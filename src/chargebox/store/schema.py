@@ -16,6 +16,7 @@ from typing import Final
 from chargebox.store import (
     auth,
     certificates,
+    charging_profiles,
     config,
     connectors,
     jobs,
@@ -72,6 +73,7 @@ MIGRATIONS: Final[tuple[str, ...]] = gather(
             reservations,
             security_log,
             keys,
+            charging_profiles,
         )
     }
 )

@@ -1,0 +1,112 @@
+"""The smart charging service on the virtual clock (checklist 7): boundaries, suspension, persistence, SC-4."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chargebox.clock import VirtualClock
+from chargebox.sim.simulator import Simulator
+from chargebox.store import Store
+from tests.wire import Wire, make_csms, make_station, power_cut_and_restart, statuses
+
+
+def set_profile(connector_id: int, pid: int, purpose: str, periods: list[tuple[int, float]], *,
+                min_rate: float | None = None, start: str | None = None, stack: int = 0) -> str:  # fmt: skip
+    schedule: dict[str, Any] = {
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": v} for s, v in periods],
+    }
+    if min_rate is not None:
+        schedule["minChargingRate"] = min_rate
+    body: dict[str, Any] = {"chargingProfileId": pid, "stackLevel": stack, "chargingProfilePurpose": purpose,
+                            "chargingSchedule": schedule}  # fmt: skip
+    if start is None:
+        body["chargingProfileKind"] = "Relative"
+    else:
+        body["chargingProfileKind"] = "Absolute"
+        schedule["startSchedule"] = start
+    return json.dumps([2, f"s{pid}", "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": body}])
+
+
+async def test_SC_8_period_boundary_changes_the_offered_current_on_the_clock(station: Any, clock: VirtualClock) -> None:
+    measurands = "Current.Offered,Current.Import,Power.Active.Import"
+    wire, sim = await station(ocpp_config={"MeterValueSampleInterval": 60, "MeterValuesSampledData": measurands})
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await wire.until(lambda: sim.hardware.offered_a(1) == 32.0)
+    answer = await wire.inject(set_profile(1, 1, "TxDefaultProfile", [(0, 16.0), (120, 8.0)]))
+    assert answer[2] == {"status": "Accepted"}
+    assert sim.hardware.offered_a(1) == 16.0
+    await clock.advance(121)  # Relative: 120 s after the transaction started
+    assert sim.hardware.offered_a(1) == 8.0
+    await clock.advance(60)
+    samples = [v for call in wire.calls("MeterValues") for mv in call["meterValue"] for v in mv["sampledValue"]]
+    offered = [float(v["value"]) for v in samples if v.get("measurand") == "Current.Offered"]
+    imported = [float(v["value"]) for v in samples if v.get("measurand") == "Current.Import"]
+    power = [float(v["value"]) for v in samples if v.get("measurand") == "Power.Active.Import" and "phase" not in v]
+    assert offered[-1] == 8.0 and max(imported[-3:]) <= 8.0 and power[-1] == 8.0 * 230 * 3
+
+
+async def test_SC_7_min_charging_rate_suspends_and_a_lifted_limit_resumes(station: Any, clock: VirtualClock) -> None:
+    wire, sim = await station()
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await wire.until(lambda: wire.station.connectors[1].status.value == "Charging")
+    answer = await wire.inject(set_profile(1, 1, "TxDefaultProfile", [(0, 5.0), (60, 10.0)], min_rate=6.0))
+    assert answer[2] == {"status": "Accepted"}
+    assert sim.hardware.offered_a(1) == 0.0
+    await wire.until(lambda: "SuspendedEVSE" in statuses(wire, 1))
+    await clock.advance(61)
+    assert sim.hardware.offered_a(1) == 10.0
+    await wire.until(lambda: statuses(wire, 1)[-1] == "Charging")
+
+
+async def test_SC_11_profiles_persist_across_a_restart_and_txprofiles_end(clock: VirtualClock, tmp_path: Path) -> None:
+    first = make_station(clock, store=Store.open(tmp_path))
+    wire = Wire(first, make_csms(clock), clock)
+    await wire.connect()
+    sim = Simulator(first)
+    start = clock.now().replace(microsecond=0).isoformat()
+    assert (await wire.inject(set_profile(0, 1, "ChargePointMaxProfile", [(0, 20.0)], start=start)))[2] == {
+        "status": "Accepted"
+    }
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await wire.until(lambda: 1 in first.transactions.sessions)
+    assert (await wire.inject(set_profile(1, 2, "TxProfile", [(0, 6.0)])))[2] == {"status": "Accepted"}
+    assert sim.hardware.offered_a(1) == 6.0
+    again = await power_cut_and_restart(wire, tmp_path)
+    assert again.station.smart_charging is not None
+    assert [i.profile.charging_profile_id for i in again.station.smart_charging.installed] == [1]
+    answer = await again.inject('[2,"g","GetCompositeSchedule",{"connectorId":1,"duration":60}]')
+    assert answer[2]["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 20.0,
+                                                                         "numberPhases": 3}]  # fmt: skip
+    await again.stop()
+    again.station.store.close()
+
+
+async def test_SC_4_unknown_connector_is_a_property_constraint_violation(station: Any) -> None:
+    wire, _ = await station()
+    answer = await wire.inject(set_profile(3, 1, "TxDefaultProfile", [(0, 6.0)]))
+    assert answer[0] == 4 and answer[2] == "PropertyConstraintViolation"
+    assert wire.station.store.charging_profiles.all() == []
+
+
+async def test_SC_5_same_purpose_and_stack_level_replaces(station: Any) -> None:
+    wire, _ = await station()
+    assert (await wire.inject(set_profile(0, 1, "TxDefaultProfile", [(0, 6.0)])))[2] == {"status": "Accepted"}
+    assert (await wire.inject(set_profile(0, 2, "TxDefaultProfile", [(0, 7.0)])))[2] == {"status": "Accepted"}
+    assert [r.profile_id for r in wire.station.store.charging_profiles.all()] == [2]
+    assert (await wire.inject(set_profile(1, 2, "TxDefaultProfile", [(0, 8.0)])))[2] == {"status": "Accepted"}
+    assert [(r.profile_id, r.connector_id) for r in wire.station.store.charging_profiles.all()] == [(2, 1)]
+
+
+async def test_SC_3_max_profiles_installed(station: Any) -> None:
+    wire, _ = await station(ocpp_config={"MaxChargingProfilesInstalled": 2})
+    for pid in (1, 2):
+        answer = await wire.inject(set_profile(0, pid, "TxDefaultProfile", [(0, 6.0)], stack=pid))
+        assert answer[2] == {"status": "Accepted"}
+    assert (await wire.inject(set_profile(0, 3, "TxDefaultProfile", [(0, 6.0)], stack=3)))[2] == {"status": "Rejected"}
+    assert (await wire.inject(set_profile(0, 4, "TxDefaultProfile", [(0, 5.0)], stack=2)))[2] == {"status": "Accepted"}
