@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    root = logging.getLogger()
+    present = list(root.handlers)  # an embedding program's (or pytest's) handlers are not ours to filter
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s %(message)s",
@@ -70,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         journal_logging()
     if not args.verbose and args.command != "csms":  # the central system logs every frame; a station only with -v
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_no_frames)
+        for handler in root.handlers:
+            if handler not in present:
+                handler.addFilter(_no_frames)
     if not args.verbose:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header
@@ -414,6 +417,9 @@ async def _firmware_image(args: argparse.Namespace) -> int:
         image = make_image(args.image_version, payload)
     except ImageError as exc:
         raise UserError(f"--version: {exc}") from exc
+    if (args.sign is None) != (args.cert is None):
+        raise UserError("--sign and --cert go together")
+    existed = args.output.exists()
     try:
         with args.output.open("wb" if args.force else "xb") as file:
             file.write(image)
@@ -422,14 +428,14 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write --output {args.output}: {exc.strerror or exc}") from exc
     print(f"{args.output}: firmware {args.image_version}, {len(payload)} bytes of payload")
-    if args.sign is not None or args.cert is not None:
+    if args.sign is not None:
         from chargebox.signing import SignatureError, sign_image
 
-        if args.sign is None or args.cert is None:
-            raise UserError("--sign and --cert go together")
         try:
             print(f"{sign_image(args.output, args.sign, args.cert)}: its signature (base64, SignedUpdateFirmware)")
         except SignatureError as exc:
+            if not existed:  # an image that cannot be signed as asked is not left behind as if it were
+                args.output.unlink(missing_ok=True)
             raise UserError(f"--sign: {exc}") from exc
     return 0
 

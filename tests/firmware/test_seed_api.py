@@ -175,6 +175,9 @@ MODULES = {
     "StatusNotification": "connectors",
     "StartTransaction": "transactions",
     "Reset": "reset_service",
+    "SetChargingProfile": "smart_charging",
+    "GetCompositeSchedule": "smart_charging",
+    "ClearChargingProfile": "smart_charging",
 }
 
 
@@ -192,10 +195,3 @@ async def test_seed_module_LocalStorage_is_the_store_and_survives_a_reset(fw: Fw
     await fw.update_firmware(delay=600)
     fw.wire.station.reset_all()
     assert fw.wire.station.store.firmware.load().stage == "scheduled"
-
-
-@pytest.mark.parametrize("action", ["SetChargingProfile", "GetCompositeSchedule", "ClearChargingProfile"])
-async def test_seed_module_not_implemented_yet(fw: FwRig, action: str) -> None:
-    """Smart charging is not implemented yet: the actions are answered NotSupported, honestly."""
-    answer = await fw.wire.inject(f'[2,"s","{action}",{{}}]')
-    assert answer[0] == 4 and answer[2] == "NotSupported"

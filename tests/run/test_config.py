@@ -38,6 +38,8 @@ CASES = [
     ("station", "connectors", "0", "[station] connectors: must be 1 to"),
     ("station", "upload_method", '"get"', "[station] upload_method: must be one of"),
     ("station", "colour", '"red"', "[station] colour: unknown key"),
+    ("station", "security_profile", "4", "[station] security_profile: must be 0 to 3"),
+    ("station", "tls_server_name", '"caf\u00e9.example"', "[station] tls_server_name: must be 1 to 253"),
     ("hardware.meter", "unit_id", "300", "[hardware.meter] unit_id: must be 1 to 247"),
     ("hardware.meter", "map", '"sdm120"', "[hardware.meter] map: must be one of"),
     ("hardware.meter", "driver", '"gpio"', "[hardware.meter] driver: must be one of"),

@@ -124,7 +124,7 @@ async def test_a_fleet_station_page_drives_its_station_under_the_prefix(control:
         return control.sim
 
     app = web.Application(middlewares=[errors_middleware])
-    add_station_routes(app, "/api/stations/{id}", lookup)
+    add_station_routes(app, "/stations/{id}", lookup)
     add_fleet_dashboard(app)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -191,7 +191,6 @@ def test_template_sets_read_only_keys_and_initial_values(clock: VirtualClock) ->
         ({"HeartbeatInterval": "soon"}, "HeartbeatInterval: invalid value 'soon'"),
         ({"HeartbeatInterval": {"a": 1}}, "HeartbeatInterval: cannot use a value of type dict"),
         ({"SupportedFeatureProfiles": "Core,Teleport"}, "unknown profile 'Teleport'"),
-        ({"SupportedFeatureProfiles": "Core,Security"}, "Security is not implemented"),
         ({"NumberOfConnectors": 0}, "NumberOfConnectors: must be 1 to 128"),
         ({"NumberOfConnectors": 129}, "NumberOfConnectors: must be 1 to 128"),
         ({"StopTransactionMaxMeterValues": -1}, "StopTransactionMaxMeterValues: invalid value '-1'"),

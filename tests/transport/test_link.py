@@ -179,7 +179,7 @@ async def test_T_33_max_attempts_counts_only_consecutive_failures_not_ended_sess
     [
         ("ws://csms.example/ocpp", None),
         ("WS://[::1]:9000/ocpp", None),
-        ("wss://csms.example", "not supported yet"),  # until the security profiles 2 and 3 land
+        ("wss://csms.example", None),  # security profiles 2 and 3 (T-40)
         ("http://csms.example", "must be a ws:// or wss:// URL"),
         ("ws://", "has no host name"),
         ("ws://h:abc", "not a valid URL"),

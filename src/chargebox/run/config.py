@@ -21,6 +21,7 @@ from chargebox.run.section import Section
 from chargebox.station.boot import Identity
 from chargebox.station.config_keys import MAX_CONNECTORS
 from chargebox.station.station import StationSettings, connector_count
+from chargebox.station.tls import TlsSettings
 from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 
@@ -100,6 +101,13 @@ def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
         fixed_cable=s.boolean("fixed_cable", False),
         compression=s.boolean("compression", False),
         reconnect=ReconnectPolicy(max_attempts=s.integer("give_up_after", 1, 1_000_000, None)),
+        tls=TlsSettings(  # as simulate's --ca-file --tls-server-name --cert --key --security-profile
+            ca_file=ca_file,
+            server_name=s.ascii("tls_server_name", None, max_length=253),
+            cert_file=s.path("cert", None),
+            key_file=s.path("key", None),
+            security_profile=s.integer("security_profile", 0, 3, None),
+        ),
         transfer=TransferSettings(
             ssl_context=_ca_context(s, ca_file) if ca_file is not None else None,
             upload_method=UploadMethod(s.choice("upload_method", ("put", "post"), "put").upper()),

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from chargebox.errors import UserError
 from chargebox.sim.control import MAX_BODY_SIZE, _bad, add_station_routes, errors_middleware
 from chargebox.sim.dashboard import add_fleet_dashboard
+from chargebox.web import serve
 
 if TYPE_CHECKING:
     from chargebox.sim.fleet import Fleet
@@ -61,13 +61,4 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
 
 async def start_fleet_control(fleet: Fleet, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve the API; the runner (for cleanup) and the port it listens on (0 picks one)."""
-    runner = web.AppRunner(make_fleet_app(fleet), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise UserError(f"--control {host}:{port}: cannot listen: {exc.strerror or exc}") from exc
-    sockets = getattr(site._server, "sockets", None) or []
-    return runner, int(sockets[0].getsockname()[1]) if sockets else port
+    return await serve(make_fleet_app(fleet), host, port, "--control")

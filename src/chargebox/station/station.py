@@ -57,18 +57,8 @@ from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
 
-# The feature profiles this version implements; a template may offer fewer, never more.
-IMPLEMENTED_PROFILES: Final = frozenset(
-    {
-        Profile.CORE,
-        Profile.FIRMWARE_MANAGEMENT,
-        Profile.REMOTE_TRIGGER,
-        Profile.LOCAL_AUTH_LIST_MANAGEMENT,
-        Profile.RESERVATION,
-        Profile.SMART_CHARGING,
-        Profile.SECURITY,
-    }
-)
+# Every feature profile is implemented (the six of 1.6 and the whitepaper's Security); a template may offer fewer.
+IMPLEMENTED_PROFILES: Final = frozenset(Profile)
 # Security (the whitepaper) is offered when SupportedFeatureProfiles names it: a central system without it would
 # answer its messages NotImplemented, and SF-10 turns plain UpdateFirmware away.
 DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES - {Profile.SECURITY}
@@ -551,10 +541,7 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
             profile = Profile(name)
         except ValueError:
             raise ConfigError(f"{source}: SupportedFeatureProfiles: unknown profile {name!r}") from None
-        if profile not in IMPLEMENTED_PROFILES:
-            raise ConfigError(f"{source}: SupportedFeatureProfiles: {name} is not implemented by this version")
         profiles.add(profile)
-    profiles.add(Profile.SECURITY)  # not a SupportedFeatureProfiles name: always offered beside them
     if Profile.CORE not in profiles:
         raise ConfigError(f"{source}: SupportedFeatureProfiles must include Core")
     return frozenset(profiles)
