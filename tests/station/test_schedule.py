@@ -217,6 +217,15 @@ def value_at(periods: list[Period], offset: float) -> float:
     return [p for p in periods if p.start <= offset][-1].limit
 
 
+def test_CS_2_a_relative_connector_0_default_changes_the_total_at_each_transaction_s_own_edge() -> None:
+    """Found by the property test: a Relative TxDefaultProfile on connector 0 runs from each connector's
+    own transaction start, so connector 0's total changes at that connector's period edges.
+    Connector 1 charges from T: 0 A for 1 s, then 0.1 A; connector 2 has no transaction, so the
+    Relative profile says nothing there and the hardware's 32 A holds. Total: 32.0 A, then 32.1 A."""
+    installed = [Installed(0, profile(1, DEFAULT, [(0, 0.0), (1, 0.1)], kind=REL))]
+    assert schedule.composite(installed, situation({1: T}), 0, T, 2, A) == [Period(0, 32.0, 3), Period(1, 32.1, 3)]
+
+
 @settings(max_examples=60, deadline=None)
 @given(cases(), st.sampled_from([0, 1, 2]), st.integers(1, 40_000), st.sampled_from([A, W]), st.randoms())
 def test_CS_2_composite_properties(

@@ -229,7 +229,13 @@ def edges(installed: Sequence[Installed], situation: Situation, t0: float, t1: f
     """Every instant in (t0, t1) at which some composite may change, in order."""
     found: set[float] = set()
     for i in installed:
-        found |= profile_edges(i.profile, t0, t1, situation.tx_start.get(i.connector_id))
+        # A connector-0 TxDefaultProfile runs on every connector, a Relative one from each one's own
+        # transaction start: its edges are those of every connector's (found by the property test).
+        tx_starts = [situation.tx_start.get(i.connector_id)]
+        if i.connector_id == 0:
+            tx_starts += [situation.tx_start.get(c) for c in range(1, situation.connectors + 1)]
+        for tx_start in set(tx_starts):
+            found |= profile_edges(i.profile, t0, t1, tx_start)
     return sorted(found)
 
 
