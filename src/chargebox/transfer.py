@@ -97,6 +97,12 @@ def partial_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
+def remove_download(dest: Path) -> None:
+    """A download given up or done with: the file and its partial part, whichever exist."""
+    dest.unlink(missing_ok=True)
+    partial_path(dest).unlink(missing_ok=True)
+
+
 class Transfer:
     """Downloads and uploads over HTTP(S) and FTP(S); every failure is a ``TransferError``."""
 

@@ -51,7 +51,7 @@ from chargebox.station.lane import Lane
 from chargebox.station.service import Service
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
-from chargebox.transfer import Transfer, Workspace, partial_path
+from chargebox.transfer import Transfer, Workspace, remove_download
 
 FirmwareProgress = JobProgress  # the name the demo's progress bar knows it by
 
@@ -212,7 +212,7 @@ class FirmwareService(Service):
         if await self._job.attempt("download", download, announce=FirmwareStatus.DOWNLOADING, stage=Stage.DOWNLOADING):
             await self._job.enter(FirmwareStatus.DOWNLOADED, stage=Stage.DOWNLOADED)
         else:
-            _remove(image)
+            remove_download(image)
             await self._job.enter(FirmwareStatus.DOWNLOAD_FAILED, stage=Stage.IDLE)  # F-4: after the last attempt
         return After.NEXT
 
@@ -241,12 +241,12 @@ class FirmwareService(Service):
             version = await self.installer.install(image)
         except HardwareError as exc:
             self._log.warning("! firmware installation failed: %s", exc)
-            _remove(image)
+            remove_download(image)
             self._connectors.set_maintenance(False)
             await self._job.enter(FirmwareStatus.INSTALLATION_FAILED, stage=Stage.IDLE)
             return After.NEXT
         self._store.firmware.update(stage=Stage.INSTALLED, new_version=version)
-        _remove(image)
+        remove_download(image)
         self._log.info("= firmware %s installed; rebooting", version)
         self._reboot(version)  # F-7: reboot first, then Installed after the new BootNotification
         return After.REBOOT
@@ -263,10 +263,5 @@ class FirmwareService(Service):
         self._job.reset()
         job = self._store.firmware.load()
         if job.image is not None:
-            _remove(Path(job.image))
+            remove_download(Path(job.image))
         self._connectors.set_maintenance(False)
-
-
-def _remove(image: Path) -> None:
-    image.unlink(missing_ok=True)
-    partial_path(image).unlink(missing_ok=True)

@@ -58,7 +58,7 @@ from chargebox.station.security import SecurityService
 from chargebox.station.service import Permit, Service
 from chargebox.station.trigger import Trigger
 from chargebox.store import SignedFirmwareJobRecord, Store
-from chargebox.transfer import DiskFull, Transfer, Workspace, partial_path
+from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
 
 S = SignedFirmwareStatus
 
@@ -231,7 +231,7 @@ class SignedFirmwareService(Service):
         if await self._job.attempt("download", download, announce=S.DOWNLOADING, stage=Stage.DOWNLOADING):
             await self._job.enter(S.DOWNLOADED, stage=Stage.DOWNLOADED)
         else:
-            _remove(image)
+            remove_download(image)
             await self._job.enter(S.DOWNLOAD_FAILED, stage=Stage.IDLE)
         return After.NEXT
 
@@ -246,7 +246,7 @@ class SignedFirmwareService(Service):
             await asyncio.to_thread(verify_file, image, job.signature, certificate)
         except (SignatureError, OSError) as exc:
             self._log.warning("! signed firmware %s: %s", job.request_id, exc)
-            _remove(image)
+            remove_download(image)
             self._security.report("InvalidFirmwareSignature", str(exc))
             await self._job.enter(S.INVALID_SIGNATURE, stage=Stage.IDLE)
             return After.NEXT
@@ -278,11 +278,11 @@ class SignedFirmwareService(Service):
             version = await self.installer.install(image)
         except HardwareError as exc:
             self._log.warning("! signed firmware installation failed: %s", exc)
-            _remove(image)
+            remove_download(image)
             self._connectors.set_maintenance(False)
             await self._job.enter(S.INSTALLATION_FAILED, stage=Stage.IDLE)
             return After.NEXT
-        _remove(image)
+        remove_download(image)
         await self._job.enter(S.INSTALL_REBOOTING, stage=Stage.INSTALLED, new_version=version)  # SF-4
         self._reboot(version)
         return After.REBOOT
@@ -297,10 +297,5 @@ class SignedFirmwareService(Service):
         self._job.reset()
         job = self._store.signed_firmware.load()
         if job.image is not None:
-            _remove(Path(job.image))
+            remove_download(Path(job.image))
         self._connectors.set_maintenance(False)
-
-
-def _remove(image: Path) -> None:
-    image.unlink(missing_ok=True)
-    partial_path(image).unlink(missing_ok=True)
