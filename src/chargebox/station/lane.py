@@ -208,11 +208,25 @@ class Lane:
             entry.committed = True
             self._kick()
 
-        try:
-            return await write(queued)
-        finally:
-            if not entry.committed:
+        def settled(_writing: asyncio.Future[T]) -> None:
+            if not entry.committed and not entry.gone:
                 self._drop(entry)
+
+        # Once begun, a write is carried through even when its caller is cancelled (a transaction that
+        # stops cancels its sampler, a reset cancels every task): the store commits it all the same, and
+        # a committed message must go out in its place, not turn up after a restart behind what came later.
+        writing = asyncio.ensure_future(write(queued))
+        writing.add_done_callback(settled)
+        try:
+            return await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            writing.add_done_callback(self._abandoned)
+            raise
+
+    def _abandoned(self, writing: asyncio.Future[Any]) -> None:
+        """A journal write whose caller was cancelled: nobody else would see it fail."""
+        if not writing.cancelled() and writing.exception() is not None:
+            self._log.error("! outbound lane: a message could not be journaled: %s", writing.exception())
 
     async def append(self, request: Message, *, tx_ref: int | None = None) -> int:
         """Journal a message of its own (a security event, Q-8), validated first; returns its seq."""

@@ -71,6 +71,9 @@ class MeteringService(Service):
         self._sampling: dict[int, asyncio.Future[Any]] = {}
         self._keepers: dict[int, asyncio.Future[Any]] = {}
         self._persisted: dict[int, tuple[int, float]] = {}  # connector -> (register Wh, monotonic time)
+        # connector -> the transaction whose StopTransaction is being journaled: the connector still holds
+        # its ref until that commit, but no MeterValues of it may take a place behind its StopTransaction
+        self._stopping: dict[int, int] = {}
         self._aligned: asyncio.Future[Any] | None = None
         self._changed = asyncio.Event()
         for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval"):
@@ -83,6 +86,7 @@ class MeteringService(Service):
     # -- transactions ---------------------------------------------------------------------------
 
     async def transaction_started(self, connector_id: int, ref: int, started: datetime) -> None:
+        self._stopping.pop(connector_id, None)
         # MV-3: the Transaction.Begin values
         await self._record(connector_id, ref, ReadingContext.TRANSACTION_BEGIN, started, send=[],
                            keep=self._stop_items())  # fmt: skip
@@ -96,6 +100,7 @@ class MeteringService(Service):
     async def transaction_stopping(
         self, connector_id: int, ref: int, stopped: datetime
     ) -> list[StopTransactionMeterValue]:
+        self._stopping[connector_id] = ref
         for tasks in (self._sampling, self._keepers):
             task = tasks.pop(connector_id, None)
             if task is not None:
@@ -220,6 +225,8 @@ class MeteringService(Service):
         items = self._config.get_list("MeterValuesAlignedData")
         for connector in self._connectors.connectors:
             ref = connector.transaction_ref
+            if ref is not None and self._stopping.get(connector.id) == ref:
+                continue  # its Transaction.End value goes in the StopTransaction instead
             if ref is not None:
                 await self._record(connector.id, ref, ReadingContext.SAMPLE_CLOCK, when, send=items,
                                    keep=self._config.get_list("StopTxnAlignedData"))  # fmt: skip
@@ -277,6 +284,7 @@ class MeteringService(Service):
         self._sampling.clear()
         self._keepers.clear()
         self._persisted.clear()
+        self._stopping.clear()
         self._aligned = None
 
 
