@@ -33,7 +33,9 @@ typecheck:
 unit:
 	$(BIN)/pytest -n 2 tests
 
+# The bench measures uvloop too (the optional `fast` extra), beside plain asyncio.
 bench: install-dev
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[fast]'
 	$(BIN)/python -m bench
 
 docs: install-dev

@@ -64,6 +64,46 @@ def meter_values_payload() -> dict[str, Any]:
     return {"connectorId": 1, "meterValue": [{"timestamp": METER_TIMESTAMP_TEXT, "sampledValue": sampled}]}
 
 
+def meter_values_factory() -> Callable[[], Any]:
+    """Builds chargebox's MeterValues request of every MeterValues case afresh at each call, as code that samples
+    a meter would, with the enum members resolved once beforehand, as that code would hold them."""
+    import msgspec
+
+    from chargebox.protocol.messages import (
+        Measurand,
+        MeterValue,
+        MeterValuesRequest,
+        MeterValuesUnitOfMeasure,
+        Phase,
+        ReadingContext,
+        SampledValue,
+    )
+
+    samples = [
+        (value, Measurand(measurand), MeterValuesUnitOfMeasure(unit), Phase(phase) if phase else msgspec.UNSET)
+        for value, measurand, unit, phase in SAMPLES
+    ]
+
+    def build() -> MeterValuesRequest:
+        return MeterValuesRequest(
+            connector_id=1,
+            meter_value=[
+                MeterValue(
+                    timestamp=METER_TIMESTAMP,
+                    sampled_value=[
+                        SampledValue(
+                            value=value, context=ReadingContext.SAMPLE_PERIODIC, measurand=measurand, unit=unit,
+                            phase=phase,
+                        )
+                        for value, measurand, unit, phase in samples
+                    ],
+                )
+            ],
+        )  # fmt: skip
+
+    return build
+
+
 # -- the raw central system ------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import HOST, METER_TIMESTAMP, SAMPLES, quiet_logging, raise_fd_limit, rss_kib
+from bench.common import HOST, event_loop_runner, meter_values_factory, quiet_logging, raise_fd_limit, rss_kib
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,45 +29,17 @@ class FleetResult:
     errors: int
     cpu_share: float  # process CPU seconds per wall second during the load
     kib_per_station: float  # RSS after the ramp, less before it, per station (idle, connected)
+    uvloop: bool
 
 
-def fleet_worker(port: int, count: int, rate: float, seconds: float) -> FleetResult:
+def fleet_worker(port: int, count: int, rate: float, seconds: float, use_uvloop: bool) -> FleetResult:
     quiet_logging()
     raise_fd_limit(count + 256)
-    return asyncio.run(_measure(port, count, rate, seconds))
+    with event_loop_runner(use_uvloop) as runner:
+        return runner.run(_measure(port, count, rate, seconds, use_uvloop))
 
 
-def _meter_values() -> Any:
-    import msgspec
-
-    from chargebox.protocol.messages import (
-        Measurand,
-        MeterValue,
-        MeterValuesRequest,
-        MeterValuesUnitOfMeasure,
-        Phase,
-        ReadingContext,
-        SampledValue,
-    )
-
-    return MeterValuesRequest(
-        connector_id=1,
-        meter_value=[
-            MeterValue(
-                timestamp=METER_TIMESTAMP,
-                sampled_value=[
-                    SampledValue(
-                        value=value, context=ReadingContext.SAMPLE_PERIODIC, measurand=Measurand(measurand),
-                        unit=MeterValuesUnitOfMeasure(unit), phase=Phase(phase) if phase else msgspec.UNSET,
-                    )
-                    for value, measurand, unit, phase in SAMPLES
-                ],
-            )
-        ],
-    )  # fmt: skip
-
-
-async def _measure(port: int, count: int, rate: float, seconds: float) -> FleetResult:
+async def _measure(port: int, count: int, rate: float, seconds: float, use_uvloop: bool) -> FleetResult:
     import gc
 
     from chargebox.sim.fleet import Fleet, FleetSettings
@@ -96,12 +68,14 @@ async def _measure(port: int, count: int, rate: float, seconds: float) -> FleetR
         trips.latencies.clear()
         interval = count / rate
 
+        build = meter_values_factory()
+
         async def load(index: int, sim: Any) -> None:
             rpc = sim.station.rpc
             await asyncio.sleep(interval * index / count)  # spread over the interval
             next_at = time.perf_counter()
             while True:
-                await rpc.call(_meter_values())
+                await rpc.call(build())
                 next_at += interval
                 await asyncio.sleep(max(next_at - time.perf_counter(), 0.0))
 
@@ -116,7 +90,7 @@ async def _measure(port: int, count: int, rate: float, seconds: float) -> FleetR
         return FleetResult(
             count=count, held=held, up_s=up_s, offered_rate=rate, achieved_rate=(trips.sent - sent0) / wall,
             p50_ms=trips.percentile(0.5), p99_ms=trips.percentile(0.99), errors=trips.errors - errors0,
-            cpu_share=cpu / wall, kib_per_station=kib,
+            cpu_share=cpu / wall, kib_per_station=kib, uvloop=use_uvloop,
         )  # fmt: skip
     finally:
         task.cancel()

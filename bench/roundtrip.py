@@ -177,19 +177,8 @@ async def _raw_reader_station(url: str) -> tuple[dict[str, Call], Callable[[], A
 
 
 async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
-    import msgspec
-
-    from bench.common import METER_TIMESTAMP, SAMPLES
-    from chargebox.protocol.messages import (
-        HeartbeatRequest,
-        Measurand,
-        MeterValue,
-        MeterValuesRequest,
-        MeterValuesUnitOfMeasure,
-        Phase,
-        ReadingContext,
-        SampledValue,
-    )
+    from bench.common import meter_values_factory
+    from chargebox.protocol.messages import HeartbeatRequest
     from chargebox.sim.simulator import simulated_station
     from chargebox.station.station import StationSettings
 
@@ -203,28 +192,10 @@ async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Aw
         if not result.ok:
             raise RuntimeError(f"Heartbeat: {result}")
 
-    # Enum members resolved once, as code that samples a meter would hold them.
-    samples = [
-        (value, Measurand(measurand), MeterValuesUnitOfMeasure(unit), Phase(phase) if phase else msgspec.UNSET)
-        for value, measurand, unit, phase in SAMPLES
-    ]
+    build = meter_values_factory()
 
     async def meter_values() -> None:
-        request = MeterValuesRequest(
-            connector_id=1,
-            meter_value=[
-                MeterValue(
-                    timestamp=METER_TIMESTAMP,
-                    sampled_value=[
-                        SampledValue(
-                            value=value, context=ReadingContext.SAMPLE_PERIODIC, measurand=measurand, unit=unit,
-                            phase=phase,
-                        )
-                        for value, measurand, unit, phase in samples
-                    ],
-                )
-            ],
-        )  # fmt: skip
+        request = build()
         result = await rpc.call(request)
         if not result.ok:
             raise RuntimeError(f"MeterValues: {result}")

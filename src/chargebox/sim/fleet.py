@@ -16,6 +16,7 @@ sequence of events per station, whatever the rest of the fleet does.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import time
@@ -42,6 +43,7 @@ log = logging.getLogger("chargebox.fleet")
 
 RESERVOIR: Final = 4096  # round trips kept for the percentiles: the most recent ones
 RATE_WINDOW: Final = 5  # seconds of history behind messagesPerSecond
+FREEZE_EVERY: Final = 1000  # stations added between two freezes of the long-lived objects (see Fleet.run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +206,12 @@ class Fleet:
         return sim
 
     async def run(self, duration: float | None = None) -> None:
-        """Ramp the stations up, then run for ``duration`` seconds (None: until cancelled)."""
+        """Ramp the stations up, then run for ``duration`` seconds (None: until cancelled).
+
+        Every ``FREEZE_EVERY`` stations, and once the ramp is over, the objects made so far are moved out of
+        the cyclic garbage collector's reach (``gc.freeze``): a station's objects live as long as the fleet,
+        and without this every full collection walks all of them, which with thousands of stations costs
+        more CPU than the messages do and stalls every round trip while it runs (docs/performance.md)."""
         start = self.clock.monotonic()
         self._tasks.spawn(self._sample_rates())
         for index in range(1, self.settings.count + 1):
@@ -213,10 +220,13 @@ class Fleet:
             driver = self.drivers.get(sim.station.id)
             if driver is not None:
                 self._tasks.spawn(driver.run())
+            if index % FREEZE_EVERY == 0:
+                _freeze()
             if index < self.settings.count:
                 await self.clock.sleep(1 / self.settings.connect_rate)
             if duration is not None and self.clock.monotonic() - start >= duration:
                 break
+        _freeze()
         self.ramped.set()
         if duration is None:
             await asyncio.Event().wait()
@@ -232,6 +242,7 @@ class Fleet:
         await asyncio.gather(*(sim.stop() for sim in self.sims.values()), return_exceptions=True)
         await self.backend.idle()
         self.backend.close()
+        gc.unfreeze()  # the stations are gone: what they leave is the collector's again
 
     async def _sample_rates(self) -> None:
         while True:
@@ -350,3 +361,9 @@ def figures_table(figures: dict[str, Any], title: str = "fleet") -> Any:
         )
     )  # fmt: skip
     return table
+
+
+def _freeze() -> None:
+    """Collect what is garbage now, then exempt every object left from later collections (``Fleet.run``)."""
+    gc.collect()
+    gc.freeze()

@@ -65,6 +65,17 @@ EVENT_TYPES: Final = (
         }
     )
 )
+# The station's own doing, not a sign of attack or failure: logged at INFO ("="), the others at WARNING ("!"),
+# so a fleet of ten thousand stations does not print ten thousand warnings as it boots.
+ROUTINE: Final = frozenset(
+    {
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "ReconfigurationOfSecurityParameters",
+    }
+)
 # Configuration keys whose change is a ReconfigurationOfSecurityParameters (T-41: the value is never logged).
 SECURITY_KEYS: Final = (
     "SecurityProfile",
@@ -109,7 +120,8 @@ class SecurityService(Service):
         now = self._clock.now()
         critical = event_type in CRITICAL
         self._store.security_log.add(now.isoformat(), event_type, info, critical=critical)
-        self._log.warning("! security event %s%s", event_type, f": {info}" if info else "")
+        level, mark = (logging.INFO, "=") if event_type in ROUTINE else (logging.WARNING, "!")
+        self._log.log(level, "%s security event %s%s", mark, event_type, f": {info}" if info else "")
         if (critical or event_type in SENT_TOO) and self._send():
             request = SecurityEventNotificationRequest(
                 type=event_type[:EVENT_TYPE_MAX], timestamp=now, tech_info=msgspec.UNSET if info is None else info
