@@ -17,6 +17,7 @@ from chargebox.sim.control import add_station_routes, errors_middleware
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.feed import FRAME_RING, feed_of
 from chargebox.sim.simulator import Simulator
+from chargebox.web import SHUTDOWN_TIMEOUT
 from tests.sim.test_control import WAIT, Control, control, until
 
 __all__ = ["control"]  # the fixture, imported
@@ -78,6 +79,18 @@ async def test_events_push_the_state_and_the_frames_as_they_happen(control: Cont
                 seen["state"] = data
         assert seen["frame"]["dir"] == "out"
         assert seen["state"]["connectors"][0]["plugged"] is True
+
+
+async def test_a_station_whose_dashboard_is_open_stops_at_once(control: Control) -> None:
+    """An event stream is endless by design: the server's shutdown ends it rather than waiting for it (until
+    SHUTDOWN_TIMEOUT, or with aiohttp's default 60 s for a page left open, ``simulate`` hung on Ctrl-C)."""
+    async with control.http.get(control.base + "/api/events") as response:
+        await Events(response).until("state")
+        runner = control.sim._runner
+        assert runner is not None
+        await asyncio.wait_for(runner.cleanup(), SHUTDOWN_TIMEOUT / 2)
+        await response.content.read()  # what was pushed before, then the end of a complete response
+        assert response.content.at_eof()
 
 
 async def test_frame_ring_is_bounded(control: Control) -> None:

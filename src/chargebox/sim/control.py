@@ -34,6 +34,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
@@ -57,6 +58,25 @@ _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
 SETTLE_SECONDS: Final = 2.0  # a connect or disconnect answers once done, or after this
 
 
+@dataclass(slots=True)
+class _Streams:
+    """The event streams open on an app. Each is endless by design, so the app's shutdown ends them, cleanly
+    (a server that stops would otherwise wait for every open dashboard until its shutdown timeout)."""
+
+    closing: bool = False
+    queues: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
+
+    def close(self) -> None:
+        self.closing = True
+        for queue in self.queues:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)  # wakes the stream, which sees ``closing``
+
+
+_STREAMS: Final = web.AppKey("chargebox.event_streams", _Streams)
+
+
 def make_app(sim: Simulator) -> web.Application:
     """The control API of one station at the root, and its dashboard at ``/``."""
     from chargebox.sim.dashboard import add_station_dashboard
@@ -72,6 +92,9 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
     """Every per-station route under ``/api<prefix>`` (``""`` for ``simulate``; a fleet mounts it once as
     ``/stations/{station}``, so ``/api/stations/{station}/state``, with a ``lookup`` that finds the
     station or raises HTTPNotFound). The connector's path parameter is ``{connector}``."""
+    if _STREAMS not in app:
+        app[_STREAMS] = _Streams()
+        app.on_shutdown.append(_end_streams)
     routes = web.RouteTableDef()
 
     @routes.get(f"/api{prefix}/state")
@@ -188,6 +211,8 @@ async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamRespo
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     queue = feed.subscribe()
+    streams = request.app[_STREAMS]
+    streams.queues.add(queue)
     try:
         last = state_json(sim)
         await response.write(sse("state", last) + sse("frames", list(feed.frames)))
@@ -196,6 +221,8 @@ async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamRespo
                 item = await asyncio.wait_for(queue.get(), STATE_EVERY)
             except TimeoutError:
                 item = None
+            if streams.closing:
+                break  # the server stops: the response ends here, complete
             if item is not None:
                 await response.write(sse("frame", item))
             current = state_json(sim)
@@ -205,10 +232,15 @@ async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamRespo
             elif item is None:
                 await response.write(b": idle\n\n")  # a comment: a page gone is noticed within a second
     except ConnectionResetError:
-        pass  # the page was closed (a server that stops cancels the handler: that goes on up)
+        pass  # the page was closed
     finally:
         feed.unsubscribe(queue)
+        streams.queues.discard(queue)
     return response
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[_STREAMS].close()
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
