@@ -140,10 +140,18 @@ class VirtualClock:
         return sum(1 for _, _, t in self._timers if not t.cancelled)
 
 
-async def _settle(rounds: int = 100) -> None:
-    """Let ready tasks run until the loop is quiet for this instant."""
+async def _settle(rounds: int = 100, quiet: int = 3) -> None:
+    """Let ready tasks run until the loop is quiet for this instant: nothing else ready for ``quiet`` rounds
+    in a row, or at most ``rounds`` rounds. Stopping early matters: ``advance`` settles after every timer,
+    and a day of a station's one-second timers is some 86,400 of them. (asyncio's loop keeps what is ready
+    in ``_ready``; a loop that does not, such as uvloop, gets every round.)"""
+    ready = getattr(asyncio.get_running_loop(), "_ready", None)
+    calm = 0
     for _ in range(rounds):
         await asyncio.sleep(0)
+        calm = calm + 1 if ready is not None and not ready else 0
+        if calm >= quiet:
+            return
 
 
 def _aware(moment: datetime) -> datetime:

@@ -9,7 +9,7 @@ meterStop matching the energy delivered).
 
 Runtime decides the sampling interval. The virtual clock fires every timer and lets the loop settle after each, so
 a sample costs about 0.35 ms to take and 0.3 ms to deliver: a full day at one second (86,400 samples) took about
-60 s here. So the day is covered three ways, which together took 8 to 20 s here (2 cores, depending on load; the
+60 s here. So the day is covered three ways, which together took about 25 s here (2 cores, a quiet machine; the
 file-store day waits for some 3,000 fsyncs):
 
 - 24 h sampled every 10 s (8,640 periodic + 96 clock-aligned values), in-memory store, transaction started online
