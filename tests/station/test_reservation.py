@@ -208,3 +208,32 @@ async def test_reservation_survives_a_restart_and_still_expires(tmp_path: Path, 
     finally:
         await again.stop()
         again.station.store.close()
+
+
+async def test_R_8_the_reserved_card_is_validated_with_authorize_after_the_answer_and_cached(
+    station: Any, clock: VirtualClock
+) -> None:
+    wire, _ = await station(connectors=1)
+    answer_frame = await wire.inject(reserve(clock, 8, 1, "RES-8"))
+    assert answer_frame[2] == {"status": "Accepted"}
+    await clock.advance(0)
+    assert wire.calls("Authorize") == [{"idTag": "RES-8"}]  # after the ReserveNow answer, through the lane
+    reserve_answer = next(i for i, (d, f) in enumerate(wire.frames) if d == ">" and f[0] == 3 and f[1] == "r")
+    authorize = next(i for i, (d, f) in enumerate(wire.frames) if d == ">" and f[0] == 2 and f[2] == "Authorize")
+    assert reserve_answer < authorize
+    cached = wire.station.store.auth_cache.get("RES-8")
+    assert cached is not None and cached[0] == "Accepted"
+
+
+async def test_R_8_a_local_list_card_or_a_refused_reservation_sends_no_authorize(
+    station: Any, clock: VirtualClock
+) -> None:
+    wire, _ = await station(connectors=1)
+    payload = {"listVersion": 1, "updateType": "Full",
+               "localAuthorizationList": [{"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]}  # fmt: skip
+    assert (await wire.inject(json.dumps([2, "s", "SendLocalList", payload])))[2] == {"status": "Accepted"}
+    assert await answer(wire, reserve(clock, 1, 1, "LISTED")) == "Accepted"
+    assert await answer(wire, reserve(clock, 2, 1, "OTHER")) == "Occupied"  # the connector is reserved already
+    await clock.advance(0)
+    assert wire.calls("Authorize") == []
+    assert wire.station.store.auth_cache.get("LISTED") is None  # L-6: list cards never go in the cache

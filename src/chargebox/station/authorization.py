@@ -91,6 +91,12 @@ class AuthorizationService(Service):
             return IdTagInfo(status=AuthorizationStatus.ACCEPTED)  # A-5
         return _invalid()
 
+    async def validate(self, id_tag: str) -> None:
+        """R-8: learn what the central system says of a card reserved just now (M-2), so the cache holds it
+        before the driver arrives. Not for a Local List card (L-6), not without a cache or a connection."""
+        if self.local_list(id_tag) is None and self._config.get_bool("AuthorizationCacheEnabled") and self._online():
+            await self.send_authorize(id_tag)
+
     async def send_authorize(self, id_tag: str) -> SendResult[AuthorizeResponse]:
         def learn(result: SendResult[AuthorizeResponse]) -> None:  # M-2, before the next frame is handled
             if result.response is not None:

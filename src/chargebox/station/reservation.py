@@ -35,7 +35,7 @@ from chargebox.protocol.messages import (
     ReserveNowRequest,
     ReserveNowResponse,
 )
-from chargebox.rpc import Handler
+from chargebox.rpc import Handler, Reply
 from chargebox.station.config import Configuration
 from chargebox.station.connectors import Connector, ConnectorsService
 from chargebox.station.service import Service
@@ -55,15 +55,18 @@ class ReservationService(Service):
         config: Configuration,
         connectors: ConnectorsService,
         authorize: Authorize,
+        validate: Callable[[str], Awaitable[None]],
         clock: Clock,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         """``authorize`` looks a card up (list, cache, Authorize.req) when only its parentIdTag can
-        match a reservation (R-5)."""
+        match a reservation (R-5); ``validate`` asks the central system about a reserved card once the
+        ReserveNow is answered (R-8), so what it says is cached before the driver arrives."""
         self._store = store
         self._config = config
         self._connectors = connectors
         self._authorize = authorize
+        self._validate = validate
         self._clock = clock
         self._log = log
         self.reservations: dict[int, ReservationRecord] = {}
@@ -76,7 +79,7 @@ class ReservationService(Service):
 
     # -- the central system's requests ----------------------------------------------------------
 
-    def on_reserve_now(self, request: ReserveNowRequest) -> ReserveNowResponse:
+    def on_reserve_now(self, request: ReserveNowRequest) -> Reply[ReserveNowResponse]:
         self._drop_expired()
         status = self._check(request)
         if status is ReservationStatus.ACCEPTED:
@@ -94,7 +97,10 @@ class ReservationService(Service):
             self._mark()
         self._log.info("= ReserveNow %d on connector %d for %s: %s", request.reservation_id, request.connector_id,
                        request.id_tag, status)  # fmt: skip
-        return ReserveNowResponse(status=status)
+        response = ReserveNowResponse(status=status)
+        if status is not ReservationStatus.ACCEPTED:
+            return Reply(response)
+        return Reply(response, then=lambda: self._validate(request.id_tag))  # R-8
 
     def on_cancel_reservation(self, request: CancelReservationRequest) -> CancelReservationResponse:
         """C-1 (TC_051_CS): Accepted and the connector Available again; an unknown id is Rejected (TC_052_CS)."""

@@ -256,6 +256,7 @@ class Station:
             config=self.config,
             connectors=self.connectors,
             authorize=self.authorization.authorize,
+            validate=self.authorization.validate,
             **common,
         )
         if Profile.RESERVATION in profiles:
