@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from chargebox import hal
 from chargebox.clock import Clock
@@ -54,10 +54,12 @@ from chargebox.store import FirmwareJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, remove_download
 
 FirmwareProgress = JobProgress  # the name the demo's progress bar knows it by
+S = TypeVar("S", bound=enum.StrEnum)
 
 
 class Stage(enum.StrEnum):
-    """Where the firmware job is (persisted in ``firmware_job.stage``)."""
+    """Where the firmware job is (persisted in ``firmware_job.stage``). The signed job's stages have the same
+    names, and one more (``verified``): ``ImageInstall`` journals these for both."""
 
     IDLE = "idle"
     SCHEDULED = "scheduled"
@@ -108,6 +110,7 @@ class FirmwareService(Service):
             clock=clock,
             log=log,
         )
+        self._image = ImageInstall(job=self._job, installer=lambda: self.installer, connectors=connectors, log=log)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.UPDATE_FIRMWARE: self.on_update_firmware}
@@ -218,34 +221,17 @@ class FirmwareService(Service):
 
     async def _prepare_install(self, _job: FirmwareJobRecord) -> After:
         """F-6: free connectors Unavailable, wait for every transaction to end (never abort one), then Installing."""
-        self._connectors.set_maintenance(True)
-        if self._connectors.transaction_running():
-            self._log.info("= firmware ready; installing once no transaction runs (F-6)")
-        await self._connectors.wait_until_no_transactions()
-        previous = self.installer.running_version()
-        await self._job.enter(FirmwareStatus.INSTALLING, stage=Stage.INSTALLING, previous_version=previous)
+        await self._image.prepare(FirmwareStatus.INSTALLING)
         return After.NEXT
 
     async def _install(self, job: FirmwareJobRecord) -> After:
         """Install the image and reboot; after the reboot this step finds the new version running."""
-        self._connectors.set_maintenance(True)  # again after a reboot, which ends maintenance
-        await self._connectors.wait_until_no_transactions()
-        running = self.installer.running_version()
-        if running != job.previous_version:  # a reboot happened after the install: the new version runs
-            self._store.firmware.update(stage=Stage.INSTALLED, new_version=running)
+        installed = await self._image.install(job, installing=FirmwareStatus.INSTALLING,
+                                              failed=FirmwareStatus.INSTALLATION_FAILED)  # fmt: skip
+        if installed is None:
             return After.NEXT
-        assert job.image is not None
-        image = Path(job.image)
-        await self._job.announce(FirmwareStatus.INSTALLING)  # a power cut interrupted the install: said again
-        try:
-            version = await self.installer.install(image)
-        except HardwareError as exc:
-            self._log.warning("! firmware installation failed: %s", exc)
-            remove_download(image)
-            self._connectors.set_maintenance(False)
-            await self._job.enter(FirmwareStatus.INSTALLATION_FAILED, stage=Stage.IDLE)
-            return After.NEXT
-        self._store.firmware.update(stage=Stage.INSTALLED, new_version=version)
+        version, image = installed
+        self._job.update(stage=Stage.INSTALLED, new_version=version)
         remove_download(image)
         self._log.info("= firmware %s installed; rebooting", version)
         self._reboot(version)  # F-7: reboot first, then Installed after the new BootNotification
@@ -260,8 +246,71 @@ class FirmwareService(Service):
 
     def _abandon(self) -> None:
         """A replaced job: stop it, drop its files, give the connectors back (F-6 maintenance)."""
+        self._image.abandon(self._store.firmware.load())
+
+
+class ImageRecord(Protocol):
+    """What the install steps read of a firmware job's journal row (both firmware services' records have it)."""
+
+    @property
+    def image(self) -> str | None: ...
+    @property
+    def previous_version(self) -> str | None: ...
+
+
+class ImageInstall(Generic[S]):
+    """The steps UpdateFirmware and SignedUpdateFirmware share once the image is downloaded (and, signed,
+    verified): they differ in their status names and in what each journals after the install, not in these."""
+
+    def __init__(
+        self,
+        *,
+        job: Job[S, Any],
+        installer: Callable[[], hal.FirmwareInstaller],
+        connectors: ConnectorsService,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        """``installer()`` is the service's installer at the time (a public attribute, which may be swapped)."""
+        self._installer = installer
+        self._job = job
+        self._connectors = connectors
+        self._log = log
+
+    async def prepare(self, installing: S) -> None:
+        """F-6, SF-7: free connectors Unavailable, every transaction ended (never aborted), then ``installing``."""
+        self._connectors.set_maintenance(True)
+        if self._connectors.transaction_running():
+            self._log.info("= firmware ready; installing once no transaction runs (F-6)")
+        await self._connectors.wait_until_no_transactions()
+        await self._job.enter(installing, stage=Stage.INSTALLING, previous_version=self._installer().running_version())
+
+    async def install(self, job: ImageRecord, *, installing: S, failed: S) -> tuple[str, Path] | None:
+        """The install, unless the version running shows that the reboot after it happened (the stage is then
+        journalled ``installed``). Returns the version installed now and its image, for the caller to journal
+        before it drops the image and reboots; None when the step is over: that reboot happened, or the install
+        failed (``failed`` entered, the image removed, the connectors given back)."""
+        self._connectors.set_maintenance(True)  # again after a reboot, which ends maintenance
+        await self._connectors.wait_until_no_transactions()
+        running = self._installer().running_version()
+        if running != job.previous_version:  # a reboot happened after the install: the new version runs
+            self._job.update(stage=Stage.INSTALLED, new_version=running)
+            return None
+        assert job.image is not None
+        image = Path(job.image)
+        await self._job.announce(installing)  # a power cut interrupted the install: said again
+        try:
+            version = await self._installer().install(image)
+        except HardwareError as exc:
+            self._log.warning("! firmware installation failed: %s", exc)
+            remove_download(image)
+            self._connectors.set_maintenance(False)
+            await self._job.enter(failed, stage=Stage.IDLE)
+            return None
+        return version, image
+
+    def abandon(self, job: ImageRecord) -> None:
+        """A replaced job: stop it, drop its image, give the connectors back (F-6 maintenance)."""
         self._job.reset()
-        job = self._store.firmware.load()
         if job.image is not None:
             remove_download(Path(job.image))
         self._connectors.set_maintenance(False)

@@ -1,8 +1,8 @@
 """The job engine: a long job the central system orders, run to its end across reboots and power losses.
 
-UpdateFirmware (checklist 4.1) and GetDiagnostics (4.2) run on it; SignedUpdateFirmware (4.3, L01) and GetLog
-(4.4, N01) are meant to. Those four differ in their steps and their status values, and share everything else,
-which is what lives here and nothing more:
+UpdateFirmware (checklist 4.1), GetDiagnostics (4.2), SignedUpdateFirmware (4.3, L01) and GetLog (4.4, N01) run
+on it. Those four differ in their steps and their status values, and share everything else, which is what lives
+here and nothing more (the two firmware jobs also share their install steps, ``firmware.ImageInstall``):
 
 - the journal, one store row per service: the stage the job is at, the last status entered, the attempts
   started and when the next may start. Every step is journalled before it is acted on, so ``resume()`` after the
@@ -140,6 +140,10 @@ class Job(Generic[S, R]):
     @property
     def stage(self) -> str:
         return self._journal.load().stage
+
+    def update(self, **fields: JobValue) -> None:
+        """Journal ``fields`` (a stage reached without a status of its own), in one commit."""
+        self._journal.update(**fields)
 
     def set_status(self, status: S) -> None:
         """Persisted before anything acts on it, so a reboot resumes from it (the seed's status setter)."""

@@ -36,7 +36,6 @@ import msgspec
 
 from chargebox import hal
 from chargebox.clock import Clock
-from chargebox.errors import HardwareError
 from chargebox.protocol.messages import (
     Action,
     ExtendedMessageTrigger,
@@ -52,6 +51,7 @@ from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.signing import SignatureError, check_signing_certificate, verify_file
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.extended_trigger import ExtendedTriggers
+from chargebox.station.firmware import ImageInstall
 from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.lane import Lane
 from chargebox.station.security import SecurityService
@@ -116,6 +116,7 @@ class SignedFirmwareService(Service):
             clock=clock,
             log=log,
         )
+        self._image = ImageInstall(job=self._job, installer=lambda: self.installer, connectors=connectors, log=log)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.SIGNED_UPDATE_FIRMWARE: self.on_signed_update_firmware}
@@ -258,32 +259,16 @@ class SignedFirmwareService(Service):
         if job.install_date is not None and datetime.fromisoformat(job.install_date) > self._clock.now():
             await self._job.announce(S.INSTALL_SCHEDULED)
             await self._job.wait_until(datetime.fromisoformat(job.install_date))
-        self._connectors.set_maintenance(True)
-        await self._connectors.wait_until_no_transactions()
-        previous = self.installer.running_version()
-        await self._job.enter(S.INSTALLING, stage=Stage.INSTALLING, previous_version=previous)
+        await self._image.prepare(S.INSTALLING)
         return After.NEXT
 
     async def _install(self, job: SignedFirmwareJobRecord) -> After:
-        self._connectors.set_maintenance(True)
-        await self._connectors.wait_until_no_transactions()
-        running = self.installer.running_version()
-        if running != job.previous_version:  # the reboot after the install happened
-            self._store.signed_firmware.update(stage=Stage.INSTALLED, new_version=running)
+        installed = await self._image.install(job, installing=S.INSTALLING, failed=S.INSTALLATION_FAILED)
+        if installed is None:
             return After.NEXT
-        assert job.image is not None
-        image = Path(job.image)
-        await self._job.announce(S.INSTALLING)
-        try:
-            version = await self.installer.install(image)
-        except HardwareError as exc:
-            self._log.warning("! signed firmware installation failed: %s", exc)
-            remove_download(image)
-            self._connectors.set_maintenance(False)
-            await self._job.enter(S.INSTALLATION_FAILED, stage=Stage.IDLE)
-            return After.NEXT
-        remove_download(image)
+        version, image = installed
         await self._job.enter(S.INSTALL_REBOOTING, stage=Stage.INSTALLED, new_version=version)  # SF-4
+        remove_download(image)
         self._reboot(version)
         return After.REBOOT
 
@@ -294,8 +279,4 @@ class SignedFirmwareService(Service):
         return After.NEXT
 
     def _abandon(self) -> None:
-        self._job.reset()
-        job = self._store.signed_firmware.load()
-        if job.image is not None:
-            remove_download(Path(job.image))
-        self._connectors.set_maintenance(False)
+        self._image.abandon(self._store.signed_firmware.load())
