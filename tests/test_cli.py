@@ -60,7 +60,7 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["simulate", "--csms", "ws://h/o cpp", "--id", "X"], "must not contain spaces"),
         (
             ["simulate", "--csms", "wss://h", "--id", "X"],
-            "csms_url is wss:// but the security profile is 0: wss:// is for profiles 2 and 3",
+            "--csms is wss:// but --security-profile is 0: wss:// is for profiles 2 and 3",
         ),
         (["simulate", "--csms", "ws://h", "--id", ""], "--id must be 1 to 48 characters"),
         (["simulate", "--csms", "ws://h", "--id", "CP\x01"], "--id must be printable ASCII"),

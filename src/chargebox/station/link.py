@@ -103,7 +103,10 @@ class LinkService(Service):
             return str(exc)
         profile = self._config.get_int("SecurityProfile")
         if urlsplit(self._csms_url).scheme.lower() == "wss" and profile < 2:
-            return f"csms_url is wss:// but the security profile is {profile}: wss:// is for profiles 2 and 3"
+            return (
+                f"--csms is wss:// but --security-profile is {profile}: wss:// is for profiles 2 and 3 "
+                "(1 is Basic auth over ws://)"
+            )
         if profile >= 2 and not self._has_root():
             return f"security profile {profile} needs a CentralSystemRootCertificate: give --ca-file"
         if profile == 3 and self._client_credentials() is None:
