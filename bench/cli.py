@@ -208,12 +208,18 @@ def _round_trips(report: Report, sizes: Sizes, *, uvloop: bool) -> None:
         )
         if message == "MeterValues":
             reader = cpu[("raw-reader", False)]
-            share = (
-                f"{reader - raw:.0f} µs of the {chargebox - raw:.0f} µs gap; the rest is chargebox's own per-call work"
-                if reader > raw
-                else f"no more than raw in this run, so the {chargebox - raw:.0f} µs gap is chargebox's own per-call "
-                "work"
-            )
+            if reader >= chargebox:
+                share = "no less than chargebox itself: the shape, not chargebox's own work, is what it costs over raw"
+            elif reader > raw:
+                share = (
+                    f"{reader - raw:.0f} µs of the {chargebox - raw:.0f} µs gap; the rest is chargebox's own "
+                    "per-call work"
+                )
+            else:
+                share = (
+                    f"no more than raw in this run, so the {chargebox - raw:.0f} µs gap is chargebox's own per-call "
+                    "work"
+                )
             report.standing.append(
                 f"A raw station shaped like chargebox (a reader task handing answers to the caller) costs "
                 f"{reader:.0f} µs, {share}."

@@ -64,9 +64,10 @@ def meter_values_payload() -> dict[str, Any]:
     return {"connectorId": 1, "meterValue": [{"timestamp": METER_TIMESTAMP_TEXT, "sampledValue": sampled}]}
 
 
-def meter_values_factory() -> Callable[[], Any]:
-    """Builds chargebox's MeterValues request of every MeterValues case afresh at each call, as code that samples
-    a meter would, with the enum members resolved once beforehand, as that code would hold them."""
+def meter_values_factory(transaction_id: int | None = None) -> Callable[[], Any]:
+    """Builds chargebox's MeterValues request of every MeterValues case (of that transaction, if given) afresh at
+    each call, as code that samples a meter would, with the enum members resolved once beforehand, as that code
+    would hold them."""
     import msgspec
 
     from chargebox.protocol.messages import (
@@ -87,6 +88,7 @@ def meter_values_factory() -> Callable[[], Any]:
     def build() -> MeterValuesRequest:
         return MeterValuesRequest(
             connector_id=1,
+            transaction_id=msgspec.UNSET if transaction_id is None else transaction_id,
             meter_value=[
                 MeterValue(
                     timestamp=METER_TIMESTAMP,

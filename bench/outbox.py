@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bench.common import HOST, median, quiet_logging
+from bench.common import HOST, median, meter_values_factory, quiet_logging
 
 # "file-nosync" is a diagnostic: the file store with ``synchronous=NORMAL`` on its writer connection, so a
 # WAL commit does not wait for fsync; the same code path otherwise, which isolates the fsync's share.
@@ -141,7 +141,7 @@ async def _measure(
         assert ref is not None and transaction_id is not None
         delivered = Delivered()
         station.lane.on_answer[Action.METER_VALUES] = delivered.hook
-        build = _meter_values(transaction_id)
+        build = meter_values_factory(transaction_id)
         lane, rpc = station.lane, station.rpc
 
         async def plain() -> None:
@@ -240,47 +240,6 @@ async def _backlog(station: Any, delivered: Delivered, ref: int, build: Callable
         drain_commits=store.commits - commits0,
         reconnect_s=delivered.first_at - w0,
     )
-
-
-def _meter_values(transaction_id: int) -> Callable[[], Any]:
-    """A builder of the round-trip section's MeterValues (six sampled values), with the transaction's id."""
-    import msgspec
-
-    from bench.common import METER_TIMESTAMP, SAMPLES
-    from chargebox.protocol.messages import (
-        Measurand,
-        MeterValue,
-        MeterValuesRequest,
-        MeterValuesUnitOfMeasure,
-        Phase,
-        ReadingContext,
-        SampledValue,
-    )
-
-    samples = [
-        (value, Measurand(measurand), MeterValuesUnitOfMeasure(unit), Phase(phase) if phase else msgspec.UNSET)
-        for value, measurand, unit, phase in SAMPLES
-    ]
-
-    def build() -> Any:
-        return MeterValuesRequest(
-            connector_id=1,
-            transaction_id=transaction_id,
-            meter_value=[
-                MeterValue(
-                    timestamp=METER_TIMESTAMP,
-                    sampled_value=[
-                        SampledValue(
-                            value=value, context=ReadingContext.SAMPLE_PERIODIC, measurand=measurand, unit=unit,
-                            phase=phase,
-                        )
-                        for value, measurand, unit, phase in samples
-                    ],
-                )
-            ],
-        )  # fmt: skip
-
-    return build
 
 
 def _bare_commit(data_dir: Path, store_kind: str, count: int = 200) -> tuple[float, float]:
