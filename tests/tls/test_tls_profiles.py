@@ -1,9 +1,16 @@
 """Security profiles 2 and 3 against the ``ocpp`` library's central system over real TLS (checklist
-1.6: T-40, T-43, T-44; TC_083/086/087_CS; CT-1, CT-2 end to end)."""
+1.6: T-40, T-43, T-44; TC_083/086/087_CS; CT-1, CT-2 end to end), and against TLS servers the station must
+refuse."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import ssl
+import threading
+import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,6 +95,64 @@ async def test_T_44_refuses_a_central_system_certificate_it_cannot_verify(
     await wait_until(lambda: station.transport.attempts >= 2)
     assert csms.sessions == []
     assert "security event InvalidCentralSystemCertificate" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+@contextlib.contextmanager
+def refusing_tls_server(context: ssl.SSLContext) -> Iterator[int]:
+    """A server whose every handshake fails, with the alert OpenSSL sends (as a web server's TLS would; an
+    asyncio server closes the socket without it). Yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            with conn, contextlib.suppress(OSError):
+                context.wrap_socket(conn, server_side=True)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() the thread is blocked in
+        listener.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("offer", "event"),
+    [("TLS 1.1 and older only", "InvalidTLSVersion"), ("only a CBC suite", "InvalidTLSCipherSuite")],
+)
+async def test_T_44_a_central_system_offering_old_tls_or_other_suites_is_refused_with_its_event(
+    pki: Pki, runner: StationRunner, caplog: pytest.LogCaptureFixture, offer: str, event: str
+) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    pki.server.configure_cert(context)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the point: a server that still offers TLS 1.0/1.1
+        if offer.startswith("TLS 1.1"):
+            if not ssl.HAS_TLSv1_1:
+                pytest.skip("this OpenSSL was built without TLS 1.1: no such server can be made")
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        else:  # TLS 1.2 with a suite outside A00.FR.314-318 (no GCM)
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+            context.set_ciphers("ECDHE-RSA-AES128-SHA")
+    caplog.set_level(logging.WARNING, "chargebox")
+    with refusing_tls_server(context) as port:
+        station = runner(
+            csms_url=f"wss://127.0.0.1:{port}",
+            password=PASSWORD,
+            tls=TlsSettings(ca_file=pki.ca_file, server_name=SERVER_NAME, security_profile=2),
+        )
+        await wait_until(lambda: event in [e.event_type for e in station.store.security_log.entries()])
+    assert f"security event {event}" in caplog.text
     assert PASSWORD not in caplog.text
 
 
