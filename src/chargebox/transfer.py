@@ -32,14 +32,16 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from urllib.parse import quote, unquote, urlsplit
-
-import aioftp
-import aiohttp
 
 from chargebox.errors import TransferError
 from chargebox.redact import redact
+
+# aiohttp and aioftp are imported when a transfer first needs them: together they are some 300 ms of a
+# station's start-up, and most stations start without a download in sight (bench/startup.py).
+if TYPE_CHECKING:
+    import aiohttp
 
 SUPPORTED_SCHEMES: Final = frozenset({"http", "https", "ftp", "ftps"})
 # SupportedFileTransferProtocols (F-5): what the schemes above are called there.
@@ -169,6 +171,8 @@ class Transfer:
     # -- HTTP(S) ------------------------------------------------------------------------------
 
     def _session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.settings.connect_timeout, sock_read=self.settings.read_timeout
         )
@@ -206,6 +210,8 @@ class Transfer:
                     target = directory_url.rstrip("/") + "/" + quote(file_name)
                     request = session.put(target, data=file, ssl=self._ssl)
                 else:
+                    import aiohttp
+
                     form = aiohttp.FormData()
                     form.add_field("file", file, filename=file_name, content_type="application/zip")
                     request = session.post(directory_url, data=form, ssl=self._ssl)
@@ -252,6 +258,8 @@ class Transfer:
             client.close()
 
     async def _ftp_login(self, target: _FtpTarget) -> Any:
+        import aioftp
+
         tls: ssl.SSLContext | None = None
         if target.tls:
             tls = self.settings.ssl_context or ssl.create_default_context()
@@ -297,6 +305,8 @@ class _FtpTarget:
 
 async def _ftp_size(client: Any, path: str) -> int | None:
     """The file's size (MLST/LIST), to detect a truncated transfer; None if the server will not say."""
+    import aioftp
+
     try:
         info = await client.stat(path)
     except aioftp.StatusCodeError:
@@ -345,11 +355,19 @@ def _map_errors(url: str) -> Iterator[None]:
         yield
     except TransferError:
         raise
-    except (aiohttp.ClientError, aioftp.AIOFTPException, OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:
+        import aioftp
+        import aiohttp
+
+        if not isinstance(exc, aiohttp.ClientError | aioftp.AIOFTPException | OSError | TimeoutError | ValueError):
+            raise
         raise TransferError(f"{redact(url)}: {_reason(exc)}") from exc
 
 
 def _reason(exc: BaseException) -> str:
+    import aioftp
+    import aiohttp
+
     if isinstance(exc, aiohttp.ClientPayloadError):
         return f"truncated: {exc}"
     if isinstance(exc, aioftp.StatusCodeError):
