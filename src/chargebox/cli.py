@@ -289,7 +289,7 @@ async def _csms(args: argparse.Namespace) -> int:
 async def _simulate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from chargebox.sim.demo_firmware import DownloadProgress
+    from chargebox.sim.progress import DownloadProgress
     from chargebox.sim.simulator import Simulator, simulated_station
     from chargebox.transfer import UploadMethod
 

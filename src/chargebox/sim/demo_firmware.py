@@ -1,4 +1,4 @@
-"""The firmware part of ``chargebox demo``, and the download progress bar of ``demo`` and ``simulate``.
+"""The firmware part of ``chargebox demo`` (its progress bar is ``sim.progress``, which ``simulate`` shows too).
 
 The tour serves a real image in the simulator's format over HTTP from the demo process (paced, so the bar has
 something to show), has the central system send UpdateFirmware, draws the download with a ``rich`` progress
@@ -14,49 +14,18 @@ from typing import Final
 
 from aiohttp import web
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
 
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol import messages as m
 from chargebox.sim.installer import SimulatedInstaller, default_payload, make_image
-from chargebox.station.firmware import FirmwareProgress, FirmwareService
+from chargebox.sim.progress import DownloadProgress
+from chargebox.station.firmware import FirmwareProgress
 from chargebox.station.station import Station
 
 NEW_VERSION: Final = "0.2.0"
 IMAGE_SIZE: Final = 4 << 20
 PACE: Final = 64  # chunks the demo server sends the image in, 20 ms apart: about 1.3 s of download
 Expect = Callable[[CentralSystem, str, Callable[[CsmsEvent], bool]], Awaitable[None]]
-
-
-class DownloadProgress:
-    """A ``rich`` bar for each firmware download of a station (only on a terminal: logs stay clean)."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def follow(self, firmware: FirmwareService) -> None:
-        if self._console.is_terminal:
-            firmware.listeners.append(self.update)
-
-    def update(self, status: m.FirmwareStatus, progress: FirmwareProgress) -> None:
-        if status is m.FirmwareStatus.DOWNLOADING and progress.done:
-            if self._progress is None:
-                self._progress = Progress(
-                    "[cyan]firmware",
-                    BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    console=self._console,
-                )
-                self._progress.start()
-                self._task = self._progress.add_task("download", total=progress.total)
-            assert self._task is not None
-            self._progress.update(self._task, completed=progress.done, total=progress.total)
-        elif status is not m.FirmwareStatus.DOWNLOADING and self._progress is not None:
-            self._progress.stop()
-            self._progress = self._task = None
 
 
 async def firmware_tour(csms: CentralSystem, station: Station, console: Console, expect: Expect) -> None:
