@@ -577,7 +577,8 @@ def _startup(report: Report, sizes: Sizes) -> None:
     report.standing.append(
         f"`chargebox simulate` gets its BootNotification to the central system {simulate:.2f} s after it is spawned, "
         f"{verdict} the < {STARTUP_TARGET_S:g} s target; a process that only imports what it needs takes "
-        f"{imports:.2f} s from spawn to exit, so imports are {imports / simulate:.0%} of the start-up."
+        f"{imports:.2f} s from spawn to exit, so "
+        + ("start-up is imports." if imports >= 0.9 * simulate else f"imports are {imports / simulate:.0%} of it.")
     )
 
 
