@@ -51,7 +51,7 @@ from chargebox.station.lane import Lane
 from chargebox.station.service import Service
 from chargebox.station.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
-from chargebox.transfer import Transfer, Workspace, remove_download
+from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
 
 FirmwareProgress = JobProgress  # the name the demo's progress bar knows it by
 S = TypeVar("S", bound=enum.StrEnum)
@@ -206,17 +206,9 @@ class FirmwareService(Service):
         """F-2, F-3, F-4: not before retrieveDate; each failed attempt retried after retryInterval."""
         assert job.retrieve_date is not None and job.location is not None and job.image is not None
         await self._job.wait_until(datetime.fromisoformat(job.retrieve_date))  # F-2: never before retrieveDate
-        location, image = job.location, Path(job.image)
-
-        async def download() -> None:
-            size = await self.transfer.download(location, image, progress=self._job.on_progress)
-            self._log.info("= firmware downloaded: %d bytes", size)
-
-        if await self._job.attempt("download", download, announce=FirmwareStatus.DOWNLOADING, stage=Stage.DOWNLOADING):
-            await self._job.enter(FirmwareStatus.DOWNLOADED, stage=Stage.DOWNLOADED)
-        else:
-            remove_download(image)
-            await self._job.enter(FirmwareStatus.DOWNLOAD_FAILED, stage=Stage.IDLE)  # F-4: after the last attempt
+        await self._image.download(job.location, Path(job.image), transfer=self.transfer,
+                                   downloading=FirmwareStatus.DOWNLOADING, downloaded=FirmwareStatus.DOWNLOADED,
+                                   failed=FirmwareStatus.DOWNLOAD_FAILED)  # fmt: skip
         return After.NEXT
 
     async def _prepare_install(self, _job: FirmwareJobRecord) -> After:
@@ -259,8 +251,9 @@ class ImageRecord(Protocol):
 
 
 class ImageInstall(Generic[S]):
-    """The steps UpdateFirmware and SignedUpdateFirmware share once the image is downloaded (and, signed,
-    verified): they differ in their status names and in what each journals after the install, not in these."""
+    """The steps UpdateFirmware and SignedUpdateFirmware share: the download, and the install once the image is
+    downloaded (and, signed, verified). They differ in their status names, in what comes between (the signature)
+    and in what each journals after the install, not in these."""
 
     def __init__(
         self,
@@ -275,6 +268,36 @@ class ImageInstall(Generic[S]):
         self._job = job
         self._connectors = connectors
         self._log = log
+
+    async def download(
+        self,
+        location: str,
+        image: Path,
+        *,
+        transfer: Transfer,
+        downloading: S,
+        downloaded: S,
+        failed: S,
+        disk_full: Callable[[DiskFull], None] | None = None,
+    ) -> None:
+        """F-3, F-4, SF-3: the download in attempts ``retryInterval`` apart, ``downloaded`` once the image is whole;
+        after the last failed attempt, the partial image removed and ``failed`` (``disk_full`` hears of a
+        download refused for the disk's free space before it counts as a failure)."""
+
+        async def attempt() -> None:
+            try:
+                size = await transfer.download(location, image, progress=self._job.on_progress)
+            except DiskFull as exc:
+                if disk_full is not None:
+                    disk_full(exc)
+                raise
+            self._log.info("= firmware downloaded: %d bytes", size)
+
+        if await self._job.attempt("download", attempt, announce=downloading, stage=Stage.DOWNLOADING):
+            await self._job.enter(downloaded, stage=Stage.DOWNLOADED)
+        else:
+            remove_download(image)
+            await self._job.enter(failed, stage=Stage.IDLE)  # F-4: after the last attempt
 
     async def prepare(self, installing: S) -> None:
         """F-6, SF-7: free connectors Unavailable, every transaction ended (never aborted), then ``installing``."""

@@ -58,7 +58,7 @@ from chargebox.station.security import SecurityService
 from chargebox.station.service import Permit, Service
 from chargebox.station.trigger import Trigger
 from chargebox.store import SignedFirmwareJobRecord, Store
-from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
+from chargebox.transfer import Transfer, Workspace, remove_download
 
 S = SignedFirmwareStatus
 
@@ -219,21 +219,10 @@ class SignedFirmwareService(Service):
         if retrieve > self._clock.now():
             await self._job.announce(S.DOWNLOAD_SCHEDULED)
             await self._job.wait_until(retrieve)
-        location, image = job.location, Path(job.image)
-
-        async def download() -> None:
-            try:
-                size = await self.transfer.download(location, image, progress=self._job.on_progress)
-            except DiskFull as exc:
-                self._security.report("MemoryExhausted", str(exc))  # the disk-space guard of the download
-                raise
-            self._log.info("= signed firmware downloaded: %d bytes", size)
-
-        if await self._job.attempt("download", download, announce=S.DOWNLOADING, stage=Stage.DOWNLOADING):
-            await self._job.enter(S.DOWNLOADED, stage=Stage.DOWNLOADED)
-        else:
-            remove_download(image)
-            await self._job.enter(S.DOWNLOAD_FAILED, stage=Stage.IDLE)
+        await self._image.download(
+            job.location, Path(job.image), transfer=self.transfer, downloading=S.DOWNLOADING, downloaded=S.DOWNLOADED,
+            failed=S.DOWNLOAD_FAILED, disk_full=lambda exc: self._security.report("MemoryExhausted", str(exc)),
+        )  # fmt: skip
         return After.NEXT
 
     async def _verify(self, job: SignedFirmwareJobRecord) -> After:
