@@ -72,8 +72,8 @@ def test_max_events_below_one_is_refused() -> None:
         "/CP%0D1", "/CP%001", "/CP%1B%5B31m",  # carriage return, NUL, a terminal escape
         "/%C3%84CP", "/%FF",  # not ASCII, not UTF-8
         "/CP%3A1",  # a colon: not a Basic-auth user name (T-6)
-        "/" + "x" * 49, "/",  # too long, empty
-        "/ocpp/CP-1", "/CP-1?x=1",  # a second segment, a query (T-2: nothing else is appended)
+        "/" + "x" * 49, "/", "/ocpp/",  # too long, empty
+        "/CP-1?x=1", "/ocpp/CP-1?tenant=1",  # a query (T-2: nothing else is appended)
     ],
 )  # fmt: skip
 async def test_T_2_G_1_a_charge_point_id_outside_the_id_rule_is_refused_and_logged_escaped(
@@ -97,6 +97,7 @@ async def test_T_2_G_1_a_charge_point_id_outside_the_id_rule_is_refused_and_logg
 @pytest.mark.parametrize(
     ("path", "charge_point_id"),
     [("/RDAM%20123", "RDAM 123"), ("/" + "x" * 48, "x" * 48), ("/CP-1%2F2", "CP-1/2"),
+     ("/ocpp/CP-1", "CP-1"), ("/steve/websocket/CentralSystemService/CP-1", "CP-1"),  # under an endpoint's path
      ("/%3Cb%3Ecp%3C%2Fb%3E", "<b>cp</b>")],  # printable ASCII: the pages show it as text, never as markup
 )  # fmt: skip
 async def test_T_2_a_percent_encoded_id_within_the_rule_connects(path: str, charge_point_id: str) -> None:

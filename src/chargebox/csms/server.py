@@ -3,8 +3,9 @@
 Built on the same sans-I/O core and ``Rpc`` as the charge point, serving ``ws://HOST:PORT/<id>``
 with the ``ocpp1.6`` subprotocol. ``CentralSystem.call`` sends a CALL to a connected charge point,
 and ``events`` lets a watcher (the demo, a test) see each CALL as it is answered. A path whose charge point id
-breaks the id rule (protocol/identity.py: 1 to 48 printable ASCII characters, no ``:``, one path segment) is
-refused with HTTP 400 before the upgrade, the id logged escaped.
+breaks the id rule (protocol/identity.py: 1 to 48 printable ASCII characters, no ``:``; the path's last
+segment, under any endpoint path such as ``/ocpp``) is refused with HTTP 400 before the upgrade, the id logged
+escaped.
 
 ``events`` holds only the last ``max_events`` unread events (``DEFAULT_MAX_EVENTS``, 1,000, unless
 the constructor is told otherwise): ``chargebox csms`` runs for days with nobody reading them, and

@@ -26,11 +26,11 @@ def identity_problem(charge_point_id: str) -> str | None:
 
 
 def identity_from_path(path: str) -> tuple[str, str | None]:
-    """The id a station names in the path it connects to (``/RDAM%20123`` is ``RDAM 123``, T-2), and why it
-    cannot be one, or None. The path is one segment: nothing else is appended (T-2), and a query or a second
-    segment is not part of an id (a station percent-encodes its ``?`` and ``/``)."""
-    segment = path.removeprefix("/")
-    if not path.startswith("/") or any(c in segment for c in "/?#"):
-        return segment, "must be the one segment of the path (T-2)"
-    charge_point_id = unquote(segment)  # an escape that is not UTF-8 becomes U+FFFD, refused as not ASCII
+    """The id a station names in the path it connects to, and why it cannot be one, or None. T-2: the path is
+    the endpoint's own (``/ocpp``, or none) + ``/`` + the id percent-encoded, so the id is its last segment
+    (``/ocpp/RDAM%20123`` is ``RDAM 123``: a station encodes its ``/``); nothing else is appended, so a query
+    or a fragment is refused."""
+    if not path.startswith("/") or "?" in path or "#" in path:
+        return path, "must be the last segment of the path, with no query (T-2)"
+    charge_point_id = unquote(path.rpartition("/")[2])  # an escape that is not UTF-8 becomes U+FFFD: not ASCII
     return charge_point_id, identity_problem(charge_point_id)
