@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import re
 import signal
 import socket
 import sys
@@ -13,11 +15,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.protocol import messages as m
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
+JSON = {"Content-Type": "application/json"}
 
 
 async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
@@ -73,6 +79,12 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "3"], "no connector 3"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--vendor", "V" * 21], "--vendor must be 1 to 20"),
         (["csms", "--listen", "127.0.0.1:99999"], "expected HOST:PORT"),
+        (["csms", "--control", "::1:9001"], "an IPv6 address goes in brackets ([::1]:PORT)"),
+        (["csms", "--control", "[localhost]:9001"], "expected an IPv6 address in brackets"),
+        (["csms", "--control", "0.0.0.0:0"], "--control 0.0.0.0: not a loopback address, so the control API needs"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--control", "[::]:0"], "not a loopback address"),
+        (["csms", "--control", "127.0.0.1:0", "--control-token", "short"], "--control-token must be 16 to 128"),
+        (["fleet", "--csms", "ws://h", "--count", "1", "--control-token-file", "t"], "need --control"),
         (["teleport"], "invalid choice: 'teleport'"),
     ],
 )
@@ -138,8 +150,12 @@ SECRET = "s3cr3t-s3cr3t-s3cr3t"
         (["simulate", "--csms", "ws://h", "--id", "X", "--password", SECRET + "\x7f"], "printable ASCII"),
         (["csms", "--password", SECRET[:10]], "--password must be 16 to 40"),
         (["simulate", "--csms", f"ws://X:{SECRET}@h", "--id", "X"], "must not hold credentials"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--password-file", "/no/such"],
+         "--password-file /no/such: cannot read"),
+        (["fleet", "--csms", "ws://h", "--count", "1", "--password", SECRET, "--password-file", "/no/such"],
+         "not allowed with argument"),
     ],
-)
+)  # fmt: skip
 async def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_them(
     args: list[str], fragment: str
 ) -> None:
@@ -233,7 +249,7 @@ async def test_control_api_drives_the_connector_and_reports_state(
         await next_event(system, m.Action.BOOT_NOTIFICATION)
         base = f"http://127.0.0.1:{proc.control}/api"  # type: ignore[attr-defined]
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{base}/connectors/1/plug") as response:
+            async with http.post(f"{base}/connectors/1/plug", json={}) as response:
                 assert response.status == 200
             request = await next_event(system, m.Action.STATUS_NOTIFICATION)
             while not (isinstance(request, m.StatusNotificationRequest) and request.connector_id == 1
@@ -241,11 +257,11 @@ async def test_control_api_drives_the_connector_and_reports_state(
                 request = await next_event(system, m.Action.STATUS_NOTIFICATION)
             async with http.post(f"{base}/connectors/2/fault", json={"errorCode": "GroundFailure"}) as response:
                 assert response.status == 200
-            async with http.post(f"{base}/connectors/9/plug") as response:
+            async with http.post(f"{base}/connectors/9/plug", json={}) as response:
                 assert response.status == 404 and "no connector 9" in (await response.json())["error"]
             async with http.post(f"{base}/connectors/1/fault", json={"errorCode": "Teleported"}) as response:
                 assert response.status == 400
-            async with http.post(f"{base}/swipe", data="{") as response:
+            async with http.post(f"{base}/swipe", data="{", headers=JSON) as response:
                 assert response.status == 400
             async with http.get(f"{base}/state") as response:
                 state = await response.json()
@@ -412,3 +428,102 @@ async def test_log_names_the_central_systems_transaction_id(csms: tuple[CentralS
     assert "transaction 4242 on connector 1: the central system's transactionId" in log
     assert "transaction 4242 stopped (Local)" in log
     assert "transaction 1 " not in log
+
+
+# -- issue 16: secrets kept out of ps, and the control API's address -----------------------------------------
+
+
+async def spawn_until(pattern: str, *args: str, env: dict[str, str] | None = None) -> tuple[
+    asyncio.subprocess.Process, list[str], re.Match[str]
+]:  # fmt: skip
+    """A command, and its log until a line matches ``pattern`` (the lines so far, and the match)."""
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines: list[str] = []
+
+    async def read() -> re.Match[str]:
+        assert proc.stderr is not None
+        while line := (await proc.stderr.readline()).decode():
+            lines.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError("".join(lines))
+
+    return proc, lines, await asyncio.wait_for(read(), 20)
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGTERM)
+    await proc.communicate()
+
+
+@pytest.mark.parametrize("way", ["--password", "--password-file", "CHARGEBOX_PASSWORD", "a file others can read"])
+async def test_T_41_a_password_from_a_file_or_the_environment_stays_out_of_ps(way: str, tmp_path: Path) -> None:
+    """``/proc/PID/cmdline`` is world-readable: ``--password`` still works, with a warning; the ways are others."""
+    secret_file = tmp_path / "password"
+    secret_file.write_text(SECRET + "\n")
+    secret_file.chmod(0o644 if way == "a file others can read" else 0o600)
+    args, env = {
+        "--password": (["--password", SECRET], {}),
+        "--password-file": (["--password-file", str(secret_file)], {}),
+        "CHARGEBOX_PASSWORD": ([], {"CHARGEBOX_PASSWORD": SECRET}),
+        "a file others can read": (["--password-file", str(secret_file)], {}),
+    }[way]
+    proc, lines, listening = await spawn_until(
+        r"listening on ws://127\.0\.0\.1:(\d+)/", "csms", "--listen", "127.0.0.1:0", *args, env=env
+    )
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert (SECRET.encode() in cmdline) is (way == "--password")
+        log = "".join(lines)
+        assert ("--password is visible to every user of this machine" in log) is (way == "--password")
+        assert ("is readable by other users (mode 0644): chmod 600" in log) is (way == "a file others can read")
+        assert "s3cr3t" not in log
+        url = f"ws://127.0.0.1:{listening[1]}/SIM-1"
+        for password, accepted in ((SECRET, True), (SECRET[::-1], False)):
+            basic = "Basic " + base64.b64encode(f"SIM-1:{password}".encode()).decode()
+            try:
+                async with connect(url, subprotocols=[Subprotocol("ocpp1.6")],
+                                   additional_headers={"Authorization": basic}):  # fmt: skip
+                    pass
+            except InvalidStatus as exc:
+                assert not accepted and exc.response.status_code == 401
+            else:
+                assert accepted
+    finally:
+        await stop(proc)
+
+
+TOKEN = "tok-" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize("way", ["none", "--control-token-file", "CHARGEBOX_CONTROL_TOKEN"])
+async def test_control_on_ipv6_loopback_in_brackets_with_its_token_from_a_file_or_the_environment(
+    way: str, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    args, env = {
+        "none": ([], {}),
+        "--control-token-file": (["--control-token-file", str(token_file)], {}),
+        "CHARGEBOX_CONTROL_TOKEN": ([], {"CHARGEBOX_CONTROL_TOKEN": TOKEN}),
+    }[way]
+    proc, lines, page = await spawn_until(
+        r"control page on (http://\[::1\]:\d+/)", "csms", "--listen", "127.0.0.1:0", "--control", "[::1]:0", *args,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert TOKEN.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(page[1] + "api/stations") as response:
+                assert response.status == (200 if way == "none" else 401)
+            async with http.get(page[1] + "api/stations", headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+                assert response.status == 200
+                assert (await response.json())["stations"] == []
+        assert "visible to every user" not in "".join(lines)
+    finally:
+        await stop(proc)

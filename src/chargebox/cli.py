@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from chargebox import __version__
+from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.redact import redact, redact_logger
 from chargebox.station.boot import Identity
@@ -34,8 +35,8 @@ PASSWORD_LENGTH: Final = range(16, 41)
 # firmware-image --payload: read this much at most, so /dev/zero or a wrong file cannot eat the memory.
 MIB: Final = 1024 * 1024
 MAX_PAYLOAD: Final = 64 * MIB
-# --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
-MAX_ID_LENGTH: Final = 48
+PASSWORD_ENV: Final = "CHARGEBOX_PASSWORD"
+TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,11 +133,12 @@ def _build_parser() -> argparse.ArgumentParser:
     csms.add_argument(
         "--heartbeat-interval", type=_positive_int, default=300, metavar="S", help="the interval BootNotification sets"
     )
-    csms.add_argument("--password", help="require Basic auth with this AuthorizationKey (T-6)")
+    _password_options(csms, "require Basic auth with this AuthorizationKey (T-6)")
     csms.add_argument("--transcript", type=Path, metavar="FILE", help="write every frame as JSON lines")
     csms.add_argument(
         "--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and page (drive the stations)"
     )
+    _control_token_options(csms)
     csms.add_argument(
         "--files", type=Path, metavar="DIR", help="with --control: serve DIR at /files/ (firmware images)"
     )
@@ -152,7 +154,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1)",
     )
     sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (without it: in memory)")
-    sim.add_argument("--password", metavar="P", help="AuthorizationKey for Basic auth (security profile 1)")
+    _password_options(sim, "AuthorizationKey for Basic auth (security profile 1)")
     sim.add_argument("--vendor", default="chargebox", help="chargePointVendor of BootNotification")
     sim.add_argument("--model", default="Simulator", help="chargePointModel of BootNotification")
     sim.add_argument(
@@ -160,6 +162,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--firmware-version", default=__version__, help="firmwareVersion of BootNotification")
     sim.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and the dashboard")
+    _control_token_options(sim)
     sim.add_argument("--plugged", type=_int_list, default=[], metavar="1,2", help="cables plugged at start")
     sim.add_argument("--ocpp-config", type=Path, metavar="FILE", help="initial configuration keys (JSON/TOML)")
     sim.add_argument("--fixed-cable", action="store_true", help="tethered cables: nothing to unlock")
@@ -213,7 +216,8 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
     fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
     fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
-    fleet.add_argument("--password", metavar="P", help="AuthorizationKey of every station (security profile 1)")
+    _control_token_options(fleet)
+    _password_options(fleet, "AuthorizationKey of every station (security profile 1)")
     fleet.set_defaults(handler=_fleet)
 
     image = commands.add_parser(
@@ -227,6 +231,25 @@ def _build_parser() -> argparse.ArgumentParser:
     image.add_argument("--cert", type=Path, metavar="CERT", help="the signing certificate of --sign (PEM)")
     image.set_defaults(handler=_firmware_image)
     return parser
+
+
+def _password_options(parser: argparse.ArgumentParser, what: str) -> None:
+    way = parser.add_mutually_exclusive_group()
+    way.add_argument("--password", metavar="P", help=f"{what}; visible in ps: prefer --password-file or {PASSWORD_ENV}")
+    way.add_argument("--password-file", type=Path, metavar="FILE", help=f"{what}, read from FILE (one line)")
+
+
+def _control_token_options(parser: argparse.ArgumentParser) -> None:
+    way = parser.add_mutually_exclusive_group()
+    way.add_argument(
+        "--control-token", metavar="T", help=f"require this token of --control; visible in ps: prefer {TOKEN_ENV}"
+    )
+    way.add_argument(
+        "--control-token-file",
+        type=Path,
+        metavar="FILE",
+        help="require the token in FILE (one line) of --control; required unless --control is on loopback",
+    )
 
 
 async def _run_until_signal(main: Coroutine[Any, Any, int], *, interrupted_code: bool = False) -> int:
@@ -254,7 +277,8 @@ async def _run_until_signal(main: Coroutine[Any, Any, int], *, interrupted_code:
 async def _csms(args: argparse.Namespace) -> int:
     from chargebox.csms.server import CentralSystem, CsmsPolicy
 
-    _check_password(args.password)
+    password = _password(args)
+    token = _control_token(args)
     if args.transcript:
         from chargebox.transcript import open_transcript
 
@@ -264,19 +288,21 @@ async def _csms(args: argparse.Namespace) -> int:
         raise UserError(f"--files {args.files}: not a directory")
     if args.files is not None and args.control is None:
         raise UserError("--files needs --control (the files are served by the control API)")
-    system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=args.password))
+    system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=password))
     host, port = args.listen
     port = await system.start(host, port)
     csms_log = logging.getLogger("chargebox.csms")
-    csms_log.info("= listening on ws://%s:%d/<charge point id>", host, port)
+    csms_log.info("= listening on ws://%s:%d/<charge point id>", f"[{host}]" if ":" in host else host, port)
     runner = None
     if args.control:
         from chargebox.csms.control import make_app
-        from chargebox.web import serve
+        from chargebox.web import serve, url
 
         control_host, control_port = args.control
-        runner, control_port = await serve(make_app(system, files=args.files), control_host, control_port, "--control")
-        csms_log.info("= control page on http://%s:%d/", control_host, control_port)
+        runner, control_port = await serve(
+            make_app(system, files=args.files), control_host, control_port, "--control", token=token
+        )
+        csms_log.info("= control page on %s", url(control_host, control_port))
     try:
         await asyncio.Event().wait()
     finally:
@@ -295,7 +321,8 @@ async def _simulate(args: argparse.Namespace) -> int:
 
     _check_csms_url(args.csms)
     _check_charge_point_id(args.id)
-    _check_password(args.password)
+    password = _password(args)
+    token = _control_token(args)
     if args.transcript:
         from chargebox.transcript import open_transcript
 
@@ -311,7 +338,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         ),
         connectors=args.connectors,
         data_dir=args.data_dir,
-        password=args.password,
+        password=password,
         ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
         ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
@@ -342,9 +369,11 @@ async def _simulate(args: argparse.Namespace) -> int:
         if not 1 <= connector_id <= station.connectors.count:
             raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
     if args.control:
+        from chargebox.web import url
+
         host, port = args.control
-        port = await sim.start_control(host, port)
-        station.log.info("= dashboard on http://%s:%d/ (control API: /api/state)", host, port)
+        port = await sim.start_control(host, port, token=token)
+        station.log.info("= dashboard on %s (control API: /api/state)", url(host, port))
     try:
         await sim.run(plugged=args.plugged)
     finally:
@@ -363,7 +392,8 @@ async def _fleet(args: argparse.Namespace) -> int:
     from chargebox.sim.template import Template, read_template
 
     _check_csms_url(args.csms)
-    _check_password(args.password)
+    password = _password(args)
+    token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
     template = read_template(args.template) if args.template else Template()
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
@@ -373,14 +403,15 @@ async def _fleet(args: argparse.Namespace) -> int:
             FleetSettings(
                 csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
                 template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-                seed=args.seed, password=args.password,
+                seed=args.seed, password=password,
             )
         )  # fmt: skip
     except OSError as exc:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
     return await run_fleet(
-        fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty()
-    )
+        fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
+        control_token=token,
+    )  # fmt: skip
 
 
 def _rate(text: str) -> float:
@@ -453,25 +484,37 @@ def _check_csms_url(url: str) -> None:
 
 
 def _check_charge_point_id(charge_point_id: str) -> None:
-    """T-2 percent-encodes the id into the URL path; T-6 makes it the Basic-auth user name, which
-    cannot hold a colon; G-1 keeps it printable ASCII."""
-    if not 1 <= len(charge_point_id) <= MAX_ID_LENGTH:
-        raise UserError(f"--id must be 1 to {MAX_ID_LENGTH} characters")
-    if not (charge_point_id.isascii() and charge_point_id.isprintable()):
-        raise UserError("--id must be printable ASCII (no control characters)")
-    if ":" in charge_point_id:
-        raise UserError("--id must not contain ':' (it is the Basic-auth user name, T-6)")
+    """The id rule (protocol/identity.py: T-2, T-6, G-1), which the built-in central system holds stations to."""
+    from chargebox.protocol.identity import identity_problem
+
+    if (problem := identity_problem(charge_point_id)) is not None:
+        raise UserError(f"--id {problem}")
 
 
-def _check_password(password: str | None) -> None:
-    """Never echoes the password, not even in part."""
+def _password(args: argparse.Namespace) -> str | None:
+    """``--password``, ``--password-file`` or ``CHARGEBOX_PASSWORD``; never echoed, not even in part."""
+    password, source = secret("--password", PASSWORD_ENV, value=args.password, file=args.password_file)
     if password is not None and not (
         len(password) in PASSWORD_LENGTH and password.isascii() and password.isprintable()
     ):
         raise UserError(
-            f"--password must be {PASSWORD_LENGTH.start} to {PASSWORD_LENGTH.stop - 1} printable ASCII characters "
+            f"{source} must be {PASSWORD_LENGTH.start} to {PASSWORD_LENGTH.stop - 1} printable ASCII characters "
             "(the AuthorizationKey rule)"
         )
+    return password
+
+
+def _control_token(args: argparse.Namespace) -> str | None:
+    """``--control-token``, ``--control-token-file`` or ``CHARGEBOX_CONTROL_TOKEN``: the token ``--control``
+    requires (web.py); never echoed."""
+    if args.control is None:
+        if args.control_token is not None or args.control_token_file is not None:
+            raise UserError("--control-token and --control-token-file need --control")
+        return None
+    token, source = secret("--control-token", TOKEN_ENV, value=args.control_token, file=args.control_token_file)
+    if token is not None and (problem := token_problem(token)) is not None:
+        raise UserError(f"{source} {problem}")
+    return token
 
 
 def _ca_context(path: Path) -> ssl.SSLContext:
@@ -533,9 +576,16 @@ def _check_identity(identity: Identity) -> None:
 
 
 def _host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, an IPv6 address in brackets (``[::1]:9001``, RFC 3986), which are not part of it."""
     host, sep, port = text.rpartition(":")
     if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if ":" not in host:
+            raise argparse.ArgumentTypeError(f"expected an IPv6 address in brackets, got {text!r}")
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"an IPv6 address goes in brackets ([::1]:PORT), got {text!r}")
     return host or "127.0.0.1", int(port)
 
 

@@ -242,7 +242,7 @@ class CrashRig:
         await self.wait_state(lambda s: s["connected"] and s["registration"] == "Accepted", "an accepted boot")
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        async with self.http.post(f"http://127.0.0.1:{self.control}/api/{path}", json=body) as response:
+        async with self.http.post(f"http://127.0.0.1:{self.control}/api/{path}", json=body or {}) as response:
             assert response.status == 200, await response.text()
             return await response.json()
 

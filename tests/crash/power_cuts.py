@@ -329,7 +329,7 @@ async def act(run: Run, path: str, body: dict[str, Any] | None = None) -> None:
     """A control request the kill may cut short; any answer but 200 is kept for ``check``."""
     rig = run.rig
     with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-        async with rig.http.post(f"http://127.0.0.1:{rig.control}/api/{path}", json=body) as response:
+        async with rig.http.post(f"http://127.0.0.1:{rig.control}/api/{path}", json=body or {}) as response:
             if response.status != 200:
                 run.refused.append((path, response.status, await response.text()))
 

@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 import websockets
-from aiohttp import web
 
 from chargebox.csms import control as csms_control
 from chargebox.csms.server import CentralSystem
@@ -22,7 +21,7 @@ from chargebox.errors import UserError
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import SUBPROTOCOL, ReconnectPolicy
-from chargebox.web import serve
+from chargebox.web import control_app, serve
 from tests.sim.test_control import until
 
 CALL_TIMEOUT = 0.3
@@ -192,4 +191,33 @@ async def test_page_is_served(csms: Csms) -> None:
 async def test_a_port_in_use_names_the_option(csms: Csms) -> None:
     port = int(csms.base.rsplit(":", 1)[1])
     with pytest.raises(UserError, match=r"--control 127\.0\.0\.1:"):
-        await serve(web.Application(), "127.0.0.1", port, "--control")
+        await serve(control_app(), "127.0.0.1", port, "--control")
+
+
+CHANGE = b'{"action": "ChangeConfiguration", "payload": {"key": "HeartbeatInterval", "value": "5"}}'
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain", "Origin": "http://evil.example"},  # another site's page, in the browser
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/json", "Host": "evil.example"},  # DNS rebinding
+        {"Content-Type": "application/json", "Origin": "http://evil.example"},
+    ],
+)
+async def test_csrf_another_sites_page_sends_no_call_to_a_station(csms: Csms, headers: dict[str, str]) -> None:
+    async with bare_station(csms, lambda _id: None) as calls:
+        async with csms.http.post(f"{csms.base}/api/stations/BARE/call", data=CHANGE, headers=headers) as response:
+            assert response.status in (403, 415)
+            assert "error" in await response.json()
+        status, _ = await csms.call("BARE", {"action": "ClearCache", "payload": {}})  # sent after, so seen after
+        assert status == 504
+    assert [call[2] for call in calls] == ["ClearCache"]
+
+
+async def test_the_files_are_public_so_a_station_downloads_them_by_any_name(csms: Csms) -> None:
+    async with csms.http.get(f"{csms.base}/files/fw-2.0.img", headers={"Host": "csms.example:9001"}) as response:
+        assert (response.status, await response.read()) == (200, b"image")
+    async with csms.http.get(f"{csms.base}/api/stations", headers={"Host": "csms.example:9001"}) as response:
+        assert response.status == 403  # only the files

@@ -3,6 +3,8 @@ exit code 2, no traceback (checked in process for each key, and once through the
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import subprocess
 import sys
 import tomllib
@@ -108,3 +110,25 @@ def test_the_command_prints_one_line_and_exits_2(tmp_path: Path) -> None:
         "chargebox: error: station.toml: [hardware.meter] unit_id: must be 1 to 247"
     ]
     assert "Traceback" not in done.stderr
+
+
+async def test_a_station_file_holding_a_password_that_others_can_read_is_warned_of(tmp_path: Path) -> None:
+    """Its password is as exposed as on a command line: the run says so, and how to fix it, and runs on."""
+    text = modbus_station("ws://127.0.0.1:9/ocpp", tmp_path / "data", 9, 9).replace(
+        'vendor = "Acme"', 'vendor = "Acme"\npassword = "s3cr3t-s3cr3t-s3cr3t"'
+    )
+    station = tmp_path / "station.toml"
+    station.write_text(text)
+    station.chmod(0o640)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chargebox.cli", "run", "--config", str(station),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+    assert "(it holds [station] password) is readable by other users (mode 0640): chmod 600" in line
+    assert "s3cr3t" not in line

@@ -21,6 +21,7 @@ from chargebox.sim.hardware import HardwarePart
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
+from chargebox.web import Limits
 
 WAIT = 5.0
 
@@ -33,6 +34,9 @@ class Control:
     base: str
 
     async def post(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """Without a body of its own, an empty JSON object: every POST is JSON (web.py)."""
+        if "json" not in kwargs and "data" not in kwargs:
+            kwargs["json"] = {}
         async with self.http.post(f"{self.base}/api/{path}", **kwargs) as response:
             assert response.content_type == "application/json", await response.text()
             return response.status, await response.json()
@@ -194,3 +198,92 @@ async def test_bad_hardware_fault_is_400_and_changes_nothing(control: Control, b
 async def test_hardware_fault_on_an_unknown_connector_is_404(control: Control) -> None:
     status, _ = await control.post("connectors/3/hardware-fault", json={"part": "meter", "on": True})
     assert status == 404
+
+
+# -- the guard of every control API (web.py), against this station ------------------------------------------
+
+EVIL = "http://evil.example"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Content-Type": "text/plain", "Origin": EVIL}, 403),  # a page's fetch(..., {mode: "no-cors"}) or form
+        ({"Content-Type": "text/plain"}, 415),  # the same from a browser that sends no Origin
+        ({"Content-Type": "application/x-www-form-urlencoded", "Origin": "null"}, 403),  # a sandboxed form
+        ({"Content-Type": "multipart/form-data; boundary=x"}, 415),
+        ({"Content-Type": "application/octet-stream"}, 415),  # no type at all: fetch's bare body
+        ({"Content-Type": "application/json", "Origin": EVIL}, 403),  # had a preflight been approved
+        ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}, 403),
+        ({"Content-Type": "application/json", "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}, 403),
+    ],
+)
+async def test_csrf_a_cross_site_request_swipes_no_card_and_reboots_nothing(
+    control: Control, headers: dict[str, str], status: int
+) -> None:
+    """A page of another site, in the operator's browser, swiped ATTACKER1, rebooted and emergency-stopped."""
+    boots = control.csms.sessions["CP-1"].boots
+    for path in ("connectors/1/plug", "connectors/1/swipe", "swipe", "emergency-stop", "reboot",
+                 "connection/disconnect"):  # fmt: skip
+        async with control.http.post(
+            f"{control.base}/api/{path}", data=b'{"idTag": "ATTACKER1"}', headers=headers
+        ) as response:
+            assert response.status == status, path
+            assert "error" in await response.json()
+    status, _ = await control.post("swipe", json={"idTag": "FRIEND-1"})  # answered once its Authorize is
+    assert status == 200
+    assert [e.request.id_tag for e in control.events(Action.AUTHORIZE)] == ["FRIEND-1"]  # type: ignore[attr-defined]
+    state = await control.state()
+    assert not any(c["plugged"] for c in state["connectors"]) and state["connected"]
+    assert control.csms.sessions["CP-1"].boots == boots and control.sim.station.transport.connected
+
+
+async def test_a_request_from_the_dashboards_own_origin_is_served(control: Control) -> None:
+    status, _ = await control.post(
+        "connectors/1/plug", json={}, headers={"Origin": control.base, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert status == 200
+    assert control.sim.hardware.plugged(1)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}"])
+async def test_dns_rebinding_a_foreign_host_reads_and_changes_nothing(control: Control, host: str) -> None:
+    """``evil.example`` made to resolve to 127.0.0.1: the browser treats the station as evil.example's own."""
+    headers = {"Host": host.format(port=control.base.rsplit(":", 1)[1])}
+    for path in ("/", "/api/state", "/api/events", "/dashboard/dashboard.js"):
+        async with control.http.get(control.base + path, headers=headers) as response:
+            assert response.status == 403, path
+            assert "does not name this server" in (await response.json())["error"]
+    status, _ = await control.post("connectors/1/plug", json={}, headers=headers)
+    assert status == 403
+    assert not control.sim.hardware.plugged(1)
+
+
+async def test_the_stations_own_names_are_its_hosts(control: Control) -> None:
+    port = control.base.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+        async with control.http.get(control.base + "/api/state", headers={"Host": host}) as response:
+            assert response.status == 200, host
+
+
+async def test_event_streams_are_capped_and_a_closed_one_frees_its_place(control: Control) -> None:
+    """Thousands of subscribers took the station's CPU: at most ``Limits.event_streams`` at once, 503 beyond."""
+    cap = Limits().event_streams
+    streams = [await control.http.get(control.base + "/api/events") for _ in range(cap)]
+    try:
+        assert all(s.status == 200 for s in streams)
+        async with control.http.get(control.base + "/api/events") as response:
+            assert response.status == 503 and "event streams open" in (await response.json())["error"]
+        assert (await control.state())["connected"]  # the rest of the API, and the station, carry on
+        streams.pop().close()  # noticed by the stream's next write, within a second
+
+        async def reopen() -> aiohttp.ClientResponse:
+            while (response := await control.http.get(control.base + "/api/events")).status != 200:
+                response.release()
+                await asyncio.sleep(0.05)
+            return response
+
+        streams.append(await asyncio.wait_for(reopen(), WAIT))
+    finally:
+        for stream in streams:
+            stream.close()

@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 
 from chargebox.protocol.messages import Action, AuthorizationStatus
-from chargebox.sim.control import add_station_routes, errors_middleware
+from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.feed import FRAME_RING, feed_of
 from chargebox.sim.simulator import Simulator
-from chargebox.web import SHUTDOWN_TIMEOUT
+from chargebox.web import SHUTDOWN_TIMEOUT, control_app, serve
 from tests.sim.test_control import WAIT, Control, control, until
 
 __all__ = ["control"]  # the fixture, imported
@@ -172,19 +172,15 @@ async def prefixed(control: Control) -> AsyncIterator[str]:
             raise web.HTTPNotFound(text=json.dumps({"error": "no such station"}), content_type="application/json")
         return control.sim
 
-    app = web.Application(middlewares=[errors_middleware])
+    app = control_app()
     add_station_routes(app, "/stations/{id}", lookup)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, port = await serve(app, "127.0.0.1", 0, "--control")
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
 
 
 async def test_station_routes_work_under_a_prefix(control: Control, prefixed: str) -> None:
-    async with control.http.post(f"{prefixed}/api/stations/CP-1/connectors/2/plug") as response:
+    async with control.http.post(f"{prefixed}/api/stations/CP-1/connectors/2/plug", json={}) as response:
         assert response.status == 200
         assert (await response.json())["connectors"][1]["plugged"] is True
     async with control.http.get(f"{prefixed}/api/stations/CP-1/state") as response:
@@ -207,8 +203,9 @@ FLEET_STATIONS = [
 ]  # fmt: skip
 
 
-async def serve_fleet() -> tuple[web.AppRunner, str]:
-    """The fleet's endpoints as its colleague builds them, and the dashboard of this module."""
+async def serve_fleet(*, token: str | None = None) -> tuple[web.AppRunner, str]:
+    """The fleet's endpoints as its colleague builds them, and the dashboard of this module, guarded as every
+    control API is."""
 
     async def fleet(_request: web.Request) -> web.Response:
         return web.json_response(FLEET_FIGURES)
@@ -219,15 +216,12 @@ async def serve_fleet() -> tuple[web.AppRunner, str]:
         found = [s for s in FLEET_STATIONS if query in str(s["id"]).lower()]
         return web.json_response({"total": len(found), "stations": found[:limit]})
 
-    app = web.Application()
+    app = control_app()
     app.router.add_get("/api/fleet", fleet)
     app.router.add_get("/api/stations", stations)
     add_fleet_dashboard(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, port = await serve(app, "127.0.0.1", 0, "--control", token=token)
+    return runner, f"http://127.0.0.1:{port}"
 
 
 async def test_fleet_dashboard_serves_the_fleet_page_and_each_station_page() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,11 +19,12 @@ from aiohttp import web
 
 from chargebox.csms import control as csms_control
 from chargebox.csms.server import CentralSystem
-from chargebox.sim.control import add_station_routes, errors_middleware
+from chargebox.protocol.messages import Action
+from chargebox.sim.control import add_station_routes, make_app
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
-from chargebox.web import serve
+from chargebox.web import control_app, serve
 from tests.sim.test_control import Control, control, until
 from tests.sim.test_dashboard import FLEET_STATIONS, serve_fleet
 
@@ -123,14 +125,12 @@ async def test_a_fleet_station_page_drives_its_station_under_the_prefix(control:
             raise web.HTTPNotFound()
         return control.sim
 
-    app = web.Application(middlewares=[errors_middleware])
+    app = control_app()
     add_station_routes(app, "/stations/{id}", lookup)
     add_fleet_dashboard(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner, port = await serve(app, "127.0.0.1", 0, "--control")
     try:
-        await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/stations/CP-1/")
+        await page.goto(f"http://127.0.0.1:{port}/stations/CP-1/")
         card = page.locator('[data-connector="2"]')
         await async_api.expect(page.locator("#title")).to_have_text("CP-1")
         await card.get_by_role("button", name="Plug", exact=True).click()
@@ -166,3 +166,106 @@ async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page)
             await run
         await runner.cleanup()
         await system.stop()
+
+
+# -- the guard of the control API (web.py), in the browser it protects against ---------------------------------
+
+TOKEN = "dashboard-token-0123456789"
+
+
+async def test_with_a_token_the_dashboard_opens_once_by_its_address_and_then_works_by_cookie(
+    control: Control, page: async_api.Page
+) -> None:
+    runner, port = await serve(make_app(control.sim), "127.0.0.1", 0, "--control", token=TOKEN)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        response = await page.goto(base + "/")
+        assert response is not None and response.status == 401
+        await page.goto(f"{base}/?token={TOKEN}")
+        assert page.url == base + "/"  # the token left the address bar (and the history)
+        card = page.locator('[data-connector="1"]')
+        await async_api.expect(page.locator("#link")).to_have_text("connected")  # the event stream, by cookie
+        await card.get_by_role("button", name="Plug", exact=True).click()  # a POST, by cookie
+        await async_api.expect(card.locator(".status")).to_have_text("Preparing")
+        assert control.sim.hardware.plugged(1)
+    finally:
+        await runner.cleanup()
+
+
+ATTACKER_PAGE = """<!doctype html><title>cute cats</title>
+<iframe name="sink"></iframe>
+<form id="form" method="POST" action="{api}/connectors/1/plug" enctype="text/plain" target="sink">
+<input name='{{"idTag": "ATTACKER1", "x": "' value='"}}'></form>
+<script>
+const api = "{api}", card = JSON.stringify({{idTag: "ATTACKER1"}});
+const post = (path, init) => fetch(api + path, Object.assign({{method: "POST", mode: "no-cors"}}, init));
+document.querySelector("iframe").onload = () => {{ window.formSent = true; }};
+document.getElementById("form").submit();
+Promise.allSettled([
+  post("/connectors/1/swipe", {{headers: {{"Content-Type": "text/plain"}}, body: card}}),
+  post("/swipe", {{body: card}}),
+  post("/emergency-stop", {{}}),
+  post("/reboot", {{}}),
+  post("/connectors/2/plug", {{mode: "cors", headers: {{"Content-Type": "application/json"}}, body: "{{}}"}}),
+]).then(() => {{ window.fetchesSent = true; }});
+</script>"""
+
+
+async def test_csrf_a_page_of_another_site_in_the_same_browser_swipes_plugs_and_reboots_nothing(
+    control: Control, page: async_api.Page, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The attack of issue 16: another site's page makes the operator's browser POST to the station."""
+    caplog.set_level(logging.INFO, "chargebox.web")
+    html = ATTACKER_PAGE.format(api=control.base + "/api")
+
+    async def cats(_request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    attacker = web.Application()
+    attacker.router.add_get("/", cats)
+    runner = web.AppRunner(attacker)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    boots = control.csms.sessions["CP-1"].boots
+    try:
+        await page.goto(f"http://localhost:{runner.addresses[0][1]}/")  # another site than 127.0.0.1
+        await page.wait_for_function("window.fetchesSent && window.formSent")
+    finally:
+        await runner.cleanup()
+    refused = {tuple(r.getMessage().split()[3:5]) for r in caplog.records if "refused" in r.getMessage()}
+    # each reached the station and was turned away; the JSON one only asked first (its preflight, refused: so the
+    # browser never sent it)
+    assert refused == {
+        ("POST", "/api/connectors/1/plug"), ("POST", "/api/connectors/1/swipe"), ("POST", "/api/swipe"),
+        ("POST", "/api/emergency-stop"), ("POST", "/api/reboot"), ("OPTIONS", "/api/connectors/2/plug"),
+    }  # fmt: skip
+    status, _ = await control.post("swipe", json={"idTag": "FRIEND-1"})  # sent after them, so answered after
+    assert status == 200
+    assert [e.request.id_tag for e in control.events(Action.AUTHORIZE)] == ["FRIEND-1"]  # type: ignore[attr-defined]
+    assert not control.sim.hardware.plugged(1) and not control.sim.hardware.plugged(2)
+    assert control.csms.sessions["CP-1"].boots == boots and control.sim.station.transport.connected
+
+
+async def test_dns_rebinding_a_name_resolved_to_the_station_gets_nothing(control: Control) -> None:
+    """``rebind.example`` resolves to 127.0.0.1 (as an attacker's DNS makes it do): the page and its same-origin
+    requests reach the station under that name, and are refused."""
+    port = control.base.rsplit(":", 1)[1]
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=[*LAUNCH_ARGS, "--host-resolver-rules=MAP rebind.example 127.0.0.1"],
+        )  # fmt: skip
+        try:
+            page = await browser.new_page()
+            response = await page.goto(f"http://rebind.example:{port}/")
+            assert response is not None and response.status == 403
+            status = await page.evaluate(
+                """async () => (await fetch("/api/connectors/1/plug", {method: "POST",
+                   headers: {"Content-Type": "application/json"}, body: "{}"})).status"""
+            )
+            assert status == 403
+            read = await page.evaluate("async () => (await fetch('/api/state')).status")
+            assert read == 403
+        finally:
+            await browser.close()
+    assert not control.sim.hardware.plugged(1)

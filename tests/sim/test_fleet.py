@@ -22,7 +22,7 @@ from chargebox.sim.fleet import AutoDriver, AutoSettings, Fleet, FleetSettings
 from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.template import parse_template, read_template
-from tests.test_cli import CLI, assert_one_line_error, run_cli
+from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
 FIGURES = {"stations", "connected", "booted", "messagesSent", "messagesPerSecond", "errors", "reconnects",
            "rttP50Ms", "rttP99Ms"}  # fmt: skip
@@ -184,7 +184,7 @@ async def test_the_fleet_control_api(csms: tuple[CentralSystem, int]) -> None:
             assert listing["stations"][0]["connectors"] == [
                 {"id": 1, "status": "Available"}, {"id": 2, "status": "Available"},
             ]  # fmt: skip
-            async with http.post(f"{base}/stations/CP7/connectors/2/plug") as response:
+            async with http.post(f"{base}/stations/CP7/connectors/2/plug", json={}) as response:
                 assert response.status == 200
                 assert (await response.json())["connectors"][1]["status"] == "Preparing"
             async with http.get(f"{base}/stations/CP7/state") as response:
@@ -194,11 +194,11 @@ async def test_the_fleet_control_api(csms: tuple[CentralSystem, int]) -> None:
                 assert (await response.json())["connectors"][1]["plugged"] is False
             async with http.get(f"{base}/stations/CP99/state") as response:
                 assert response.status == 404 and "no station" in (await response.json())["error"]
-            async with http.post(f"{base}/stations/CP7/connectors/9/plug") as response:
+            async with http.post(f"{base}/stations/CP7/connectors/9/plug", json={}) as response:
                 assert response.status == 404
             async with http.get(f"{base}/stations", params={"limit": "0"}) as response:
                 assert response.status == 400
-            async with http.post(f"{base}/stations/CP7/swipe", data="{") as response:
+            async with http.post(f"{base}/stations/CP7/swipe", data="{", headers=JSON) as response:
                 assert response.status == 400
     finally:
         await runner.cleanup()

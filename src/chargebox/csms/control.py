@@ -10,7 +10,9 @@ A CALL answers what the station answered: ``{"result": "CALLRESULT", "payload": 
 ``{"result": "CALLERROR", "errorCode", "errorDescription"}`` (both 200: the call was made). The
 payload is validated with the message's Struct before anything is sent, as every frame is: an
 unknown or charge-point-initiated action, or an invalid payload, is 400; an unknown station 404;
-no answer within ``call_timeout`` 504; a link lost or not up 502.
+no answer within ``call_timeout`` 504; a link lost or not up 502. The app is guarded as every control API
+(web.py: a CALL from another site's page or under a foreign ``Host`` is refused, a token off loopback); only
+``/files/`` is public, since a station downloads from it with neither the token nor, perhaps, this host's own name.
 
 History is bounded: the last ``FRAMES_PER_STATION`` frames of at most ``MAX_STATIONS`` stations
 (the oldest disconnected one is forgotten first), since ``chargebox csms`` runs for days.
@@ -33,7 +35,7 @@ from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import messages as m
 from chargebox.protocol.codec import decode_payload
 from chargebox.rpc import SendOutcome
-from chargebox.sim.control import MAX_BODY_SIZE, errors_middleware, json_body
+from chargebox.web import control_app, json_body, json_error
 
 FRAMES_PER_STATION: Final = 50
 MAX_STATIONS: Final = 1000
@@ -82,7 +84,7 @@ class History:
 def make_app(
     system: CentralSystem, *, files: Path | None = None, call_timeout: float = DEFAULT_CALL_TIMEOUT
 ) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    app = control_app(public=("/files/",))  # a station downloads them with no token, by any name of this host
     history = History(system)
     page = resources.files(__package__).joinpath("page/index.html").read_text(encoding="utf-8")
 
@@ -97,7 +99,7 @@ def make_app(
         body = await json_body(request)
         request_message = _request_message(body)
         if charge_point_id not in system.sessions:
-            raise _error(web.HTTPNotFound, f"no station {charge_point_id!r} is connected")
+            raise json_error(web.HTTPNotFound, f"no station {charge_point_id!r} is connected")
         result = await system.call(charge_point_id, request_message, timeout=call_timeout)
         if result.outcome is SendOutcome.RESPONSE_SUCCESS:
             return web.json_response({"result": "CALLRESULT", "payload": msgspec.to_builtins(result.response)})
@@ -106,8 +108,8 @@ def make_app(
                 {"result": "CALLERROR", "errorCode": result.error_code, "errorDescription": result.error_description}
             )
         if result.error_description == "timed out":
-            raise _error(web.HTTPGatewayTimeout, f"{charge_point_id} did not answer within {call_timeout:g} s")
-        raise _error(web.HTTPBadGateway, f"{charge_point_id}: not sent or no answer ({result.error_description})")
+            raise json_error(web.HTTPGatewayTimeout, f"{charge_point_id} did not answer within {call_timeout:g} s")
+        raise json_error(web.HTTPBadGateway, f"{charge_point_id}: not sent or no answer ({result.error_description})")
 
     app.router.add_get("/", index)
     app.router.add_get("/api/stations", stations)
@@ -123,15 +125,15 @@ def _request_message(body: dict[str, Any]) -> m.Message:
     try:
         action = m.Action(str(action_name))
     except ValueError:
-        raise _error(web.HTTPBadRequest, f"unknown action {action_name!r}") from None
+        raise json_error(web.HTTPBadRequest, f"unknown action {action_name!r}") from None
     if action not in m.CENTRAL_SYSTEM_INITIATED:
-        raise _error(web.HTTPBadRequest, f"{action} is sent by a charge point, not to one")
+        raise json_error(web.HTTPBadRequest, f"{action} is sent by a charge point, not to one")
     if not isinstance(payload, dict):
-        raise _error(web.HTTPBadRequest, "payload must be a JSON object")
+        raise json_error(web.HTTPBadRequest, "payload must be a JSON object")
     try:
         return decode_payload(msgspec.Raw(json.dumps(payload).encode()), m.REQUESTS[action])
     except RemoteProtocolError as exc:
-        raise _error(web.HTTPBadRequest, f"invalid {action} payload: {exc.description}") from None
+        raise json_error(web.HTTPBadRequest, f"invalid {action} payload: {exc.description}") from None
 
 
 def _file_names(files: Path | None) -> list[str]:
@@ -141,7 +143,3 @@ def _file_names(files: Path | None) -> list[str]:
         return sorted(p.name for p in files.iterdir() if p.is_file())[:100]
     except OSError:
         return []
-
-
-def _error(kind: type[web.HTTPException], message: str) -> web.HTTPException:
-    return kind(text=json.dumps({"error": message}), content_type="application/json")

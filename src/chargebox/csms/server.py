@@ -2,7 +2,10 @@
 
 Built on the same sans-I/O core and ``Rpc`` as the charge point, serving ``ws://HOST:PORT/<id>``
 with the ``ocpp1.6`` subprotocol. ``CentralSystem.call`` sends a CALL to a connected charge point,
-and ``events`` lets a watcher (the demo, a test) see each CALL as it is answered.
+and ``events`` lets a watcher (the demo, a test) see each CALL as it is answered. A path whose charge point id
+breaks the id rule (protocol/identity.py: 1 to 48 printable ASCII characters, no ``:``; the path's last
+segment, under any endpoint path such as ``/ocpp``) is refused with HTTP 400 before the upgrade, the id logged
+escaped.
 
 ``events`` holds only the last ``max_events`` unread events (``DEFAULT_MAX_EVENTS``, 1,000, unless
 the constructor is told otherwise): ``chargebox csms`` runs for days with nobody reading them, and
@@ -19,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
-from urllib.parse import unquote
 
 import websockets
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -28,6 +30,7 @@ from websockets.http11 import Request, Response
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConnectionLost, UserError
 from chargebox.protocol import messages as m
+from chargebox.protocol.identity import identity_from_path
 from chargebox.rpc import Handler, Rpc, SendResult
 from chargebox.transport import SUBPROTOCOL
 
@@ -108,11 +111,15 @@ class CentralSystem:
     # -- internals ----------------------------------------------------------------------------
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """T-6: with a password set, the Basic credentials must name the same id as the path."""
+        """The path names one charge point id by the id rule (T-2, G-1: an id with a newline or markup would
+        forge log lines and pages); T-6: with a password set, the Basic credentials must name the same id."""
+        charge_point_id, problem = identity_from_path(request.path)
+        if problem is not None:
+            log.warning("! refused a charge point id %r: it %s", charge_point_id[:100], problem)  # escaped
+            return connection.respond(HTTPStatus.BAD_REQUEST, "Bad charge point id\n")
         password = self.policy.password
         if password is None:
             return None
-        charge_point_id = unquote(request.path.lstrip("/"))
         expected = "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             log.warning("! %s: bad or missing Basic credentials", charge_point_id)
@@ -139,7 +146,7 @@ class CentralSystem:
         log.info("= %s disconnected", charge_point_id)
 
     async def _serve(self, connection: ServerConnection) -> None:
-        charge_point_id = unquote(connection.request.path.lstrip("/")) if connection.request else ""
+        charge_point_id = identity_from_path(connection.request.path)[0] if connection.request else ""
         if connection.subprotocol != SUBPROTOCOL:
             await connection.close(1002, "ocpp1.6 required")
             return

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from chargebox.clock import SystemClock
+from chargebox.credentials import warn_if_shared
 from chargebox.errors import HardwareError, UserError
 from chargebox.redact import redact
 from chargebox.run.config import RunConfig, load
@@ -101,7 +102,10 @@ async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
 
 async def run(config_path: Path) -> int:
     """``chargebox run --config FILE``: until SIGTERM (which cancels this coroutine)."""
-    running = await assemble(load(config_path), name=config_path.name)
+    config = load(config_path)
+    if config.settings.password is not None:
+        warn_if_shared(config_path, f"{config_path} (it holds [station] password)")
+    running = await assemble(config, name=config_path.name)
     try:
         await running.station.run()
     finally:

@@ -19,40 +19,37 @@ mounted under a prefix (``add_station_routes``): a fleet serves each station's u
 ``/api/stations/{station}/...`` (see fleet_control.py).
 
 Every answer is JSON; a bad request gets 400 (or 404 for an unknown connector) with
-``{"error": "..."}`` and changes nothing. The API drives a simulator on a developer's machine, but
-its requests come from scripts and browsers, so what reaches the station is held to what OCPP would
-let through: a body is UTF-8 JSON (RFC 8259) nesting no deeper than a frame may
-(``codec.MAX_DEPTH``), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1), and an
-idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log
-line or reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
+``{"error": "..."}`` and changes nothing. Every POST says ``Content-Type: application/json``, even without a
+body: the app is guarded as every control API is (web.py: no cross-site request, no foreign ``Host``, a token
+off loopback, bounded connections and at most ``Limits.event_streams`` event streams, 503 beyond).
+The API drives a simulator on a developer's machine, but its requests come from scripts and browsers, so what
+reaches the station is held to what OCPP would let through: a body is UTF-8 JSON (RFC 8259) nesting no deeper than
+a frame may (``codec.MAX_DEPTH``), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as
+1), and an idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log line
+or reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.transactions import Outcome
+from chargebox.web import control_app, json_body, json_error, limits_of
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
 
 
-log = logging.getLogger(__name__)
-
-MAX_BODY_SIZE: Final = 16 * 1024  # every request body is a small JSON object
 _CONNECTOR_ID_RE: Final = re.compile(r"[0-9]{1,9}")
 _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
 SETTLE_SECONDS: Final = 2.0  # a connect or disconnect answers once done, or after this
@@ -81,7 +78,7 @@ def make_app(sim: Simulator) -> web.Application:
     """The control API of one station at the root, and its dashboard at ``/``."""
     from chargebox.sim.dashboard import add_station_dashboard
 
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    app = control_app()
     feed_of(sim)  # the frame ring fills from the start, before any page is opened
     add_station_routes(app, "", lambda _request: sim)
     add_station_dashboard(app)
@@ -132,7 +129,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
             part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
         else:
-            raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
+            raise json_error(web.HTTPNotFound, f"no action {action!r}")
         return _answer(sim, outcome)
 
     @routes.post(f"/api{prefix}/swipe")
@@ -164,26 +161,10 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
             sim.station.transport.connect()
             await _settled(lambda: sim.station.transport.connected)
         else:
-            raise web.HTTPNotFound(text=json.dumps({"error": f"no action {action!r}"}), content_type="application/json")
+            raise json_error(web.HTTPNotFound, f"no action {action!r}")
         return _answer(sim, None)
 
     app.add_routes(routes)
-
-
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.content_type != "application/json":
-            exc.text = json.dumps({"error": exc.reason})
-            exc.content_type = "application/json"
-        raise
-    except Exception:  # a bug: logged with its traceback, answered without it
-        log.exception("control API: %s %s failed", request.method, request.raw_path)  # raw: no decoded newline
-        return web.json_response({"error": "internal error, see the simulator's log"}, status=500)
 
 
 def _answer(sim: Simulator, outcome: Outcome | None) -> web.Response:
@@ -207,11 +188,13 @@ async def _settled(condition: Callable[[], bool]) -> None:
 async def _event_stream(request: web.Request, sim: Simulator) -> web.StreamResponse:
     """Server-sent events: ``state`` (the whole state, when it changed), ``frames`` (the ring, once
     at the start) and ``frame`` (each frame in or out as it goes)."""
+    streams = request.app[_STREAMS]
+    if len(streams.queues) >= limits_of(request).event_streams:  # each costs a connection and a state per change
+        raise json_error(web.HTTPServiceUnavailable, f"{len(streams.queues)} event streams open: no more")
     feed = feed_of(sim)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     queue = feed.subscribe()
-    streams = request.app[_STREAMS]
     streams.queues.add(queue)
     try:
         last = state_json(sim)
@@ -243,40 +226,15 @@ async def _end_streams(app: web.Application) -> None:
     app[_STREAMS].close()
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+def _bad(message: str) -> web.HTTPException:
+    return json_error(web.HTTPBadRequest, message)
 
 
 def _connector_id(request: web.Request, sim: Simulator) -> int:
     raw = request.match_info["connector"]
     if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
-        raise web.HTTPNotFound(text=json.dumps({"error": f"no connector {raw}"}), content_type="application/json")
+        raise json_error(web.HTTPNotFound, f"no connector {raw}")
     return int(raw)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """A request's body as one JSON object, held to what a frame may be (UTF-8, bounded depth); 400 else."""
-    if not request.can_read_body:
-        return {}
-    if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):
-        raise _bad("body must be JSON in UTF-8")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _bad(f"body over {MAX_BODY_SIZE} bytes") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _bad("body must be JSON in UTF-8") from None
-    if nests_deeper(text, MAX_DEPTH):
-        raise _bad(f"body nests deeper than {MAX_DEPTH} levels")
-    try:
-        body = json.loads(text)
-    except ValueError:
-        raise _bad("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _bad("body must be a JSON object")
-    return body
 
 
 def _id_tag(body: dict[str, Any]) -> str:

@@ -297,6 +297,7 @@ async def run_fleet(
     stats_json: Path | None,
     control: tuple[str, int] | None,
     live: bool,
+    control_token: str | None = None,
 ) -> int:
     """``chargebox fleet``: run, show the figures live (on a terminal), and always end with the summary
     and ``--stats-json``, whether the run ended by ``--duration``, Ctrl-C or SIGTERM."""
@@ -308,9 +309,10 @@ async def run_fleet(
     try:
         if control is not None:
             from chargebox.sim.fleet_control import start_fleet_control
+            from chargebox.web import url
 
-            runner, port = await start_fleet_control(fleet, *control)
-            log.warning("= fleet control API on http://%s:%d/api/fleet", control[0], port)
+            runner, port = await start_fleet_control(fleet, *control, token=control_token)
+            log.warning("= fleet control API on %sapi/fleet", url(control[0], port))
         if live:
             with Live(figures_table(fleet.figures()), console=console, refresh_per_second=2) as view:
                 task = asyncio.ensure_future(fleet.run(duration))

@@ -6,19 +6,18 @@
     POST /api/stations/{id}/...             every per-station endpoint of ``simulate`` (sim/control.py)
 
 An unknown station is 404; a bad ``limit`` is 400. Requests are held to the same rules as
-``simulate``'s (sim/control.py), since they reach the same stations.
+``simulate``'s (sim/control.py), since they reach the same stations, and guarded as every control API (web.py).
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from chargebox.sim.control import MAX_BODY_SIZE, _bad, add_station_routes, errors_middleware
+from chargebox.sim.control import _bad, add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
-from chargebox.web import serve
+from chargebox.web import control_app, json_error, serve
 
 if TYPE_CHECKING:
     from chargebox.sim.fleet import Fleet
@@ -29,15 +28,13 @@ MAX_QUERY: Final = 64
 
 
 def make_fleet_app(fleet: Fleet) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    app = control_app()
 
     def lookup(request: web.Request) -> Simulator:
         station_id = request.match_info["station"]
         sim = fleet.sims.get(station_id)
         if sim is None:
-            raise web.HTTPNotFound(
-                text=json.dumps({"error": f"no station {station_id[:64]!r}"}), content_type="application/json"
-            )
+            raise json_error(web.HTTPNotFound, f"no station {station_id[:64]!r}")
         return sim
 
     async def figures(_request: web.Request) -> web.Response:
@@ -59,6 +56,9 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     return app
 
 
-async def start_fleet_control(fleet: Fleet, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve the API; the runner (for cleanup) and the port it listens on (0 picks one)."""
-    return await serve(make_fleet_app(fleet), host, port, "--control")
+async def start_fleet_control(
+    fleet: Fleet, host: str, port: int, *, token: str | None = None
+) -> tuple[web.AppRunner, int]:
+    """Serve the API (guarded as web.py says, ``token`` required off loopback); the runner (for cleanup) and the
+    port it listens on (0 picks one)."""
+    return await serve(make_fleet_app(fleet), host, port, "--control", token=token)

@@ -81,12 +81,13 @@ class Simulator:
 
     # -- running --------------------------------------------------------------------------------
 
-    async def start_control(self, host: str, port: int) -> int:
-        """Serve the control API and the dashboard; returns the port (0: any free one)."""
+    async def start_control(self, host: str, port: int, *, token: str | None = None) -> int:
+        """Serve the control API and the dashboard (guarded, web.py: ``token`` required off loopback); returns
+        the port (0: any free one)."""
         from chargebox.sim.control import make_app  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
         from chargebox.web import serve
 
-        self._runner, port = await serve(make_app(self), host, port, "--control")
+        self._runner, port = await serve(make_app(self), host, port, "--control", token=token)
         return port
 
     async def run(self, *, plugged: Iterable[int] = ()) -> None:

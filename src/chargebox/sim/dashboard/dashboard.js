@@ -89,8 +89,9 @@ function addFrame(frame) {
   }
 }
 
+// Every POST is JSON, even an empty one: the control API refuses any other (a cross-site page could send it).
 async function act(prefix, connectorId, action) {
-  let body;
+  let body = {};
   if (action === "swipe") {
     body = { idTag: document.getElementById("id-tag").value };
   } else if (action === "fault") {
@@ -98,8 +99,8 @@ async function act(prefix, connectorId, action) {
   }
   const response = await fetch(`${prefix}/connectors/${connectorId}/${action}`, {
     method: "POST",
-    headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
   });
   const answer = await response.json();
   const outcome = document.getElementById("outcome");
