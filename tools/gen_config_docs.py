@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chargebox.station.config_keys import STANDARD_KEYS, ConfigKey, Profile
+from chargebox.station.v16.config_keys import STANDARD_KEYS, ConfigKey, Profile
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "reference" / "config-keys.md"
 

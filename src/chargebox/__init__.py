@@ -18,8 +18,8 @@ from chargebox.errors import (
 )
 from chargebox.hal import ConnectorLock, Contactor, EnergyMeter, EvPort, FirmwareInstaller, Reading
 from chargebox.rpc import Reply, SendOutcome, SendResult
-from chargebox.station.boot import Identity
 from chargebox.station.station import Ports, Station, StationSettings
+from chargebox.station.v16.boot import Identity
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy
 

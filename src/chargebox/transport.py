@@ -4,7 +4,7 @@ It hands frames to ``Rpc`` and back, nothing more (the httpcore shape). Rules: T
 subprotocol, Basic auth, no compression by default), T-30/T-31 (WebSocketPingInterval, dead-link
 detection), T-5/T-33 (reconnect with bounded exponential back-off and jitter), T-35 (reconnect with
 new credentials). Security profiles 2 and 3 (TLS) plug in through ``ssl_context`` and
-``server_hostname`` (``station/tls.py`` builds them); a failed attempt is told to ``on_failure``,
+``server_hostname`` (``station/kernel/tls.py`` builds them); a failed attempt is told to ``on_failure``,
 which raises the security events a TLS or authentication failure means (T-44).
 """
 

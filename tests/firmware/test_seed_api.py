@@ -16,7 +16,7 @@ from chargebox.protocol.messages import (
     FirmwareStatusNotificationResponse,
 )
 from chargebox.rpc import SendOutcome
-from chargebox.station.firmware import Stage
+from chargebox.station.v16.firmware import Stage
 from chargebox.store import Store
 from tests.firmware.conftest import FwRig
 from tests.wire import make_station

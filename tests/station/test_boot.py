@@ -10,7 +10,7 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import Action, RegistrationStatus
 from chargebox.rpc import SendOutcome
-from chargebox.station.boot import UNANSWERED_BOOT_RETRY, Identity
+from chargebox.station.v16.boot import UNANSWERED_BOOT_RETRY, Identity
 from tests.wire import Wire
 
 Accepted, Pending, Rejected = RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING, RegistrationStatus.REJECTED

@@ -12,7 +12,7 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
-from chargebox.station.lane import MAX_VOLATILE
+from chargebox.station.kernel.lane import MAX_VOLATILE
 from chargebox.store import Store
 from tests.wire import Wire, statuses
 

@@ -43,8 +43,8 @@ from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
-from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
-from chargebox.station.transactions import Outcome
+from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
+from chargebox.station.v16.transactions import Outcome
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator

@@ -19,8 +19,8 @@ from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol import messages as m
 from chargebox.sim.installer import SimulatedInstaller, default_payload, make_image
 from chargebox.sim.progress import DownloadProgress
-from chargebox.station.firmware import FirmwareProgress
 from chargebox.station.station import Station
+from chargebox.station.v16.firmware import FirmwareProgress
 
 NEW_VERSION: Final = "0.2.0"
 IMAGE_SIZE: Final = 4 << 20

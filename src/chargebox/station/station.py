@@ -26,32 +26,32 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Rpc
-from chargebox.station.authorization import AuthorizationService
-from chargebox.station.availability import AvailabilityService
-from chargebox.station.boot import BootService, Identity
-from chargebox.station.certificates import CENTRAL_SYSTEM_ROOT, CertificateService
-from chargebox.station.config import Configuration, ConfigurationService
-from chargebox.station.config_keys import Profile
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.data_transfer import DataTransferService
-from chargebox.station.diagnostics import DiagnosticsService
-from chargebox.station.extended_trigger import ExtendedTriggerService
-from chargebox.station.firmware import FirmwareService
-from chargebox.station.get_log import GetLogService
-from chargebox.station.lane import Lane
-from chargebox.station.link import LinkService
-from chargebox.station.local_list import LocalListService
-from chargebox.station.meter import GuardedMeter
-from chargebox.station.metering import MeteringService
-from chargebox.station.reservation import ReservationService
-from chargebox.station.reset import ResetService
-from chargebox.station.security import SECURITY_KEYS, SecurityService
-from chargebox.station.service import Service
-from chargebox.station.signed_firmware import SignedFirmwareService
-from chargebox.station.smart_charging import SmartChargingService
-from chargebox.station.tls import TlsSettings
-from chargebox.station.transactions import Outcome, TransactionService
-from chargebox.station.trigger import Trigger, TriggerService
+from chargebox.station.kernel.config import Configuration, ConfigurationService
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.link import LinkService
+from chargebox.station.kernel.meter import GuardedMeter
+from chargebox.station.kernel.service import Service
+from chargebox.station.kernel.tls import TlsSettings
+from chargebox.station.v16.authorization import AuthorizationService
+from chargebox.station.v16.availability import AvailabilityService
+from chargebox.station.v16.boot import BootService, Identity
+from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.data_transfer import DataTransferService
+from chargebox.station.v16.diagnostics import DiagnosticsService
+from chargebox.station.v16.firmware import FirmwareService
+from chargebox.station.v16.local_list import LocalListService
+from chargebox.station.v16.metering import MeteringService
+from chargebox.station.v16.reservation import ReservationService
+from chargebox.station.v16.reset import ResetService
+from chargebox.station.v16.security.certificates import CENTRAL_SYSTEM_ROOT, CertificateService
+from chargebox.station.v16.security.events import SECURITY_KEYS, SecurityService
+from chargebox.station.v16.security.extended_trigger import ExtendedTriggerService
+from chargebox.station.v16.security.get_log import GetLogService
+from chargebox.station.v16.security.signed_firmware import SignedFirmwareService
+from chargebox.station.v16.smart_charging import SmartChargingService
+from chargebox.station.v16.transactions import Outcome, TransactionService
+from chargebox.station.v16.trigger import Trigger, TriggerService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, TransferSettings, Workspace
@@ -550,7 +550,7 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
 
 def _connector_count(settings: StationSettings, template: Mapping[str, object]) -> int:
     """Checked before anything is allocated per connector (store rows, timers, tasks)."""
-    from chargebox.station.config_keys import MAX_CONNECTORS
+    from chargebox.station.v16.config_keys import MAX_CONNECTORS
 
     source = settings.ocpp_config_source
     if settings.connectors is not None and not 1 <= settings.connectors <= MAX_CONNECTORS:

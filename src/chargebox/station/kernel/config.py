@@ -28,8 +28,8 @@ from chargebox.protocol.messages import (
     KeyValue,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.config_keys import STANDARD_KEYS, Access, ConfigKey, KeyType, Profile
-from chargebox.station.service import Service
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import STANDARD_KEYS, Access, ConfigKey, KeyType, Profile
 from chargebox.store import Store
 
 _INTEGER_RE: Final = re.compile(r"^[+-]?\d{1,10}$")

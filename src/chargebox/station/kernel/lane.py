@@ -46,7 +46,7 @@ from chargebox.errors import LocalProtocolError
 from chargebox.protocol.connection import ACTION_OF_REQUEST
 from chargebox.protocol.messages import REQUESTS, Action, Message, StatusNotificationRequest
 from chargebox.rpc import OnResult, Rpc, SendOutcome, SendResult
-from chargebox.station.config import Configuration
+from chargebox.station.kernel.config import Configuration
 from chargebox.store import Op, OutboxItem, Store
 from chargebox.tasks import Tasks
 

@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 from chargebox.clock import Clock
 from chargebox.redact import redact
 from chargebox.rpc import Rpc
-from chargebox.station.config import Configuration
-from chargebox.station.service import Service
-from chargebox.station.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.service import Service
+from chargebox.station.kernel.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
 from chargebox.tasks import Tasks
 from chargebox.transport import LinkSettings, Transport
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from chargebox import hal
 from chargebox.errors import HardwareError
 from chargebox.protocol.messages import ChargePointErrorCode, Measurand, MeterValuesUnitOfMeasure
-from chargebox.station.connectors import ConnectorsService
+from chargebox.station.v16.connectors import ConnectorsService
 
 FAILURE_INFO = "meter cannot be read"
 

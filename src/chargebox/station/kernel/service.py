@@ -18,7 +18,7 @@ from chargebox.protocol.messages import Action
 from chargebox.rpc import Handler
 
 if TYPE_CHECKING:  # the trigger service is itself a Service
-    from chargebox.station.trigger import Triggers
+    from chargebox.station.v16.trigger import Triggers
 
 Permit = Callable[[Action], None]  # B-5: lets one triggered CALL through while Pending
 

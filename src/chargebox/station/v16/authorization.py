@@ -27,9 +27,9 @@ from chargebox.protocol.messages import (
     IdTagInfo,
 )
 from chargebox.rpc import Handler, SendResult
-from chargebox.station.config import Configuration
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
 from chargebox.store import Store
 
 CACHE_SIZE: Final = 1000  # entries kept; A-8 eviction beyond it

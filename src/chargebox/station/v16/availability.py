@@ -15,8 +15,8 @@ from chargebox.protocol.messages import (
     ChangeAvailabilityResponse,
 )
 from chargebox.rpc import Handler
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.service import Service
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.connectors import ConnectorsService
 
 
 class AvailabilityService(Service):

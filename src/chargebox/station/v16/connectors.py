@@ -27,10 +27,10 @@ from chargebox.protocol.messages import (
     StatusNotificationResponse,
 )
 from chargebox.rpc import SendResult
-from chargebox.station.config import Configuration
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.store import Store
 
 S = ChargePointStatus

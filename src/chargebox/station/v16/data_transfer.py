@@ -13,8 +13,8 @@ import msgspec
 
 from chargebox.protocol.messages import Action, DataTransferRequest, DataTransferResponse, DataTransferStatus
 from chargebox.rpc import Handler, SendResult
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
 
 VendorHandler = Callable[[DataTransferRequest], DataTransferResponse]
 

@@ -4,7 +4,7 @@ Answers: GetDiagnostics (D-1). Sends: DiagnosticsStatusNotification (D-3). Trigg
 DiagnosticsStatusNotification (C-32, D-4).
 
 GetDiagnostics is journalled in ``store.diagnostics`` before it is answered with the file name, and runs on the
-job engine (``station/jobs.py``); the archive is built after the answer and uploaded to the directory ``location``
+job engine (``kernel/jobs.py``); the archive is built after the answer and uploaded to the directory ``location``
 (D-2) with ``retries`` further attempts ``retryInterval`` apart: Uploading → Uploaded, or UploadFailed after the
 last attempt (D-3). A reboot resumes the upload with the attempts already used (the archive is built again if it
 was lost). A second GetDiagnostics while one uploads replaces it (the latest request wins, as with
@@ -48,10 +48,10 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import REDACTED, redact
 from chargebox.rpc import Handler, Reply, SendResult
-from chargebox.station.jobs import After, Job, retries_or_default, retry_interval_or_default
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.store import DiagnosticsJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 

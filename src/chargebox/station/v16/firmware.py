@@ -3,7 +3,7 @@
 Answers: UpdateFirmware (F-1). Sends: FirmwareStatusNotification (F-3). TriggerMessage: FirmwareStatusNotification
 (C-32, F-8).
 
-The job runs on the job engine (``station/jobs.py``), journalled in ``store.firmware`` before each step is acted
+The job runs on the job engine (``station/kernel/jobs.py``), journalled in ``store.firmware`` before each step is acted
 on, so a power loss at any point resumes where it was (``resume()`` after the next accepted boot). Its stages::
 
     scheduled ──▶ downloading ──▶ downloaded ──▶ installing ──▶ installed ──▶ idle
@@ -45,11 +45,11 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
 from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
 

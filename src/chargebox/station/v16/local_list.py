@@ -28,9 +28,9 @@ from chargebox.protocol.messages import (
     UpdateType,
 )
 from chargebox.rpc import Handler
-from chargebox.station.config import Configuration
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.service import Service
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.store import Store
 from chargebox.store.local_list import LocalListEntry
 

@@ -30,12 +30,12 @@ from chargebox.protocol.messages import (
     SampledValue,
     StopTransactionMeterValue,
 )
-from chargebox.station.config import Configuration
-from chargebox.station.config_keys import MEASURANDS
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.lane import Lane, encode
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.lane import Lane, encode
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import MEASURANDS
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 

@@ -36,9 +36,9 @@ from chargebox.protocol.messages import (
     ReserveNowResponse,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.config import Configuration
-from chargebox.station.connectors import Connector, ConnectorsService
-from chargebox.station.service import Service
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.connectors import Connector, ConnectorsService
 from chargebox.store import Store
 from chargebox.store.reservations import ReservationRecord
 

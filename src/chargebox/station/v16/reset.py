@@ -25,11 +25,11 @@ from chargebox.protocol.messages import (
     UnlockStatus,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.config import Configuration
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.transactions import TransactionService
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.transactions import TransactionService
 
 REBOOT_GRACE: Final = 0.5  # seconds between answering a Reset (and flushing the outbox) and going down
 

@@ -39,12 +39,12 @@ from chargebox.protocol.messages import (
     SetChargingProfileResponse,
 )
 from chargebox.rpc import Handler
-from chargebox.station import schedule
-from chargebox.station.config import Configuration
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.schedule import Installed, Purpose, Situation
-from chargebox.station.service import Service
-from chargebox.station.transactions import OFFERED_CURRENT, TransactionService
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16 import schedule
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.schedule import Installed, Purpose, Situation
+from chargebox.station.v16.transactions import OFFERED_CURRENT, TransactionService
 from chargebox.store import Store
 from chargebox.store.charging_profiles import ProfileRow
 

@@ -44,12 +44,12 @@ from chargebox.protocol.messages import (
     StopTransactionResponse,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.authorization import AuthorizationService, is_id_token
-from chargebox.station.config import Configuration
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.lane import UNDELIVERABLE, Lane, encode
-from chargebox.station.metering import MeteringService
-from chargebox.station.service import Service
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.lane import UNDELIVERABLE, Lane, encode
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.authorization import AuthorizationService, is_id_token
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.metering import MeteringService
 from chargebox.store import Op, OutboxItem, Store
 from chargebox.tasks import Tasks
 

@@ -20,7 +20,7 @@ from chargebox.protocol.messages import (
     TriggerMessageStatus,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.service import Service
+from chargebox.station.kernel.service import Service
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,9 +51,9 @@ from chargebox.protocol.messages import (
     SignCertificateRequest,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.config import Configuration
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
 from chargebox.store import Store
 from chargebox.store.certificates import CertificateRecord
 from chargebox.store.keys import CHARGE_POINT_CERTIFICATE, PENDING

@@ -23,8 +23,8 @@ import msgspec
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.protocol.messages import SecurityEventNotificationRequest
-from chargebox.station.lane import Lane
-from chargebox.station.service import Service
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 

@@ -1,6 +1,6 @@
 """ExtendedTriggerMessage (security whitepaper F06; checklist 3.1, CT-1, LG-3, SF-9).
 
-The same registry as TriggerMessage (``station/trigger.py``): a message both can request is sent by the trigger
+The same registry as TriggerMessage (``station/v16/trigger.py``): a message both can request is sent by the trigger
 its service registered for TriggerMessage, checked the same way (C-27, C-28, C-31). Two kinds of entries are
 this service's own (``add``):
 - messages only ExtendedTriggerMessage can request: LogStatusNotification (the GetLog service) and
@@ -18,8 +18,8 @@ from chargebox.protocol.messages import (
     ExtendedTriggerMessageResponse,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, TriggerService
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.trigger import Trigger, TriggerService
 
 ExtendedTriggers = dict[ExtendedMessageTrigger, Trigger]
 

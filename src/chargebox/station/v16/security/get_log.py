@@ -1,9 +1,9 @@
 """GetLog in, LogStatusNotification out (security whitepaper N01; checklist LG-1..LG-4).
 
-On the job engine (``station/jobs.py``) like GetDiagnostics, journalled in ``store.log_job`` before it is answered,
+On the job engine (``kernel/jobs.py``) like GetDiagnostics, journalled in ``store.log_job`` before it is answered,
 so a power loss resumes the upload with the attempts it has left. ``SecurityLog`` uploads the security log rows
 (``store.security_log``) between oldestTimestamp and latestTimestamp as a text file, one event a line;
-``DiagnosticsLog`` uploads the archive GetDiagnostics uploads (``station/diagnostics.py``) for that window.
+``DiagnosticsLog`` uploads the archive GetDiagnostics uploads (``station/v16/diagnostics.py``) for that window.
 
 Statuses (LG-3, LG-4: the schema's spelling): Uploading, then Uploaded, or UploadFailure after the last attempt
 (PermissionDenied when the server refused our credentials); each with the request's requestId. A new GetLog
@@ -39,12 +39,12 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
-from chargebox.station.diagnostics import ArchiveContents, build_archive
-from chargebox.station.extended_trigger import ExtendedTriggers
-from chargebox.station.jobs import After, Job, retries_or_default, retry_interval_or_default
-from chargebox.station.lane import Lane
-from chargebox.station.service import Permit, Service
-from chargebox.station.trigger import Trigger
+from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Permit, Service
+from chargebox.station.v16.diagnostics import ArchiveContents, build_archive
+from chargebox.station.v16.security.extended_trigger import ExtendedTriggers
+from chargebox.station.v16.trigger import Trigger
 from chargebox.store import LogJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 

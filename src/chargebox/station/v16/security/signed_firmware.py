@@ -1,6 +1,6 @@
 """SignedUpdateFirmware in, SignedFirmwareStatusNotification out (security whitepaper L01; checklist SF-1..SF-10).
 
-On the job engine (``station/jobs.py``), journalled in ``store.signed_firmware`` before each step is acted on, like
+On the job engine (``kernel/jobs.py``), journalled in ``store.signed_firmware`` before each step is acted on, like
 UpdateFirmware, so a power loss resumes where it was. Its stages and the statuses entered (SF-4)::
 
     scheduled ─▶ downloading ─▶ downloaded ─▶ verified ─▶ installing ─▶ installed ─▶ idle
@@ -49,14 +49,14 @@ from chargebox.protocol.messages import (
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.signing import SignatureError, check_signing_certificate, verify_file
-from chargebox.station.connectors import ConnectorsService
-from chargebox.station.extended_trigger import ExtendedTriggers
-from chargebox.station.firmware import ImageInstall
-from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
-from chargebox.station.lane import Lane
-from chargebox.station.security import SecurityService
-from chargebox.station.service import Permit, Service
-from chargebox.station.trigger import Trigger
+from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Permit, Service
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.firmware import ImageInstall
+from chargebox.station.v16.security.events import SecurityService
+from chargebox.station.v16.security.extended_trigger import ExtendedTriggers
+from chargebox.station.v16.trigger import Trigger
 from chargebox.store import SignedFirmwareJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, remove_download
 
