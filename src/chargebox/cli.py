@@ -22,9 +22,9 @@ from typing import Any, Final, NoReturn
 from chargebox import __version__
 from chargebox.errors import ConfigError, UserError
 from chargebox.redact import redact, redact_logger
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
-from chargebox.station.v16.boot import Identity
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem

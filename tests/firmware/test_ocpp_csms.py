@@ -22,8 +22,8 @@ from ocpp.v16.enums import MessageTrigger
 
 from chargebox.sim.installer import SimulatedInstaller, make_image
 from chargebox.sim.simulator import simulated_station
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings
-from chargebox.station.v16.boot import Identity
 from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy
 from tests.firmware.conftest import WAIT, FirmwareCsms, FtpServer, HttpFiles, TlsFiles

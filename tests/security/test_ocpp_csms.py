@@ -16,8 +16,8 @@ from ocpp.v16 import call
 
 from chargebox.sim.installer import SimulatedInstaller, make_image
 from chargebox.sim.simulator import simulated_station
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings
-from chargebox.station.v16.boot import Identity
 from chargebox.transport import ReconnectPolicy
 from tests.firmware.conftest import HttpFiles
 from tests.security.conftest import SECURITY_PROFILES, SecurityCsms, install_root, key_pem, manufacturer, pem

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, replace
 from typing import Any, Final
 
-from chargebox import hal
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import (
@@ -31,10 +29,12 @@ from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.link import LinkService
 from chargebox.station.kernel.meter import GuardedMeter
 from chargebox.station.kernel.service import Service
-from chargebox.station.kernel.tls import TlsSettings
+from chargebox.station.kernel.settings import Identity
+from chargebox.station.kernel.settings import Ports as Ports
+from chargebox.station.kernel.settings import StationSettings as StationSettings
 from chargebox.station.v16.authorization import AuthorizationService
 from chargebox.station.v16.availability import AvailabilityService
-from chargebox.station.v16.boot import BootService, Identity
+from chargebox.station.v16.boot import BootService
 from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.data_transfer import DataTransferService
@@ -54,27 +54,14 @@ from chargebox.station.v16.transactions import Outcome, TransactionService
 from chargebox.station.v16.trigger import Trigger, TriggerService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
-from chargebox.transfer import Transfer, TransferSettings, Workspace
-from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
+from chargebox.transfer import Transfer, Workspace
+from chargebox.transport import Transport, csms_url_problem
 
 # Every feature profile is implemented (the six of 1.6 and the whitepaper's Security); a template may offer fewer.
 IMPLEMENTED_PROFILES: Final = frozenset(Profile)
 # Security (the whitepaper) is offered when SupportedFeatureProfiles names it: a central system without it would
 # answer its messages NotImplemented, and SF-10 turns plain UpdateFirmware away.
 DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES - {Profile.SECURITY}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ports:
-    """The hardware of one station (the ports of ``hal``), always given explicitly: a station has no
-    default hardware, so a charger that forgets its installer fails at start, never reports a
-    simulated flash as Installed. ``sim.station`` builds the simulated set."""
-
-    meter: hal.EnergyMeter
-    contactor: hal.Contactor
-    ev: hal.EvPort
-    lock: hal.ConnectorLock | None  # None: a fixed cable, nothing to lock (C-35)
-    installer: hal.FirmwareInstaller
 
 
 # Which profile each CSMS-initiated action belongs to (checklist 3.1, errata 3.2).
@@ -106,25 +93,6 @@ ACTION_PROFILE: Final[Mapping[Action, Profile]] = {
     Action.INSTALL_CERTIFICATE: Profile.SECURITY,
     Action.SIGNED_UPDATE_FIRMWARE: Profile.SECURITY,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class StationSettings:
-    """Everything a station is started with (the ``simulate`` and ``run`` options)."""
-
-    charge_point_id: str
-    csms_url: str
-    identity: Identity = field(default_factory=lambda: Identity(vendor="chargebox", model="Simulator"))
-    connectors: int | None = None
-    data_dir: Path | None = None
-    password: str | None = None
-    ocpp_config: Mapping[str, object] = field(default_factory=dict)
-    ocpp_config_source: str = "ocpp config"
-    fixed_cable: bool = False
-    compression: bool = False
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
-    transfer: TransferSettings = field(default_factory=TransferSettings)  # firmware and diagnostics (F-5, D-2)
-    tls: TlsSettings = field(default_factory=TlsSettings)  # security profiles 2 and 3 (T-44)
 
 
 class Station:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from chargebox.clock import Clock, sleep_or_wake
@@ -27,6 +26,7 @@ from chargebox.rpc import Rpc, SendResult
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.tasks import Tasks
 
@@ -37,39 +37,6 @@ UNANSWERED_BOOT_RETRY = 30.0
 # OCPP 1.6 integers are 32-bit ([S] §2.1): an interval beyond that, or below 0, is a central
 # system's bug, not a heartbeat interval to store.
 MAX_INTERVAL = 2**31 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """The BootNotification fields (B-1): what the charge point says it is."""
-
-    vendor: str
-    model: str
-    serial_number: str | None = None
-    firmware_version: str | None = None
-    iccid: str | None = None
-    imsi: str | None = None
-    meter_type: str | None = None
-    meter_serial_number: str | None = None
-
-    def request(self) -> BootNotificationRequest:
-        return BootNotificationRequest(
-            charge_point_vendor=self.vendor,
-            charge_point_model=self.model,
-            **{
-                name: value
-                for name, value in (
-                    ("charge_point_serial_number", self.serial_number),
-                    ("charge_box_serial_number", self.serial_number),  # B-1: deprecated, still read by some
-                    ("firmware_version", self.firmware_version),
-                    ("iccid", self.iccid),
-                    ("imsi", self.imsi),
-                    ("meter_type", self.meter_type),
-                    ("meter_serial_number", self.meter_serial_number),
-                )
-                if value is not None
-            },
-        )
 
 
 class BootService(Service):
@@ -156,7 +123,7 @@ class BootService(Service):
         self._rpc.answering = True
 
     async def send_boot_notification(self) -> SendResult[BootNotificationResponse]:
-        return await self._rpc.call(self.identity.request())
+        return await self._rpc.call(boot_notification(self.identity))
 
     async def send_heartbeat(self) -> SendResult[HeartbeatResponse]:
         result: SendResult[HeartbeatResponse] = await self._lane.call(HeartbeatRequest())
@@ -218,3 +185,24 @@ class BootService(Service):
             if self._rpc.last_sent_at + interval <= self._clock.monotonic():
                 # Not sent (offline, or no answer): try again after a full interval.
                 await sleep_or_wake(self._clock, interval, self._interval_changed)
+
+
+def boot_notification(identity: Identity) -> BootNotificationRequest:
+    """The BootNotification of what the charge point says it is (B-1)."""
+    return BootNotificationRequest(
+        charge_point_vendor=identity.vendor,
+        charge_point_model=identity.model,
+        **{
+            name: value
+            for name, value in (
+                ("charge_point_serial_number", identity.serial_number),
+                ("charge_box_serial_number", identity.serial_number),  # B-1: deprecated, still read by some
+                ("firmware_version", identity.firmware_version),
+                ("iccid", identity.iccid),
+                ("imsi", identity.imsi),
+                ("meter_type", identity.meter_type),
+                ("meter_serial_number", identity.meter_serial_number),
+            )
+            if value is not None
+        },
+    )
