@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from chargebox.station.v16.config_keys import STANDARD_KEYS, ConfigKey, Profile
+from chargebox.station.kernel.config import ConfigKey
+from chargebox.station.v16.config_keys import STANDARD_KEYS, Profile
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "reference" / "config-keys.md"
 

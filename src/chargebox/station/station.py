@@ -24,7 +24,7 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Rpc
-from chargebox.station.kernel.config import Configuration, ConfigurationService
+from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.link import LinkService
 from chargebox.station.kernel.meter import GuardedMeter
@@ -35,7 +35,8 @@ from chargebox.station.kernel.settings import StationSettings as StationSettings
 from chargebox.station.v16.authorization import AuthorizationService
 from chargebox.station.v16.availability import AvailabilityService
 from chargebox.station.v16.boot import BootService
-from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.config_keys import Profile, served_keys
+from chargebox.station.v16.configuration import ConfigurationService
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.data_transfer import DataTransferService
 from chargebox.station.v16.diagnostics import DiagnosticsService
@@ -127,7 +128,7 @@ class Station:
         self.store.connectors.ensure(count)
         self.config = Configuration(
             store=self.store,
-            profiles=profiles,
+            keys=served_keys(profiles, settings.fixed_cable),
             facts={
                 "NumberOfConnectors": str(count),
                 "ConnectorPhaseRotationMaxLength": str(count + 1),
@@ -136,7 +137,6 @@ class Station:
                     p.value for p in Profile if p in profiles and p is not Profile.SECURITY
                 ),
             },
-            fixed_cable=settings.fixed_cable,
             log=self.log,
         )
         # SupportedFeatureProfiles is a fact (above), read by _profiles; the template's may name Security, which

@@ -1,41 +1,89 @@
-"""Configuration: the key registry, its values, and GetConfiguration / ChangeConfiguration.
+"""Configuration: the typed key store every feature reads, and the keys the kernel itself needs.
 
-Answers: GetConfiguration (K-1..K-5), ChangeConfiguration (K-10..K-13). Values are OCPP strings,
-persisted through the store before a change is answered. Services read typed values and subscribe
-to the keys whose changes must take effect at once (HeartbeatInterval, WebSocketPingInterval);
-they can add rules of their own for a key (``add_rule``), as the transport does for SecurityProfile.
+Values are OCPP strings, persisted through the store before a change is answered (K-13). Services
+read typed values and subscribe to the keys whose changes must take effect at once
+(HeartbeatInterval, WebSocketPingInterval); they can add rules of their own for a key
+(``add_rule``), as the link does for SecurityProfile. Which keys a station serves is the version's
+catalogue, filtered by what it offers (1.6: ``v16/config_keys.py``, K-4); the kernel reads only the
+keys ``KernelKeys`` names, by the names the version gives them, so 2.0.1's device model can supply
+the same values (OCPPCommCtrlr.MessageTimeout where 1.6 says MessageTimeout).
 """
 
 from __future__ import annotations
 
-import functools
+import enum
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
-import msgspec
-
 from chargebox.errors import ConfigError
-from chargebox.protocol.messages import (
-    Action,
-    ChangeConfigurationRequest,
-    ChangeConfigurationResponse,
-    ConfigurationStatus,
-    GetConfigurationRequest,
-    GetConfigurationResponse,
-    KeyValue,
-)
-from chargebox.rpc import Handler, Reply
-from chargebox.station.kernel.service import Service
-from chargebox.station.v16.config_keys import STANDARD_KEYS, Access, ConfigKey, KeyType, Profile
+from chargebox.protocol.messages import ConfigurationStatus
 from chargebox.store import Store
 
 _INTEGER_RE: Final = re.compile(r"^[+-]?\d{1,10}$")
 _BOOLEANS: Final = {"true": "true", "false": "false"}
 Rule = Callable[[str], bool]
 Listener = Callable[[str], None]
+
+
+class KeyType(enum.StrEnum):
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CSL = "CSL"
+    STRING = "string"
+
+
+class Access(enum.StrEnum):
+    READ_ONLY = "R"
+    READ_WRITE = "RW"
+    WRITE_ONLY = "W"
+
+
+class Owner(enum.StrEnum):
+    STACK = "stack"
+    INTEGRATOR = "integrator"
+    BOTH = "stack+integrator"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigKey:
+    name: str
+    type: KeyType
+    access: Access
+    default: str | None
+    profile: str  # the feature profile (1.6) or functional block (2.0.1) that serves it (K-4)
+    service: str
+    owner: Owner = Owner.STACK
+    required: bool = True
+    reboot_required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    items: frozenset[str] | None = None
+    max_length_key: str | None = None
+    min_chars: int = 0
+    max_chars: int = 500
+    description: str = ""
+
+    @property
+    def readonly(self) -> bool:
+        return self.access is Access.READ_ONLY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelKeys:
+    """The configuration the kernel itself reads, named as the station's version names it: the lane's
+    attempts and their interval (Q-4), the link's security profile and password (T-40..T-43), its
+    ping interval (T-30) and the time an answer may take (T-22). One place, so a second version
+    (2.0.1's device model) supplies the same values under its own names."""
+
+    message_attempts: str
+    message_retry_interval: str
+    security_profile: str
+    authorization_key: str
+    ping_interval: str
+    message_timeout: str
 
 
 class Configuration:
@@ -45,16 +93,15 @@ class Configuration:
         self,
         *,
         store: Store,
-        profiles: Iterable[Profile],
+        keys: Mapping[str, ConfigKey],
         facts: Mapping[str, str] | None = None,
-        fixed_cable: bool = False,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
     ) -> None:
-        """``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""
+        """``keys`` are the keys served, by lower-case name (G-1): a table stations may share, never
+        changed here; ``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""
         self._store = store
         self._log = log or logging.getLogger(__name__)
-        self._keys = _key_table(frozenset(profiles), fixed_cable)
-        self._own_keys = False  # the table is shared by every station alike until one declares a key
+        self._keys = keys  # shared by every station alike until one declares a key
         self._rules: dict[str, list[Rule]] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._values: dict[str, str | None] = {key.name: key.default for key in self._keys.values()}
@@ -127,9 +174,7 @@ class Configuration:
 
     def declare(self, key: ConfigKey, value: str | None = None) -> None:
         """Add a key (a vendor key of the integrator's, or a standard one a service takes over)."""
-        if not self._own_keys:
-            self._keys, self._own_keys = dict(self._keys), True
-        self._keys[key.name.lower()] = key
+        self._keys = {**self._keys, key.name.lower(): key}
         stored = self._stored.get(key.name.lower())
         current = value if value is not None else key.default
         if stored is not None and not key.readonly:
@@ -210,75 +255,6 @@ class Configuration:
                     return None
             return ",".join(items)
         return value
-
-
-class ConfigurationService(Service):
-    """Core profile: GetConfiguration and ChangeConfiguration."""
-
-    def __init__(self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger) -> None:
-        self._config = config
-        self._log = log
-
-    def handlers(self) -> dict[Action, Handler]:
-        return {
-            Action.GET_CONFIGURATION: self.on_get_configuration,
-            Action.CHANGE_CONFIGURATION: self.on_change_configuration,
-        }
-
-    def on_get_configuration(self, request: GetConfigurationRequest) -> GetConfigurationResponse:
-        config = self._config
-        requested = [] if request.key is msgspec.UNSET else list(request.key)
-        if not requested:  # K-1: all keys
-            found = config.keys()
-            unknown: list[str] = []
-        else:
-            limit = config.get_int("GetConfigurationMaxKeys", default=len(requested))
-            if len(requested) > limit:  # K-3: answered for the first N keys only
-                self._log.warning("GetConfiguration asked for %d keys; answering the first %d", len(requested), limit)
-                requested = requested[:limit]
-            found, unknown = [], []
-            for name in dict.fromkeys(requested):
-                if config.has(name):
-                    found.append(config.key(name))
-                else:
-                    unknown.append(name)  # K-2
-        entries = [self._entry(key) for key in found]
-        return GetConfigurationResponse(
-            configuration_key=entries if entries else msgspec.UNSET,
-            unknown_key=unknown if unknown else msgspec.UNSET,
-        )
-
-    def _entry(self, key: ConfigKey) -> KeyValue:
-        value = None if key.access is Access.WRITE_ONLY else self._config.configured(key.name)  # K-5, T-41
-        return KeyValue(key=key.name, readonly=key.readonly, value=msgspec.UNSET if value is None else value)
-
-    def on_change_configuration(
-        self, request: ChangeConfigurationRequest
-    ) -> ChangeConfigurationResponse | Reply[ChangeConfigurationResponse]:
-        config = self._config
-        status = config.change(request.key, request.value, notify=False)
-        if config.has(request.key) and config.key(request.key).access is Access.WRITE_ONLY:
-            self._log.info("= %s changed: %s (value not logged)", request.key, status)
-        else:
-            self._log.info("= %s=%r: %s", request.key, request.value, status)
-        response = ChangeConfigurationResponse(status=status)
-        if status is not ConfigurationStatus.ACCEPTED:
-            return response
-
-        async def take_effect() -> None:  # B-7, T-30, T-35: at once, after the answer (T-23)
-            config.notify(request.key)
-
-        return Reply(response, then=take_effect)
-
-
-@functools.cache
-def _key_table(profiles: frozenset[Profile], fixed_cable: bool) -> dict[str, ConfigKey]:
-    """The keys served for these profiles, by lower-case name (G-1); shared, never mutated."""
-    keys = {key.name.lower(): key for key in STANDARD_KEYS if key.profile in profiles}
-    if fixed_cable and (unlock := keys.get("unlockconnectoronevsidedisconnect")) is not None:
-        # X-11: nothing to unlock, so the key reads false and cannot change
-        keys[unlock.name.lower()] = replace(unlock, access=Access.READ_ONLY, default="false")
-    return keys
 
 
 def check_distinct_keys(values: Mapping[str, object], source: str) -> None:

@@ -1,38 +1,22 @@
 """Every standard OCPP 1.6 configuration key (checklist 8.3), with its type, access and owner.
 
-The catalogue is data: ``ConfigurationService`` serves it, ``tools/gen_config_docs.py`` turns it
-into ``docs/reference/config-keys.md``. ``owner`` says who makes the key true: the stack
-(chargebox does it), the integrator (the hardware port must, e.g. LightIntensity), or both.
-A key is served when its feature profile is one the station supports (K-4: a key that is present
-means the feature is there).
+The catalogue is data: ``ConfigurationService`` (``v16/configuration.py``) serves it,
+``tools/gen_config_docs.py`` turns it into ``docs/reference/config-keys.md``. ``owner`` says who
+makes the key true: the stack (chargebox does it), the integrator (the hardware port must, e.g.
+LightIntensity), or both. A key is served when its feature profile is one the station supports
+(``served_keys``; K-4: a key that is present means the feature is there).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import functools
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Final
 
 from chargebox.protocol.messages import Measurand, Phase
-
-
-class KeyType(enum.StrEnum):
-    INTEGER = "integer"
-    BOOLEAN = "boolean"
-    CSL = "CSL"
-    STRING = "string"
-
-
-class Access(enum.StrEnum):
-    READ_ONLY = "R"
-    READ_WRITE = "RW"
-    WRITE_ONLY = "W"
-
-
-class Owner(enum.StrEnum):
-    STACK = "stack"
-    INTEGRATOR = "integrator"
-    BOTH = "stack+integrator"
+from chargebox.station.kernel.config import Access, ConfigKey, KernelKeys, KeyType, Owner
 
 
 class Profile(enum.StrEnum):
@@ -47,36 +31,21 @@ class Profile(enum.StrEnum):
     SECURITY = "Security"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigKey:
-    name: str
-    type: KeyType
-    access: Access
-    default: str | None
-    profile: Profile
-    service: str
-    owner: Owner = Owner.STACK
-    required: bool = True
-    reboot_required: bool = False
-    minimum: int | None = None
-    maximum: int | None = None
-    items: frozenset[str] | None = None
-    max_length_key: str | None = None
-    min_chars: int = 0
-    max_chars: int = 500
-    description: str = ""
-
-    @property
-    def readonly(self) -> bool:
-        return self.access is Access.READ_ONLY
-
-
 MEASURANDS: Final = frozenset(m.value for m in Measurand)
 MEASURAND_ITEMS: Final = MEASURANDS | frozenset(f"{m}.{p.value}" for m in MEASURANDS for p in Phase)  # MV-6
 PROFILES: Final = frozenset(p.value for p in Profile if p is not Profile.SECURITY)
 PHASE_ROTATIONS: Final = frozenset({"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR"})
 TRANSFER_PROTOCOLS: Final = frozenset({"FTP", "FTPS", "HTTP", "HTTPS"})
 RATE_UNITS: Final = frozenset({"Current", "Power"})
+# The configuration the kernel reads (the lane, the link), by its 1.6 names.
+KERNEL_KEYS: Final = KernelKeys(
+    message_attempts="TransactionMessageAttempts",
+    message_retry_interval="TransactionMessageRetryInterval",
+    security_profile="SecurityProfile",
+    authorization_key="AuthorizationKey",
+    ping_interval="WebSocketPingInterval",
+    message_timeout="MessageTimeout",
+)
 # NumberOfConnectors and --connectors: every connector costs rows, timers and tasks from the start,
 # so an absurd count must be refused, not allocated.
 MAX_CONNECTORS: Final = 128
@@ -603,3 +572,13 @@ STANDARD_KEYS: Final[tuple[ConfigKey, ...]] = (
         required=False,
     ),
 )
+
+
+@functools.cache
+def served_keys(profiles: frozenset[Profile], fixed_cable: bool) -> Mapping[str, ConfigKey]:
+    """The keys served for these profiles, by lower-case name (G-1); shared, never mutated."""
+    keys = {key.name.lower(): key for key in STANDARD_KEYS if key.profile in profiles}
+    if fixed_cable and (unlock := keys.get("unlockconnectoronevsidedisconnect")) is not None:
+        # X-11: nothing to unlock, so the key reads false and cannot change
+        keys[unlock.name.lower()] = replace(unlock, access=Access.READ_ONLY, default="false")
+    return keys
