@@ -28,7 +28,7 @@ from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.link import LinkService
 from chargebox.station.kernel.meter import GuardedMeter
-from chargebox.station.kernel.service import Service
+from chargebox.station.kernel.service import Service, Trigger, Triggers
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.settings import Ports as Ports
 from chargebox.station.kernel.settings import StationSettings as StationSettings
@@ -52,7 +52,7 @@ from chargebox.station.v16.security.get_log import GetLogService
 from chargebox.station.v16.security.signed_firmware import SignedFirmwareService
 from chargebox.station.v16.smart_charging import SmartChargingService
 from chargebox.station.v16.transactions import Outcome, TransactionService
-from chargebox.station.v16.trigger import Trigger, TriggerService
+from chargebox.station.v16.trigger import TriggerService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, Workspace
@@ -261,13 +261,14 @@ class Station:
             transactions=self.transactions, connectors=self.connectors, lane=self.lane, config=self.config,
             reboot=self.reboot, **common,
         )  # fmt: skip
-        self.trigger = TriggerService(connector_count=lambda: self.connectors.count)
+        self.triggers: Triggers = {}  # what TriggerMessage and ExtendedTriggerMessage may ask for
+        self.trigger = TriggerService(triggers=self.triggers, connector_count=lambda: self.connectors.count)
         self.certificates = CertificateService(
             store=self.store, lane=self.lane, config=self.config, charge_point_id=self.id,
             security_event=self.security_event, security_profile=lambda: self.config.get_int("SecurityProfile"),
             on_certificate=self.link.reconnect_for_certificate, **common,
         )  # fmt: skip
-        self.extended_trigger = ExtendedTriggerService(trigger=self.trigger)
+        self.extended_trigger = ExtendedTriggerService(triggers=self.triggers, connector_count=lambda: count)
         self.get_log = GetLogService(
             lane=self.lane, store=self.store, transfer=self.transfer, workspace=self.workspace, charge_point_id=self.id,
             diagnostics=self.diagnostics.contents, **common,
@@ -316,7 +317,7 @@ class Station:
         for service in self.services:
             for action, handler in service.handlers().items():
                 self.register(action, handler)
-            self.trigger.add(service.triggers(self.boot.permit_triggered))
+            self.triggers.update(service.triggers(self.boot.permit_triggered))
         if Profile.SECURITY in profiles:  # SF-10: a station with signed updates refuses unsigned ones
             self.rpc.handlers.pop(Action.UPDATE_FIRMWARE, None)
         self._tasks = Tasks(self.log, "station")

@@ -25,9 +25,8 @@ from chargebox.protocol.messages import (
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.lane import Lane
-from chargebox.station.kernel.service import Permit, Service
+from chargebox.station.kernel.service import Permit, Service, Trigger, Triggers
 from chargebox.station.kernel.settings import Identity
-from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.tasks import Tasks
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.

@@ -29,8 +29,7 @@ from chargebox.protocol.messages import (
 from chargebox.rpc import SendResult
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.lane import Lane
-from chargebox.station.kernel.service import Service
-from chargebox.station.v16.trigger import Trigger, Triggers
+from chargebox.station.kernel.service import Service, Trigger, Triggers
 from chargebox.store import Store
 
 S = ChargePointStatus

@@ -47,9 +47,8 @@ from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.kernel.lane import Lane
-from chargebox.station.kernel.service import Service
+from chargebox.station.kernel.service import Service, Trigger, Triggers
 from chargebox.station.v16.connectors import ConnectorsService
-from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
 from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
 

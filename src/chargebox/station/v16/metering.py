@@ -32,10 +32,9 @@ from chargebox.protocol.messages import (
 )
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.lane import Lane, encode
-from chargebox.station.kernel.service import Service
+from chargebox.station.kernel.service import Service, Trigger, Triggers
 from chargebox.station.v16.config_keys import MEASURANDS
 from chargebox.station.v16.connectors import ConnectorsService
-from chargebox.station.v16.trigger import Trigger, Triggers
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 

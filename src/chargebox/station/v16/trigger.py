@@ -8,45 +8,25 @@ once the answer is written (C-27, T-23).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import msgspec
 
 from chargebox.protocol.messages import (
     Action,
-    MessageTrigger,
     TriggerMessageRequest,
     TriggerMessageResponse,
     TriggerMessageStatus,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.kernel.service import Service
-
-
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """How a service sends one triggerable message.
-
-    ``send(connector_id)`` sends it (connector_id None when the request named none). ``accepts``
-    lets a service refuse (Rejected), e.g. a BootNotification after an accepted boot (B-9).
-    ``per_connector`` says whether a connectorId matters; if not it is ignored (C-31).
-    """
-
-    send: Callable[[int | None], Awaitable[object]]
-    accepts: Callable[[int | None], bool] = lambda _connector_id: True
-    per_connector: bool = False
-
-
-Triggers = dict[MessageTrigger, Trigger]
+from chargebox.station.kernel.service import Service, Trigger, Triggers
 
 
 class TriggerService(Service):
-    def __init__(self, *, connector_count: Callable[[], int]) -> None:
-        self._triggers: Triggers = {}
+    def __init__(self, *, triggers: Triggers, connector_count: Callable[[], int]) -> None:
+        """``triggers``: what every service of the station offers (the kernel's registry, which
+        ExtendedTriggerMessage shares)."""
+        self._triggers = triggers
         self._connector_count = connector_count
-
-    def add(self, triggers: Triggers) -> None:
-        self._triggers.update(triggers)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.TRIGGER_MESSAGE: self.on_trigger_message}
@@ -54,37 +34,32 @@ class TriggerService(Service):
     def on_trigger_message(
         self, request: TriggerMessageRequest
     ) -> TriggerMessageResponse | Reply[TriggerMessageResponse]:
-        status, send = self.decide(self._triggers.get(request.requested_message), request.connector_id)
+        trigger = self._triggers.get(request.requested_message)
+        status, send = decide(trigger, request.connector_id, self._connector_count())
         response = TriggerMessageResponse(status=status)
         return response if send is None else Reply(response, then=send)  # C-27
 
-    def get(self, message: str) -> Trigger | None:
-        """The trigger registered for a message name (ExtendedTriggerMessage shares this registry)."""
-        try:
-            return self._triggers.get(MessageTrigger(message))
-        except ValueError:  # a name TriggerMessage cannot request
-            return None
-
-    def decide(
-        self, trigger: Trigger | None, requested_connector: int | msgspec.UnsetType
-    ) -> tuple[TriggerMessageStatus, Callable[[], Awaitable[None]] | None]:
-        """The answer to a trigger request, and what to send once it is written (None: nothing)."""
-        if trigger is None:
-            return TriggerMessageStatus.NOT_IMPLEMENTED, None  # C-28
-        connector_id = None if requested_connector is msgspec.UNSET else requested_connector
-        if connector_id is not None and not 0 <= connector_id <= self._connector_count():
-            return TriggerMessageStatus.REJECTED, None  # no such connector
-        if not trigger.per_connector:
-            connector_id = None  # C-31
-        elif connector_id is not None and not 1 <= connector_id <= self._connector_count():
-            return TriggerMessageStatus.REJECTED, None
-        if not trigger.accepts(connector_id):
-            return TriggerMessageStatus.REJECTED, None
-
-        async def send() -> None:
-            await trigger.send(connector_id)
-
-        return TriggerMessageStatus.ACCEPTED, send
-
     def reset(self) -> None:
         """Triggers are wiring, not runtime state."""
+
+
+def decide(
+    trigger: Trigger | None, requested_connector: int | msgspec.UnsetType, connector_count: int
+) -> tuple[TriggerMessageStatus, Callable[[], Awaitable[None]] | None]:
+    """The answer to a trigger request, and what to send once it is written (None: nothing)."""
+    if trigger is None:
+        return TriggerMessageStatus.NOT_IMPLEMENTED, None  # C-28
+    connector_id = None if requested_connector is msgspec.UNSET else requested_connector
+    if connector_id is not None and not 0 <= connector_id <= connector_count:
+        return TriggerMessageStatus.REJECTED, None  # no such connector
+    if not trigger.per_connector:
+        connector_id = None  # C-31
+    elif connector_id is not None and not 1 <= connector_id <= connector_count:
+        return TriggerMessageStatus.REJECTED, None
+    if not trigger.accepts(connector_id):
+        return TriggerMessageStatus.REJECTED, None
+
+    async def send() -> None:
+        await trigger.send(connector_id)
+
+    return TriggerMessageStatus.ACCEPTED, send

@@ -11,6 +11,8 @@ this service's own (``add``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chargebox.protocol.messages import (
     Action,
     ExtendedMessageTrigger,
@@ -18,15 +20,16 @@ from chargebox.protocol.messages import (
     ExtendedTriggerMessageResponse,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.kernel.service import Service
-from chargebox.station.v16.trigger import Trigger, TriggerService
+from chargebox.station.kernel.service import Service, Trigger, Triggers
+from chargebox.station.v16.trigger import decide
 
 ExtendedTriggers = dict[ExtendedMessageTrigger, Trigger]
 
 
 class ExtendedTriggerService(Service):
-    def __init__(self, *, trigger: TriggerService) -> None:
-        self._trigger = trigger
+    def __init__(self, *, triggers: Triggers, connector_count: Callable[[], int]) -> None:
+        self._triggers = triggers
+        self._connector_count = connector_count
         self._own: ExtendedTriggers = {}
 
     def add(self, triggers: ExtendedTriggers) -> None:
@@ -39,8 +42,8 @@ class ExtendedTriggerService(Service):
     def on_extended_trigger_message(
         self, request: ExtendedTriggerMessageRequest
     ) -> ExtendedTriggerMessageResponse | Reply[ExtendedTriggerMessageResponse]:
-        trigger = self._own.get(request.requested_message) or self._trigger.get(request.requested_message.value)
-        status, send = self._trigger.decide(trigger, request.connector_id)
+        trigger = self._own.get(request.requested_message) or self._triggers.get(request.requested_message)
+        status, send = decide(trigger, request.connector_id, self._connector_count())
         response = ExtendedTriggerMessageResponse(status=status)
         return response if send is None else Reply(response, then=send)
 

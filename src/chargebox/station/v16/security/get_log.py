@@ -41,10 +41,9 @@ from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_interval_or_default
 from chargebox.station.kernel.lane import Lane
-from chargebox.station.kernel.service import Permit, Service
+from chargebox.station.kernel.service import Permit, Service, Trigger
 from chargebox.station.v16.diagnostics import ArchiveContents, build_archive
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers
-from chargebox.station.v16.trigger import Trigger
 from chargebox.store import LogJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 

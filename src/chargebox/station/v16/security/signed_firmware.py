@@ -51,12 +51,11 @@ from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.signing import SignatureError, check_signing_certificate, verify_file
 from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.kernel.lane import Lane
-from chargebox.station.kernel.service import Permit, Service
+from chargebox.station.kernel.service import Permit, Service, Trigger
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.firmware import ImageInstall
 from chargebox.station.v16.security.events import SecurityService
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers
-from chargebox.station.v16.trigger import Trigger
 from chargebox.store import SignedFirmwareJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, remove_download
 
