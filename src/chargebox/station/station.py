@@ -51,6 +51,7 @@ from chargebox.station.v16.security.extended_trigger import ExtendedTriggerServi
 from chargebox.station.v16.security.get_log import GetLogService
 from chargebox.station.v16.security.signed_firmware import SignedFirmwareService
 from chargebox.station.v16.smart_charging import SmartChargingService
+from chargebox.station.v16.table import VERSION
 from chargebox.station.v16.transactions import Outcome, TransactionService
 from chargebox.station.v16.trigger import TriggerService
 from chargebox.store import Store
@@ -144,7 +145,8 @@ class Station:
         offered = {k: v for k, v in template.items() if k.lower() != "supportedfeatureprofiles"}
         self.config.load_template(offered, settings.ocpp_config_source)
         self.rpc = Rpc(clock=self.clock, logger=self.log, name=self.id)
-        self.lane = Lane(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, log=self.log)
+        self.lane = Lane(rpc=self.rpc, store=self.store, clock=self.clock, config=self.config, version=VERSION,
+                         log=self.log)  # fmt: skip
         self.security = SecurityService(  # first: every service may report a security event (T-45)
             lane=self.lane, store=self.store, clock=self.clock, send=lambda: Profile.SECURITY in profiles, log=self.log
         )
@@ -153,6 +155,7 @@ class Station:
             self.config.subscribe(name, self.security.configuration_changed(name))
         self.link = LinkService(
             config=self.config,
+            version=VERSION,
             rpc=self.rpc,
             clock=self.clock,
             csms_url=settings.csms_url,

@@ -43,10 +43,10 @@ import msgspec
 
 from chargebox.clock import Clock, TimerHandle, sleep_or_wake
 from chargebox.errors import LocalProtocolError
-from chargebox.protocol.connection import ACTION_OF_REQUEST
-from chargebox.protocol.messages import REQUESTS, Action, Message, StatusNotificationRequest
+from chargebox.protocol.messages import Message
 from chargebox.rpc import OnResult, Rpc, SendOutcome, SendResult
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.version import Version
 from chargebox.store import Op, OutboxItem, Store
 from chargebox.tasks import Tasks
 
@@ -100,12 +100,16 @@ class Lane:
         store: Store,
         clock: Clock,
         config: Configuration,
+        version: Version,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
+        """``version``: the messages the lane carries (their types and actions) and the names of the
+        keys it reads (the attempts and their interval, Q-4)."""
         self._rpc = rpc
         self._store = store
         self._clock = clock
         self._config = config
+        self._version = version
         self._log = log
         # Two queues, each in event order: durable entries go strictly one after the other (Q-2), volatile
         # ones too, and a volatile entry may go before the durable head unless a *barrier* (a durable entry
@@ -122,8 +126,8 @@ class Lane:
         self._pumping = False
         self._overflowing = False
         self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
-        self.on_answer: dict[Action, AnswerHook] = {}
-        self.on_dropped: dict[Action, DroppedHook] = {}
+        self.on_answer: dict[str, AnswerHook] = {}  # by action
+        self.on_dropped: dict[str, DroppedHook] = {}  # by action
         self.delivered = 0
         self._load_backlog()
 
@@ -165,7 +169,7 @@ class Lane:
         self, request: Message, on_result: OnResult | None, future: asyncio.Future[SendResult[Any]]
     ) -> asyncio.Future[SendResult[Any]]:
         result: SendResult[Any] = SendResult(SendOutcome.FAILED)
-        self._rpc.last_outcome[ACTION_OF_REQUEST[type(request)]] = SendOutcome.FAILED
+        self._rpc.last_outcome[self._version.actions[type(request)]] = SendOutcome.FAILED
         if on_result is not None:
             on_result(result)
         future.set_result(result)
@@ -178,11 +182,7 @@ class Lane:
         for entry in self._volatile_queue:
             if entry.request == request and on_result is None:
                 return entry.future  # the same message again: one answer serves both
-            if (
-                isinstance(request, StatusNotificationRequest)
-                and isinstance(entry.request, StatusNotificationRequest)
-                and entry.request.connector_id == request.connector_id
-            ):
+            if entry.request is not None and self._version.supersedes(request, entry.request):
                 self._volatile_queue.remove(entry)
                 self._finish(entry, SendResult(SendOutcome.FAILED))  # superseded: only the latest status matters
                 self._append_volatile(request, on_result, future)
@@ -230,7 +230,7 @@ class Lane:
 
     async def append(self, request: Message, *, tx_ref: int | None = None) -> int:
         """Journal a message of its own (a security event, Q-8), validated first; returns its seq."""
-        action, payload = ACTION_OF_REQUEST[type(request)].value, encode(request)
+        action, payload = self._version.actions[type(request)].value, encode(request)
 
         async def write(queued: Callable[[int], None]) -> int:
             seq = await self._store.outbox.append(action, payload, tx_ref)
@@ -411,7 +411,7 @@ class Lane:
 
         def on_result(result: SendResult[Any]) -> None:
             if result.ok:
-                hook = self.on_answer.get(Action(item.action))
+                hook = self.on_answer.get(item.action)
                 applied.append(hook(item, request, result.response) if hook else None)
 
         result: SendResult[Any] = await self._rpc.call(request, on_result=on_result)
@@ -432,7 +432,7 @@ class Lane:
         return True
 
     def _request(self, item: OutboxItem) -> Message:
-        request = msgspec.json.decode(item.payload, type=REQUESTS[Action(item.action)])
+        request = msgspec.json.decode(item.payload, type=self._version.requests[item.action])
         if item.tx_ref is not None and hasattr(request, "transaction_id"):
             transaction_id = self._transaction_ids.get(item.tx_ref)
             if transaction_id is None:  # answered before a restart: it is in the transactions table
@@ -447,11 +447,12 @@ class Lane:
 
     async def _failed_attempt(self, entry: _Entry, item: OutboxItem) -> None:
         attempts = item.attempts + 1
-        limit = self._config.get_int("TransactionMessageAttempts", default=3)
+        keys = self._version.keys
+        limit = self._config.get_int(keys.message_attempts, default=3)
         if attempts >= limit:
             await self._dead_letter(entry, item, f"no attempt of {attempts} was accepted (Q-4)")
             return
-        delay = self._config.get_int("TransactionMessageRetryInterval", default=60) * attempts
+        delay = self._config.get_int(keys.message_retry_interval, default=60) * attempts
         self._log.info("= %s #%d failed (attempt %d); next try in %ss", item.action, item.seq, attempts, delay)
         await self._store.outbox.failed(item.seq, attempts, self._clock.now().timestamp() + delay)
         entry.retry_at = self._clock.monotonic() + delay
@@ -461,12 +462,12 @@ class Lane:
         self._log.error("! %s #%d moved to the dead letters: %s", item.action, item.seq, reason)
         await self._store.outbox.dead_letter(item.seq, reason, self._clock.now().isoformat())
         self._drop(entry)
-        dropped = self.on_dropped.get(Action(item.action))
+        dropped = self.on_dropped.get(item.action)
         if dropped is not None:
             await dropped(item)
 
     def _action_of(self, entry: _Entry) -> str:
         if entry.request is not None:
-            return ACTION_OF_REQUEST[type(entry.request)].value
+            return self._version.actions[type(entry.request)].value
         item = self._store.outbox.get(entry.seq) if entry.seq is not None else None
         return item.action if item is not None else "(being journaled)"

@@ -32,6 +32,7 @@ from chargebox.rpc import Rpc
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
+from chargebox.station.kernel.version import Version
 from chargebox.tasks import Tasks
 from chargebox.transport import LinkSettings, Transport
 
@@ -49,6 +50,7 @@ class LinkService(Service):
         self,
         *,
         config: Configuration,
+        version: Version,
         rpc: Rpc,
         clock: Clock,
         csms_url: str,
@@ -61,6 +63,8 @@ class LinkService(Service):
         security_event: SecurityEvent = lambda _type, _info: None,
     ) -> None:
         self._config = config
+        self._keys = version.keys  # the configuration the link reads, by the version's names
+        self._subprotocol = version.subprotocol
         self._rpc = rpc
         self._csms_url = csms_url
         self._charge_point_id = charge_point_id
@@ -74,16 +78,16 @@ class LinkService(Service):
         self._fallback_after = self._tls.fallback_seconds
         self._tasks = Tasks(log, "reconnect")
         self._trial: int | None = None  # the profile to fall back to while a raised one is tried
-        self._profile = config.get_int("SecurityProfile")
+        self._profile = config.get_int(self._keys.security_profile)
         self._file_credentials: tuple[str, str] | None = None
         self.transport: Transport | None = None
-        config.add_rule("AuthorizationKey", _valid_authorization_key)
-        config.add_rule("SecurityProfile", self._may_raise_profile)
-        config.subscribe("AuthorizationKey", lambda _value: self._key_changed())
-        config.subscribe("SecurityProfile", self._profile_changed)
-        config.subscribe("WebSocketPingInterval", lambda _value: self._settings_changed())
-        config.subscribe("MessageTimeout", lambda value: setattr(rpc, "call_timeout", float(value)))
-        rpc.call_timeout = float(config.get_int("MessageTimeout", default=30))
+        config.add_rule(self._keys.authorization_key, _valid_authorization_key)
+        config.add_rule(self._keys.security_profile, self._may_raise_profile)
+        config.subscribe(self._keys.authorization_key, lambda _value: self._key_changed())
+        config.subscribe(self._keys.security_profile, self._profile_changed)
+        config.subscribe(self._keys.ping_interval, lambda _value: self._settings_changed())
+        config.subscribe(self._keys.message_timeout, lambda value: setattr(rpc, "call_timeout", float(value)))
+        rpc.call_timeout = float(config.get_int(self._keys.message_timeout, default=30))
 
     def start_problem(self) -> str | None:
         """Why the station cannot start with its profile, URL and TLS files (None if it can): the
@@ -101,7 +105,7 @@ class LinkService(Service):
                 read_pem(tls.ca_file, "--ca-file")
         except TlsUnavailable as exc:
             return str(exc)
-        profile = self._config.get_int("SecurityProfile")
+        profile = self._config.get_int(self._keys.security_profile)
         if urlsplit(self._csms_url).scheme.lower() == "wss" and profile < 2:
             return (
                 f"--csms is wss:// but --security-profile is {profile}: wss:// is for profiles 2 and 3 "
@@ -120,7 +124,7 @@ class LinkService(Service):
 
     def settings(self) -> LinkSettings:
         """Read before every connection attempt, so new credentials apply to the next one."""
-        profile = self._config.get_int("SecurityProfile")
+        profile = self._config.get_int(self._keys.security_profile)
         context, problem = None, None
         if profile >= 2:
             try:
@@ -132,9 +136,10 @@ class LinkService(Service):
         return LinkSettings(
             csms_url=self._url(profile),
             charge_point_id=self._charge_point_id,
+            subprotocol=self._subprotocol,
             security_profile=profile,
-            authorization_key=self._config.configured("AuthorizationKey"),
-            ping_interval=float(self._config.get_int("WebSocketPingInterval")),
+            authorization_key=self._config.configured(self._keys.authorization_key),
+            ping_interval=float(self._config.get_int(self._keys.ping_interval)),
             compression=self._compression,
             ssl_context=context,
             server_hostname=self._tls.server_name if context is not None else None,
@@ -182,10 +187,10 @@ class LinkService(Service):
 
     def _may_raise_profile(self, value: str) -> bool:
         """T-43: only upwards, and only to a profile whose credentials are in place."""
-        new, current = int(value), self._config.get_int("SecurityProfile")
+        new, current = int(value), self._config.get_int(self._keys.security_profile)
         if new <= current or new not in SUPPORTED_PROFILES:
             return False
-        if new in (1, 2) and not self._config.configured("AuthorizationKey"):
+        if new in (1, 2) and not self._config.configured(self._keys.authorization_key):
             return False
         if new >= 2 and not self._has_root():
             return False
@@ -207,7 +212,7 @@ class LinkService(Service):
         why = f"security profile {tried} did not connect within {self._fallback_after:g}s; back to {previous}"
         self._log.warning("! %s", why)
         self._security_event(RECONFIGURATION, why)
-        self._config.set_internal("SecurityProfile", str(previous))
+        self._config.set_internal(self._keys.security_profile, str(previous))
         if self.transport is not None:
             self.transport.reconnect()
 
@@ -232,7 +237,7 @@ class LinkService(Service):
 
     def reconnect_for_certificate(self) -> None:
         """A new ChargePointCertificate: on profile 3 it is used by reconnecting now."""
-        if self._config.get_int("SecurityProfile") == 3:
+        if self._config.get_int(self._keys.security_profile) == 3:
             self._reconnect("new ChargePointCertificate")
 
 
