@@ -25,6 +25,7 @@ from chargebox.protocol.messages import (
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Rpc
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.events import SecurityEvents
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.link import LinkService
 from chargebox.station.kernel.meter import GuardedMeter
@@ -150,6 +151,8 @@ class Station:
         self.security = SecurityService(  # first: every service may report a security event (T-45)
             lane=self.lane, store=self.store, clock=self.clock, send=lambda: Profile.SECURITY in profiles, log=self.log
         )
+        self.security_events = SecurityEvents()
+        self.security_events.handle(self.security.report)
         served = {key.name for key in self.config.keys()}  # noqa: SIM118 (a list of ConfigKey, not a dict)
         for name in (name for name in SECURITY_KEYS if name in served):
             self.config.subscribe(name, self.security.configuration_changed(name))
@@ -165,7 +168,7 @@ class Station:
             tls=settings.tls,
             roots=lambda: self.store.certificates.pems(CENTRAL_SYSTEM_ROOT),
             credentials=self.store.private_keys.charge_point_credentials,
-            security_event=self.security_event,
+            security_event=self.security_events.report,
         )
         problem = self.link.start_problem()
         if problem is not None:
@@ -268,7 +271,7 @@ class Station:
         self.trigger = TriggerService(triggers=self.triggers, connector_count=lambda: self.connectors.count)
         self.certificates = CertificateService(
             store=self.store, lane=self.lane, config=self.config, charge_point_id=self.id,
-            security_event=self.security_event, security_profile=lambda: self.config.get_int("SecurityProfile"),
+            security_event=self.security_events.report, security_profile=lambda: self.config.get_int("SecurityProfile"),
             on_certificate=self.link.reconnect_for_certificate, **common,
         )  # fmt: skip
         self.extended_trigger = ExtendedTriggerService(triggers=self.triggers, connector_count=lambda: count)
@@ -329,11 +332,6 @@ class Station:
     async def _sign_certificate_triggered(self, _connector_id: int | None) -> None:
         """ExtendedTriggerMessage(SignChargePointCertificate): a new key pair and its SignCertificate (CT-1)."""
         self.certificates.sign_certificate()
-
-    def security_event(self, event_type: str, tech_info: str | None) -> None:
-        """A security event the whitepaper names (T-45), from the link or the certificates: logged,
-        kept in the security log and, if it is one to send, journaled as a SecurityEventNotification."""
-        self.security.report(event_type, tech_info)
 
     def register(self, action: Action, handler: Handler) -> None:
         """Answer ``action`` with ``handler`` (an integrator may override any, or add a vendor one).

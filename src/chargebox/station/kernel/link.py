@@ -30,6 +30,7 @@ from chargebox.clock import Clock
 from chargebox.redact import redact
 from chargebox.rpc import Rpc
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
 from chargebox.station.kernel.version import Version
@@ -41,8 +42,6 @@ AUTHORIZATION_KEY_LENGTH: Final = range(16, 41)
 SUPPORTED_PROFILES: Final = frozenset({0, 1, 2, 3})
 RECONNECT_GRACE: Final = 0.5  # seconds between the answer that changed the credentials and the reconnect
 RECONFIGURATION: Final = "ReconfigurationOfSecurityParameters"
-
-SecurityEvent = Callable[[str, str | None], None]
 
 
 class LinkService(Service):

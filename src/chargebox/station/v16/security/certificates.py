@@ -52,6 +52,7 @@ from chargebox.protocol.messages import (
 )
 from chargebox.rpc import Handler, Reply
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service
 from chargebox.store import Store
@@ -59,7 +60,6 @@ from chargebox.store.certificates import CertificateRecord
 from chargebox.store.keys import CHARGE_POINT_CERTIFICATE, PENDING
 from chargebox.tasks import Tasks
 
-SecurityEvent = Callable[[str, str | None], None]
 CENTRAL_SYSTEM_ROOT: Final = CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE.value
 ROOT_TYPES: Final = frozenset(use.value for use in CertificateUse)
 INVALID_CHARGE_POINT_CERTIFICATE: Final = "InvalidChargePointCertificate"
