@@ -198,9 +198,8 @@ class Station:
             log=self.log,
         )
         self.connectors = ConnectorsService(lane=self.lane, config=self.config, store=self.store, count=count, **common)
-        self.meter = GuardedMeter(
-            ports.meter, connectors=self.connectors, registers=self.store.connectors.all_meter_wh(), log=self.log
-        )
+        self.meter = GuardedMeter(ports.meter, registers=self.store.connectors.all_meter_wh(), log=self.log)
+        self.meter.watchers.append(self.connectors)
         self.authorization = AuthorizationService(
             store=self.store, lane=self.lane, config=self.config, online=self._online, **common
         )

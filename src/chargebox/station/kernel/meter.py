@@ -1,22 +1,31 @@
 """The meter port as the services read it: a meter that cannot be read never stops a transaction.
 
-A reading that fails (``HardwareError`` from the port) is logged once and reported as a
-StatusNotification whose errorCode is PowerMeterFailure (the status itself stays); until the meter
-answers again, the last good register value stands in for it, so meterStop and the MeterValues
-of the transaction stay monotonic (X-15) and billing goes on from what was last known.
+A reading that fails (``HardwareError`` from the port) is logged once and told to the watchers (1.6's
+connectors report it as a StatusNotification whose errorCode is PowerMeterFailure, the status itself
+staying), and told again when the meter answers. Until then the last good register value stands in
+for it, so meterStop and the MeterValues of the transaction stay monotonic (X-15) and billing goes
+on from what was last known.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 from chargebox import hal
 from chargebox.errors import HardwareError
-from chargebox.protocol.messages import ChargePointErrorCode, Measurand, MeterValuesUnitOfMeasure
-from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.protocol.messages import Measurand, MeterValuesUnitOfMeasure
 
 FAILURE_INFO = "meter cannot be read"
+
+
+class MeterWatcher(Protocol):
+    """Told when a connector's meter stops answering (``info`` says so) and when it answers again."""
+
+    def meter_failed(self, connector_id: int, info: str) -> None: ...
+
+    def meter_answers(self, connector_id: int) -> None: ...
 
 
 class GuardedMeter:
@@ -26,14 +35,13 @@ class GuardedMeter:
         self,
         meter: hal.EnergyMeter,
         *,
-        connectors: ConnectorsService,
         registers: Mapping[int, int],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         """``registers`` are the last persisted register values (what to use before the first reading)."""
         self._meter = meter
-        self._connectors = connectors
         self._log = log
+        self.watchers: list[MeterWatcher] = []
         self._last: dict[int, int] = dict(registers)
         self._failing: set[int] = set()
 
@@ -70,7 +78,8 @@ class GuardedMeter:
         if connector_id in self._failing:
             self._failing.discard(connector_id)
             self._log.info("= connector %d: the meter answers again", connector_id)
-            self._connectors.clear_warning(connector_id, ChargePointErrorCode.POWER_METER_FAILURE)
+            for watcher in self.watchers:
+                watcher.meter_answers(connector_id)
 
     def _failed(self, connector_id: int, exc: HardwareError) -> None:
         if connector_id in self._failing:
@@ -78,4 +87,5 @@ class GuardedMeter:
         self._failing.add(connector_id)
         self._log.error("! connector %d: %s (%s); using the last register, %d Wh", connector_id, FAILURE_INFO, exc,
                         self._last.get(connector_id, 0))  # fmt: skip
-        self._connectors.warn(connector_id, ChargePointErrorCode.POWER_METER_FAILURE, FAILURE_INFO)
+        for watcher in self.watchers:
+            watcher.meter_failed(connector_id, FAILURE_INFO)

@@ -205,6 +205,13 @@ class ConnectorsService(Service):
             connector.error_code, connector.info = ChargePointErrorCode.NO_ERROR, None
             self.refresh(connector_id)
 
+    def meter_failed(self, connector_id: int, info: str) -> None:
+        """The meter cannot be read: PowerMeterFailure on an unchanged status, the session goes on."""
+        self.warn(connector_id, ChargePointErrorCode.POWER_METER_FAILURE, info)
+
+    def meter_answers(self, connector_id: int) -> None:
+        self.clear_warning(connector_id, ChargePointErrorCode.POWER_METER_FAILURE)
+
     def identified(self, connector_id: int) -> None:
         """A card was presented before the cable: Preparing (X-2); the transactions service ends
         the wait after ConnectionTimeOut."""
