@@ -205,8 +205,7 @@ class Station:
         )
         self.local_list = LocalListService(store=self.store, config=self.config, connectors=self.connectors, **common)
         if Profile.LOCAL_AUTH_LIST_MANAGEMENT in profiles:  # list -> cache -> Authorize.req (checklist 5.1)
-            self.authorization.local_list = self.local_list.lookup
-            self.authorization.list_conflict = self.local_list.conflict
+            self.authorization.lists.append(self.local_list)
         self.metering = MeteringService(
             lane=self.lane, store=self.store, config=self.config, connectors=self.connectors, meter=self.meter, **common
         )

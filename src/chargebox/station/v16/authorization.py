@@ -1,7 +1,7 @@
 """Authorization: who may charge (checklist 5.1), the authorization cache (A-8) and ClearCache (C-9).
 
-Answers: ClearCache. Sends: Authorize. The decision follows A-1..A-9: local list (a later feature
-plugs in through ``local_list``), then the cache, then the central system when online; offline,
+Answers: ClearCache. Sends: Authorize. The decision follows A-1..A-9: a local list (the Local Auth
+List feature registers in ``lists``), then the cache, then the central system when online; offline,
 LocalAuthorizeOffline and AllowOfflineTxForUnknownId decide. Every IdTagInfo the central system
 gives (Authorize, StartTransaction, StopTransaction answers) updates the cache (M-2).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
@@ -33,10 +33,22 @@ from chargebox.station.kernel.service import Service
 from chargebox.store import Store
 
 CACHE_SIZE: Final = 1000  # entries kept; A-8 eviction beyond it
-LocalList = Callable[[str], IdTagInfo | None]
 
 
 ID_TOKEN_LENGTH: Final = 20  # IdToken is CiString20
+
+
+class LocalAuthorization(Protocol):
+    """A list of cards the station holds itself, looked up before the cache and the central system
+    (checklist 5.1); no answer of the central system changes it (L-6)."""
+
+    def lookup(self, id_tag: str) -> IdTagInfo | None:
+        """The list's IdTagInfo for the card, None if it does not hold it."""
+        ...
+
+    def conflict(self, id_tag: str) -> None:
+        """L-7: the central system said otherwise of a card the list holds."""
+        ...
 
 
 class AuthorizationService(Service):
@@ -56,8 +68,7 @@ class AuthorizationService(Service):
         self._clock = clock
         self._online = online
         self._log = log
-        self.local_list: LocalList = lambda _id_tag: None  # the Local Auth List feature replaces it
-        self.list_conflict: Callable[[str], None] = lambda _id_tag: None  # and this one (L-7)
+        self.lists: list[LocalAuthorization] = []  # looked up in order, before the cache (A-1)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.CLEAR_CACHE: self.on_clear_cache}
@@ -104,6 +115,18 @@ class AuthorizationService(Service):
 
         return await self._lane.call(AuthorizeRequest(id_tag=id_tag), on_result=learn)
 
+    def local_list(self, id_tag: str) -> IdTagInfo | None:
+        """The card's entry in a local list, None when no list holds it (or none is in use)."""
+        listing = self._listing(id_tag)
+        return None if listing is None else listing[1]
+
+    def _listing(self, id_tag: str) -> tuple[LocalAuthorization, IdTagInfo] | None:
+        for held in self.lists:
+            info = held.lookup(id_tag)
+            if info is not None:
+                return held, info
+        return None
+
     def cached(self, id_tag: str) -> IdTagInfo | None:
         """The cache entry, Expired once its expiryDate has passed (A-8)."""
         if not self._config.get_bool("AuthorizationCacheEnabled"):
@@ -124,10 +147,11 @@ class AuthorizationService(Service):
     def learn(self, id_tag: str, info: IdTagInfo) -> None:
         """M-2: every IdTagInfo from the central system updates the cache (not for local-list ids, L-6;
         for those a different status is a conflict, L-7)."""
-        listed = self.local_list(id_tag)
-        if listed is not None:
+        listing = self._listing(id_tag)
+        if listing is not None:
+            held, listed = listing
             if listed.status is not info.status:
-                self.list_conflict(id_tag)  # L-7: the central system and the list disagree
+                held.conflict(id_tag)  # L-7: the central system and the list disagree
             return
         if not self._config.get_bool("AuthorizationCacheEnabled"):
             return

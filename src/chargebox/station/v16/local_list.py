@@ -1,9 +1,9 @@
 """Local Auth List Management: SendLocalList and GetLocalListVersion (checklist 5.1, L-1..L-8, C-12).
 
-Answers: SendLocalList, GetLocalListVersion. The list is the first place a card is looked up
-(``lookup``, plugged into the authorization service): list, then cache, then Authorize.req. A list
-entry is never copied into the cache, and no answer of the central system changes it (L-6): only
-SendLocalList does, all of it or nothing (L-4), in one commit with its version.
+Answers: SendLocalList, GetLocalListVersion. The list is the first place a card is looked up (the
+service is one of the authorization service's ``lists``): list, then cache, then Authorize.req. A
+list entry is never copied into the cache, and no answer of the central system changes it (L-6):
+only SendLocalList does, all of it or nothing (L-4), in one commit with its version.
 """
 
 from __future__ import annotations
