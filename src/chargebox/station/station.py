@@ -232,8 +232,7 @@ class Station:
             **common,
         )
         if Profile.RESERVATION in profiles:
-            self.transactions.reservation = self.reservation.permit
-            self.transactions.reservation_used = self.reservation.used
+            self.transactions.start_permits.append(self.reservation)
         # Firmware Management (checklist 4.1, 4.2): file transfers write only into the workspace
         self.transfer = Transfer(settings.transfer)
         self.workspace = Workspace(settings.data_dir)

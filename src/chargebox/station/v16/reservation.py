@@ -11,8 +11,8 @@ connectors are free than such reservations, none reports Reserved; when only as 
 report Reserved (so a single-connector station reports its connector Reserved, R-4), and a card of no
 reservation is refused on any connector it would take from them.
 
-The transaction service asks ``permit`` before a start and calls ``used`` once a transaction took a
-reservation (the hooks ``TransactionService.reservation`` and ``reservation_used``).
+The service is one of the transaction service's ``start_permits``: it is asked ``permit`` before a
+start and told ``used`` once a transaction took a reservation.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class SmartChargingService(Service):
         volts: float = VOLTS,
         max_amps: float = OFFERED_CURRENT,
     ) -> None:
-        """Hooks itself into ``transactions`` (a station without Smart Charging does not build one)."""
+        """Governs the energy of ``transactions`` (a station without Smart Charging does not build one)."""
         self._store = store
         self._config = config
         self._clock = clock
@@ -91,9 +91,7 @@ class SmartChargingService(Service):
         self.installed: list[Installed] = [
             Installed(r.connector_id, _decoder.decode(r.profile)) for r in rows if r.purpose != Purpose.TX_PROFILE
         ]
-        transactions.energize = self._transaction_started
-        transactions.ended = self._transaction_ended
-        transactions.accepts_profile = self._accepts_remote_profile
+        transactions.energy.append(self)
 
     def handlers(self) -> dict[Action, Handler]:
         return {
@@ -247,7 +245,7 @@ class SmartChargingService(Service):
 
     # -- transactions (hooks in TransactionService) -----------------------------------------------
 
-    def _accepts_remote_profile(self, profile: ChargingProfile) -> bool:
+    def accepts_remote_profile(self, profile: ChargingProfile) -> bool:
         """C-20: a TxProfile without transactionId, within the station's capabilities."""
         return (
             profile.charging_profile_purpose is Purpose.TX_PROFILE
@@ -255,14 +253,14 @@ class SmartChargingService(Service):
             and self._schedule_problem(profile) is None
         )
 
-    def _transaction_started(self, connector_id: int, started: datetime, profile: ChargingProfile | None) -> None:
+    def started(self, connector_id: int, started: datetime, profile: ChargingProfile | None) -> None:
         self._tx_start[connector_id] = started.timestamp()
         if profile is not None:  # C-20, SC-10: the remote start's TxProfile, for this transaction
             self._install(connector_id, profile)
         else:
             self.apply()
 
-    async def _transaction_ended(self, connector_id: int) -> None:
+    async def ended(self, connector_id: int) -> None:
         self._tx_start.pop(connector_id, None)
         self._suspended.discard(connector_id)
         gone = [i for i in self._tx_profiles() if i.connector_id == connector_id]

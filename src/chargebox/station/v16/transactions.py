@@ -14,10 +14,10 @@ services call ``stop``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
@@ -55,13 +55,37 @@ from chargebox.tasks import Tasks
 
 S = ChargePointStatus
 OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV (smart charging will limit it)
-# The Reservation feature plugs in here: may an accepted card start on a connector, and with which
-# reservationId (R-5, R-6)? Without it, every card may, with none.
-ReservationPermit = Callable[[int, str, IdTagInfo], Awaitable[tuple[bool, int | None]]]
 
 
-async def _no_reservations(_connector_id: int, _id_tag: str, _info: IdTagInfo) -> tuple[bool, int | None]:
-    return True, None
+class StartPermit(Protocol):
+    """Takes part in a transaction's start (the Reservation feature, R-5, R-6): may an accepted card
+    start on the connector, and with which reservationId; then told the start used it."""
+
+    async def permit(self, connector_id: int, id_tag: str, info: IdTagInfo) -> tuple[bool, int | None]:
+        """(True, id): the start uses reservation ``id``; (True, None): nothing of it concerns the
+        start; (False, None): the connector is held for another card."""
+        ...
+
+    def used(self, reservation_id: int) -> None:
+        """R-6 (a): a transaction started with the reservation."""
+        ...
+
+
+class Energy(Protocol):
+    """Governs the energy a transaction is offered (the Smart Charging feature, SC-10, C-20). Without
+    one, the EV is offered OFFERED_CURRENT and a remote start's chargingProfile is ignored."""
+
+    def started(self, connector_id: int, started: datetime, profile: ChargingProfile | None) -> None:
+        """A transaction started (with the TxProfile its remote start carried): offer the current."""
+        ...
+
+    async def ended(self, connector_id: int) -> None:
+        """A transaction ended (its TxProfiles go with it, SC-10)."""
+        ...
+
+    def accepts_remote_profile(self, profile: ChargingProfile) -> bool:
+        """C-20: may a RemoteStartTransaction carry this chargingProfile?"""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,20 +143,14 @@ class TransactionService(Service):
         self.sessions: dict[int, Session] = {}  # by connector
         # card first, waiting for the cable (X-2): the card, its IdTagInfo, the reservation it uses
         self._authorized: dict[int, tuple[str, IdTagInfo, int | None]] = {}
-        self.reservation: ReservationPermit = _no_reservations  # the Reservation feature replaces both
-        self.reservation_used: Callable[[int], None] = lambda _reservation_id: None
+        self.start_permits: list[StartPermit] = []  # each must allow a start (R-5); none: every card may
         self._timers: dict[int, TimerHandle] = {}
         self._tasks = Tasks(log, "transaction task")
         self._locked_for: dict[int, Session] = {}  # X-5/X-9: cable kept locked until its owner returns
         lane.on_answer[Action.START_TRANSACTION] = self._on_start_answer
         lane.on_answer[Action.STOP_TRANSACTION] = self._on_stop_answer
         lane.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
-        # Smart charging plugs in here (SC-10, C-20): it offers the current when a transaction starts
-        # (with the TxProfile a remote start carried), hears when one ends, and vets a remote start's
-        # profile. Without it the EV is offered OFFERED_CURRENT and a remote start's profile is ignored.
-        self.energize: Callable[[int, datetime, ChargingProfile | None], None] | None = None
-        self.ended: Callable[[int], Awaitable[None]] | None = None
-        self.accepts_profile: Callable[[ChargingProfile], bool] | None = None
+        self.energy: list[Energy] = []  # what governs the current offered (SC-10, C-20)
         self._remote_profiles: dict[int, ChargingProfile] = {}
 
     def handlers(self) -> dict[Action, Handler]:
@@ -241,7 +259,7 @@ class TransactionService(Service):
                 connector.awaiting_plug = False
                 self._connectors.refresh(connector_id)
             return Outcome("refused", connector_id, f"idTag {info.status.value}")
-        allowed, reservation_id = await self.reservation(connector_id, id_tag, info)
+        allowed, reservation_id = await self._permitted(connector_id, id_tag, info)
         if not allowed:  # R-5: the connector is held for another card
             self._log.info("= card %s refused: connector %d is reserved", id_tag, connector_id)
             if connector.awaiting_plug:
@@ -254,6 +272,16 @@ class TransactionService(Service):
         self._authorized[connector_id] = (id_tag, info, reservation_id)  # X-2: wait for the cable
         self._arm_connection_timeout(connector_id, finishing=False)
         return Outcome("waiting", connector_id, "the cable")
+
+    async def _permitted(self, connector_id: int, id_tag: str, info: IdTagInfo) -> tuple[bool, int | None]:
+        """Whether every start permit allows the card on the connector, and the reservation it uses."""
+        reservation_id = None
+        for permit in self.start_permits:
+            allowed, given = await permit.permit(connector_id, id_tag, info)
+            if not allowed:
+                return False, None
+            reservation_id = given if given is not None else reservation_id
+        return True, reservation_id
 
     async def _started(self, connector_id: int, session: Session | None) -> Outcome:
         if session is not None:
@@ -333,7 +361,8 @@ class TransactionService(Service):
         self.sessions[connector_id] = session
         connector.transaction_ref = ref
         if reservation_id is not None:
-            self.reservation_used(reservation_id)  # R-6 (a)
+            for permit in self.start_permits:
+                permit.used(reservation_id)  # R-6 (a)
         connector.finishing = connector.awaiting_plug = False
         self._authorized.pop(connector_id, None)
         self._log.info("= transaction started on connector %d for %s (meter %d Wh)", connector_id, id_tag, meter_start)
@@ -345,10 +374,10 @@ class TransactionService(Service):
             await self.stop(connector_id, Reason.OTHER, fault="contactor did not close")
             return None
         profile = self._remote_profiles.pop(connector_id, None)
-        if self.energize is None:
+        if not self.energy:
             self._ev.offered_current(connector_id, OFFERED_CURRENT)
-        else:
-            self.energize(connector_id, started, profile)
+        for governor in self.energy:
+            governor.started(connector_id, started, profile)
         self._connectors.refresh(connector_id)
         await self._metering.transaction_started(connector_id, ref, started)
         return session
@@ -377,8 +406,8 @@ class TransactionService(Service):
             self._log.error("! connector %d: the contactor did not open (%s)", connector_id, exc)
             fault = fault or "contactor did not open"
         self._ev.offered_current(connector_id, 0)
-        if self.ended is not None:
-            await self.ended(connector_id)  # SC-10: its TxProfiles go with it
+        for governor in self.energy:
+            await governor.ended(connector_id)  # SC-10: its TxProfiles go with it
         meter_stop = self._meter.energy_wh(connector_id)
         stopped = self._clock.now()
         transaction_data = await self._metering.transaction_stopping(connector_id, session.ref, stopped)
@@ -506,7 +535,7 @@ class TransactionService(Service):
         id_tag = request.id_tag
         target = connector_id
         profile = None if request.charging_profile is msgspec.UNSET else request.charging_profile
-        if profile is not None and self.accepts_profile is not None and not self.accepts_profile(profile):
+        if profile is not None and not all(governor.accepts_remote_profile(profile) for governor in self.energy):
             return rejected  # C-20 (TC_060_CS): not a TxProfile, or beyond the station's capabilities
 
         async def go() -> None:
@@ -514,7 +543,7 @@ class TransactionService(Service):
                 info = await self._auth.authorize(id_tag)  # C-13
             else:
                 info = IdTagInfo(status=AuthorizationStatus.ACCEPTED)  # C-14
-            if profile is not None and self.accepts_profile is not None:
+            if profile is not None and self.energy:
                 self._remote_profiles[target] = profile  # C-20: installed when the transaction starts
             await self._begin_if_accepted(target, id_tag, info)  # C-18, C-19
             if target not in self._authorized:  # started (and taken), or refused: nothing waits for it
