@@ -3,7 +3,8 @@
 The lane journals, coalesces and sends typed CALLs without knowing which version's they are: it needs
 the request type of an action (to decode a journaled payload back into it), the action of a request,
 and which of two waiting messages makes the other stale. The link asks for the version's WebSocket
-subprotocol (T-4) and reads the kernel's configuration by the version's key names (``KernelKeys``).
+subprotocol (T-4), reads the kernel's configuration by the version's key names (``KernelKeys``) and
+trusts the roots stored under the version's name for them.
 Each version gives one ``Version`` (1.6: ``v16/table.py``).
 """
 
@@ -27,3 +28,4 @@ class Version:
     # (1.6: a connector's StatusNotification replaces the one of the same connector still waiting).
     supersedes: Callable[[Message, Message], bool]
     keys: KernelKeys  # the configuration the kernel reads, by this version's names
+    csms_root: str  # the certificate type under which the central system's TLS roots are stored (T-44)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from chargebox.protocol.connection import ACTION_OF_REQUEST
-from chargebox.protocol.messages import REQUESTS, Message, StatusNotificationRequest
+from chargebox.protocol.messages import REQUESTS, CertificateUse, Message, StatusNotificationRequest
 from chargebox.station.kernel.version import Version
 from chargebox.station.v16.config_keys import KERNEL_KEYS
 
@@ -25,4 +25,5 @@ VERSION: Final = Version(
     actions=ACTION_OF_REQUEST,
     supersedes=_same_connector_status,
     keys=KERNEL_KEYS,
+    csms_root=CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE.value,
 )
