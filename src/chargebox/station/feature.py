@@ -67,6 +67,7 @@ class Assembly:
 
     built: tuple[tuple[Feature[Any], Service], ...]
     withheld: frozenset[Action]  # of features not built, and withdrawn by one that is
+    by_service: Mapping[type[Service], Service]
 
     @property
     def services(self) -> list[Service]:
@@ -74,10 +75,8 @@ class Assembly:
 
     def get(self, kind: type[T]) -> T | None:
         """The built service of that kind, None when its profile is not offered."""
-        for _feature, service in self.built:
-            if isinstance(service, kind):
-                return service
-        return None
+        service = self.by_service.get(kind)
+        return service if isinstance(service, kind) else None
 
     def need(self, kind: type[T]) -> T:
         """The built service of that kind (one every station has); LookupError if it is not built."""
@@ -106,4 +105,4 @@ def assemble(kernel: Kernel, table: Iterable[Feature[Any]], offered: frozenset[s
             pairs.append((feature, service))
     withheld = {action for feature in table if feature.profile not in offered for action in feature.actions}
     withheld |= {action for feature, _service in pairs for action in feature.withdraws}
-    return Assembly(tuple(pairs), frozenset(withheld))
+    return Assembly(tuple(pairs), frozenset(withheld), built)

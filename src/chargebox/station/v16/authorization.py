@@ -25,15 +25,19 @@ from chargebox.protocol.messages import (
     ClearCacheResponse,
     ClearCacheStatus,
     IdTagInfo,
+    RegistrationStatus,
 )
 from chargebox.rpc import Handler, SendResult
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.boot import BootService
+from chargebox.station.v16.config_keys import Profile
 from chargebox.store import Store
 
 CACHE_SIZE: Final = 1000  # entries kept; A-8 eviction beyond it
-
 
 ID_TOKEN_LENGTH: Final = 20  # IdToken is CiString20
 
@@ -181,3 +185,28 @@ def is_ci_string(text: str, length: int) -> bool:
 def is_id_token(text: str) -> bool:
     """An OCPP IdToken (CiString20), and not empty: what a reader or an operator may present."""
     return bool(text) and is_ci_string(text, ID_TOKEN_LENGTH)
+
+
+def _build(kernel: Kernel, needs: Needs) -> AuthorizationService:
+    boot, rpc = needs(BootService), kernel.rpc
+    return AuthorizationService(
+        store=kernel.store,
+        lane=kernel.lane,
+        config=kernel.config,
+        clock=kernel.clock,
+        online=lambda: rpc.connected and boot.registration is RegistrationStatus.ACCEPTED,
+        log=kernel.log,
+    )
+
+
+FEATURE: Final = Feature(
+    name="authorization",
+    profile=Profile.CORE,
+    service=AuthorizationService,
+    build=_build,
+    actions=frozenset({Action.CLEAR_CACHE}),
+    keys=frozenset({"AllowOfflineTxForUnknownId", "AuthorizationCacheEnabled", "LocalAuthorizeOffline",
+                    "LocalPreAuthorize"}),
+    tables=frozenset({"auth_cache"}),
+    needs=(BootService,),
+)  # fmt: skip

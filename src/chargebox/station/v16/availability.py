@@ -7,6 +7,8 @@ Unavailable when it is free (C-4); the status derivation in ``connectors`` appli
 
 from __future__ import annotations
 
+from typing import Final
+
 from chargebox.protocol.messages import (
     Action,
     AvailabilityStatus,
@@ -15,7 +17,10 @@ from chargebox.protocol.messages import (
     ChangeAvailabilityResponse,
 )
 from chargebox.rpc import Handler
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 
 
@@ -38,3 +43,17 @@ class AvailabilityService(Service):
 
     def reset(self) -> None:
         """Availability is persistent state (C-26)."""
+
+
+def _build(_kernel: Kernel, needs: Needs) -> AvailabilityService:
+    return AvailabilityService(connectors=needs(ConnectorsService))
+
+
+FEATURE: Final = Feature(
+    name="availability",
+    profile=Profile.CORE,
+    service=AvailabilityService,
+    build=_build,
+    actions=frozenset({Action.CHANGE_AVAILABILITY}),
+    needs=(ConnectorsService,),
+)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, Final
 
 from chargebox.clock import Clock, sleep_or_wake
 from chargebox.protocol.messages import (
@@ -23,10 +24,14 @@ from chargebox.protocol.messages import (
     RegistrationStatus,
 )
 from chargebox.rpc import Rpc, SendResult
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger, Triggers
 from chargebox.station.kernel.settings import Identity
+from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.security.events import SecurityService
 from chargebox.tasks import Tasks
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.
@@ -205,3 +210,33 @@ def boot_notification(identity: Identity) -> BootNotificationRequest:
             if value is not None
         },
     )
+
+
+def reboot_with_firmware(kernel: Kernel, boot: BootService) -> Callable[[str], None]:
+    """A reboot into a firmware just installed: the next BootNotification names its version (F-7)."""
+    return lambda version: kernel.host.reboot(identity=replace(boot.identity, firmware_version=version))
+
+
+def _build(kernel: Kernel, needs: Needs) -> BootService:
+    identity = kernel.settings.identity
+    return BootService(
+        rpc=kernel.rpc,
+        lane=kernel.lane,
+        config=kernel.config,
+        identity=replace(  # B-1, F-7: the version the firmware really runs
+            identity, firmware_version=kernel.ports.installer.running_version() or identity.firmware_version
+        ),
+        on_accepted=kernel.host.accepted,
+        clock=needs(SecurityService).watch_clock(kernel.clock),  # B-10: a clock set far is SettingSystemTime
+        log=kernel.log,
+    )
+
+
+FEATURE: Final = Feature(
+    name="boot",
+    profile=Profile.CORE,
+    service=BootService,
+    build=_build,
+    keys=frozenset({"HeartbeatInterval"}),
+    needs=(SecurityService,),
+)

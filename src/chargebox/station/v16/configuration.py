@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 import msgspec
 
@@ -16,8 +17,11 @@ from chargebox.protocol.messages import (
     KeyValue,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Access, ConfigKey, Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import Profile
 
 
 class ConfigurationService(Service):
@@ -77,3 +81,17 @@ class ConfigurationService(Service):
             config.notify(request.key)
 
         return Reply(response, then=take_effect)
+
+
+def _build(kernel: Kernel, _needs: Needs) -> ConfigurationService:
+    return ConfigurationService(config=kernel.config, log=kernel.log)
+
+
+FEATURE: Final = Feature(
+    name="configuration",
+    profile=Profile.CORE,
+    service=ConfigurationService,
+    build=_build,
+    actions=frozenset({Action.GET_CONFIGURATION, Action.CHANGE_CONFIGURATION}),
+    keys=frozenset({"ConnectorPhaseRotationMaxLength", "GetConfigurationMaxKeys"}),
+)

@@ -27,9 +27,12 @@ from chargebox.protocol.messages import (
     StatusNotificationResponse,
 )
 from chargebox.rpc import SendResult
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service, Trigger, Triggers
+from chargebox.station.v16.config_keys import Profile
 from chargebox.store import Store
 
 S = ChargePointStatus
@@ -388,3 +391,19 @@ class ConnectorsService(Service):
 
 def _optional(**values: str | None) -> dict[str, str]:
     return {name: value for name, value in values.items() if value is not None}
+
+
+def _build(kernel: Kernel, _needs: Needs) -> ConnectorsService:
+    service = ConnectorsService(lane=kernel.lane, config=kernel.config, clock=kernel.clock, store=kernel.store,
+                                count=kernel.connector_count, log=kernel.log)  # fmt: skip
+    kernel.meter.watchers.append(service)  # a meter that cannot be read: PowerMeterFailure
+    return service
+
+
+FEATURE: Final = Feature(
+    name="connectors",
+    profile=Profile.CORE,
+    service=ConnectorsService,
+    build=_build,
+    keys=frozenset({"MinimumStatusDuration", "NumberOfConnectors"}),
+)

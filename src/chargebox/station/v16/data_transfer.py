@@ -8,13 +8,17 @@ decides between Accepted, Rejected and UnknownMessageId.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 import msgspec
 
 from chargebox.protocol.messages import Action, DataTransferRequest, DataTransferResponse, DataTransferStatus
 from chargebox.rpc import Handler, SendResult
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import Profile
 
 VendorHandler = Callable[[DataTransferRequest], DataTransferResponse]
 
@@ -49,3 +53,16 @@ class DataTransferService(Service):
 
     def reset(self) -> None:
         """Vendor handlers are wiring, not runtime state: they stay."""
+
+
+def _build(kernel: Kernel, _needs: Needs) -> DataTransferService:
+    return DataTransferService(lane=kernel.lane)
+
+
+FEATURE: Final = Feature(
+    name="data_transfer",
+    profile=Profile.CORE,
+    service=DataTransferService,
+    build=_build,
+    actions=frozenset({Action.DATA_TRANSFER}),
+)

@@ -48,9 +48,12 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import REDACTED, redact
 from chargebox.rpc import Handler, Reply, SendResult
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service, Trigger, Triggers
+from chargebox.station.v16.config_keys import Profile
 from chargebox.store import DiagnosticsJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 
@@ -160,6 +163,10 @@ def build_archive(path: Path, contents: ArchiveContents) -> None:
     write_durably(path, write)
 
 
+# What an archive holds for a window (start, stop: ISO timestamps or None).
+Contents = Callable[[str | None, str | None], "ArchiveContents"]
+
+
 class DiagnosticsService(Service):
     """GetDiagnostics, the archive, its upload and DiagnosticsStatusNotification."""
 
@@ -172,19 +179,17 @@ class DiagnosticsService(Service):
         transfer: Transfer,
         workspace: Workspace,
         charge_point_id: str,
-        configuration: Callable[[], list[dict[str, Any]]],
-        state: Callable[[], dict[str, Any]],
+        contents: Contents,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
-        """``configuration()`` lists every key as ``{"key", "value", "readonly"}``; ``state()`` is a snapshot."""
+        """``contents(start, stop)`` gathers what the archive holds for a window (``station_contents``)."""
         self.transfer = transfer  # public: an integrator (or a test) may swap it
         self._lane = lane
         self._store = store
         self._clock = clock
         self._workspace = workspace
         self._id = charge_point_id
-        self._configuration = configuration
-        self._state = state
+        self.contents = contents
         self._log = log
         self._job = Job(
             name="diagnostics",
@@ -195,7 +200,6 @@ class DiagnosticsService(Service):
             clock=clock,
             log=log,
         )
-        LOG_RING.attach(charge_point_id, clock)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.GET_DIAGNOSTICS: self.on_get_diagnostics}
@@ -285,26 +289,6 @@ class DiagnosticsService(Service):
         if file_name:
             self._workspace.file(file_name).unlink(missing_ok=True)
 
-    def contents(self, start_time: str | None, stop_time: str | None) -> ArchiveContents:
-        """What the archive holds for a window (GetLog DiagnosticsLog uploads the same)."""
-        window = Window(
-            datetime.fromisoformat(start_time) if start_time else None,
-            datetime.fromisoformat(stop_time) if stop_time else None,
-        )
-        configuration = [
-            {**entry, "value": REDACTED} if str(entry.get("key", "")).lower() in SECRET_KEYS else entry
-            for entry in self._configuration()
-        ]
-        return ArchiveContents(
-            charge_point_id=self._id,
-            created_at=self._clock.now(),
-            window=window,
-            log_lines=LOG_RING.lines(self._id, window),
-            transcripts=_transcript_files(),
-            configuration=configuration,
-            state=self._state(),
-        )
-
 
 def _transcript_files() -> list[Path]:
     """The ``--transcript`` files being written (FileHandlers on ``chargebox.frames``)."""
@@ -326,3 +310,49 @@ def _transcript_lines(paths: list[Path], charge_point_id: str, window: Window) -
                         yield redact(line if line.endswith("\n") else line + "\n")
         except OSError:
             continue
+
+
+def station_contents(kernel: Kernel) -> Contents:
+    """What an archive holds for a window, gathered from the station: its log lines (the station's
+    records join the ring from now on), transcripts, configuration (AuthorizationKey redacted) and
+    state. GetDiagnostics uploads it; so does GetLog's DiagnosticsLog."""
+    charge_point_id, clock, config = kernel.settings.charge_point_id, kernel.clock, kernel.config
+    LOG_RING.attach(charge_point_id, clock)
+
+    def contents(start_time: str | None, stop_time: str | None) -> ArchiveContents:
+        window = Window(
+            datetime.fromisoformat(start_time) if start_time else None,
+            datetime.fromisoformat(stop_time) if stop_time else None,
+        )
+        configuration = [
+            {"key": key.name, "value": REDACTED if key.name.lower() in SECRET_KEYS else config.configured(key.name),
+             "readonly": key.readonly}
+            for key in config.keys()  # noqa: SIM118 (a list of ConfigKey, not a dict)
+        ]  # fmt: skip
+        return ArchiveContents(
+            charge_point_id=charge_point_id,
+            created_at=clock.now(),
+            window=window,
+            log_lines=LOG_RING.lines(charge_point_id, window),
+            transcripts=_transcript_files(),
+            configuration=configuration,
+            state=kernel.host.diagnostics_state(),
+        )
+
+    return contents
+
+
+def _build(kernel: Kernel, _needs: Needs) -> DiagnosticsService:
+    return DiagnosticsService(lane=kernel.lane, store=kernel.store, clock=kernel.clock, transfer=kernel.transfer,
+                              workspace=kernel.workspace, charge_point_id=kernel.settings.charge_point_id,
+                              contents=station_contents(kernel), log=kernel.log)  # fmt: skip
+
+
+FEATURE: Final = Feature(
+    name="diagnostics",
+    profile=Profile.FIRMWARE_MANAGEMENT,
+    service=DiagnosticsService,
+    build=_build,
+    actions=frozenset({Action.GET_DIAGNOSTICS}),
+    tables=frozenset({"diagnostics_job"}),
+)

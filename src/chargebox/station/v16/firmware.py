@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from chargebox import hal
 from chargebox.clock import Clock
@@ -45,9 +45,13 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service, Trigger, Triggers
+from chargebox.station.v16.boot import BootService, reboot_with_firmware
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.store import FirmwareJobRecord, Store
 from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
@@ -336,3 +340,37 @@ class ImageInstall(Generic[S]):
         if job.image is not None:
             remove_download(Path(job.image))
         self._connectors.set_maintenance(False)
+
+
+def _build(kernel: Kernel, needs: Needs) -> FirmwareService:
+    boot = needs(BootService)
+    service = FirmwareService(
+        lane=kernel.lane,
+        store=kernel.store,
+        installer=kernel.ports.installer,
+        transfer=kernel.transfer,
+        workspace=kernel.workspace,
+        connectors=needs(ConnectorsService),
+        reboot=reboot_with_firmware(kernel, boot),
+        clock=kernel.clock,
+        log=kernel.log,
+    )
+
+    def installed(status: FirmwareStatus, _progress: FirmwareProgress) -> None:
+        if status is FirmwareStatus.INSTALLED:
+            kernel.security_events.report("FirmwareUpdated", boot.identity.firmware_version)  # F-9
+
+    service.listeners.append(installed)
+    return service
+
+
+FEATURE: Final = Feature(
+    name="firmware",
+    profile=Profile.FIRMWARE_MANAGEMENT,
+    service=FirmwareService,
+    build=_build,
+    actions=frozenset({Action.UPDATE_FIRMWARE}),
+    keys=frozenset({"SupportedFileTransferProtocols"}),
+    tables=frozenset({"firmware_job"}),
+    needs=(BootService, ConnectorsService),
+)

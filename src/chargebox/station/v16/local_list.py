@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Final
 
 import msgspec
 
@@ -28,8 +29,12 @@ from chargebox.protocol.messages import (
     UpdateType,
 )
 from chargebox.rpc import Handler
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.authorization import AuthorizationService
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.store import Store
 from chargebox.store.local_list import LocalListEntry
@@ -138,3 +143,22 @@ def _entry(id_tag: str, info: IdTagInfo) -> LocalListEntry:
         None if info.expiry_date is msgspec.UNSET else info.expiry_date.isoformat(),
         None if info.parent_id_tag is msgspec.UNSET else info.parent_id_tag,
     )
+
+
+def _build(kernel: Kernel, needs: Needs) -> LocalListService:
+    service = LocalListService(store=kernel.store, config=kernel.config, connectors=needs(ConnectorsService),
+                               clock=kernel.clock, log=kernel.log)  # fmt: skip
+    needs(AuthorizationService).lists.append(service)  # list -> cache -> Authorize.req (checklist 5.1)
+    return service
+
+
+FEATURE: Final = Feature(
+    name="local_list",
+    profile=Profile.LOCAL_AUTH_LIST_MANAGEMENT,
+    service=LocalListService,
+    build=_build,
+    actions=frozenset({Action.SEND_LOCAL_LIST, Action.GET_LOCAL_LIST_VERSION}),
+    keys=frozenset({"LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength"}),
+    tables=frozenset({"local_list", "local_list_version"}),
+    needs=(ConnectorsService, AuthorizationService),
+)

@@ -30,10 +30,12 @@ from chargebox.protocol.messages import (
     SampledValue,
     StopTransactionMeterValue,
 )
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane, encode
 from chargebox.station.kernel.service import Service, Trigger, Triggers
-from chargebox.station.v16.config_keys import MEASURANDS
+from chargebox.station.v16.config_keys import MEASURANDS, Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
@@ -302,3 +304,23 @@ def _sampled_value(reading: hal.Reading, context: ReadingContext) -> SampledValu
 
 def _as_stop_value(value: MeterValue) -> StopTransactionMeterValue:
     return _stop_value_decoder.decode(encode(value))
+
+
+def _build(kernel: Kernel, needs: Needs) -> MeteringService:
+    return MeteringService(lane=kernel.lane, store=kernel.store, config=kernel.config, clock=kernel.clock,
+                           connectors=needs(ConnectorsService), meter=kernel.meter, log=kernel.log)  # fmt: skip
+
+
+FEATURE: Final = Feature(
+    name="metering",
+    profile=Profile.CORE,
+    service=MeteringService,
+    build=_build,
+    keys=frozenset({
+        "ClockAlignedDataInterval", "MeterValuesAlignedData", "MeterValuesAlignedDataMaxLength",
+        "MeterValuesSampledData", "MeterValuesSampledDataMaxLength", "MeterValueSampleInterval",
+        "StopTransactionMaxMeterValues", "StopTxnAlignedData", "StopTxnAlignedDataMaxLength", "StopTxnSampledData",
+        "StopTxnSampledDataMaxLength",
+    }),
+    needs=(ConnectorsService,),
+)  # fmt: skip

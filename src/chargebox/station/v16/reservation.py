@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Final
 
 import msgspec
 
@@ -36,9 +37,14 @@ from chargebox.protocol.messages import (
     ReserveNowResponse,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.authorization import AuthorizationService
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import Connector, ConnectorsService
+from chargebox.station.v16.transactions import TransactionService
 from chargebox.store import Store
 from chargebox.store.reservations import ReservationRecord
 
@@ -291,3 +297,30 @@ def _why_not(connectors: list[Connector]) -> ReservationStatus:
     if statuses == {S.UNAVAILABLE}:
         return ReservationStatus.UNAVAILABLE
     return ReservationStatus.OCCUPIED
+
+
+def _build(kernel: Kernel, needs: Needs) -> ReservationService:
+    authorization = needs(AuthorizationService)
+    service = ReservationService(
+        store=kernel.store,
+        config=kernel.config,
+        connectors=needs(ConnectorsService),
+        authorize=authorization.authorize,
+        validate=authorization.validate,
+        clock=kernel.clock,
+        log=kernel.log,
+    )
+    needs(TransactionService).start_permits.append(service)
+    return service
+
+
+FEATURE: Final = Feature(
+    name="reservation",
+    profile=Profile.RESERVATION,
+    service=ReservationService,
+    build=_build,
+    actions=frozenset({Action.RESERVE_NOW, Action.CANCEL_RESERVATION}),
+    keys=frozenset({"ReserveConnectorZeroSupported"}),
+    tables=frozenset({"reservations"}),
+    needs=(ConnectorsService, AuthorizationService, TransactionService),
+)

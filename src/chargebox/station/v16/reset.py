@@ -25,9 +25,12 @@ from chargebox.protocol.messages import (
     UnlockStatus,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.transactions import TransactionService
 
@@ -82,3 +85,20 @@ class ResetService(Service):
 
     def reset(self) -> None:
         """No runtime state of its own."""
+
+
+def _build(kernel: Kernel, needs: Needs) -> ResetService:
+    return ResetService(transactions=needs(TransactionService), connectors=needs(ConnectorsService),
+                        lane=kernel.lane, config=kernel.config, reboot=kernel.host.reboot, clock=kernel.clock,
+                        log=kernel.log)  # fmt: skip
+
+
+FEATURE: Final = Feature(
+    name="reset",
+    profile=Profile.CORE,
+    service=ResetService,
+    build=_build,
+    actions=frozenset({Action.RESET, Action.UNLOCK_CONNECTOR}),
+    keys=frozenset({"ResetRetries"}),
+    needs=(TransactionService, ConnectorsService),
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -39,9 +39,12 @@ from chargebox.protocol.messages import (
     SetChargingProfileResponse,
 )
 from chargebox.rpc import Handler
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service
 from chargebox.station.v16 import schedule
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.schedule import Installed, Purpose, Situation
 from chargebox.station.v16.transactions import OFFERED_CURRENT, TransactionService
@@ -335,3 +338,24 @@ def _replaced_by(installed: Installed, connector_id: int, profile: ChargingProfi
         and old.stack_level == profile.stack_level
         and installed.connector_id == connector_id
     )
+
+
+def _build(kernel: Kernel, needs: Needs) -> SmartChargingService:
+    return SmartChargingService(store=kernel.store, config=kernel.config, clock=kernel.clock,
+                                connectors=needs(ConnectorsService), transactions=needs(TransactionService),
+                                ev=kernel.ports.ev, log=kernel.log)  # fmt: skip
+
+
+FEATURE: Final = Feature(
+    name="smart_charging",
+    profile=Profile.SMART_CHARGING,
+    service=SmartChargingService,
+    build=_build,
+    actions=frozenset({Action.SET_CHARGING_PROFILE, Action.CLEAR_CHARGING_PROFILE, Action.GET_COMPOSITE_SCHEDULE}),
+    keys=frozenset({
+        "ChargeProfileMaxStackLevel", "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods",
+        "ConnectorSwitch3to1PhaseSupported", "MaxChargingProfilesInstalled",
+    }),
+    tables=frozenset({"charging_profiles"}),
+    needs=(ConnectorsService, TransactionService),
+)  # fmt: skip

@@ -44,10 +44,14 @@ from chargebox.protocol.messages import (
     StopTransactionResponse,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import UNDELIVERABLE, Lane, encode
 from chargebox.station.kernel.service import Service
 from chargebox.station.v16.authorization import AuthorizationService, is_id_token
+from chargebox.station.v16.boot import BootService
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.metering import MeteringService
 from chargebox.store import Op, OutboxItem, Store
@@ -626,3 +630,36 @@ def _csms_id(transaction_id: int | None) -> str:
     """Logs name the central system's transactionId (the one its operator can look up), or say it is
     not yet known (the StartTransaction is still unanswered)."""
     return str(transaction_id) if transaction_id is not None else "(transactionId not yet known)"
+
+
+def _build(kernel: Kernel, needs: Needs) -> TransactionService:
+    boot, ports = needs(BootService), kernel.ports
+    return TransactionService(
+        store=kernel.store,
+        clock=kernel.clock,
+        config=kernel.config,
+        connectors=needs(ConnectorsService),
+        authorization=needs(AuthorizationService),
+        lane=kernel.lane,
+        metering=needs(MeteringService),
+        meter=kernel.meter,
+        contactor=ports.contactor,
+        lock=None if kernel.settings.fixed_cable else ports.lock,
+        ev=ports.ev,
+        registration=lambda: boot.registration,
+        log=kernel.log,
+    )
+
+
+FEATURE: Final = Feature(
+    name="transactions",
+    profile=Profile.CORE,
+    service=TransactionService,
+    build=_build,
+    actions=frozenset({Action.REMOTE_START_TRANSACTION, Action.REMOTE_STOP_TRANSACTION}),
+    keys=frozenset({
+        "AuthorizeRemoteTxRequests", "ConnectionTimeOut", "MaxEnergyOnInvalidId", "StopTransactionOnEVSideDisconnect",
+        "StopTransactionOnInvalidId", "UnlockConnectorOnEVSideDisconnect",
+    }),
+    needs=(BootService, ConnectorsService, AuthorizationService, MeteringService),
+)  # fmt: skip

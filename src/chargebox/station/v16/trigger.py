@@ -8,6 +8,7 @@ once the answer is written (C-27, T-23).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import msgspec
 
@@ -18,11 +19,14 @@ from chargebox.protocol.messages import (
     TriggerMessageStatus,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service, Trigger, Triggers
+from chargebox.station.v16.config_keys import Profile
 
 
 class TriggerService(Service):
-    def __init__(self, *, triggers: Triggers, connector_count: Callable[[], int]) -> None:
+    def __init__(self, *, triggers: Triggers, connector_count: int) -> None:
         """``triggers``: what every service of the station offers (the kernel's registry, which
         ExtendedTriggerMessage shares)."""
         self._triggers = triggers
@@ -35,7 +39,7 @@ class TriggerService(Service):
         self, request: TriggerMessageRequest
     ) -> TriggerMessageResponse | Reply[TriggerMessageResponse]:
         trigger = self._triggers.get(request.requested_message)
-        status, send = decide(trigger, request.connector_id, self._connector_count())
+        status, send = decide(trigger, request.connector_id, self._connector_count)
         response = TriggerMessageResponse(status=status)
         return response if send is None else Reply(response, then=send)  # C-27
 
@@ -63,3 +67,16 @@ def decide(
         await trigger.send(connector_id)
 
     return TriggerMessageStatus.ACCEPTED, send
+
+
+def _build(kernel: Kernel, _needs: Needs) -> TriggerService:
+    return TriggerService(triggers=kernel.triggers, connector_count=kernel.connector_count)
+
+
+FEATURE: Final = Feature(
+    name="trigger",
+    profile=Profile.REMOTE_TRIGGER,
+    service=TriggerService,
+    build=_build,
+    actions=frozenset({Action.TRIGGER_MESSAGE}),
+)

@@ -40,6 +40,7 @@ from chargebox.protocol.messages import (
     DeleteCertificateRequest,
     DeleteCertificateResponse,
     DeleteCertificateStatus,
+    ExtendedMessageTrigger,
     GenericStatus,
     GetInstalledCertificateIdsRequest,
     GetInstalledCertificateIdsResponse,
@@ -51,10 +52,14 @@ from chargebox.protocol.messages import (
     SignCertificateRequest,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.events import SecurityEvent
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
-from chargebox.station.kernel.service import Service
+from chargebox.station.kernel.service import Service, Trigger
+from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.security.extended_trigger import ExtendedTriggerService
 from chargebox.store import Store
 from chargebox.store.certificates import CertificateRecord
 from chargebox.store.keys import CHARGE_POINT_CERTIFICATE, PENDING
@@ -436,3 +441,38 @@ def _der_item(der: bytes, offset: int) -> tuple[int, tuple[int, int]]:
 def _der_skip(der: bytes, offset: int) -> tuple[int, None]:
     _, (_, end) = _der_item(der, offset)
     return end, None
+
+
+def _build(kernel: Kernel, needs: Needs) -> CertificateService:
+    config, security_profile = kernel.config, kernel.version.keys.security_profile
+    service = CertificateService(
+        store=kernel.store,
+        lane=kernel.lane,
+        config=config,
+        clock=kernel.clock,
+        log=kernel.log,
+        charge_point_id=kernel.settings.charge_point_id,
+        security_event=kernel.security_events.report,
+        security_profile=lambda: config.get_int(security_profile),
+        on_certificate=kernel.link.reconnect_for_certificate,
+    )
+
+    async def sign(_connector_id: int | None) -> None:
+        service.sign_certificate()  # CT-1: a new key pair and its SignCertificate
+
+    needs(ExtendedTriggerService).add({ExtendedMessageTrigger.SIGN_CHARGE_POINT_CERTIFICATE: Trigger(send=sign)})
+    return service
+
+
+# The certificates and the charge point's keys are the kernel's tables: the link reads them for TLS.
+FEATURE: Final = Feature(
+    name="certificates",
+    profile=Profile.SECURITY,
+    service=CertificateService,
+    build=_build,
+    actions=frozenset({Action.INSTALL_CERTIFICATE, Action.DELETE_CERTIFICATE, Action.GET_INSTALLED_CERTIFICATE_IDS,
+                       Action.CERTIFICATE_SIGNED}),
+    keys=frozenset({"AdditionalRootCertificateCheck", "CertificateSignedMaxChainSize", "CertificateStoreMaxLength",
+                    "CertSigningRepeatTimes", "CertSigningWaitMinimum", "CpoName"}),
+    needs=(ExtendedTriggerService,),
+)  # fmt: skip

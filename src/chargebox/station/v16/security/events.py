@@ -23,8 +23,11 @@ import msgspec
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.protocol.messages import SecurityEventNotificationRequest
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import Profile
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 
@@ -169,3 +172,25 @@ class _WatchedClock:
 
     async def sleep(self, delay: float) -> None:
         await self._clock.sleep(delay)
+
+
+def _build(kernel: Kernel, _needs: Needs) -> SecurityService:
+    offered = Profile.SECURITY in kernel.profiles
+    service = SecurityService(
+        lane=kernel.lane, store=kernel.store, clock=kernel.clock, send=lambda: offered, log=kernel.log
+    )
+    kernel.security_events.handle(service.report)  # first of the features: every event is kept (T-45)
+    for name in SECURITY_KEYS:
+        if kernel.config.has(name):
+            kernel.config.subscribe(name, service.configuration_changed(name))
+    return service
+
+
+# Core: the log is kept whatever the station offers; the notifications go when Security is offered.
+FEATURE: Final = Feature(
+    name="security_events",
+    profile=Profile.CORE,
+    service=SecurityService,
+    build=_build,
+    tables=frozenset({"security_log"}),
+)

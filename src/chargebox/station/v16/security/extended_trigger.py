@@ -3,15 +3,15 @@
 The same registry as TriggerMessage (``station/v16/trigger.py``): a message both can request is sent by the trigger
 its service registered for TriggerMessage, checked the same way (C-27, C-28, C-31). Two kinds of entries are
 this service's own (``add``):
-- messages only ExtendedTriggerMessage can request: LogStatusNotification (the GetLog service) and
-  SignChargePointCertificate (the certificate service registers it; until then it is NotImplemented);
+- messages only ExtendedTriggerMessage can request: LogStatusNotification (the GetLog feature registers it)
+  and SignChargePointCertificate (the certificates feature registers it);
 - a different message for a name both share: FirmwareStatusNotification is answered with a
   SignedFirmwareStatusNotification by a station that offers signed firmware (SF-9, L01.FR.28-29).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Final
 
 from chargebox.protocol.messages import (
     Action,
@@ -20,14 +20,17 @@ from chargebox.protocol.messages import (
     ExtendedTriggerMessageResponse,
 )
 from chargebox.rpc import Handler, Reply
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service, Trigger, Triggers
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.trigger import decide
 
 ExtendedTriggers = dict[ExtendedMessageTrigger, Trigger]
 
 
 class ExtendedTriggerService(Service):
-    def __init__(self, *, triggers: Triggers, connector_count: Callable[[], int]) -> None:
+    def __init__(self, *, triggers: Triggers, connector_count: int) -> None:
         self._triggers = triggers
         self._connector_count = connector_count
         self._own: ExtendedTriggers = {}
@@ -43,9 +46,22 @@ class ExtendedTriggerService(Service):
         self, request: ExtendedTriggerMessageRequest
     ) -> ExtendedTriggerMessageResponse | Reply[ExtendedTriggerMessageResponse]:
         trigger = self._own.get(request.requested_message) or self._triggers.get(request.requested_message)
-        status, send = decide(trigger, request.connector_id, self._connector_count())
+        status, send = decide(trigger, request.connector_id, self._connector_count)
         response = ExtendedTriggerMessageResponse(status=status)
         return response if send is None else Reply(response, then=send)
 
     def reset(self) -> None:
         """Triggers are wiring, not runtime state."""
+
+
+def _build(kernel: Kernel, _needs: Needs) -> ExtendedTriggerService:
+    return ExtendedTriggerService(triggers=kernel.triggers, connector_count=kernel.connector_count)
+
+
+FEATURE: Final = Feature(
+    name="extended_trigger",
+    profile=Profile.SECURITY,
+    service=ExtendedTriggerService,
+    build=_build,
+    actions=frozenset({Action.EXTENDED_TRIGGER_MESSAGE}),
+)

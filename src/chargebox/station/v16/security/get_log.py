@@ -39,11 +39,15 @@ from chargebox.protocol.messages import (
 )
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
-from chargebox.station.v16.diagnostics import ArchiveContents, build_archive
-from chargebox.station.v16.security.extended_trigger import ExtendedTriggers
+from chargebox.station.v16.boot import BootService
+from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.diagnostics import ArchiveContents, build_archive, station_contents
+from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
 from chargebox.store import LogJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 
@@ -206,3 +210,22 @@ class GetLogService(Service):
 
 def _iso(value: datetime | msgspec.UnsetType) -> str | None:
     return None if isinstance(value, msgspec.UnsetType) else value.astimezone(UTC).isoformat()
+
+
+def _build(kernel: Kernel, needs: Needs) -> GetLogService:
+    service = GetLogService(lane=kernel.lane, store=kernel.store, clock=kernel.clock, transfer=kernel.transfer,
+                            workspace=kernel.workspace, charge_point_id=kernel.settings.charge_point_id,
+                            diagnostics=station_contents(kernel), log=kernel.log)  # fmt: skip
+    needs(ExtendedTriggerService).add(service.extended_triggers(needs(BootService).permit_triggered))
+    return service
+
+
+FEATURE: Final = Feature(
+    name="get_log",
+    profile=Profile.SECURITY,
+    service=GetLogService,
+    build=_build,
+    actions=frozenset({Action.GET_LOG}),
+    tables=frozenset({"log_job"}),
+    needs=(BootService, ExtendedTriggerService),
+)

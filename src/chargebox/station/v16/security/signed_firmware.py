@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -49,13 +49,17 @@ from chargebox.protocol.messages import (
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.signing import SignatureError, check_signing_certificate, verify_file
+from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
+from chargebox.station.v16.boot import BootService, reboot_with_firmware
+from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.firmware import ImageInstall
 from chargebox.station.v16.security.events import SecurityService
-from chargebox.station.v16.security.extended_trigger import ExtendedTriggers
+from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
 from chargebox.store import SignedFirmwareJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, remove_download
 
@@ -268,3 +272,33 @@ class SignedFirmwareService(Service):
 
     def _abandon(self) -> None:
         self._image.abandon(self._store.signed_firmware.load())
+
+
+def _build(kernel: Kernel, needs: Needs) -> SignedFirmwareService:
+    boot = needs(BootService)
+    service = SignedFirmwareService(
+        lane=kernel.lane,
+        store=kernel.store,
+        installer=kernel.ports.installer,
+        transfer=kernel.transfer,
+        workspace=kernel.workspace,
+        connectors=needs(ConnectorsService),
+        security=needs(SecurityService),
+        reboot=reboot_with_firmware(kernel, boot),
+        clock=kernel.clock,
+        log=kernel.log,
+    )
+    needs(ExtendedTriggerService).add(service.extended_triggers(boot.permit_triggered))
+    return service
+
+
+FEATURE: Final = Feature(
+    name="signed_firmware",
+    profile=Profile.SECURITY,
+    service=SignedFirmwareService,
+    build=_build,
+    actions=frozenset({Action.SIGNED_UPDATE_FIRMWARE}),
+    withdraws=frozenset({Action.UPDATE_FIRMWARE}),  # SF-10: a station with signed updates refuses unsigned ones
+    tables=frozenset({"signed_firmware_job"}),
+    needs=(BootService, ConnectorsService, SecurityService, ExtendedTriggerService),
+)
