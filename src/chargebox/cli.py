@@ -337,7 +337,8 @@ async def _simulate(args: argparse.Namespace) -> int:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
     sim = Simulator(station)
     sim.installer.duration = args.install_seconds
-    DownloadProgress(Console(stderr=True)).follow(station.firmware)
+    if station.firmware is not None:  # Firmware Management offered
+        DownloadProgress(Console(stderr=True)).follow(station.firmware)
     for connector_id in args.plugged:
         if not 1 <= connector_id <= station.connectors.count:
             raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
