@@ -242,7 +242,7 @@ async def test_an_integrator_declares_a_vendor_key(wired: Callable[..., Wire]) -
 
     wire = wired()
     key = ConfigKey(name="VendorLedBrightness", type=KeyType.INTEGER, access=Access.READ_WRITE, default="50",
-                    profile=Profile.CORE, service="vendor", maximum=100)  # fmt: skip
+                    profile=Profile.CORE, maximum=100)  # fmt: skip
     wire.station.config.declare(key)
     await wire.connect()
     keys = keys_of(await wire.inject('[2,"g","GetConfiguration",{"key":["VendorLedBrightness"]}]'))

@@ -54,7 +54,6 @@ class ConfigKey:
     access: Access
     default: str | None
     profile: str  # the feature profile (1.6) or functional block (2.0.1) that serves it (K-4)
-    service: str
     owner: Owner = Owner.STACK
     required: bool = True
     reboot_required: bool = False

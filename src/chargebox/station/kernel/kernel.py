@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from chargebox.clock import Clock
 from chargebox.errors import ConfigError
@@ -28,6 +28,15 @@ from chargebox.station.kernel.version import Version
 from chargebox.store import Store
 from chargebox.transfer import Transfer, Workspace
 from chargebox.transport import Transport
+
+# The store tables the kernel owns: the configuration and the station's own state, the connectors'
+# persisted facts (availability, meter registers), the journal (the outbox, its dead letters, the
+# transactions its messages belong to and their samples) and the TLS material the link reads. Every
+# other table is a feature's (its FEATURE.tables).
+TABLES: Final = frozenset(
+    {"config", "station_state", "connectors", "outbox", "dead_letters", "transactions", "tx_samples", "certificates",
+     "private_keys"}
+)  # fmt: skip
 
 
 class Host(Protocol):

@@ -1,12 +1,12 @@
-"""The shape of every feature module: what the station asks of a service when it assembles itself.
+"""The shape of every feature's service: what the station asks of it once it is built.
 
 A service answers some CSMS-initiated actions (``handlers``), may offer messages to TriggerMessage
 (``triggers``, open-ocpp's inversion: the trigger service knows no feature), finishes after an
 accepted boot what a reboot or power loss interrupted (``resume``), and forgets its runtime state on
 ``reset`` (seed: each module's ResetGlobals). Its persistent state lives in its own store module,
-whose migrations that module owns; the configuration keys it serves are named in the catalogue
-(``config_keys.py``, column ``service``), so that one table drives the docs and K-4.
-The defaults here are "none of that", so a service states only what it has.
+whose migrations that module owns; the feature's declaration (``station/feature.py``) names the
+actions, configuration keys and tables it owns. The defaults here are "none of that", so a service
+states only what it has.
 """
 
 from __future__ import annotations
