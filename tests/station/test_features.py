@@ -131,3 +131,30 @@ def test_a_build_reaches_only_the_features_it_declared(clock: VirtualClock) -> N
     too_early = feature.Feature(name="early", profile="Core", service=Service, build=build, needs=(ConnectorsService,))
     with pytest.raises(LookupError, match="early needs ConnectorsService, which is not built before it"):
         feature.assemble(station.kernel, [too_early], frozenset({"Core"}))
+
+
+async def test_C_28_a_station_without_firmware_management_has_no_firmware_status_to_trigger(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core,RemoteTrigger"})
+    await wire.connect()
+    answer = await wire.inject('[2,"t","TriggerMessage",{"requestedMessage":"FirmwareStatusNotification"}]')
+    assert answer == [3, "t", {"status": "NotImplemented"}]
+    answer = await wire.inject('[2,"h","TriggerMessage",{"requestedMessage":"Heartbeat"}]')
+    assert answer == [3, "h", {"status": "Accepted"}]
+    assert wire.station.snapshot()["firmwareStatus"] is None
+
+
+async def test_extended_trigger_message_needs_no_remote_trigger_profile(wired: Callable[..., Wire]) -> None:
+    """The trigger registry is the kernel's: ExtendedTriggerMessage reads it, TriggerMessage offered or not."""
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core,Security"})
+    await wire.connect()
+    answer = await wire.inject('[2,"e","ExtendedTriggerMessage",{"requestedMessage":"Heartbeat"}]')
+    assert answer == [3, "e", {"status": "Accepted"}]
+    await wire.clock.advance(0)
+    assert "Heartbeat" in wire.sent_actions()
+    assert (await wire.inject('[2,"t","TriggerMessage",{"requestedMessage":"Heartbeat"}]'))[:3] == [
+        4,
+        "t",
+        "NotSupported",
+    ]
