@@ -72,7 +72,7 @@ class Station:
         self.store.connectors.ensure(offer.connectors)
         self.config = v16.configuration(offer, settings, self.store, self.log)
         self.kernel = kernel = Kernel.start(
-            settings, ports=ports, host=self, profiles=frozenset(offer.profiles), connector_count=offer.connectors,
+            settings, ports=ports, host=self, profiles=offer.profiles, connector_count=offer.connectors,
             clock=self.clock, log=self.log, store=self.store, config=self.config, version=VERSION,
             on_open=self._on_open, on_close=self._on_close,
         )  # fmt: skip

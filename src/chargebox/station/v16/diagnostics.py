@@ -164,7 +164,7 @@ def build_archive(path: Path, contents: ArchiveContents) -> None:
 
 
 # What an archive holds for a window (start, stop: ISO timestamps or None).
-Contents = Callable[[str | None, str | None], "ArchiveContents"]
+Contents = Callable[[str | None, str | None], ArchiveContents]
 
 
 class DiagnosticsService(Service):
