@@ -200,7 +200,7 @@ async def _per_message(
 
 
 async def _backlog(station: Any, delivered: Delivered, ref: int, build: Callable[[], Any], count: int) -> Backlog:
-    from chargebox.station.lane import encode
+    from chargebox.station.kernel.lane import encode
 
     store = station.store
     station.transport.disconnect()

@@ -34,3 +34,15 @@ def imports(package: str) -> set[tuple[str, str]]:
 def test_a_layer_imports_nothing_above_it(package: str, above: tuple[str, ...]) -> None:
     wrong = sorted((name, module) for name, module in imports(package) if module.startswith(above))
     assert wrong == [], f"{package}/ imports from above it: {wrong}"
+
+
+def test_the_kernel_knows_no_feature_and_no_feature_knows_the_assembly() -> None:
+    """station/kernel/ is what every feature of either OCPP version uses: it imports none of them, nor the
+    assembly above them (station.py, feature.py); a feature reaches another only through its build."""
+    assembly = ("chargebox.station.station", "chargebox.station.feature")
+    wrong = sorted(
+        (name, m) for name, m in imports("station/kernel") if m.startswith(("chargebox.station.v16", *assembly))
+    )
+    assert wrong == [], f"station/kernel/ imports a feature or the assembly: {wrong}"
+    wrong = sorted((name, m) for name, m in imports("station/v16") if m.startswith("chargebox.station.station"))
+    assert wrong == [], f"station/v16/ imports the station: {wrong}"

@@ -18,7 +18,8 @@ from chargebox.errors import (
 )
 from chargebox.hal import ConnectorLock, Contactor, EnergyMeter, EvPort, FirmwareInstaller, Reading
 from chargebox.rpc import Reply, SendOutcome, SendResult
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
+from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import Ports, Station, StationSettings
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy
@@ -46,6 +47,7 @@ __all__ = [
     "SendResult",
     "Station",
     "StationSettings",
+    "TlsSettings",
     "TransferError",
     "TransferSettings",
     "UserError",

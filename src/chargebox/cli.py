@@ -23,10 +23,10 @@ from chargebox import __version__
 from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.redact import redact, redact_logger
-from chargebox.station.boot import Identity
-from chargebox.station.config_keys import MAX_CONNECTORS
+from chargebox.station.kernel.settings import Identity
+from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
-from chargebox.station.tls import TlsSettings
+from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 
@@ -288,6 +288,10 @@ async def _csms(args: argparse.Namespace) -> int:
         raise UserError(f"--files {args.files}: not a directory")
     if args.files is not None and args.control is None:
         raise UserError("--files needs --control (the files are served by the control API)")
+    if args.control:
+        from chargebox.web import check_token
+
+        check_token(args.control[0], token, "--control")
     system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=password))
     host, port = args.listen
     port = await system.start(host, port)
@@ -364,7 +368,8 @@ async def _simulate(args: argparse.Namespace) -> int:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
     sim = Simulator(station)
     sim.installer.duration = args.install_seconds
-    DownloadProgress(Console(stderr=True)).follow(station.firmware)
+    if station.firmware is not None:  # Firmware Management offered
+        DownloadProgress(Console(stderr=True)).follow(station.firmware)
     for connector_id in args.plugged:
         if not 1 <= connector_id <= station.connectors.count:
             raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")

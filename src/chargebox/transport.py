@@ -4,7 +4,7 @@ It hands frames to ``Rpc`` and back, nothing more (the httpcore shape). Rules: T
 subprotocol, Basic auth, no compression by default), T-30/T-31 (WebSocketPingInterval, dead-link
 detection), T-5/T-33 (reconnect with bounded exponential back-off and jitter), T-35 (reconnect with
 new credentials). Security profiles 2 and 3 (TLS) plug in through ``ssl_context`` and
-``server_hostname`` (``station/tls.py`` builds them); a failed attempt is told to ``on_failure``,
+``server_hostname`` (``station/kernel/tls.py`` builds them); a failed attempt is told to ``on_failure``,
 which raises the security events a TLS or authentication failure means (T-44).
 """
 
@@ -67,6 +67,7 @@ class LinkSettings:
 
     csms_url: str
     charge_point_id: str
+    subprotocol: str = SUBPROTOCOL  # the OCPP version's (T-4)
     security_profile: int = 0
     authorization_key: str | None = None
     ping_interval: float = 0.0
@@ -216,7 +217,7 @@ class Transport:
         try:
             ws = await connect(
                 settings.url,
-                subprotocols=[SUBPROTOCOL],
+                subprotocols=[Subprotocol(settings.subprotocol)],
                 additional_headers=settings.headers(),
                 compression="deflate" if settings.compression else None,
                 ssl=settings.ssl_context,
@@ -233,9 +234,9 @@ class Transport:
             if self._on_failure is not None:
                 self._on_failure(exc)
             return None
-        if ws.subprotocol != SUBPROTOCOL:  # T-4
-            self._log.warning("! %s did not agree to %s; closing", redact(settings.url), SUBPROTOCOL)
-            await ws.close(1002, "ocpp1.6 required")
+        if ws.subprotocol != settings.subprotocol:  # T-4
+            self._log.warning("! %s did not agree to %s; closing", redact(settings.url), settings.subprotocol)
+            await ws.close(1002, f"{settings.subprotocol} required")
             return None
         self._ws = ws
         self._log.info("= connected to %s", redact(settings.url))

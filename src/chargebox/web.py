@@ -106,13 +106,7 @@ async def serve(
     other than loopback without a token, is the user's error, named by its ``option``."""
     if _PUBLIC not in app:
         raise ValueError("serve() serves an app made by control_app()")
-    if token is not None and (problem := token_problem(token)) is not None:
-        raise UserError(f"the control token {problem}")
-    if token is None and token_required(host):
-        raise UserError(
-            f"{option} {host}: not a loopback address, so the control API needs a token "
-            "(--control-token-file FILE or CHARGEBOX_CONTROL_TOKEN; docs/howto/security.md)"
-        )
+    check_token(host, token, option)
     limits = limits or Limits()
     guard = _Guard(_own_names(host), token, "", app[_PUBLIC], limits, clock or SystemClock())
     app[_GUARD] = guard
@@ -134,6 +128,18 @@ async def serve(
     bound = int(addresses[0][1]) if addresses else port
     guard.cookie = f"chargebox-token-{bound}"  # cookies ignore ports: one per server on the same host
     return runner, bound
+
+
+def check_token(host: str, token: str | None, option: str) -> None:
+    """The token rule, checked by ``serve`` and by a command before it opens anything else (so a mistake is
+    said before a port is taken). Raises UserError naming ``option``."""
+    if token is not None and (problem := token_problem(token)) is not None:
+        raise UserError(f"the control token {problem}")
+    if token is None and token_required(host):
+        raise UserError(
+            f"{option} {host}: not a loopback address, so the control API needs a token "
+            "(--control-token-file FILE or CHARGEBOX_CONTROL_TOKEN; docs/howto/security.md)"
+        )
 
 
 def url(host: str, port: int) -> str:

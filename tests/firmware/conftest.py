@@ -43,7 +43,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from chargebox.clock import VirtualClock
 from chargebox.errors import TransferError
 from chargebox.sim.installer import make_image
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from chargebox.transfer import Progress, Transfer, partial_path
 from tests.interop.conftest import FrameLog, Tap
 from tests.wire import Wire

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chargebox.clock import VirtualClock
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from chargebox.store import Store
 from tests.firmware.conftest import FwRig, ScriptedTransfer, iso, read_zip, settled
 from tests.wire import Wire, make_csms, make_station

@@ -8,7 +8,7 @@ from typing import Any
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import Action, FirmwareStatus
 from chargebox.sim.installer import VERSION_KEY, make_image
-from chargebox.station.firmware import Stage
+from chargebox.station.v16.firmware import Stage
 from chargebox.store import Store
 from tests.firmware.conftest import FwRig, ScriptedTransfer, settled
 from tests.wire import Wire, make_csms, make_station

@@ -1,4 +1,4 @@
-"""The job engine (station/jobs.py) on its own, under a virtual clock.
+"""The job engine (station/kernel/jobs.py) on its own, under a virtual clock.
 
 The job here is neither firmware nor diagnostics: a GetLog-shaped upload (N01) with its own status values and an
 in-memory journal, so these tests also show that the engine needs nothing of its first two users. A power loss is
@@ -20,7 +20,7 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.errors import TransferError
 from chargebox.rpc import SendOutcome, SendResult
-from chargebox.station.jobs import (
+from chargebox.station.kernel.jobs import (
     After,
     Job,
     JobProgress,

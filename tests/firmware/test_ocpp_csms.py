@@ -22,7 +22,7 @@ from ocpp.v16.enums import MessageTrigger
 
 from chargebox.sim.installer import SimulatedInstaller, make_image
 from chargebox.sim.simulator import simulated_station
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings
 from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy

@@ -15,8 +15,14 @@ from chargebox.protocol.messages import (
     FirmwareStatusNotificationRequest,
     FirmwareStatusNotificationResponse,
 )
-from chargebox.rpc import SendOutcome
-from chargebox.station.firmware import Stage
+from chargebox.rpc import Rpc, SendOutcome
+from chargebox.station.v16.boot import BootService
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.diagnostics import DiagnosticsService
+from chargebox.station.v16.firmware import FirmwareService, Stage
+from chargebox.station.v16.reset import ResetService
+from chargebox.station.v16.smart_charging import SmartChargingService
+from chargebox.station.v16.transactions import TransactionService
 from chargebox.store import Store
 from tests.firmware.conftest import FwRig
 from tests.wire import make_station
@@ -154,37 +160,42 @@ def test_seed_RX_FIRMWARE_STATUS_NOTIFICATION_is_the_typed_message_body() -> Non
 
 async def test_seed_OCPPResetAllGlobals_resets_every_service(fw: FwRig, monkeypatch: pytest.MonkeyPatch) -> None:
     station = fw.wire.station
-    called: list[str] = []
-    for name, service in vars(station).items():
-        if hasattr(service, "reset") and callable(service.reset) and name not in ("store", "config"):
-            monkeypatch.setattr(service, "reset", lambda name=name: called.append(name))
+    every = [station.rpc, station.lane, station.link, *station.services]  # the kernel's, then every feature's
+    called: list[object] = []
+    for service in every:
+        monkeypatch.setattr(service, "reset", lambda service=service: called.append(service))
     station.reset_all()
-    assert {"firmware", "diagnostics", "connectors", "transactions", "reset_service", "rpc", "boot"} <= set(called)
+    assert called == every
+    kinds = {type(service) for service in called}
+    assert {FirmwareService, DiagnosticsService, ConnectorsService, TransactionService, ResetService, Rpc} <= kinds
+    assert BootService in kinds
 
 
 # -- the modules OCPPResetAllGlobals names ------------------------------------------------------------
 
-MODULES = {
-    "Utilities": "rpc",
-    "UpdateFirmware": "firmware",
-    "GetDiagnostics": "diagnostics",
-    "FirmwareStatusNotification": "firmware",
-    "DiagnosticStatusNotification": "diagnostics",
-    "UnlockConnector": "reset_service",
-    "StopTransaction": "transactions",
-    "StatusNotification": "connectors",
-    "StartTransaction": "transactions",
-    "Reset": "reset_service",
-    "SetChargingProfile": "smart_charging",
-    "GetCompositeSchedule": "smart_charging",
-    "ClearChargingProfile": "smart_charging",
+MODULES: dict[str, type[Any]] = {
+    "Utilities": Rpc,
+    "UpdateFirmware": FirmwareService,
+    "GetDiagnostics": DiagnosticsService,
+    "FirmwareStatusNotification": FirmwareService,
+    "DiagnosticStatusNotification": DiagnosticsService,
+    "UnlockConnector": ResetService,
+    "StopTransaction": TransactionService,
+    "StatusNotification": ConnectorsService,
+    "StartTransaction": TransactionService,
+    "Reset": ResetService,
+    "SetChargingProfile": SmartChargingService,
+    "GetCompositeSchedule": SmartChargingService,
+    "ClearChargingProfile": SmartChargingService,
 }
 
 
 @pytest.mark.parametrize("module", list(MODULES))
 async def test_seed_module_reset(fw: FwRig, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The module's service has a reset() and OCPPResetAllGlobals (Station.reset_all) calls it."""
-    service = getattr(fw.wire.station, MODULES[module])
+    station = fw.wire.station
+    kind = MODULES[module]
+    service = station.rpc if kind is Rpc else station.features.need(kind)
     called: list[bool] = []
     monkeypatch.setattr(service, "reset", lambda: called.append(True))
     fw.wire.station.reset_all()

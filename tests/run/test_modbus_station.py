@@ -93,7 +93,7 @@ async def test_X_15_a_meter_that_stops_answering_is_PowerMeterFailure_and_the_tr
             start=mark,
             timeout=10,
         )
-        assert warning.payload["status"] == "Charging"  # a warning: the session goes on (station/meter.py)
+        assert warning.payload["status"] == "Charging"  # a warning: the session goes on (station/kernel/meter.py)
         await running.station.id_tag_presented("04A2B3C4", 1)
         _, stop = await csms.wait_call("StopTransaction", start=mark)
         assert last_good <= stop.payload["meterStop"] <= rig.energy_wh + 1  # the last good register, never back

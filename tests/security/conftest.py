@@ -23,7 +23,7 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.server import ServerConnection, serve
 
 from chargebox.clock import VirtualClock
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from tests.firmware.conftest import (
     WAIT,
     FirmwareCsms,

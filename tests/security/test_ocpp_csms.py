@@ -16,7 +16,7 @@ from ocpp.v16 import call
 
 from chargebox.sim.installer import SimulatedInstaller, make_image
 from chargebox.sim.simulator import simulated_station
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
 from tests.firmware.conftest import HttpFiles

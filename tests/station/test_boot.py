@@ -10,7 +10,8 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import Action, RegistrationStatus
 from chargebox.rpc import SendOutcome
-from chargebox.station.boot import UNANSWERED_BOOT_RETRY, Identity
+from chargebox.station.kernel.settings import Identity
+from chargebox.station.v16.boot import UNANSWERED_BOOT_RETRY
 from tests.wire import Wire
 
 Accepted, Pending, Rejected = RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING, RegistrationStatus.REJECTED

@@ -9,8 +9,9 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.errors import ConfigError
-from chargebox.station.config_keys import STANDARD_KEYS, Access
-from chargebox.station.link import RECONNECT_GRACE
+from chargebox.station.kernel.config import Access
+from chargebox.station.kernel.link import RECONNECT_GRACE
+from chargebox.station.v16.config_keys import STANDARD_KEYS
 from chargebox.store import Store
 from tests.wire import Wire, make_station
 
@@ -236,11 +237,12 @@ def test_every_standard_key_of_checklist_8_3_is_in_the_registry() -> None:
 
 
 async def test_an_integrator_declares_a_vendor_key(wired: Callable[..., Wire]) -> None:
-    from chargebox.station.config_keys import ConfigKey, KeyType, Profile
+    from chargebox.station.kernel.config import ConfigKey, KeyType
+    from chargebox.station.v16.config_keys import Profile
 
     wire = wired()
     key = ConfigKey(name="VendorLedBrightness", type=KeyType.INTEGER, access=Access.READ_WRITE, default="50",
-                    profile=Profile.CORE, service="vendor", maximum=100)  # fmt: skip
+                    profile=Profile.CORE, maximum=100)  # fmt: skip
     wire.station.config.declare(key)
     await wire.connect()
     keys = keys_of(await wire.inject('[2,"g","GetConfiguration",{"key":["VendorLedBrightness"]}]'))

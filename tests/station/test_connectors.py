@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import AvailabilityType, ChargePointErrorCode, ChargePointStatus
-from chargebox.station.connectors import STATION_STATUSES, TRANSITIONS
+from chargebox.station.v16.connectors import STATION_STATUSES, TRANSITIONS
 from chargebox.store import Store
 from tests.wire import Wire, make_station
 

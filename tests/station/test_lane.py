@@ -12,7 +12,7 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
-from chargebox.station.lane import MAX_VOLATILE
+from chargebox.station.kernel.lane import MAX_VOLATILE
 from chargebox.store import Store
 from tests.wire import Wire, statuses
 
@@ -185,7 +185,7 @@ async def test_a_journaled_entry_that_no_longer_validates_is_set_aside(
     [letter] = store.dead_letters.all()
     assert letter.payload == bad and "cannot be sent" in letter.reason
     assert "moved to the dead letters" in caplog.text
-    state = wire.station._diagnostics_state()
+    state = wire.station.diagnostics_state()
     assert state["deadLetters"][0]["action"] == "StartTransaction"
 
 

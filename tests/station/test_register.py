@@ -8,8 +8,8 @@ from pathlib import Path
 
 from chargebox.clock import VirtualClock
 from chargebox.sim.simulator import Simulator
-from chargebox.station.metering import REGISTER_STEP_S
 from chargebox.station.station import Station
+from chargebox.station.v16.metering import REGISTER_STEP_S
 from chargebox.store import Store
 from tests.wire import Wire, make_csms, make_station, power_cut_and_restart
 

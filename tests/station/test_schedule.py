@@ -19,8 +19,8 @@ from chargebox.protocol.messages import (
     ChargingSchedulePeriod,
     RecurrencyKindType,
 )
-from chargebox.station import schedule
-from chargebox.station.schedule import Installed, Period, Situation
+from chargebox.station.v16 import schedule
+from chargebox.station.v16.schedule import Installed, Period, Situation
 
 A, W = ChargingRateUnitType.A, ChargingRateUnitType.W
 ABS, REL, REC = ChargingProfileKindType.ABSOLUTE, ChargingProfileKindType.RELATIVE, ChargingProfileKindType.RECURRING

@@ -9,7 +9,7 @@ import pytest
 
 from chargebox.clock import VirtualClock
 from chargebox.protocol import messages as m
-from chargebox.station.reset import REBOOT_GRACE
+from chargebox.station.v16.reset import REBOOT_GRACE
 from tests.wire import Wire, statuses
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chargebox.store import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, Store, migrate
-from chargebox.store.schema import gather
+from chargebox.store.schema import gather, table_modules
 
 
 def schema(db: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -86,3 +86,20 @@ def test_one_number_declared_by_two_modules_fails_loudly() -> None:
     """Two engineers each adding the next migration in their own module must not both ship it."""
     with pytest.raises(RuntimeError, match="more than one module"):
         gather({"a": {1: "A1;", 2: "A2;"}, "b": {2: "B2;"}}, frozenset())
+
+
+def test_a_new_table_module_joins_the_schema_without_a_list_to_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feature's new store module is gathered because it declares MIGRATIONS; other modules are not."""
+    package = tmp_path / "tables_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "core.py").write_text("raise AssertionError('the store itself is not a table module')\n")
+    (package / "zeta.py").write_text("MIGRATIONS = {2: 'Z2;'}\n")
+    (package / "alpha.py").write_text("MIGRATIONS = {1: 'A1;'}\n")
+    (package / "helpers.py").write_text("LIMIT = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    owners = table_modules(package, "tables_under_test")
+    assert owners == {"tables_under_test.alpha": {1: "A1;"}, "tables_under_test.zeta": {2: "Z2;"}}
+    assert gather(owners) == ("A1;", "Z2;")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chargebox.station.tls import TlsSettings
+from chargebox.station.kernel.tls import TlsSettings
 from tests.wire import Wire
 
 Build = Callable[..., Any]

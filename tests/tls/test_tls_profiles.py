@@ -22,7 +22,7 @@ from ocpp.v16 import call
 from ocpp.v16.enums import ConfigurationStatus
 
 from chargebox.errors import ConfigError
-from chargebox.station.tls import TlsSettings
+from chargebox.station.kernel.tls import TlsSettings
 from tests.interop.conftest import StationRunner, basic
 from tests.security.conftest import SECURITY_PROFILES
 from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, wait_until

@@ -18,10 +18,10 @@ from chargebox.errors import ConfigError
 from chargebox.redact import redact
 from chargebox.run.hardware import HardwarePlan, read_hardware
 from chargebox.run.section import Section
-from chargebox.station.boot import Identity
-from chargebox.station.config_keys import MAX_CONNECTORS
+from chargebox.station.kernel.settings import Identity
+from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings, connector_count
-from chargebox.station.tls import TlsSettings
+from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 

@@ -42,8 +42,8 @@ from aiohttp import web
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
-from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
-from chargebox.station.transactions import Outcome
+from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
+from chargebox.station.v16.transactions import Outcome
 from chargebox.web import control_app, json_body, json_error, limits_of
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
 from chargebox.sim.demo_firmware import firmware_tour
 from chargebox.sim.simulator import Simulator, simulated_station
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
 

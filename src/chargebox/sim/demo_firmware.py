@@ -19,8 +19,8 @@ from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol import messages as m
 from chargebox.sim.installer import SimulatedInstaller, default_payload, make_image
 from chargebox.sim.progress import DownloadProgress
-from chargebox.station.firmware import FirmwareProgress
 from chargebox.station.station import Station
+from chargebox.station.v16.firmware import FirmwareProgress
 
 NEW_VERSION: Final = "0.2.0"
 IMAGE_SIZE: Final = 4 << 20
@@ -33,7 +33,9 @@ async def firmware_tour(csms: CentralSystem, station: Station, console: Console,
     image = make_image(NEW_VERSION, default_payload(NEW_VERSION, IMAGE_SIZE))
     runner, url = await _serve(image)
     bar = DownloadProgress(console)
-    station.firmware.listeners.append(bar.update)
+    firmware = station.firmware
+    assert firmware is not None, "the demo's station offers Firmware Management"
+    firmware.listeners.append(bar.update)
     if isinstance(station.ports.installer, SimulatedInstaller):
         station.ports.installer.duration = 0.5
     try:
@@ -46,7 +48,7 @@ async def firmware_tour(csms: CentralSystem, station: Station, console: Console,
         await expect(csms, "Installed", _firmware_status("Installed"))
     finally:
         bar.update(m.FirmwareStatus.IDLE, FirmwareProgress())
-        station.firmware.listeners.remove(bar.update)
+        firmware.listeners.remove(bar.update)
         await runner.cleanup()
 
 

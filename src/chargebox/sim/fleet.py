@@ -33,7 +33,7 @@ from chargebox.sim.ev import EvModel
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.sim.template import Template
-from chargebox.station.boot import Identity
+from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import StationSettings
 from chargebox.store import StoreBackend
 from chargebox.tasks import Tasks

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
 
 from chargebox.protocol import messages as m
-from chargebox.station.firmware import FirmwareProgress, FirmwareService
+from chargebox.station.v16.firmware import FirmwareProgress, FirmwareService
 
 
 class DownloadProgress:

@@ -15,7 +15,7 @@ from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.hardware import HardwarePart, SimulatedEv, SimulatedHardware
 from chargebox.sim.installer import SimulatedInstaller
 from chargebox.station.station import Ports, Station, StationSettings, connector_count
-from chargebox.station.transactions import Outcome
+from chargebox.station.v16.transactions import Outcome
 from chargebox.store import Store
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ from typing import Any, Final
 
 from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
-from chargebox.station.config_keys import MAX_CONNECTORS
+from chargebox.station.v16.config_keys import MAX_CONNECTORS
 
 _TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev"})
 _EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})

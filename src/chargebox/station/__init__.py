@@ -1,1 +1,1 @@
-"""The charge point's behaviour: one service per OCPP feature, wired together by ``Station``."""
+"""The charge point: a kernel (``kernel/``) and the features of an OCPP version (``v16/``), assembled by ``Station``."""

@@ -1,7 +1,8 @@
 """The schema: one numbered sequence of migrations, gathered from the table modules that own them.
 
 Each table module declares the migrations that create or alter its tables as ``MIGRATIONS =
-{number: sql}``, numbered in the one global sequence. ``PRAGMA user_version`` records the last
+{number: sql}``, numbered in the one global sequence; every module of this package that does is
+part of the schema, so a new table module needs no list edited here. ``PRAGMA user_version`` records the last
 number applied; an applied migration is never edited, the next number is added. Gathering checks
 the numbers at import, so two engineers adding the same next number, or a skipped one, fail every
 test at once rather than one station in the field.
@@ -9,30 +10,19 @@ test at once rather than one station in the field.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sqlite3
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Final
 
-from chargebox.store import (
-    auth,
-    certificates,
-    charging_profiles,
-    config,
-    connectors,
-    jobs,
-    keys,
-    local_list,
-    outbox,
-    reservations,
-    security_log,
-    stations,
-    transactions,
-)
-
 FILE_NAME: Final = "station.sqlite"
+_STORE_ITSELF: Final = frozenset({"core", "schema"})  # the modules that are not table modules (core imports this one)
 
 # Migration 2 created the tables of three groups at once, before the store was split into modules;
-# its parts run in the order below, in one transaction. Every later number belongs to one module.
+# its parts run in the order of the modules' names, in one transaction. Every later number belongs
+# to one module.
 SHARED: Final = frozenset({2})
 
 
@@ -57,26 +47,19 @@ def gather(owners: Mapping[str, Mapping[int, str]], shared: frozenset[int] = SHA
     return tuple("".join(parts[number]) for number in numbers)
 
 
-MIGRATIONS: Final[tuple[str, ...]] = gather(
-    {
-        module.__name__: module.MIGRATIONS
-        for module in (
-            config,
-            connectors,
-            auth,
-            outbox,
-            transactions,
-            jobs,
-            certificates,
-            stations,
-            local_list,
-            reservations,
-            security_log,
-            keys,
-            charging_profiles,
-        )
-    }
-)
+def table_modules(directory: Path = Path(__file__).parent, package: str = __package__) -> dict[str, Mapping[int, str]]:
+    """The ``MIGRATIONS`` of every module of the package that declares them, by module name, sorted."""
+    owners: dict[str, Mapping[int, str]] = {}
+    for info in sorted(pkgutil.iter_modules([str(directory)]), key=lambda info: info.name):
+        if info.name not in _STORE_ITSELF:
+            module = importlib.import_module(f"{package}.{info.name}")
+            migrations: Mapping[int, str] | None = getattr(module, "MIGRATIONS", None)
+            if migrations is not None:
+                owners[module.__name__] = migrations
+    return owners
+
+
+MIGRATIONS: Final[tuple[str, ...]] = gather(table_modules())
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

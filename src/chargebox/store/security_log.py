@@ -5,7 +5,7 @@ critical ones are also sent), newest last, bounded to ``max_rows`` per station s
 frames or failed TLS handshakes cannot fill its disk. GetLog(SecurityLog) uploads these rows.
 
 ``log_job`` and ``signed_firmware_job``: the GetLog upload and the SignedUpdateFirmware job, one row per station,
-journalled by the job engine (``station/jobs.py``) like ``firmware_job`` and ``diagnostics_job``, so either
+journalled by the job engine (``station/kernel/jobs.py``) like ``firmware_job`` and ``diagnostics_job``, so either
 resumes after a power loss.
 """
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
-from chargebox.station.authorization import is_id_token
+from chargebox.station.v16.authorization import is_id_token
 
 MAX_LINE: Final = 256  # a longer line is noise, not a card
 

@@ -4,7 +4,7 @@ map given register by register.
 The port's ``read`` must not wait on I/O, so a background task polls every meter each ``poll_interval`` and
 ``read`` serves the latest values. A meter whose last good poll is older than ``stale_after`` raises
 ``HardwareError``: the station then reports PowerMeterFailure and bills on from the last good register
-(``station/meter.py``), and clears the warning when the meter answers again.
+(``station/kernel/meter.py``), and clears the warning when the meter answers again.
 
 Register maps (addresses are the 0-based protocol addresses, not the 3xxxx/4xxxx catalogue numbers):
 

@@ -1,0 +1,108 @@
+"""Features declare, the station assembles: one ``Feature`` per feature module, one ordered table per version.
+
+A feature module ends with its declaration, ``FEATURE = Feature(...)``: its name and the profile that
+offers it, the service it builds, the CSMS-initiated actions that service answers, the configuration
+keys and store tables it owns, the features it needs, and how it is built. ``assemble`` walks a
+version's table (``v16/table.py``), which is also the dependency order: a feature of an offered
+profile is built, with the kernel and the features it declared it needs; a feature of a profile the
+station does not offer is not built at all, so its actions are answered NotSupported (checklist 1.4),
+its keys are not served (K-4) and it takes part in nothing. That is the one policy.
+
+A build reaches another feature only through ``Needs``, which hands out what the declaration names
+and nothing else; it hooks its service into another's decision through that service's extension
+points (``AuthorizationService.lists``, ``TransactionService.start_permits`` and ``energy``,
+``ConnectorsService.observers``), never by assigning another service's attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from chargebox.protocol.messages import Action
+from chargebox.rpc import Handler
+from chargebox.station.kernel.kernel import Kernel
+from chargebox.station.kernel.service import Service
+
+S = TypeVar("S", bound=Service)
+T = TypeVar("T", bound=Service)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feature(Generic[S]):
+    """One feature as the station assembles it."""
+
+    name: str
+    profile: str  # the profile whose offer builds it (1.6: a feature profile; Security for the whitepaper's)
+    service: type[S]
+    build: Callable[[Kernel, Needs], S]
+    actions: frozenset[Action] = frozenset()  # exactly the keys of the service's handlers()
+    withdraws: frozenset[Action] = frozenset()  # another feature's actions it answers NotSupported (SF-10)
+    keys: frozenset[str] = frozenset()  # the configuration keys it owns (1.6: from the catalogue)
+    tables: frozenset[str] = frozenset()  # the store tables it owns (their module owns the migrations)
+    needs: tuple[type[Service], ...] = ()  # built before it, in the table
+
+
+class Needs:
+    """The features built so far, as one feature's build may reach them: only those it declared."""
+
+    def __init__(self, feature: Feature[Any], built: Mapping[type[Service], Service]) -> None:
+        self._feature = feature
+        self._built = built
+
+    def __call__(self, kind: type[T]) -> T:
+        """The built service of that kind; LookupError if undeclared or not built before (a table bug)."""
+        if kind not in self._feature.needs:
+            raise LookupError(f"feature {self._feature.name} needs {kind.__name__} without declaring it")
+        service = self._built.get(kind)
+        if not isinstance(service, kind):
+            raise LookupError(f"feature {self._feature.name} needs {kind.__name__}, which is not built before it")
+        return service
+
+
+@dataclass(frozen=True, slots=True)
+class Assembly:
+    """The features a station built, in table order, and the actions it answers NotSupported."""
+
+    built: tuple[tuple[Feature[Any], Service], ...]
+    withheld: frozenset[Action]  # of features not built, and withdrawn by one that is
+    by_service: Mapping[type[Service], Service]
+
+    @property
+    def services(self) -> list[Service]:
+        return [service for _feature, service in self.built]
+
+    def get(self, kind: type[T]) -> T | None:
+        """The built service of that kind, None when its profile is not offered."""
+        service = self.by_service.get(kind)
+        return service if isinstance(service, kind) else None
+
+    def need(self, kind: type[T]) -> T:
+        """The built service of that kind (one every station has); LookupError if it is not built."""
+        service = self.get(kind)
+        if service is None:
+            raise LookupError(f"no {kind.__name__} is built")
+        return service
+
+    def handlers(self) -> Iterator[tuple[Action, Handler]]:
+        """What each feature answers: the actions it declared, taken from its service's handlers()."""
+        for feature, service in self.built:
+            handlers = service.handlers()
+            for action in sorted(feature.actions - self.withheld):
+                yield action, handlers[action]
+
+
+def assemble(kernel: Kernel, table: Iterable[Feature[Any]], offered: frozenset[str]) -> Assembly:
+    """Build the features of the offered profiles, in table order."""
+    table = tuple(table)
+    built: dict[type[Service], Service] = {}
+    pairs: list[tuple[Feature[Any], Service]] = []
+    for feature in table:
+        if feature.profile in offered:
+            service = feature.build(kernel, Needs(feature, built))
+            built[feature.service] = service
+            pairs.append((feature, service))
+    withheld = {action for feature in table if feature.profile not in offered for action in feature.actions}
+    withheld |= {action for feature, _service in pairs for action in feature.withdraws}
+    return Assembly(tuple(pairs), frozenset(withheld), built)

@@ -1,0 +1,156 @@
+"""The kernel: what every feature of a station uses, built once, before any feature.
+
+A station's settings, ports, clock and log; its store and configuration; the Rpc, the outbound lane
+and the link with its transport; the file transfers and their workspace; the guarded meter; the door
+for security events; the registry of what TriggerMessage may ask for. Nothing here knows a feature:
+a feature reaches the kernel through the ``Kernel`` its build is given, and the station (``Host``)
+through it. Which OCPP version the station speaks is the ``Version`` it is started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from chargebox.clock import Clock
+from chargebox.errors import ConfigError
+from chargebox.rpc import Rpc
+from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.events import SecurityEvents
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.link import LinkService
+from chargebox.station.kernel.meter import GuardedMeter
+from chargebox.station.kernel.service import Triggers
+from chargebox.station.kernel.settings import Identity, Ports, StationSettings
+from chargebox.station.kernel.version import Version
+from chargebox.store import Store
+from chargebox.transfer import Transfer, Workspace
+from chargebox.transport import Transport
+
+# The store tables the kernel owns: the configuration and the station's own state, the connectors'
+# persisted facts (availability, meter registers), the journal (the outbox, its dead letters, the
+# transactions its messages belong to and their samples) and the TLS material the link reads. Every
+# other table is a feature's (its FEATURE.tables).
+TABLES: Final = frozenset(
+    {"config", "station_state", "connectors", "outbox", "dead_letters", "transactions", "tx_samples", "certificates",
+     "private_keys"}
+)  # fmt: skip
+
+
+class Host(Protocol):
+    """The station as its features see it: what only the whole station can do."""
+
+    def reboot(self, identity: Identity | None = None) -> None:
+        """Restart the station software (B-1), with a new identity if the firmware changed (F-7)."""
+        ...
+
+    async def accepted(self, first: bool) -> None:
+        """The central system accepted the boot (``first``) or the link came back after one."""
+        ...
+
+    def diagnostics_state(self) -> dict[str, Any]:
+        """The station's state as a diagnostics archive holds it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kernel:
+    """One station's kernel (``Kernel.start``)."""
+
+    settings: StationSettings
+    ports: Ports
+    host: Host
+    profiles: frozenset[str]  # what the station offers (1.6: its feature profiles)
+    connector_count: int
+    clock: Clock
+    log: logging.LoggerAdapter[logging.Logger] | logging.Logger
+    store: Store
+    config: Configuration
+    version: Version
+    rpc: Rpc
+    lane: Lane
+    link: LinkService
+    transport: Transport
+    transfer: Transfer
+    workspace: Workspace
+    meter: GuardedMeter
+    security_events: SecurityEvents
+    triggers: Triggers  # what TriggerMessage may ask for, as every service offers it
+
+    @classmethod
+    def start(
+        cls,
+        settings: StationSettings,
+        *,
+        ports: Ports,
+        host: Host,
+        profiles: frozenset[str],
+        connector_count: int,
+        clock: Clock,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        store: Store,
+        config: Configuration,
+        version: Version,
+        on_open: Callable[[], Awaitable[None]],
+        on_close: Callable[[], None],
+    ) -> Kernel:
+        """Build the kernel; ConfigError if the link cannot start (its profile, URL and TLS files)."""
+        rpc = Rpc(clock=clock, logger=log, name=settings.charge_point_id)
+        security_events = SecurityEvents()
+        link = LinkService(
+            config=config,
+            version=version,
+            rpc=rpc,
+            clock=clock,
+            csms_url=settings.csms_url,
+            charge_point_id=settings.charge_point_id,
+            compression=settings.compression,
+            log=log,
+            tls=settings.tls,
+            roots=lambda: store.certificates.pems(version.csms_root),
+            credentials=store.private_keys.charge_point_credentials,
+            security_event=security_events.report,
+        )
+        problem = link.start_problem()
+        if problem is not None:
+            raise ConfigError(problem)
+        transport = Transport(
+            settings=link.settings,
+            rpc=rpc,
+            clock=clock,
+            logger=log,
+            on_open=on_open,
+            on_close=on_close,
+            policy=settings.reconnect,
+            on_failure=link.connect_failed,
+        )
+        link.transport = transport
+        return cls(
+            settings=settings,
+            ports=ports,
+            host=host,
+            profiles=profiles,
+            connector_count=connector_count,
+            clock=clock,
+            log=log,
+            store=store,
+            config=config,
+            version=version,
+            rpc=rpc,
+            lane=Lane(rpc=rpc, store=store, clock=clock, config=config, version=version, log=log),
+            link=link,
+            transport=transport,
+            transfer=Transfer(settings.transfer),  # firmware and diagnostics (checklist 4.1, 4.2)
+            workspace=Workspace(settings.data_dir),  # the one directory file transfers write into
+            meter=GuardedMeter(ports.meter, registers=store.connectors.all_meter_wh(), log=log),
+            security_events=security_events,
+            triggers={},
+        )
+
+    def reset(self) -> None:
+        """Runtime state only (seed: OCPPResetAllGlobals): the journal and the store stay."""
+        self.rpc.reset()
+        self.lane.reset()
+        self.link.reset()

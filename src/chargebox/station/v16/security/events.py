@@ -1,0 +1,196 @@
+"""Security events and the security log (whitepaper A04, checklist T-45, B-10, F-9, SF-1, SF-5).
+
+``report(event_type, tech_info)`` is the one door: any service (and the TLS code) calls it, synchronously, from
+wherever it detects an event. Every event is written to the security log in the store at once (A04.FR.01: all of
+them); the ones the whitepaper marks critical, and the ones a rule says must be sent (SF-1, SF-5, CT-2), are also
+*journaled* as a SecurityEventNotification through the lane (``lane.append``, Q-8), exactly like a transaction
+message: in the outbox before it is sent, deleted once answered, so it survives an offline period and a power
+loss and reaches the central system once. Notifications are sent only by a station offering the Security profile
+(a central system without the whitepaper would answer NotImplemented); the log is kept either way.
+
+What a crash can lose: the instant between ``report`` and the outbox commit (one group commit, a millisecond).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from chargebox.clock import Clock, TimerHandle
+from chargebox.protocol.messages import SecurityEventNotificationRequest
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
+from chargebox.station.v16.config_keys import Profile
+from chargebox.store import Store
+from chargebox.tasks import Tasks
+
+# Whitepaper edition 2, §8 (Security events): the critical ones MUST be sent (A04.FR.01..04).
+CRITICAL: Final = frozenset(
+    {
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "SecurityLogWasCleared",
+        "MemoryExhausted",
+        "TamperDetectionActivated",
+    }
+)
+# Not critical, but a rule of the whitepaper says "send SecurityEventNotification" for them.
+SENT_TOO: Final = frozenset(
+    {
+        "InvalidFirmwareSignature",  # SF-5, L01.FR.04
+        "InvalidFirmwareSigningCertificate",  # SF-1, L01.FR.02
+        "InvalidChargePointCertificate",  # CT-2, A02.FR.09
+        "InvalidCentralSystemCertificate",  # T-44, A00.FR.412
+        "InvalidTLSVersion",  # T-44
+        "InvalidTLSCipherSuite",  # T-44
+    }
+)
+# Every type of §8; ``report`` refuses a misspelt one (a typo would be a silent hole in the log).
+EVENT_TYPES: Final = (
+    CRITICAL
+    | SENT_TOO
+    | frozenset(
+        {
+            "FailedToAuthenticateAtCentralSystem",
+            "CentralSystemFailedToAuthenticate",
+            "ReconfigurationOfSecurityParameters",
+            "InvalidMessages",
+            "AttemptedReplayAttacks",
+        }
+    )
+)
+# The station's own doing, not a sign of attack or failure: logged at INFO ("="), the others at WARNING ("!"),
+# so a fleet of ten thousand stations does not print ten thousand warnings as it boots.
+ROUTINE: Final = frozenset(
+    {
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "ReconfigurationOfSecurityParameters",
+    }
+)
+# Configuration keys whose change is a ReconfigurationOfSecurityParameters (T-41: the value is never logged).
+SECURITY_KEYS: Final = (
+    "SecurityProfile",
+    "AuthorizationKey",
+    "CpoName",
+    "AdditionalRootCertificateCheck",
+    "CertificateSignedMaxChainSize",
+    "CertificateStoreMaxLength",
+)
+# A clock set by more than this (B-4, B-7) is a SettingSystemTime event: a sync of a few seconds is not.
+TIME_JUMP_SECONDS: Final = 60.0
+EVENT_TYPE_MAX, TECH_INFO_MAX = 50, 255  # CiString50, CiString255
+
+
+class SecurityService(Service):
+    """The security log and the SecurityEventNotifications (``Station.security``)."""
+
+    def __init__(
+        self,
+        *,
+        lane: Lane,
+        store: Store,
+        clock: Clock,
+        send: Callable[[], bool],
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        """``send()`` says whether notifications go out (the Security profile is offered)."""
+        self._lane = lane
+        self._store = store
+        self._clock = clock
+        self._send = send
+        self._log = log
+        # Not cancelled by reset(): an event reported just before a reboot (ResetOrReboot) is still journaled.
+        self._journaling = Tasks(log, "security event")
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    def report(self, event_type: str, tech_info: str | None = None) -> None:
+        """Log a security event now and, if it is one to send, journal its SecurityEventNotification."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown security event type {event_type!r}")
+        info = None if tech_info is None else tech_info[:TECH_INFO_MAX]
+        now = self._clock.now()
+        critical = event_type in CRITICAL
+        self._store.security_log.add(now.isoformat(), event_type, info, critical=critical)
+        level, mark = (logging.INFO, "=") if event_type in ROUTINE else (logging.WARNING, "!")
+        self._log.log(level, "%s security event %s%s", mark, event_type, f": {info}" if info else "")
+        if (critical or event_type in SENT_TOO) and self._send():
+            request = SecurityEventNotificationRequest(
+                type=event_type[:EVENT_TYPE_MAX], timestamp=now, tech_info=msgspec.UNSET if info is None else info
+            )
+            task = self._journaling.spawn(self._lane.append(request))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def journaled(self) -> None:
+        """Wait until every notification reported so far is in the outbox (a clean stop, tests)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    def configuration_changed(self, key: str) -> Callable[[str], None]:
+        """A ``Configuration.subscribe`` listener for a security key: the key's name is logged, never its value."""
+        return lambda _value: self.report("ReconfigurationOfSecurityParameters", f"{key} changed")
+
+    def watch_clock(self, clock: Clock) -> Clock:
+        """The clock the boot service sets (B-4, B-7), reporting SettingSystemTime when a set moves it far."""
+        return _WatchedClock(clock, self)
+
+
+class _WatchedClock:
+    """A Clock whose ``set_time`` reports a jump; everything else is the station's clock."""
+
+    def __init__(self, clock: Clock, security: SecurityService) -> None:
+        self._clock = clock
+        self._security = security
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def set_time(self, now: datetime) -> None:
+        before = self._clock.now()
+        self._clock.set_time(now)
+        jump = (now - before).total_seconds()
+        if abs(jump) > TIME_JUMP_SECONDS:
+            self._security.report("SettingSystemTime", f"clock set from {before.isoformat()} to {now.isoformat()}")
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        return self._clock.call_later(delay, callback)
+
+    async def sleep(self, delay: float) -> None:
+        await self._clock.sleep(delay)
+
+
+def _build(kernel: Kernel, _needs: Needs) -> SecurityService:
+    offered = Profile.SECURITY in kernel.profiles
+    service = SecurityService(
+        lane=kernel.lane, store=kernel.store, clock=kernel.clock, send=lambda: offered, log=kernel.log
+    )
+    kernel.security_events.handle(service.report)  # first of the features: every event is kept (T-45)
+    for name in SECURITY_KEYS:
+        if kernel.config.has(name):
+            kernel.config.subscribe(name, service.configuration_changed(name))
+    return service
+
+
+# Core: the log is kept whatever the station offers; the notifications go when Security is offered.
+FEATURE: Final = Feature(
+    name="security_events",
+    profile=Profile.CORE,
+    service=SecurityService,
+    build=_build,
+    tables=frozenset({"security_log"}),
+)

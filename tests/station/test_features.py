@@ -1,0 +1,160 @@
+"""The feature table (station/feature.py, v16/table.py): each feature's declaration is what it does.
+
+A declaration names the actions its service answers, the configuration keys and store tables it owns
+and the features it needs; these tests fail when one says other than the code (an action answered
+but not declared, a key or a table nobody owns or two features claim, a need built after its user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from chargebox.clock import VirtualClock
+from chargebox.protocol.messages import CENTRAL_SYSTEM_INITIATED, Action
+from chargebox.station import feature
+from chargebox.station.kernel import kernel
+from chargebox.station.kernel.kernel import Kernel
+from chargebox.station.kernel.service import Service
+from chargebox.station.station import Station
+from chargebox.station.v16.config_keys import KERNEL_KEYS, STANDARD_KEYS, Profile
+from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.offer import IMPLEMENTED_PROFILES
+from chargebox.station.v16.table import FEATURES, STATION_KEYS
+from chargebox.store import Store
+from tests.wire import Wire, make_station
+
+EVERY_PROFILE = ",".join(p.value for p in IMPLEMENTED_PROFILES)
+
+
+def every_feature(clock: VirtualClock) -> Station:
+    return make_station(clock, ocpp_config={"SupportedFeatureProfiles": EVERY_PROFILE})
+
+
+def test_a_station_offering_every_profile_builds_every_feature_in_table_order(clock: VirtualClock) -> None:
+    station = every_feature(clock)
+    assert [f.name for f, _service in station.features.built] == [f.name for f in FEATURES]
+    assert station.services == [station.features.need(f.service) for f in FEATURES]
+
+
+def test_each_feature_declares_exactly_the_actions_its_service_answers(clock: VirtualClock) -> None:
+    station = every_feature(clock)
+    for declared, service in station.features.built:
+        assert set(service.handlers()) == declared.actions, declared.name
+
+
+def test_every_central_system_action_is_declared_by_exactly_one_feature() -> None:
+    declared = [action for f in FEATURES for action in f.actions]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == set(CENTRAL_SYSTEM_INITIATED)
+
+
+def test_a_feature_needs_only_what_the_table_builds_before_it_whenever_it_is_built() -> None:
+    for position, declared in enumerate(FEATURES):
+        earlier = {f.service: f for f in FEATURES[:position]}
+        for need in declared.needs:
+            assert need in earlier, f"{declared.name} needs {need.__name__}, which is not built before it"
+            # built whenever the feature is: a Core feature, or one of the same profile
+            assert earlier[need].profile in (Profile.CORE, declared.profile), (declared.name, need.__name__)
+
+
+def test_every_catalogue_key_is_owned_once_by_a_feature_of_its_profile_or_by_the_kernel_or_the_station() -> None:
+    owners: dict[str, list[str]] = {}
+    profile_of = {key.name: key.profile for key in STANDARD_KEYS}
+    for declared in FEATURES:
+        for name in declared.keys:
+            owners.setdefault(name, []).append(declared.name)
+            assert profile_of.get(name) == declared.profile, (declared.name, name)
+    kernel_keys = {getattr(KERNEL_KEYS, field) for field in KERNEL_KEYS.__dataclass_fields__}
+    for name in kernel_keys | STATION_KEYS:
+        owners.setdefault(name, []).append("kernel" if name in kernel_keys else "station")
+        assert profile_of.get(name) == Profile.CORE, name
+    assert set(owners) == set(profile_of)
+    assert {name: who for name, who in owners.items() if len(who) > 1} == {}
+
+
+def test_every_store_table_is_owned_once_by_a_feature_or_by_the_kernel() -> None:
+    store = Store.open(None)
+    try:
+        rows = store.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    finally:
+        store.close()
+    owned = [table for f in FEATURES for table in f.tables] + list(kernel.TABLES)
+    assert len(owned) == len(set(owned))
+    assert set(owned) == {str(name) for (name,) in rows}
+
+
+def test_a_profile_not_offered_builds_none_of_its_features(clock: VirtualClock) -> None:
+    station = make_station(clock, ocpp_config={"SupportedFeatureProfiles": "Core"})
+    assert [f.name for f, _service in station.features.built] == [f.name for f in FEATURES if f.profile == "Core"]
+    assert station.reservation is None and station.smart_charging is None and station.firmware is None
+
+
+def answered_by_the_integrator(_request: Any) -> Any:
+    raise AssertionError("an action the station does not offer reached a handler")
+
+
+async def test_1_4_an_action_of_a_profile_not_offered_stays_NotSupported_whoever_registers_it(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})
+    wire.station.register(Action.GET_LOCAL_LIST_VERSION, answered_by_the_integrator)
+    await wire.connect()
+    answer = await wire.inject('[2,"v","GetLocalListVersion",{}]')
+    assert answer[:3] == [4, "v", "NotSupported"]
+
+
+async def test_SF_10_a_station_with_signed_updates_answers_UpdateFirmware_NotSupported_whoever_registers_it(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": EVERY_PROFILE})
+    wire.station.register(Action.UPDATE_FIRMWARE, answered_by_the_integrator)
+    await wire.connect()
+    answer = await wire.inject(
+        '[2,"u","UpdateFirmware",{"location":"http://x/f.bin","retrieveDate":"2030-01-01T00:00:00Z"}]'
+    )
+    assert answer[:3] == [4, "u", "NotSupported"]
+    assert Action.SIGNED_UPDATE_FIRMWARE in wire.station.rpc.handlers
+
+
+def test_a_build_reaches_only_the_features_it_declared(clock: VirtualClock) -> None:
+    station = every_feature(clock)
+
+    def build(_kernel: Kernel, needs: feature.Needs) -> Service:
+        return needs(ConnectorsService)
+
+    undeclared = feature.Feature(name="peeker", profile="Core", service=Service, build=build)
+    with pytest.raises(LookupError, match="peeker needs ConnectorsService without declaring it"):
+        feature.assemble(station.kernel, [undeclared], frozenset({"Core"}))
+    too_early = feature.Feature(name="early", profile="Core", service=Service, build=build, needs=(ConnectorsService,))
+    with pytest.raises(LookupError, match="early needs ConnectorsService, which is not built before it"):
+        feature.assemble(station.kernel, [too_early], frozenset({"Core"}))
+
+
+async def test_C_28_a_station_without_firmware_management_has_no_firmware_status_to_trigger(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core,RemoteTrigger"})
+    await wire.connect()
+    answer = await wire.inject('[2,"t","TriggerMessage",{"requestedMessage":"FirmwareStatusNotification"}]')
+    assert answer == [3, "t", {"status": "NotImplemented"}]
+    answer = await wire.inject('[2,"h","TriggerMessage",{"requestedMessage":"Heartbeat"}]')
+    assert answer == [3, "h", {"status": "Accepted"}]
+    assert wire.station.snapshot()["firmwareStatus"] is None
+
+
+async def test_extended_trigger_message_needs_no_remote_trigger_profile(wired: Callable[..., Wire]) -> None:
+    """The trigger registry is the kernel's: ExtendedTriggerMessage reads it, TriggerMessage offered or not."""
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core,Security"})
+    await wire.connect()
+    answer = await wire.inject('[2,"e","ExtendedTriggerMessage",{"requestedMessage":"Heartbeat"}]')
+    assert answer == [3, "e", {"status": "Accepted"}]
+    await wire.clock.advance(0)
+    assert "Heartbeat" in wire.sent_actions()
+    assert (await wire.inject('[2,"t","TriggerMessage",{"requestedMessage":"Heartbeat"}]'))[:3] == [
+        4,
+        "t",
+        "NotSupported",
+    ]
