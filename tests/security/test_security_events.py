@@ -121,10 +121,10 @@ async def test_B_10_reset_is_reset_or_reboot(sec: SecRig) -> None:
 
 
 async def test_B_10_a_clock_set_far_is_setting_system_time_a_small_sync_is_not(sec: SecRig) -> None:
-    boot_clock = sec.wire.station.boot._clock
-    boot_clock.set_time(sec.clock.now() + timedelta(seconds=5))
+    clock_sync = sec.wire.station.clock_sync
+    clock_sync.set_time(sec.clock.now() + timedelta(seconds=5), "Heartbeat.conf")
     assert sec.wire.station.store.security_log.count() == 0
-    boot_clock.set_time(sec.clock.now() + timedelta(hours=2))
+    clock_sync.set_time(sec.clock.now() + timedelta(hours=2), "Heartbeat.conf")
     assert await delivered(sec) == ["SettingSystemTime"]
 
 

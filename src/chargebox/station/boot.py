@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chargebox.clock import Clock, sleep_or_wake
@@ -83,16 +84,19 @@ class BootService(Service):
         config: Configuration,
         clock: Clock,
         identity: Identity,
+        set_time: Callable[[datetime, str], bool],
         on_accepted: Callable[[bool], Awaitable[None]],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
-        """``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""
+        """``set_time(currentTime, message)`` sets the clock if it believes the time (``ClockSync``);
+        ``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""
         self.identity = identity
         self.registration: RegistrationStatus | None = None
         self._rpc = rpc
         self._lane = lane
         self._config = config
         self._clock = clock
+        self._set_time = set_time
         self._on_accepted = on_accepted
         self._log = log
         self._accepted_once = False
@@ -161,7 +165,7 @@ class BootService(Service):
     async def send_heartbeat(self) -> SendResult[HeartbeatResponse]:
         result: SendResult[HeartbeatResponse] = await self._lane.call(HeartbeatRequest())
         if result.response is not None:
-            self._clock.set_time(result.response.current_time)  # B-7: sync the clock
+            self._set_time(result.response.current_time, "Heartbeat.conf")  # B-7: sync the clock
         return result
 
     # -- internals ----------------------------------------------------------------------------
@@ -175,7 +179,7 @@ class BootService(Service):
                 await self._clock.sleep(UNANSWERED_BOOT_RETRY)
                 continue
             self.registration = response.status
-            self._clock.set_time(response.current_time)  # B-4
+            self._set_time(response.current_time, "BootNotification.conf")  # B-4
             usable = 0 <= response.interval <= MAX_INTERVAL
             if not usable:
                 self._log.warning(

@@ -30,6 +30,7 @@ from chargebox.station.authorization import AuthorizationService
 from chargebox.station.availability import AvailabilityService
 from chargebox.station.boot import BootService, Identity
 from chargebox.station.certificates import CENTRAL_SYSTEM_ROOT, CertificateService
+from chargebox.station.clock_sync import ClockSync
 from chargebox.station.config import Configuration, ConfigurationService
 from chargebox.station.config_keys import Profile
 from chargebox.station.connectors import ConnectorsService
@@ -211,6 +212,7 @@ class Station:
         )
         self.link.transport = self.transport
         common: dict[str, Any] = {"clock": self.clock, "log": self.log}
+        self.clock_sync = ClockSync(store=self.store, security=self.security, **common)
         self.boot = BootService(
             rpc=self.rpc,
             lane=self.lane,
@@ -219,9 +221,9 @@ class Station:
                 settings.identity,
                 firmware_version=ports.installer.running_version() or settings.identity.firmware_version,
             ),
+            set_time=self.clock_sync.set_time,  # B-4, B-7, within the time window; B-10
             on_accepted=self._on_accepted,
-            clock=self.security.watch_clock(self.clock),  # B-10: a clock set far is SettingSystemTime
-            log=self.log,
+            **common,
         )
         self.connectors = ConnectorsService(lane=self.lane, config=self.config, store=self.store, count=count, **common)
         self.meter = GuardedMeter(
@@ -320,10 +322,13 @@ class Station:
                                  transactions=self.transactions, ev=ports.ev, **common)
             if Profile.SMART_CHARGING in profiles else None
         )  # fmt: skip
+        if self.smart_charging is not None:  # a schedule's periods are wall-clock times (SC-8)
+            self.clock_sync.moved.append(self.smart_charging.apply)
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
         # resume and reset are taken from it).
         self.services: list[Service] = [
             self.link,
+            self.clock_sync,
             self.boot,
             self.connectors,
             self.configuration,
@@ -373,7 +378,8 @@ class Station:
 
     async def run(self) -> None:
         """Connect and serve until ``stop()``; raises CsmsUnreachable if the policy gives up."""
-        await self.transactions.recover()  # X-12: before anything else, end what a power loss cut
+        self.clock_sync.start()  # a clock that reads before the build (no real-time clock) is set forward first
+        await self.transactions.recover()  # X-12: end what a power loss cut
         self.security.report("StartupOfTheDevice")  # B-10
         await self.transport.run()
 
@@ -416,6 +422,7 @@ class Station:
             return
         self._stopped = True
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
+        self.clock_sync.remember()
         await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
         await self.transport.stop()
         self._tasks.cancel()
