@@ -129,6 +129,40 @@ async def test_run_boots_charges_stops_and_recovers_a_transaction_cut_by_SIGKILL
         await rig.stop()
 
 
+async def test_X_8_SIGTERM_ends_the_running_transaction_with_reason_Reboot_and_delivers_it(
+    csms: tuple[CentralSystem, str], tmp_path: Path
+) -> None:
+    system, url = csms
+    rig = ModbusRig(power_w=36_000.0)
+    await rig.start()
+    fifo = tmp_path / "reader"
+    os.mkfifo(fifo)
+    config = tmp_path / "station.toml"
+    config.write_text(modbus_station(url, tmp_path / "data", rig.port, rig.io_port, fifo=fifo))
+    log = tmp_path / "stderr.log"
+    process = await spawn(config, log)
+    try:
+        await next_call(system, m.Action.BOOT_NOTIFICATION)
+        rig.plugged = True
+        await until(lambda: "Preparing" in log.read_text(), timeout=WAIT)
+        swipe(fifo, "04A2B3C4")
+        start = await next_call(system, m.Action.START_TRANSACTION)
+        sampled = await next_call(system, m.Action.METER_VALUES)
+        while energy(sampled) <= start.meter_start:
+            sampled = await next_call(system, m.Action.METER_VALUES)
+        process.send_signal(signal.SIGTERM)
+        stop = await next_call(system, m.Action.STOP_TRANSACTION)  # sent by the process SIGTERM ends
+        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+        assert stop.reason is m.Reason.REBOOT and stop.meter_stop >= energy(sampled)
+        assert not await rig.coil(CONTACTOR_COIL)  # no energy for a session that is over
+        assert "1 transaction(s) end with reason Reboot" in log.read_text()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await rig.stop()
+
+
 async def test_a_silent_pilot_module_at_start_does_not_keep_the_station_from_booting(
     csms: tuple[CentralSystem, str], tmp_path: Path
 ) -> None:

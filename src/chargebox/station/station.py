@@ -7,6 +7,7 @@ offers (the others are answered NotSupported), and runs the connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -63,6 +64,10 @@ IMPLEMENTED_PROFILES: Final = frozenset(Profile)
 # Security (the whitepaper) is offered when SupportedFeatureProfiles names it: a central system without it would
 # answer its messages NotImplemented, and SF-10 turns plain UpdateFirmware away.
 DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES - {Profile.SECURITY}
+# A clean stop (SIGTERM) waits this long at most for the central system to take the StopTransactions it journaled:
+# a live link answers in milliseconds, and the stop must end well inside a service manager's patience (the unit of
+# docs/howto/chargebox.service allows 15 s). What is not delivered by then goes after the next start.
+STOP_DELIVERY_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +131,10 @@ class StationSettings:
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     transfer: TransferSettings = field(default_factory=TransferSettings)  # firmware and diagnostics (F-5, D-2)
     tls: TlsSettings = field(default_factory=TlsSettings)  # security profiles 2 and 3 (T-44)
+    # X-8: the reason running transactions end with when ``run()`` is cancelled (SIGTERM): Reboot for a station its
+    # service manager starts again, Other for one taken out of service. None: a cancel drops the link at once and
+    # the next start ends what ran with PowerLoss (X-12), as after a power cut.
+    sigterm_reason: Reason | None = None
 
 
 class Station:
@@ -377,11 +386,32 @@ class Station:
             self.rpc.handlers[action] = handler
 
     async def run(self) -> None:
-        """Connect and serve until ``stop()``; raises CsmsUnreachable if the policy gives up."""
+        """Connect and serve until ``stop()`` or a cancel; raises CsmsUnreachable if the policy gives up.
+
+        With ``settings.sigterm_reason`` a cancel (the CLI's on SIGTERM or Ctrl-C) is a clean stop: every running
+        transaction ends with that reason (X-8) and the link stays up for at most ``STOP_DELIVERY_S`` while the
+        lane delivers what is journaled; what it cannot deliver goes after the next start (Q-1)."""
         self.clock_sync.start()  # a clock that reads before the build (no real-time clock) is set forward first
         await self.transactions.recover()  # X-12: end what a power loss cut
         self.security.report("StartupOfTheDevice")  # B-10
-        await self.transport.run()
+        reason = self.settings.sigterm_reason
+        if reason is None:
+            await self.transport.run()
+            return
+        link = asyncio.ensure_future(self.transport.run())
+        try:
+            await asyncio.shield(link)
+        except asyncio.CancelledError:
+            if not link.done():
+                try:
+                    await self._end_sessions(reason)
+                except Exception:  # the stop goes on: what was journaled is safe, the rest is X-12's at next start
+                    self.log.exception("! stopping: the transactions could not all be ended")
+            raise
+        finally:
+            if not link.done():
+                link.cancel()
+                await asyncio.wait([link])
 
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
@@ -409,6 +439,15 @@ class Station:
         """A reboot the station decides itself (a watchdog, a local operator): reason Reboot (X-8)."""
         await self.transactions.stop_all(Reason.REBOOT)
         self.reboot()
+
+    async def _end_sessions(self, reason: Reason) -> None:
+        """A clean stop: every transaction ends with ``reason``, and its StopTransaction goes out within the bound."""
+        if self.transactions.sessions:
+            self.log.info("= stopping: %d transaction(s) end with reason %s", len(self.transactions.sessions), reason)
+        await self.transactions.stop_all(reason)
+        if not await self.lane.flush(STOP_DELIVERY_S):
+            self.log.warning("! stopping: %d journaled message(s) not delivered within %ss; they go after the next "
+                             "start", self.lane.pending(), STOP_DELIVERY_S)  # fmt: skip
 
     def ev_suspended(self, connector_id: int, suspended: bool) -> None:
         """The EV stopped (or resumed) taking energy: SuspendedEV (S-4)."""
