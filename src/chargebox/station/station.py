@@ -43,6 +43,7 @@ from chargebox.station.get_log import GetLogService
 from chargebox.station.lane import Lane
 from chargebox.station.link import LinkService
 from chargebox.station.local_list import LocalListService
+from chargebox.station.log import StationLog
 from chargebox.station.meter import GuardedMeter
 from chargebox.station.metering import MeteringService
 from chargebox.station.reservation import ReservationService
@@ -159,7 +160,7 @@ class Station:
         self.settings = settings
         self.id = settings.charge_point_id
         self.clock: Clock = clock or SystemClock()
-        self.log = logging.LoggerAdapter(logging.getLogger("chargebox.station"), {"cp": self.id})
+        self.log = StationLog(logging.getLogger("chargebox.station"), self.id, self.clock)  # repeats limited
         template = _template(settings)
         profiles = _profiles(template, settings.ocpp_config_source)
         count = _connector_count(settings, template)
