@@ -13,6 +13,7 @@ that reads before the window (a controller without a real-time clock starts in 1
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from chargebox.clock import BUILD_DATE, LATEST, Clock, TimeWindow, aware
 from chargebox.station.security import SecurityService
 from chargebox.station.service import Service
 from chargebox.store import Store
+from chargebox.tasks import Tasks
 
 LAST_KNOWN_KEY: Final = "last_known_time"  # in ``store.state``: ISO 8601, UTC
 # A sync that moves the clock further than this is a SettingSystemTime event (B-10); a drift of seconds is not.
@@ -48,6 +50,7 @@ class ClockSync(Service):
         self._security = security
         self._log = log
         self.last_known = self._stored()
+        self._writing = Tasks(log, "writing the last known time")  # not cancelled by reset(): a write goes through
         self._refusing = False  # a refusal was reported since the last time believed
         # Told when a sync moves the clock: what a service planned on the wall clock (a charging schedule's next
         # period) is planned again at once, not at the moment the old time said.
@@ -102,18 +105,21 @@ class ClockSync(Service):
             self.remember()
         return True
 
-    def remember(self) -> None:
-        """Store the clock's time as the last known time, if the window holds it (a clean stop, a sync). A store
-        that cannot write it costs only that: the window stays around the time stored before."""
+    def remember(self) -> asyncio.Future[None] | None:
+        """Make the clock's time the last known time, if the window holds it, and write it to the store in the
+        next group commit; the write, which a clean stop awaits, or None if the time is not believed."""
         now = self._clock.now()
         if now not in self.window():
-            return
+            return None
+        self.last_known = now
+        return self._writing.spawn(self._write(now))
+
+    async def _write(self, moment: datetime) -> None:
+        """A store that cannot write it costs only that: the window stays around the time stored before."""
         try:
-            self._store.state.set(LAST_KNOWN_KEY, now.isoformat())
+            await self._store.state.put(LAST_KNOWN_KEY, moment.isoformat())
         except sqlite3.Error as exc:
             self._log.warning("! the last known time could not be stored: %s", exc)
-            return
-        self.last_known = now
 
     def _stored(self) -> datetime | None:
         """The last known time of the store; one that is unreadable or absurd (an edited file) is not trusted."""

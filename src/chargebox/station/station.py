@@ -462,7 +462,8 @@ class Station:
             return
         self._stopped = True
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
-        self.clock_sync.remember()
+        if (writing := self.clock_sync.remember()) is not None:
+            await asyncio.wait([writing])  # a write that failed was logged: the stop goes on
         await self.security.journaled()  # an event reported just before the stop is kept
         await self.transport.stop()
         self._tasks.cancel()
