@@ -103,3 +103,25 @@ async def test_Q_1_a_central_system_that_does_not_answer_gets_the_stop_after_the
     await rig.spawn()
     await rig.drained()
     assert [r.payload["reason"] for r in rig.csms.of("StopTransaction")] == ["Other"]
+
+
+async def test_a_second_SIGTERM_ends_the_wait_at_once(rig: CrashRig) -> None:
+    asked = asyncio.Event()
+
+    async def silent(_request: m.StopTransactionRequest) -> m.StopTransactionResponse:
+        asked.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+    rig.csms.policy.extra_handlers[m.Action.STOP_TRANSACTION] = silent
+    await rig.spawn()
+    await charging(rig)
+    assert rig.proc is not None
+    rig.proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(asked.wait(), WAIT)  # the stop is waiting for its answer
+    loop = asyncio.get_running_loop()
+    second = loop.time()
+    rig.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(rig.proc.wait(), WAIT) == 0
+    assert loop.time() - second < STOP_DELIVERY_S / 2
+    assert [stop["reason"] for stop in journaled_stops(rig)] == ["Other"]  # kept for the next start
