@@ -37,7 +37,7 @@ MIB: Final = 1024 * 1024
 MAX_PAYLOAD: Final = 64 * MIB
 # --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
 MAX_ID_LENGTH: Final = 48
-# what a clean stop ends transactions with (docs/reliability.md, "Shutdown").
+# what a clean stop ends transactions with (docs/reliability.md, "A clean stop").
 SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
 
 
