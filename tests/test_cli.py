@@ -78,6 +78,7 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "1,x"], "comma-separated list"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--plugged", "3"], "no connector 3"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--vendor", "V" * 21], "--vendor must be 1 to 20"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--sigterm-reason", "PowerLoss"], "invalid choice: 'PowerLoss'"),
         (["csms", "--listen", "127.0.0.1:99999"], "expected HOST:PORT"),
         (["csms", "--control", "::1:9001"], "an IPv6 address goes in brackets ([::1]:PORT)"),
         (["csms", "--control", "[localhost]:9001"], "expected an IPv6 address in brackets"),

@@ -22,6 +22,7 @@ from typing import Any, Final, NoReturn
 from chargebox import __version__
 from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
+from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
@@ -37,6 +38,8 @@ MIB: Final = 1024 * 1024
 MAX_PAYLOAD: Final = 64 * MIB
 PASSWORD_ENV: Final = "CHARGEBOX_PASSWORD"
 TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
+# what a clean stop ends transactions with (docs/reliability.md, "A clean stop").
+SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -191,6 +194,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
     )
     sim.add_argument(
+        "--sigterm-reason",
+        choices=SIGTERM_REASONS,
+        default="Other",
+        help="StopTransaction reason of the transactions SIGTERM or Ctrl-C ends: Reboot when a service manager "
+        "starts the station again (systemd Restart=), Other when it is taken out of service",
+    )
+    sim.add_argument(
         "--max-download-mb",
         type=_positive_int,
         default=TransferSettings().max_download_bytes // MIB,
@@ -200,6 +210,10 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_simulate)
 
     run = command("run", "run one real station from its file (docs/howto/integrate.md)")
+    run.description = (
+        "Run one real station from its file until SIGTERM, which ends running transactions with the file's "
+        "[station] sigterm_reason: Reboot (the default: a service manager starts chargebox again) or Other."
+    )
     run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the station file (TOML)")
     run.set_defaults(handler=_run)
 
@@ -347,6 +361,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
         compression=args.compression,
+        sigterm_reason=Reason(args.sigterm_reason),
         reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
         tls=TlsSettings(
             ca_file=args.ca_file,

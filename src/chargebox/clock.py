@@ -3,6 +3,10 @@
 ``SystemClock`` follows the event loop; ``VirtualClock`` stands still until a test moves it, so
 hours of heartbeats, retries and waits run in milliseconds. The wall clock can be set from the
 central system's ``currentTime`` (B-4, B-7) without disturbing the monotonic clock that timers use.
+
+``TimeWindow`` says which wall-clock times a station believes (docs/reliability.md, "Time"): the station
+sets its clock only to a time inside it, so no timestamp, deadline or delay computed from the clock can
+overflow (a ``datetime`` ends with year 9999) or lie centuries away.
 """
 
 from __future__ import annotations
@@ -11,8 +15,42 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Final, Protocol
+
+# The earliest time this build believes: no later than the day it was built (nothing real predates it).
+# A controller without a real-time clock starts in 1970, or at the time its image was made.
+BUILD_DATE: Final = datetime(2026, 1, 1, tzinfo=UTC)
+# How far a believed time may lie from the last one the station knew, either way: a charger's service life.
+# A station switched off, or stored, for longer than that refuses the true time until its own clock is right.
+MAX_STEP: Final = timedelta(days=3653)
+# The latest time any station of this build believes, whatever a central system walks it to step by step: a
+# century after the build, so a clock plus any 32-bit interval in seconds (68 years) stays far from year 9999.
+LATEST: Final = BUILD_DATE + timedelta(days=36525)
+# A wait for a wall-clock time reads the clock again at least this often (seconds): a time sync moves it too.
+RECHECK: Final = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """The wall-clock times a station believes: from ``earliest`` to ``latest``, both included."""
+
+    earliest: datetime
+    latest: datetime
+
+    @classmethod
+    def around(cls, last_known: datetime | None) -> TimeWindow:
+        """``MAX_STEP`` either side of the last known time (the build date when none is known), never before
+        ``BUILD_DATE`` nor after ``LATEST``."""
+        reference = min(max(BUILD_DATE, aware(last_known or BUILD_DATE)), LATEST)
+        return cls(max(BUILD_DATE, reference - MAX_STEP), min(reference + MAX_STEP, LATEST))
+
+    def __contains__(self, moment: object) -> bool:
+        return isinstance(moment, datetime) and self.earliest <= aware(moment) <= self.latest
+
+    def __str__(self) -> str:
+        return f"{self.earliest.isoformat()} to {self.latest.isoformat()}"
 
 
 class TimerHandle(Protocol):
@@ -39,7 +77,7 @@ class Clock(Protocol):
     async def sleep(self, delay: float) -> None: ...
 
 
-async def sleep_until(clock: Clock, when: datetime, recheck: float = 300.0) -> None:
+async def sleep_until(clock: Clock, when: datetime, recheck: float = RECHECK) -> None:
     """Sleep until the wall clock reads ``when`` (F-2 retrieveDate and the like), reading it again at
     least every ``recheck`` seconds so that a time sync (B-4, B-7) moves the wake-up too."""
     while (delay := (when - clock.now()).total_seconds()) > 0:
@@ -59,7 +97,7 @@ class SystemClock:
         return asyncio.get_running_loop().time()
 
     def set_time(self, now: datetime) -> None:
-        self._offset = _aware(now) - datetime.now(UTC)
+        self._offset = aware(now) - datetime.now(UTC)
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         return asyncio.get_running_loop().call_later(max(delay, 0.0), callback)
@@ -89,7 +127,7 @@ class VirtualClock:
 
     def __init__(self, start: datetime | None = None) -> None:
         self._mono = 0.0
-        self._wall0 = _aware(start) if start else datetime(2026, 1, 1, tzinfo=UTC)
+        self._wall0 = aware(start) if start else datetime(2026, 1, 1, tzinfo=UTC)
         self._wall_offset = timedelta(0)
         self._timers: list[tuple[float, int, _VirtualTimer]] = []
         self._seq = itertools.count()
@@ -101,7 +139,7 @@ class VirtualClock:
         return self._mono
 
     def set_time(self, now: datetime) -> None:
-        self._wall_offset += _aware(now) - self.now()
+        self._wall_offset += aware(now) - self.now()
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         timer = _VirtualTimer(self._mono + max(delay, 0.0), callback)
@@ -154,7 +192,8 @@ async def _settle(rounds: int = 100, quiet: int = 3) -> None:
             return
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
+    """A time without a zone offset is read as UTC (G-3: UTC is what OCPP recommends)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

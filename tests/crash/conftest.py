@@ -218,8 +218,9 @@ class CrashRig:
     def log_path(self) -> Path:
         return self.tmp_path / "station.log"
 
-    async def spawn(self, *, until_accepted: bool = True) -> None:
-        """Start (or restart) the station on the same data dir; return once its boot is accepted (or at once)."""
+    async def spawn(self, *flags: str, until_accepted: bool = True) -> None:
+        """Start (or restart) the station on the same data dir, with ``flags`` added to ``chargebox simulate``;
+        return once its boot is accepted (or at once)."""
         assert self.proc is None or self.proc.returncode is not None, "the previous station still runs"
         config = self.tmp_path / "ocpp.json"
         config.write_text(json.dumps(OCPP_CONFIG))
@@ -231,7 +232,7 @@ class CrashRig:
             self.proc = await asyncio.create_subprocess_exec(
                 *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
                 "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
-                "--connectors", "1", "--ocpp-config", str(config),
+                "--connectors", "1", "--ocpp-config", str(config), *flags,
                 stdout=asyncio.subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
         proc = self.proc

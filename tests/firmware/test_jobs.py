@@ -222,6 +222,27 @@ async def test_F_4_a_restart_keeps_the_attempts_and_the_time_of_the_next(rig: Ri
     assert rig.statuses() == ["Uploading", "Uploading", "UploadFailure"]
 
 
+async def test_F_4_a_clock_set_back_does_not_stretch_the_retry_pause(rig: Rig) -> None:
+    rig.script = ["refused", "refused", "refused"]
+    rig.order(retries=2, retry_interval=600)
+    await run(rig.job, rig.clock, 100)
+    rig.clock.set_time(rig.clock.now() - timedelta(days=5 * 365))  # a central system's time, years behind
+    await rig.clock.advance(499)
+    assert len(rig.uploads) == 1
+    await rig.clock.advance(1)
+    assert len(rig.uploads) == 2  # 600 s after the first, on the monotonic clock: the sync moved nothing
+
+
+async def test_F_4_a_clock_set_back_across_a_reboot_does_not_stretch_the_retry_pause(rig: Rig) -> None:
+    rig.script = ["refused", "refused", "refused"]
+    rig.order(retries=2, retry_interval=600)
+    await run(rig.job, rig.clock, 100)
+    rig.clock.set_time(rig.clock.now() - timedelta(days=5 * 365))
+    await power_loss(rig)
+    await rig.clock.advance(600)  # at most the whole interval after the reboot
+    assert len(rig.uploads) == 2
+
+
 async def test_F_4_an_attempt_cut_short_by_a_power_loss_counts(rig: Rig) -> None:
     rig.hold = asyncio.Event()
     rig.order(retries=0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from chargebox.errors import ConfigError
+from chargebox.protocol.messages import Reason
 from chargebox.run.config import load, parse
 from tests.run.station_file import modbus_station
 
@@ -39,6 +40,7 @@ CASES = [
     ("station", "vendor", '"' + "V" * 21 + '"', "[station] vendor: must be 1 to 20"),
     ("station", "connectors", "0", "[station] connectors: must be 1 to"),
     ("station", "upload_method", '"get"', "[station] upload_method: must be one of"),
+    ("station", "sigterm_reason", '"PowerLoss"', "[station] sigterm_reason: must be one of"),
     ("station", "colour", '"red"', "[station] colour: unknown key"),
     ("station", "security_profile", "4", "[station] security_profile: must be 0 to 3"),
     ("station", "tls_server_name", '"caf\u00e9.example"', "[station] tls_server_name: must be 1 to 253"),
@@ -67,6 +69,12 @@ def test_the_good_file_parses() -> None:
     config = parse(tomllib.loads(GOOD))
     assert config.settings.charge_point_id == "RUN-1" and config.settings.data_dir == Path("/tmp/data")
     assert set(config.hardware.ports) == {"meter", "contactor", "lock", "ev", "installer"}
+
+
+def test_X_8_SIGTERM_ends_transactions_with_Reboot_unless_the_file_says_Other() -> None:
+    assert parse(tomllib.loads(GOOD)).settings.sigterm_reason is Reason.REBOOT
+    other = _with(GOOD, "station", "sigterm_reason", '"Other"')
+    assert parse(tomllib.loads(other)).settings.sigterm_reason is Reason.OTHER
 
 
 def test_a_port_without_its_table_is_an_error_never_a_simulated_default() -> None:

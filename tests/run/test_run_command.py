@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,29 +72,50 @@ def swipe(fifo: Path, id_tag: str) -> None:
         os.close(fd)
 
 
-async def test_run_boots_charges_stops_and_recovers_a_transaction_cut_by_SIGKILL(
-    csms: tuple[CentralSystem, str], tmp_path: Path
-) -> None:
-    system, url = csms
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """A station file on a Modbus rig (a meter counting 10 Wh a second) with a FIFO card reader."""
+
+    rig: ModbusRig
+    fifo: Path
+    config: Path
+    log: Path
+
+
+async def bench(url: str, tmp_path: Path) -> Bench:
     rig = ModbusRig(power_w=36_000.0)  # 10 Wh a second
     await rig.start()
     fifo = tmp_path / "reader"
     os.mkfifo(fifo)
     config = tmp_path / "station.toml"
     config.write_text(modbus_station(url, tmp_path / "data", rig.port, rig.io_port, fifo=fifo))
-    log = tmp_path / "stderr.log"
+    return Bench(rig, fifo, config, tmp_path / "stderr.log")
+
+
+async def charge(system: CentralSystem, bench: Bench) -> tuple[Any, Any]:
+    """Plug, swipe: the StartTransaction, and the first MeterValues with energy counted since."""
+    bench.rig.plugged = True
+    await until(lambda: "Preparing" in bench.log.read_text(), timeout=WAIT)
+    swipe(bench.fifo, "04A2B3C4")
+    start = await next_call(system, m.Action.START_TRANSACTION)
+    sampled = await next_call(system, m.Action.METER_VALUES)
+    while energy(sampled) <= start.meter_start:
+        sampled = await next_call(system, m.Action.METER_VALUES)
+    return start, sampled
+
+
+async def test_run_boots_charges_stops_and_recovers_a_transaction_cut_by_SIGKILL(
+    csms: tuple[CentralSystem, str], tmp_path: Path
+) -> None:
+    system, url = csms
+    station = await bench(url, tmp_path)
+    rig, fifo, config, log = station.rig, station.fifo, station.config, station.log
     process = await spawn(config, log, "-v")
     try:
         boot = await next_call(system, m.Action.BOOT_NOTIFICATION)
         assert (boot.charge_point_vendor, boot.firmware_version) == ("Acme", "1.0.0")
-        rig.plugged = True
-        await until(lambda: "Preparing" in log.read_text(), timeout=WAIT)
-        swipe(fifo, "04A2B3C4")
-        start = await next_call(system, m.Action.START_TRANSACTION)
+        start, _ = await charge(system, station)
         assert start.meter_start == START_WH and start.id_tag == "04A2B3C4"
-        sampled = await next_call(system, m.Action.METER_VALUES)
-        while energy(sampled) <= START_WH:
-            sampled = await next_call(system, m.Action.METER_VALUES)
         swipe(fifo, "04A2B3C4")
         stop = await next_call(system, m.Action.STOP_TRANSACTION)
         assert stop.reason is m.Reason.LOCAL and START_WH < stop.meter_stop <= rig.energy_wh + 10
@@ -127,6 +149,28 @@ async def test_run_boots_charges_stops_and_recovers_a_transaction_cut_by_SIGKILL
             process.kill()
             await process.wait()
         await rig.stop()
+
+
+async def test_X_8_SIGTERM_ends_the_running_transaction_with_reason_Reboot_and_delivers_it(
+    csms: tuple[CentralSystem, str], tmp_path: Path
+) -> None:
+    system, url = csms
+    station = await bench(url, tmp_path)
+    process = await spawn(station.config, station.log)
+    try:
+        await next_call(system, m.Action.BOOT_NOTIFICATION)
+        _, sampled = await charge(system, station)
+        process.send_signal(signal.SIGTERM)
+        stop = await next_call(system, m.Action.STOP_TRANSACTION)  # sent by the process SIGTERM ends
+        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+        assert stop.reason is m.Reason.REBOOT and stop.meter_stop >= energy(sampled)
+        assert not await station.rig.coil(CONTACTOR_COIL)  # no energy for a session that is over
+        assert "1 transaction(s) end with reason Reboot" in station.log.read_text()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await station.rig.stop()
 
 
 async def test_a_silent_pilot_module_at_start_does_not_keep_the_station_from_booting(

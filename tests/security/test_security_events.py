@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -121,11 +121,18 @@ async def test_B_10_reset_is_reset_or_reboot(sec: SecRig) -> None:
 
 
 async def test_B_10_a_clock_set_far_is_setting_system_time_a_small_sync_is_not(sec: SecRig) -> None:
-    boot_clock = sec.wire.station.boot._clock
-    boot_clock.set_time(sec.clock.now() + timedelta(seconds=5))
+    clock_sync = sec.wire.station.clock_sync
+    clock_sync.set_time(sec.clock.now() + timedelta(seconds=5), "Heartbeat.conf")
     assert sec.wire.station.store.security_log.count() == 0
-    boot_clock.set_time(sec.clock.now() + timedelta(hours=2))
+    clock_sync.set_time(sec.clock.now() + timedelta(hours=2), "Heartbeat.conf")
     assert await delivered(sec) == ["SettingSystemTime"]
+
+
+async def test_B_4_a_refused_time_is_an_invalid_messages_event_sent_to_the_central_system(sec: SecRig) -> None:
+    assert not sec.wire.station.clock_sync.set_time(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "Heartbeat.conf")
+    assert await delivered(sec) == ["InvalidMessages"]  # not critical: sent on purpose
+    [call] = sec.wire.calls("SecurityEventNotification")
+    assert call["techInfo"] == "Heartbeat.conf currentTime 9999-12-31T23:59:59+00:00 refused"
 
 
 async def test_T_41_changing_a_security_key_is_logged_without_its_value(sec: SecRig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,52 @@ async def test_X_15_meter_register_survives_a_restart(clock: VirtualClock, tmp_p
     again = make_station(clock, store=Store.open(tmp_path))
     assert again.ports.meter.energy_wh(1) == 22080
     again.store.close()
+
+
+# -- retry pauses and the wall clock (issue 16, item 3) ---------------------------------------------------
+
+
+async def test_Q_2_a_station_clock_before_1970_does_not_postpone_journaled_messages() -> None:
+    before_1970 = datetime(1969, 12, 31, 23, 0, tzinfo=UTC)
+    clock = VirtualClock(start=before_1970)  # and a central system that says so too (it is refused, B-4)
+    wire = Wire(make_station(clock), make_csms(VirtualClock(start=before_1970)), clock)
+    await wire.connect()
+    sim = Simulator(wire.station)
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await clock.advance(0)
+    assert [a for a, _ in transaction_frames(wire)] == ["StartTransaction"]  # at once, not in an hour
+    await wire.stop()
+
+
+async def test_Q_4_a_retry_pause_cut_by_a_restart_is_not_stretched_by_a_clock_set_back(
+    clock: VirtualClock, tmp_path: Path
+) -> None:
+    answers: list[float] = []
+
+    def stop(_request: m.StopTransactionRequest) -> m.StopTransactionResponse:
+        answers.append(clock.monotonic())
+        if len(answers) == 1:
+            raise RuntimeError("CSMS database down")  # InternalError: the retry waits 60 s
+        return m.StopTransactionResponse()
+
+    config = {"TransactionMessageAttempts": 3, "TransactionMessageRetryInterval": 60}
+    first = make_station(clock, store=Store.open(tmp_path), ocpp_config=config)
+    wire = Wire(first, make_csms(clock, extra_handlers={m.Action.STOP_TRANSACTION: stop}), clock)
+    await wire.connect()
+    sim = Simulator(first)
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await sim.swipe("TAG-1", 1)
+    await wire.until(lambda: len(answers) == 1)
+    await first.store.idle()
+    await clock.advance(20)
+    clock.set_time(clock.now() - timedelta(days=5 * 365))  # a central system's time, years behind
+    again = await power_cut_and_restart(wire, tmp_path)
+    await clock.advance(59)
+    assert len(answers) == 1
+    await clock.advance(1)  # the whole pause again at most: never the five years the wall clock went back
+    assert len(answers) == 2
+    await again.until(lambda: again.station.lane.pending() == 0)
+    await again.stop()
+    again.station.store.close()

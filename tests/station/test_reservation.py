@@ -81,6 +81,14 @@ async def test_R_6_TC_047_CS_reservation_expires_at_its_expiry_date(station: Any
     assert wire.station.store.reservations.all() == []
 
 
+async def test_R_6_a_time_sync_moves_the_expiry(station: Any, clock: VirtualClock) -> None:
+    wire, _ = await station(connectors=1)
+    await answer(wire, reserve(clock, 3, 1, seconds=7200))
+    wire.station.clock_sync.set_time(clock.now() + timedelta(hours=3), "Heartbeat.conf")  # B-7: it was ahead
+    await clock.advance(300)  # the expiry is read again at least every 5 minutes
+    assert statuses(wire, 1)[-2:] == ["Reserved", "Available"]
+
+
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,19 @@ async def test_SC_8_period_boundary_changes_the_offered_current_on_the_clock(sta
     imported = [float(v["value"]) for v in samples if v.get("measurand") == "Current.Import"]
     power = [float(v["value"]) for v in samples if v.get("measurand") == "Power.Active.Import" and "phase" not in v]
     assert offered[-1] == 8.0 and max(imported[-3:]) <= 8.0 and power[-1] == 8.0 * 230 * 3
+
+
+async def test_SC_8_a_time_sync_applies_the_period_of_the_new_time_at_once(station: Any, clock: VirtualClock) -> None:
+    wire, sim = await station()
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    later = (clock.now() + timedelta(hours=2)).isoformat()
+    answer = await wire.inject(set_profile(1, 1, "TxDefaultProfile", [(0, 16.0), (3600, 8.0)], start=later))
+    assert answer[2] == {"status": "Accepted"}
+    await clock.advance(0)
+    assert sim.hardware.offered_a(1) == 32.0  # the schedule has not begun: no limit
+    wire.station.clock_sync.set_time(clock.now() + timedelta(hours=3, seconds=1), "Heartbeat.conf")  # B-7
+    assert sim.hardware.offered_a(1) == 8.0  # the second period, now, not two hours from now
 
 
 async def test_SC_7_min_charging_rate_suspends_and_a_lifted_limit_resumes(station: Any, clock: VirtualClock) -> None:

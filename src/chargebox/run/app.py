@@ -3,8 +3,9 @@
 Start-up order: the file is checked whole (``config.py``); the store is opened; the drivers are built and
 polled once (the meter's registers and the pilot's inputs are known before the station recovers what a power
 loss cut, X-12); then the station runs, with the drivers' loops supervised beside it (a loop that fails is
-logged and started again). SIGTERM cancels it all; the station's ``stop()`` persists the registers of running
-transactions and closes the store.
+logged and started again). SIGTERM cancels it all: the station first ends its running transactions with
+``[station] sigterm_reason`` (Reboot by default) and gives the central system a few seconds to take their
+StopTransactions (``Station.run``), then its ``stop()`` closes the store and the drivers close their buses.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from chargebox.errors import ConfigError
+from chargebox.protocol.messages import Reason
 from chargebox.redact import redact
 from chargebox.run.hardware import HardwarePlan, read_hardware
 from chargebox.run.section import Section
@@ -100,6 +101,8 @@ def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
         ocpp_config_source=f"{s.file} [ocpp]",
         fixed_cable=s.boolean("fixed_cable", False),
         compression=s.boolean("compression", False),
+        # chargebox run is the charger's own service, started again by its service manager
+        sigterm_reason=Reason(s.choice("sigterm_reason", (Reason.REBOOT.value, Reason.OTHER.value), "Reboot")),
         reconnect=ReconnectPolicy(max_attempts=s.integer("give_up_after", 1, 1_000_000, None)),
         tls=TlsSettings(  # as simulate's --ca-file --tls-server-name --cert --key --security-profile
             ca_file=ca_file,

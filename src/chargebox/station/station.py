@@ -9,9 +9,10 @@ station (``kernel.Host``): a reboot, an accepted boot, its state for a diagnosti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Final
 
 from chargebox.clock import Clock, SystemClock
 from chargebox.errors import ConfigError
@@ -20,6 +21,7 @@ from chargebox.redact import redact
 from chargebox.rpc import Handler
 from chargebox.station.feature import assemble
 from chargebox.station.kernel.kernel import Kernel
+from chargebox.station.kernel.log import StationLog
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.settings import Ports as Ports
 from chargebox.station.kernel.settings import StationSettings as StationSettings
@@ -42,6 +44,11 @@ from chargebox.station.v16.transactions import Outcome, TransactionService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transport import csms_url_problem
+
+# A clean stop (SIGTERM) waits this long at most for the central system to take the StopTransactions it journaled:
+# a live link answers in milliseconds, and the stop must end well inside a service manager's patience (the unit of
+# docs/howto/chargebox.service allows 15 s). What is not delivered by then goes after the next start.
+STOP_DELIVERY_S: Final = 5.0
 
 
 class Station:
@@ -67,7 +74,7 @@ class Station:
         offer = v16.offer(settings)  # profiles and connectors, checked before anything is allocated for them
         self.settings, self.id, self.ports, self.profiles = settings, settings.charge_point_id, ports, offer.profiles
         self.clock: Clock = clock or SystemClock()
-        self.log = logging.LoggerAdapter(logging.getLogger("chargebox.station"), {"cp": self.id})
+        self.log = StationLog(logging.getLogger("chargebox.station"), self.id, self.clock)  # repeats limited
         self.store = store or Store.open(settings.data_dir)
         self.store.connectors.ensure(offer.connectors)
         self.config = v16.configuration(offer, settings, self.store, self.log)
@@ -78,7 +85,7 @@ class Station:
         )  # fmt: skip
         self.rpc, self.lane, self.link, self.transport = kernel.rpc, kernel.lane, kernel.link, kernel.transport
         self.transfer, self.workspace, self.meter = kernel.transfer, kernel.workspace, kernel.meter
-        self.security_events = kernel.security_events
+        self.security_events, self.clock_sync = kernel.security_events, kernel.clock_sync
         self.features = assemble(kernel, FEATURES, kernel.profiles)
         self.services = self.features.services
         self._withheld = self.features.withheld  # NotSupported, whoever registers a handler for them
@@ -158,10 +165,32 @@ class Station:
             self.rpc.handlers[action] = handler
 
     async def run(self) -> None:
-        """Connect and serve until ``stop()``; raises CsmsUnreachable if the policy gives up."""
-        await self.transactions.recover()  # X-12: before anything else, end what a power loss cut
+        """Connect and serve until ``stop()`` or a cancel; raises CsmsUnreachable if the policy gives up.
+
+        With ``settings.sigterm_reason`` a cancel (the CLI's on SIGTERM or Ctrl-C) is a clean stop: every running
+        transaction ends with that reason (X-8) and the link stays up for at most ``STOP_DELIVERY_S`` while the
+        lane delivers what is journaled; what it cannot deliver goes after the next start (Q-1)."""
+        self.kernel.clock_sync.start()  # a clock that reads before the build (no real-time clock) is set forward first
+        await self.transactions.recover()  # X-12: end what a power loss cut
         self.security_events.report("StartupOfTheDevice")  # B-10
-        await self.transport.run()
+        reason = self.settings.sigterm_reason
+        if reason is None:
+            await self.transport.run()
+            return
+        link = asyncio.ensure_future(self.transport.run())
+        try:
+            await asyncio.shield(link)
+        except asyncio.CancelledError:
+            if not link.done():
+                try:
+                    await self._end_sessions(Reason(reason))
+                except Exception:  # the stop goes on: what was journaled is safe, the rest is X-12's at next start
+                    self.log.exception("! stopping: the transactions could not all be ended")
+            raise
+        finally:
+            if not link.done():
+                link.cancel()
+                await asyncio.wait([link])
 
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
@@ -190,6 +219,15 @@ class Station:
         await self.transactions.stop_all(Reason.REBOOT)
         self.reboot()
 
+    async def _end_sessions(self, reason: Reason) -> None:
+        """A clean stop: every transaction ends with ``reason``, and its StopTransaction goes out within the bound."""
+        if self.transactions.sessions:
+            self.log.info("= stopping: %d transaction(s) end with reason %s", len(self.transactions.sessions), reason)
+        await self.transactions.stop_all(reason)
+        if not await self.lane.flush(STOP_DELIVERY_S):
+            self.log.warning("! stopping: %d journaled message(s) not delivered within %ss; they go after the next "
+                             "start", self.lane.pending(), STOP_DELIVERY_S)  # fmt: skip
+
     def ev_suspended(self, connector_id: int, suspended: bool) -> None:
         """The EV stopped (or resumed) taking energy: SuspendedEV (S-4)."""
         self.connectors[connector_id].ev_suspended = suspended
@@ -202,6 +240,8 @@ class Station:
             return
         self._stopped = True
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
+        if (writing := self.kernel.clock_sync.remember()) is not None:
+            await asyncio.wait([writing])  # a write that failed was logged: the stop goes on
         await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
         await self.transport.stop()
         self._tasks.cancel()

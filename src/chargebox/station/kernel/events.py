@@ -10,20 +10,28 @@ event reported afterwards is lost.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
-SecurityEvent = Callable[[str, str | None], None]  # (event type, techInfo)
+SecurityEvent = Callable[[str, str | None], None]  # (event type, techInfo): how a part reports one
+
+
+class SecurityEventHandler(Protocol):
+    """What the version's security feature does with a reported event; ``notify`` asks for a notification of an
+    event the standard leaves to the station (a refused time, docs/reliability.md "Time")."""
+
+    def __call__(self, event_type: str, tech_info: str | None = None, *, notify: bool = False) -> None: ...
 
 
 class SecurityEvents:
     """The station's one door for security events."""
 
     def __init__(self) -> None:
-        self._handlers: list[SecurityEvent] = []
+        self._handlers: list[SecurityEventHandler] = []
 
-    def handle(self, handler: SecurityEvent) -> None:
+    def handle(self, handler: SecurityEventHandler) -> None:
         """``handler(event_type, tech_info)`` is told every event reported from now on."""
         self._handlers.append(handler)
 
-    def report(self, event_type: str, tech_info: str | None = None) -> None:
+    def report(self, event_type: str, tech_info: str | None = None, *, notify: bool = False) -> None:
         for handler in self._handlers:
-            handler(event_type, tech_info)
+            handler(event_type, tech_info, notify=notify)

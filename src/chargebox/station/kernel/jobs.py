@@ -179,7 +179,11 @@ class Job(Generic[S, R]):
         while True:
             job = self._journal.load()
             if job.next_try_at is not None:
-                await sleep_until(self._clock, datetime.fromisoformat(job.next_try_at))  # also across a reboot
+                # F-4: what is left of the pause by the wall clock (it runs on across a reboot), never more than
+                # retryInterval: a time sync that sets the clock back, by years even, cannot stretch it; slept on
+                # the monotonic clock, which no sync moves
+                left = (datetime.fromisoformat(job.next_try_at) - self._clock.now()).total_seconds()
+                await self._clock.sleep(min(left, job.retry_interval))
             if job.attempts > job.retries:  # the last attempt was cut short by a power loss
                 return False
             attempt, tries = job.attempts + 1, job.retries + 1

@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol
 from chargebox.clock import Clock
 from chargebox.errors import ConfigError
 from chargebox.rpc import Rpc
+from chargebox.station.kernel.clock_sync import ClockSync
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.events import SecurityEvents
 from chargebox.station.kernel.lane import Lane
@@ -77,6 +78,7 @@ class Kernel:
     workspace: Workspace
     meter: GuardedMeter
     security_events: SecurityEvents
+    clock_sync: ClockSync  # the wall clock, set from the central system's time within the window (B-4, B-7)
     triggers: Triggers  # what TriggerMessage may ask for, as every service offers it
 
     @classmethod
@@ -146,6 +148,7 @@ class Kernel:
             workspace=Workspace(settings.data_dir),  # the one directory file transfers write into
             meter=GuardedMeter(ports.meter, registers=store.connectors.all_meter_wh(), log=log),
             security_events=security_events,
+            clock_sync=ClockSync(clock=clock, store=store, security=security_events, log=log),
             triggers={},
         )
 

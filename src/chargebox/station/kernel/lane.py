@@ -397,10 +397,13 @@ class Lane:
         if item is None:  # answered before a reboot reloaded the lane
             self._drop(entry)
             return True
-        wait = (item.next_try_at or 0) - self._clock.now().timestamp()
-        if wait > 0 and entry.retry_at == 0.0:  # a retry pause journaled before a restart (Q-4)
-            entry.retry_at = self._clock.monotonic() + wait
-            return True
+        if item.next_try_at is not None and entry.retry_at == 0.0:
+            # Q-4: a retry pause journaled before a restart goes on for what is left of it by the wall clock, never
+            # longer than the pause itself: a clock set back (by years even, B-4) cannot stretch it
+            left = min(item.next_try_at - self._clock.now().timestamp(), self._retry_pause(item.attempts))
+            if left > 0:
+                entry.retry_at = self._clock.monotonic() + left
+                return True
         try:
             request = self._request(item)
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, LocalProtocolError) as exc:
@@ -452,10 +455,16 @@ class Lane:
         if attempts >= limit:
             await self._dead_letter(entry, item, f"no attempt of {attempts} was accepted (Q-4)")
             return
-        delay = self._config.get_int(keys.message_retry_interval, default=60) * attempts
+        delay = self._retry_pause(attempts)
         self._log.info("= %s #%d failed (attempt %d); next try in %ss", item.action, item.seq, attempts, delay)
+        # the pause runs on the monotonic clock, which no time sync moves; the wall-clock end is journaled for
+        # a restart, which the monotonic clock does not survive
         await self._store.outbox.failed(item.seq, attempts, self._clock.now().timestamp() + delay)
         entry.retry_at = self._clock.monotonic() + delay
+
+    def _retry_pause(self, attempts: int) -> int:
+        """Q-4: TransactionMessageRetryInterval times n seconds before the n-th retransmission."""
+        return self._config.get_int(self._version.keys.message_retry_interval, default=60) * attempts
 
     async def _dead_letter(self, entry: _Entry, item: OutboxItem, reason: str) -> None:
         """Set aside for good, content kept: delivery goes on with the next message."""

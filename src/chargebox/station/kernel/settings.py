@@ -61,3 +61,7 @@ class StationSettings:
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     transfer: TransferSettings = field(default_factory=TransferSettings)  # firmware and diagnostics (F-5, D-2)
     tls: TlsSettings = field(default_factory=TlsSettings)  # security profiles 2 and 3 (T-44)
+    # the reason running transactions end with when ``run()`` is cancelled (SIGTERM), spelt as OCPP spells it:
+    # "Reboot" for a station its service manager starts again, "Other" for one taken out of service. None: a cancel
+    # drops the link at once and the next start ends what ran with PowerLoss, as after a power cut.
+    sigterm_reason: str | None = None

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
 
 from chargebox.clock import Clock, sleep_or_wake
@@ -31,7 +32,6 @@ from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger, Triggers
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.v16.config_keys import Profile
-from chargebox.station.v16.security.events import SecurityService
 from chargebox.tasks import Tasks
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.
@@ -54,16 +54,19 @@ class BootService(Service):
         config: Configuration,
         clock: Clock,
         identity: Identity,
+        set_time: Callable[[datetime, str], bool],
         on_accepted: Callable[[bool], Awaitable[None]],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
-        """``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""
+        """``set_time(currentTime, message)`` sets the clock if it believes the time (``ClockSync``);
+        ``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""
         self.identity = identity
         self.registration: RegistrationStatus | None = None
         self._rpc = rpc
         self._lane = lane
         self._config = config
         self._clock = clock
+        self._set_time = set_time
         self._on_accepted = on_accepted
         self._log = log
         self._accepted_once = False
@@ -132,7 +135,7 @@ class BootService(Service):
     async def send_heartbeat(self) -> SendResult[HeartbeatResponse]:
         result: SendResult[HeartbeatResponse] = await self._lane.call(HeartbeatRequest())
         if result.response is not None:
-            self._clock.set_time(result.response.current_time)  # B-7: sync the clock
+            self._set_time(result.response.current_time, "Heartbeat.conf")  # B-7: sync the clock
         return result
 
     # -- internals ----------------------------------------------------------------------------
@@ -146,7 +149,7 @@ class BootService(Service):
                 await self._clock.sleep(UNANSWERED_BOOT_RETRY)
                 continue
             self.registration = response.status
-            self._clock.set_time(response.current_time)  # B-4
+            self._set_time(response.current_time, "BootNotification.conf")  # B-4
             usable = 0 <= response.interval <= MAX_INTERVAL
             if not usable:
                 self._log.warning(
@@ -217,7 +220,7 @@ def reboot_with_firmware(kernel: Kernel, boot: BootService) -> Callable[[str], N
     return lambda version: kernel.host.reboot(identity=replace(boot.identity, firmware_version=version))
 
 
-def _build(kernel: Kernel, needs: Needs) -> BootService:
+def _build(kernel: Kernel, _needs: Needs) -> BootService:
     identity = kernel.settings.identity
     return BootService(
         rpc=kernel.rpc,
@@ -226,8 +229,9 @@ def _build(kernel: Kernel, needs: Needs) -> BootService:
         identity=replace(  # B-1, F-7: the version the firmware really runs
             identity, firmware_version=kernel.ports.installer.running_version() or identity.firmware_version
         ),
+        set_time=kernel.clock_sync.set_time,  # B-4, B-7, within the time window; B-10
         on_accepted=kernel.host.accepted,
-        clock=needs(SecurityService).watch_clock(kernel.clock),  # B-10: a clock set far is SettingSystemTime
+        clock=kernel.clock,
         log=kernel.log,
     )
 
@@ -238,5 +242,4 @@ FEATURE: Final = Feature(
     service=BootService,
     build=_build,
     keys=frozenset({"HeartbeatInterval"}),
-    needs=(SecurityService,),
 )

@@ -102,6 +102,14 @@ class LogRing(logging.Handler):
             logger.addHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Never raises (logging must not fail the code that logs): a record it cannot keep goes to
+        ``handleError``, as every ``logging`` handler does."""
+        try:
+            self._keep(record)
+        except Exception:
+            self.handleError(record)
+
+    def _keep(self, record: logging.LogRecord) -> None:
         cp = getattr(record, "cp", None)
         clock = self._clocks.get(cp) if isinstance(cp, str) else None
         if clock is None or not isinstance(cp, str):

@@ -24,7 +24,7 @@ from typing import Final
 
 import msgspec
 
-from chargebox.clock import Clock, TimerHandle
+from chargebox.clock import RECHECK, Clock, TimerHandle
 from chargebox.protocol.messages import (
     Action,
     CancelReservationRequest,
@@ -241,15 +241,21 @@ class ReservationService(Service):
         self._mark()
 
     def _arm(self, record: ReservationRecord) -> None:
-        """R-6 (b): at expiryDate the reservation ends and the connector is Available again (TC_047_CS)."""
-        delay = (datetime.fromisoformat(record.expiry_date) - self._clock.now()).total_seconds()
+        """R-6 (b): at expiryDate the reservation ends and the connector is Available again (TC_047_CS). The
+        expiry is a wall-clock time, read again at least every ``RECHECK`` seconds: a time sync moves it too."""
+        expiry = datetime.fromisoformat(record.expiry_date)
 
         def expire() -> None:
             self._timers.pop(record.reservation_id, None)
-            if self.reservations.get(record.reservation_id) == record:
+            if self.reservations.get(record.reservation_id) != record:
+                return
+            if expiry <= self._clock.now():
                 self._end(record.reservation_id, "expired")
+            else:
+                self._arm(record)
 
-        self._timers[record.reservation_id] = self._clock.call_later(max(delay, 0.0), expire)
+        delay = (expiry - self._clock.now()).total_seconds()
+        self._timers[record.reservation_id] = self._clock.call_later(min(max(delay, 0.0), RECHECK), expire)
 
     def _cancel_timer(self, reservation_id: int) -> None:
         timer = self._timers.pop(reservation_id, None)

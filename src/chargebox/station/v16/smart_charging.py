@@ -341,9 +341,11 @@ def _replaced_by(installed: Installed, connector_id: int, profile: ChargingProfi
 
 
 def _build(kernel: Kernel, needs: Needs) -> SmartChargingService:
-    return SmartChargingService(store=kernel.store, config=kernel.config, clock=kernel.clock,
-                                connectors=needs(ConnectorsService), transactions=needs(TransactionService),
-                                ev=kernel.ports.ev, log=kernel.log)  # fmt: skip
+    service = SmartChargingService(store=kernel.store, config=kernel.config, clock=kernel.clock,
+                                   connectors=needs(ConnectorsService), transactions=needs(TransactionService),
+                                   ev=kernel.ports.ev, log=kernel.log)  # fmt: skip
+    kernel.clock_sync.moved.append(service.apply)  # a schedule's periods are wall-clock times (SC-8)
+    return service
 
 
 FEATURE: Final = Feature(

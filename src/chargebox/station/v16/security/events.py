@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
-from chargebox.clock import Clock, TimerHandle
+from chargebox.clock import Clock
 from chargebox.protocol.messages import SecurityEventNotificationRequest
 from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.kernel import Kernel
@@ -88,8 +87,6 @@ SECURITY_KEYS: Final = (
     "CertificateSignedMaxChainSize",
     "CertificateStoreMaxLength",
 )
-# A clock set by more than this (B-4, B-7) is a SettingSystemTime event: a sync of a few seconds is not.
-TIME_JUMP_SECONDS: Final = 60.0
 EVENT_TYPE_MAX, TECH_INFO_MAX = 50, 255  # CiString50, CiString255
 
 
@@ -115,8 +112,9 @@ class SecurityService(Service):
         self._journaling = Tasks(log, "security event")
         self._pending: set[asyncio.Future[Any]] = set()
 
-    def report(self, event_type: str, tech_info: str | None = None) -> None:
-        """Log a security event now and, if it is one to send, journal its SecurityEventNotification."""
+    def report(self, event_type: str, tech_info: str | None = None, *, notify: bool = False) -> None:
+        """Log a security event now and, if it is one to send (or ``notify`` asks for one the whitepaper leaves
+        to the station), journal its SecurityEventNotification."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown security event type {event_type!r}")
         info = None if tech_info is None else tech_info[:TECH_INFO_MAX]
@@ -125,7 +123,7 @@ class SecurityService(Service):
         self._store.security_log.add(now.isoformat(), event_type, info, critical=critical)
         level, mark = (logging.INFO, "=") if event_type in ROUTINE else (logging.WARNING, "!")
         self._log.log(level, "%s security event %s%s", mark, event_type, f": {info}" if info else "")
-        if (critical or event_type in SENT_TOO) and self._send():
+        if (critical or notify or event_type in SENT_TOO) and self._send():
             request = SecurityEventNotificationRequest(
                 type=event_type[:EVENT_TYPE_MAX], timestamp=now, tech_info=msgspec.UNSET if info is None else info
             )
@@ -141,37 +139,6 @@ class SecurityService(Service):
     def configuration_changed(self, key: str) -> Callable[[str], None]:
         """A ``Configuration.subscribe`` listener for a security key: the key's name is logged, never its value."""
         return lambda _value: self.report("ReconfigurationOfSecurityParameters", f"{key} changed")
-
-    def watch_clock(self, clock: Clock) -> Clock:
-        """The clock the boot service sets (B-4, B-7), reporting SettingSystemTime when a set moves it far."""
-        return _WatchedClock(clock, self)
-
-
-class _WatchedClock:
-    """A Clock whose ``set_time`` reports a jump; everything else is the station's clock."""
-
-    def __init__(self, clock: Clock, security: SecurityService) -> None:
-        self._clock = clock
-        self._security = security
-
-    def now(self) -> datetime:
-        return self._clock.now()
-
-    def monotonic(self) -> float:
-        return self._clock.monotonic()
-
-    def set_time(self, now: datetime) -> None:
-        before = self._clock.now()
-        self._clock.set_time(now)
-        jump = (now - before).total_seconds()
-        if abs(jump) > TIME_JUMP_SECONDS:
-            self._security.report("SettingSystemTime", f"clock set from {before.isoformat()} to {now.isoformat()}")
-
-    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
-        return self._clock.call_later(delay, callback)
-
-    async def sleep(self, delay: float) -> None:
-        await self._clock.sleep(delay)
 
 
 def _build(kernel: Kernel, _needs: Needs) -> SecurityService:
