@@ -121,6 +121,8 @@ async def start_charging(
         lambda f: f.action == "StartTransaction" and f.payload["connectorId"] == connector_id, start=start
     )
     await until(lambda: station.connectors[connector_id].transaction_id is not None)
+    # the StatusNotification Charging follows its StartTransaction in the lane: under load it may still be on its way
+    await until(lambda: station.lane.pending() == 0)
     transaction_id = station.connectors[connector_id].transaction_id
     assert transaction_id is not None
     return transaction_id
