@@ -431,6 +431,35 @@ def edited_candidate(schemas: Schemas, stem: str, data: st.DataObject) -> Any:
     return candidate
 
 
+def widest(schema: dict[str, Any]) -> Any:
+    """The instance of `schema` with every property present, every string at its maximum length and one item in
+    each list (or the minimum): the largest a message can be but for the number of list items."""
+    if "enum" in schema:
+        return max(schema["enum"], key=len)
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: widest(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [widest(schema["items"])] * max(schema.get("minItems", 1), 1)
+    if kind == "string":
+        return "2020-01-01T00:00:00.000+01:00" if schema.get("format") == "date-time" else "x" * schema["maxLength"]
+    if kind == "integer":
+        return int(schema.get("maximum", 2**31 - 1))
+    if kind == "number":
+        return -123456.789
+    if kind == "boolean":
+        return False
+    return {"any": "value"}  # DataTransfer data
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
 def check_struct_mirrors_schema(info: msgspec.inspect.StructType, schema: dict[str, Any], where: str) -> None:
     """Wire names, order and required fields of a Struct and its nested Structs are the schema's."""
     assert [f.encode_name for f in info.fields] == list(schema.get("properties", {})), where

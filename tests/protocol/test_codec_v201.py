@@ -19,7 +19,7 @@ from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import codec
 from chargebox.protocol.errors import OCPP16_CALL_ERRORS, OCPP201_CALL_ERRORS, CallErrorCode, CallErrors
 from chargebox.protocol.v201.messages import CSMS_INITIATED, REQUESTS, RESPONSES, Action
-from tests.protocol.schema_check import SETTINGS, Schemas, inline_refs, load_generator
+from tests.protocol.schema_check import SETTINGS, Schemas, depth_of, inline_refs, load_generator, widest
 
 V201 = Schemas(load_generator().OCPP201.schemas_dir, REQUESTS, RESPONSES, Action, request_suffix="Request")
 RPC = CallErrorCode.RPC_FRAMEWORK_ERROR
@@ -152,35 +152,6 @@ def test_decoding_arbitrary_json_arrays_as_2_0_1_never_crashes(items: list[objec
 
 
 # --- frame limits reviewed for 2.0.1 ---------------------------------------------------------------------
-
-
-def widest(schema: dict[str, Any]) -> Any:
-    """The instance of `schema` with every property present, every string at its maximum length and one item in
-    each list (or the minimum): the largest a message can be but for the number of list items."""
-    if "enum" in schema:
-        return max(schema["enum"], key=len)
-    kind = schema.get("type")
-    if kind == "object":
-        return {name: widest(sub) for name, sub in schema.get("properties", {}).items()}
-    if kind == "array":
-        return [widest(schema["items"])] * max(schema.get("minItems", 1), 1)
-    if kind == "string":
-        return "2020-01-01T00:00:00.000+01:00" if schema.get("format") == "date-time" else "x" * schema["maxLength"]
-    if kind == "integer":
-        return int(schema.get("maximum", 2**31 - 1))
-    if kind == "number":
-        return -123456.789
-    if kind == "boolean":
-        return False
-    return {"any": "value"}  # DataTransfer data
-
-
-def depth_of(value: object) -> int:
-    if isinstance(value, list):
-        return 1 + max(map(depth_of, value), default=0)
-    if isinstance(value, dict):
-        return 1 + max(map(depth_of, value.values()), default=0)
-    return 0
 
 
 WIDEST = {stem: widest(inline_refs(V201.schemas[stem])) for stem in V201.stems}
