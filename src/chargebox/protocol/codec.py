@@ -141,12 +141,13 @@ def decode_frame(
         code = errors.unknown_message_type
         message_id = (_message_id(head) or UNREADABLE_MESSAGE_ID) if code else None
         raise FrameError(code, f"unknown MessageTypeId {kind}", message_id=message_id, frame=data)
-    message_id = _message_id(head)
-    if message_id is None:
+    try:
+        message_id = _str_decoder.decode(head[1])
+    except (IndexError, msgspec.DecodeError) as exc:
         reason = "frame has no unique id" if len(head) < 2 else "unique id is not a string"
         if kind == MessageType.CALL:
-            raise _unreadable(data, reason, errors)
-        raise FrameError(None, reason, frame=data)  # T-15: an answer is never answered
+            raise _unreadable(data, reason, errors) from exc
+        raise FrameError(None, reason, frame=data) from exc  # T-15: an answer is never answered
     if kind == MessageType.CALL:
         return _call(head, message_id, data, errors)
     if kind == MessageType.CALL_RESULT:
