@@ -413,6 +413,30 @@ JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
 )
 
 
+def check_round_trip(schemas: Schemas, stem: str, data: st.DataObject) -> None:
+    """A valid instance decodes, and re-encodes to JSON the schema accepts and that says the same."""
+    instance = data.draw(schemas.valid_instances(stem), label="instance")
+    encoded = json.loads(msgspec.json.encode(schemas.decode(stem, instance)))
+    schemas.validator(stem).validate(encoded)
+    schema = schemas.plain(stem)
+    assert normalise(schema, encoded) == normalise(schema, instance)
+
+
+def check_mutation_rejected(schemas: Schemas, stem: str, mutation: str, data: st.DataObject) -> None:
+    """A full valid instance broken by `mutation` at one of its sites is rejected by the schema and msgspec."""
+    instance = data.draw(schemas.full_instances(stem), label="valid")
+    site = data.draw(st.sampled_from(schemas.mutation_sites(stem, mutation)), label="site")
+    invalid = MUTATIONS[mutation].apply(instance, site, data)
+    assert not schemas.validator(stem).is_valid(invalid)
+    assert not schemas.decodes(stem, invalid)
+
+
+def check_verdicts_agree(schemas: Schemas, stem: str, data: st.DataObject) -> None:
+    """For a randomly edited valid instance, msgspec decodes it exactly when the schema accepts it."""
+    candidate = edited_candidate(schemas, stem, data)
+    assert schemas.decodes(stem, candidate) == schemas.accepts(stem, candidate), candidate
+
+
 def edited_candidate(schemas: Schemas, stem: str, data: st.DataObject) -> Any:
     """A valid instance with one to three random edits: replaced values, near values, drops and additions."""
     candidate: Any = data.draw(schemas.valid_instances(stem), label="valid")

@@ -39,6 +39,7 @@ from chargebox.protocol.v201.messages import (
     TransactionType,
     TriggerReasonEnumType,
 )
+from tests.protocol.test_dialect import SPELLINGS
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -174,18 +175,7 @@ def test_outgoing_invalid_2_0_1_payload_is_a_local_bug() -> None:
     assert conn.pending is None and sent(conn) == []
 
 
-@pytest.mark.parametrize(
-    ("code", "v16", "v201"),
-    [
-        (CallErrorCode.FORMATION_VIOLATION, "FormationViolation", "FormatViolation"),
-        (
-            CallErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
-            "OccurenceConstraintViolation",
-            "OccurrenceConstraintViolation",
-        ),
-        (CallErrorCode.INTERNAL_ERROR, "InternalError", "InternalError"),
-    ],
-)
+@pytest.mark.parametrize(("code", "v16", "v201"), SPELLINGS)
 def test_a_handler_s_error_code_is_written_in_the_connection_s_version(
     code: CallErrorCode, v16: str, v201: str
 ) -> None:

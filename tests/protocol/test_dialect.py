@@ -51,23 +51,18 @@ def test_1_4_the_1_6_codes_are_table_7_typos_included() -> None:
     assert {code.value for code in OCPP16_CALL_ERRORS.codes} == table_7
 
 
-V = "Violation"
+SPELLINGS = [
+    # a code, named in either version's words: how 1.6 writes it, how 2.0.1 writes it (Part 4 4.3)
+    (CallErrorCode.FORMATION_VIOLATION, "FormationViolation", "FormatViolation"),
+    (CallErrorCode.FORMAT_VIOLATION, "FormationViolation", "FormatViolation"),
+    (CallErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, "OccurenceConstraintViolation", "OccurrenceConstraintViolation"),
+    (CallErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, "OccurenceConstraintViolation", "OccurrenceConstraintViolation"),
+    (CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "PropertyConstraintViolation", "PropertyConstraintViolation"),
+    (CallErrorCode.INTERNAL_ERROR, "InternalError", "InternalError"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("code", "v16_spelling", "v201_spelling"),
-    [
-        (CallErrorCode.FORMATION_VIOLATION, "FormationViolation", "FormatViolation"),
-        (CallErrorCode.FORMAT_VIOLATION, "FormationViolation", "FormatViolation"),
-        (CallErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, "OccurenceConstraintViolation", "OccurrenceConstraintViolation"),
-        (
-            CallErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
-            "OccurenceConstraintViolation",
-            "OccurrenceConstraintViolation",
-        ),
-        (CallErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "PropertyConstraintViolation", "PropertyConstraintViolation"),
-    ],
-)
+@pytest.mark.parametrize(("code", "v16_spelling", "v201_spelling"), SPELLINGS)
 def test_part4_4_3_a_code_named_in_either_version_is_spelt_in_the_connection_s(
     code: CallErrorCode, v16_spelling: str, v201_spelling: str
 ) -> None:
