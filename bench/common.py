@@ -64,6 +64,40 @@ def meter_values_payload() -> dict[str, Any]:
     return {"connectorId": 1, "meterValue": [{"timestamp": METER_TIMESTAMP_TEXT, "sampledValue": sampled}]}
 
 
+def meter_values_v201_payload() -> dict[str, Any]:
+    """OCPP 2.0.1 MeterValuesRequest of the same six values (numbers, units in unitOfMeasure, an evseId)."""
+    return {"evseId": 1, "meterValue": [_meter_value_v201()]}
+
+
+def transaction_event_v201_payload() -> dict[str, Any]:
+    """An OCPP 2.0.1 TransactionEventRequest (Updated, periodic) carrying the same six values: what a 2.0.1 station
+    sends where a 1.6 one sends MeterValues during a transaction."""
+    return {
+        "eventType": "Updated",
+        "timestamp": METER_TIMESTAMP_TEXT,
+        "triggerReason": "MeterValuePeriodic",
+        "seqNo": 5,
+        "transactionInfo": {"transactionId": "c1a6a0e6-4b3e-4f0e-9d6b-6a1f0e1d2c3b", "chargingState": "Charging"},
+        "evse": {"id": 1, "connectorId": 1},
+        "meterValue": [_meter_value_v201()],
+    }
+
+
+def _meter_value_v201() -> dict[str, Any]:
+    sampled = []
+    for value, measurand, unit, phase in SAMPLES:
+        item: dict[str, Any] = {
+            "value": float(value),
+            "context": "Sample.Periodic",
+            "measurand": measurand,
+            "unitOfMeasure": {"unit": unit},
+        }
+        if phase is not None:
+            item["phase"] = phase
+        sampled.append(item)
+    return {"timestamp": METER_TIMESTAMP_TEXT, "sampledValue": sampled}
+
+
 def meter_values_factory(transaction_id: int | None = None) -> Callable[[], Any]:
     """Builds chargebox's MeterValues request of every MeterValues case (of that transaction, if given) afresh at
     each call, as code that samples a meter would, with the enum members resolved once beforehand, as that code

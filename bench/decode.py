@@ -1,4 +1,5 @@
-"""Decode + validate one MeterValues CALL frame, as the central-system side receives it.
+"""Decode + validate one CALL frame, as the central-system side receives it: 1.6 MeterValues, and for OCPP 2.0.1
+a TransactionEvent with meter values and a MeterValues.
 
 The frame is a text frame, so both stacks get ``str`` from websockets; each pipeline runs in a tight
 loop (``timeit``), best of several repeats, in a fresh process.
@@ -7,10 +8,15 @@ loop (``timeit``), best of several repeats, in a fresh process.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+V201_FRAMES: tuple[str, ...] = ("TransactionEvent", "MeterValues")
+"""The 2.0.1 frames measured, by action: ``decode_worker_v201`` returns their results in this order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,29 +27,57 @@ class DecodeResult:
 
 
 def frame_text(message_id: str = "19223201") -> str:
-    import orjson
-
     from bench.common import meter_values_payload
 
-    return orjson.dumps([2, message_id, "MeterValues", meter_values_payload()]).decode()
+    return _frame(message_id, "MeterValues", meter_values_payload())
+
+
+def frame_text_v201(action: str, message_id: str = "19223201") -> str:
+    from bench.common import meter_values_v201_payload, transaction_event_v201_payload
+
+    payloads = {"TransactionEvent": transaction_event_v201_payload, "MeterValues": meter_values_v201_payload}
+    return _frame(message_id, action, payloads[action]())
 
 
 def decode_worker(number: int, repeat: int) -> list[DecodeResult]:
-    """Body of the decode process: every pipeline on the same frame."""
+    """Body of the decode process: every pipeline on the same 1.6 MeterValues frame."""
+    results = _pipelines(frame_text, "1.6", number, repeat)
+    ocpp_number = max(number // 20, 50)
+    results.append(_ocpp_as_run(ocpp_number * repeat))
+    return results
+
+
+def decode_worker_v201(number: int, repeat: int) -> list[list[DecodeResult]]:
+    """Body of the 2.0.1 decode process: for each of ``V201_FRAMES``, every pipeline on that frame."""
+    return [_pipelines(functools.partial(frame_text_v201, action), "2.0.1", number, repeat) for action in V201_FRAMES]
+
+
+def _pipelines(frame: Callable[..., str], version: str, number: int, repeat: int) -> list[DecodeResult]:
+    """The orjson floor first, then chargebox's codec and Connection, then the ocpp library inline."""
+    text = frame()
     results = [
-        DecodeResult("orjson.loads, no validation (floor)", _best(_orjson_case(), number, repeat)),
-        DecodeResult("chargebox codec.decode_frame + decode_payload", _best(_chargebox_codec_case(), number, repeat)),
+        DecodeResult("orjson.loads, no validation (floor)", _best(_orjson_case(text), number, repeat)),
+        DecodeResult(
+            "chargebox codec.decode_frame + decode_payload", _best(_chargebox_codec_case(text, version), number, repeat)
+        ),
         DecodeResult(
             "chargebox Connection.receive (+ CALL bookkeeping)",
-            _best(_chargebox_connection_case(number * repeat), number, repeat),
+            _best(_chargebox_connection_case(frame, version, number * repeat), number, repeat),
         ),
     ]
     ocpp_number = max(number // 20, 50)
     results.append(
-        DecodeResult("ocpp unpack + jsonschema validation (inline)", _best(_ocpp_sync_case(), ocpp_number, repeat))
+        DecodeResult(
+            "ocpp unpack + jsonschema validation (inline)", _best(_ocpp_sync_case(text, version), ocpp_number, repeat)
+        )
     )
-    results.append(_ocpp_as_run(ocpp_number * repeat))
     return results
+
+
+def _frame(message_id: str, action: str, payload: dict[str, Any]) -> str:
+    import orjson
+
+    return orjson.dumps([2, message_id, action, payload]).decode()
 
 
 def _best(fn: Callable[[], object], number: int, repeat: int) -> float:
@@ -51,36 +85,42 @@ def _best(fn: Callable[[], object], number: int, repeat: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
 
-def _orjson_case() -> Callable[[], object]:
+def _dialect(version: str) -> Any:
+    from chargebox.protocol.dialect import dialect_for
+
+    return dialect_for(f"ocpp{version}")
+
+
+def _orjson_case(text: str) -> Callable[[], object]:
     import orjson
 
-    text = frame_text()
     loads = orjson.loads
     return lambda: loads(text)
 
 
-def _chargebox_codec_case() -> Callable[[], object]:
+def _chargebox_codec_case(text: str, version: str) -> Callable[[], object]:
     from chargebox.protocol import codec
-    from chargebox.protocol.messages import REQUESTS, Action
 
-    text = frame_text()
+    dialect = _dialect(version)
+    requests, errors = dialect.requests, dialect.errors
+    by_name = dialect.actions_by_name
     decode_frame, decode_payload = codec.decode_frame, codec.decode_payload
 
     def run() -> object:
-        frame = decode_frame(text)
+        frame = decode_frame(text, errors=errors)
         assert isinstance(frame, codec.RawCall)
-        return decode_payload(frame.payload, REQUESTS[Action(frame.action)])
+        return decode_payload(frame.payload, requests[by_name[frame.action]], errors)
 
     return run
 
 
-def _chargebox_connection_case(count: int) -> Callable[[], object]:
+def _chargebox_connection_case(frame: Callable[..., str], version: str, count: int) -> Callable[[], object]:
     """``Connection.receive`` refuses a second CALL with an id still in progress, so ids differ
     and each CALL is dropped after it is received (as an answer would)."""
     from chargebox.protocol.connection import CallReceived, Connection
 
-    frames = iter([frame_text(f"id-{i}") for i in range(count + 10)])
-    conn = Connection()
+    frames = iter([frame(f"id-{i}") for i in range(count + 10)])
+    conn: Connection[Any] = Connection(_dialect(version))
 
     def run() -> object:
         events = conn.receive(next(frames), 0.0)
@@ -93,14 +133,12 @@ def _chargebox_connection_case(count: int) -> Callable[[], object]:
     return run
 
 
-def _ocpp_sync_case() -> Callable[[], object]:
+def _ocpp_sync_case(text: str, version: str) -> Callable[[], object]:
     from ocpp.messages import _validate_payload, unpack
-
-    text = frame_text()
 
     def run() -> object:
         message = unpack(text)
-        _validate_payload(message, "1.6")
+        _validate_payload(message, version)
         return message
 
     return run

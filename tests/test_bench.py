@@ -18,3 +18,15 @@ def test_round_trips_without_uvloop_say_so_instead_of_failing(
     assert code == 0, out + err
     assert out.count("uvloop not installed") == 4  # raw and chargebox, for Heartbeat and MeterValues
     assert "failed" not in err
+
+
+def test_the_2_0_1_decode_rows_measure_valid_frames_against_their_own_floor() -> None:
+    from bench import decode
+
+    per_frame = decode.decode_worker_v201(number=5, repeat=1)  # Connection.receive raises on a rejected frame
+    assert [len(results) for results in per_frame] == [4] * len(decode.V201_FRAMES)
+    assert all(results[0].case.startswith("orjson") for results in per_frame)
+    assert [decode.frame_text_v201(action).split(",")[2] for action in decode.V201_FRAMES] == [
+        '"TransactionEvent"',
+        '"MeterValues"',
+    ]

@@ -1,13 +1,19 @@
-"""Generate chargebox.protocol.messages from the OCPP 1.6 JSON schemas shipped with `ocpp`.
+"""Generate the OCPP message modules from the JSON schemas shipped with `ocpp`, one module per version.
 
-The schemas (``ocpp/v16/schemas/*.json``: 28 OCPP 1.6 actions plus 11 of the security whitepaper) decide what
-goes on the wire; this script turns each into a msgspec Struct and names nested types and enums after OCPP 1.6
-section 7 and the whitepaper's definitions, so the result reads like hand-written code. It is re-runnable:
-after upgrading `ocpp`, run it and review the diff.
+- OCPP 1.6 (``ocpp/v16/schemas``: 28 actions plus 11 of the security whitepaper) becomes
+  ``chargebox.protocol.messages``; nested types and enums take the names of OCPP 1.6 section 7 and of the
+  whitepaper's definitions.
+- OCPP 2.0.1 (``ocpp/v201/schemas``: 64 actions in 128 files) becomes ``chargebox.protocol.v201.messages``; every
+  nested type and enum takes the name of its schema definition, which is OCPP 2.0.1 Part 2's datatype name
+  (IdTokenType, EVSEType, ChargingStateEnumType).
 
-    python tools/gen_messages.py                  # writes src/chargebox/protocol/messages.py
-    python tools/gen_messages.py --check          # exits 1 if the committed file is out of date
-    python tools/gen_messages.py --schemas DIR    # reads another schema directory
+Each schema becomes a msgspec Struct, so the result reads like hand-written code. It is re-runnable: after
+upgrading `ocpp`, run it and review the diff.
+
+    python tools/gen_messages.py                              # writes both modules
+    python tools/gen_messages.py --check                      # exits 1 if a committed module is out of date
+    python tools/gen_messages.py --version 2.0.1              # one version only (1.6 or 2.0.1)
+    python tools/gen_messages.py --version 1.6 --schemas DIR  # reads another schema directory
 
 A schema construct this script does not understand, or two schemas that would give one name to different
 types, stops the run with an error naming the schema and property, instead of guessing.
@@ -31,7 +37,9 @@ from typing import Any, Final
 import msgspec
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
-OUTPUT: Final = REPO_ROOT / "src" / "chargebox" / "protocol" / "messages.py"
+# The written modules, read at call time so that a test can point them elsewhere.
+OUTPUT = REPO_ROOT / "src" / "chargebox" / "protocol" / "messages.py"
+OUTPUT_V201 = REPO_ROOT / "src" / "chargebox" / "protocol" / "v201" / "messages.py"
 
 # Actions the charge point sends (OCPP 1.6 §4 and the whitepaper); DataTransfer goes both ways.
 CHARGE_POINT_INITIATED: Final = frozenset(
@@ -127,8 +135,14 @@ DEFINITION_NAMES: Final = {
     "MessageTriggerEnumType": "ExtendedMessageTrigger",
 }
 
-# Docstrings for the types that are not one OCPP 1.6 type, saying why they exist.
+# Docstrings for the types that are not one OCPP type, saying why they exist.
 DOCSTRINGS: Final = {
+    "CustomDataType": (
+        "OCPP 2.0.1 CustomDataType: a vendor's extension of the object holding it (Part 4 section 9).\n\n"
+        "The schema admits any property beside vendorId; decoding checks vendorId and ignores the others, as Part 4"
+        " tells a receiver that does not know the vendor to do. To send properties of your own, subclass it:"
+        " msgspec encodes the fields of the instance's own class."
+    ),
     "ExtendedMessageTrigger": (
         "Security whitepaper MessageTriggerEnumType (ExtendedTriggerMessage.requestedMessage).\n\n"
         "Not MessageTrigger: it adds LogStatusNotification and SignChargePointCertificate and drops"
@@ -159,11 +173,65 @@ DOCSTRINGS: Final = {
     ),
 }
 
-# Member names whose value splitting into words would get wrong (unit prefixes, "State of Charge").
-MEMBER_NAMES: Final = {"kVA": "KVA", "kW": "KW", "kWh": "KWH", "SoC": "SOC"}
+# Actions the Charging Station sends (OCPP 2.0.1 Part 2, each message's "sent by"); DataTransfer goes both ways.
+CHARGING_STATION_INITIATED: Final = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "DataTransfer",
+        "FirmwareStatusNotification",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+    }
+)
+
+# Member names whose value splitting into words would get wrong (unit prefixes, "State of Charge", V2G, socket
+# ratings, IKEv2).
+MEMBER_NAMES: Final = {
+    "kVA": "KVA",
+    "kW": "KW",
+    "kWh": "KWH",
+    "SoC": "SOC",
+    "Get15118EVCertificate": "GET_15118_EV_CERTIFICATE",
+    "IKEv2": "IKEV2",
+    "L2TP": "L2TP",
+    "Other1PhMax16A": "OTHER_1PH_MAX_16A",
+    "Other1PhOver16A": "OTHER_1PH_OVER_16A",
+    "Other3Ph": "OTHER_3PH",
+    "SignV2GCertificate": "SIGN_V2G_CERTIFICATE",
+    "V2GCertificate": "V2G_CERTIFICATE",
+    "V2GCertificateChain": "V2G_CERTIFICATE_CHAIN",
+    "V2GRootCertificate": "V2G_ROOT_CERTIFICATE",
+    "s309-1P-16A": "S309_1P_16A",
+    "s309-1P-32A": "S309_1P_32A",
+    "s309-3P-16A": "S309_3P_16A",
+    "s309-3P-32A": "S309_3P_32A",
+}
 
 # OCPP 1.6 CiStringNType lengths; other lengths (whitepaper) are plain StringN.
 CI_STRING_LENGTHS: Final = frozenset({20, 25, 50, 255, 500})
+
+# Field names whose wire spelling splitting into words would get wrong ("State of Charge").
+FIELD_NAMES: Final = {"bulkSoC": "bulk_soc", "fullSoC": "full_soc"}
 
 LINE_LENGTH: Final = 110
 
@@ -173,14 +241,19 @@ KNOWN_KEYWORDS: Final = frozenset(
         "$schema",
         "additionalItems",
         "additionalProperties",
+        "comment",
+        "default",
         "definitions",
+        "description",
         "enum",
         "format",
         "items",
         "javaType",
         "maxItems",
         "maxLength",
+        "maximum",
         "minItems",
+        "minimum",
         "multipleOf",
         "properties",
         "required",
@@ -197,6 +270,30 @@ class GenerationError(Exception):
 
 
 @dataclass(frozen=True)
+class Target:
+    """One OCPP version: where its schemas and module are, and how its types are named and described."""
+
+    version: str
+    package: str
+    station_initiated: frozenset[str]
+    initiator_registries: tuple[str, str]  # names of the station's and the central system's action sets
+    senders: tuple[str, str]  # the station and the central system, as docstrings call them
+    docstring: str
+    names_by_definition: bool  # 2.0.1: every nested type and enum is a named definition; 1.6: see the tables
+    open_definitions: frozenset[str] = frozenset()  # objects the schema leaves open to unknown properties
+    ci_string_lengths: frozenset[int] = frozenset()  # lengths that are OCPP 1.6 CiStringNType
+    definitions_from: str = ""  # where a type named by its definition comes from, for its docstring
+
+    @property
+    def schemas_dir(self) -> Path:
+        return Path(str(importlib.resources.files(self.package) / "schemas"))
+
+    @property
+    def output(self) -> Path:
+        return OUTPUT if self.version == "1.6" else OUTPUT_V201
+
+
+@dataclass(frozen=True)
 class Field:
     """One Struct field: Python name, wire name, annotation, and an optional trailing comment."""
 
@@ -210,10 +307,11 @@ class Field:
 
 @dataclass(frozen=True)
 class StructDef:
-    """A Struct to emit; `fields` in schema order."""
+    """A Struct to emit; `fields` in schema order. `open` admits unknown properties (and drops them)."""
 
     name: str
     fields: tuple[Field, ...]
+    open: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,45 +336,53 @@ class Model:
     string_lengths: set[int] = field(default_factory=set)
 
 
-def render(schemas_dir: Path) -> str:
-    """The text of messages.py for the schemas in `schemas_dir`."""
-    model = _read_schemas(schemas_dir)
-    return _Renderer(model).render()
+def render(schemas_dir: Path, target: Target | None = None) -> str:
+    """The text of the messages module of `target` (default OCPP 1.6) for the schemas in `schemas_dir`."""
+    target = target or OCPP16
+    model = _read_schemas(schemas_dir, target)
+    return _Renderer(model, target).render()
 
 
-def default_schemas_dir() -> Path:
-    """The schema directory of the installed `ocpp` package."""
-    return Path(str(importlib.resources.files("ocpp.v16") / "schemas"))
+def default_schemas_dir(target: Target | None = None) -> Path:
+    """The schema directory of the installed `ocpp` package for `target` (default OCPP 1.6)."""
+    return (target or OCPP16).schemas_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write messages.py, or with --check report whether the committed one is current."""
+    """Write the modules, or with --check report whether the committed ones are current."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", choices=sorted(TARGETS), default=None, help="one OCPP version (default: all)")
     parser.add_argument("--schemas", type=Path, default=None, help="schema directory (default: ocpp's)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if messages.py is out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a module is out of date")
     args = parser.parse_args(argv)
-    schemas_dir: Path = args.schemas if args.schemas is not None else default_schemas_dir()
-    try:
-        text = render(schemas_dir)
-    except GenerationError as exc:
-        print(f"gen_messages: {exc}", file=sys.stderr)
-        return 2
-    relative = OUTPUT.relative_to(REPO_ROOT) if OUTPUT.is_relative_to(REPO_ROOT) else OUTPUT
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{relative} is out of date; run python tools/gen_messages.py")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {relative}")
-    return 0
+    if args.schemas is not None and args.version is None:
+        parser.error("--schemas needs --version")
+    targets = [TARGETS[args.version]] if args.version else list(TARGETS.values())
+    stale = False
+    for target in targets:
+        schemas_dir: Path = args.schemas if args.schemas is not None else target.schemas_dir
+        try:
+            text = render(schemas_dir, target)
+        except GenerationError as exc:
+            print(f"gen_messages: {exc}", file=sys.stderr)
+            return 2
+        output = target.output
+        relative = output.relative_to(REPO_ROOT) if output.is_relative_to(REPO_ROOT) else output
+        if args.check:
+            current = output.read_text(encoding="utf-8") if output.exists() else ""
+            if current != text:
+                print(f"{relative} is out of date; run python tools/gen_messages.py")
+                stale = True
+            continue
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {relative}")
+    return 1 if stale else 0
 
 
 # --- reading the schemas ---------------------------------------------------------------------------------
 
 
-def _read_schemas(schemas_dir: Path) -> Model:
+def _read_schemas(schemas_dir: Path, target: Target) -> Model:
     model = Model()
     paths = sorted(schemas_dir.glob("*.json"))
     if not paths:
@@ -285,46 +391,53 @@ def _read_schemas(schemas_dir: Path) -> Model:
         schema: JSON = json.loads(path.read_text(encoding="utf-8"))
         stem = path.stem
         is_response = stem.endswith("Response")
-        action = stem.removesuffix("Response")
+        action = stem.removesuffix("Response") if is_response else stem.removesuffix("Request")
         expected = f"{action}{'Response' if is_response else 'Request'}"
         title = schema.get("title")
         if title is not None and title != expected:
             raise GenerationError(f"{path.name}: title {title!r}, expected {expected!r}")
-        struct = _Reader(model, path.name, schema).struct(expected, schema)
-        model.messages.append(MessageDef(struct, action, is_response, whitepaper=title is None))
+        struct = _Reader(model, target, path.name, schema).struct(expected, schema)
+        whitepaper = title is None and not target.names_by_definition
+        model.messages.append(MessageDef(struct, action, is_response, whitepaper))
     actions = {m.action for m in model.messages}
     for action in sorted(actions):
         kinds = sorted(m.is_response for m in model.messages if m.action == action)
         if kinds != [False, True]:
             raise GenerationError(f"{action}: needs exactly one request and one response schema")
-    unknown = (CHARGE_POINT_INITIATED | BOTH_WAYS) - actions
+    unknown = target.station_initiated - actions
     if unknown:
-        raise GenerationError(f"CHARGE_POINT_INITIATED names actions without schemas: {sorted(unknown)}")
+        raise GenerationError(f"{target.initiator_registries[0]} names actions without schemas: {sorted(unknown)}")
     return model
 
 
 class _Reader:
     """Walks one schema file, registering nested Structs and enums in the shared model."""
 
-    def __init__(self, model: Model, filename: str, root: JSON) -> None:
+    def __init__(self, model: Model, target: Target, filename: str, root: JSON) -> None:
         self.model = model
+        self.target = target
         self.filename = filename
         self.root = root
 
     def struct(self, name: str, schema: JSON) -> StructDef:
         self._check_keywords(schema, name)
-        if schema.get("type") != "object" or schema.get("additionalProperties") is not False:
+        is_open = schema.get("additionalProperties") is not False
+        if schema.get("type") != "object" or (is_open and name not in self.target.open_definitions):
             raise GenerationError(f"{self.filename}: {name} must be an object with additionalProperties false")
         required = set(schema.get("required", []))
         properties: JSON = schema.get("properties", {})
         if not required <= properties.keys():
             raise GenerationError(f"{self.filename}: {name} requires undeclared {sorted(required - properties.keys())}")
         fields = tuple(self._field(name, wire, sub, wire in required) for wire, sub in properties.items())
-        return StructDef(name, fields)
+        return StructDef(name, fields, is_open)
 
     def _field(self, owner: str, wire: str, schema: JSON, required: bool) -> Field:
         annotation, comment = self._annotation(owner, wire, schema)
-        name = _snake(wire)
+        default = self._resolve(schema)[0].get("default")
+        if default is not None:
+            # Not filled in: an absent field stays UNSET, so what was received is what is re-encoded.
+            comment = "; ".join(filter(None, (comment, f"schema default: {json.dumps(default)}")))
+        name = FIELD_NAMES.get(wire) or _snake(wire)
         if keyword.iskeyword(name):
             name += "_"
         explicit = _camel(name) != wire
@@ -345,17 +458,21 @@ class _Reader:
             if "maxLength" in schema:
                 length = int(schema["maxLength"])
                 self.model.string_lengths.add(length)
-                return _string_alias(length), ""
+                return _string_alias(length, self.target), ""
             return "str", ""
         if kind == "integer":
+            meta = []
             if "multipleOf" in schema:
-                return f"Annotated[int, msgspec.Meta(multiple_of={schema['multipleOf']!r})]", ""
-            return "int", ""
+                meta.append(f"multiple_of={schema['multipleOf']!r}")
+            meta += _bounds(schema, int, where)
+            return (f"Annotated[int, msgspec.Meta({', '.join(meta)})]" if meta else "int"), ""
         if kind == "number":
+            bounds = _bounds(schema, float, where)
+            annotation = f"Annotated[float, msgspec.Meta({', '.join(bounds)})]" if bounds else "float"
             if "multipleOf" in schema:
                 # msgspec's float multiple_of rejects 1.0 and 0.3 for 0.1: see the module docstring.
-                return "float", f"schema: multipleOf {schema['multipleOf']!r}, not enforced"
-            return "float", ""
+                return annotation, f"schema: multipleOf {schema['multipleOf']!r}, not enforced"
+            return annotation, ""
         if kind == "boolean":
             return "bool", ""
         if kind == "array":
@@ -370,10 +487,18 @@ class _Reader:
             return f"list[{item}]", comment
         if kind == "object":
             return self._nested(owner, prop, schema, definition), ""
+        if kind is None and not schema.keys() - {"description"}:
+            # Any JSON value (2.0.1 DataTransfer data): kept as its raw text for the vendor to decode.
+            return "msgspec.Raw", "any JSON value, undecoded"
         raise GenerationError(f"{self.filename}: {where}: unsupported type {kind!r}")
 
     def _nested(self, owner: str, prop: str, schema: JSON, definition: str | None) -> str:
-        name = NESTED_NAMES.get((owner, prop)) or NESTED_NAMES_BY_PROPERTY.get(prop) or _pascal(prop)
+        if self.target.names_by_definition:
+            if definition is None:
+                raise GenerationError(f"{self.filename}: {owner}.{prop}: an inline object, not a definition")
+            name = definition
+        else:
+            name = NESTED_NAMES.get((owner, prop)) or NESTED_NAMES_BY_PROPERTY.get(prop) or _pascal(prop)
         struct = self.struct(name, schema)
         known = self.model.nested.get(name)
         if known is not None and known != struct:
@@ -386,7 +511,11 @@ class _Reader:
         return name
 
     def _enum(self, owner: str, prop: str, values: tuple[str, ...], definition: str | None) -> str:
-        if (owner, prop) in ENUM_NAMES:
+        if self.target.names_by_definition:
+            if definition is None:
+                raise GenerationError(f"{self.filename}: {owner}.{prop}: an inline enum, not a definition")
+            name = definition
+        elif (owner, prop) in ENUM_NAMES:
             name = ENUM_NAMES[owner, prop]
         elif definition is not None:
             name = DEFINITION_NAMES.get(definition, definition.removesuffix("EnumType"))
@@ -408,7 +537,7 @@ class _Reader:
         if definition is None:
             self.model.origins[name] = f"OCPP 1.6 {name}"
         else:
-            self.model.origins.setdefault(name, f"Security whitepaper {definition}")
+            self.model.origins.setdefault(name, f"{self.target.definitions_from} {definition}")
 
     def _resolve(self, schema: JSON) -> tuple[JSON, str | None]:
         ref = schema.get("$ref")
@@ -430,7 +559,17 @@ class _Reader:
             raise GenerationError(f"{self.filename}: {where}: unsupported format {fmt!r}")
 
 
-# --- rendering -------------------------------------------------------------------------------------------
+def _bounds(schema: JSON, kind: type[int] | type[float], where: str) -> list[str]:
+    """msgspec.Meta arguments for the schema's minimum and maximum."""
+    meta = []
+    for keyword_, argument in (("minimum", "ge"), ("maximum", "le")):
+        if keyword_ in schema:
+            bound = schema[keyword_]
+            if kind is int and bound != int(bound):
+                raise GenerationError(f"{where}: {keyword_} {bound!r} of an integer is not an integer")
+            meta.append(f"{argument}={kind(bound)!r}")
+    return meta
+
 
 MODULE_DOCSTRING: Final = '''\
 """OCPP 1.6J messages: one msgspec Struct per JSON schema of the 1.6 actions and the security whitepaper.
@@ -462,33 +601,84 @@ deliberate deviations, each pinned by tests/protocol/test_messages_schema.py:
 """'''
 
 
+MODULE_DOCSTRING_V201: Final = '''\
+"""OCPP 2.0.1 messages: one msgspec Struct per JSON schema of the 64 actions (OCPP 2.0.1 Part 3).
+
+Generated by tools/gen_messages.py from the schemas the `ocpp` package ships (ocpp/v201/schemas), which are the
+contract on the wire. Requests and responses take the schema file names (BootNotificationRequest,
+BootNotificationResponse); every nested type and enum takes its schema definition name, which is its OCPP 2.0.1
+Part 2 datatype name (IdTokenType, EVSEType, ComponentType, VariableType, ChargingProfileType,
+ChargingStateEnumType). Look a Struct up by action in REQUESTS and RESPONSES; CHARGING_STATION_INITIATED and
+CSMS_INITIATED say who may send which CALL.
+
+Decoding (msgspec.json.decode(data, type=...)) accepts what the schema accepts (validated with Draft 6
+semantics and a date-time format check): lengths, enums, minItems/maxItems and the minimum/maximum of
+integers are checked. Encoding omits unset optional fields, never sending null (Part 4 section 4.1.5). The
+decisions and deliberate deviations, each pinned by tests/protocol/test_messages_v201_schema.py:
+
+- customData (CustomDataType, on every object: Part 4 section 9) keeps vendorId, which is checked (at most 255
+  characters), and drops the vendor's other properties when decoding, as Part 4 tells a receiver that does
+  not know the vendor to ignore them; a decoded message re-encodes without them. To send properties of your
+  own, subclass CustomDataType.
+- Schema defaults are not filled in: an absent field decodes as UNSET and its reader applies the default,
+  which the field's comment names (SampledValueType.location "Outlet", measurand
+  "Energy.Active.Import.Register", context "Sample.Periodic", UnitOfMeasureType.unit "Wh" and multiplier 0,
+  attributeType "Actual", tbc and offline false, ...). So what was received is what is re-encoded.
+- An integer-valued number such as 1.0 is not an integer, although Draft 6 accepts it as one. Integers are
+  otherwise unbounded, as in the schema, except where it sets a minimum or maximum.
+- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound.
+- Date-times must carry an offset (DateTime is tz=True), as RFC 3339 requires. msgspec also accepts a space
+  for "T" and an offset without colon ("+0100"), which the schema's date-time check rejects; encoding always
+  writes RFC 3339 with "T". Fractions of a second are rounded to microseconds, and a date-time that rounds
+  past year 9999 is rejected.
+- Get15118EVCertificateResponse.exiResponse admits 7,500 characters, as the `ocpp` package's schema does;
+  OCPP 2.0.1 Part 3's schema and Part 2 say 5,600 (a station may announce more through
+  OCPPCommCtrlr.FieldLength).
+- Constraints are checked when decoding, not when a Struct is built in Python: build only what you would
+  accept, e.g. aware datetimes.
+"""'''
+
+
+OCPP16: Final = Target(
+    version="1.6",
+    package="ocpp.v16",
+    station_initiated=CHARGE_POINT_INITIATED,
+    initiator_registries=("CHARGE_POINT_INITIATED", "CENTRAL_SYSTEM_INITIATED"),
+    senders=("the charge point", "the central system"),
+    docstring=MODULE_DOCSTRING,
+    names_by_definition=False,
+    ci_string_lengths=CI_STRING_LENGTHS,
+    definitions_from="Security whitepaper",
+)
+OCPP201: Final = Target(
+    version="2.0.1",
+    package="ocpp.v201",
+    station_initiated=CHARGING_STATION_INITIATED,
+    initiator_registries=("CHARGING_STATION_INITIATED", "CSMS_INITIATED"),
+    senders=("the Charging Station", "the CSMS"),
+    docstring=MODULE_DOCSTRING_V201,
+    names_by_definition=True,
+    open_definitions=frozenset({"CustomDataType"}),
+    definitions_from="OCPP 2.0.1",
+)
+TARGETS: Final = {target.version: target for target in (OCPP16, OCPP201)}
+
+
 class _Renderer:
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, target: Target) -> None:
         self.model = model
+        self.target = target
         self.lines: list[str] = []
 
     def render(self) -> str:
         model = self.model
-        self._emit("# Generated by tools/gen_messages.py from ocpp/v16/schemas/*.json. Do not edit: re-run it.")
-        self._emit(MODULE_DOCSTRING, "")
+        package = self.target.package.removeprefix("ocpp.")
+        self._emit(f"# Generated by tools/gen_messages.py from ocpp/{package}/schemas/*.json. Do not edit: re-run it.")
+        self._emit(self.target.docstring, "")
         self._emit("import datetime", "import enum", "import types")
         self._emit("from collections.abc import Mapping", "from typing import Annotated, Final, TypeAlias", "")
-        self._emit("import msgspec", "", "")
-        self._emit(
-            "class Message(",
-            "    msgspec.Struct,",
-            "    frozen=True,",
-            "    kw_only=True,",
-            '    rename="camel",',
-            "    omit_defaults=True,",
-            "    forbid_unknown_fields=True,",
-            "):",
-            *_docstring(
-                "Base of every OCPP payload: snake_case in Python, camelCase on the wire, unknown keys rejected."
-            ),
-            "",
-            "",
-        )
+        self._emit("import msgspec", "")
+        self._emit("from chargebox.protocol.base import Message as Message", "", "")
         self._action_enum()
         self._aliases()
         self._emit(_section("Enums"), "", "")
@@ -522,12 +712,12 @@ class _Renderer:
             "",
         )
         for length in sorted(self.model.string_lengths):
-            alias = _string_alias(length)
+            alias = _string_alias(length, self.target)
             self._emit(f"{alias}: TypeAlias = Annotated[str, msgspec.Meta(max_length={length})]")
-            if length in CI_STRING_LENGTHS:
+            if length in self.target.ci_string_lengths:
                 self._emit(f'"""OCPP 1.6 CiString{length}Type: at most {length} characters."""', "")
             else:
-                self._emit(f'"""Security whitepaper string[0..{length}]."""', "")
+                self._emit(f'"""{self.target.definitions_from} string[0..{length}]."""', "")
 
     def _enum(self, name: str) -> None:
         values = self.model.enums[name]
@@ -541,7 +731,8 @@ class _Renderer:
         self._emit("", "")
 
     def _struct(self, struct: StructDef, doc: str) -> None:
-        self._emit(f"class {struct.name}(Message, frozen=True, kw_only=True):", *_docstring(doc))
+        options = "frozen=True, kw_only=True" + (", forbid_unknown_fields=False" if struct.open else "")
+        self._emit(f"class {struct.name}(Message, {options}):", *_docstring(doc))
         if struct.fields:
             self._emit("")
         for f in struct.fields:
@@ -572,26 +763,28 @@ class _Renderer:
                     self._emit(f"        Action.{_member_name(m.action)}: {m.struct.name},")
             self._emit("    }", ")", "")
         actions = sorted({m.action for m in messages})
-        cp = [a for a in actions if a in CHARGE_POINT_INITIATED or a in BOTH_WAYS]
-        cs = [a for a in actions if a not in CHARGE_POINT_INITIATED or a in BOTH_WAYS]
-        for title, doc, members in (
-            ("CHARGE_POINT_INITIATED", "Actions the charge point sends as CALLs.", cp),
-            ("CENTRAL_SYSTEM_INITIATED", "Actions the central system sends as CALLs.", cs),
-        ):
+        station_initiated = self.target.station_initiated
+        station = [a for a in actions if a in station_initiated or a in BOTH_WAYS]
+        central = [a for a in actions if a not in station_initiated or a in BOTH_WAYS]
+        station_set, central_set = self.target.initiator_registries
+        station_name, central_name = self.target.senders
+        for title, sender, members in ((station_set, station_name, station), (central_set, central_name, central)):
             self._emit(f"{title}: Final[frozenset[Action]] = frozenset(", "    {")
             self._emit(*(f"        Action.{_member_name(a)}," for a in members))
-            self._emit("    }", ")", f'"""{doc} DataTransfer goes both ways."""', "")
+            self._emit("    }", ")", f'"""Actions {sender} sends as CALLs. DataTransfer goes both ways."""', "")
 
     def _message_doc(self, message: MessageDef) -> str:
         action = message.action
-        sender = (
-            "the charge point" if (action in CHARGE_POINT_INITIATED) != message.is_response else "the central system"
-        )
+        station, central = self.target.senders
+        sender = station if (action in self.target.station_initiated) != message.is_response else central
         if action in BOTH_WAYS:
             sender = "either side"
-        suffix = ".conf" if message.is_response else ".req"
-        source = " (security whitepaper)" if message.whitepaper else ""
-        doc = f"{action}{suffix}{source}, sent by {sender}."
+        if self.target.names_by_definition:
+            doc = f"{message.struct.name}, sent by {sender}."
+        else:
+            suffix = ".conf" if message.is_response else ".req"
+            source = " (security whitepaper)" if message.whitepaper else ""
+            doc = f"{action}{suffix}{source}, sent by {sender}."
         return _doc(doc, "" if message.struct.fields else "No fields: {} on the wire.")
 
     def _with_users(self, origin: str, name: str) -> str:
@@ -676,8 +869,8 @@ def _member_name(value: str) -> str:
     return name
 
 
-def _string_alias(length: int) -> str:
-    return f"CiString{length}" if length in CI_STRING_LENGTHS else f"String{length}"
+def _string_alias(length: int, target: Target) -> str:
+    return f"CiString{length}" if length in target.ci_string_lengths else f"String{length}"
 
 
 if __name__ == "__main__":

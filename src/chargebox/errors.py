@@ -7,7 +7,7 @@
     │   ├── ConfigError                    names the file and the key
     │   └── CsmsUnreachable                the reconnect policy gave up
     ├── ConnectionLost                     the WebSocket went away while we were writing to it
-    ├── RemoteProtocolError                the peer broke OCPP-J: .code (1.6 spelling) and .frame
+    ├── RemoteProtocolError                the peer broke OCPP-J: .code (its version's spelling) and .frame
     ├── HardwareError                      a port failed; the service turns it into an OCPP outcome
     ├── TransferError                      a download or upload failed (HTTP status, refused, truncated...)
     └── LocalProtocolError                 we built an invalid frame: a bug (also an AssertionError)
@@ -42,8 +42,9 @@ class ConnectionLost(ChargeboxError):
 class RemoteProtocolError(ChargeboxError):
     """The peer sent something OCPP-J does not allow.
 
-    ``code`` is the CALLERROR code in its 1.6 spelling (``FormationViolation``,
-    ``OccurenceConstraintViolation``), ``frame`` the offending text when there is one.
+    ``code`` is the CALLERROR code as the connection's OCPP version spells it (1.6:
+    ``FormationViolation``, ``OccurenceConstraintViolation``; 2.0.1: ``FormatViolation``,
+    ``OccurrenceConstraintViolation``), ``frame`` the offending text when there is one.
     """
 
     def __init__(self, code: str, description: str, *, frame: str | bytes | None = None) -> None:

@@ -14,6 +14,7 @@ from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import codec
 from chargebox.protocol.errors import CallErrorCode
 from chargebox.protocol.messages import Action, HeartbeatRequest, StatusNotificationRequest
+from tests.protocol.schema_check import depth_of
 
 
 def test_T_10_decodes_call_head_and_keeps_payload_raw() -> None:
@@ -125,14 +126,6 @@ def nested(depth: int) -> str:
 
 def data_transfer(data: str, message_id: str = "deep") -> str:
     return f'[2,"{message_id}","DataTransfer",{{"vendorId":"v","data":{data}}}]'
-
-
-def depth_of(value: object) -> int:
-    if isinstance(value, list):
-        return 1 + max(map(depth_of, value), default=0)
-    if isinstance(value, dict):
-        return 1 + max(map(depth_of, value.values()), default=0)
-    return 0
 
 
 @pytest.mark.parametrize(

@@ -35,16 +35,7 @@ from typing import Annotated, Final, TypeAlias
 
 import msgspec
 
-
-class Message(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    omit_defaults=True,
-    forbid_unknown_fields=True,
-):
-    """Base of every OCPP payload: snake_case in Python, camelCase on the wire, unknown keys rejected."""
+from chargebox.protocol.base import Message as Message
 
 
 class Action(enum.StrEnum):
