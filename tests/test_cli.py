@@ -65,9 +65,10 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["simulate", "--csms", "ws://h/ocpp?", "--id", "X"], "must not have a query"),
         (["simulate", "--csms", "ws://h/o cpp", "--id", "X"], "must not contain spaces"),
         (
-            ["simulate", "--csms", "wss://h", "--id", "X"],
-            "--csms is wss:// but --security-profile is 0: wss:// is for profiles 2 and 3",
+            ["simulate", "--csms", "wss://h", "--id", "X", "--security-profile", "1"],
+            "--csms is wss:// but --security-profile is 1: wss:// is for profiles 2 and 3",
         ),
+        (["simulate", "--csms", "wss://h", "--id", "X"], "security profile 2 needs a CentralSystemRootCertificate"),
         (["simulate", "--csms", "ws://h", "--id", ""], "--id must be 1 to 48 characters"),
         (["simulate", "--csms", "ws://h", "--id", "CP\x01"], "--id must be printable ASCII"),
         (["simulate", "--csms", "ws://h", "--id", "CP\n1"], "--id must be printable ASCII"),

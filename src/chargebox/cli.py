@@ -19,7 +19,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from chargebox import __version__
+from websockets.frames import Frame, Opcode
+
+from chargebox import __version__, security_profile
 from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.redact import redact, redact_logger
@@ -37,9 +39,17 @@ MIB: Final = 1024 * 1024
 MAX_PAYLOAD: Final = 64 * MIB
 PASSWORD_ENV: Final = "CHARGEBOX_PASSWORD"
 TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
+_DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 
 class _Parser(argparse.ArgumentParser):
+    """Every parser and subparser of the command: no abbreviations (``--ocpp`` must never be read as
+    ``--ocpp-config``, nor a new option change what an old command line means), one line on an error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """One clear line and exit 2 (argparse prints the whole usage by default)."""
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -80,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header
         redact_logger(name)
+        logging.getLogger(name).addFilter(_no_data_frames)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_run_until_signal(args.handler(args), interrupted_code=args.command == "demo"))
@@ -103,6 +114,14 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def _no_frames(record: logging.LogRecord) -> bool:
     """Without -v the frames go to a ``--transcript`` only, not to the terminal too."""
     return record.name != "chargebox.frames"
+
+
+def _no_data_frames(record: logging.LogRecord) -> bool:
+    """``chargebox.frames`` logs every OCPP frame once, with its charge point id: websockets' own debug line for
+    the same text frame (``< TEXT '[2,...' [42 bytes]``) would show it twice. Its handshake, ping, pong and close
+    lines stay."""
+    args = record.args
+    return not (isinstance(args, tuple) and args and isinstance(args[0], Frame) and args[0].opcode in _DATA_OPCODES)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -185,7 +204,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--cert", type=Path, metavar="PEM", help="ChargePointCertificate (with chain) for profile 3")
     sim.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
     sim.add_argument(
-        "--security-profile", type=int, choices=(0, 1, 2, 3), metavar="N", help="SecurityProfile at start (0 to 3)"
+        "--security-profile",
+        type=int,
+        choices=(0, 1, 2, 3),
+        metavar="N",
+        help="SecurityProfile at start, 0 to 3 (without it: 3 for wss:// with --cert/--key, 2 for wss://, "
+        "1 with a password, else 0)",
     )
     sim.add_argument(
         "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
@@ -204,7 +228,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     fleet = command("fleet", "N simulated stations in one process, sharing one store")
-    fleet.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws://")
+    fleet.add_argument(
+        "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
+    )
     fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=_connector_count, metavar="C", help="per station (default: template, 1)")
@@ -217,7 +243,9 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
     fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
     _control_token_options(fleet)
-    _password_options(fleet, "AuthorizationKey of every station (security profile 1)")
+    _password_options(fleet, "AuthorizationKey of every station (Basic auth: security profile 1, 2 over wss://)")
+    fleet.add_argument("--ca-file", type=Path, metavar="PEM", help="trust this CA for wss:// (security profile 2)")
+    fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
     fleet.set_defaults(handler=_fleet)
 
     image = commands.add_parser(
@@ -327,6 +355,11 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
+    ocpp_config = _read_ocpp_config(args.ocpp_config) if args.ocpp_config else {}
+    profile = security_profile.choose(
+        args.security_profile, args.csms, option="--security-profile", password=password is not None,
+        client_certificate=args.cert is not None and args.key is not None, initial=ocpp_config,
+    )  # fmt: skip
     settings = StationSettings(
         charge_point_id=args.id,
         csms_url=args.csms,
@@ -339,7 +372,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         connectors=args.connectors,
         data_dir=args.data_dir,
         password=password,
-        ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
+        ocpp_config=ocpp_config,
         ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
         compression=args.compression,
@@ -349,7 +382,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             server_name=args.tls_server_name,
             cert_file=args.cert,
             key_file=args.key,
-            security_profile=args.security_profile,
+            security_profile=profile.profile,
         ),
         transfer=TransferSettings(
             ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
@@ -362,6 +395,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         station = simulated_station(settings)
     except OSError as exc:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    station.log.info("= %s", profile.describe(station.config.get_int("SecurityProfile")))
     sim = Simulator(station)
     sim.installer.duration = args.install_seconds
     DownloadProgress(Console(stderr=True)).follow(station.firmware)
@@ -396,14 +430,26 @@ async def _fleet(args: argparse.Namespace) -> int:
     token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
     template = read_template(args.template) if args.template else Template()
+    profile = security_profile.choose(
+        None, args.csms, option="", password=password is not None, client_certificate=False, initial=template.config
+    )
+    if profile.profile is not None and profile.profile >= 2 and args.ca_file is None:
+        raise UserError(
+            f"--csms {redact(args.csms)!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
+            "(a fleet connects with security profile 2: Basic auth over TLS, no client certificates)"
+        )
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
+        logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
+    logging.getLogger("chargebox.fleet").info("= %d stations, %s", args.count, profile.describe())
     try:
         fleet = Fleet(
             FleetSettings(
                 csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
                 template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
                 seed=args.seed, password=password,
+                tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name,
+                                security_profile=profile.profile),
             )
         )  # fmt: skip
     except OSError as exc:

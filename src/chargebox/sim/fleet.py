@@ -35,6 +35,7 @@ from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.sim.template import Template
 from chargebox.station.boot import Identity
 from chargebox.station.station import StationSettings
+from chargebox.station.tls import TlsSettings
 from chargebox.store import StoreBackend
 from chargebox.tasks import Tasks
 from chargebox.transport import ReconnectPolicy
@@ -69,6 +70,7 @@ class FleetSettings:
     seed: int = 0
     auto_settings: AutoSettings = field(default_factory=AutoSettings)
     password: str | None = None
+    tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file (no client certificates)
 
     def station_id(self, index: int) -> str:
         return f"{self.id_prefix}{index}"
@@ -186,6 +188,7 @@ class Fleet:
                 identity=Identity(vendor=template.vendor, model=template.model),
                 connectors=s.connectors or template.connectors,
                 password=s.password,
+                tls=s.tls,
                 ocpp_config=template.config,
                 ocpp_config_source="--template",
                 reconnect=ReconnectPolicy(),
@@ -312,7 +315,8 @@ async def run_fleet(
             from chargebox.web import url
 
             runner, port = await start_fleet_control(fleet, *control, token=control_token)
-            log.warning("= fleet control API on %sapi/fleet", url(control[0], port))
+            base = url(control[0], port)
+            log.info("= fleet dashboard on %s (control API: %sapi/fleet, %sapi/stations)", base, base, base)
         if live:
             with Live(figures_table(fleet.figures()), console=console, refresh_per_second=2) as view:
                 task = asyncio.ensure_future(fleet.run(duration))
@@ -330,9 +334,10 @@ async def run_fleet(
         await fleet.stop()
         if runner is not None:
             await runner.cleanup()
-        console.print(figures_table(figures, title="fleet summary"))
-        if stats_json is not None:
-            write_stats(stats_json, figures)
+        if fleet.sims:  # else the first station could not be made (its one-line error follows): nothing ran
+            console.print(figures_table(figures, title="fleet summary"))
+            if stats_json is not None:
+                write_stats(stats_json, figures)
     return 0
 
 
