@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import json
 import logging
@@ -25,6 +26,7 @@ from chargebox import __version__, security_profile
 from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.redact import redact, redact_logger
+from chargebox.sim.template import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.station.boot import Identity
 from chargebox.station.config_keys import MAX_CONNECTORS
 from chargebox.station.station import StationSettings
@@ -240,6 +242,20 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
     fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
     fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
+    fleet.add_argument(
+        "--mean-gap",
+        type=_auto_seconds,
+        metavar="S",
+        help=f"--auto: mean seconds between an EV leaving and the next arriving, per connector (default: the "
+        f"template's [auto] mean_gap, else {AutoSettings().mean_gap_s:g})",
+    )
+    fleet.add_argument(
+        "--session-seconds",
+        type=_session_range,
+        metavar="MIN,MAX",
+        help=f"--auto: how long an EV stays (default: the template's [auto], else "
+        f"{AutoSettings().session_min_s:g},{AutoSettings().session_max_s:g})",
+    )
     fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
     fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
     _control_token_options(fleet)
@@ -430,6 +446,13 @@ async def _fleet(args: argparse.Namespace) -> int:
     token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
     template = read_template(args.template) if args.template else Template()
+    auto = template.auto
+    if args.mean_gap is not None:
+        auto = dataclasses.replace(auto, mean_gap_s=args.mean_gap)
+    if args.session_seconds is not None:
+        auto = dataclasses.replace(auto, session_min_s=args.session_seconds[0], session_max_s=args.session_seconds[1])
+    if not args.auto and (args.mean_gap is not None or args.session_seconds is not None):
+        raise UserError("--mean-gap and --session-seconds shape the sessions of --auto: add --auto")
     profile = security_profile.choose(
         None, args.csms, option="", password=password is not None, client_certificate=False, initial=template.config
     )
@@ -447,7 +470,7 @@ async def _fleet(args: argparse.Namespace) -> int:
             FleetSettings(
                 csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
                 template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-                seed=args.seed, password=password,
+                seed=args.seed, auto_settings=auto, password=password,
                 tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name,
                                 security_profile=profile.profile),
             )
@@ -468,6 +491,26 @@ def _rate(text: str) -> float:
     if not 0.1 <= value <= 10_000:
         raise argparse.ArgumentTypeError(f"expected 0.1 to 10000 connections per second, got {text!r}")
     return value
+
+
+def _auto_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0.01 <= value <= MAX_AUTO_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected 0.01 to {MAX_AUTO_SECONDS} seconds, got {text!r}")
+    return value
+
+
+def _session_range(text: str) -> tuple[float, float]:
+    low, comma, high = text.partition(",")
+    if not comma:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX seconds, got {text!r}")
+    session = _auto_seconds(low.strip()), _auto_seconds(high.strip())
+    if session[0] > session[1]:
+        raise argparse.ArgumentTypeError(f"MIN must not be above MAX, got {text!r}")
+    return session
 
 
 def _duration(text: str) -> float:
