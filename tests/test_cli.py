@@ -364,6 +364,17 @@ async def test_firmware_image_refuses_to_overwrite_unless_forced(tmp_path: Path)
     assert output.read_bytes() != b"keep me"
 
 
+async def test_firmware_image_makes_the_directory_of_its_output(tmp_path: Path) -> None:
+    """README's walkthrough: ``firmware-image --output fw/fw-2.0.img`` in a directory without ``fw/``."""
+    output = tmp_path / "fw" / "fw-2.0.img"
+    code, out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    assert code == 0, err
+    assert output.is_file() and f"{output}: firmware 2.0" in out
+    (tmp_path / "plain").write_text("a file, not a directory")
+    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(tmp_path / "plain" / "x"))
+    assert_one_line_error(code, err, "cannot make the directory of --output")
+
+
 async def spawn_logged(port: int, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -268,7 +268,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
     )
     image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
-    image.add_argument("--output", required=True, type=Path, metavar="FILE", help="where to write the image")
+    image.add_argument(
+        "--output", required=True, type=Path, metavar="FILE", help="where to write the image (its directory is made)"
+    )
     image.add_argument("--payload", type=Path, metavar="FILE", help="the payload (without it: 1 MiB of filler)")
     image.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     image.add_argument("--sign", type=Path, metavar="KEY", help="sign the image with this PEM key (writes FILE.sig)")
@@ -540,6 +542,10 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     if (args.sign is None) != (args.cert is None):
         raise UserError("--sign and --cert go together")
     existed = args.output.exists()
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)  # firmware-image --output fw/fw-2.0.img in a new tree
+    except OSError as exc:
+        raise UserError(f"cannot make the directory of --output {args.output}: {exc.strerror or exc}") from exc
     try:
         with args.output.open("wb" if args.force else "xb") as file:
             file.write(image)
