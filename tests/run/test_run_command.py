@@ -145,3 +145,44 @@ async def test_a_silent_pilot_module_at_start_does_not_keep_the_station_from_boo
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+SIMULATED_HARDWARE = """
+[hardware.meter]
+driver = "simulated"
+[hardware.contactor]
+driver = "simulated"
+[hardware.lock]
+driver = "simulated"
+[hardware.ev]
+driver = "simulated"
+[hardware.installer]
+driver = "simulated"
+"""
+
+
+@pytest.mark.parametrize("kind", ["missing", "plain file"])
+async def test_a_fifo_card_reader_that_is_not_there_is_one_line_per_retry_naming_mkfifo(
+    csms: tuple[CentralSystem, str], tmp_path: Path, kind: str
+) -> None:
+    _, url = csms
+    cards = tmp_path / "cards"
+    if kind == "plain file":
+        cards.write_text("04A2B3C4\n")
+    config = tmp_path / "station.toml"
+    config.write_text(
+        f'[station]\nid = "RUN-FIFO"\ncsms = "{url}"\ndata_dir = "{tmp_path / "data"}"\nvendor = "Acme"\n'
+        f'model = "Wallbox 22"\n{SIMULATED_HARDWARE}\n'
+        f'[hardware.card_reader]\ndriver = "fifo"\npath = "{cards}"\n'
+    )
+    log = tmp_path / "run.log"
+    proc = await spawn(config, log)
+    try:
+        await until(lambda: log.read_text().count("mkfifo") >= 2, timeout=WAIT)  # the first try, the retry after 1 s
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+    text = log.read_text()
+    failures = [line for line in text.splitlines() if "card reader" in line and "failed" in line]
+    assert len(failures) >= 2 and all(f"mkfifo {cards}" in line for line in failures), text
+    assert "Traceback" not in text and all(line.startswith("<") for line in text.splitlines()), text
