@@ -338,3 +338,34 @@ async def test_fleet_page_station_list_follows_the_stations(page: async_api.Page
             await run
         await fleet.stop()
         await system.stop()
+
+
+async def test_csms_page_offers_every_action_and_its_diagnostics_upload_lands_on_the_page(
+    page: async_api.Page,
+) -> None:
+    system = CentralSystem()
+    ws_port = await system.start()
+    runner, port = await serve(csms_control.make_app(system), "127.0.0.1", 0, "--control")
+    sim = Simulator(simulated_station(StationSettings(charge_point_id="CP-8", csms_url=f"ws://127.0.0.1:{ws_port}")))
+    run = asyncio.ensure_future(sim.run())
+    try:
+        await until(lambda: sim.station.boot.registration is not None)
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await async_api.expect(page.locator("#station")).to_have_value("CP-8")
+        offered = await page.locator("#action option").all_text_contents()
+        assert set(offered) == {action.value for action in m.CENTRAL_SYSTEM_INITIATED}
+        await page.select_option("#action", "GetDiagnostics")
+        await async_api.expect(page.locator("#payload")).to_have_value(
+            f'{{\n  "location": "http://127.0.0.1:{port}/uploads/"\n}}'
+        )
+        await page.get_by_role("button", name="Send").click()
+        await async_api.expect(page.locator("#answer")).to_contain_text('"fileName"')
+        await async_api.expect(page.locator("#uploads a")).to_contain_text("diagnostics-CP-8-")
+        await screenshot(page, "csms-page-uploads")
+    finally:
+        await sim.stop()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await runner.cleanup()
+        await system.stop()

@@ -47,7 +47,7 @@ def _page(view: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 def _error_codes() -> str:
     """The Fault button's choices: every ChargePointErrorCode but NoError, from the protocol's own enum."""
     codes = [code.value for code in ChargePointErrorCode if code is not ChargePointErrorCode.NO_ERROR]
-    return "".join(f'<option{" selected" if code == "OtherError" else ""}>{code}</option>' for code in codes)
+    return "".join(f"<option{' selected' if code == 'OtherError' else ''}>{code}</option>" for code in codes)
 
 
 def _add_assets(app: web.Application) -> None:
