@@ -22,9 +22,9 @@ from tests.test_cli import CLI, free_port, next_event, run_cli
         (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp", "2.0.1"], "--ocpp 2.0.1"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--con", "2"], "--con 2"),
         (["fleet", "--csms", "ws://h", "--count", "1", "--dur", "5"], "--dur 5"),
-        (["csms", "--list", "127.0.0.1:0"], "--list 127.0.0.1:0"),
+        (["csms", "--list", "nowhere"], "--list nowhere"),  # each fails at once if read as the long option
         (["firmware-image", "--version", "1", "--output", "/nonexistent/x.img", "--forc"], "--forc"),
-        (["--verb", "csms"], "--verb"),
+        (["--verb", "csms", "--files", "/nonexistent"], "--verb"),
     ],
 )
 async def test_an_abbreviated_option_is_refused_not_guessed(args: list[str], abbreviation: str) -> None:

@@ -331,10 +331,10 @@ async def test_an_upload_name_that_is_not_a_plain_file_name_is_refused(csms: Csm
 
 
 async def test_an_upload_over_the_bound_is_413_and_kept_nowhere(csms: Csms, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(csms_control, "MAX_UPLOAD_BYTES", 1000)
-    async with csms.http.put(f"{csms.base}/uploads/big.zip", data=b"x" * 1001) as response:
+    monkeypatch.setattr(csms_control, "MAX_UPLOAD_BYTES", 200_000)  # above the API's 16 KiB for a JSON body
+    async with csms.http.put(f"{csms.base}/uploads/big.zip", data=b"x" * 200_001) as response:
         assert response.status == 413
-    async with csms.http.put(f"{csms.base}/uploads/small.zip", data=b"x" * 1000) as response:
+    async with csms.http.put(f"{csms.base}/uploads/small.zip", data=b"x" * 200_000) as response:
         assert response.status == 201
     async with csms.http.get(f"{csms.base}/api/stations") as response:
         assert [u["name"] for u in (await response.json())["uploads"]] == ["small.zip"]

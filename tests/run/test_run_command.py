@@ -22,7 +22,7 @@ from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol import messages as m
 from tests.interop.conftest import until
 from tests.run.modbus_rig import CONTACTOR_COIL, ModbusRig
-from tests.run.station_file import modbus_station
+from tests.run.station_file import bench_station, modbus_station
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 START_WH = 1_000_000
@@ -147,20 +147,6 @@ async def test_a_silent_pilot_module_at_start_does_not_keep_the_station_from_boo
         await process.wait()
 
 
-SIMULATED_HARDWARE = """
-[hardware.meter]
-driver = "simulated"
-[hardware.contactor]
-driver = "simulated"
-[hardware.lock]
-driver = "simulated"
-[hardware.ev]
-driver = "simulated"
-[hardware.installer]
-driver = "simulated"
-"""
-
-
 @pytest.mark.parametrize("kind", ["missing", "plain file"])
 async def test_a_fifo_card_reader_that_is_not_there_is_one_line_per_retry_naming_mkfifo(
     csms: tuple[CentralSystem, str], tmp_path: Path, kind: str
@@ -171,10 +157,9 @@ async def test_a_fifo_card_reader_that_is_not_there_is_one_line_per_retry_naming
         cards.write_text("04A2B3C4\n")
     config = tmp_path / "station.toml"
     config.write_text(
-        f'[station]\nid = "RUN-FIFO"\ncsms = "{url}"\ndata_dir = "{tmp_path / "data"}"\nvendor = "Acme"\n'
-        f'model = "Wallbox 22"\n{SIMULATED_HARDWARE}\n'
-        f'[hardware.card_reader]\ndriver = "fifo"\npath = "{cards}"\n'
-    )
+        bench_station(url, tmp_path / "data", station_id="RUN-FIFO",
+                      extra=f'[hardware.card_reader]\ndriver = "fifo"\npath = "{cards}"\n')
+    )  # fmt: skip
     log = tmp_path / "run.log"
     proc = await spawn(config, log)
     try:

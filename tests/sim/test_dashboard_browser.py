@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,8 +146,16 @@ async def test_a_fleet_station_page_drives_its_station_under_the_prefix(control:
         await runner.cleanup()
 
 
-async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page) -> None:
-    """``chargebox csms --control``'s page: pick a station and an action, send, read its answer."""
+@dataclass
+class CsmsPage:
+    """``chargebox csms --control``'s page, served, with one simulated station connected."""
+
+    base: str
+    sim: Simulator
+
+
+@pytest.fixture
+async def csms_page() -> AsyncIterator[CsmsPage]:
     system = CentralSystem()
     ws_port = await system.start()
     runner, port = await serve(csms_control.make_app(system), "127.0.0.1", 0, "--control")
@@ -155,15 +164,7 @@ async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page)
     run = asyncio.ensure_future(sim.run())
     try:
         await until(lambda: sim.station.boot.registration is not None)
-        await page.goto(f"http://127.0.0.1:{port}/")
-        await async_api.expect(page.locator('[data-station="CP-9"]')).to_contain_text("BootNotification")
-        await async_api.expect(page.locator("#station")).to_have_value("CP-9")
-        await page.select_option("#action", "ChangeConfiguration")
-        await page.fill("#payload", '{"key": "MeterValueSampleInterval", "value": "23"}')
-        await page.get_by_role("button", name="Send").click()
-        await async_api.expect(page.locator("#answer")).to_contain_text('"status": "Accepted"')
-        assert sim.station.config.get_int("MeterValueSampleInterval") == 23
-        await screenshot(page, "csms-page")
+        yield CsmsPage(f"http://127.0.0.1:{port}", sim)
     finally:
         await sim.stop()
         run.cancel()
@@ -171,6 +172,19 @@ async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page)
             await run
         await runner.cleanup()
         await system.stop()
+
+
+async def test_csms_page_sends_a_call_and_shows_the_answer(csms_page: CsmsPage, page: async_api.Page) -> None:
+    """``chargebox csms --control``'s page: pick a station and an action, send, read its answer."""
+    await page.goto(csms_page.base + "/")
+    await async_api.expect(page.locator('[data-station="CP-9"]')).to_contain_text("BootNotification")
+    await async_api.expect(page.locator("#station")).to_have_value("CP-9")
+    await page.select_option("#action", "ChangeConfiguration")
+    await page.fill("#payload", '{"key": "MeterValueSampleInterval", "value": "23"}')
+    await page.get_by_role("button", name="Send").click()
+    await async_api.expect(page.locator("#answer")).to_contain_text('"status": "Accepted"')
+    assert csms_page.sim.station.config.get_int("MeterValueSampleInterval") == 23
+    await screenshot(page, "csms-page")
 
 
 # -- the guard of the control API (web.py), in the browser it protects against ---------------------------------
@@ -341,31 +355,15 @@ async def test_fleet_page_station_list_follows_the_stations(page: async_api.Page
 
 
 async def test_csms_page_offers_every_action_and_its_diagnostics_upload_lands_on_the_page(
-    page: async_api.Page,
+    csms_page: CsmsPage, page: async_api.Page
 ) -> None:
-    system = CentralSystem()
-    ws_port = await system.start()
-    runner, port = await serve(csms_control.make_app(system), "127.0.0.1", 0, "--control")
-    sim = Simulator(simulated_station(StationSettings(charge_point_id="CP-8", csms_url=f"ws://127.0.0.1:{ws_port}")))
-    run = asyncio.ensure_future(sim.run())
-    try:
-        await until(lambda: sim.station.boot.registration is not None)
-        await page.goto(f"http://127.0.0.1:{port}/")
-        await async_api.expect(page.locator("#station")).to_have_value("CP-8")
-        offered = await page.locator("#action option").all_text_contents()
-        assert set(offered) == {action.value for action in m.CENTRAL_SYSTEM_INITIATED}
-        await page.select_option("#action", "GetDiagnostics")
-        await async_api.expect(page.locator("#payload")).to_have_value(
-            f'{{\n  "location": "http://127.0.0.1:{port}/uploads/"\n}}'
-        )
-        await page.get_by_role("button", name="Send").click()
-        await async_api.expect(page.locator("#answer")).to_contain_text('"fileName"')
-        await async_api.expect(page.locator("#uploads a")).to_contain_text("diagnostics-CP-8-")
-        await screenshot(page, "csms-page-uploads")
-    finally:
-        await sim.stop()
-        run.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await run
-        await runner.cleanup()
-        await system.stop()
+    await page.goto(csms_page.base + "/")
+    await async_api.expect(page.locator("#station")).to_have_value("CP-9")
+    offered = await page.locator("#action option").all_text_contents()
+    assert set(offered) == {action.value for action in m.CENTRAL_SYSTEM_INITIATED}
+    await page.select_option("#action", "GetDiagnostics")
+    await async_api.expect(page.locator("#payload")).to_have_value(f'{{\n  "location": "{csms_page.base}/uploads/"\n}}')
+    await page.get_by_role("button", name="Send").click()
+    await async_api.expect(page.locator("#answer")).to_contain_text('"fileName"')
+    await async_api.expect(page.locator("#uploads a")).to_contain_text("diagnostics-CP-9-")
+    await screenshot(page, "csms-page-uploads")

@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 from tests.interop.conftest import OcppCsms
+from tests.run.station_file import bench_station
 from tests.test_cli import CLI, assert_one_line_error, run_cli
 from tests.tls.conftest import Pki, ServeCsms
 
@@ -78,26 +79,7 @@ async def test_run_station_file_without_security_profile_implies_2_for_wss(
     csms = await serve_csms(ssl=pki.server_context())
     config = tmp_path / "station.toml"
     config.write_text(
-        f"""
-[station]
-id = "RUN-TLS"
-csms = "{csms.url}"
-data_dir = "{tmp_path / "data"}"
-vendor = "Acme"
-model = "Wallbox 22"
-ca_file = "{pki.ca_file}"
-
-[hardware.meter]
-driver = "simulated"
-[hardware.contactor]
-driver = "simulated"
-[hardware.lock]
-driver = "simulated"
-[hardware.ev]
-driver = "simulated"
-[hardware.installer]
-driver = "simulated"
-"""
+        bench_station(csms.url, tmp_path / "data", station_id="RUN-TLS", station=f'ca_file = "{pki.ca_file}"')
     )
     proc = await asyncio.create_subprocess_exec(
         *CLI, "run", "--config", str(config), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
