@@ -30,7 +30,12 @@ async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()  # a command that should have ended is not left running
+        await proc.wait()
+        raise
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -65,9 +70,10 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["simulate", "--csms", "ws://h/ocpp?", "--id", "X"], "must not have a query"),
         (["simulate", "--csms", "ws://h/o cpp", "--id", "X"], "must not contain spaces"),
         (
-            ["simulate", "--csms", "wss://h", "--id", "X"],
-            "--csms is wss:// but --security-profile is 0: wss:// is for profiles 2 and 3",
+            ["simulate", "--csms", "wss://h", "--id", "X", "--security-profile", "1"],
+            "--csms is wss:// but --security-profile is 1: wss:// is for profiles 2 and 3",
         ),
+        (["simulate", "--csms", "wss://h", "--id", "X"], "security profile 2 needs a CentralSystemRootCertificate"),
         (["simulate", "--csms", "ws://h", "--id", ""], "--id must be 1 to 48 characters"),
         (["simulate", "--csms", "ws://h", "--id", "CP\x01"], "--id must be printable ASCII"),
         (["simulate", "--csms", "ws://h", "--id", "CP\n1"], "--id must be printable ASCII"),
@@ -362,6 +368,17 @@ async def test_firmware_image_refuses_to_overwrite_unless_forced(tmp_path: Path)
     code, out, _err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output), "--force")
     assert code == 0, out
     assert output.read_bytes() != b"keep me"
+
+
+async def test_firmware_image_makes_the_directory_of_its_output(tmp_path: Path) -> None:
+    """README's walkthrough: ``firmware-image --output fw/fw-2.0.img`` in a directory without ``fw/``."""
+    output = tmp_path / "fw" / "fw-2.0.img"
+    code, out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    assert code == 0, err
+    assert output.is_file() and f"{output}: firmware 2.0" in out
+    (tmp_path / "plain").write_text("a file, not a directory")
+    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(tmp_path / "plain" / "x"))
+    assert_one_line_error(code, err, "cannot make the directory of --output")
 
 
 async def spawn_logged(port: int, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:

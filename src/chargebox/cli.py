@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import json
 import logging
@@ -19,11 +20,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from chargebox import __version__
+from websockets.frames import Frame, Opcode
+
+from chargebox import __version__, security_profile
 from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
+from chargebox.sim.template import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
@@ -40,9 +44,17 @@ PASSWORD_ENV: Final = "CHARGEBOX_PASSWORD"
 TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
 # X-8: what a clean stop ends transactions with (docs/reliability.md, "A clean stop").
 SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
+_DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 
 class _Parser(argparse.ArgumentParser):
+    """Every parser and subparser of the command: no abbreviations (``--ocpp`` must never be read as
+    ``--ocpp-config``, nor a new option change what an old command line means), one line on an error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """One clear line and exit 2 (argparse prints the whole usage by default)."""
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -83,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     for name in ("websockets.client", "websockets.server"):  # -v logs every handshake header
         redact_logger(name)
+        logging.getLogger(name).addFilter(_no_data_frames)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_run_until_signal(args.handler(args), interrupted_code=args.command == "demo"))
@@ -106,6 +119,14 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def _no_frames(record: logging.LogRecord) -> bool:
     """Without -v the frames go to a ``--transcript`` only, not to the terminal too."""
     return record.name != "chargebox.frames"
+
+
+def _no_data_frames(record: logging.LogRecord) -> bool:
+    """``chargebox.frames`` logs every OCPP frame once, with its charge point id: websockets' own debug line for
+    the same text frame (``< TEXT '[2,...' [42 bytes]``) would show it twice. Its handshake, ping, pong and close
+    lines stay."""
+    args = record.args
+    return not (isinstance(args, tuple) and args and isinstance(args[0], Frame) and args[0].opcode in _DATA_OPCODES)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -188,7 +209,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--cert", type=Path, metavar="PEM", help="ChargePointCertificate (with chain) for profile 3")
     sim.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
     sim.add_argument(
-        "--security-profile", type=int, choices=(0, 1, 2, 3), metavar="N", help="SecurityProfile at start (0 to 3)"
+        "--security-profile",
+        type=int,
+        choices=(0, 1, 2, 3),
+        metavar="N",
+        help="SecurityProfile at start, 0 to 3 (without it: 3 for wss:// with --cert/--key, 2 for wss://, "
+        "1 with a password, else 0)",
     )
     sim.add_argument(
         "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
@@ -218,7 +244,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     fleet = command("fleet", "N simulated stations in one process, sharing one store")
-    fleet.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws://")
+    fleet.add_argument(
+        "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
+    )
     fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=_connector_count, metavar="C", help="per station (default: template, 1)")
@@ -228,17 +256,35 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
     fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
     fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
+    fleet.add_argument(
+        "--mean-gap",
+        type=_auto_seconds,
+        metavar="S",
+        help=f"--auto: mean seconds between an EV leaving and the next arriving, per connector (default: the "
+        f"template's [auto] mean_gap, else {AutoSettings().mean_gap_s:g})",
+    )
+    fleet.add_argument(
+        "--session-seconds",
+        type=_session_range,
+        metavar="MIN,MAX",
+        help=f"--auto: how long an EV stays (default: the template's [auto], else "
+        f"{AutoSettings().session_min_s:g},{AutoSettings().session_max_s:g})",
+    )
     fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
     fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
     _control_token_options(fleet)
-    _password_options(fleet, "AuthorizationKey of every station (security profile 1)")
+    _password_options(fleet, "AuthorizationKey of every station (Basic auth: security profile 1, 2 over wss://)")
+    fleet.add_argument("--ca-file", type=Path, metavar="PEM", help="trust this CA for wss:// (security profile 2)")
+    fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
     fleet.set_defaults(handler=_fleet)
 
     image = commands.add_parser(
         "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
     )
     image.add_argument("--version", required=True, dest="image_version", metavar="V", help="its firmwareVersion")
-    image.add_argument("--output", required=True, type=Path, metavar="FILE", help="where to write the image")
+    image.add_argument(
+        "--output", required=True, type=Path, metavar="FILE", help="where to write the image (its directory is made)"
+    )
     image.add_argument("--payload", type=Path, metavar="FILE", help="the payload (without it: 1 MiB of filler)")
     image.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     image.add_argument("--sign", type=Path, metavar="KEY", help="sign the image with this PEM key (writes FILE.sig)")
@@ -345,6 +391,11 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
+    ocpp_config = _read_ocpp_config(args.ocpp_config) if args.ocpp_config else {}
+    profile = security_profile.choose(
+        args.security_profile, args.csms, option="--security-profile", password=password is not None,
+        client_certificate=args.cert is not None and args.key is not None, initial=ocpp_config,
+    )  # fmt: skip
     settings = StationSettings(
         charge_point_id=args.id,
         csms_url=args.csms,
@@ -357,7 +408,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         connectors=args.connectors,
         data_dir=args.data_dir,
         password=password,
-        ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
+        ocpp_config=ocpp_config,
         ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
         compression=args.compression,
@@ -368,7 +419,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             server_name=args.tls_server_name,
             cert_file=args.cert,
             key_file=args.key,
-            security_profile=args.security_profile,
+            security_profile=profile.profile,
         ),
         transfer=TransferSettings(
             ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
@@ -381,6 +432,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         station = simulated_station(settings)
     except OSError as exc:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    station.log.info("= %s", profile.describe(station.config.get_int("SecurityProfile")))
     sim = Simulator(station)
     sim.installer.duration = args.install_seconds
     if station.firmware is not None:  # Firmware Management offered
@@ -416,14 +468,33 @@ async def _fleet(args: argparse.Namespace) -> int:
     token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
     template = read_template(args.template) if args.template else Template()
+    auto = template.auto
+    if args.mean_gap is not None:
+        auto = dataclasses.replace(auto, mean_gap_s=args.mean_gap)
+    if args.session_seconds is not None:
+        auto = dataclasses.replace(auto, session_min_s=args.session_seconds[0], session_max_s=args.session_seconds[1])
+    if not args.auto and (args.mean_gap is not None or args.session_seconds is not None):
+        raise UserError("--mean-gap and --session-seconds shape the sessions of --auto: add --auto")
+    profile = security_profile.choose(
+        None, args.csms, option="", password=password is not None, client_certificate=False, initial=template.config
+    )
+    if profile.profile is not None and profile.profile >= 2 and args.ca_file is None:
+        raise UserError(
+            f"--csms {redact(args.csms)!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
+            "(a fleet connects with security profile 2: Basic auth over TLS, no client certificates)"
+        )
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
+        logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
+    logging.getLogger("chargebox.fleet").info("= %d stations, %s", args.count, profile.describe())
     try:
         fleet = Fleet(
             FleetSettings(
                 csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
                 template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-                seed=args.seed, password=password,
+                seed=args.seed, auto_settings=auto, password=password,
+                tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name,
+                                security_profile=profile.profile),
             )
         )  # fmt: skip
     except OSError as exc:
@@ -442,6 +513,26 @@ def _rate(text: str) -> float:
     if not 0.1 <= value <= 10_000:
         raise argparse.ArgumentTypeError(f"expected 0.1 to 10000 connections per second, got {text!r}")
     return value
+
+
+def _auto_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0.01 <= value <= MAX_AUTO_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected 0.01 to {MAX_AUTO_SECONDS} seconds, got {text!r}")
+    return value
+
+
+def _session_range(text: str) -> tuple[float, float]:
+    low, comma, high = text.partition(",")
+    if not comma:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX seconds, got {text!r}")
+    session = _auto_seconds(low.strip()), _auto_seconds(high.strip())
+    if session[0] > session[1]:
+        raise argparse.ArgumentTypeError(f"MIN must not be above MAX, got {text!r}")
+    return session
 
 
 def _duration(text: str) -> float:
@@ -471,6 +562,10 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     if (args.sign is None) != (args.cert is None):
         raise UserError("--sign and --cert go together")
     existed = args.output.exists()
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)  # firmware-image --output fw/fw-2.0.img in a new tree
+    except OSError as exc:
+        raise UserError(f"cannot make the directory of --output {args.output}: {exc.strerror or exc}") from exc
     try:
         with args.output.open("wb" if args.force else "xb") as file:
             file.write(image)

@@ -1,7 +1,8 @@
 """The background tasks of one service: tracked, so that ``reset()`` and shutdown can cancel them,
 and with their failures logged instead of lost (STYLE: a service tracks every task it starts).
 A task that must keep running (a sampler, a delivery loop) is ``supervise``d: if it fails, the
-failure is logged with its traceback and the task starts again after a pause."""
+failure is logged with its traceback and the task starts again after a pause. A ``HardwareError`` is a part that
+is missing or broken, not a bug: its one line says what, without a traceback."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from chargebox.clock import Clock
+from chargebox.errors import HardwareError
 
 FIRST_PAUSE: Final = 1.0  # seconds before a failed supervised task starts again; doubled while it keeps failing
 LAST_PAUSE: Final = 60.0
@@ -37,6 +39,8 @@ class Tasks:
                 try:
                     await run()
                     return
+                except HardwareError as exc:  # a driver's source is missing or broken: its message says which
+                    self._log.warning("! %s failed: %s; starting it again in %ss", what, exc, pause)
                 except Exception:
                     self._log.exception("! %s failed; starting it again in %ss", what, pause)
                 await clock.sleep(pause)

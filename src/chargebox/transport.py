@@ -32,6 +32,7 @@ from chargebox.rpc import Rpc
 from chargebox.tasks import Tasks
 
 SUBPROTOCOL: Final = Subprotocol("ocpp1.6")
+CLOSE_ON_EXIT: Final = 2.0  # seconds a closing handshake may take when the process stops
 _RNG: Final = random.Random()  # jitter needs no per-station generator (2.5 KiB each, bench/)
 # T-6: websockets logs every handshake header at DEBUG, the Basic credentials among them.
 redact_logger("websockets.client")
@@ -250,6 +251,9 @@ class Transport:
                 await self._rpc.receive(message)
         except websockets.ConnectionClosed:
             pass
+        except asyncio.CancelledError:  # the process stops (SIGTERM, Ctrl-C): say goodbye, not 1006
+            await _close_going_away(ws)
+            raise
         finally:
             keepalive.cancel()
             self._ws = None
@@ -303,6 +307,17 @@ class Transport:
         ws = self._ws
         if ws is not None:
             self._closing = asyncio.ensure_future(ws.close())
+
+
+async def _close_going_away(ws: ClientConnection) -> None:
+    """RFC 6455 7.4.1: 1001, the endpoint is going away. The central system logs a clean close instead of an
+    abnormal closure; one that does not answer the close frame within ``CLOSE_ON_EXIT`` is cut off, so a
+    shutdown never waits longer."""
+    try:
+        async with asyncio.timeout(CLOSE_ON_EXIT):
+            await ws.close(1001, "going away")
+    except TimeoutError:
+        ws.transport.abort()
 
 
 def _reason(exc: BaseException) -> str:

@@ -22,7 +22,10 @@ and a slow or hostile client must not take what the station needs for its centra
   to ``MAX_BODY_SIZE``, and event streams (sim/control.py) to ``Limits.event_streams``.
 
 Paths an app declares public (``control_app(public=...)``: the files of ``csms --files`` a station downloads) are
-read (GET, HEAD) without the token and whatever the ``Host``. Every refusal is JSON ``{"error": ...}``.
+read (GET, HEAD) without the token and whatever the ``Host``; paths it declares for uploads (``uploads=...``: where
+``csms`` takes the diagnostics and logs a station uploads) are written (PUT, POST) the same way, with any body type
+and a body the handler reads and bounds itself. Neither is let through from another site's page (the CSRF check
+holds). Every refusal is JSON ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -77,14 +80,16 @@ class _Guard:
 
 
 _PUBLIC: Final = web.AppKey("chargebox.public_paths", tuple[str, ...])
+_UPLOADS: Final = web.AppKey("chargebox.upload_paths", tuple[str, ...])
 _GUARD: Final = web.AppKey("chargebox.guard", _Guard)
 
 
-def control_app(*, public: tuple[str, ...] = ()) -> web.Application:
+def control_app(*, public: tuple[str, ...] = (), uploads: tuple[str, ...] = ()) -> web.Application:
     """A new control API, guarded once ``serve`` serves it; ``public`` path prefixes are readable by anyone who
-    reaches the port (no token, any ``Host``)."""
+    reaches the port (no token, any ``Host``), ``uploads`` prefixes writable so (PUT, POST: a station's upload)."""
     app = web.Application(middlewares=[_guard_middleware, errors_middleware], client_max_size=MAX_BODY_SIZE)
     app[_PUBLIC] = public
+    app[_UPLOADS] = uploads
     return app
 
 
@@ -201,12 +206,17 @@ async def _guard_middleware(
     has_body = request.body_exists
     if connection is not None:
         connection.head_received(body=has_body)
-    public = request.method in ("GET", "HEAD") and request.path.startswith(guard.public)
+    upload = (
+        request.method in ("PUT", "POST")
+        and bool(request.app[_UPLOADS])
+        and request.path.startswith(request.app[_UPLOADS])
+    )
+    public = upload or (request.method in ("GET", "HEAD") and request.path.startswith(guard.public))
     if not public and not host_allowed(request.headers.get("Host"), guard.names):
         return _refused(request, 403, f"Host {request.headers.get('Host', '')[:100]!r} does not name this server")
     if (refused := _cross_site(request)) is not None:
         return refused
-    if request.method not in _SAFE_METHODS and request.content_type != "application/json":
+    if request.method not in _SAFE_METHODS and request.content_type != "application/json" and not upload:
         return _refused(request, 415, "a request that changes anything must be Content-Type: application/json")
     if guard.token is not None and not public and not _carries(request, guard.token, guard.cookie):
         return _refused(
@@ -216,6 +226,12 @@ async def _guard_middleware(
             "a browser",
             headers={"WWW-Authenticate": 'Bearer realm="chargebox"'},
         )
+    if upload:  # the handler streams the body, bounded, before the connection's deadline
+        try:
+            return await handler(request)
+        finally:
+            if connection is not None:
+                connection.body_received()
     if has_body:
         if (refused := await _read_body(request)) is not None:
             return refused

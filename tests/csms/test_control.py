@@ -18,8 +18,10 @@ import websockets
 from chargebox.csms import control as csms_control
 from chargebox.csms.server import CentralSystem
 from chargebox.errors import UserError
+from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
+from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import SUBPROTOCOL, ReconnectPolicy
 from chargebox.web import control_app, serve
 from tests.sim.test_control import until
@@ -185,7 +187,7 @@ async def test_page_is_served(csms: Csms) -> None:
     async with csms.http.get(csms.base + "/") as response:
         assert response.status == 200
         assert response.content_type == "text/html"
-        assert "UpdateFirmware" in await response.text()
+        assert "/api/templates" in await response.text()
 
 
 async def test_a_port_in_use_names_the_option(csms: Csms) -> None:
@@ -221,3 +223,141 @@ async def test_the_files_are_public_so_a_station_downloads_them_by_any_name(csms
         assert (response.status, await response.read()) == (200, b"image")
     async with csms.http.get(f"{csms.base}/api/stations", headers={"Host": "csms.example:9001"}) as response:
         assert response.status == 403  # only the files
+
+
+# -- a template for every action, and the uploads they point at ----------------------------------------------------
+
+# The security whitepaper's actions: a station offers them with Security in SupportedFeatureProfiles, and then
+# answers UpdateFirmware NotSupported (SignedUpdateFirmware takes its place).
+WHITEPAPER = {"CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds",
+              "GetLog", "InstallCertificate", "SignedUpdateFirmware"}  # fmt: skip
+SECURE = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger,Security"
+
+
+async def test_every_central_system_action_has_a_template_the_station_answers(tmp_path: Path) -> None:
+    """Each template of GET /api/templates, posted as it is to a real station (the whitepaper's to one offering
+    Security): schema-valid (the API validates before sending), answered with a CALLRESULT (never a
+    FormationViolation), and GetDiagnostics and GetLog upload to a port where the central system listens."""
+    system = CentralSystem()
+    ws_port = await system.start()
+    runner, port = await serve(csms_control.make_app(system, call_timeout=10), "127.0.0.1", 0, "--control")
+    base = f"http://127.0.0.1:{port}"
+    sims = {
+        cp: Simulator(simulated_station(StationSettings(
+            charge_point_id=cp, csms_url=f"ws://127.0.0.1:{ws_port}", connectors=2, data_dir=tmp_path / cp,
+            ocpp_config=config, reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
+        )))
+        for cp, config in (("CP-16", {}), ("CP-SEC", {"SupportedFeatureProfiles": SECURE}))
+    }  # fmt: skip
+    runs = [asyncio.ensure_future(sim.run()) for sim in sims.values()]
+    answers: dict[str, Any] = {}
+    try:
+        await until(lambda: all(sim.station.boot.registration is not None for sim in sims.values()))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/api/templates") as response:
+                templates = await response.json()
+            assert set(templates) == {action.value for action in m.CENTRAL_SYSTEM_INITIATED}
+            assert list(templates)[-1] == "Reset"  # last: the station reboots
+            for action, payload in templates.items():
+                if action == "Reset":  # once the uploads are in, or the reboot could cut them
+                    await until_uploaded(http, base, 2)
+                station = "CP-SEC" if action in WHITEPAPER else "CP-16"
+                body = {"action": action, "payload": payload}
+                async with http.post(f"{base}/api/stations/{station}/call", json=body) as response:
+                    answers[action] = (response.status, await response.json())
+            async with http.get(f"{base}/api/stations") as response:
+                uploads = (await response.json())["uploads"]
+            async with http.get(f"{base}/api/uploads/{uploads[0]['name']}") as response:
+                assert response.status == 200 and len(await response.read()) == uploads[0]["bytes"] > 0
+    finally:
+        for sim in sims.values():
+            await sim.stop()
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        await runner.cleanup()
+        await system.stop()
+    refused = {action: answer for action, answer in answers.items() if answer[0] != 200 or
+               answer[1]["result"] != "CALLRESULT"}  # fmt: skip
+    assert refused == {}
+    assert len(answers) == len(m.CENTRAL_SYSTEM_INITIATED)
+
+
+async def until_uploaded(http: aiohttp.ClientSession, base: str, count: int) -> None:
+    async def uploaded() -> None:
+        while True:
+            async with http.get(f"{base}/api/stations") as response:
+                if len((await response.json())["uploads"]) >= count:
+                    return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(uploaded(), 15)
+
+
+@pytest.mark.parametrize("method", ["put", "post"])
+async def test_a_station_uploads_its_diagnostics_by_put_or_post_and_the_page_lists_them(
+    csms: Csms, tmp_path: Path, method: str
+) -> None:
+    settings = StationSettings(
+        charge_point_id="CP-U", csms_url=f"ws://127.0.0.1:{csms.ws_port}", connectors=1,
+        transfer=TransferSettings(upload_method=UploadMethod(method.upper())),
+    )  # fmt: skip
+    sim = Simulator(simulated_station(settings))
+    run = asyncio.ensure_future(sim.run())
+    try:
+        await until(lambda: sim.station.boot.registration is not None)
+        status, answer = await csms.call("CP-U", {"action": "GetDiagnostics", "payload": {
+            "location": f"{csms.base}/uploads/"}})  # fmt: skip
+        assert status == 200 and answer["result"] == "CALLRESULT"
+        await until_uploaded(csms.http, csms.base, 1)
+    finally:
+        await sim.stop()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+    async with csms.http.get(f"{csms.base}/api/stations") as response:
+        [upload] = (await response.json())["uploads"]
+    assert upload["name"] == answer["payload"]["fileName"] and upload["bytes"] > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/uploads/..%2Fescape", 400), ("/uploads/a%0Ab", 400), ("/uploads/" + "x" * 201, 400)]
+)
+async def test_an_upload_name_that_is_not_a_plain_file_name_is_refused(csms: Csms, path: str, status: int) -> None:
+    async with csms.http.put(csms.base + path, data=b"zip") as response:
+        assert response.status == status
+    async with csms.http.get(f"{csms.base}/api/stations") as response:
+        assert (await response.json())["uploads"] == []
+
+
+async def test_an_upload_over_the_bound_is_413_and_kept_nowhere(csms: Csms, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csms_control, "MAX_UPLOAD_BYTES", 200_000)  # above the API's 16 KiB for a JSON body
+    async with csms.http.put(f"{csms.base}/uploads/big.zip", data=b"x" * 200_001) as response:
+        assert response.status == 413
+    async with csms.http.put(f"{csms.base}/uploads/small.zip", data=b"x" * 200_000) as response:
+        assert response.status == 201
+    async with csms.http.get(f"{csms.base}/api/stations") as response:
+        assert [u["name"] for u in (await response.json())["uploads"]] == ["small.zip"]
+
+
+async def test_uploads_are_written_by_anyone_but_read_only_with_the_token(tmp_path: Path) -> None:
+    system = CentralSystem()
+    runner, port = await serve(csms_control.make_app(system), "127.0.0.1", 0, "--control", token=TOKEN)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.put(f"{base}/uploads/d.zip", data=b"zip", headers={"Host": "csms.example"}) as response:
+                assert response.status == 201  # a station: no token, any name of this host
+            async with http.get(f"{base}/api/uploads/d.zip") as response:
+                assert response.status == 401
+            async with http.get(f"{base}/api/uploads/d.zip", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+                assert (r.status, await r.read()) == (200, b"zip")
+            async with http.put(
+                f"{base}/uploads/e.zip", data=b"zip", headers={"Origin": "http://evil.example"}
+            ) as response:
+                assert response.status == 403  # another site's page may not write
+    finally:
+        await runner.cleanup()
+
+
+TOKEN = "csms-control-token-0123456789"

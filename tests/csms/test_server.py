@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 import json
 
 import pytest
@@ -10,7 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from chargebox.csms.server import DEFAULT_MAX_EVENTS, CentralSystem, CsmsEvent
+from chargebox.csms.server import DEFAULT_MAX_EVENTS, CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.transport import SUBPROTOCOL
 
 
@@ -112,3 +114,51 @@ async def test_T_2_a_percent_encoded_id_within_the_rule_connects(path: str, char
         assert opened == [charge_point_id]
     finally:
         await csms.stop()
+
+
+# -- T-6: Basic auth --------------------------------------------------------------------------------------------
+
+KEY = "0123456789abcdef-key"
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        ("Basic " + base64.b64encode(f"CP-1:{KEY}".encode()).decode(), None),
+        ("Basic " + base64.b64encode(f"CP-1:{KEY[:-1]}X".encode()).decode(), 401),  # one character off
+        ("Basic " + base64.b64encode(f"CP-2:{KEY}".encode()).decode(), 401),  # another id's user name
+        ("Basic é", 401),  # not ASCII: refused, not a crash
+        ("", 401),
+    ],
+)
+async def test_T_6_basic_credentials_are_compared_in_constant_time(
+    authorization: str, status: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password check goes through ``hmac.compare_digest`` (no timing hint of how much of it matched)."""
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("chargebox.csms.server.hmac.compare_digest", spy)
+    csms = CentralSystem(CsmsPolicy(password=KEY))
+    port = await csms.start()
+    headers = {"Authorization": authorization} if authorization else {}
+    try:
+        if status is None:
+            async with connect(
+                f"ws://127.0.0.1:{port}/CP-1", subprotocols=[Subprotocol(SUBPROTOCOL)], additional_headers=headers
+            ):
+                pass
+        else:
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(
+                    f"ws://127.0.0.1:{port}/CP-1", subprotocols=[Subprotocol(SUBPROTOCOL)], additional_headers=headers
+                ):
+                    pass
+            assert refused.value.response.status_code == status
+    finally:
+        await csms.stop()
+    assert len(compared) == 1

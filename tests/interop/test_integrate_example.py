@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib.util
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from types import ModuleType
 
 import pytest
 
+from chargebox.csms.server import CentralSystem
+from chargebox.protocol import messages as m
 from tests.interop.conftest import until
 from tests.interop.transactions_csms import TransactionsCsms, serving
 
@@ -81,3 +84,57 @@ def test_a_station_with_an_unusable_csms_url_is_one_config_error(tmp_path: Path,
     example = load_example(tmp_path)
     with pytest.raises(example.chargebox.ConfigError, match=problem):
         example.build(url, tmp_path / "data")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_the_documented_program_logs_and_stops_cleanly_on_a_signal(tmp_path: Path, signum: int) -> None:
+    """``python charger.py URL DIR`` as the page says: it logs, and SIGTERM (systemd) or Ctrl-C stops the station
+    through ``station.stop()``: exit 0, no traceback, the central system sees a clean close."""
+    code = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)[0]
+    program = tmp_path / "charger.py"
+    program.write_text(code)
+    system = CentralSystem()
+    port = await system.start("127.0.0.1", 0)
+    booted = asyncio.Event()
+    system.on_event = lambda event: booted.set() if event.action is m.Action.BOOT_NOTIFICATION else None
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(program), f"ws://127.0.0.1:{port}/ocpp", str(tmp_path / "data"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(booted.wait(), 15)
+        await until(lambda: "ACME-0001" in system.sessions)
+        proc.send_signal(signum)
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+        await until(lambda: "ACME-0001" not in system.sessions)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await system.stop()
+    log = err.decode()
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log and out == b""
+    assert "chargebox.station = connected to ws://127.0.0.1" in log  # logging is configured
+    assert log.rstrip().endswith("charger stopped"), log  # station.stop() returned
+
+
+async def test_the_firmware_pages_snippet_gives_the_station_its_installer(tmp_path: Path) -> None:
+    """docs/howto/firmware.md: the installer is one of the ports (``Station(settings, installer=...)`` was a
+    TypeError)."""
+    page = (DOC.parent / "firmware.md").read_text()
+    [snippet] = [block for block in re.findall(r"```python\n(.*?)```", page, re.DOTALL) if "Station(" in block]
+    example = load_example(tmp_path)
+    settings = example.chargebox.StationSettings(
+        charge_point_id="ACME-0001", csms_url="ws://127.0.0.1:1", identity=example.chargebox.Identity(vendor="Acme",
+        model="Wallbox 22"), data_dir=tmp_path / "data",
+    )  # fmt: skip
+    namespace = {"chargebox": example.chargebox, "settings": settings, "meter": example.Meter(),
+                 "relay": example.Relay(), "pilot": example.Pilot(), "lock": example.Lock(),
+                 "SlotInstaller": example.Installer}  # fmt: skip
+    exec(snippet, namespace)
+    station = namespace["station"]
+    try:
+        assert isinstance(station, example.chargebox.Station)
+        assert isinstance(station.ports.installer, example.Installer)
+    finally:
+        await station.stop()

@@ -69,3 +69,15 @@ poll_interval = 0.05
 {reader}
 [hardware.installer]
 {installer}"""
+
+
+def bench_station(
+    csms_url: str, data_dir: Path, *, station_id: str = "BENCH-1", station: str = "", extra: str = ""
+) -> str:
+    """A station file on simulated parts (a bench): ``station`` adds ``[station]`` keys, ``extra`` tables."""
+    parts = "".join(f'[hardware.{port}]\ndriver = "simulated"\n' for port in ("meter", "contactor", "lock", "ev",
+                                                                               "installer"))  # fmt: skip
+    return (
+        f'[station]\nid = "{station_id}"\ncsms = "{csms_url}"\ndata_dir = "{data_dir}"\nvendor = "Acme"\n'
+        f'model = "Wallbox 22"\n{station}\n{parts}\n{extra}'
+    )

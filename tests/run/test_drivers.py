@@ -84,5 +84,14 @@ async def test_a_card_reader_path_that_is_a_plain_file_fails_with_its_name(tmp_p
     async def present(id_tag: str, connector_id: int | None) -> None:
         raise AssertionError("nothing to present")
 
-    with pytest.raises(OSError, match="not a FIFO or a character device"):
+    with pytest.raises(HardwareError, match=f"card reader {path}: not a FIFO or a character device .*mkfifo"):
+        await LineCardReader(path=path, log=LOG).run(present)
+
+
+async def test_a_card_reader_path_that_does_not_exist_says_mkfifo(tmp_path: Path) -> None:
+    async def present(id_tag: str, connector_id: int | None) -> None:
+        raise AssertionError("nothing to present")
+
+    path = tmp_path / "cards"
+    with pytest.raises(HardwareError, match=f"no such FIFO \\(make it with mkfifo {path}\\)"):
         await LineCardReader(path=path, log=LOG).run(present)

@@ -23,7 +23,7 @@ from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol import messages as m
 from tests.interop.conftest import until
 from tests.run.modbus_rig import CONTACTOR_COIL, ModbusRig
-from tests.run.station_file import modbus_station
+from tests.run.station_file import bench_station, modbus_station
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 START_WH = 1_000_000
@@ -189,3 +189,29 @@ async def test_a_silent_pilot_module_at_start_does_not_keep_the_station_from_boo
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+@pytest.mark.parametrize("kind", ["missing", "plain file"])
+async def test_a_fifo_card_reader_that_is_not_there_is_one_line_per_retry_naming_mkfifo(
+    csms: tuple[CentralSystem, str], tmp_path: Path, kind: str
+) -> None:
+    _, url = csms
+    cards = tmp_path / "cards"
+    if kind == "plain file":
+        cards.write_text("04A2B3C4\n")
+    config = tmp_path / "station.toml"
+    config.write_text(
+        bench_station(url, tmp_path / "data", station_id="RUN-FIFO",
+                      extra=f'[hardware.card_reader]\ndriver = "fifo"\npath = "{cards}"\n')
+    )  # fmt: skip
+    log = tmp_path / "run.log"
+    proc = await spawn(config, log)
+    try:
+        await until(lambda: log.read_text().count("mkfifo") >= 2, timeout=WAIT)  # the first try, the retry after 1 s
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+    text = log.read_text()
+    failures = [line for line in text.splitlines() if "card reader" in line and "failed" in line]
+    assert len(failures) >= 2 and all(f"mkfifo {cards}" in line for line in failures), text
+    assert "Traceback" not in text and all(line.startswith("<") for line in text.splitlines()), text

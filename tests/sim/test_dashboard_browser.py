@@ -12,16 +12,22 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from chargebox.csms import control as csms_control
 from chargebox.csms.server import CentralSystem
+from chargebox.protocol import messages as m
 from chargebox.protocol.messages import Action
 from chargebox.sim.control import add_station_routes, make_app
 from chargebox.sim.dashboard import add_fleet_dashboard
+from chargebox.sim.fleet import Fleet, FleetSettings
+from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.web import control_app, serve
@@ -140,8 +146,16 @@ async def test_a_fleet_station_page_drives_its_station_under_the_prefix(control:
         await runner.cleanup()
 
 
-async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page) -> None:
-    """``chargebox csms --control``'s page: pick a station and an action, send, read its answer."""
+@dataclass
+class CsmsPage:
+    """``chargebox csms --control``'s page, served, with one simulated station connected."""
+
+    base: str
+    sim: Simulator
+
+
+@pytest.fixture
+async def csms_page() -> AsyncIterator[CsmsPage]:
     system = CentralSystem()
     ws_port = await system.start()
     runner, port = await serve(csms_control.make_app(system), "127.0.0.1", 0, "--control")
@@ -150,15 +164,7 @@ async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page)
     run = asyncio.ensure_future(sim.run())
     try:
         await until(lambda: sim.station.boot.registration is not None)
-        await page.goto(f"http://127.0.0.1:{port}/")
-        await async_api.expect(page.locator('[data-station="CP-9"]')).to_contain_text("BootNotification")
-        await async_api.expect(page.locator("#station")).to_have_value("CP-9")
-        await page.select_option("#action", "ChangeConfiguration")
-        await page.fill("#payload", '{"key": "MeterValueSampleInterval", "value": "23"}')
-        await page.get_by_role("button", name="Send").click()
-        await async_api.expect(page.locator("#answer")).to_contain_text('"status": "Accepted"')
-        assert sim.station.config.get_int("MeterValueSampleInterval") == 23
-        await screenshot(page, "csms-page")
+        yield CsmsPage(f"http://127.0.0.1:{port}", sim)
     finally:
         await sim.stop()
         run.cancel()
@@ -166,6 +172,19 @@ async def test_csms_page_sends_a_call_and_shows_the_answer(page: async_api.Page)
             await run
         await runner.cleanup()
         await system.stop()
+
+
+async def test_csms_page_sends_a_call_and_shows_the_answer(csms_page: CsmsPage, page: async_api.Page) -> None:
+    """``chargebox csms --control``'s page: pick a station and an action, send, read its answer."""
+    await page.goto(csms_page.base + "/")
+    await async_api.expect(page.locator('[data-station="CP-9"]')).to_contain_text("BootNotification")
+    await async_api.expect(page.locator("#station")).to_have_value("CP-9")
+    await page.select_option("#action", "ChangeConfiguration")
+    await page.fill("#payload", '{"key": "MeterValueSampleInterval", "value": "23"}')
+    await page.get_by_role("button", name="Send").click()
+    await async_api.expect(page.locator("#answer")).to_contain_text('"status": "Accepted"')
+    assert csms_page.sim.station.config.get_int("MeterValueSampleInterval") == 23
+    await screenshot(page, "csms-page")
 
 
 # -- the guard of the control API (web.py), in the browser it protects against ---------------------------------
@@ -269,3 +288,82 @@ async def test_dns_rebinding_a_name_resolved_to_the_station_gets_nothing(control
         finally:
             await browser.close()
     assert not control.sim.hardware.plugged(1)
+
+
+# -- what the cards and the fleet's list show (issue 18) ----------------------------------------------------------
+
+
+async def test_dashboard_shows_a_charging_limit_as_its_value_and_unit(control: Control, page: async_api.Page) -> None:
+    """``limit`` is ``{"value", "unit"}``: the card shows "6 A", not "[object Object]"; "none" with no profile."""
+    await page.goto(control.base + "/")
+    limit = page.locator('[data-connector="1"] .limit')
+    await async_api.expect(limit).to_have_text("none")
+    profile = m.ChargingProfile(
+        charging_profile_id=7, stack_level=0, charging_profile_purpose=m.ChargingProfilePurposeType.TX_DEFAULT_PROFILE,
+        charging_profile_kind=m.ChargingProfileKindType.ABSOLUTE,
+        charging_schedule=m.ChargingSchedule(
+            charging_rate_unit=m.ChargingRateUnitType.A, start_schedule=datetime.now(UTC) - timedelta(minutes=1),
+            charging_schedule_period=[m.ChargingSchedulePeriod(start_period=0, limit=6.0)],
+        ),
+    )  # fmt: skip
+    answer = await control.csms.call("CP-1", m.SetChargingProfileRequest(connector_id=1, cs_charging_profiles=profile))
+    assert answer.response == m.SetChargingProfileResponse(status=m.ChargingProfileStatus.ACCEPTED)
+    await async_api.expect(limit).to_have_text("6 A")
+    await screenshot(page, "dashboard-limit")
+
+
+async def test_dashboard_fault_button_sends_the_error_code_chosen(control: Control, page: async_api.Page) -> None:
+    await page.goto(control.base + "/")
+    card = page.locator('[data-connector="2"]')
+    await async_api.expect(card.locator(".status")).to_have_text("Available")
+    codes = await card.locator(".fault-code option").all_text_contents()
+    assert "NoError" not in codes and {"GroundFailure", "HighTemperature", "OtherError"} <= set(codes)
+    assert await card.locator(".fault-code").input_value() == "OtherError"
+    await card.locator(".fault-code").select_option("HighTemperature")
+    await card.get_by_role("button", name="Fault", exact=True).click()
+    await async_api.expect(card.locator(".status")).to_have_text("Faulted")
+    await async_api.expect(card.locator(".error-code")).to_have_text("HighTemperature")
+    assert control.sim.station.connectors[2].error_code is m.ChargePointErrorCode.HIGH_TEMPERATURE
+
+
+async def test_fleet_page_station_list_follows_the_stations(page: async_api.Page) -> None:
+    """The list refreshes as the figures do: a plug made elsewhere shows without a reload."""
+    system = CentralSystem()
+    ws_port = await system.start()
+    fleet = Fleet(FleetSettings(csms_url=f"ws://127.0.0.1:{ws_port}", count=2, connect_rate=100))
+    run = asyncio.ensure_future(fleet.run())
+    runner, port = await start_fleet_control(fleet, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await until(lambda: fleet.figures()["booted"] == 2)
+        await page.goto(base + "/")
+        row = page.locator("#stations tr", has_text="CP1")
+        await async_api.expect(row).to_contain_text("1: Available")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{base}/api/stations/CP1/connectors/1/plug", json={}) as response,
+        ):
+            assert response.status == 200
+        await async_api.expect(row).to_contain_text("1: Preparing")
+    finally:
+        await runner.cleanup()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await fleet.stop()
+        await system.stop()
+
+
+async def test_csms_page_offers_every_action_and_its_diagnostics_upload_lands_on_the_page(
+    csms_page: CsmsPage, page: async_api.Page
+) -> None:
+    await page.goto(csms_page.base + "/")
+    await async_api.expect(page.locator("#station")).to_have_value("CP-9")
+    offered = await page.locator("#action option").all_text_contents()
+    assert set(offered) == {action.value for action in m.CENTRAL_SYSTEM_INITIATED}
+    await page.select_option("#action", "GetDiagnostics")
+    await async_api.expect(page.locator("#payload")).to_have_value(f'{{\n  "location": "{csms_page.base}/uploads/"\n}}')
+    await page.get_by_role("button", name="Send").click()
+    await async_api.expect(page.locator("#answer")).to_contain_text('"fileName"')
+    await async_api.expect(page.locator("#uploads a")).to_contain_text("diagnostics-CP-9-")
+    await screenshot(page, "csms-page-uploads")

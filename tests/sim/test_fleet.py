@@ -17,11 +17,12 @@ from chargebox.clock import VirtualClock
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.errors import ConfigError
 from chargebox.protocol import messages as m
+from chargebox.rpc import SendOutcome
 from chargebox.sim.ev import EV_MODELS
-from chargebox.sim.fleet import AutoDriver, AutoSettings, Fleet, FleetSettings
+from chargebox.sim.fleet import AutoDriver, Fleet, FleetSettings, RoundTrips
 from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.hardware import SimulatedEv
-from chargebox.sim.template import parse_template, read_template
+from chargebox.sim.template import AutoSettings, parse_template, read_template
 from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
 FIGURES = {"stations", "connected", "booted", "messagesSent", "messagesPerSecond", "errors", "reconnects",
@@ -115,7 +116,7 @@ async def drive(seed: int, station_id: str, hours: float = 24) -> list[tuple[flo
     recorder = Recorder(clock)
     driver = AutoDriver(
         recorder, station_id=station_id, seed=seed, connectors=2, clock=clock, evs=tuple(EV_MODELS.values()),
-        settings=AutoSettings(mean_idle_s=600, session_min_s=300, session_max_s=3600),
+        settings=AutoSettings(mean_gap_s=600, session_min_s=300, session_max_s=3600),
     )  # fmt: skip
     task = asyncio.ensure_future(driver.run())
     await clock.advance(hours * 3600)
@@ -138,7 +139,7 @@ async def test_auto_sessions_charge_along_the_ev_curve_against_the_central_syste
     fleet = Fleet(
         FleetSettings(
             csms_url=f"ws://127.0.0.1:{port}", count=2, connect_rate=100, auto=True, seed=3,
-            auto_settings=AutoSettings(mean_idle_s=0.05, session_min_s=30, session_max_s=60),
+            auto_settings=AutoSettings(mean_gap_s=0.05, session_min_s=30, session_max_s=60),
         )
     )  # fmt: skip
     task = await running(fleet)
@@ -250,6 +251,9 @@ async def test_a_template_reaches_the_boot_and_the_hardware(csms: tuple[CentralS
         ({"meter": {"sample_interval": -1}}, "meter.sample_interval"),
         ({"ev": [{"capacity_kwh": 0}]}, "ev[0].capacity_kwh"),
         ({"vendor": "x" * 21}, "vendor: must be 1 to 20"),
+        ({"auto": {"mean_gap": 0}}, "auto.mean_gap: must be a number from 0.01"),
+        ({"auto": {"session_min": 60, "session_max": 30}}, "auto.session_min: must not be above session_max"),
+        ({"auto": {"gap": 60}}, "auto.gap: unknown key"),
     ],
 )
 def test_a_bad_template_value_is_one_error_naming_the_key(data: dict[str, object], fragment: str) -> None:
@@ -304,6 +308,10 @@ async def test_fleet_ends_cleanly_on_sigterm(csms: tuple[CentralSystem, int], tm
         (["--count", "2", "--connect-rate", "0"], "--connect-rate"),
         (["--count", "2", "--duration", "-1"], "--duration"),
         (["--count", "2", "--id-prefix", "a:b"], "--id"),
+        (["--count", "2", "--auto", "--mean-gap", "0"], "--mean-gap: expected 0.01 to"),
+        (["--count", "2", "--auto", "--session-seconds", "60"], "--session-seconds: expected MIN,MAX"),
+        (["--count", "2", "--auto", "--session-seconds", "60,30"], "MIN must not be above MAX"),
+        (["--count", "2", "--mean-gap", "5"], "add --auto"),
     ],
 )
 async def test_bad_fleet_flags_are_one_line_and_exit_2(args: list[str], fragment: str) -> None:
@@ -341,7 +349,7 @@ async def test_auto_sessions_report_soc_in_meter_values_when_the_template_asks(
     fleet = Fleet(
         FleetSettings(
             csms_url=f"ws://127.0.0.1:{port}", count=1, template=template, auto=True, seed=5,
-            auto_settings=AutoSettings(mean_idle_s=0.05, session_min_s=30, session_max_s=60),
+            auto_settings=AutoSettings(mean_gap_s=0.05, session_min_s=30, session_max_s=60),
         )
     )  # fmt: skip
     task = await running(fleet)
@@ -351,3 +359,75 @@ async def test_auto_sessions_report_soc_in_meter_values_when_the_template_asks(
     finally:
         task.cancel()
         await fleet.stop()
+
+
+# -- --auto's defaults and knobs, the whole-run figures -------------------------------------------------------
+
+
+async def test_auto_defaults_show_sessions_in_a_newcomers_short_run(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    """20 stations for a few seconds with nothing but --auto: EVs arrive and transactions start at the central
+    system (the defaults are an EV about every 20 s per connector, staying 30 s to 5 min)."""
+    system, port = csms
+    starts: list[str] = []
+    system.on_event = lambda event: starts.append(event.charge_point_id) if event.action == "StartTransaction" else None
+    stats = tmp_path / "stats.json"
+    code, _out, err = await run_cli(
+        "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", "20", "--connect-rate", "200", "--auto",
+        "--duration", "6", "--stats-json", str(stats), timeout=40,
+    )  # fmt: skip
+    assert code == 0, err
+    figures = json.loads(stats.read_text())
+    assert figures["sessionsStarted"] >= 3 and len(starts) >= 3, figures  # 5 with seed 0 (1 with a 900 s gap)
+    assert figures["sessionsEnded"] == 0  # none lasts under 30 s
+
+
+async def test_auto_mean_gap_and_session_seconds_tune_the_sessions(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    _, port = csms
+    stats = tmp_path / "stats.json"
+    code, _out, err = await run_cli(
+        "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", "2", "--auto", "--mean-gap", "0.2",
+        "--session-seconds", "0.5,1", "--duration", "4", "--stats-json", str(stats), timeout=40,
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(stats.read_text())["sessionsEnded"] >= 2
+
+
+def test_auto_template_keys_set_the_sessions_and_the_defaults_are_short() -> None:
+    template = parse_template({"auto": {"mean_gap": 900, "session_min": 600, "session_max": 5400}}, "t.toml")
+    assert template.auto == AutoSettings(mean_gap_s=900, session_min_s=600, session_max_s=5400)
+    default = parse_template({}, "t.toml").auto
+    assert default.mean_gap_s <= 30 and default.session_min_s <= 60
+
+
+def test_whole_run_percentiles_count_every_round_trip_and_the_recent_ones_only_the_last() -> None:
+    trips = RoundTrips()
+    for _ in range(6000):
+        trips.record(0.001, SendOutcome.RESPONSE_SUCCESS)
+    for _ in range(4096):
+        trips.record(0.100, SendOutcome.RESPONSE_SUCCESS)
+    assert trips.whole_run_percentile(0.50) == pytest.approx(1.0, rel=0.01)  # 6,000 of 10,096 took 1 ms
+    assert trips.whole_run_percentile(0.99) == pytest.approx(100.0, rel=0.01)
+    assert trips.percentile(0.50) == trips.percentile(0.99) == 100.0  # the last 4,096 all took 100 ms
+
+
+async def test_stats_json_reports_the_whole_runs_rate_after_an_idle_end(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    """The boots are at the start, then 8 s of silence: the last 5 s saw nothing, the run did."""
+    _, port = csms
+    stats = tmp_path / "stats.json"
+    code, _out, err = await run_cli(
+        "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", "5", "--connect-rate", "100", "--duration", "8",
+        "--stats-json", str(stats),
+    )  # fmt: skip
+    assert code == 0, err
+    figures = json.loads(stats.read_text())
+    assert figures["messagesSent"] >= 15  # a boot and two StatusNotifications each
+    assert figures["messagesPerSecond"] == pytest.approx(figures["messagesSent"] / figures["seconds"], rel=0.05)
+    assert figures["messagesPerSecond"] > 0 and figures["messagesPerSecondLast5s"] == 0.0
+    assert figures["seconds"] >= 8
+    assert figures["rttP99Ms"] is not None and figures["rttP99MsLast4096"] is not None

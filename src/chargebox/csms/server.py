@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -121,7 +122,8 @@ class CentralSystem:
         if password is None:
             return None
         expected = "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
-        if request.headers.get("Authorization") != expected:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode()):  # no timing hint
             log.warning("! %s: bad or missing Basic credentials", charge_point_id)
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
         return None

@@ -96,8 +96,8 @@ async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
     for connector_id in range(1, count + 1):  # a cable already in at start (the pilot was read above)
         if hardware.ports.ev.plugged(connector_id):
             await station.plugged(connector_id)
-    log.info("= %s: station %s, %d connector(s), central system %s", name, station.id, count,
-             redact(settings.csms_url))  # fmt: skip
+    log.info("= %s: station %s, %d connector(s), central system %s, %s", name, station.id, count,
+             redact(settings.csms_url), config.profile.describe(station.config.get_int("SecurityProfile")))  # fmt: skip
     return Running(station, hardware, tasks)
 
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from chargebox import security_profile
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact
 from chargebox.run.hardware import HardwarePlan, read_hardware
 from chargebox.run.section import Section
+from chargebox.security_profile import ProfileChoice
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings, connector_count
@@ -35,6 +37,7 @@ PASSWORD_LENGTH: Final = (16, 40)  # T-41: the AuthorizationKey rule
 class RunConfig:
     settings: StationSettings
     hardware: HardwarePlan
+    profile: ProfileChoice  # the SecurityProfile it starts with, and why (logged at start)
 
 
 def load(path: Path) -> RunConfig:
@@ -63,7 +66,7 @@ def parse(data: dict[str, Any], name: str = "station.toml") -> RunConfig:
     for key in data:
         if key not in ("station", "ocpp", "hardware"):
             raise ConfigError(f"{name}: [{key}]: unknown table (expected [station], [ocpp], [hardware])")
-    settings = read_station(station, ocpp)
+    settings, profile = read_station(station, ocpp)
     try:
         count = connector_count(settings)
     except ConfigError as exc:
@@ -71,10 +74,10 @@ def parse(data: dict[str, Any], name: str = "station.toml") -> RunConfig:
     if hardware is None:
         raise ConfigError(f"{name}: [hardware]: required (a driver for each port; 'simulated' on a bench)")
     plan = read_hardware(hardware, connectors=count, fixed_cable=settings.fixed_cable)
-    return RunConfig(settings, plan)
+    return RunConfig(settings, plan, profile)
 
 
-def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
+def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, ProfileChoice]:
     charge_point_id = s.ascii("id", max_length=MAX_ID_LENGTH)
     if ":" in charge_point_id:
         raise s.error("id", "must not contain ':' (it is the Basic-auth user name, T-6)")
@@ -85,6 +88,12 @@ def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
     if password is not None and len(password) < PASSWORD_LENGTH[0]:
         raise s.error("password", "must be 16 to 40 printable ASCII characters (the AuthorizationKey rule)")
     ca_file = s.path("ca_file", None)
+    cert_file, key_file = s.path("cert", None), s.path("key", None)
+    profile = security_profile.choose(
+        s.integer("security_profile", 0, 3, None), csms, option="[station] security_profile",
+        password=password is not None, client_certificate=cert_file is not None and key_file is not None,
+        initial=ocpp,
+    )  # fmt: skip
     settings = StationSettings(
         charge_point_id=charge_point_id,
         csms_url=csms,
@@ -107,9 +116,9 @@ def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
         tls=TlsSettings(  # as simulate's --ca-file --tls-server-name --cert --key --security-profile
             ca_file=ca_file,
             server_name=s.ascii("tls_server_name", None, max_length=253),
-            cert_file=s.path("cert", None),
-            key_file=s.path("key", None),
-            security_profile=s.integer("security_profile", 0, 3, None),
+            cert_file=cert_file,
+            key_file=key_file,
+            security_profile=profile.profile,
         ),
         transfer=TransferSettings(
             ssl_context=_ca_context(s, ca_file) if ca_file is not None else None,
@@ -119,7 +128,7 @@ def read_station(s: Section, ocpp: dict[str, object]) -> StationSettings:
         ),
     )
     s.done()
-    return settings
+    return settings, profile
 
 
 def _ca_context(s: Section, path: Path) -> ssl.SSLContext:

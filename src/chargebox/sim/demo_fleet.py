@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.live import Live
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
-from chargebox.sim.fleet import AutoSettings, Fleet, FleetSettings, figures_table
-from chargebox.sim.template import Template
+from chargebox.sim.fleet import Fleet, FleetSettings, figures_table
+from chargebox.sim.template import AutoSettings, Template
 
 STATIONS = 8
 SECONDS = 4.0
@@ -29,7 +29,7 @@ async def run_fleet_demo(console: Console | None = None) -> int:
         FleetSettings(
             csms_url=f"ws://127.0.0.1:{port}", count=STATIONS, id_prefix="DEMO-", connect_rate=8.0,
             template=Template(model="Demo", connectors=2, config={"MeterValueSampleInterval": 1}),
-            auto=True, seed=1, auto_settings=AutoSettings(mean_idle_s=1.5, session_min_s=2, session_max_s=4),
+            auto=True, seed=1, auto_settings=AutoSettings(mean_gap_s=1.5, session_min_s=2, session_max_s=4),
         )
     )  # fmt: skip
     console.rule(f"[bold]chargebox demo --fleet[/]: {STATIONS} stations, central system on ws://127.0.0.1:{port}")

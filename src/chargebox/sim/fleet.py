@@ -5,7 +5,12 @@ share is the store backend (one SQLite file with a station column under ``--data
 commit and one fsync serve the whole fleet; or one in-memory database) and this process's event loop.
 Stations connect ramped at ``connect_rate`` per second, so a central system under test meets a
 realistic wave of handshakes rather than N at once. Each station's Rpc tells the fleet every round
-trip (``Rpc.on_round_trip``), kept in a bounded reservoir for p50/p99.
+trip (``Rpc.on_round_trip``).
+
+The figures (``figures()``: the live table, ``--stats-json``, ``GET /api/fleet``) are of the whole run:
+``messagesPerSecond`` is every message over the run's length, ``rttP50Ms``/``rttP99Ms`` the percentiles of every
+round trip, from an HDR histogram (constant memory, within 1 %). What the last moments look like has names of its
+own: ``messagesPerSecondLast5s`` and ``rttP50MsLast4096``/``rttP99MsLast4096`` (the latest round trips).
 
 ``--auto`` gives each station an ``AutoDriver``: EVs arrive at random, a card is swiped, the EV
 charges along its model's curve, and leaves. Each connector's random stream comes from the seed and
@@ -26,34 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from hdrh.histogram import HdrHistogram
+
 from chargebox.clock import Clock, SystemClock
 from chargebox.protocol.messages import RegistrationStatus
 from chargebox.rpc import SendOutcome
 from chargebox.sim.ev import EvModel
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.simulator import Simulator, simulated_station
-from chargebox.sim.template import Template
+from chargebox.sim.template import AutoSettings, Template
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import StationSettings
+from chargebox.station.tls import TlsSettings
 from chargebox.store import StoreBackend
 from chargebox.tasks import Tasks
 from chargebox.transport import ReconnectPolicy
 
 log = logging.getLogger("chargebox.fleet")
 
-RESERVOIR: Final = 4096  # round trips kept for the percentiles: the most recent ones
-RATE_WINDOW: Final = 5  # seconds of history behind messagesPerSecond
+RESERVOIR: Final = 4096  # round trips kept for the recent percentiles (rttP99MsLast4096): the most recent ones
+RATE_WINDOW: Final = 5  # seconds of history behind messagesPerSecondLast5s
+MAX_RTT_US: Final = 600_000_000  # the histogram's range: 1 µs to 10 min, 2 significant digits (1 %)
 FREEZE_EVERY: Final = 1000  # stations added between two freezes of the long-lived objects (see Fleet.run)
-
-
-@dataclass(frozen=True, slots=True)
-class AutoSettings:
-    """How the automatic sessions are drawn (seconds)."""
-
-    mean_idle_s: float = 900.0  # between an EV leaving and the next arriving, exponential
-    session_min_s: float = 600.0
-    session_max_s: float = 5400.0
-    cards: int = 50  # idTags AUTO0000.. drawn uniformly
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,34 +66,44 @@ class FleetSettings:
     data_dir: Path | None = None
     auto: bool = False
     seed: int = 0
-    auto_settings: AutoSettings = field(default_factory=AutoSettings)
+    auto_settings: AutoSettings | None = None  # None: the template's [auto]
     password: str | None = None
+    tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file (no client certificates)
 
     def station_id(self, index: int) -> str:
         return f"{self.id_prefix}{index}"
 
 
 class RoundTrips:
-    """Every answered CALL's latency: a count, an error count, and the last ``RESERVOIR`` latencies."""
+    """Every answered CALL's latency: a count, an error count, every latency in a histogram (the whole run) and
+    the last ``RESERVOIR`` latencies (the recent ones)."""
 
     def __init__(self) -> None:
         self.sent = 0
         self.errors = 0
         self.latencies: deque[float] = deque(maxlen=RESERVOIR)
+        self.histogram = HdrHistogram(1, MAX_RTT_US, 2)
 
     def record(self, seconds: float, outcome: SendOutcome) -> None:
         self.sent += 1
         if outcome is SendOutcome.RESPONSE_SUCCESS:
             self.latencies.append(seconds)
+            self.histogram.record_value(min(max(round(seconds * 1_000_000), 1), MAX_RTT_US))
         else:
             self.errors += 1
 
     def percentile(self, fraction: float) -> float | None:
-        """In milliseconds; None before the first answer."""
+        """Of the last ``RESERVOIR`` round trips, in milliseconds; None before the first answer."""
         if not self.latencies:
             return None
         ordered = sorted(self.latencies)
         return round(ordered[min(int(fraction * len(ordered)), len(ordered) - 1)] * 1000, 2)
+
+    def whole_run_percentile(self, fraction: float) -> float | None:
+        """Of every round trip so far, in milliseconds (the upper edge of its 1 % bucket); None before the first."""
+        if self.histogram.get_total_count() == 0:
+            return None
+        return round(int(self.histogram.get_value_at_percentile(fraction * 100)) / 1000, 2)
 
 
 class Actions(Protocol):
@@ -121,17 +130,18 @@ class AutoDriver:
         clock: Clock,
         evs: Sequence[EvModel],
         phases: int = 3,
-        settings: AutoSettings = AutoSettings(),
+        settings: AutoSettings | None = None,
         keep: int = 64,
     ) -> None:
         self._actions = actions
         self._clock = clock
         self._evs = tuple(evs)
         self._phases = phases
-        self._settings = settings
+        self._settings = settings or AutoSettings()
         self._rngs = {cid: random.Random(f"{seed}:{station_id}:{cid}") for cid in range(1, connectors + 1)}
         self.events: deque[Event] = deque(maxlen=keep)  # the latest, for the control API and tests
-        self.sessions = 0
+        self.arrivals = 0  # EVs that came (a session began)
+        self.sessions = 0  # EVs that left (a session ended)
 
     async def run(self) -> None:
         await asyncio.gather(*(self._connector(cid, rng) for cid, rng in self._rngs.items()))
@@ -139,7 +149,7 @@ class AutoDriver:
     async def _connector(self, cid: int, rng: random.Random) -> None:
         s = self._settings
         while True:
-            await self._clock.sleep(rng.expovariate(1 / s.mean_idle_s))
+            await self._clock.sleep(rng.expovariate(1 / s.mean_gap_s))
             model = rng.choice(self._evs)
             soc = round(rng.uniform(10.0, 70.0), 1)
             card = f"AUTO{rng.randrange(s.cards):04d}"
@@ -147,6 +157,7 @@ class AutoDriver:
             ev = model.ev(soc)
             ev.phases = min(ev.phases, self._phases)
             self._event("plug", cid, f"{model.name} {soc}%")
+            self.arrivals += 1
             await self._actions.plug(cid, ev)
             self._event("swipe", cid, card)
             await self._actions.swipe(card, cid)
@@ -173,6 +184,7 @@ class Fleet:
         self._tasks = Tasks(log, "fleet station")
         self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW + 1)
         self._started_at = time.monotonic()
+        self._ended_at: float | None = None  # the run's length stops growing when it ends
         self._closed = False
 
     def add_station(self, index: int) -> Simulator:
@@ -186,6 +198,7 @@ class Fleet:
                 identity=Identity(vendor=template.vendor, model=template.model),
                 connectors=s.connectors or template.connectors,
                 password=s.password,
+                tls=s.tls,
                 ocpp_config=template.config,
                 ocpp_config_source="--template",
                 reconnect=ReconnectPolicy(),
@@ -201,7 +214,7 @@ class Fleet:
         if s.auto:
             self.drivers[station_id] = AutoDriver(
                 sim, station_id=station_id, seed=s.seed, connectors=station.connectors.count, clock=self.clock,
-                evs=template.evs, phases=template.phases, settings=s.auto_settings,
+                evs=template.evs, phases=template.phases, settings=s.auto_settings or template.auto,
             )  # fmt: skip
         return sim
 
@@ -213,6 +226,13 @@ class Fleet:
         and without this every full collection walks all of them, which with thousands of stations costs
         more CPU than the messages do and stalls every round trip while it runs (docs/performance.md)."""
         start = self.clock.monotonic()
+        self._started_at, self._ended_at = time.monotonic(), None
+        try:
+            await self._run(start, duration)
+        finally:
+            self._ended_at = time.monotonic()
+
+    async def _run(self, start: float, duration: float | None) -> None:
         self._tasks.spawn(self._sample_rates())
         for index in range(1, self.settings.count + 1):
             sim = self.add_station(index)
@@ -250,24 +270,33 @@ class Fleet:
             await asyncio.sleep(1.0)  # the figures are about the wall clock, whatever clock drives the stations
 
     def figures(self) -> dict[str, Any]:
-        """What the live table, ``--stats-json`` and ``GET /api/fleet`` show."""
+        """What the live table, ``--stats-json`` and ``GET /api/fleet`` show: whole-run figures, and the recent
+        ones under names that say so (module docstring)."""
         stations = list(self.sims.values())
-        now, sent = time.monotonic(), self.round_trips.sent
-        if self._rates and now - self._rates[0][0] >= 0.5:
+        trips = self.round_trips
+        end, sent = self._ended_at or time.monotonic(), trips.sent
+        seconds = max(end - self._started_at, 1e-9)
+        if self._rates and end - self._rates[0][0] >= 0.5:
             then, sent_then = self._rates[0]
-            rate = (sent - sent_then) / (now - then)
+            recent = (sent - sent_then) / (end - then)
         else:
-            rate = sent / max(now - self._started_at, 1e-9)
+            recent = sent / seconds
         return {
             "stations": len(stations),
             "connected": sum(1 for sim in stations if sim.station.transport.connected),
             "booted": sum(1 for sim in stations if sim.station.boot.registration is RegistrationStatus.ACCEPTED),
+            "seconds": round(seconds, 1),
             "messagesSent": sent,
-            "messagesPerSecond": round(rate, 1),
-            "errors": self.round_trips.errors,
+            "messagesPerSecond": round(sent / seconds, 1),
+            "errors": trips.errors,
             "reconnects": sum(max(sim.station.transport.attempts - 1, 0) for sim in stations),
-            "rttP50Ms": self.round_trips.percentile(0.50),
-            "rttP99Ms": self.round_trips.percentile(0.99),
+            "rttP50Ms": trips.whole_run_percentile(0.50),
+            "rttP99Ms": trips.whole_run_percentile(0.99),
+            "sessionsStarted": sum(driver.arrivals for driver in self.drivers.values()),
+            "sessionsEnded": sum(driver.sessions for driver in self.drivers.values()),
+            "messagesPerSecondLast5s": round(recent, 1),
+            "rttP50MsLast4096": trips.percentile(0.50),
+            "rttP99MsLast4096": trips.percentile(0.99),
         }
 
     def station_rows(self, query: str = "", limit: int = 100) -> dict[str, Any]:
@@ -312,7 +341,8 @@ async def run_fleet(
             from chargebox.web import url
 
             runner, port = await start_fleet_control(fleet, *control, token=control_token)
-            log.warning("= fleet control API on %sapi/fleet", url(control[0], port))
+            base = url(control[0], port)
+            log.info("= fleet dashboard on %s (control API: %sapi/fleet, %sapi/stations)", base, base, base)
         if live:
             with Live(figures_table(fleet.figures()), console=console, refresh_per_second=2) as view:
                 task = asyncio.ensure_future(fleet.run(duration))
@@ -330,9 +360,10 @@ async def run_fleet(
         await fleet.stop()
         if runner is not None:
             await runner.cleanup()
-        console.print(figures_table(figures, title="fleet summary"))
-        if stats_json is not None:
-            write_stats(stats_json, figures)
+        if fleet.sims:  # else the first station could not be made (its one-line error follows): nothing ran
+            console.print(figures_table(figures, title="fleet summary"))
+            if stats_json is not None:
+                write_stats(stats_json, figures)
     return 0
 
 
@@ -350,18 +381,14 @@ def write_stats(path: Path, figures: dict[str, Any]) -> None:
 def figures_table(figures: dict[str, Any], title: str = "fleet") -> Any:
     from rich.table import Table
 
-    table = Table(title=title)
-    for name in ("stations", "connected", "booted", "msg/s", "p50 ms", "p99 ms", "errors", "reconn."):
+    table = Table(title=title, caption="whole run; msg/s 5 s: the last 5 seconds")
+    columns = {"stations": "stations", "connected": "connected", "booted": "booted", "messages": "messagesSent",
+               "msg/s": "messagesPerSecond", "msg/s 5 s": "messagesPerSecondLast5s", "p50 ms": "rttP50Ms",
+               "p99 ms": "rttP99Ms", "errors": "errors", "reconn.": "reconnects",
+               "sessions": "sessionsStarted"}  # fmt: skip
+    for name in columns:
         table.add_column(name, justify="right")
-    table.add_row(
-        *(
-            "-" if value is None else str(value)
-            for value in (
-                figures["stations"], figures["connected"], figures["booted"], figures["messagesPerSecond"],
-                figures["rttP50Ms"], figures["rttP99Ms"], figures["errors"], figures["reconnects"],
-            )
-        )
-    )  # fmt: skip
+    table.add_row(*("-" if figures[key] is None else str(figures[key]) for key in columns.values()))
     return table
 
 

@@ -22,6 +22,15 @@
     phases = 3
     taper_soc = 80
 
+    [auto]                          # fleet --auto: when EVs come and how long they stay, per connector
+    mean_gap = 900                  # mean seconds from an EV leaving to the next arriving (exponential)
+    session_min = 600               # a session lasts session_min to session_max seconds (uniform)
+    session_max = 5400
+
+The ``[auto]`` defaults (``AutoSettings``) are made to be seen at work within a minute: an EV about every 20 s per
+connector, staying 30 s to 5 min. A load test of a real day sets a real day's figures here or with ``fleet
+--mean-gap`` and ``--session-seconds``.
+
 Every value is checked when the file is read; a bad one is one ``ConfigError`` naming the file and
 the key, before any station starts.
 """
@@ -38,8 +47,21 @@ from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 
-_TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev"})
+_TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev", "auto"})
 _EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})
+_AUTO: Final = frozenset({"mean_gap", "session_min", "session_max"})
+MAX_AUTO_SECONDS: Final = 7 * 86_400  # a week: longer than any gap or session a run is meant to show
+
+
+@dataclass(frozen=True, slots=True)
+class AutoSettings:
+    """How ``fleet --auto`` draws its sessions, per connector (seconds): a newcomer's 20-station, one-minute run
+    shows sessions starting and ending; ``[auto]``, ``--mean-gap`` and ``--session-seconds`` set a real day's."""
+
+    mean_gap_s: float = 20.0  # between an EV leaving (or the start) and the next arriving, exponential
+    session_min_s: float = 30.0
+    session_max_s: float = 300.0
+    cards: int = 50  # idTags AUTO0000.. drawn uniformly
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +73,7 @@ class Template:
     phases: int = 3
     config: Mapping[str, object] = field(default_factory=dict)
     evs: tuple[EvModel, ...] = tuple(EV_MODELS.values())
+    auto: AutoSettings = AutoSettings()
 
 
 def read_template(path: Path) -> Template:
@@ -105,8 +128,26 @@ def parse_template(data: Mapping[str, Any], source: str) -> Template:
         models = tuple(_ev(ev, index, bad) for index, ev in enumerate(evs))
     return Template(
         vendor=vendor, model=model, connectors=connectors, max_current=max_current, phases=phases,
-        config=config, evs=models,
+        config=config, evs=models, auto=_auto(_table(data, "auto", bad), bad),
     )  # fmt: skip
+
+
+def _auto(data: Mapping[str, Any], bad: Any) -> AutoSettings:
+    for key in sorted(set(data) - _AUTO):
+        raise bad(f"auto.{key}", f"unknown key (expected one of {', '.join(sorted(_AUTO))})")
+    default = AutoSettings()
+
+    def where(key: str, why: str) -> ConfigError:
+        return bad(f"auto.{key}", why)  # type: ignore[no-any-return]
+
+    auto = AutoSettings(
+        mean_gap_s=_number(data, "mean_gap", default.mean_gap_s, 0.01, MAX_AUTO_SECONDS, where),
+        session_min_s=_number(data, "session_min", default.session_min_s, 0.01, MAX_AUTO_SECONDS, where),
+        session_max_s=_number(data, "session_max", default.session_max_s, 0.01, MAX_AUTO_SECONDS, where),
+    )
+    if auto.session_min_s > auto.session_max_s:
+        raise bad("auto.session_min", "must not be above session_max")
+    return auto
 
 
 def _ev(data: Mapping[str, Any], index: int, bad: Any) -> EvModel:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
+from chargebox.errors import HardwareError
 from chargebox.station.v16.authorization import is_id_token
 
 MAX_LINE: Final = 256  # a longer line is noise, not a card
@@ -79,11 +80,21 @@ class LineCardReader:
         if self.serial_device is not None:
             import serial  # pyserial: only for a serial reader
 
-            port = serial.Serial(self.serial_device, self.baudrate, timeout=0)
+            try:
+                port = serial.Serial(self.serial_device, self.baudrate, timeout=0)
+            except OSError as exc:  # serial.SerialException is one
+                raise HardwareError(f"card reader {self.serial_device}: {exc}") from None
             return port.fileno(), port.close
         assert self.path is not None
-        mode = os.stat(self.path).st_mode
-        if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-            raise OSError(f"{self.path}: not a FIFO or a character device")
-        fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)  # RDWR: no EOF when a writer leaves
+        try:
+            mode = os.stat(self.path).st_mode
+            if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+                raise HardwareError(
+                    f"card reader {self.path}: not a FIFO or a character device (make the FIFO with mkfifo {self.path})"
+                )
+            fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)  # RDWR: no EOF when a writer leaves
+        except FileNotFoundError:
+            raise HardwareError(f"card reader {self.path}: no such FIFO (make it with mkfifo {self.path})") from None
+        except OSError as exc:
+            raise HardwareError(f"card reader {self.path}: {exc.strerror or exc}") from None
         return fd, lambda: os.close(fd)

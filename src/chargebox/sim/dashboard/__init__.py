@@ -14,8 +14,11 @@ from typing import Final
 
 from aiohttp import web
 
+from chargebox.protocol.messages import ChargePointErrorCode
+
 _ASSETS: Final = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 _VIEW_MARK: Final = 'data-view="station"'
+_ERROR_CODES_MARK: Final = "<!--error-codes-->"
 
 
 def add_station_dashboard(app: web.Application) -> None:
@@ -33,12 +36,18 @@ def add_fleet_dashboard(app: web.Application) -> None:
 
 
 def _page(view: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    html = _read("index.html").replace(_VIEW_MARK, f'data-view="{view}"')
+    html = _read("index.html").replace(_VIEW_MARK, f'data-view="{view}"').replace(_ERROR_CODES_MARK, _error_codes())
 
     async def page(_request: web.Request) -> web.Response:
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
     return page
+
+
+def _error_codes() -> str:
+    """The Fault button's choices: every ChargePointErrorCode but NoError, from the protocol's own enum."""
+    codes = [code.value for code in ChargePointErrorCode if code is not ChargePointErrorCode.NO_ERROR]
+    return "".join(f"<option{' selected' if code == 'OtherError' else ''}>{code}</option>" for code in codes)
 
 
 def _add_assets(app: web.Application) -> None:

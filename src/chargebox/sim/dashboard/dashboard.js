@@ -51,7 +51,7 @@ function renderState(state, prefix) {
     if (!card) {
       card = document.getElementById("connector-card").content.firstElementChild.cloneNode(true);
       card.dataset.connector = connector.id;
-      card.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => act(prefix, connector.id, b.dataset.action)));
+      card.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => act(prefix, connector.id, b.dataset.action, card)));
       list.appendChild(card);
     }
     card.querySelector(".cid").textContent = connector.id;
@@ -63,8 +63,13 @@ function renderState(state, prefix) {
     card.querySelector(".meter").textContent = fmt(connector.meterWh, "Wh");
     card.querySelector(".power").textContent = fmt(connector.powerW, "W");
     card.querySelector(".offered").textContent = fmt(connector.offeredA, "A");
-    card.querySelector(".limit").textContent = "limit" in connector ? fmt(connector.limit) : "none";
+    card.querySelector(".limit").textContent = limitText(connector.limit);
   }
+}
+
+// The active charging limit, {value, unit}; null when no charging profile limits the connector.
+function limitText(limit) {
+  return limit ? `${limit.value} ${limit.unit}` : "none";
 }
 
 function progress(status, bytes) {
@@ -90,12 +95,12 @@ function addFrame(frame) {
 }
 
 // Every POST is JSON, even an empty one: the control API refuses any other (a cross-site page could send it).
-async function act(prefix, connectorId, action) {
+async function act(prefix, connectorId, action, card) {
   let body = {};
   if (action === "swipe") {
     body = { idTag: document.getElementById("id-tag").value };
   } else if (action === "fault") {
-    body = { errorCode: "OtherError", info: "from the dashboard" };
+    body = { errorCode: card.querySelector(".fault-code").value, info: "from the dashboard" };
   }
   const response = await fetch(`${prefix}/connectors/${connectorId}/${action}`, {
     method: "POST",
@@ -122,11 +127,13 @@ const FIGURES = [
   ["connected", "Connected"],
   ["booted", "Booted"],
   ["messagesSent", "Messages sent"],
-  ["messagesPerSecond", "Messages/s"],
+  ["messagesPerSecond", "Messages/s (run)"],
+  ["messagesPerSecondLast5s", "Messages/s (last 5 s)"],
   ["errors", "Errors"],
   ["reconnects", "Reconnects"],
-  ["rttP50Ms", "RTT p50 ms"],
-  ["rttP99Ms", "RTT p99 ms"],
+  ["rttP50Ms", "RTT p50 ms (run)"],
+  ["rttP99Ms", "RTT p99 ms (run)"],
+  ["sessionsStarted", "Sessions"],
 ];
 
 function startFleet() {
@@ -136,7 +143,10 @@ function startFleet() {
   search.addEventListener("input", () => refreshStations(search.value));
   refreshFleet();
   refreshStations("");
-  setInterval(refreshFleet, FLEET_REFRESH_MS);
+  setInterval(() => {
+    refreshFleet();
+    refreshStations(search.value); // statuses change, stations come: the list follows, as the figures do
+  }, FLEET_REFRESH_MS);
 }
 
 async function refreshFleet() {
