@@ -141,7 +141,7 @@ async def test_T_44_a_central_system_offering_old_tls_or_other_suites_is_refused
             context.set_ciphers("DEFAULT:@SECLEVEL=0")
             context.minimum_version = ssl.TLSVersion.TLSv1
             context.maximum_version = ssl.TLSVersion.TLSv1_1
-        else:  # TLS 1.2 with a suite outside A00.FR.314-318 (no GCM)
+        else:  # TLS 1.2 with a suite outside A00.FR.318 (no GCM)
             context.maximum_version = ssl.TLSVersion.TLSv1_2
             context.set_ciphers("ECDHE-RSA-AES128-SHA")
     caplog.set_level(logging.WARNING, "chargebox")

@@ -43,10 +43,10 @@ CRITICAL: Final = frozenset(
 # Not critical, but a rule of the whitepaper says "send SecurityEventNotification" for them.
 SENT_TOO: Final = frozenset(
     {
-        "InvalidFirmwareSignature",  # SF-5, L01.FR.04
+        "InvalidFirmwareSignature",  # SF-5, L01.FR.03
         "InvalidFirmwareSigningCertificate",  # SF-1, L01.FR.02
-        "InvalidChargePointCertificate",  # CT-2, A02.FR.09
-        "InvalidCentralSystemCertificate",  # T-44, A00.FR.412
+        "InvalidChargePointCertificate",  # CT-2, A02.FR.07
+        "InvalidCentralSystemCertificate",  # T-44, A00.FR.309, A00.FR.413
         "InvalidTLSVersion",  # T-44
         "InvalidTLSCipherSuite",  # T-44
     }

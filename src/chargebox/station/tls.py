@@ -4,7 +4,7 @@ failed handshake means.
 A context trusts only the CentralSystemRootCertificate(s) the station holds (installed by the
 central system, and ``--ca-file``), never the system's CAs and never nothing: without a root there
 is no TLS connection at all, rather than an unverified one. TLS 1.2 is the least it speaks, with
-the whitepaper's suites (A00.FR.314-318: ECDHE-ECDSA or RSA key exchange with AES-GCM; TLS 1.3's
+the whitepaper's suites (A00.FR.318, A00.FR.422: ECDHE-ECDSA or RSA key exchange with AES-GCM; TLS 1.3's
 suites are all AEAD and stay as OpenSSL has them). Profile 3 adds the ChargePointCertificate and
 its key for mutual TLS.
 """
@@ -22,7 +22,7 @@ from typing import Final
 
 import websockets
 
-# A00.FR.314-318: the suites a charge point supports (OpenSSL spelling, TLS 1.2)
+# A00.FR.318, A00.FR.422: the suites a charge point supports (OpenSSL spelling, TLS 1.2)
 CIPHERS: Final = ":".join(
     (
         "ECDHE-ECDSA-AES128-GCM-SHA256",

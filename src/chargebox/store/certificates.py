@@ -1,4 +1,4 @@
-"""Installed certificates (migration 7; whitepaper section 2, CT-1..CT-8).
+"""Installed certificates (migration 7; whitepaper section 2, CT-1..CT-6).
 
 One row per certificate, kept as PEM with the identifiers GetInstalledCertificateIds and
 DeleteCertificate use (OCSP's CertificateHashData: hash algorithm, issuer name hash, issuer key
