@@ -404,8 +404,8 @@ def _duration(text: str) -> float:
 
 
 async def _firmware_image(args: argparse.Namespace) -> int:
-    """``chargebox firmware-image``: an image the simulated installer verifies (see sim/installer.py)."""
-    from chargebox.sim.installer import ImageError, default_payload, make_image
+    """``chargebox firmware-image``: an image the installers verify (see firmware_image.py)."""
+    from chargebox.firmware_image import ImageError, default_payload, make_image
 
     try:
         payload = _read_payload(args.payload) if args.payload else default_payload(args.image_version)

@@ -42,7 +42,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from chargebox.clock import VirtualClock
 from chargebox.errors import TransferError
-from chargebox.sim.installer import make_image
+from chargebox.firmware_image import make_image
 from chargebox.station.boot import Identity
 from chargebox.transfer import Progress, Transfer, partial_path
 from tests.interop.conftest import FrameLog, Tap

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 
-from chargebox.sim.installer import make_image
+from chargebox.firmware_image import make_image
 from tests.firmware.conftest import WAIT, FirmwareCsms, HttpFiles
 
 IMAGE = make_image("2.0.0", bytes(range(256)) * 8192)  # 2 MiB

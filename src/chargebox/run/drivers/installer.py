@@ -3,7 +3,7 @@
 ``slots_dir`` holds two slot directories, ``a`` and ``b``, and a symlink ``current`` naming the active one
 (the boot scripts start the firmware from ``slots_dir/current``). Installing:
 
-1. checks the image (the format ``chargebox firmware-image`` writes, ``sim/installer.py``: a header with the
+1. checks the image (the format ``chargebox firmware-image`` writes, ``firmware_image.py``: a header with the
    version, size and SHA-256, then the payload); any other file is refused, an image is never guessed at;
 2. writes the payload into the inactive slot as ``firmware.bin`` with its ``VERSION``, each through a
    temporary file, fsync and rename, then verifies the written payload against the header's SHA-256;
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from chargebox.errors import HardwareError
-from chargebox.sim.installer import MAX_HEADER, ImageError, ImageHeader, read_header, verify_image
+from chargebox.firmware_image import MAX_HEADER, ImageError, ImageHeader, read_header, verify_image
 
 SLOTS: Final = ("a", "b")
 CURRENT: Final = "current"
