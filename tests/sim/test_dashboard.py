@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 
 from chargebox.protocol.messages import Action, AuthorizationStatus
-from chargebox.sim.control import add_station_routes, errors_middleware
+from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.feed import FRAME_RING, feed_of
 from chargebox.sim.simulator import Simulator
-from chargebox.web import SHUTDOWN_TIMEOUT
+from chargebox.web import SHUTDOWN_TIMEOUT, errors_middleware
 from tests.sim.test_control import WAIT, Control, control, until
 
 __all__ = ["control"]  # the fixture, imported

@@ -18,11 +18,11 @@ from aiohttp import web
 
 from chargebox.csms import control as csms_control
 from chargebox.csms.server import CentralSystem
-from chargebox.sim.control import add_station_routes, errors_middleware
+from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
-from chargebox.web import serve
+from chargebox.web import errors_middleware, serve
 from tests.sim.test_control import Control, control, until
 from tests.sim.test_dashboard import FLEET_STATIONS, serve_fleet
 

@@ -33,7 +33,7 @@ from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import messages as m
 from chargebox.protocol.codec import decode_payload
 from chargebox.rpc import SendOutcome
-from chargebox.sim.control import MAX_BODY_SIZE, errors_middleware, json_body
+from chargebox.web import api_app, json_body
 
 FRAMES_PER_STATION: Final = 50
 MAX_STATIONS: Final = 1000
@@ -82,7 +82,7 @@ class History:
 def make_app(
     system: CentralSystem, *, files: Path | None = None, call_timeout: float = DEFAULT_CALL_TIMEOUT
 ) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    app = api_app()
     history = History(system)
     page = resources.files(__package__).joinpath("page/index.html").read_text(encoding="utf-8")
 

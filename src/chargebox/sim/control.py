@@ -21,38 +21,33 @@ mounted under a prefix (``add_station_routes``): a fleet serves each station's u
 Every answer is JSON; a bad request gets 400 (or 404 for an unknown connector) with
 ``{"error": "..."}`` and changes nothing. The API drives a simulator on a developer's machine, but
 its requests come from scripts and browsers, so what reaches the station is held to what OCPP would
-let through: a body is UTF-8 JSON (RFC 8259) nesting no deeper than a frame may
-(``codec.MAX_DEPTH``), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1), and an
-idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log
-line or reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
+let through: a body as ``web.json_body`` reads it (UTF-8 JSON, bounded in size and depth), connector ids
+are ASCII digits (``int()`` would also read an Arabic-Indic one as 1), and an idTag is printable ASCII of at
+most 20 characters (G-1, G-2: CiString20), so none can forge a log line or reach the CSMS malformed.
+The state shows each connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.transactions import Outcome
+from chargebox.web import api_app, bad_request, json_body
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
 
-
-log = logging.getLogger(__name__)
-
-MAX_BODY_SIZE: Final = 16 * 1024  # every request body is a small JSON object
 _CONNECTOR_ID_RE: Final = re.compile(r"[0-9]{1,9}")
 _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
 SETTLE_SECONDS: Final = 2.0  # a connect or disconnect answers once done, or after this
@@ -81,7 +76,7 @@ def make_app(sim: Simulator) -> web.Application:
     """The control API of one station at the root, and its dashboard at ``/``."""
     from chargebox.sim.dashboard import add_station_dashboard
 
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    app = api_app()
     feed_of(sim)  # the frame ring fills from the start, before any page is opened
     add_station_routes(app, "", lambda _request: sim)
     add_station_dashboard(app)
@@ -120,9 +115,9 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
             try:
                 code = ChargePointErrorCode(body.get("errorCode", "OtherError"))
             except ValueError:
-                raise _bad(f"unknown errorCode {body.get('errorCode')!r}") from None
+                raise bad_request(f"unknown errorCode {body.get('errorCode')!r}") from None
             if code is ChargePointErrorCode.NO_ERROR:
-                raise _bad("a fault needs an errorCode other than NoError")
+                raise bad_request("a fault needs an errorCode other than NoError")
             sim.fault(connector_id, code, _optional_str(body, "info"))
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
@@ -168,22 +163,6 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         return _answer(sim, None)
 
     app.add_routes(routes)
-
-
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.content_type != "application/json":
-            exc.text = json.dumps({"error": exc.reason})
-            exc.content_type = "application/json"
-        raise
-    except Exception:  # a bug: logged with its traceback, answered without it
-        log.exception("control API: %s %s failed", request.method, request.raw_path)  # raw: no decoded newline
-        return web.json_response({"error": "internal error, see the simulator's log"}, status=500)
 
 
 def _answer(sim: Simulator, outcome: Outcome | None) -> web.Response:
@@ -243,10 +222,6 @@ async def _end_streams(app: web.Application) -> None:
     app[_STREAMS].close()
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
 def _connector_id(request: web.Request, sim: Simulator) -> int:
     raw = request.match_info["connector"]
     if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
@@ -254,35 +229,10 @@ def _connector_id(request: web.Request, sim: Simulator) -> int:
     return int(raw)
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """A request's body as one JSON object, held to what a frame may be (UTF-8, bounded depth); 400 else."""
-    if not request.can_read_body:
-        return {}
-    if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):
-        raise _bad("body must be JSON in UTF-8")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _bad(f"body over {MAX_BODY_SIZE} bytes") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _bad("body must be JSON in UTF-8") from None
-    if nests_deeper(text, MAX_DEPTH):
-        raise _bad(f"body nests deeper than {MAX_DEPTH} levels")
-    try:
-        body = json.loads(text)
-    except ValueError:
-        raise _bad("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _bad("body must be a JSON object")
-    return body
-
-
 def _id_tag(body: dict[str, Any]) -> str:
     id_tag = body.get("idTag")
     if not isinstance(id_tag, str) or not is_id_token(id_tag):
-        raise _bad(f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
+        raise bad_request(f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
     return id_tag
 
 
@@ -291,14 +241,14 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not is_ci_string(value, _INFO_LENGTH):
-        raise _bad(f"{name} must be at most {_INFO_LENGTH} printable ASCII characters")
+        raise bad_request(f"{name} must be at most {_INFO_LENGTH} printable ASCII characters")
     return value
 
 
 def _hardware_fault(body: dict[str, Any]) -> tuple[HardwarePart, bool]:
     part, on = body.get("part"), body.get("on")
     if not isinstance(part, str) or part not in tuple(HardwarePart):
-        raise _bad(f"part must be one of {', '.join(HardwarePart)}")
+        raise bad_request(f"part must be one of {', '.join(HardwarePart)}")
     if not isinstance(on, bool):
-        raise _bad("on must be true or false")
+        raise bad_request("on must be true or false")
     return HardwarePart(part), on

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from chargebox.sim.control import MAX_BODY_SIZE, _bad, add_station_routes, errors_middleware
+from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
-from chargebox.web import serve
+from chargebox.web import api_app, bad_request, serve
 
 if TYPE_CHECKING:
     from chargebox.sim.fleet import Fleet
@@ -29,7 +29,7 @@ MAX_QUERY: Final = 64
 
 
 def make_fleet_app(fleet: Fleet) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY_SIZE)
+    app = api_app()
 
     def lookup(request: web.Request) -> Simulator:
         station_id = request.match_info["station"]
@@ -46,10 +46,10 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     async def stations(request: web.Request) -> web.Response:
         query = request.query.get("q", "")
         if len(query) > MAX_QUERY:
-            raise _bad(f"q must be at most {MAX_QUERY} characters")
+            raise bad_request(f"q must be at most {MAX_QUERY} characters")
         raw = request.query.get("limit", "100")
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-            raise _bad(f"limit must be 1 to {MAX_LIMIT}")
+            raise bad_request(f"limit must be 1 to {MAX_LIMIT}")
         return web.json_response(fleet.station_rows(query, int(raw)))
 
     app.router.add_get("/api/fleet", figures)
