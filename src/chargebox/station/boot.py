@@ -26,8 +26,7 @@ from chargebox.protocol.messages import (
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.config import Configuration
 from chargebox.station.lane import Lane
-from chargebox.station.service import Permit, Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.service import Permit, Service, Trigger, Triggers
 from chargebox.tasks import Tasks
 
 # B-5, B-6: when the central system answers interval 0, wait this long before booting again.

@@ -29,8 +29,7 @@ from chargebox.protocol.messages import (
 from chargebox.rpc import SendResult
 from chargebox.station.config import Configuration
 from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.service import Service, Trigger, Triggers
 from chargebox.store import Store
 
 S = ChargePointStatus

@@ -50,8 +50,7 @@ from chargebox.redact import REDACTED, redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.jobs import After, Job, retries_or_default, retry_interval_or_default
 from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.service import Service, Trigger, Triggers
 from chargebox.store import DiagnosticsJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 

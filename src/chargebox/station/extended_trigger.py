@@ -18,8 +18,8 @@ from chargebox.protocol.messages import (
     ExtendedTriggerMessageResponse,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, TriggerService
+from chargebox.station.service import Service, Trigger
+from chargebox.station.trigger import TriggerService
 
 ExtendedTriggers = dict[ExtendedMessageTrigger, Trigger]
 

@@ -48,8 +48,7 @@ from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.lane import Lane
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.service import Service, Trigger, Triggers
 from chargebox.store import FirmwareJobRecord, Store
 from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
 

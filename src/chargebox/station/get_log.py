@@ -43,8 +43,7 @@ from chargebox.station.diagnostics import ArchiveContents, build_archive
 from chargebox.station.extended_trigger import ExtendedTriggers
 from chargebox.station.jobs import After, Job, retries_or_default, retry_interval_or_default
 from chargebox.station.lane import Lane
-from chargebox.station.service import Permit, Service
-from chargebox.station.trigger import Trigger
+from chargebox.station.service import Permit, Service, Trigger
 from chargebox.store import LogJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 

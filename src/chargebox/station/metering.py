@@ -34,8 +34,7 @@ from chargebox.station.config import Configuration
 from chargebox.station.config_keys import MEASURANDS
 from chargebox.station.connectors import ConnectorsService
 from chargebox.station.lane import Lane, encode
-from chargebox.station.service import Service
-from chargebox.station.trigger import Trigger, Triggers
+from chargebox.station.service import Service, Trigger, Triggers
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 

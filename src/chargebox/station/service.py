@@ -11,16 +11,30 @@ The defaults here are "none of that", so a service states only what it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
-from chargebox.protocol.messages import Action
+from chargebox.protocol.messages import Action, MessageTrigger
 from chargebox.rpc import Handler
 
-if TYPE_CHECKING:  # the trigger service is itself a Service
-    from chargebox.station.trigger import Triggers
-
 Permit = Callable[[Action], None]  # B-5: lets one triggered CALL through while Pending
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """How a service sends one triggerable message.
+
+    ``send(connector_id)`` sends it (connector_id None when the request named none). ``accepts``
+    lets a service refuse (Rejected), e.g. a BootNotification after an accepted boot (B-9).
+    ``per_connector`` says whether a connectorId matters; if not it is ignored (C-31).
+    """
+
+    send: Callable[[int | None], Awaitable[object]]
+    accepts: Callable[[int | None], bool] = lambda _connector_id: True
+    per_connector: bool = False
+
+
+Triggers = dict[MessageTrigger, Trigger]
 
 
 class Service:

@@ -55,8 +55,7 @@ from chargebox.station.firmware import ImageInstall
 from chargebox.station.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.lane import Lane
 from chargebox.station.security import SecurityService
-from chargebox.station.service import Permit, Service
-from chargebox.station.trigger import Trigger
+from chargebox.station.service import Permit, Service, Trigger
 from chargebox.store import SignedFirmwareJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, remove_download
 

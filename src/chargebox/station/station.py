@@ -46,12 +46,12 @@ from chargebox.station.metering import MeteringService
 from chargebox.station.reservation import ReservationService
 from chargebox.station.reset import ResetService
 from chargebox.station.security import SECURITY_KEYS, SecurityService
-from chargebox.station.service import Service
+from chargebox.station.service import Service, Trigger
 from chargebox.station.signed_firmware import SignedFirmwareService
 from chargebox.station.smart_charging import SmartChargingService
 from chargebox.station.tls import TlsSettings
 from chargebox.station.transactions import Outcome, TransactionService
-from chargebox.station.trigger import Trigger, TriggerService
+from chargebox.station.trigger import TriggerService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, TransferSettings, Workspace

@@ -8,7 +8,6 @@ once the answer is written (C-27, T-23).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import msgspec
 
@@ -20,24 +19,7 @@ from chargebox.protocol.messages import (
     TriggerMessageStatus,
 )
 from chargebox.rpc import Handler, Reply
-from chargebox.station.service import Service
-
-
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """How a service sends one triggerable message.
-
-    ``send(connector_id)`` sends it (connector_id None when the request named none). ``accepts``
-    lets a service refuse (Rejected), e.g. a BootNotification after an accepted boot (B-9).
-    ``per_connector`` says whether a connectorId matters; if not it is ignored (C-31).
-    """
-
-    send: Callable[[int | None], Awaitable[object]]
-    accepts: Callable[[int | None], bool] = lambda _connector_id: True
-    per_connector: bool = False
-
-
-Triggers = dict[MessageTrigger, Trigger]
+from chargebox.station.service import Service, Trigger, Triggers
 
 
 class TriggerService(Service):
