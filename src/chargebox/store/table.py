@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from chargebox.store.core import Store
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 Op = Callable[[sqlite3.Connection], Any]
+T = TypeVar("T")
+
+
+class TableStore(Protocol):
+    """What a table group needs of its store (``core.Store`` is one): the station whose rows it reads, reads,
+    and writes in one commit each. A protocol, not the store itself, because the store is built from the
+    table groups: neither module imports the other's."""
+
+    @property
+    def station(self) -> str: ...
+    def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]: ...
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T: ...
 
 
 class Table:
     """A group of tables reached as one attribute of the store (``store.outbox``, ``store.firmware``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: TableStore) -> None:
         self._store = store
 
     @property
