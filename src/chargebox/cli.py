@@ -341,13 +341,18 @@ async def _simulate(args: argparse.Namespace) -> int:
     for connector_id in args.plugged:
         if not 1 <= connector_id <= station.connectors.count:
             raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
+    runner = None
     if args.control:
+        from chargebox.sim.control import start_control  # only with --control: aiohttp costs ~80 ms of start-up
+
         host, port = args.control
-        port = await sim.start_control(host, port)
+        runner, port = await start_control(sim, host, port)
         station.log.info("= dashboard on http://%s:%d/ (control API: /api/state)", host, port)
     try:
         await sim.run(plugged=args.plugged)
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await sim.stop()
     return 0
 
@@ -359,7 +364,8 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _fleet(args: argparse.Namespace) -> int:
-    from chargebox.sim.fleet import Fleet, FleetSettings, run_fleet
+    from chargebox.sim.fleet import Fleet, FleetSettings
+    from chargebox.sim.fleet_command import run_fleet
     from chargebox.sim.template import Template, read_template
 
     _check_csms_url(args.csms)

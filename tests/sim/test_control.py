@@ -14,9 +14,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol.messages import Action
+from chargebox.sim.control import start_control
 from chargebox.sim.hardware import HardwarePart
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
@@ -28,6 +30,7 @@ WAIT = 5.0
 @dataclass
 class Control:
     sim: Simulator
+    runner: web.AppRunner
     csms: CentralSystem
     http: aiohttp.ClientSession
     base: str
@@ -78,16 +81,17 @@ async def control() -> AsyncIterator[Control]:
         reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
     )
     sim = Simulator(simulated_station(settings))
-    control_port = await sim.start_control("127.0.0.1", 0)
+    runner, control_port = await start_control(sim, "127.0.0.1", 0)
     run = asyncio.ensure_future(sim.run())
     async with aiohttp.ClientSession() as http:
-        api = Control(sim, csms, http, f"http://127.0.0.1:{control_port}")
+        api = Control(sim, runner, csms, http, f"http://127.0.0.1:{control_port}")
         await until(lambda: sim.station.boot.registration is not None and sim.station.transport.connected)
         yield api
     await sim.stop()
     run.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await run
+    await runner.cleanup()
     await csms.stop()
 
 

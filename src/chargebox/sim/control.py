@@ -43,7 +43,7 @@ from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.transactions import Outcome
-from chargebox.web import api_app, bad_request, json_body
+from chargebox.web import api_app, bad_request, json_body, serve
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -70,6 +70,11 @@ class _Streams:
 
 
 _STREAMS: Final = web.AppKey("chargebox.event_streams", _Streams)
+
+
+async def start_control(sim: Simulator, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve the control API and the dashboard of ``sim``; the runner (to clean up) and the port (0: any free one)."""
+    return await serve(make_app(sim), host, port, "--control")
 
 
 def make_app(sim: Simulator) -> web.Application:
