@@ -33,6 +33,7 @@ import msgspec
 from chargebox.clock import Clock, sleep_until
 from chargebox.errors import TransferError
 from chargebox.rpc import SendResult
+from chargebox.store import JobValue
 from chargebox.tasks import Tasks
 
 IDLE: Final = "idle"  # the stage of a station with no job under way, in every journal
@@ -40,8 +41,6 @@ IDLE: Final = "idle"  # the stage of a station with no job under way, in every j
 # F-4, D-2: what the CP decides when the request leaves retries / retryInterval out.
 DEFAULT_RETRIES: Final = 3
 DEFAULT_RETRY_INTERVAL: Final = 60
-
-JobValue = str | int | None
 
 
 class JobRecord(Protocol):
