@@ -105,6 +105,10 @@ def _no_frames(record: logging.LogRecord) -> bool:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    connector_count = _int_range(1, MAX_CONNECTORS, "connectors")
+    install_seconds = _float_range(0, 3600, "seconds")
+    connect_rate = _float_range(0.1, 10_000, "connections per second")
+    duration = _float_range(0, 30 * 86_400, "seconds", above=True)
     parser = _Parser(prog="chargebox", description="OCPP 1.6J charge point stack and simulator.")
     parser.add_argument("--version", action="version", version=f"chargebox {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every frame and debug detail")
@@ -147,7 +151,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
     sim.add_argument(
         "--connectors",
-        type=_connector_count,
+        type=connector_count,
         metavar="N",
         help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1)",
     )
@@ -185,7 +189,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--security-profile", type=int, choices=(0, 1, 2, 3), metavar="N", help="SecurityProfile at start (0 to 3)"
     )
     sim.add_argument(
-        "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
+        "--install-seconds", type=install_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
     )
     sim.add_argument(
         "--max-download-mb",
@@ -204,10 +208,10 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws://")
     fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
-    fleet.add_argument("--connectors", type=_connector_count, metavar="C", help="per station (default: template, 1)")
+    fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
     fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")
-    fleet.add_argument("--connect-rate", type=_rate, default=50.0, metavar="R", help="connections/s")
-    fleet.add_argument("--duration", type=_duration, metavar="S", help="end after S seconds, exit 0")
+    fleet.add_argument("--connect-rate", type=connect_rate, default=50.0, metavar="R", help="connections/s")
+    fleet.add_argument("--duration", type=duration, metavar="S", help="end after S seconds, exit 0")
     fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
     fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
     fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
@@ -389,26 +393,6 @@ async def _fleet(args: argparse.Namespace) -> int:
     )
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected connections per second, got {text!r}") from None
-    if not 0.1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected 0.1 to 10000 connections per second, got {text!r}")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value <= 30 * 86_400:
-        raise argparse.ArgumentTypeError(f"expected 0 to 2592000 seconds, got {text!r}")
-    return value
-
-
 async def _firmware_image(args: argparse.Namespace) -> int:
     """``chargebox firmware-image``: an image the installers verify (see firmware_image.py)."""
     from chargebox.firmware_image import ImageError, default_payload, make_image
@@ -487,16 +471,6 @@ def _ca_context(path: Path) -> ssl.SSLContext:
         raise UserError(f"--ca-file {path}: not a readable PEM CA certificate: {exc}") from exc
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"expected 0 to 3600 seconds, got {text!r}")
-    return value
-
-
 async def _demo(args: argparse.Namespace) -> int:
     from chargebox.sim.demo import run_demo
 
@@ -545,10 +519,30 @@ def _host_port(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _connector_count(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_CONNECTORS:
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_CONNECTORS} connectors, got {text[:20]!r}")
-    return int(text)
+def _float_range(low: float, high: float, unit: str, *, above: bool = False) -> Callable[[str], float]:
+    """An option's type: a number of ``unit`` from ``low`` (``above``: more than ``low``) to ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text[:20]!r}") from None
+        if not ((low < value) if above else (low <= value)) or not value <= high:  # NaN fails both
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} {unit}, got {text[:20]!r}")
+        return value
+
+    return parse
+
+
+def _int_range(low: int, high: int, unit: str) -> Callable[[str], int]:
+    """An option's type: a whole number of ``unit`` from ``low`` to ``high``, in ASCII digits."""
+
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high} {unit}, got {text[:20]!r}")
+        return int(text)
+
+    return parse
 
 
 def _positive_int(text: str) -> int:
