@@ -9,18 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import logging
 import signal
-import ssl
 import sys
-import tomllib
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from chargebox import __version__
-from chargebox.errors import ConfigError, UserError
+from chargebox.errors import UserError
 from chargebox.redact import redact, redact_logger
 from chargebox.station.boot import Identity
 from chargebox.station.config_keys import MAX_CONNECTORS
@@ -28,11 +25,11 @@ from chargebox.station.station import StationSettings
 from chargebox.station.tls import TlsSettings
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
+from chargebox.user_files import MIB, ca_context, read_bytes, read_config
 
 # T-41: AuthorizationKey is 16 to 40 printable characters (docs/reference/config-keys.md).
 PASSWORD_LENGTH: Final = range(16, 41)
 # firmware-image --payload: read this much at most, so /dev/zero or a wrong file cannot eat the memory.
-MIB: Final = 1024 * 1024
 MAX_PAYLOAD: Final = 64 * MIB
 # --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
 MAX_ID_LENGTH: Final = 48
@@ -316,7 +313,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         connectors=args.connectors,
         data_dir=args.data_dir,
         password=args.password,
-        ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
+        ocpp_config=read_config(args.ocpp_config, "--ocpp-config") if args.ocpp_config else {},
         ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
         compression=args.compression,
@@ -329,7 +326,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             security_profile=args.security_profile,
         ),
         transfer=TransferSettings(
-            ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
+            ssl_context=ca_context(args.ca_file, "--ca-file") if args.ca_file else None,
             upload_method=UploadMethod(args.upload_method.upper()),
             max_download_bytes=args.max_download_mb * MIB,
         ),
@@ -397,12 +394,10 @@ async def _firmware_image(args: argparse.Namespace) -> int:
     """``chargebox firmware-image``: an image the installers verify (see firmware_image.py)."""
     from chargebox.firmware_image import ImageError, default_payload, make_image
 
-    try:
-        payload = _read_payload(args.payload) if args.payload else default_payload(args.image_version)
-    except OSError as exc:
-        raise UserError(f"cannot read --payload {args.payload}: {exc.strerror or exc}") from exc
-    if len(payload) > MAX_PAYLOAD:
-        raise UserError(f"--payload {args.payload}: larger than {MAX_PAYLOAD // MIB} MiB")
+    if args.payload:
+        payload = read_bytes(args.payload, "--payload", MAX_PAYLOAD)
+    else:
+        payload = default_payload(args.image_version)
     try:
         image = make_image(args.image_version, payload)
     except ImageError as exc:
@@ -426,14 +421,8 @@ async def _firmware_image(args: argparse.Namespace) -> int:
         except SignatureError as exc:
             if not existed:  # an image that cannot be signed as asked is not left behind as if it were
                 args.output.unlink(missing_ok=True)
-            raise UserError(f"--sign: {exc}") from exc
+            raise UserError(str(exc)) from exc
     return 0
-
-
-def _read_payload(path: Path) -> bytes:
-    """At most one byte more than MAX_PAYLOAD: enough to tell that a file is too large."""
-    with path.open("rb") as file:
-        return file.read(MAX_PAYLOAD + 1)
 
 
 def _check_csms_url(url: str) -> None:
@@ -464,13 +453,6 @@ def _check_password(password: str | None) -> None:
         )
 
 
-def _ca_context(path: Path) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=str(path))
-    except (OSError, ssl.SSLError) as exc:
-        raise UserError(f"--ca-file {path}: not a readable PEM CA certificate: {exc}") from exc
-
-
 async def _demo(args: argparse.Namespace) -> int:
     from chargebox.sim.demo import run_demo
 
@@ -481,24 +463,6 @@ async def _demo(args: argparse.Namespace) -> int:
 
         return await run_fleet_demo()
     return await run_demo()
-
-
-def _read_ocpp_config(path: Path) -> dict[str, object]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--ocpp-config {path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"--ocpp-config {path}: not UTF-8 text (byte {exc.start})") from exc
-    try:
-        data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"--ocpp-config {path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"--ocpp-config {path}: must hold an object of configuration key -> value")
-    return data
 
 
 def _check_identity(identity: Identity) -> None:

@@ -22,6 +22,9 @@ from typing import Final
 
 import websockets
 
+from chargebox.errors import ConfigError
+from chargebox.user_files import MAX_PEM_BYTES, read_text
+
 # A00.FR.318, A00.FR.422: the suites a charge point supports (OpenSSL spelling, TLS 1.2)
 CIPHERS: Final = ":".join(
     (
@@ -107,9 +110,9 @@ def client_context(
 def read_pem(path: Path, what: str) -> str:
     """A PEM file's text, or TlsUnavailable naming ``what`` and the file."""
     try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TlsUnavailable(f"{what} {path}: cannot read it: {exc}") from exc
+        text = read_text(path, what, MAX_PEM_BYTES, encoding="ascii")
+    except ConfigError as exc:
+        raise TlsUnavailable(str(exc)) from exc
     if "-----BEGIN " not in text:
         raise TlsUnavailable(f"{what} {path}: not a PEM file")
     return text
