@@ -206,8 +206,11 @@ NOT_REGULAR = "not a regular file (a fifo, a device or a directory)"
         (["run", "--config", "{tmp}/deeper.toml"], "deeper.toml: nests deeper than 32 levels"),
         (["fleet", "--csms", "ws://127.0.0.1:1", "--count", "1", "--template", "/dev/zero"], NOT_REGULAR),
         (["fleet", "--csms", "ws://127.0.0.1:1", "--count", "1", "--template", "{tmp}/deeper.toml"], "32 levels"),
+        (["fleet", "--csms", "ws://127.0.0.1:1", "--count", "10000000"], "expected 1 to 100000 stations"),
         ([*IMAGE, "--payload", "/dev/zero"], f"--payload /dev/zero: {NOT_REGULAR}"),
         ([*IMAGE, "--sign", "/dev/zero", "--cert", "/dev/zero"], f"--sign /dev/zero: {NOT_REGULAR}"),
+        (["simulate", "--csms", f"ws://{'a' * 64}.example", "--id", "X"], "host name is not a valid DNS name"),
+        (["fleet", "--csms", "ws://a..example", "--count", "1"], "host name is not a valid DNS name"),
     ],
 )
 async def test_a_file_or_number_the_user_gives_is_bounded_one_line_and_exit_2(

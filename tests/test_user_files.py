@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from chargebox.cli import MAX_FLEET_STATIONS, _build_parser
 from chargebox.errors import ConfigError
 from chargebox.user_files import MAX_CONFIG_BYTES, MAX_DEPTH, ca_context, parse_config, read_bytes, read_config
 
@@ -48,3 +49,8 @@ def test_a_ca_file_holds_at_least_one_certificate(tmp_path: Path) -> None:
     (tmp_path / "empty.pem").write_text("")
     with pytest.raises(ConfigError, match="not a readable PEM CA certificate: no certificate in it"):
         ca_context(tmp_path / "empty.pem", "--ca-file")
+
+
+def test_a_fleet_of_the_documented_cap_is_accepted() -> None:
+    args = _build_parser().parse_args(["fleet", "--csms", "ws://h", "--count", str(MAX_FLEET_STATIONS)])
+    assert args.count == MAX_FLEET_STATIONS == 100_000

@@ -33,6 +33,8 @@ PASSWORD_LENGTH: Final = range(16, 41)
 MAX_PAYLOAD: Final = 64 * MIB
 # --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
 MAX_ID_LENGTH: Final = 48
+# fleet --count: the stations of one process (docs/performance.md: 10,000 held per core; ~84 KiB each).
+MAX_FLEET_STATIONS: Final = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +105,7 @@ def _no_frames(record: logging.LogRecord) -> bool:
 
 def _build_parser() -> argparse.ArgumentParser:
     connector_count = _int_range(1, MAX_CONNECTORS, "connectors")
+    station_count = _int_range(1, MAX_FLEET_STATIONS, "stations")  # fleet --count
     install_seconds = _float_range(0, 3600, "seconds")
     connect_rate = _float_range(0.1, 10_000, "connections per second")
     duration = _float_range(0, 30 * 86_400, "seconds", above=True)
@@ -203,7 +206,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     fleet = command("fleet", "N simulated stations in one process, sharing one store")
     fleet.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws://")
-    fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
+    fleet.add_argument(
+        "--count", required=True, type=station_count, metavar="N", help=f"how many stations, 1 to {MAX_FLEET_STATIONS}"
+    )
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
     fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")

@@ -54,6 +54,12 @@ def csms_url_problem(url: str) -> str | None:
         return "must not hold credentials (user:password@): give the password as AuthorizationKey"
     if not parts.hostname:
         return "has no host name"
+    try:
+        too_long = len(parts.hostname.encode("idna")) > 253  # what the resolver does with it (RFC 1035)
+    except UnicodeError:
+        too_long = True
+    if too_long:
+        return "host name is not a valid DNS name (labels of 1 to 63 characters, 253 in all)"
     if port == 0:
         return "port must be 1 to 65535"
     if "?" in url or "#" in url:

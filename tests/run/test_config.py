@@ -41,6 +41,7 @@ CASES = [
     ("station", "security_profile", "4", "[station] security_profile: must be 0 to 3"),
     ("station", "tls_server_name", '"caf\u00e9.example"', "[station] tls_server_name: must be 1 to 253"),
     ("station", "ca_file", '"/dev/zero"', "[station] ca_file: /dev/zero: not a regular file"),
+    ("station", "csms", '"ws://' + "a" * 64 + '.example/ocpp"', "[station] csms:"),
     ("hardware.meter", "unit_id", "300", "[hardware.meter] unit_id: must be 1 to 247"),
     ("hardware.meter", "map", '"sdm120"', "[hardware.meter] map: must be one of"),
     ("hardware.meter", "driver", '"gpio"', "[hardware.meter] driver: must be one of"),
@@ -103,6 +104,7 @@ def test_not_toml_is_one_line(tmp_path: Path) -> None:
     ("table", "key", "value", "fragment"),
     [
         ("station", "ca_file", '"/dev/zero"', "[station] ca_file: /dev/zero: not a regular file"),
+        ("station", "csms", '"ws://' + "a" * 64 + '.example/ocpp"', "host name is not a valid DNS name"),
         ("ocpp", "Nested", "[" * 40 + "]" * 40, "station.toml: nests deeper than 32 levels"),
     ],
 )
