@@ -17,6 +17,7 @@ import pytest
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.protocol import messages as m
+from tests.loopback import free_port
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 
@@ -28,12 +29,6 @@ async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def assert_one_line_error(code: int, err: str, fragment: str) -> None:

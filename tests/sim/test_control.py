@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from chargebox.sim.hardware import HardwarePart
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
+from tests.loopback import until
 
 WAIT = 5.0
 
@@ -60,14 +61,6 @@ class Control:
             if (event := self.csms.events.get_nowait()).action is action:
                 found.append(event)
         return found
-
-
-async def until(condition: Callable[[], object]) -> None:
-    async def check() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(check(), WAIT)
 
 
 @pytest.fixture
