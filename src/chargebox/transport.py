@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,6 +26,7 @@ from websockets.typing import Subprotocol
 
 from chargebox.clock import Clock, sleep_or_wake
 from chargebox.errors import ConnectionLost, CsmsUnreachable
+from chargebox.log import Log
 from chargebox.redact import redact, redact_logger
 from chargebox.rpc import Rpc
 from chargebox.tasks import Tasks
@@ -125,7 +125,7 @@ class Transport:
         settings: Callable[[], LinkSettings],
         rpc: Rpc,
         clock: Clock,
-        logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        logger: Log,
         on_open: Callable[[], Awaitable[None]],
         on_close: Callable[[], None],
         policy: ReconnectPolicy | None = None,

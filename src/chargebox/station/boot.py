@@ -8,12 +8,12 @@ A reconnect after an accepted boot sends no new BootNotification (T-34).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chargebox.clock import Clock, sleep_or_wake
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     BootNotificationRequest,
@@ -83,7 +83,7 @@ class BootService(Service):
         clock: Clock,
         identity: Identity,
         on_accepted: Callable[[bool], Awaitable[None]],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""
         self.identity = identity

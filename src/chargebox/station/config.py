@@ -18,6 +18,7 @@ from typing import Final
 import msgspec
 
 from chargebox.errors import ConfigError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     ChangeConfigurationRequest,
@@ -48,7 +49,7 @@ class Configuration:
         profiles: Iterable[Profile],
         facts: Mapping[str, str] | None = None,
         fixed_cable: bool = False,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
+        log: Log | None = None,
     ) -> None:
         """``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""
         self._store = store
@@ -215,7 +216,7 @@ class Configuration:
 class ConfigurationService(Service):
     """Core profile: GetConfiguration and ChangeConfiguration."""
 
-    def __init__(self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger) -> None:
+    def __init__(self, *, config: Configuration, log: Log) -> None:
         self._config = config
         self._log = log
 

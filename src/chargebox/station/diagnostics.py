@@ -38,6 +38,7 @@ import msgspec
 
 from chargebox.clock import Clock
 from chargebox.errors import TransferError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     DiagnosticsStatus,
@@ -234,7 +235,7 @@ class DiagnosticsService(Service):
         charge_point_id: str,
         configuration: Callable[[], list[dict[str, Any]]],
         state: Callable[[], dict[str, Any]],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``configuration()`` lists every key as ``{"key", "value", "readonly"}``; ``state()`` is a snapshot."""
         self.transfer = transfer  # public: an integrator (or a test) may swap it

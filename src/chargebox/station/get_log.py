@@ -14,7 +14,6 @@ while one uploads cancels it and is answered AcceptedCanceled (LG-2). A triggere
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import BinaryIO
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     ExtendedMessageTrigger,
@@ -58,7 +58,7 @@ class GetLogService(Service):
         workspace: Workspace,
         charge_point_id: str,
         diagnostics: Callable[[str | None, str | None], ArchiveContents],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``diagnostics(oldest, latest)`` gathers what a GetDiagnostics archive holds for that window."""
         self.transfer = transfer

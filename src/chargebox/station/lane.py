@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import msgspec
 
 from chargebox.clock import Clock, TimerHandle, sleep_or_wake
 from chargebox.errors import LocalProtocolError
+from chargebox.log import Log
 from chargebox.protocol.connection import ACTION_OF_REQUEST
 from chargebox.protocol.messages import REQUESTS, Action, Message, StatusNotificationRequest
 from chargebox.rpc import OnResult, Rpc, SendOutcome, SendResult
@@ -100,7 +100,7 @@ class Lane:
         store: Store,
         clock: Clock,
         config: Configuration,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._rpc = rpc
         self._store = store

@@ -8,12 +8,12 @@ SendLocalList does, all of it or nothing (L-4), in one commit with its version.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     AuthorizationData,
@@ -45,7 +45,7 @@ class LocalListService(Service):
         config: Configuration,
         connectors: ConnectorsService,
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._store = store
         self._config = config

@@ -8,11 +8,11 @@ of the transaction stay monotonic (X-15) and billing goes on from what was last 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from chargebox import hal
 from chargebox.errors import HardwareError
+from chargebox.log import Log
 from chargebox.protocol.messages import ChargePointErrorCode, Measurand, MeterValuesUnitOfMeasure
 from chargebox.station.connectors import ConnectorsService
 
@@ -28,7 +28,7 @@ class GuardedMeter:
         *,
         connectors: ConnectorsService,
         registers: Mapping[int, int],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``registers`` are the last persisted register values (what to use before the first reading)."""
         self._meter = meter

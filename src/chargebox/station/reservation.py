@@ -17,13 +17,13 @@ reservation (the hooks ``TransactionService.reservation`` and ``reservation_used
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import msgspec
 
 from chargebox.clock import Clock, TimerHandle
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     CancelReservationRequest,
@@ -57,7 +57,7 @@ class ReservationService(Service):
         authorize: Authorize,
         validate: Callable[[str], Awaitable[None]],
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``authorize`` looks a card up (list, cache, Authorize.req) when only its parentIdTag can
         match a reservation (R-5); ``validate`` asks the central system about a reserved card once the

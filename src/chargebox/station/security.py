@@ -22,6 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from chargebox.clock import Clock, TimerHandle
+from chargebox.log import Log
 from chargebox.protocol.messages import SecurityEventNotificationRequest
 from chargebox.station.lane import Lane
 from chargebox.station.service import Service
@@ -100,7 +101,7 @@ class SecurityService(Service):
         store: Store,
         clock: Clock,
         send: Callable[[], bool],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``send()`` says whether notifications go out (the Security profile is offered)."""
         self._lane = lane
