@@ -100,6 +100,7 @@ class CertificatesTable(Table):
         return [record.pem for record in self.all(certificate_type)]
 
     def count(self) -> int:
+        """How many certificates are installed: InstallCertificate refuses one past CertificateStoreMaxLength (CT-6)."""
         rows = self._store.rows("SELECT COUNT(*) AS n FROM certificates WHERE station = ?", (self.station,))
         return int(rows[0]["n"])
 

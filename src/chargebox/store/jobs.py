@@ -136,6 +136,7 @@ class JobTable(Table):
             )
 
     def set_status(self, status: str) -> None:
+        """The seed's status setter: persisted before anything is sent (F-3, D-3)."""
         self.update(status=status)
 
 
@@ -144,6 +145,7 @@ class FirmwareJobTable(JobTable):
     _columns = tuple(field.name for field in fields(FirmwareJobRecord))
 
     def load(self) -> FirmwareJobRecord:
+        """The firmware job as persisted: ``resume()`` goes on from its stage after a power loss."""
         return FirmwareJobRecord(**self._fields())
 
     def save_job(
@@ -170,6 +172,7 @@ class DiagnosticsJobTable(JobTable):
     _columns = tuple(field.name for field in fields(DiagnosticsJobRecord))
 
     def load(self) -> DiagnosticsJobRecord:
+        """The diagnostics upload as persisted: ``resume()`` goes on from its stage after a power loss."""
         return DiagnosticsJobRecord(**self._fields())
 
     def save_job(

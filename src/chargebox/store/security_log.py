@@ -116,6 +116,7 @@ class SecurityLogTable(Table):
         ]
 
     def count(self) -> int:
+        """How many events are kept (at most ``max_rows``), for the tests of the bound."""
         rows = self._store.rows("SELECT COUNT(*) AS n FROM security_log WHERE station = ?", (self.station,))
         return int(rows[0]["n"])
 
@@ -170,6 +171,7 @@ class LogJobTable(JobTable):
     _columns = tuple(field.name for field in fields(LogJobRecord))
 
     def load(self) -> LogJobRecord:
+        """The GetLog upload as persisted: ``resume()`` goes on from its stage after a power loss."""
         return LogJobRecord(**self._fields())
 
 
@@ -178,4 +180,5 @@ class SignedFirmwareJobTable(JobTable):
     _columns = tuple(field.name for field in fields(SignedFirmwareJobRecord))
 
     def load(self) -> SignedFirmwareJobRecord:
+        """The signed firmware job as persisted: ``resume()`` goes on from its stage after a power loss."""
         return SignedFirmwareJobRecord(**self._fields())

@@ -25,10 +25,17 @@ class TableStore(Protocol):
     table groups: neither module imports the other's."""
 
     @property
-    def station(self) -> str: ...
-    def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]: ...
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T: ...
+    def station(self) -> str:
+        """The station whose rows the group reads and writes."""
+
+    def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Rows read by column name."""
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One commit made at once."""
+
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """``op`` in the next group commit."""
 
 
 class Table:
@@ -44,10 +51,12 @@ class Table:
 
 
 def opt_str(value: object) -> str | None:
+    """A nullable TEXT column as ``str | None``."""
     return None if value is None else str(value)
 
 
 def opt_int(value: object) -> int | None:
+    """A nullable INTEGER column as ``int | None`` (also when an older writer stored it as text)."""
     return None if value is None else int(str(value))
 
 

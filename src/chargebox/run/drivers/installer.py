@@ -40,6 +40,7 @@ class SlotInstaller:
         self._log = log
 
     def running_version(self) -> str | None:
+        """The version in the active slot, as the bootloader booted it; None before chargebox installed one."""
         try:
             text = (self.slots_dir / CURRENT / VERSION).read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
@@ -47,6 +48,7 @@ class SlotInstaller:
         return text or None
 
     def active_slot(self) -> str | None:
+        """Which slot ``current`` points to: the install writes the other, so a failed one leaves this one booting."""
         try:
             target = os.readlink(self.slots_dir / CURRENT)
         except OSError:
@@ -54,6 +56,8 @@ class SlotInstaller:
         return target if target in SLOTS else None
 
     async def install(self, image: Path) -> str:
+        """Verify, write to the inactive slot, read back, flip ``current`` and reboot; any failure leaves the old
+        slot booting (F-7)."""
         try:
             version, slot = await asyncio.to_thread(self._write_slot, image)
         except (ImageError, OSError) as exc:
