@@ -33,7 +33,7 @@ PASSWORD_LENGTH: Final = range(16, 41)
 MAX_PAYLOAD: Final = 64 * MIB
 # --id: at most as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit).
 MAX_ID_LENGTH: Final = 48
-# fleet --count: the stations of one process (docs/performance.md: 10,000 held per core; ~84 KiB each).
+# fleet --count: one process's stations (docs/performance.md: 10,000 held on a core, ~84 KiB each; this is ~8 GiB).
 MAX_FLEET_STATIONS: Final = 100_000
 
 
