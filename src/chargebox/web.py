@@ -23,6 +23,11 @@ and a slow or hostile client must not take what the station needs for its centra
 
 Paths an app declares public (``control_app(public=...)``: the files of ``csms --files`` a station downloads) are
 read (GET, HEAD) without the token and whatever the ``Host``. Every refusal is JSON ``{"error": ...}``.
+
+Past the guard, what the APIs share is here too: every answer is JSON, a bad request gets 400 with
+``{"error": "..."}`` and changes nothing, a bug is logged with its traceback and answered 500 without it, and a
+body (``json_body``) is UTF-8 JSON (RFC 8259) nesting no deeper than a frame may (``codec.MAX_DEPTH``): what the
+requests carry reaches a station or a central system.
 """
 
 from __future__ import annotations

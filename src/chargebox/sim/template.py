@@ -28,7 +28,6 @@ the key, before any station starts.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any, Final
 from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
+from chargebox.user_files import read_config
 
 _TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev"})
 _EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})
@@ -56,15 +56,7 @@ class Template:
 def read_template(path: Path) -> Template:
     """Raises:
     ConfigError: the file cannot be read, is not TOML, or a value is out of range."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"--template {path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"--template {path}: not UTF-8 text (byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--template {path}: not valid TOML: {exc}") from exc
-    return parse_template(data, str(path))
+    return parse_template(read_config(path, "--template", toml=True), str(path))
 
 
 def parse_template(data: Mapping[str, Any], source: str) -> Template:

@@ -14,13 +14,13 @@ that reads before the window (a controller without a real-time clock starts in 1
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
 from chargebox.clock import BUILD_DATE, LATEST, Clock, TimeWindow, aware
+from chargebox.log import Log
 from chargebox.station.kernel.events import SecurityEvents
 from chargebox.store import Store
 from chargebox.tasks import Tasks
@@ -43,7 +43,7 @@ class ClockSync:
         clock: Clock,
         store: Store,
         security: SecurityEvents,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._clock = clock
         self._store = store
