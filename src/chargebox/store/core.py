@@ -42,6 +42,9 @@ from chargebox.store.transactions import TransactionsTable
 T = TypeVar("T")
 
 LOCK_NAME: Final = "lock"
+# What a write that fails raises (a full disk, a file gone read-only): the layers above catch it by this name, so
+# that only store/ imports sqlite3.
+StoreError = sqlite3.Error
 
 
 class StoreBackend:

@@ -14,7 +14,6 @@ that reads before the window (a controller without a real-time clock starts in 1
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final
@@ -22,7 +21,7 @@ from typing import Final
 from chargebox.clock import BUILD_DATE, LATEST, Clock, TimeWindow, aware
 from chargebox.log import Log
 from chargebox.station.kernel.events import SecurityEvents
-from chargebox.store import Store
+from chargebox.store import Store, StoreError
 from chargebox.tasks import Tasks
 
 LAST_KNOWN_KEY: Final = "last_known_time"  # in ``store.state``: ISO 8601, UTC
@@ -118,7 +117,7 @@ class ClockSync:
         """A store that cannot write it costs only that: the window stays around the time stored before."""
         try:
             await self._store.state.put(LAST_KNOWN_KEY, moment.isoformat())
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             self._log.warning("! the last known time could not be stored: %s", exc)
 
     def _stored(self) -> datetime | None:
