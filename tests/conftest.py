@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chargebox.clock import VirtualClock
+from tests.loopback import StationLives
 from tests.wire import Wire, make_csms, make_station
 
 
@@ -27,3 +29,12 @@ async def wired(clock: VirtualClock) -> AsyncIterator[Callable[..., Wire]]:
     yield build
     for wire in wires:
         await wire.stop()
+
+
+@pytest.fixture
+def lives(tmp_path: Path) -> Iterator[StationLives]:
+    """``chargebox simulate`` processes on one data dir, killed with ``await lives.kill(process)``; any still
+    running are killed after the test."""
+    station = StationLives(tmp_path)
+    yield station
+    station.close()

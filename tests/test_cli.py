@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.protocol import messages as m
+from tests.loopback import free_port
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 JSON = {"Content-Type": "application/json"}
@@ -38,12 +39,6 @@ async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
         raise
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def assert_one_line_error(code: int, err: str, fragment: str) -> None:
@@ -172,11 +167,77 @@ async def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoi
 
 
 async def test_firmware_image_payload_larger_than_the_maximum_is_refused(tmp_path: Path) -> None:
+    payload = tmp_path / "payload.bin"
+    with payload.open("wb") as file:
+        file.truncate(64 * 1024 * 1024 + 1)  # sparse: one byte over, no disk used
     code, _out, err = await run_cli(
-        "firmware-image", "--version", "1.0", "--output", str(tmp_path / "fw.img"), "--payload", "/dev/zero"
+        "firmware-image", "--version", "1.0", "--output", str(tmp_path / "fw.img"), "--payload", str(payload)
     )
     assert_one_line_error(code, err, "larger than 64 MiB")
     assert not (tmp_path / "fw.img").exists()
+
+
+def _nested(kind: str, depth: int) -> str:
+    """A file whose value ``a`` is ``depth`` arrays deep (the table or object around it is one level more)."""
+    value = "[" * depth + "]" * depth
+    return f"a = {value}\n" if kind == "toml" else f'{{"a": {value}}}'
+
+
+@pytest.fixture
+def odd_files(tmp_path: Path) -> Path:
+    """A fifo, files one byte over their bound (sparse), and files nested too deep: a little, and enough to
+    exhaust a recursive parser."""
+    os.mkfifo(tmp_path / "fifo")
+    for name in ("big.json", "big.toml"):
+        with (tmp_path / name).open("wb") as file:
+            file.truncate(1024 * 1024 + 1)
+    for kind in ("json", "toml"):
+        (tmp_path / f"deep.{kind}").write_text(_nested(kind, 32))
+        (tmp_path / f"deeper.{kind}").write_text(_nested(kind, 100_000))
+    return tmp_path
+
+
+SIMULATE = ["simulate", "--csms", "ws://127.0.0.1:1", "--id", "X"]
+IMAGE = ["firmware-image", "--version", "1.0", "--output", "{tmp}/fw.img"]
+NOT_REGULAR = "not a regular file (a fifo, a device or a directory)"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ([*SIMULATE, "--ocpp-config", "/dev/zero"], f"--ocpp-config /dev/zero: {NOT_REGULAR}"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}/fifo"], f"--ocpp-config {{tmp}}/fifo: {NOT_REGULAR}"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}"], f"--ocpp-config {{tmp}}: {NOT_REGULAR}"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}/big.json"], "--ocpp-config {tmp}/big.json: larger than 1 MiB"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}/deep.json"], "deep.json: nests deeper than 32 levels"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}/deeper.json"], "deeper.json: nests deeper than 32 levels"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}/deep.toml"], "deep.toml: nests deeper than 32 levels"),
+        ([*SIMULATE, "--ocpp-config", "{tmp}/deeper.toml"], "deeper.toml: nests deeper than 32 levels"),
+        ([*SIMULATE, "--cert", "/dev/zero", "--key", "/dev/zero"], f"--cert /dev/zero: {NOT_REGULAR}"),
+        ([*SIMULATE, "--cert", "{tmp}/fifo", "--key", "{tmp}/fifo"], f"--cert {{tmp}}/fifo: {NOT_REGULAR}"),
+        ([*SIMULATE, "--ca-file", "/dev/zero"], f"--ca-file /dev/zero: {NOT_REGULAR}"),
+        (["run", "--config", "/dev/zero"], f"--config /dev/zero: {NOT_REGULAR}"),
+        (["run", "--config", "{tmp}/fifo"], f"--config {{tmp}}/fifo: {NOT_REGULAR}"),
+        (["run", "--config", "{tmp}/big.toml"], "--config {tmp}/big.toml: larger than 1 MiB"),
+        (["run", "--config", "{tmp}/deep.toml"], "deep.toml: nests deeper than 32 levels"),
+        (["run", "--config", "{tmp}/deeper.toml"], "deeper.toml: nests deeper than 32 levels"),
+        (["fleet", "--csms", "ws://127.0.0.1:1", "--count", "1", "--template", "/dev/zero"], NOT_REGULAR),
+        (["fleet", "--csms", "ws://127.0.0.1:1", "--count", "1", "--template", "{tmp}/deeper.toml"], "32 levels"),
+        (["fleet", "--csms", "ws://127.0.0.1:1", "--count", "10000000"], "expected 1 to 100000 stations"),
+        ([*IMAGE, "--payload", "/dev/zero"], f"--payload /dev/zero: {NOT_REGULAR}"),
+        ([*IMAGE, "--sign", "/dev/zero", "--cert", "/dev/zero"], f"--sign /dev/zero: {NOT_REGULAR}"),
+        (["simulate", "--csms", f"ws://{'a' * 64}.example", "--id", "X"], "host name is not a valid DNS name"),
+        (["fleet", "--csms", "ws://a..example", "--count", "1"], "host name is not a valid DNS name"),
+    ],
+)
+async def test_a_file_or_number_the_user_gives_is_bounded_one_line_and_exit_2(
+    odd_files: Path, args: list[str], fragment: str
+) -> None:
+    """/dev/zero, a fifo or a directory for a file, one too large or nested too deep, a fleet beyond the cap, a
+    host name no resolver takes: each is one line and exit 2, at once (no read without end, no traceback)."""
+    code, _out, err = await run_cli(*(arg.replace("{tmp}", str(odd_files)) for arg in args))
+    assert_one_line_error(code, err, fragment.replace("{tmp}", str(odd_files)))
+    assert not (odd_files / "fw.img").exists()
 
 
 async def test_T_6_verbose_log_shows_no_basic_credentials(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from chargebox.clock import VirtualClock
 from chargebox.errors import UserError
 from chargebox.web import Limits, control_app, host_allowed, json_body, serve, token_required
+from tests.loopback import until
 
 WAIT = 5.0
 TOKEN = "Tok-0123456789abcdef_~."
@@ -59,14 +60,6 @@ async def start_api(host: str = "127.0.0.1", **serve_args: Any) -> Api:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-async def until(condition: Any) -> None:
-    async def check() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(check(), WAIT)
 
 
 # -- the decisions ------------------------------------------------------------------------------------------
@@ -179,7 +172,7 @@ async def test_slowloris_half_sent_requests_are_closed_at_the_deadline_and_cappe
     held = [await half_open(port, HALF_HEAD) for _ in range(5)]
     held += [await half_open(port, b"") for _ in range(1)]  # connected, silent
     held += [await half_open(port, HALF_BODY) for _ in range(2)]  # a whole head, a body short of its length
-    await until(lambda: api.open_connections == 8)
+    await until(lambda: api.open_connections == 8, timeout=WAIT)
     try:
         extra = [await half_open(port, HALF_HEAD) for _ in range(20)]
         for reader, _writer in extra:  # over the cap: each closed as it comes, its descriptor back at once
@@ -190,7 +183,7 @@ async def test_slowloris_half_sent_requests_are_closed_at_the_deadline_and_cappe
         await clock.advance(0.2)
         for reader, _writer in held:
             assert await closed_by_server(reader)
-        await until(lambda: api.open_connections == 0)
+        await until(lambda: api.open_connections == 0, timeout=WAIT)
         assert api.acted == []
         async with http.post(api.base + "/api/act", json={"whole": True}) as response:
             assert response.status == 200  # a whole request is served at once, and its slot freed after

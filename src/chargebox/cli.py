@@ -10,12 +10,9 @@ import argparse
 import asyncio
 import dataclasses
 import importlib
-import json
 import logging
 import signal
-import ssl
 import sys
-import tomllib
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -23,28 +20,30 @@ from typing import Any, Final, NoReturn
 from websockets.frames import Frame, Opcode
 
 from chargebox import __version__, security_profile
+from chargebox.auto_sessions import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.credentials import secret, token_problem
-from chargebox.errors import ConfigError, UserError
+from chargebox.errors import UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
-from chargebox.sim.template import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
+from chargebox.user_files import MIB, ca_context, read_bytes, read_config
 
 # T-41: AuthorizationKey is 16 to 40 printable characters (docs/reference/config-keys.md).
 PASSWORD_LENGTH: Final = range(16, 41)
 # firmware-image --payload: read this much at most, so /dev/zero or a wrong file cannot eat the memory.
-MIB: Final = 1024 * 1024
 MAX_PAYLOAD: Final = 64 * MIB
 PASSWORD_ENV: Final = "CHARGEBOX_PASSWORD"
 TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
 # X-8: what a clean stop ends transactions with (docs/reliability.md, "A clean stop").
 SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
 _DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+# fleet --count: one process's stations (docs/performance.md: 10,000 held on a core, ~84 KiB each; this is ~8 GiB).
+MAX_FLEET_STATIONS: Final = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,6 +129,11 @@ def _no_data_frames(record: logging.LogRecord) -> bool:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    connector_count = _int_range(1, MAX_CONNECTORS, "connectors")
+    station_count = _int_range(1, MAX_FLEET_STATIONS, "stations")  # fleet --count
+    install_seconds = _float_range(0, 3600, "seconds")
+    connect_rate = _float_range(0.1, 10_000, "connections per second")
+    duration = _float_range(0, 30 * 86_400, "seconds", above=True)
     parser = _Parser(prog="chargebox", description="OCPP 1.6J charge point stack and simulator.")
     parser.add_argument("--version", action="version", version=f"chargebox {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every frame and debug detail")
@@ -173,7 +177,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
     sim.add_argument(
         "--connectors",
-        type=_connector_count,
+        type=connector_count,
         metavar="N",
         help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1)",
     )
@@ -217,7 +221,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "1 with a password, else 0)",
     )
     sim.add_argument(
-        "--install-seconds", type=_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
+        "--install-seconds", type=install_seconds, default=1.0, metavar="S", help="how long a simulated install takes"
     )
     sim.add_argument(
         "--sigterm-reason",
@@ -247,18 +251,20 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument(
         "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
     )
-    fleet.add_argument("--count", required=True, type=_positive_int, metavar="N", help="how many stations")
+    fleet.add_argument(
+        "--count", required=True, type=station_count, metavar="N", help=f"how many stations, 1 to {MAX_FLEET_STATIONS}"
+    )
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
-    fleet.add_argument("--connectors", type=_connector_count, metavar="C", help="per station (default: template, 1)")
+    fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
     fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")
-    fleet.add_argument("--connect-rate", type=_rate, default=50.0, metavar="R", help="connections/s")
-    fleet.add_argument("--duration", type=_duration, metavar="S", help="end after S seconds, exit 0")
+    fleet.add_argument("--connect-rate", type=connect_rate, default=50.0, metavar="R", help="connections/s")
+    fleet.add_argument("--duration", type=duration, metavar="S", help="end after S seconds, exit 0")
     fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
     fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
     fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
     fleet.add_argument(
         "--mean-gap",
-        type=_auto_seconds,
+        type=_auto_seconds(),
         metavar="S",
         help=f"--auto: mean seconds between an EV leaving and the next arriving, per connector (default: the "
         f"template's [auto] mean_gap, else {AutoSettings().mean_gap_s:g})",
@@ -391,7 +397,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
-    ocpp_config = _read_ocpp_config(args.ocpp_config) if args.ocpp_config else {}
+    ocpp_config = read_config(args.ocpp_config, "--ocpp-config") if args.ocpp_config else {}
     profile = security_profile.choose(
         args.security_profile, args.csms, option="--security-profile", password=password is not None,
         client_certificate=args.cert is not None and args.key is not None, initial=ocpp_config,
@@ -422,7 +428,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             security_profile=profile.profile,
         ),
         transfer=TransferSettings(
-            ssl_context=_ca_context(args.ca_file) if args.ca_file else None,
+            ssl_context=ca_context(args.ca_file, "--ca-file") if args.ca_file else None,
             upload_method=UploadMethod(args.upload_method.upper()),
             max_download_bytes=args.max_download_mb * MIB,
         ),
@@ -440,15 +446,19 @@ async def _simulate(args: argparse.Namespace) -> int:
     for connector_id in args.plugged:
         if not 1 <= connector_id <= station.connectors.count:
             raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
+    runner = None
     if args.control:
+        from chargebox.sim.control import start_control  # only with --control: aiohttp costs ~80 ms of start-up
         from chargebox.web import url
 
         host, port = args.control
-        port = await sim.start_control(host, port, token=token)
+        runner, port = await start_control(sim, host, port, token=token)
         station.log.info("= dashboard on %s (control API: /api/state)", url(host, port))
     try:
         await sim.run(plugged=args.plugged)
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await sim.stop()
     return 0
 
@@ -460,7 +470,8 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _fleet(args: argparse.Namespace) -> int:
-    from chargebox.sim.fleet import Fleet, FleetSettings, run_fleet
+    from chargebox.sim.fleet import Fleet, FleetSettings
+    from chargebox.sim.fleet_command import run_fleet
     from chargebox.sim.template import Template, read_template
 
     _check_csms_url(args.csms)
@@ -505,56 +516,26 @@ async def _fleet(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected connections per second, got {text!r}") from None
-    if not 0.1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected 0.1 to 10000 connections per second, got {text!r}")
-    return value
-
-
-def _auto_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0.01 <= value <= MAX_AUTO_SECONDS:
-        raise argparse.ArgumentTypeError(f"expected 0.01 to {MAX_AUTO_SECONDS} seconds, got {text!r}")
-    return value
-
-
 def _session_range(text: str) -> tuple[float, float]:
+    """``--session-seconds MIN,MAX``: each a number of seconds ``_auto_seconds`` accepts, MIN not above MAX."""
     low, comma, high = text.partition(",")
     if not comma:
         raise argparse.ArgumentTypeError(f"expected MIN,MAX seconds, got {text!r}")
-    session = _auto_seconds(low.strip()), _auto_seconds(high.strip())
+    seconds = _auto_seconds()
+    session = seconds(low.strip()), seconds(high.strip())
     if session[0] > session[1]:
         raise argparse.ArgumentTypeError(f"MIN must not be above MAX, got {text!r}")
     return session
 
 
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value <= 30 * 86_400:
-        raise argparse.ArgumentTypeError(f"expected 0 to 2592000 seconds, got {text!r}")
-    return value
-
-
 async def _firmware_image(args: argparse.Namespace) -> int:
-    """``chargebox firmware-image``: an image the simulated installer verifies (see sim/installer.py)."""
-    from chargebox.sim.installer import ImageError, default_payload, make_image
+    """``chargebox firmware-image``: an image the installers verify (see firmware_image.py)."""
+    from chargebox.firmware_image import ImageError, default_payload, make_image
 
-    try:
-        payload = _read_payload(args.payload) if args.payload else default_payload(args.image_version)
-    except OSError as exc:
-        raise UserError(f"cannot read --payload {args.payload}: {exc.strerror or exc}") from exc
-    if len(payload) > MAX_PAYLOAD:
-        raise UserError(f"--payload {args.payload}: larger than {MAX_PAYLOAD // MIB} MiB")
+    if args.payload:
+        payload = read_bytes(args.payload, "--payload", MAX_PAYLOAD)
+    else:
+        payload = default_payload(args.image_version)
     try:
         image = make_image(args.image_version, payload)
     except ImageError as exc:
@@ -582,14 +563,8 @@ async def _firmware_image(args: argparse.Namespace) -> int:
         except SignatureError as exc:
             if not existed:  # an image that cannot be signed as asked is not left behind as if it were
                 args.output.unlink(missing_ok=True)
-            raise UserError(f"--sign: {exc}") from exc
+            raise UserError(str(exc)) from exc
     return 0
-
-
-def _read_payload(path: Path) -> bytes:
-    """At most one byte more than MAX_PAYLOAD: enough to tell that a file is too large."""
-    with path.open("rb") as file:
-        return file.read(MAX_PAYLOAD + 1)
 
 
 def _check_csms_url(url: str) -> None:
@@ -632,23 +607,6 @@ def _control_token(args: argparse.Namespace) -> str | None:
     return token
 
 
-def _ca_context(path: Path) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=str(path))
-    except (OSError, ssl.SSLError) as exc:
-        raise UserError(f"--ca-file {path}: not a readable PEM CA certificate: {exc}") from exc
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"expected 0 to 3600 seconds, got {text!r}")
-    return value
-
-
 async def _demo(args: argparse.Namespace) -> int:
     from chargebox.sim.demo import run_demo
 
@@ -659,24 +617,6 @@ async def _demo(args: argparse.Namespace) -> int:
 
         return await run_fleet_demo()
     return await run_demo()
-
-
-def _read_ocpp_config(path: Path) -> dict[str, object]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--ocpp-config {path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"--ocpp-config {path}: not UTF-8 text (byte {exc.start})") from exc
-    try:
-        data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"--ocpp-config {path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"--ocpp-config {path}: must hold an object of configuration key -> value")
-    return data
 
 
 def _check_identity(identity: Identity) -> None:
@@ -704,10 +644,35 @@ def _host_port(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _connector_count(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_CONNECTORS:
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_CONNECTORS} connectors, got {text[:20]!r}")
-    return int(text)
+def _float_range(low: float, high: float, unit: str, *, above: bool = False) -> Callable[[str], float]:
+    """An option's type: a number of ``unit`` from ``low`` (``above``: more than ``low``) to ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text[:20]!r}") from None
+        if not ((low < value) if above else (low <= value)) or not value <= high:  # NaN fails both
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} {unit}, got {text[:20]!r}")
+        return value
+
+    return parse
+
+
+def _auto_seconds() -> Callable[[str], float]:
+    """fleet ``--mean-gap`` and each end of ``--session-seconds``."""
+    return _float_range(0.01, MAX_AUTO_SECONDS, "seconds")
+
+
+def _int_range(low: int, high: int, unit: str) -> Callable[[str], int]:
+    """An option's type: a whole number of ``unit`` from ``low`` to ``high``, in ASCII digits."""
+
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high} {unit}, got {text[:20]!r}")
+        return int(text)
+
+    return parse
 
 
 def _positive_int(text: str) -> int:

@@ -19,6 +19,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import ConnectionLost, RemoteProtocolError
+from chargebox.log import Log
 from chargebox.protocol.codec import MAX_FRAME_SIZE
 from chargebox.protocol.connection import (
     ACTION_OF_REQUEST,
@@ -88,7 +89,7 @@ class Rpc:
         self,
         *,
         clock: Clock,
-        logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        logger: Log,
         call_timeout: float = 30.0,
         name: str = "",
     ) -> None:

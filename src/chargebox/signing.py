@@ -21,6 +21,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from chargebox.errors import ConfigError
+from chargebox.user_files import MAX_PEM_BYTES, read_bytes
+
 CHUNK: Final = 1024 * 1024
 
 
@@ -100,16 +103,23 @@ def sign_file(path: Path, key_pem: bytes) -> str:
 
 def sign_image(image: Path, key_path: Path, cert_path: Path) -> Path:
     """``firmware-image --sign KEY --cert CERT``: write ``<image>.sig`` (base64) and check it with the certificate,
-    so a key and a certificate that do not belong together fail here, not at the station."""
+    so a key and a certificate that do not belong together fail here, not at the station. Each SignatureError
+    names the option it is about."""
     try:
-        key_pem, cert_pem = key_path.read_bytes(), cert_path.read_bytes()
-    except OSError as exc:
-        raise SignatureError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        key_pem, cert_pem = (
+            read_bytes(key_path, "--sign", MAX_PEM_BYTES),
+            read_bytes(cert_path, "--cert", MAX_PEM_BYTES),
+        )
+    except ConfigError as exc:
+        raise SignatureError(str(exc)) from None
     try:
         certificate = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as exc:
         raise SignatureError(f"--cert {cert_path}: not a PEM certificate: {exc}") from None
-    signature = sign_file(image, key_pem)
+    try:
+        signature = sign_file(image, key_pem)
+    except SignatureError as exc:
+        raise SignatureError(f"--sign {key_path}: {exc}") from None
     try:
         verify_file(image, signature, certificate)
     except SignatureError:

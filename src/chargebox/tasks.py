@@ -7,19 +7,19 @@ is missing or broken, not a bug: its one line says what, without a traceback."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from chargebox.clock import Clock
 from chargebox.errors import HardwareError
+from chargebox.log import Log
 
 FIRST_PAUSE: Final = 1.0  # seconds before a failed supervised task starts again; doubled while it keeps failing
 LAST_PAUSE: Final = 60.0
 
 
 class Tasks:
-    def __init__(self, log: logging.LoggerAdapter[logging.Logger] | logging.Logger, what: str) -> None:
+    def __init__(self, log: Log, what: str) -> None:
         self._log = log
         self._what = what
         self._running: set[asyncio.Future[Any]] = set()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,6 +26,7 @@ from websockets.typing import Subprotocol
 
 from chargebox.clock import Clock, sleep_or_wake
 from chargebox.errors import ConnectionLost, CsmsUnreachable
+from chargebox.log import Log
 from chargebox.redact import redact, redact_logger
 from chargebox.rpc import Rpc
 from chargebox.tasks import Tasks
@@ -55,6 +55,12 @@ def csms_url_problem(url: str) -> str | None:
         return "must not hold credentials (user:password@): give the password as AuthorizationKey"
     if not parts.hostname:
         return "has no host name"
+    try:
+        too_long = len(parts.hostname.encode("idna")) > 253  # what the resolver does with it (RFC 1035)
+    except UnicodeError:
+        too_long = True
+    if too_long:
+        return "host name is not a valid DNS name (labels of 1 to 63 characters, 253 in all)"
     if port == 0:
         return "port must be 1 to 65535"
     if "?" in url or "#" in url:
@@ -121,7 +127,7 @@ class Transport:
         settings: Callable[[], LinkSettings],
         rpc: Rpc,
         clock: Clock,
-        logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        logger: Log,
         on_open: Callable[[], Awaitable[None]],
         on_close: Callable[[], None],
         policy: ReconnectPolicy | None = None,

@@ -26,6 +26,11 @@ read (GET, HEAD) without the token and whatever the ``Host``; paths it declares 
 ``csms`` takes the diagnostics and logs a station uploads) are written (PUT, POST) the same way, with any body type
 and a body the handler reads and bounds itself. Neither is let through from another site's page (the CSRF check
 holds). Every refusal is JSON ``{"error": ...}``.
+
+Past the guard, what the APIs share is here too: every answer is JSON, a bad request gets 400 with
+``{"error": "..."}`` and changes nothing, a bug is logged with its traceback and answered 500 without it, and a
+body (``json_body``) is UTF-8 JSON (RFC 8259) nesting no deeper than a frame may (``codec.MAX_DEPTH``): what the
+requests carry reaches a station or a central system.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ import itertools
 import json
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,6 +36,7 @@ from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
 from chargebox.rpc import Rpc
 from chargebox.store import FILE_NAME
+from tests.loopback import free_port
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 TX_ACTIONS = ("StartTransaction", "MeterValues", "StopTransaction")
@@ -367,12 +367,6 @@ class CrashRig:
         finally:
             db.close()
         return Snapshot(self.csms.life, outbox, transactions, copy / FILE_NAME)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

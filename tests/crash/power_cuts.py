@@ -35,9 +35,9 @@ import pytest
 from aiohttp import web
 
 from chargebox.csms.server import CsmsEvent
+from chargebox.firmware_image import default_payload, make_image
 from chargebox.protocol import messages as m
 from chargebox.sim.hardware import VOLTAGE, SimulatedEv
-from chargebox.sim.installer import default_payload, make_image
 from chargebox.store import FILE_NAME
 from tests.crash.conftest import TX_ACTIONS, CrashRig, crash_rig
 from tests.crash.test_outbox_crash import check_record, distinct_messages, group_by_transaction

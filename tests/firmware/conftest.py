@@ -5,15 +5,15 @@
   or an error), can be held mid-way, and every attempt is recorded with the virtual time it started.
 - ``fw``: a station with 2 connectors wired to the built-in central system, its transfers scripted, files in
   ``tmp_path``.
-- ``FirmwareCsms``: a small central system on the mobilityhouse ``ocpp`` library (an independent implementation)
-  that answers every message a charge point sends during an update, for the integration and crash tests.
+- ``FirmwareCsms``: the interop suite's central system on the mobilityhouse ``ocpp`` library (an independent
+  implementation), answering every message a charge point sends during an update, for the integration and crash
+  tests.
 - ``http_files`` / ``ftp_server`` / ``ftps_server``: real file servers on 127.0.0.1:0 that count what they serve.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
 import json
@@ -30,22 +30,21 @@ from typing import Any
 import aioftp
 import pytest
 import trustme
-import websockets
 from aiohttp import web
 from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
-from ocpp.v16.enums import Action, RegistrationStatus
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
-from websockets.asyncio.server import Server, ServerConnection, serve
 
 from chargebox.clock import VirtualClock
 from chargebox.errors import TransferError
-from chargebox.sim.installer import make_image
+from chargebox.firmware_image import make_image
 from chargebox.station.kernel.settings import Identity
 from chargebox.transfer import Progress, Transfer, partial_path
-from tests.interop.conftest import FrameLog, Tap
+from tests.interop.conftest import CsmsChargePoint, OcppCsms
+from tests.loopback import running
 from tests.wire import Wire
 
 WAIT = 10.0  # the longest one expected event may take in the real-time tests: a poll timeout, not a sleep
@@ -151,20 +150,8 @@ def read_zip(data: bytes) -> dict[str, str]:
 # -- an ocpp-library central system (integration and crash tests) --------------------------------
 
 
-class FirmwareCsmsChargePoint(ChargePoint):
-    """The ``ocpp`` library's central-system side, answering what a charge point sends during an update."""
-
-    @on(Action.boot_notification)
-    def on_boot_notification(self, **_payload: Any) -> call_result.BootNotification:
-        return call_result.BootNotification(current_time=_now(), interval=300, status=RegistrationStatus.accepted)
-
-    @on(Action.heartbeat)
-    def on_heartbeat(self) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=_now())
-
-    @on(Action.status_notification)
-    def on_status_notification(self, **_payload: Any) -> call_result.StatusNotification:
-        return call_result.StatusNotification()
+class FirmwareCsmsChargePoint(CsmsChargePoint):
+    """The ``ocpp`` library's central-system side, answering what a charge point sends during an update too."""
 
     @on(Action.firmware_status_notification)
     def on_firmware_status_notification(self, **_payload: Any) -> call_result.FirmwareStatusNotification:
@@ -176,42 +163,22 @@ class FirmwareCsmsChargePoint(ChargePoint):
 
 
 @dataclass
-class FirmwareCsms:
-    """A central system on the ``ocpp`` library, on 127.0.0.1; ``frames`` holds what it received."""
+class FirmwareCsms(OcppCsms):
+    """The interop suite's central system (on the ``ocpp`` library, on 127.0.0.1), answering the firmware and
+    diagnostics statuses, with the longer waits of the real-time firmware tests."""
 
-    frames: FrameLog = field(default_factory=FrameLog)
-    points: list[FirmwareCsmsChargePoint] = field(default_factory=list)
-    port: int = 0
-    _server: Server | None = None
-    _opened: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def start(self) -> None:
-        self._server = await serve(
-            self._serve, "127.0.0.1", 0, subprotocols=[websockets.Subprotocol("ocpp1.6")], ping_interval=None
-        )
-        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+    charge_point_class: type[CsmsChargePoint] = FirmwareCsmsChargePoint
+    wait: float = WAIT
 
     @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+    def points(self) -> list[CsmsChargePoint]:
+        """The ``ocpp`` ChargePoint of each connection, oldest first."""
+        return [session.cp for session in self.sessions]
 
-    async def call(self, request: Any) -> Any:
-        """A CALL through the ``ocpp`` library on the latest connection (it validates both ways)."""
-        await self.wait_connected()
-        return await self.points[-1].call(request, suppress=False)
-
-    async def wait_connected(self) -> None:
-        async def opened() -> None:
-            while not self.points:
-                self._opened.clear()
-                await self._opened.wait()
-
-        await asyncio.wait_for(opened(), WAIT)
+    async def call(self, request: Any, *, timeout: float = WAIT) -> Any:
+        """A CALL through the ``ocpp`` library on the latest connection, once there is one."""
+        await self.wait_session(timeout=timeout)
+        return await super().call(request, timeout=timeout)
 
     async def wait_for(self, action: str, *, start: int = 0, **payload: Any) -> int:
         """Index of the first CALL ``action`` from ``start`` whose payload has these values."""
@@ -236,26 +203,11 @@ class FirmwareCsms:
                 out.append(str(frame.action))
         return out
 
-    async def _serve(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
-        point = FirmwareCsmsChargePoint(ws.request.path.lstrip("/"), Tap(ws, self.frames, len(self.points) + 1))
-        point._response_timeout = WAIT
-        self.points.append(point)
-        self._opened.set()
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await point.start()
-
 
 @pytest.fixture
 async def csms() -> AsyncIterator[FirmwareCsms]:
-    server = FirmwareCsms()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    async with running(FirmwareCsms()) as server:
+        yield server
 
 
 # -- real file servers --------------------------------------------------------------------------

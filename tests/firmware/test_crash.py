@@ -9,53 +9,23 @@ again) and ends with Installed after a BootNotification carrying the new version
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from ocpp.v16 import call
 
-from chargebox.sim.installer import make_image
+from chargebox.firmware_image import make_image
 from tests.firmware.conftest import WAIT, FirmwareCsms, HttpFiles
+from tests.loopback import StationLives, until
 
 IMAGE = make_image("2.0.0", bytes(range(256)) * 8192)  # 2 MiB
 FSN = "FirmwareStatusNotification"
-Spawn = Callable[..., subprocess.Popen[bytes]]
 
 
-@pytest.fixture
-async def spawn(csms: FirmwareCsms, tmp_path: Path) -> AsyncIterator[Spawn]:
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(install_seconds: float = 0.1) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"simulate-{len(processes)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chargebox.cli", "simulate", "--csms", csms.url, "--id", "CP-CRASH",
-             "--data-dir", str(tmp_path / "station"), "--connectors", "1", "--firmware-version", "1.0.0",
-             "--install-seconds", str(install_seconds)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(WAIT)
-
-
-async def kill(process: subprocess.Popen[bytes]) -> None:
-    """The power goes: SIGKILL, no clean-up of any kind."""
-    os.kill(process.pid, signal.SIGKILL)
-    await asyncio.to_thread(process.wait, WAIT)
+def simulate(lives: StationLives, csms: FirmwareCsms, install_seconds: float = 0.1) -> subprocess.Popen[bytes]:
+    return lives.start(csms.url, "CP-CRASH", "--firmware-version", "1.0.0", "--install-seconds", str(install_seconds))
 
 
 async def boot(csms: FirmwareCsms, start: int = 0) -> int:
@@ -73,24 +43,16 @@ def attempts(data_dir: Path) -> int:
         return int(db.execute("SELECT attempts FROM firmware_job").fetchone()[0])
 
 
-async def until(condition: Callable[[], object]) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), WAIT)
-
-
 async def test_F_2_killed_while_waiting_for_retrieve_date(
-    csms: FirmwareCsms, http_files: HttpFiles, spawn: Spawn
+    csms: FirmwareCsms, http_files: HttpFiles, lives: StationLives
 ) -> None:
     http_files.files["fw.img"] = IMAGE
-    first = spawn()
+    first = simulate(lives, csms)
     await boot(csms)
     not_before = datetime.now(UTC) + timedelta(seconds=1.5)
     await update(csms, f"{http_files.url}/fw.img", delay=1.5)  # answered: the job is journalled
-    await kill(first)
-    spawn()
+    await lives.kill(first)
+    simulate(lives, csms)
     await csms.wait_for(FSN, status="Installed")
     assert datetime.now(UTC) >= not_before
     assert http_files.hits == {"fw.img": 1}
@@ -101,24 +63,24 @@ async def test_F_2_killed_while_waiting_for_retrieve_date(
 
 
 async def test_F_4_killed_during_the_download_continues_it_without_resetting_the_attempts(
-    csms: FirmwareCsms, http_files: HttpFiles, spawn: Spawn, tmp_path: Path
+    csms: FirmwareCsms, http_files: HttpFiles, lives: StationLives, tmp_path: Path
 ) -> None:
     http_files.files["fw.img"] = IMAGE
     http_files.gate["fw.img"] = gate = asyncio.Event()
-    first = spawn()
+    first = simulate(lives, csms)
     await boot(csms)
     await update(csms, f"{http_files.url}/fw.img", retries=1, retry_interval=0)
     await asyncio.wait_for(http_files.sent_half.wait(), WAIT)
-    part = tmp_path / "station" / "transfer"
+    part = lives.data_dir / "transfer"
     await until(lambda: any(p.suffix == ".part" and p.stat().st_size > 0 for p in part.iterdir()))
-    await kill(first)
+    await lives.kill(first)
     del http_files.gate["fw.img"]
     gate.set()
     kept = next(p for p in part.iterdir() if p.suffix == ".part").stat().st_size
-    spawn()
+    simulate(lives, csms)
     await csms.wait_for(FSN, status="Installed")
     assert http_files.ranges == [None, f"bytes={kept}-"]  # continued, not started again
-    assert attempts(tmp_path / "station") == 2
+    assert attempts(lives.data_dir) == 2
     assert csms.sequence("BootNotification", FSN) == [
         "Boot:1.0.0", f"{FSN}:Downloading", "Boot:1.0.0", f"{FSN}:Downloading", f"{FSN}:Downloaded",
         f"{FSN}:Installing", "Boot:2.0.0", f"{FSN}:Installed",
@@ -126,15 +88,15 @@ async def test_F_4_killed_during_the_download_continues_it_without_resetting_the
 
 
 async def test_F_7_killed_during_the_install_installs_again_after_the_restart(
-    csms: FirmwareCsms, http_files: HttpFiles, spawn: Spawn
+    csms: FirmwareCsms, http_files: HttpFiles, lives: StationLives
 ) -> None:
     http_files.files["fw.img"] = IMAGE
-    first = spawn(install_seconds=30)
+    first = simulate(lives, csms, install_seconds=30)
     await boot(csms)
     await update(csms, f"{http_files.url}/fw.img")
     await csms.wait_for(FSN, status="Installing")
-    await kill(first)
-    spawn()
+    await lives.kill(first)
+    simulate(lives, csms)
     await csms.wait_for(FSN, status="Installed")
     assert http_files.hits == {"fw.img": 1}  # the downloaded image was kept
     assert csms.sequence("BootNotification", FSN) == [

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from chargebox.clock import VirtualClock
+from chargebox.firmware_image import make_image
 from chargebox.protocol.messages import Action, FirmwareStatus
-from chargebox.sim.installer import VERSION_KEY, make_image
+from chargebox.sim.installer import VERSION_KEY
 from chargebox.station.v16.firmware import Stage
 from chargebox.store import Store
 from tests.firmware.conftest import FwRig, ScriptedTransfer, settled

@@ -1,4 +1,4 @@
-"""The simulator's firmware image format (sim/installer.py) and ``chargebox firmware-image``."""
+"""The simulator's firmware image format (firmware_image.py) and ``chargebox firmware-image``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chargebox.cli import main
-from chargebox.sim.installer import MAGIC, MAX_HEADER, ImageError, make_image, read_header, verify_image
+from chargebox.firmware_image import MAGIC, MAX_HEADER, ImageError, make_image, read_header, verify_image
 
 
 def test_F_7_an_image_verifies_and_names_its_version(tmp_path: Path) -> None:

@@ -24,10 +24,10 @@ from chargebox.station.kernel.jobs import (
     After,
     Job,
     JobProgress,
-    JobValue,
     retries_or_default,
     retry_interval_or_default,
 )
+from chargebox.store import JobValue
 
 log = logging.getLogger("tests.jobs")
 

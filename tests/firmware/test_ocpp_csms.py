@@ -20,7 +20,8 @@ import pytest
 from ocpp.v16 import call
 from ocpp.v16.enums import MessageTrigger
 
-from chargebox.sim.installer import SimulatedInstaller, make_image
+from chargebox.firmware_image import make_image
+from chargebox.sim.installer import SimulatedInstaller
 from chargebox.sim.simulator import simulated_station
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,9 @@ import pytest
 from chargebox.errors import TransferError
 from chargebox.transfer import Transfer, TransferSettings, UploadMethod, Workspace, partial_path
 from tests.firmware.conftest import FtpServer, HttpFiles, TlsFiles
+from tests.loopback import free_port
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_F_5_http_download_streams_to_disk_with_progress(http_files: HttpFiles, tmp_path: Path) -> None:

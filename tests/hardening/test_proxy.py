@@ -34,7 +34,8 @@ from chargebox.sim.simulator import Simulator
 from chargebox.station.station import Station
 from chargebox.transport import ReconnectPolicy
 from tests.hardening.proxy import FaultProxy
-from tests.interop.conftest import StationRunner, until
+from tests.interop.conftest import StationRunner
+from tests.loopback import until
 
 WAIT = 5.0  # the longest any single expected event may take; a poll timeout, not a sleep
 TAG = "HARDEN-1"

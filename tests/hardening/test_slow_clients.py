@@ -14,7 +14,8 @@ from pathlib import Path
 from chargebox.csms.server import CentralSystem, CsmsPolicy, Session
 from chargebox.protocol import messages as m
 from chargebox.web import Limits
-from tests.test_cli import CLI, free_port, next_event
+from tests.loopback import CLI, free_port, until
+from tests.test_cli import next_event
 
 FD_LIMIT = 128  # the station's descriptors: its own ~12, then the control API's share, with room to reconnect
 HALF_OPEN = 300  # well over both the limit and the cap
@@ -61,8 +62,8 @@ async def test_slowloris_leaves_the_station_its_link_to_the_central_system(tmp_p
         assert descriptors(proc.pid) <= FD_LIMIT - 32  # room left for the central system's link and its store
 
         await system.disconnect("SIM-1")  # the link must be opened again: a new socket
-        await asyncio.wait_for(_until(lambda: len(sessions) >= 2), WAIT)
-        await asyncio.wait_for(_until(lambda: "SIM-1" in system.sessions), WAIT)
+        await until(lambda: len(sessions) >= 2, timeout=WAIT)
+        await until(lambda: "SIM-1" in system.sessions, timeout=WAIT)
         answer = await system.call("SIM-1", m.GetConfigurationRequest(key=["HeartbeatInterval"]), timeout=WAIT)
         assert answer.response.configuration_key[0].value == "600"  # type: ignore[union-attr]
     finally:
@@ -72,9 +73,3 @@ async def test_slowloris_leaves_the_station_its_link_to_the_central_system(tmp_p
             proc.send_signal(signal.SIGTERM)
         await proc.wait()
         await system.stop()
-
-
-async def _until(condition: object) -> None:
-    assert callable(condition)
-    while not condition():
-        await asyncio.sleep(0.01)

@@ -27,12 +27,13 @@ import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from chargebox.sim.simulator import simulated_station
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
+from tests.loopback import LoopbackServer, running
 
 WAIT = 5.0  # the longest any single expected event may take; a poll timeout, not a sleep
 
@@ -130,7 +131,7 @@ class CsmsChargePoint(ChargePoint):
     """The ``ocpp`` library's central-system side of one charge point."""
 
     def __init__(self, id: str, connection: Tap, csms: OcppCsms) -> None:
-        super().__init__(id, connection, response_timeout=WAIT)
+        super().__init__(id, connection, response_timeout=csms.wait)
         self._csms = csms
 
     @on(Action.boot_notification)
@@ -149,7 +150,7 @@ class CsmsChargePoint(ChargePoint):
 
 
 @dataclass
-class OcppCsms:
+class OcppCsms(LoopbackServer):
     """A central system built on the ``ocpp`` library, served on 127.0.0.1."""
 
     boot_answers: list[tuple[RegistrationStatus, int]] = field(
@@ -160,10 +161,9 @@ class OcppCsms:
     sessions: list[Session] = field(default_factory=list)
     boot_answered_at: list[float] = field(default_factory=list)
     refused: list[tuple[float, str | None]] = field(default_factory=list)  # (time, Authorization) answered 401
-    port: int = 0
     ssl: ssl.SSLContext | None = None  # serve wss:// (security profiles 2 and 3)
     charge_point_class: type[CsmsChargePoint] = CsmsChargePoint
-    _server: Server | None = None
+    wait: float = WAIT  # how long its charge points wait for an answer
     _opened: asyncio.Event = field(default_factory=asyncio.Event)
 
     def next_boot_answer(self) -> tuple[RegistrationStatus, int]:
@@ -171,23 +171,14 @@ class OcppCsms:
         return self.boot_answers.pop(0) if len(self.boot_answers) > 1 else self.boot_answers[0]
 
     async def start(self, port: int = 0) -> int:
-        self._server = await serve(
+        """Listen on ``port`` (0: any free one)."""
+        return await self.listen(
             self._serve,
-            "127.0.0.1",
             port,
             subprotocols=[websockets.Subprotocol("ocpp1.6")],
             process_request=self._check_credentials,
-            ping_interval=None,
             ssl=self.ssl,
         )
-        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
 
     @property
     def url(self) -> str:
@@ -272,16 +263,6 @@ class OcppCsms:
             await cp.start()
 
 
-async def until(condition: Callable[[], object], *, timeout: float = WAIT, poll: float = 0.01) -> None:
-    """Poll ``condition`` (in-process state of the station) until it holds; TimeoutError after ``timeout``."""
-
-    async def check() -> None:
-        while not condition():
-            await asyncio.sleep(poll)
-
-    await asyncio.wait_for(check(), timeout)
-
-
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -291,11 +272,10 @@ def _now() -> str:
 
 
 @pytest.fixture
-async def csms() -> AsyncIterator[OcppCsms]:
-    server = OcppCsms()
-    await server.start()
-    yield server
-    await server.stop()
+async def csms(request: pytest.FixtureRequest) -> AsyncIterator[OcppCsms]:
+    """The central system of a test: an ``OcppCsms``, or the subclass its module names as ``CSMS``."""
+    async with running(getattr(request.module, "CSMS", OcppCsms)()) as server:
+        yield server
 
 
 class StationRunner:

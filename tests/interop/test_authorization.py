@@ -6,7 +6,6 @@ was queued arrives there (Q-1, Q-5).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -14,24 +13,20 @@ from ocpp.v16 import call
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import AuthorizationStatus, ClearCacheStatus, RemoteStartStopStatus
 
-from tests.interop.conftest import StationRunner, until
+from tests.interop.conftest import StationRunner
 from tests.interop.transactions_csms import (
     TransactionsCsms,
     boot,
     charge_once,
     go_offline,
     nothing_more,
-    serving,
     statuses,
     timestamp,
     wait_status,
 )
+from tests.loopback import running, until
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 @pytest.mark.parametrize(
@@ -119,7 +114,7 @@ async def test_A_4_TC_037_1_CS_offline_start_with_a_cached_card_is_delivered_wit
     await sim.swipe("TAG-1", 1)
     assert 1 in station.transactions.sessions  # started while offline
     offline_until = datetime.now(UTC)
-    async with serving(csms.port) as again:
+    async with running(TransactionsCsms(), csms.port) as again:
         _, start = await again.wait_call("StartTransaction")
         assert start.payload["idTag"] == "TAG-1"
         assert timestamp(start.payload["timestamp"]) < offline_until  # the original timestamp
@@ -155,7 +150,7 @@ async def test_A_5_offline_unknown_card_starts_with_allow_offline_tx_for_unknown
     await sim.plug(1)
     await sim.swipe("STRANGER", 1)
     assert 1 in station.transactions.sessions
-    async with serving(csms.port) as again:
+    async with running(TransactionsCsms(), csms.port) as again:
         _, start = await again.wait_call("StartTransaction")
         assert start.payload["idTag"] == "STRANGER"
         assert again.frames.calls("Authorize") == []
@@ -169,6 +164,6 @@ async def test_A_5_offline_unknown_card_is_refused_by_default(
     await sim.plug(1)
     await sim.swipe("STRANGER", 1)
     assert station.transactions.sessions == {}
-    async with serving(csms.port) as again:
+    async with running(TransactionsCsms(), csms.port) as again:
         await again.wait_session()
         await nothing_more(again, "StartTransaction")

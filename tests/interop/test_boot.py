@@ -8,7 +8,8 @@ import pytest
 from ocpp.v16 import call
 from ocpp.v16.enums import ConfigurationStatus, RegistrationStatus
 
-from tests.interop.conftest import OcppCsms, StationRunner, until
+from tests.interop.conftest import OcppCsms, StationRunner
+from tests.loopback import until
 
 # asyncio timers may fire a hair early against a clock read on the other side of a socket
 EPSILON = 0.05

@@ -13,7 +13,8 @@ from ocpp.v16 import call
 from ocpp.v16.enums import ConfigurationStatus
 
 from chargebox.station.station import Station
-from tests.interop.conftest import OcppCsms, StationRunner, basic, until
+from tests.interop.conftest import OcppCsms, StationRunner, basic
+from tests.loopback import until
 
 PASSWORD = "0123456789abcdef"
 NEW_PASSWORD = "fedcba9876543210fedcba9876543210"

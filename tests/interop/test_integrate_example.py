@@ -9,7 +9,6 @@ import importlib.util
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
@@ -17,8 +16,8 @@ import pytest
 
 from chargebox.csms.server import CentralSystem
 from chargebox.protocol import messages as m
-from tests.interop.conftest import until
-from tests.interop.transactions_csms import TransactionsCsms, serving
+from tests.interop.transactions_csms import TransactionsCsms
+from tests.loopback import until
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "howto" / "integrate.md"
 
@@ -38,10 +37,7 @@ def load_example(tmp_path: Path) -> ModuleType:
     return module
 
 
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 async def test_the_documented_charger_boots_and_charges(csms: TransactionsCsms, tmp_path: Path) -> None:

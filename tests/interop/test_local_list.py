@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from ocpp.v16 import call
 from ocpp.v16.datatypes import AuthorizationData, IdTagInfo
 from ocpp.v16.enums import AuthorizationStatus, RemoteStartStopStatus, UpdateStatus, UpdateType
 
 from tests.interop.conftest import StationRunner
-from tests.interop.transactions_csms import TransactionsCsms, boot, serving, wait_status
+from tests.interop.transactions_csms import TransactionsCsms, boot, wait_status
 
 LISTED = AuthorizationData(id_tag="LISTED", id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
 
 
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 async def list_version(csms: TransactionsCsms) -> int:

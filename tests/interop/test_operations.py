@@ -6,7 +6,6 @@ BootNotification, which the central system sees as a second session.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,17 +27,12 @@ from tests.interop.transactions_csms import (
     boot,
     call_result_index,
     nothing_more,
-    serving,
     start_charging,
     statuses,
     wait_status,
 )
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 # -- UnlockConnector ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Available that follows (TC_047_CS); the rest reserve for an hour.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,13 +23,9 @@ from ocpp.v16.enums import (
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
 from tests.interop.conftest import StationRunner
-from tests.interop.transactions_csms import TransactionsCsms, boot, serving, wait_status
+from tests.interop.transactions_csms import TransactionsCsms, boot, wait_status
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 def expiry(seconds: float = 3600) -> str:

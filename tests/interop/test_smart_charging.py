@@ -5,21 +5,16 @@ The limit is checked where it governs the energy: the current the simulated EV p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from ocpp.v16 import call
 
-from tests.interop.conftest import StationRunner, until
-from tests.interop.transactions_csms import TransactionsCsms, boot, serving, start_charging, wait_status
+from tests.interop.conftest import StationRunner
+from tests.interop.transactions_csms import TransactionsCsms, boot, start_charging, wait_status
+from tests.loopback import until
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 def profile(pid: int, purpose: str, limit: float, *, stack: int = 0, kind: str = "Absolute",

@@ -6,7 +6,6 @@ clock: ConnectionTimeOut and MeterValueSampleInterval are set to 1 s where they 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,19 @@ from ocpp.v16.enums import AuthorizationStatus, RemoteStartStopStatus
 
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.simulator import Simulator
-from tests.interop.conftest import StationRunner, until
+from tests.interop.conftest import StationRunner
 from tests.interop.transactions_csms import (
     TransactionsCsms,
     boot,
     nothing_more,
-    serving,
     start_charging,
     statuses,
     timestamp,
     wait_status,
 )
+from tests.loopback import until
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 # -- starting -------------------------------------------------------------------------------------

@@ -6,20 +6,14 @@ this file adds the firmware and diagnostics statuses, BootNotification, and conn
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from ocpp.v16 import call
 from ocpp.v16.enums import MessageTrigger, TriggerMessageStatus
 
 from tests.interop.conftest import StationRunner
-from tests.interop.transactions_csms import TransactionsCsms, boot, call_result_index, nothing_more, serving
+from tests.interop.transactions_csms import TransactionsCsms, boot, call_result_index, nothing_more
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
-        yield server
+CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
 
 @pytest.mark.parametrize(

@@ -15,23 +15,20 @@ central system received. chargebox runs with the real clock here, so every wait 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import websockets
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, AuthorizationStatus
-from websockets.asyncio.server import ServerConnection
 
 from chargebox.sim.simulator import Simulator
 from chargebox.station.station import Station
-from tests.interop.conftest import WAIT, CsmsChargePoint, Frame, OcppCsms, Session, StationRunner, Tap, until
+from tests.interop.conftest import WAIT, CsmsChargePoint, Frame, OcppCsms, StationRunner, Tap
+from tests.loopback import until
 
 ACCEPTED = IdTagInfo(status=AuthorizationStatus.accepted)
 QUIET = 0.4  # how long "nothing more arrives" is watched for; a poll timeout, not a sleep
@@ -71,33 +68,10 @@ class TransactionsCsms(OcppCsms):
     id_tags: dict[str, IdTagInfo] = field(default_factory=dict)  # Authorize (and default Start/Stop) answers
     start_id_tags: dict[str, IdTagInfo] = field(default_factory=dict)  # StartTransaction answers, where different
     next_transaction_id: int = 1
+    charge_point_class: type[CsmsChargePoint] = TransactionsChargePoint
 
     def id_tag_info(self, id_tag: str) -> IdTagInfo:
         return self.id_tags.get(id_tag, ACCEPTED)
-
-    async def _serve(self, ws: ServerConnection) -> None:
-        """As ``OcppCsms._serve``, with ``TransactionsChargePoint`` as the library's charge point."""
-        assert ws.request is not None
-        number = len(self.sessions) + 1
-        cp = TransactionsChargePoint(ws.request.path.lstrip("/"), Tap(ws, self.frames, number), self)
-        loop_time = asyncio.get_running_loop().time()
-        self.sessions.append(
-            Session(number, ws.request.path, ws.request.headers.get("Authorization"), ws, cp, loop_time)
-        )
-        self._opened.set()
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await cp.start()
-
-
-@contextlib.asynccontextmanager
-async def serving(port: int = 0) -> AsyncIterator[TransactionsCsms]:
-    """A ``TransactionsCsms`` listening on 127.0.0.1 (``port`` 0: any free port), stopped on exit."""
-    server = TransactionsCsms()
-    await server.start(port)
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 # -- driving a station -------------------------------------------------------------------------

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import struct
 from dataclasses import dataclass, field
 
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+
+from tests.loopback import free_port
 
 COILS = 16
 INPUTS = 16
@@ -24,12 +25,6 @@ CONTACTOR_COIL, LOCK_COIL = 0, 1
 CONTACTOR_FEEDBACK, LOCK_FEEDBACK, EV_INPUT = 0, 1, 2
 TICK = 0.02
 VOLTAGE = 230.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _words(fmt: str, value: float) -> list[int]:

@@ -44,6 +44,8 @@ CASES = [
     ("station", "colour", '"red"', "[station] colour: unknown key"),
     ("station", "security_profile", "4", "[station] security_profile: must be 0 to 3"),
     ("station", "tls_server_name", '"caf\u00e9.example"', "[station] tls_server_name: must be 1 to 253"),
+    ("station", "ca_file", '"/dev/zero"', "[station] ca_file: /dev/zero: not a regular file"),
+    ("station", "csms", '"ws://' + "a" * 64 + '.example/ocpp"', "[station] csms:"),
     ("hardware.meter", "unit_id", "300", "[hardware.meter] unit_id: must be 1 to 247"),
     ("hardware.meter", "map", '"sdm120"', "[hardware.meter] map: must be one of"),
     ("hardware.meter", "driver", '"gpio"', "[hardware.meter] driver: must be one of"),
@@ -106,6 +108,25 @@ def test_not_toml_is_one_line(tmp_path: Path) -> None:
     path.write_text("[station\n")
     with pytest.raises(ConfigError, match=r"^station.toml: not valid TOML"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value", "fragment"),
+    [
+        ("station", "ca_file", '"/dev/zero"', "[station] ca_file: /dev/zero: not a regular file"),
+        ("station", "csms", '"ws://' + "a" * 64 + '.example/ocpp"', "host name is not a valid DNS name"),
+        ("ocpp", "Nested", "[" * 40 + "]" * 40, "station.toml: nests deeper than 32 levels"),
+    ],
+)
+def test_a_device_an_unresolvable_host_or_too_deep_a_file_is_one_line_and_exit_2(
+    tmp_path: Path, table: str, key: str, value: str, fragment: str
+) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text(_with(GOOD, table, key, value))
+    done = subprocess.run([sys.executable, "-m", "chargebox.cli", "run", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and fragment in lines[0], done.stderr
 
 
 def test_the_command_prints_one_line_and_exits_2(tmp_path: Path) -> None:

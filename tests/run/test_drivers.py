@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from chargebox.errors import HardwareError
+from chargebox.firmware_image import make_image
 from chargebox.run.drivers.cardreader import LineCardReader
 from chargebox.run.drivers.installer import SlotInstaller
-from chargebox.sim.installer import make_image
 
 LOG = logging.getLogger("test")
 

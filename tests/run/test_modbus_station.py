@@ -13,8 +13,8 @@ import pytest
 
 from chargebox.run.app import Running, assemble
 from chargebox.run.config import parse
-from tests.interop.conftest import until
-from tests.interop.transactions_csms import TransactionsCsms, serving, wait_status
+from tests.interop.transactions_csms import TransactionsCsms, wait_status
+from tests.loopback import running, until
 from tests.run.modbus_rig import CONTACTOR_COIL, ModbusRig
 from tests.run.station_file import modbus_station
 
@@ -23,7 +23,7 @@ START_WH = 1_000_000
 
 @pytest.fixture
 async def csms() -> AsyncIterator[TransactionsCsms]:
-    async with serving() as server:
+    async with running(TransactionsCsms()) as server:
         yield server
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol import messages as m
-from tests.interop.conftest import until
+from tests.loopback import until
 from tests.run.modbus_rig import CONTACTOR_COIL, ModbusRig
 from tests.run.station_file import bench_station, modbus_station
 

@@ -3,7 +3,6 @@ the certificates signed firmware needs (a manufacturer root and signing certific
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -20,12 +18,10 @@ from cryptography.x509.oid import NameOID
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
-from websockets.asyncio.server import ServerConnection, serve
 
 from chargebox.clock import VirtualClock
 from chargebox.station.kernel.settings import Identity
 from tests.firmware.conftest import (
-    WAIT,
     FirmwareCsms,
     FirmwareCsmsChargePoint,
     ScriptedTransfer,
@@ -33,7 +29,7 @@ from tests.firmware.conftest import (
     ftp_server,
     http_files,
 )
-from tests.interop.conftest import Tap
+from tests.interop.conftest import CsmsChargePoint
 from tests.wire import Wire
 
 __all__ = ["csms", "ftp_server", "http_files"]  # the real servers of tests/firmware, shared
@@ -159,27 +155,8 @@ class SecurityCsmsChargePoint(FirmwareCsmsChargePoint):
         return call_result.SignedFirmwareStatusNotification()
 
 
+@dataclass
 class SecurityCsms(FirmwareCsms):
-    """The firmware rig's central system, answering SecurityEventNotification too, on a port chosen in advance."""
+    """The firmware rig's central system, answering the whitepaper's messages too."""
 
-    async def start(self) -> None:
-        await self.listen(0)
-        self.port = int(next(iter(self._server.sockets)).getsockname()[1]) if self._server else 0
-
-    async def listen(self, port: int) -> None:
-        self.port = port
-        self._server = await serve(
-            self._serve_security,
-            "127.0.0.1",
-            port,
-            subprotocols=[websockets.Subprotocol("ocpp1.6")],
-            ping_interval=None,
-        )
-
-    async def _serve_security(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
-        point = SecurityCsmsChargePoint(ws.request.path.lstrip("/"), Tap(ws, self.frames, len(self.points) + 1))
-        point._response_timeout = WAIT
-        self.points.append(point)
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await point.start()
+    charge_point_class: type[CsmsChargePoint] = SecurityCsmsChargePoint

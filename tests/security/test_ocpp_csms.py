@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from ocpp.v16 import call
 
-from chargebox.sim.installer import SimulatedInstaller, make_image
+from chargebox.firmware_image import make_image
+from chargebox.sim.installer import SimulatedInstaller
 from chargebox.sim.simulator import simulated_station
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
 from tests.firmware.conftest import HttpFiles
+from tests.loopback import running
 from tests.security.conftest import SECURITY_PROFILES, SecurityCsms, install_root, key_pem, manufacturer, pem
 
 IMAGE = make_image("2.0.0", bytes(range(256)) * 512)
@@ -28,10 +30,8 @@ SFSN = "SignedFirmwareStatusNotification"
 
 @pytest.fixture
 async def security_csms() -> AsyncIterator[SecurityCsms]:
-    server = SecurityCsms()
-    await server.start()
-    yield server
-    await server.stop()
+    async with running(SecurityCsms()) as server:
+        yield server
 
 
 @pytest.fixture

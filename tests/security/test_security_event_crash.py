@@ -9,30 +9,17 @@ was delivered twice.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import os
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
-
-from tests.firmware.conftest import WAIT, FirmwareCsms
+from tests.firmware.conftest import FirmwareCsms
+from tests.loopback import StationLives, free_port, until
 from tests.security.conftest import SECURITY_PROFILES, SecurityCsms
 
 EVENT = "SecurityEventNotification"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def outbox(data_dir: Path) -> int:
@@ -50,41 +37,8 @@ def outbox(data_dir: Path) -> int:
 START = 60.0  # a process start on a loaded machine (2 cores, many test runs) may take this long: a bound, not a sleep
 
 
-async def until(condition: Callable[[], object]) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), START)
-
-
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Callable[[int], subprocess.Popen[bytes]]]:
-    config = tmp_path / "ocpp.json"
-    config.write_text(json.dumps({"SupportedFeatureProfiles": SECURITY_PROFILES}))
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(port: int) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"simulate-{len(processes)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chargebox.cli", "simulate", "--csms", f"ws://127.0.0.1:{port}", "--id", "CP-SEC",
-             "--data-dir", str(tmp_path / "station"), "--connectors", "1", "--ocpp-config", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(WAIT)
-
-
-async def kill(process: subprocess.Popen[bytes]) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    await asyncio.to_thread(process.wait, WAIT)
+def simulate(lives: StationLives, port: int, config: Path) -> subprocess.Popen[bytes]:
+    return lives.start(f"ws://127.0.0.1:{port}", "CP-SEC", "--ocpp-config", str(config))
 
 
 def startups(csms: FirmwareCsms) -> list[str]:
@@ -92,23 +46,25 @@ def startups(csms: FirmwareCsms) -> list[str]:
 
 
 async def test_Q_8_an_event_queued_offline_survives_sigkill_and_is_delivered_once(
-    spawn: Callable[[int], subprocess.Popen[bytes]], tmp_path: Path
+    lives: StationLives, tmp_path: Path
 ) -> None:
-    data_dir, port = tmp_path / "station", free_port()
-    first = spawn(port)  # nobody listens on the port: offline
-    await until(lambda: outbox(data_dir) == 1)
-    await kill(first)
+    config = tmp_path / "ocpp.json"
+    config.write_text(json.dumps({"SupportedFeatureProfiles": SECURITY_PROFILES}))
+    data_dir, port = lives.data_dir, free_port()
+    first = simulate(lives, port, config)  # nobody listens on the port: offline
+    await until(lambda: outbox(data_dir) == 1, timeout=START, poll=0.02)
+    await lives.kill(first)
     csms = SecurityCsms()
-    await csms.listen(port)
+    await csms.start(port)
     try:
-        second = spawn(port)
-        await until(lambda: len(startups(csms)) >= 2)
-        await until(lambda: outbox(data_dir) == 0)
-        await kill(second)
-        third = spawn(port)
-        await until(lambda: len(startups(csms)) >= 3)
-        await until(lambda: outbox(data_dir) == 0)
-        await kill(third)
+        second = simulate(lives, port, config)
+        await until(lambda: len(startups(csms)) >= 2, timeout=START, poll=0.02)
+        await until(lambda: outbox(data_dir) == 0, timeout=START, poll=0.02)
+        await lives.kill(second)
+        third = simulate(lives, port, config)
+        await until(lambda: len(startups(csms)) >= 3, timeout=START, poll=0.02)
+        await until(lambda: outbox(data_dir) == 0, timeout=START, poll=0.02)
+        await lives.kill(third)
         stamps = startups(csms)
         assert len(stamps) == 3 and len(set(stamps)) == 3, stamps  # each life's event once, none twice
         assert stamps == sorted(stamps)  # life 1's event first: it was journaled first

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from chargebox.clock import VirtualClock
+from chargebox.firmware_image import make_image
 from chargebox.signing import sign_file
-from chargebox.sim.installer import make_image
 from chargebox.store import Store
 from chargebox.transfer import Transfer, TransferSettings
 from tests.firmware.conftest import HttpFiles, ScriptedTransfer, iso, settled

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.protocol.messages import Action
+from chargebox.sim.control import start_control
 from chargebox.sim.hardware import HardwarePart
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
 from chargebox.web import Limits
+from tests.loopback import until
 
 WAIT = 5.0
 
@@ -29,6 +32,7 @@ WAIT = 5.0
 @dataclass
 class Control:
     sim: Simulator
+    runner: web.AppRunner
     csms: CentralSystem
     http: aiohttp.ClientSession
     base: str
@@ -63,14 +67,6 @@ class Control:
         return found
 
 
-async def until(condition: Callable[[], object]) -> None:
-    async def check() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(check(), WAIT)
-
-
 @pytest.fixture
 async def control() -> AsyncIterator[Control]:
     csms = CentralSystem()
@@ -82,16 +78,17 @@ async def control() -> AsyncIterator[Control]:
         reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
     )
     sim = Simulator(simulated_station(settings))
-    control_port = await sim.start_control("127.0.0.1", 0)
+    runner, control_port = await start_control(sim, "127.0.0.1", 0)
     run = asyncio.ensure_future(sim.run())
     async with aiohttp.ClientSession() as http:
-        api = Control(sim, csms, http, f"http://127.0.0.1:{control_port}")
+        api = Control(sim, runner, csms, http, f"http://127.0.0.1:{control_port}")
         await until(lambda: sim.station.boot.registration is not None and sim.station.transport.connected)
         yield api
     await sim.stop()
     run.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await run
+    await runner.cleanup()
     await csms.stop()
 
 

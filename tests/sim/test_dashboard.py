@@ -86,9 +86,7 @@ async def test_a_station_whose_dashboard_is_open_stops_at_once(control: Control)
     SHUTDOWN_TIMEOUT, or with aiohttp's default 60 s for a page left open, ``simulate`` hung on Ctrl-C)."""
     async with control.http.get(control.base + "/api/events") as response:
         await Events(response).until("state")
-        runner = control.sim._runner
-        assert runner is not None
-        await asyncio.wait_for(runner.cleanup(), SHUTDOWN_TIMEOUT / 2)
+        await asyncio.wait_for(control.runner.cleanup(), SHUTDOWN_TIMEOUT / 2)
         await response.content.read()  # what was pushed before, then the end of a complete response
         assert response.content.at_eof()
 

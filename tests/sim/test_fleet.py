@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import VirtualClock
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.errors import ConfigError
@@ -22,7 +22,8 @@ from chargebox.sim.ev import EV_MODELS
 from chargebox.sim.fleet import AutoDriver, Fleet, FleetSettings, RoundTrips
 from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.hardware import SimulatedEv
-from chargebox.sim.template import AutoSettings, parse_template, read_template
+from chargebox.sim.template import parse_template, read_template
+from tests.loopback import until
 from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
 FIGURES = {"stations", "connected", "booted", "messagesSent", "messagesPerSecond", "errors", "reconnects",
@@ -37,16 +38,14 @@ async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
     await system.stop()
 
 
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+async def until_fleet(condition: Callable[[], object]) -> None:
+    """A fleet of stations on two cores takes longer than one station."""
+    await until(condition, timeout=20.0, poll=0.05)
 
 
 async def running(fleet: Fleet) -> asyncio.Future[None]:
     task = asyncio.ensure_future(fleet.run())
-    await until(lambda: fleet.figures()["booted"] == fleet.settings.count or task.done())
+    await until_fleet(lambda: fleet.figures()["booted"] == fleet.settings.count or task.done())
     if task.done():
         task.result()
     return task
@@ -59,7 +58,7 @@ async def test_a_fleet_of_200_stations_boots_against_the_built_in_central_system
     fleet = Fleet(FleetSettings(csms_url=f"ws://127.0.0.1:{port}", count=200, connect_rate=1000))
     task = await running(fleet)
     try:
-        await until(lambda: fleet.round_trips.sent >= 200 * 3)  # a boot and two StatusNotifications each
+        await until_fleet(lambda: fleet.round_trips.sent >= 200 * 3)  # a boot and two StatusNotifications each
         figures = fleet.figures()
         assert set(figures) >= FIGURES
         assert (figures["stations"], figures["connected"], figures["booted"]) == (200, 200, 200)
@@ -144,7 +143,9 @@ async def test_auto_sessions_charge_along_the_ev_curve_against_the_central_syste
     )  # fmt: skip
     task = await running(fleet)
     try:
-        await until(lambda: all(sim.station.connectors[1].transaction_id is not None for sim in fleet.sims.values()))
+        await until_fleet(
+            lambda: all(sim.station.connectors[1].transaction_id is not None for sim in fleet.sims.values())
+        )
         assert all(driver.events[0][1] == "plug" for driver in fleet.drivers.values())
     finally:
         task.cancel()
@@ -295,7 +296,7 @@ async def test_fleet_ends_cleanly_on_sigterm(csms: tuple[CentralSystem, int], tm
         *CLI, "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", "3", "--stats-json", str(stats),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    await until(lambda: len(system.sessions) == 3)
+    await until_fleet(lambda: len(system.sessions) == 3)
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 15) == 0
     assert json.loads(stats.read_text())["stations"] == 3
@@ -354,7 +355,7 @@ async def test_auto_sessions_report_soc_in_meter_values_when_the_template_asks(
     )  # fmt: skip
     task = await running(fleet)
     try:
-        await until(lambda: len(socs) >= 2)
+        await until_fleet(lambda: len(socs) >= 2)
         assert 10.0 <= socs[0] <= 70.0 and socs[-1] >= socs[0]
     finally:
         task.cancel()

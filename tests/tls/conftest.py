@@ -8,7 +8,6 @@ real clock (TLS handshakes are real), so every wait is a poll with a timeout.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -105,14 +104,6 @@ async def runner() -> AsyncIterator[StationRunner]:
     stations = StationRunner("ws://127.0.0.1:1")
     yield stations
     await stations.close()
-
-
-async def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    async def check() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(check(), timeout)
 
 
 # The certificate messages are the Security profile's, offered when SupportedFeatureProfiles names it.

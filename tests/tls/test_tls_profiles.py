@@ -24,8 +24,9 @@ from ocpp.v16.enums import ConfigurationStatus
 from chargebox.errors import ConfigError
 from chargebox.station.kernel.tls import TlsSettings
 from tests.interop.conftest import StationRunner, basic
+from tests.loopback import until
 from tests.security.conftest import SECURITY_PROFILES
-from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, wait_until
+from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms
 
 PASSWORD = "0123456789abcdef0123"
 
@@ -92,7 +93,7 @@ async def test_T_44_refuses_a_central_system_certificate_it_cannot_verify(
         password=PASSWORD,
         tls=TlsSettings(ca_file=pki.ca_file, server_name=SERVER_NAME, security_profile=2),
     )
-    await wait_until(lambda: station.transport.attempts >= 2)
+    await until(lambda: station.transport.attempts >= 2)
     assert csms.sessions == []
     assert "security event InvalidCentralSystemCertificate" in caplog.text
     assert PASSWORD not in caplog.text
@@ -141,7 +142,7 @@ async def test_T_44_a_central_system_offering_old_tls_or_other_suites_is_refused
             context.set_ciphers("DEFAULT:@SECLEVEL=0")
             context.minimum_version = ssl.TLSVersion.TLSv1
             context.maximum_version = ssl.TLSVersion.TLSv1_1
-        else:  # TLS 1.2 with a suite outside A00.FR.314-318 (no GCM)
+        else:  # TLS 1.2 with a suite outside A00.FR.318 (no GCM)
             context.maximum_version = ssl.TLSVersion.TLSv1_2
             context.set_ciphers("ECDHE-RSA-AES128-SHA")
     caplog.set_level(logging.WARNING, "chargebox")
@@ -151,7 +152,7 @@ async def test_T_44_a_central_system_offering_old_tls_or_other_suites_is_refused
             password=PASSWORD,
             tls=TlsSettings(ca_file=pki.ca_file, server_name=SERVER_NAME, security_profile=2),
         )
-        await wait_until(lambda: event in [e.event_type for e in station.store.security_log.entries()])
+        await until(lambda: event in [e.event_type for e in station.store.security_log.entries()])
     assert f"security event {event}" in caplog.text
     assert PASSWORD not in caplog.text
 
@@ -174,7 +175,7 @@ async def test_T_44_a_wss_central_system_that_refuses_the_basic_credentials_is_a
         password=PASSWORD,
         tls=TlsSettings(ca_file=pki.ca_file, server_name=SERVER_NAME, security_profile=2),
     )
-    await wait_until(lambda: len(csms.refused) >= 1 and station.transport.attempts >= 2)
+    await until(lambda: len(csms.refused) >= 1 and station.transport.attempts >= 2)
     assert "security event FailedToAuthenticateAtCentralSystem" in caplog.text
 
 
@@ -247,7 +248,7 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
     assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
     assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
     station.certificates.sign_certificate()
-    await wait_until(lambda: len(csms.csrs) == 1)
+    await until(lambda: len(csms.csrs) == 1)
     csr = x509.load_pem_x509_csr(csms.csrs[0].encode())
     assert csr.is_signature_valid
     assert csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CP-1"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import websockets
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
@@ -27,19 +27,10 @@ from websockets.http11 import Request, Response
 from chargebox.sim.simulator import simulated_station
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
+from tests.loopback import LoopbackServer
 
 WAIT = 5.0
 QUICK = ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1)
-
-
-async def until(condition: Callable[[], object], *, timeout: float = WAIT, poll: float = 0.01) -> None:
-    """Poll ``condition`` until it holds; TimeoutError after ``timeout``."""
-
-    async def check() -> None:
-        while not condition():
-            await asyncio.sleep(poll)
-
-    await asyncio.wait_for(check(), timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +41,7 @@ class Upgrade:
 
 
 @dataclass
-class PlainServer:
+class PlainServer(LoopbackServer):
     """A websockets server with knobs for the handshake and keep-alive."""
 
     status: HTTPStatus | None = None  # answer this instead of upgrading (T-5)
@@ -62,8 +53,6 @@ class PlainServer:
     messages: list[str | bytes] = field(default_factory=list)
     pings: list[float] = field(default_factory=list)
     close_codes: list[int | None] = field(default_factory=list)
-    port: int = 0
-    _server: Server | None = None
 
     async def start(self) -> int:
         server = self
@@ -85,29 +74,15 @@ class PlainServer:
                     server.pings.append(self.loop.time())
                 super().process_event(event)
 
-        self._server = await serve(
+        return await self.listen(
             self._serve,
-            "127.0.0.1",
             0,
             subprotocols=[websockets.Subprotocol(p) for p in self.subprotocols] if self.subprotocols else None,
             process_request=self._process_request,
             process_response=self._process_response,
             create_connection=Recording,
-            ping_interval=None,
             compression="deflate",  # accept permessage-deflate if offered, so only the client decides
         )
-        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         self.upgrades.append(Upgrade(asyncio.get_running_loop().time(), request.path, request.headers.copy()))

@@ -17,7 +17,8 @@ from chargebox.errors import CsmsUnreachable
 from chargebox.sim.simulator import simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import LinkSettings, ReconnectPolicy, csms_url_problem
-from tests.transport.conftest import WAIT, DeadPeer, PlainServer, StationRunner, until
+from tests.loopback import until
+from tests.transport.conftest import WAIT, DeadPeer, PlainServer, StationRunner
 
 ServerFactory = Callable[..., Any]
 

@@ -24,7 +24,6 @@ from chargebox.errors import HardwareError, UserError
 from chargebox.redact import redact
 from chargebox.run.config import RunConfig, load
 from chargebox.run.hardware import Hardware, build
-from chargebox.sim.hardware import SimulatedHardware
 from chargebox.station.station import Station, connector_count
 from chargebox.store import Store
 from chargebox.tasks import Tasks
@@ -90,9 +89,6 @@ async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
     tasks = Tasks(log, "driver")
     for what, loop in hardware.background.items():
         tasks.supervise(functools.partial(loop, station), clock, what)
-    for connector_id in hardware.plugged_at_start:  # [hardware.ev] driver = "simulated", plugged = [...]
-        assert isinstance(hardware.ports.ev, SimulatedHardware)
-        hardware.ports.ev.plug(connector_id)
     for connector_id in range(1, count + 1):  # a cable already in at start (the pilot was read above)
         if hardware.ports.ev.plugged(connector_id):
             await station.plugged(connector_id)

@@ -9,7 +9,6 @@ names the key (``station.toml: [station] csms: ...``). ``[station]`` keys map on
 from __future__ import annotations
 
 import ssl
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -27,8 +26,8 @@ from chargebox.station.station import StationSettings, connector_count
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy, csms_url_problem
+from chargebox.user_files import MAX_CONFIG_BYTES, MIB, ca_context, parse_config, read_text
 
-MIB: Final = 1024 * 1024
 MAX_ID_LENGTH: Final = 48  # as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit), as simulate
 PASSWORD_LENGTH: Final = (16, 40)  # T-41: the AuthorizationKey rule
 
@@ -42,18 +41,7 @@ class RunConfig:
 
 def load(path: Path) -> RunConfig:
     """Read and check the whole file; ``ConfigError`` (one line) on the first problem."""
-    name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
-    return parse(data, name)
+    return parse(parse_config(read_text(path, "--config", MAX_CONFIG_BYTES), path.name, toml=True), path.name)
 
 
 def parse(data: dict[str, Any], name: str = "station.toml") -> RunConfig:
@@ -133,6 +121,6 @@ def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, 
 
 def _ca_context(s: Section, path: Path) -> ssl.SSLContext:
     try:
-        return ssl.create_default_context(cafile=str(path))
-    except (OSError, ssl.SSLError) as exc:
-        raise s.error("ca_file", f"{path}: not a readable PEM CA certificate: {exc}") from exc
+        return ca_context(path, "")
+    except ConfigError as exc:
+        raise s.error("ca_file", str(exc)) from exc

@@ -11,11 +11,13 @@
 
 There is no default driver: a port without its table is an error, so a real charger never ends up
 simulating a part. The simulated parts share one ``SimulatedHardware`` (its meter counts what its contactor
-lets through).
+lets through); they are the simulator's, imported by name only when a file names one (``SIMULATED``), so
+``run/`` never imports ``sim/`` and a real charger's process holds no simulator code.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +36,11 @@ from chargebox.store import Store
 PORTS: Final = ("meter", "contactor", "lock", "ev", "card_reader", "installer")
 MAX_UNIT: Final = 247  # Modbus unit ids 1 to 247 (0 is broadcast)
 Background = Callable[[Station], Awaitable[None]]
+# driver = "simulated": the simulator's part for each port, as (module, class)
+SIMULATED: Final = {
+    "hardware": ("chargebox.sim.hardware", "SimulatedHardware"),
+    "installer": ("chargebox.sim.installer", "SimulatedInstaller"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +68,6 @@ class Hardware:
     background: dict[str, Background]
     startup: list[Callable[[], Awaitable[object]]]
     buses: Buses
-    plugged_at_start: list[int] = field(default_factory=list)
 
 
 def read_hardware(section: Section, *, connectors: int, fixed_cable: bool) -> HardwarePlan:
@@ -182,24 +188,20 @@ def build(plan: HardwarePlan, *, clock: Clock, store: Store, connectors: int, fa
     buses = Buses()
     simulated: Any = None
     if plan.uses("simulated"):
-        from chargebox.sim.hardware import SimulatedHardware
-
-        simulated = SimulatedHardware(clock=clock, connectors=connectors, energy_wh=store.connectors.all_meter_wh())
+        simulated = _simulated("hardware")(clock=clock, connectors=connectors,
+                                           energy_wh=store.connectors.all_meter_wh())  # fmt: skip
     background: dict[str, Background] = {}
     startup: list[Callable[[], Awaitable[object]]] = []
     built: dict[str, Any] = {}
-    plugged_at_start: list[int] = []
     for port, p in plan.ports.items():
         o = p.options
         bus = buses.get(p.link) if p.link is not None else None
         if p.driver == "simulated" and port == "installer":
-            from chargebox.sim.installer import SimulatedInstaller
-
-            built[port] = SimulatedInstaller(store=store, clock=clock, factory_version=factory_version, **o)
+            built[port] = _simulated("installer")(store=store, clock=clock, factory_version=factory_version, **o)
         elif p.driver == "simulated":
             built[port] = simulated
-            if port == "ev":
-                plugged_at_start = o["plugged"]
+            for connector_id in o.get("plugged", ()):  # [hardware.ev] plugged = [...]: cables in at start
+                simulated.plug(connector_id)
         elif port == "meter":
             assert bus is not None
             meter = ModbusMeter(bus, clock=clock, log=log, **o)
@@ -223,7 +225,13 @@ def build(plan: HardwarePlan, *, clock: Clock, store: Store, connectors: int, fa
             built[port] = SlotInstaller(Path(o["slots_dir"]), reboot_command=o["reboot_command"], log=log)
     ports = Ports(meter=built["meter"], contactor=built["contactor"], ev=built["ev"], lock=built.get("lock"),
                   installer=built["installer"])  # fmt: skip
-    return Hardware(ports, background, startup, buses, plugged_at_start)
+    return Hardware(ports, background, startup, buses)
+
+
+def _simulated(part: str) -> Any:
+    """The simulator's class for ``part``, imported now: only a file that names a simulated driver gets here."""
+    module, name = SIMULATED[part]
+    return getattr(importlib.import_module(module), name)
 
 
 def _station_free(run: Callable[[], Awaitable[None]]) -> Background:

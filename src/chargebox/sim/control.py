@@ -23,10 +23,10 @@ Every answer is JSON; a bad request gets 400 (or 404 for an unknown connector) w
 body: the app is guarded as every control API is (web.py: no cross-site request, no foreign ``Host``, a token
 off loopback, bounded connections and at most ``Limits.event_streams`` event streams, 503 beyond).
 The API drives a simulator on a developer's machine, but its requests come from scripts and browsers, so what
-reaches the station is held to what OCPP would let through: a body is UTF-8 JSON (RFC 8259) nesting no deeper than
-a frame may (``codec.MAX_DEPTH``), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as
-1), and an idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log line
-or reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
+reaches the station is held to what OCPP would let through: a body as ``web.json_body`` reads it (UTF-8 JSON,
+bounded in size and depth), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1),
+and an idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log line or
+reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.v16.transactions import Outcome
-from chargebox.web import control_app, json_body, json_error, limits_of
+from chargebox.web import control_app, json_body, json_error, limits_of, serve
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -72,6 +72,12 @@ class _Streams:
 
 
 _STREAMS: Final = web.AppKey("chargebox.event_streams", _Streams)
+
+
+async def start_control(sim: Simulator, host: str, port: int, *, token: str | None = None) -> tuple[web.AppRunner, int]:
+    """Serve the control API and the dashboard of ``sim`` (guarded, web.py: ``token`` required off loopback); the
+    runner (to clean up) and the port (0: any free one)."""
+    return await serve(make_app(sim), host, port, "--control", token=token)
 
 
 def make_app(sim: Simulator) -> web.Application:
@@ -117,9 +123,9 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
             try:
                 code = ChargePointErrorCode(body.get("errorCode", "OtherError"))
             except ValueError:
-                raise _bad(f"unknown errorCode {body.get('errorCode')!r}") from None
+                raise json_error(web.HTTPBadRequest, f"unknown errorCode {body.get('errorCode')!r}") from None
             if code is ChargePointErrorCode.NO_ERROR:
-                raise _bad("a fault needs an errorCode other than NoError")
+                raise json_error(web.HTTPBadRequest, "a fault needs an errorCode other than NoError")
             sim.fault(connector_id, code, _optional_str(body, "info"))
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
@@ -226,10 +232,6 @@ async def _end_streams(app: web.Application) -> None:
     app[_STREAMS].close()
 
 
-def _bad(message: str) -> web.HTTPException:
-    return json_error(web.HTTPBadRequest, message)
-
-
 def _connector_id(request: web.Request, sim: Simulator) -> int:
     raw = request.match_info["connector"]
     if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
@@ -240,7 +242,7 @@ def _connector_id(request: web.Request, sim: Simulator) -> int:
 def _id_tag(body: dict[str, Any]) -> str:
     id_tag = body.get("idTag")
     if not isinstance(id_tag, str) or not is_id_token(id_tag):
-        raise _bad(f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
+        raise json_error(web.HTTPBadRequest, f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
     return id_tag
 
 
@@ -249,14 +251,14 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not is_ci_string(value, _INFO_LENGTH):
-        raise _bad(f"{name} must be at most {_INFO_LENGTH} printable ASCII characters")
+        raise json_error(web.HTTPBadRequest, f"{name} must be at most {_INFO_LENGTH} printable ASCII characters")
     return value
 
 
 def _hardware_fault(body: dict[str, Any]) -> tuple[HardwarePart, bool]:
     part, on = body.get("part"), body.get("on")
     if not isinstance(part, str) or part not in tuple(HardwarePart):
-        raise _bad(f"part must be one of {', '.join(HardwarePart)}")
+        raise json_error(web.HTTPBadRequest, f"part must be one of {', '.join(HardwarePart)}")
     if not isinstance(on, bool):
-        raise _bad("on must be true or false")
+        raise json_error(web.HTTPBadRequest, "on must be true or false")
     return HardwarePart(part), on

@@ -16,8 +16,9 @@ from aiohttp import web
 from rich.console import Console
 
 from chargebox.csms.server import CentralSystem, CsmsEvent
+from chargebox.firmware_image import default_payload, make_image
 from chargebox.protocol import messages as m
-from chargebox.sim.installer import SimulatedInstaller, default_payload, make_image
+from chargebox.sim.installer import SimulatedInstaller
 from chargebox.sim.progress import DownloadProgress
 from chargebox.station.station import Station
 from chargebox.station.v16.firmware import FirmwareProgress

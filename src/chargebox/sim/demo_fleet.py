@@ -13,9 +13,10 @@ import time
 from rich.console import Console
 from rich.live import Live
 
+from chargebox.auto_sessions import AutoSettings
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.sim.fleet import Fleet, FleetSettings, figures_table
-from chargebox.sim.template import AutoSettings, Template
+from chargebox.sim.template import Template
 
 STATIONS = 8
 SECONDS = 4.0

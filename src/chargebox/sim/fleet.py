@@ -33,13 +33,14 @@ from typing import Any, Final, Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
 from chargebox.protocol.messages import RegistrationStatus
 from chargebox.rpc import SendOutcome
 from chargebox.sim.ev import EvModel
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.simulator import Simulator, simulated_station
-from chargebox.sim.template import AutoSettings, Template
+from chargebox.sim.template import Template
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import StationSettings
 from chargebox.station.tls import TlsSettings
@@ -317,65 +318,6 @@ class Fleet:
                 for sim in matching[:limit]
             ],
         }
-
-
-async def run_fleet(
-    fleet: Fleet,
-    *,
-    duration: float | None,
-    stats_json: Path | None,
-    control: tuple[str, int] | None,
-    live: bool,
-    control_token: str | None = None,
-) -> int:
-    """``chargebox fleet``: run, show the figures live (on a terminal), and always end with the summary
-    and ``--stats-json``, whether the run ended by ``--duration``, Ctrl-C or SIGTERM."""
-    from rich.console import Console
-    from rich.live import Live
-
-    console = Console()
-    runner = None
-    try:
-        if control is not None:
-            from chargebox.sim.fleet_control import start_fleet_control
-            from chargebox.web import url
-
-            runner, port = await start_fleet_control(fleet, *control, token=control_token)
-            base = url(control[0], port)
-            log.info("= fleet dashboard on %s (control API: %sapi/fleet, %sapi/stations)", base, base, base)
-        if live:
-            with Live(figures_table(fleet.figures()), console=console, refresh_per_second=2) as view:
-                task = asyncio.ensure_future(fleet.run(duration))
-                try:
-                    while not task.done():
-                        await asyncio.wait({task}, timeout=0.5)
-                        view.update(figures_table(fleet.figures()))
-                    task.result()
-                finally:
-                    task.cancel()
-        else:
-            await fleet.run(duration)
-    finally:
-        figures = fleet.figures()
-        await fleet.stop()
-        if runner is not None:
-            await runner.cleanup()
-        if fleet.sims:  # else the first station could not be made (its one-line error follows): nothing ran
-            console.print(figures_table(figures, title="fleet summary"))
-            if stats_json is not None:
-                write_stats(stats_json, figures)
-    return 0
-
-
-def write_stats(path: Path, figures: dict[str, Any]) -> None:
-    import json
-
-    from chargebox.errors import UserError
-
-    try:
-        path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot write --stats-json {path}: {exc.strerror or exc}") from exc
 
 
 def figures_table(figures: dict[str, Any], title: str = "fleet") -> Any:

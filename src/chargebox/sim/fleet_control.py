@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from chargebox.sim.control import _bad, add_station_routes
+from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.web import control_app, json_error, serve
 
@@ -43,10 +43,10 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     async def stations(request: web.Request) -> web.Response:
         query = request.query.get("q", "")
         if len(query) > MAX_QUERY:
-            raise _bad(f"q must be at most {MAX_QUERY} characters")
+            raise json_error(web.HTTPBadRequest, f"q must be at most {MAX_QUERY} characters")
         raw = request.query.get("limit", "100")
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-            raise _bad(f"limit must be 1 to {MAX_LIMIT}")
+            raise json_error(web.HTTPBadRequest, f"limit must be 1 to {MAX_LIMIT}")
         return web.json_response(fleet.station_rows(query, int(raw)))
 
     app.router.add_get("/api/fleet", figures)

@@ -8,7 +8,6 @@ ports of ``hal``, so a real charger can never end up with a simulated part by de
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from chargebox.clock import Clock, SystemClock
 from chargebox.protocol.messages import ChargePointErrorCode
@@ -17,9 +16,6 @@ from chargebox.sim.installer import SimulatedInstaller
 from chargebox.station.station import Ports, Station, StationSettings, connector_count
 from chargebox.station.v16.transactions import Outcome
 from chargebox.store import Store
-
-if TYPE_CHECKING:
-    from aiohttp.web import AppRunner
 
 
 def simulated_station(settings: StationSettings, *, clock: Clock | None = None, store: Store | None = None) -> Station:
@@ -37,7 +33,6 @@ class Simulator:
     def __init__(self, station: Station) -> None:
         self.station = station
         self.log = station.log
-        self._runner: AppRunner | None = None
 
     # -- hardware events ----------------------------------------------------------------------
 
@@ -81,23 +76,10 @@ class Simulator:
 
     # -- running --------------------------------------------------------------------------------
 
-    async def start_control(self, host: str, port: int, *, token: str | None = None) -> int:
-        """Serve the control API and the dashboard (guarded, web.py: ``token`` required off loopback); returns
-        the port (0: any free one)."""
-        from chargebox.sim.control import make_app  # only with --control: aiohttp costs ~80 ms of start-up (bench/)
-        from chargebox.web import serve
-
-        self._runner, port = await serve(make_app(self), host, port, "--control", token=token)
-        return port
-
     async def run(self, *, plugged: Iterable[int] = ()) -> None:
         for connector_id in plugged:
             await self.plug(connector_id)
-        try:
-            await self.station.run()
-        finally:
-            if self._runner is not None:
-                await self._runner.cleanup()
+        await self.station.run()
 
     async def stop(self) -> None:
         await self.station.stop()

@@ -37,31 +37,20 @@ the key, before any station starts.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from chargebox.auto_sessions import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
+from chargebox.user_files import read_config
 
 _TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev", "auto"})
 _EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})
 _AUTO: Final = frozenset({"mean_gap", "session_min", "session_max"})
-MAX_AUTO_SECONDS: Final = 7 * 86_400  # a week: longer than any gap or session a run is meant to show
-
-
-@dataclass(frozen=True, slots=True)
-class AutoSettings:
-    """How ``fleet --auto`` draws its sessions, per connector (seconds): a newcomer's 20-station, one-minute run
-    shows sessions starting and ending; ``[auto]``, ``--mean-gap`` and ``--session-seconds`` set a real day's."""
-
-    mean_gap_s: float = 20.0  # between an EV leaving (or the start) and the next arriving, exponential
-    session_min_s: float = 30.0
-    session_max_s: float = 300.0
-    cards: int = 50  # idTags AUTO0000.. drawn uniformly
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +62,13 @@ class Template:
     phases: int = 3
     config: Mapping[str, object] = field(default_factory=dict)
     evs: tuple[EvModel, ...] = tuple(EV_MODELS.values())
-    auto: AutoSettings = AutoSettings()
+    auto: AutoSettings = field(default_factory=AutoSettings)
 
 
 def read_template(path: Path) -> Template:
     """Raises:
     ConfigError: the file cannot be read, is not TOML, or a value is out of range."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"--template {path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"--template {path}: not UTF-8 text (byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--template {path}: not valid TOML: {exc}") from exc
-    return parse_template(data, str(path))
+    return parse_template(read_config(path, "--template", toml=True), str(path))
 
 
 def parse_template(data: Mapping[str, Any], source: str) -> Template:

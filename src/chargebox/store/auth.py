@@ -25,9 +25,12 @@ class AuthCacheTable(Table):
     """The authorization cache (A-8); it survives reboots. ClearCache empties it (C-9)."""
 
     def count(self) -> int:
+        """How many idTags are cached: the authorization service evicts past its bound (A-8), and ClearCache logs
+        how many it removed."""
         return int(self._store.rows("SELECT COUNT(*) AS n FROM auth_cache WHERE station = ?", (self.station,))[0]["n"])
 
     def put(self, id_tag: str, status: str, *, expiry_date: str | None, parent_id_tag: str | None, now: str) -> None:
+        """Cache the latest IdTagInfo of an idTag, valid or not (A-8): each answer replaces what an older one said."""
         with self._store.transaction() as db:
             db.execute(
                 "INSERT INTO auth_cache (station, id_tag, status, expiry_date, parent_id_tag, updated_at) "
@@ -58,5 +61,6 @@ class AuthCacheTable(Table):
             )
 
     def clear(self) -> None:
+        """ClearCache (C-9): every entry of this station goes, the Local List is another table and stays."""
         with self._store.transaction() as db:
             db.execute("DELETE FROM auth_cache WHERE station = ?", (self.station,))

@@ -1,4 +1,4 @@
-"""Installed certificates (migration 7; whitepaper section 2, CT-1..CT-8).
+"""Installed certificates (migration 7; whitepaper section 2, CT-1..CT-6).
 
 One row per certificate, kept as PEM with the identifiers GetInstalledCertificateIds and
 DeleteCertificate use (OCSP's CertificateHashData: hash algorithm, issuer name hash, issuer key
@@ -100,6 +100,7 @@ class CertificatesTable(Table):
         return [record.pem for record in self.all(certificate_type)]
 
     def count(self) -> int:
+        """How many certificates are installed: InstallCertificate refuses one past CertificateStoreMaxLength (CT-6)."""
         rows = self._store.rows("SELECT COUNT(*) AS n FROM certificates WHERE station = ?", (self.station,))
         return int(rows[0]["n"])
 

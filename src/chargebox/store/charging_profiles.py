@@ -57,6 +57,7 @@ class ChargingProfilesTable(Table):
             )
 
     def all(self) -> list[ProfileRow]:
+        """Every installed profile in id order, to rebuild the schedules after a reboot (SC-11)."""
         sql = "SELECT * FROM charging_profiles WHERE station = ? ORDER BY profile_id"
         rows = self._store.rows(sql, (self.station,))
         return [

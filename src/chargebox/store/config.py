@@ -20,12 +20,14 @@ class ConfigTable(Table):
     """Configuration key values as OCPP strings (K-13: they persist)."""
 
     def load(self) -> dict[str, str]:
+        """Every stored value, read once at start: the values the central system set outlive a reboot (K-13)."""
         return {
             str(row["key"]): str(row["value"])
             for row in self._store.rows("SELECT key, value FROM config WHERE station = ?", (self.station,))
         }
 
     def save(self, key: str, value: str) -> None:
+        """Store one accepted value before ChangeConfiguration is answered, so an Accepted change is never lost."""
         with self._store.transaction() as db:
             db.execute(
                 "INSERT INTO config (station, key, value) VALUES (?, ?, ?) "
@@ -38,10 +40,12 @@ class StateTable(Table):
     """Small named facts about the station (e.g. the firmware version it booted with)."""
 
     def get(self, key: str) -> str | None:
+        """A fact the station keeps across restarts outside OCPP's keys; None if it was never set."""
         rows = self._store.rows("SELECT value FROM station_state WHERE station = ? AND key = ?", (self.station, key))
         return str(rows[0]["value"]) if rows else None
 
     def set(self, key: str, value: str) -> None:
+        """Replace a fact in one commit, before the station acts on it."""
         with self._store.transaction() as db:
             db.execute(_SET_STATE, (self.station, key, value))
 

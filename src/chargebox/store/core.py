@@ -42,6 +42,9 @@ from chargebox.store.transactions import TransactionsTable
 T = TypeVar("T")
 
 LOCK_NAME: Final = "lock"
+# What a write that fails raises (a full disk, a file gone read-only): the layers above catch it by this name, so
+# that only store/ imports sqlite3.
+StoreError = sqlite3.Error
 
 
 class StoreBackend:
@@ -89,6 +92,8 @@ class StoreBackend:
         return Store(self, station, owner=False)
 
     def close(self) -> None:
+        """Finish the writer, close the connections, and release the data dir's lock last, so the next process
+        finds it free."""
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         if self._writer_db is not None:
@@ -157,6 +162,7 @@ class StoreBackend:
 
     @property
     def version(self) -> int:
+        """The last migration applied (``PRAGMA user_version``): a store newer than this chargebox is refused."""
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
@@ -171,6 +177,7 @@ class StoreBackend:
         self._db.execute("COMMIT")
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Rows as tuples, for the few readers that need no column names (tests, the schema check)."""
         return self._db.execute(sql, args).fetchall()
 
     def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
@@ -223,25 +230,32 @@ class Store:
 
     @property
     def commits(self) -> int:
+        """Group commits the backend made so far: the bench and tests measure how many writes share an fsync."""
         return self.backend.commits
 
     @property
     def version(self) -> int:
+        """The backend's schema version (a fleet's stations share one)."""
         return self.backend.version
 
     async def idle(self) -> None:
+        """Wait until every write handed to the backend is durable (tests, shutdown)."""
         await self.backend.idle()
 
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` in the backend's next group commit: durable when it returns, off the event loop."""
         return await self.backend.write(op)
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One commit made at once on the calling thread, for rare small writes that the caller waits on."""
         return self.backend.transaction()
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """The backend's ``query``."""
         return self.backend.query(sql, args)
 
     def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """The backend's ``rows``: every table reads by column name."""
         return self.backend.rows(sql, args)
 
 

@@ -1,4 +1,5 @@
-"""The firmware job and the diagnostics upload (migration 4; F-1..F-8, D-1..D-4)."""
+"""The firmware job and the diagnostics upload (migration 4; F-1..F-8, D-1..D-4), and ``JobTable``, what every job's
+table is: the whitepaper's GetLog and SignedUpdateFirmware jobs (``security_log.py``) are two more."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ MIGRATIONS: Final[Mapping[int, str]] = {
 
 JobValue = str | int | None
 
-# The columns' defaults (migration 8), read by a station whose job row is not made yet.
+# The columns' defaults in every job table (migrations 4, 8 and 11), read by a station whose row is not made yet.
 _JOB_DEFAULTS: Final[Mapping[str, JobValue]] = {
     "status": "Idle",
     "stage": "idle",
@@ -97,10 +98,11 @@ class DiagnosticsJobRecord:
     received_at: str | None
 
 
-class _JobTable(Table):
+class JobTable(Table):
     """One row per station holding a service's status and its job; every change is one durable commit.
 
-    The columns are the record's fields, so a column added to both cannot be missed by either.
+    The columns are the record's fields, so a column added to both cannot be missed by either. Reading never
+    writes: a station whose job never started reads the columns' defaults, and its first update makes the row.
     """
 
     _table: str
@@ -134,14 +136,16 @@ class _JobTable(Table):
             )
 
     def set_status(self, status: str) -> None:
+        """The seed's status setter: persisted before anything is sent (F-3, D-3)."""
         self.update(status=status)
 
 
-class FirmwareJobTable(_JobTable):
+class FirmwareJobTable(JobTable):
     _table = "firmware_job"
     _columns = tuple(field.name for field in fields(FirmwareJobRecord))
 
     def load(self) -> FirmwareJobRecord:
+        """The firmware job as persisted: ``resume()`` goes on from its stage after a power loss."""
         return FirmwareJobRecord(**self._fields())
 
     def save_job(
@@ -163,11 +167,12 @@ class FirmwareJobTable(_JobTable):
         )
 
 
-class DiagnosticsJobTable(_JobTable):
+class DiagnosticsJobTable(JobTable):
     _table = "diagnostics_job"
     _columns = tuple(field.name for field in fields(DiagnosticsJobRecord))
 
     def load(self) -> DiagnosticsJobRecord:
+        """The diagnostics upload as persisted: ``resume()`` goes on from its stage after a power loss."""
         return DiagnosticsJobRecord(**self._fields())
 
     def save_job(

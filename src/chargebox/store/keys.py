@@ -36,6 +36,7 @@ class PrivateKeysTable(Table):
     """Private keys by purpose; only the certificate service reads them."""
 
     def get(self, purpose: str) -> str | None:
+        """The key kept for ``purpose`` (the pending one of a CSR, the active one of the certificate), if any."""
         rows = self._store.rows(
             "SELECT pem FROM private_keys WHERE station = ? AND purpose = ?", (self.station, purpose)
         )
@@ -52,6 +53,7 @@ class PrivateKeysTable(Table):
         return (str(rows[0]["chain"]), str(rows[0]["key"])) if rows else None
 
     def put(self, purpose: str, pem: str, *, now: str) -> None:
+        """Keep a new key before its CSR is sent (CT-1): a certificate signed for it must find it after a reboot."""
         with self._store.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO private_keys (station, purpose, pem, created_at) VALUES (?, ?, ?, ?)",

@@ -60,6 +60,7 @@ class LocalListTable(Table):
         return _entry(rows[0]) if rows else None
 
     def all(self) -> list[LocalListEntry]:
+        """Every entry: a Differential update counts what the list would hold after it (L-4)."""
         rows = self._store.rows(
             "SELECT id_tag, status, expiry_date, parent_id_tag FROM local_list WHERE station = ? ORDER BY id_tag",
             (self.station,),
@@ -67,6 +68,7 @@ class LocalListTable(Table):
         return [_entry(row) for row in rows]
 
     def count(self) -> int:
+        """The list's size: SendLocalList refuses an update past LocalAuthListMaxLength (L-4)."""
         rows = self._store.rows("SELECT COUNT(*) AS n FROM local_list WHERE station = ?", (self.station,))
         return int(rows[0]["n"])
 

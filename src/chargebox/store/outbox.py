@@ -70,15 +70,18 @@ class OutboxTable(Table):
     """Transaction-related messages, written before they are sent and deleted when answered (Q-1, Q-2)."""
 
     async def append(self, action: str, payload: bytes, tx_ref: int | None) -> int:
+        """Journal a transaction message before it is sent (Q-1); its seq is its place in the order (Q-2)."""
         return await self._store.write(lambda db: enqueue(db, self.station, action, payload, tx_ref))
 
     def head(self) -> OutboxItem | None:
+        """The oldest pending message: the only one that may be sent next (Q-2, T-20)."""
         rows = self._store.rows(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE station = ? ORDER BY seq LIMIT 1", (self.station,)
         )
         return _outbox_item(rows[0]) if rows else None
 
     def get(self, seq: int) -> OutboxItem | None:
+        """One pending message by seq; None once it was answered or moved to the dead letters."""
         rows = self._store.rows(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE station = ? AND seq = ?", (self.station, seq)
         )
@@ -92,6 +95,7 @@ class OutboxTable(Table):
         ]
 
     def count(self) -> int:
+        """Messages journaled and not answered yet: the lane's backlog, shown in ``/api/state``."""
         return int(self._store.rows("SELECT COUNT(*) AS n FROM outbox WHERE station = ?", (self.station,))[0]["n"])
 
     async def remove(self, seq: int, then: Op | None = None) -> None:
@@ -105,6 +109,7 @@ class OutboxTable(Table):
         await self._store.write(op)
 
     async def failed(self, seq: int, attempts: int, next_try_at: float) -> None:
+        """Count a CALLERROR answer and when the retry may go (Q-4), so a reboot does not reset either."""
         await self._store.write(
             lambda db: db.execute(
                 "UPDATE outbox SET attempts = ?, next_try_at = ? WHERE station = ? AND seq = ?",
@@ -138,11 +143,13 @@ class DeadLettersTable(Table):
     """Outbox entries given up on, kept for the operator to inspect (nothing sends them again)."""
 
     def count(self) -> int:
+        """How many messages were given up on, for ``/api/state``."""
         return int(
             self._store.rows("SELECT COUNT(*) AS n FROM dead_letters WHERE station = ?", (self.station,))[0]["n"]
         )
 
     def all(self) -> list[DeadLetter]:
+        """Every message given up on, content and reason, for the diagnostics archive."""
         rows = self._store.rows(
             "SELECT seq, action, payload, tx_ref, attempts, reason, moved_at FROM dead_letters WHERE station = ? "
             "ORDER BY seq",

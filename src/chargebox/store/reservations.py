@@ -37,6 +37,7 @@ class ReservationRecord:
 
 class ReservationsTable(Table):
     def all(self) -> list[ReservationRecord]:
+        """Every reservation held, to restore them after a reboot and to expire them on time (R-6)."""
         rows = self._store.rows(
             "SELECT reservation_id, connector_id, id_tag, parent_id_tag, expiry_date FROM reservations "
             "WHERE station = ? ORDER BY reservation_id",
@@ -72,6 +73,7 @@ class ReservationsTable(Table):
             )
 
     def remove(self, reservation_id: int) -> None:
+        """A reservation ended (used, expired, cancelled: R-6, C-1); nothing happens if it was gone already."""
         with self._store.transaction() as db:
             db.execute(
                 "DELETE FROM reservations WHERE station = ? AND reservation_id = ?", (self.station, reservation_id)

@@ -1,12 +1,12 @@
-"""The security log and the jobs of the security whitepaper (migration 8; T-45, LG-1..LG-4, SF-1..SF-10).
+"""The security log and the jobs of the security whitepaper (migration 11; T-45, LG-1..LG-4, SF-1..SF-10).
 
 ``security_log``: every security event the station detected (whitepaper A04.FR.01: all of them are logged, the
 critical ones are also sent), newest last, bounded to ``max_rows`` per station so a station flooded with bad
 frames or failed TLS handshakes cannot fill its disk. GetLog(SecurityLog) uploads these rows.
 
 ``log_job`` and ``signed_firmware_job``: the GetLog upload and the SignedUpdateFirmware job, one row per station,
-journalled by the job engine (``station/kernel/jobs.py``) like ``firmware_job`` and ``diagnostics_job``, so either
-resumes after a power loss.
+journalled by the job engine (``station/kernel/jobs.py``) like ``firmware_job`` and ``diagnostics_job`` and read and
+written as they are (``jobs.JobTable``), so either resumes after a power loss.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
+from chargebox.store.jobs import JobTable
 from chargebox.store.table import Table
 
 MAX_ROWS: Final = 1_000  # security events kept per station; the oldest go first
@@ -115,15 +116,13 @@ class SecurityLogTable(Table):
         ]
 
     def count(self) -> int:
+        """How many events are kept (at most ``max_rows``), for the tests of the bound."""
         rows = self._store.rows("SELECT COUNT(*) AS n FROM security_log WHERE station = ?", (self.station,))
         return int(rows[0]["n"])
 
 
 def _within(moment: datetime, oldest: datetime | None, latest: datetime | None) -> bool:
     return (oldest is None or moment >= oldest) and (latest is None or moment <= latest)
-
-
-JobValue = str | int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,44 +166,19 @@ class SignedFirmwareJobRecord:
     received_at: str | None
 
 
-class _StationJobTable(Table):
-    """One row per station holding a job; created on first use; every change is one commit."""
-
-    _table: str
-    _columns: tuple[str, ...]
-
-    def _fields(self) -> dict[str, Any]:
-        columns = ", ".join(self._columns)
-        rows = self._store.rows(f"SELECT {columns} FROM {self._table} WHERE station = ?", (self.station,))
-        if not rows:
-            with self._store.transaction() as db:
-                db.execute(f"INSERT OR IGNORE INTO {self._table} (station) VALUES (?)", (self.station,))
-            rows = self._store.rows(f"SELECT {columns} FROM {self._table} WHERE station = ?", (self.station,))
-        return {name: rows[0][name] for name in self._columns}
-
-    def update(self, **fields: JobValue) -> None:
-        unknown = set(fields) - set(self._columns)
-        if unknown:
-            raise ValueError(f"{self._table} has no column {sorted(unknown)}")
-        self._fields()  # the row exists
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self._store.transaction() as db:
-            db.execute(
-                f"UPDATE {self._table} SET {assignments} WHERE station = ?", (*tuple(fields.values()), self.station)
-            )
-
-
-class LogJobTable(_StationJobTable):
+class LogJobTable(JobTable):
     _table = "log_job"
     _columns = tuple(field.name for field in fields(LogJobRecord))
 
     def load(self) -> LogJobRecord:
+        """The GetLog upload as persisted: ``resume()`` goes on from its stage after a power loss."""
         return LogJobRecord(**self._fields())
 
 
-class SignedFirmwareJobTable(_StationJobTable):
+class SignedFirmwareJobTable(JobTable):
     _table = "signed_firmware_job"
     _columns = tuple(field.name for field in fields(SignedFirmwareJobRecord))
 
     def load(self) -> SignedFirmwareJobRecord:
+        """The signed firmware job as persisted: ``resume()`` goes on from its stage after a power loss."""
         return SignedFirmwareJobRecord(**self._fields())

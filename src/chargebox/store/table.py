@@ -12,18 +12,36 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from chargebox.store.core import Store
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 Op = Callable[[sqlite3.Connection], Any]
+T = TypeVar("T")
+
+
+class TableStore(Protocol):
+    """What a table group needs of its store (``core.Store`` is one): the station whose rows it reads, reads,
+    and writes in one commit each. A protocol, not the store itself, because the store is built from the
+    table groups: neither module imports the other's."""
+
+    @property
+    def station(self) -> str:
+        """The station whose rows the group reads and writes."""
+
+    def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Rows read by column name."""
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One commit made at once."""
+
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """``op`` in the next group commit."""
 
 
 class Table:
     """A group of tables reached as one attribute of the store (``store.outbox``, ``store.firmware``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: TableStore) -> None:
         self._store = store
 
     @property
@@ -33,10 +51,12 @@ class Table:
 
 
 def opt_str(value: object) -> str | None:
+    """A nullable TEXT column as ``str | None``."""
     return None if value is None else str(value)
 
 
 def opt_int(value: object) -> int | None:
+    """A nullable INTEGER column as ``int | None`` (also when an older writer stored it as text)."""
     return None if value is None else int(str(value))
 
 

@@ -125,6 +125,7 @@ class TransactionsTable(Table):
         return ref
 
     def open_transactions(self) -> list[TransactionRecord]:
+        """Transactions a power loss cut: after the next accepted boot each ends with PowerLoss (X-12)."""
         rows = self._store.rows(
             f"SELECT {_TX_COLUMNS} FROM transactions WHERE station = ? AND stopped_at IS NULL ORDER BY ref",
             (self.station,),
@@ -132,12 +133,14 @@ class TransactionsTable(Table):
         return [_tx_record(row) for row in rows]
 
     def get(self, ref: int) -> TransactionRecord | None:
+        """A transaction by its local ref, which it has before the central system gives it a transactionId (X-4)."""
         rows = self._store.rows(
             f"SELECT {_TX_COLUMNS} FROM transactions WHERE station = ? AND ref = ?", (self.station, ref)
         )
         return _tx_record(rows[0]) if rows else None
 
     def by_transaction_id(self, transaction_id: int) -> TransactionRecord | None:
+        """The newest transaction the central system knows by this id (its transactionId, X-4)."""
         rows = self._store.rows(
             f"SELECT {_TX_COLUMNS} FROM transactions WHERE station = ? AND transaction_id = ? "
             "ORDER BY ref DESC LIMIT 1",
@@ -180,6 +183,7 @@ class TransactionsTable(Table):
         await self._store.write(lambda db: _register(db, self.station, ref, connector_id, meter_wh, at))
 
     def samples(self, ref: int) -> list[bytes]:
+        """The samples kept for the StopTransaction's transactionData, oldest first (MV-3)."""
         rows = self._store.rows(
             "SELECT meter_value FROM tx_samples WHERE station = ? AND tx_ref = ? ORDER BY seq", (self.station, ref)
         )
@@ -224,6 +228,8 @@ class TransactionsTable(Table):
         )
 
     async def mark_deauthorized(self, ref: int) -> None:
+        """Remember that the central system refused the idTag (X-5), so the stop after a reboot still says
+        DeAuthorized."""
         await self._store.write(
             lambda db: db.execute(
                 "UPDATE transactions SET deauthorized = 1 WHERE station = ? AND ref = ?", (self.station, ref)

@@ -3,7 +3,7 @@
 ``slots_dir`` holds two slot directories, ``a`` and ``b``, and a symlink ``current`` naming the active one
 (the boot scripts start the firmware from ``slots_dir/current``). Installing:
 
-1. checks the image (the format ``chargebox firmware-image`` writes, ``sim/installer.py``: a header with the
+1. checks the image (the format ``chargebox firmware-image`` writes, ``firmware_image.py``: a header with the
    version, size and SHA-256, then the payload); any other file is refused, an image is never guessed at;
 2. writes the payload into the inactive slot as ``firmware.bin`` with its ``VERSION``, each through a
    temporary file, fsync and rename, then verifies the written payload against the header's SHA-256;
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from chargebox.errors import HardwareError
-from chargebox.sim.installer import MAX_HEADER, ImageError, ImageHeader, read_header, verify_image
+from chargebox.firmware_image import MAX_HEADER, ImageError, ImageHeader, read_header, verify_image
 
 SLOTS: Final = ("a", "b")
 CURRENT: Final = "current"
@@ -40,6 +40,7 @@ class SlotInstaller:
         self._log = log
 
     def running_version(self) -> str | None:
+        """The version in the active slot, as the bootloader booted it; None before chargebox installed one."""
         try:
             text = (self.slots_dir / CURRENT / VERSION).read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
@@ -47,6 +48,7 @@ class SlotInstaller:
         return text or None
 
     def active_slot(self) -> str | None:
+        """Which slot ``current`` points to: the install writes the other, so a failed one leaves this one booting."""
         try:
             target = os.readlink(self.slots_dir / CURRENT)
         except OSError:
@@ -54,6 +56,8 @@ class SlotInstaller:
         return target if target in SLOTS else None
 
     async def install(self, image: Path) -> str:
+        """Verify, write to the inactive slot, read back, flip ``current`` and reboot; any failure leaves the old
+        slot booting (F-7)."""
         try:
             version, slot = await asyncio.to_thread(self._write_slot, image)
         except (ImageError, OSError) as exc:

@@ -63,10 +63,13 @@ class ModbusContactor:
         self.outputs = outputs
 
     async def close(self, connector_id: int) -> None:
+        """Close the coil and trust the feedback input, not the command: a contactor that did not close is a
+        HardwareError."""
         if not await self.outputs.switch(connector_id, True):
             raise HardwareError(f"connector {connector_id}: contactor feedback says open after closing")
 
     async def open(self, connector_id: int) -> None:
+        """Open the coil; feedback still closed (welded?) is a HardwareError, so the connector goes Faulted."""
         if await self.outputs.switch(connector_id, False):
             raise HardwareError(f"connector {connector_id}: contactor feedback says closed after opening (welded?)")
 
@@ -77,9 +80,11 @@ class ModbusLock:
         self._log = log
 
     async def lock(self, connector_id: int) -> bool:
+        """True once the feedback says locked: the port answers a bool, never raises (X-16 refuses the start)."""
         return await self._move(connector_id, True)
 
     async def unlock(self, connector_id: int) -> bool:
+        """True once the feedback says unlocked (C-33: UnlockFailed otherwise)."""
         return await self._move(connector_id, False)
 
     async def _move(self, connector_id: int, locked: bool) -> bool:
@@ -115,6 +120,7 @@ class ModbusPilot:
         self._writes: dict[int, asyncio.Task[None]] = {}
 
     def plugged(self, connector_id: int) -> bool:
+        """The EV-detect input at the last poll: the port is synchronous, the poll loop keeps it current."""
         return self._plugged.get(connector_id, False)
 
     def offered_current(self, connector_id: int, amps: float) -> None:

@@ -114,6 +114,7 @@ class ModbusMeter:
     # -- hal.EnergyMeter ----------------------------------------------------------------------
 
     def measurands(self) -> frozenset[str]:
+        """What the register map can report, phases included: ChangeConfiguration refuses any other measurand (MV-5)."""
         names: set[str] = set()
         for key in self.registers:
             measurand, _unit, phase = QUANTITIES[key]
@@ -122,6 +123,7 @@ class ModbusMeter:
         return frozenset(names)
 
     def read(self, connector_id: int) -> list[Reading]:
+        """The last poll's readings (connector 0: the sum of the meters); a poll older than ``stale_after`` raises."""
         if connector_id != 0:
             self._fresh(connector_id)
             return list(self._latest[connector_id].readings)  # built once per poll: read() stays cheap
@@ -130,6 +132,7 @@ class ModbusMeter:
         return _readings(values)
 
     def energy_wh(self, connector_id: int) -> int:
+        """The energy register in Wh from the last poll; stale, it raises, and the station keeps the last good one."""
         if connector_id == 0:
             return round(sum(self._fresh(cid)["energy"] for cid in self._latest))
         return round(self._fresh(connector_id)["energy"])

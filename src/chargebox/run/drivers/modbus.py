@@ -46,6 +46,7 @@ class ModbusLink:
 
     @classmethod
     def read(cls, section: Section) -> ModbusLink:
+        """The link of a driver's table, checked; drivers naming the same link share one bus."""
         if importlib.util.find_spec("pymodbus") is None:  # the optional extra: pip install 'chargebox[hardware]'
             raise section.error("driver", "'modbus' needs pymodbus: pip install 'chargebox[hardware]'")
         transport = section.choice("transport", ("tcp", "rtu"), "tcp")
@@ -78,9 +79,11 @@ class Register:
 
     @property
     def count(self) -> int:
+        """How many 16-bit registers the value spans."""
         return ENCODINGS[self.type][0]
 
     def decode(self, words: list[int]) -> float:
+        """The value of the registers read, in the unit chargebox reports (``scale`` applied)."""
         ordered = words if self.word_order == "big" else list(reversed(words))
         raw = b"".join(w.to_bytes(2, "big") for w in ordered)
         value: float = struct.unpack(ENCODINGS[self.type][1], raw)[0]
@@ -110,6 +113,8 @@ class ModbusBus:
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
 
     async def read_registers(self, table: str, address: int, count: int, unit: int) -> list[int]:
+        """Input or holding registers, one request at a time on the link; a failure is a HardwareError."""
+
         def call(client: Any) -> Any:
             read = client.read_input_registers if table == "input" else client.read_holding_registers
             return read(address, count=count, device_id=unit)
@@ -128,14 +133,17 @@ class ModbusBus:
         return bool(result.bits[0])
 
     async def write_coil(self, address: int, value: bool, unit: int) -> None:
+        """Set one coil; a failure is a HardwareError and the next request reconnects."""
         await self._request(lambda c: c.write_coil(address, value, device_id=unit), f"coil {address} of unit {unit}")
 
     async def write_register(self, address: int, value: int, unit: int) -> None:
+        """Set one holding register (the offered current of a pilot module)."""
         await self._request(
             lambda c: c.write_register(address, value, device_id=unit), f"register {address} of unit {unit}"
         )
 
     async def close(self) -> None:
+        """Drop the connection once no request is under way."""
         async with self._lock:
             self._drop()
 
@@ -185,8 +193,10 @@ class Buses:
         self._buses: dict[ModbusLink, ModbusBus] = {}
 
     def get(self, link: ModbusLink) -> ModbusBus:
+        """The bus of a link, made on first use, so two drivers on one RS-485 line take turns on it."""
         return self._buses.setdefault(link, ModbusBus(link))
 
     async def close(self) -> None:
+        """Close every link at shutdown."""
         for bus in self._buses.values():
             await bus.close()

@@ -14,15 +14,14 @@ that reads before the window (a controller without a real-time clock starts in 1
 from __future__ import annotations
 
 import asyncio
-import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
 from chargebox.clock import BUILD_DATE, LATEST, Clock, TimeWindow, aware
+from chargebox.log import Log
 from chargebox.station.kernel.events import SecurityEvents
-from chargebox.store import Store
+from chargebox.store import Store, StoreError
 from chargebox.tasks import Tasks
 
 LAST_KNOWN_KEY: Final = "last_known_time"  # in ``store.state``: ISO 8601, UTC
@@ -43,7 +42,7 @@ class ClockSync:
         clock: Clock,
         store: Store,
         security: SecurityEvents,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._clock = clock
         self._store = store
@@ -118,7 +117,7 @@ class ClockSync:
         """A store that cannot write it costs only that: the window stays around the time stored before."""
         try:
             await self._store.state.put(LAST_KNOWN_KEY, moment.isoformat())
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             self._log.warning("! the last known time could not be stored: %s", exc)
 
     def _stored(self) -> datetime | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chargebox.errors import ConfigError
+from chargebox.log import Log
 from chargebox.protocol.messages import ConfigurationStatus
 from chargebox.store import Store
 
@@ -94,7 +95,7 @@ class Configuration:
         store: Store,
         keys: Mapping[str, ConfigKey],
         facts: Mapping[str, str] | None = None,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
+        log: Log | None = None,
     ) -> None:
         """``keys`` are the keys served, by lower-case name (G-1): a table stations may share, never
         changed here; ``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""

@@ -22,7 +22,6 @@ notification and one step per stage. A step does the work of its stage and journ
 from __future__ import annotations
 
 import enum
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,9 @@ import msgspec
 
 from chargebox.clock import Clock, sleep_until
 from chargebox.errors import TransferError
+from chargebox.log import Log
 from chargebox.rpc import SendResult
+from chargebox.store import JobValue
 from chargebox.tasks import Tasks
 
 IDLE: Final = "idle"  # the stage of a station with no job under way, in every journal
@@ -40,8 +41,6 @@ IDLE: Final = "idle"  # the stage of a station with no job under way, in every j
 # F-4, D-2: what the CP decides when the request leaves retries / retryInterval out.
 DEFAULT_RETRIES: Final = 3
 DEFAULT_RETRY_INTERVAL: Final = 60
-
-JobValue = str | int | None
 
 
 class JobRecord(Protocol):
@@ -115,7 +114,7 @@ class Job(Generic[S, R]):
         steps: Mapping[str, Step[R]],
         send: Callable[[S], Awaitable[SendResult[Any]]],
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``send(status)`` sends the service's status notification: the service owns the message."""
         self.progress = JobProgress()

@@ -9,13 +9,13 @@ through it. Which OCPP version the station speaks is the ``Version`` it is start
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from chargebox.clock import Clock
 from chargebox.errors import ConfigError
+from chargebox.log import Log
 from chargebox.rpc import Rpc
 from chargebox.station.kernel.clock_sync import ClockSync
 from chargebox.station.kernel.config import Configuration
@@ -66,7 +66,7 @@ class Kernel:
     profiles: frozenset[str]  # what the station offers (1.6: its feature profiles)
     connector_count: int
     clock: Clock
-    log: logging.LoggerAdapter[logging.Logger] | logging.Logger
+    log: Log
     store: Store
     config: Configuration
     version: Version
@@ -91,7 +91,7 @@ class Kernel:
         profiles: frozenset[str],
         connector_count: int,
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
         store: Store,
         config: Configuration,
         version: Version,

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import msgspec
 
 from chargebox.clock import Clock, TimerHandle, sleep_or_wake
 from chargebox.errors import LocalProtocolError
+from chargebox.log import Log
 from chargebox.protocol.messages import Message
 from chargebox.rpc import OnResult, Rpc, SendOutcome, SendResult
 from chargebox.station.kernel.config import Configuration
@@ -101,7 +101,7 @@ class Lane:
         clock: Clock,
         config: Configuration,
         version: Version,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``version``: the messages the lane carries (their types and actions) and the names of the
         keys it reads (the attempts and their interval, Q-4)."""

@@ -20,13 +20,13 @@ profile.
 
 from __future__ import annotations
 
-import logging
 import ssl
 from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.redact import redact
 from chargebox.rpc import Rpc
 from chargebox.station.kernel.config import Configuration
@@ -55,7 +55,7 @@ class LinkService(Service):
         csms_url: str,
         charge_point_id: str,
         compression: bool,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
         tls: TlsSettings | None = None,
         roots: Callable[[], list[str]] = list,
         credentials: Callable[[], tuple[str, str] | None] = lambda: None,

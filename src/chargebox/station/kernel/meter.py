@@ -9,12 +9,12 @@ on from what was last known.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Protocol
 
 from chargebox import hal
 from chargebox.errors import HardwareError
+from chargebox.log import Log
 from chargebox.protocol.messages import Measurand, MeterValuesUnitOfMeasure
 
 FAILURE_INFO = "meter cannot be read"
@@ -36,7 +36,7 @@ class GuardedMeter:
         meter: hal.EnergyMeter,
         *,
         registers: Mapping[int, int],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``registers`` are the last persisted register values (what to use before the first reading)."""
         self._meter = meter

@@ -4,7 +4,7 @@ failed handshake means.
 A context trusts only the CentralSystemRootCertificate(s) the station holds (installed by the
 central system, and ``--ca-file``), never the system's CAs and never nothing: without a root there
 is no TLS connection at all, rather than an unverified one. TLS 1.2 is the least it speaks, with
-the whitepaper's suites (A00.FR.314-318: ECDHE-ECDSA or RSA key exchange with AES-GCM; TLS 1.3's
+the whitepaper's suites (A00.FR.318, A00.FR.422: ECDHE-ECDSA or RSA key exchange with AES-GCM; TLS 1.3's
 suites are all AEAD and stay as OpenSSL has them). Profile 3 adds the ChargePointCertificate and
 its key for mutual TLS.
 """
@@ -22,7 +22,10 @@ from typing import Final
 
 import websockets
 
-# A00.FR.314-318: the suites a charge point supports (OpenSSL spelling, TLS 1.2)
+from chargebox.errors import ConfigError
+from chargebox.user_files import MAX_PEM_BYTES, read_text
+
+# A00.FR.318, A00.FR.422: the suites a charge point supports (OpenSSL spelling, TLS 1.2)
 CIPHERS: Final = ":".join(
     (
         "ECDHE-ECDSA-AES128-GCM-SHA256",
@@ -107,9 +110,9 @@ def client_context(
 def read_pem(path: Path, what: str) -> str:
     """A PEM file's text, or TlsUnavailable naming ``what`` and the file."""
     try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TlsUnavailable(f"{what} {path}: cannot read it: {exc}") from exc
+        text = read_text(path, what, MAX_PEM_BYTES, encoding="ascii")
+    except ConfigError as exc:
+        raise TlsUnavailable(str(exc)) from exc
     if "-----BEGIN " not in text:
         raise TlsUnavailable(f"{what} {path}: not a PEM file")
     return text

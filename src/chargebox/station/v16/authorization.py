@@ -8,7 +8,6 @@ gives (Authorize, StartTransaction, StopTransaction answers) updates the cache (
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final, Protocol
@@ -16,6 +15,7 @@ from typing import Final, Protocol
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     AuthorizationStatus,
@@ -64,7 +64,7 @@ class AuthorizationService(Service):
         config: Configuration,
         clock: Clock,
         online: Callable[[], bool],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._store = store
         self._lane = lane

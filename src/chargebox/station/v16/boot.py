@@ -8,13 +8,13 @@ A reconnect after an accepted boot sends no new BootNotification (T-34).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
 from chargebox.clock import Clock, sleep_or_wake
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     BootNotificationRequest,
@@ -56,7 +56,7 @@ class BootService(Service):
         identity: Identity,
         set_time: Callable[[datetime, str], bool],
         on_accepted: Callable[[bool], Awaitable[None]],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``set_time(currentTime, message)`` sets the clock if it believes the time (``ClockSync``);
         ``on_accepted(first)`` runs after an accepted boot (first=True) or a reconnect (False)."""

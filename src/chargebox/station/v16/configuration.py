@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Final
 
 import msgspec
 
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     ChangeConfigurationRequest,
@@ -27,7 +27,7 @@ from chargebox.station.v16.config_keys import Profile
 class ConfigurationService(Service):
     """Core profile: GetConfiguration and ChangeConfiguration."""
 
-    def __init__(self, *, config: Configuration, log: logging.LoggerAdapter[logging.Logger] | logging.Logger) -> None:
+    def __init__(self, *, config: Configuration, log: Log) -> None:
         self._config = config
         self._log = log
 

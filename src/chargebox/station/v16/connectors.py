@@ -10,13 +10,13 @@ an impossible sequence is a bug that fails loudly, never a frame on the wire.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import LocalProtocolError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     AvailabilityType,
@@ -108,7 +108,7 @@ class ConnectorsService(Service):
         clock: Clock,
         store: Store,
         count: int,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._lane = lane
         self._config = config

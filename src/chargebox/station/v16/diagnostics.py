@@ -28,15 +28,17 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, Generic
 
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.errors import TransferError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     DiagnosticsStatus,
@@ -49,7 +51,7 @@ from chargebox.protocol.messages import (
 from chargebox.redact import REDACTED, redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.feature import Feature, Needs
-from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_interval_or_default
+from chargebox.station.kernel.jobs import After, Job, S, retries_or_default, retry_interval_or_default
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service, Trigger, Triggers
@@ -59,11 +61,70 @@ from chargebox.transfer import Transfer, Workspace, write_durably
 
 SECRET_KEYS: Final = frozenset({"authorizationkey"})
 _UNSAFE_NAME_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
+# An upload the server refused for our credentials (HTTP 401/403, FTP 530): LG-3's PermissionDenied.
+_DENIED_RE: Final = re.compile(r"\b(401|403|530)\b|permission|denied|login", re.IGNORECASE)
 
 
 class Stage(enum.StrEnum):
+    """The stages of an upload job (GetDiagnostics, GetLog)."""
+
     IDLE = "idle"
     UPLOADING = "uploading"
+
+
+def safe_name(text: str, limit: int) -> str:
+    """``text`` (a charge point id) fit for a file name: what is not a letter, digit, dot or dash becomes ``_``."""
+    return _UNSAFE_NAME_RE.sub("_", text)[:limit]
+
+
+class FileUpload(Generic[S]):
+    """The step GetDiagnostics and GetLog share: their file (built again if a reboot lost it) uploaded in attempts
+    ``retryInterval`` apart, then the end status; and dropping an upload a new request replaces. They differ in the
+    file they build and in their status names, not in these."""
+
+    def __init__(self, *, job: Job[S, Any], workspace: Workspace, transfer: Callable[[], Transfer]) -> None:
+        """``transfer()`` is the service's transfer at the time (a public attribute, which may be swapped)."""
+        self._job = job
+        self._workspace = workspace
+        self._transfer = transfer
+
+    async def run(
+        self,
+        file_name: str,
+        location: str,
+        build: Callable[[Path], Awaitable[None]],
+        *,
+        uploading: S,
+        uploaded: S,
+        failed: S,
+        denied: S | None = None,
+    ) -> After:
+        """D-2, D-3, LG-1, LG-3: ``uploading`` as the attempts start, then ``uploaded``, or after the last attempt
+        ``failed`` (``denied`` instead, where given, when the server refused our credentials)."""
+        path = self._workspace.file(file_name)
+        if not path.exists():
+            await build(path)
+        refused = False
+
+        async def upload() -> None:
+            nonlocal refused
+            try:
+                await self._transfer().upload(path, location, file_name)
+            except TransferError as exc:
+                refused = bool(_DENIED_RE.search(str(exc)))
+                raise
+
+        done = await self._job.attempt("upload", upload, announce=uploading)
+        path.unlink(missing_ok=True)
+        status = uploaded if done else denied if denied is not None and refused else failed
+        await self._job.enter(status, stage=Stage.IDLE)
+        return After.NEXT
+
+    def abandon(self, file_name: str | None) -> None:
+        """A new request replaces the upload under way: its task stops and its file goes."""
+        self._job.reset()
+        if file_name:
+            self._workspace.file(file_name).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +249,13 @@ class DiagnosticsService(Service):
         workspace: Workspace,
         charge_point_id: str,
         contents: Contents,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``contents(start, stop)`` gathers what the archive holds for a window (``station_contents``)."""
         self.transfer = transfer  # public: an integrator (or a test) may swap it
         self._lane = lane
         self._store = store
         self._clock = clock
-        self._workspace = workspace
         self._id = charge_point_id
         self.contents = contents
         self._log = log
@@ -208,6 +268,7 @@ class DiagnosticsService(Service):
             clock=clock,
             log=log,
         )
+        self._upload_step = FileUpload(job=self._job, workspace=workspace, transfer=lambda: self.transfer)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.GET_DIAGNOSTICS: self.on_get_diagnostics}
@@ -247,9 +308,9 @@ class DiagnosticsService(Service):
         """D-1: journal the request and answer with the file name; build and upload after the answer."""
         if self._job.stage == Stage.UPLOADING:
             self._log.info("= GetDiagnostics replaces the upload under way")
-            self._abandon()
+            self._upload_step.abandon(self._store.diagnostics.load().file_name)
         now = self._clock.now()
-        file_name = f"diagnostics-{_UNSAFE_NAME_RE.sub('_', self._id)[:180]}-{now:%Y%m%dT%H%M%SZ}.zip"
+        file_name = f"diagnostics-{safe_name(self._id, 180)}-{now:%Y%m%dT%H%M%SZ}.zip"
         self._store.diagnostics.save_job(
             location=request.location,
             file_name=file_name,
@@ -277,25 +338,18 @@ class DiagnosticsService(Service):
     async def _upload(self, job: DiagnosticsJobRecord) -> After:
         """D-2, D-3: the archive (built again if a reboot lost it), uploaded with the attempts left."""
         assert job.file_name is not None and job.location is not None
-        location, file_name = job.location, job.file_name
-        archive = self._workspace.file(file_name)
-        if not archive.exists():
+
+        async def build(archive: Path) -> None:
             await asyncio.to_thread(build_archive, archive, self.contents(job.start_time, job.stop_time))
 
-        async def upload() -> None:
-            await self.transfer.upload(archive, location, file_name)
-
-        uploaded = await self._job.attempt("upload", upload, announce=DiagnosticsStatus.UPLOADING)  # D-3
-        archive.unlink(missing_ok=True)
-        status = DiagnosticsStatus.UPLOADED if uploaded else DiagnosticsStatus.UPLOAD_FAILED
-        await self._job.enter(status, stage=Stage.IDLE)
-        return After.NEXT
-
-    def _abandon(self) -> None:
-        self._job.reset()
-        file_name = self._store.diagnostics.load().file_name
-        if file_name:
-            self._workspace.file(file_name).unlink(missing_ok=True)
+        return await self._upload_step.run(
+            job.file_name,
+            job.location,
+            build,
+            uploading=DiagnosticsStatus.UPLOADING,
+            uploaded=DiagnosticsStatus.UPLOADED,
+            failed=DiagnosticsStatus.UPLOAD_FAILED,
+        )
 
 
 def _transcript_files() -> list[Path]:

@@ -25,7 +25,6 @@ Decisions (docs/howto/firmware.md):
 from __future__ import annotations
 
 import enum
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 from chargebox import hal
 from chargebox.clock import Clock
 from chargebox.errors import HardwareError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     FirmwareStatus,
@@ -86,7 +86,7 @@ class FirmwareService(Service):
         workspace: Workspace,
         connectors: ConnectorsService,
         reboot: Callable[[str], None],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``reboot(version)`` restarts the station software with ``version`` as its firmwareVersion (F-7)."""
         self.installer = installer
@@ -264,7 +264,7 @@ class ImageInstall(Generic[S]):
         job: Job[S, Any],
         installer: Callable[[], hal.FirmwareInstaller],
         connectors: ConnectorsService,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``installer()`` is the service's installer at the time (a public attribute, which may be swapped)."""
         self._installer = installer

@@ -8,13 +8,13 @@ only SendLocalList does, all of it or nothing (L-4), in one commit with its vers
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Final
 
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     AuthorizationData,
@@ -50,7 +50,7 @@ class LocalListService(Service):
         config: Configuration,
         connectors: ConnectorsService,
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._store = store
         self._config = config

@@ -12,7 +12,6 @@ most StopTransactionMaxMeterValues of them (MV-4).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -21,6 +20,7 @@ import msgspec
 
 from chargebox import hal
 from chargebox.clock import Clock, sleep_or_wake
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     MessageTrigger,
@@ -59,7 +59,7 @@ class MeteringService(Service):
         config: Configuration,
         connectors: ConnectorsService,
         meter: hal.EnergyMeter,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._lane = lane
         self._store = store

@@ -17,7 +17,6 @@ start and told ``used`` once a transaction took a reservation.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Final
@@ -25,6 +24,7 @@ from typing import Final
 import msgspec
 
 from chargebox.clock import RECHECK, Clock, TimerHandle
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     CancelReservationRequest,
@@ -63,7 +63,7 @@ class ReservationService(Service):
         authorize: Authorize,
         validate: Callable[[str], Awaitable[None]],
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``authorize`` looks a card up (list, cache, Authorize.req) when only its parentIdTag can
         match a reservation (R-5); ``validate`` asks the central system about a reserved card once the

@@ -8,11 +8,11 @@ UnlockConnector: a running transaction is stopped first (UnlockCommand), then th
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Final
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     Reason,
@@ -47,7 +47,7 @@ class ResetService(Service):
         config: Configuration,
         clock: Clock,
         reboot: Callable[[], None],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self._lane = lane
         self._clock = clock

@@ -11,7 +11,6 @@ suspends it (SuspendedEVSE) until a later limit lifts it.
 from __future__ import annotations
 
 import itertools
-import logging
 from datetime import datetime
 from typing import Any, Final
 
@@ -20,6 +19,7 @@ import msgspec
 from chargebox import hal
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import RemoteProtocolError
+from chargebox.log import Log
 from chargebox.protocol.errors import CallErrorCode
 from chargebox.protocol.messages import (
     Action,
@@ -71,7 +71,7 @@ class SmartChargingService(Service):
         connectors: ConnectorsService,
         transactions: TransactionService,
         ev: hal.EvPort,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
         volts: float = VOLTS,
         max_amps: float = OFFERED_CURRENT,
     ) -> None:

@@ -13,7 +13,6 @@ services call ``stop``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ import msgspec
 from chargebox import hal
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import HardwareError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     AuthorizationStatus,
@@ -128,7 +128,7 @@ class TransactionService(Service):
         lock: hal.ConnectorLock | None,
         ev: hal.EvPort,
         registration: Callable[[], RegistrationStatus | None],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``lock`` is None for a fixed cable (nothing to lock or unlock, C-35)."""
         self._store = store

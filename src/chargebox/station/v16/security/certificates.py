@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     CertificateHashData,
@@ -119,7 +119,7 @@ class CertificateService(Service):
         lane: Lane,
         config: Configuration,
         clock: Clock,
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
         charge_point_id: str,
         security_event: SecurityEvent,
         security_profile: Callable[[], int],

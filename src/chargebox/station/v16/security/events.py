@@ -21,6 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import SecurityEventNotificationRequest
 from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.kernel import Kernel
@@ -45,10 +46,10 @@ CRITICAL: Final = frozenset(
 # Not critical, but a rule of the whitepaper says "send SecurityEventNotification" for them.
 SENT_TOO: Final = frozenset(
     {
-        "InvalidFirmwareSignature",  # SF-5, L01.FR.04
+        "InvalidFirmwareSignature",  # SF-5, L01.FR.03
         "InvalidFirmwareSigningCertificate",  # SF-1, L01.FR.02
-        "InvalidChargePointCertificate",  # CT-2, A02.FR.09
-        "InvalidCentralSystemCertificate",  # T-44, A00.FR.412
+        "InvalidChargePointCertificate",  # CT-2, A02.FR.07
+        "InvalidCentralSystemCertificate",  # T-44, A00.FR.309, A00.FR.413
         "InvalidTLSVersion",  # T-44
         "InvalidTLSCipherSuite",  # T-44
     }
@@ -100,7 +101,7 @@ class SecurityService(Service):
         store: Store,
         clock: Clock,
         send: Callable[[], bool],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``send()`` says whether notifications go out (the Security profile is offered)."""
         self._lane = lane

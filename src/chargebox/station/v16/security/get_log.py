@@ -14,9 +14,6 @@ while one uploads cancels it and is answered AcceptedCanceled (LG-2). A triggere
 from __future__ import annotations
 
 import asyncio
-import enum
-import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +22,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from chargebox.clock import Clock
-from chargebox.errors import TransferError
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     ExtendedMessageTrigger,
@@ -46,18 +43,17 @@ from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
 from chargebox.station.v16.boot import BootService
 from chargebox.station.v16.config_keys import Profile
-from chargebox.station.v16.diagnostics import ArchiveContents, build_archive, station_contents
+from chargebox.station.v16.diagnostics import (
+    ArchiveContents,
+    FileUpload,
+    Stage,
+    build_archive,
+    safe_name,
+    station_contents,
+)
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
 from chargebox.store import LogJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
-
-_UNSAFE_NAME_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
-_DENIED_RE: Final = re.compile(r"\b(401|403|530)\b|permission|denied|login", re.IGNORECASE)
-
-
-class Stage(enum.StrEnum):
-    IDLE = "idle"
-    UPLOADING = "uploading"
 
 
 class GetLogService(Service):
@@ -73,14 +69,13 @@ class GetLogService(Service):
         workspace: Workspace,
         charge_point_id: str,
         diagnostics: Callable[[str | None, str | None], ArchiveContents],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         """``diagnostics(oldest, latest)`` gathers what a GetDiagnostics archive holds for that window."""
         self.transfer = transfer
         self._lane = lane
         self._store = store
         self._clock = clock
-        self._workspace = workspace
         self._id = charge_point_id
         self._diagnostics = diagnostics
         self._log = log
@@ -93,6 +88,7 @@ class GetLogService(Service):
             clock=clock,
             log=log,
         )
+        self._upload_step = FileUpload(job=self._job, workspace=workspace, transfer=lambda: self.transfer)
 
     def handlers(self) -> dict[Action, Handler]:
         return {Action.GET_LOG: self.on_get_log}
@@ -127,13 +123,12 @@ class GetLogService(Service):
         status = LogStatus.ACCEPTED
         if self._job.stage == Stage.UPLOADING:
             self._log.info("= GetLog replaces the upload under way (LG-2)")
-            self._abandon()
+            self._upload_step.abandon(self._store.log_job.load().file_name)
             status = LogStatus.ACCEPTED_CANCELED
         now = self._clock.now()
         kind = "securitylog" if request.log_type is LogType.SECURITY_LOG else "diagnosticslog"
         extension = "log" if request.log_type is LogType.SECURITY_LOG else "zip"
-        safe_id = _UNSAFE_NAME_RE.sub("_", self._id)[:160]
-        file_name = f"{kind}-{safe_id}-{request.request_id}-{now:%Y%m%dT%H%M%SZ}.{extension}"[:255]
+        file_name = f"{kind}-{safe_name(self._id, 160)}-{request.request_id}-{now:%Y%m%dT%H%M%SZ}.{extension}"[:255]
         self._store.log_job.update(
             stage=Stage.UPLOADING,
             status=UploadLogStatus.IDLE.value,
@@ -161,28 +156,19 @@ class GetLogService(Service):
     async def _upload(self, job: LogJobRecord) -> After:
         """LG-1, LG-3: the file (built again if a reboot lost it), uploaded with the attempts left."""
         assert job.file_name is not None and job.location is not None
-        location, file_name = job.location, job.file_name
-        path = self._workspace.file(file_name)
-        if not path.exists():
+
+        async def build(path: Path) -> None:
             await self._build(job, path)
-        denied = False
 
-        async def upload() -> None:
-            nonlocal denied
-            try:
-                await self.transfer.upload(path, location, file_name)
-            except TransferError as exc:
-                denied = bool(_DENIED_RE.search(str(exc)))
-                raise
-
-        uploaded = await self._job.attempt("upload", upload, announce=UploadLogStatus.UPLOADING)
-        path.unlink(missing_ok=True)
-        if uploaded:
-            status = UploadLogStatus.UPLOADED
-        else:
-            status = UploadLogStatus.PERMISSION_DENIED if denied else UploadLogStatus.UPLOAD_FAILURE
-        await self._job.enter(status, stage=Stage.IDLE)
-        return After.NEXT
+        return await self._upload_step.run(
+            job.file_name,
+            job.location,
+            build,
+            uploading=UploadLogStatus.UPLOADING,
+            uploaded=UploadLogStatus.UPLOADED,
+            failed=UploadLogStatus.UPLOAD_FAILURE,
+            denied=UploadLogStatus.PERMISSION_DENIED,
+        )
 
     async def _build(self, job: LogJobRecord, path: Path) -> None:
         if job.log_type == LogType.DIAGNOSTICS_LOG:
@@ -200,12 +186,6 @@ class GetLogService(Service):
             file.write("".join(lines).encode())
 
         await asyncio.to_thread(write_durably, path, write)
-
-    def _abandon(self) -> None:
-        self._job.reset()
-        file_name = self._store.log_job.load().file_name
-        if file_name:
-            self._workspace.file(file_name).unlink(missing_ok=True)
 
 
 def _iso(value: datetime | msgspec.UnsetType) -> str | None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ import msgspec
 
 from chargebox import hal
 from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
     ExtendedMessageTrigger,
@@ -91,7 +91,7 @@ class SignedFirmwareService(Service):
         connectors: ConnectorsService,
         security: SecurityService,
         reboot: Callable[[str], None],
-        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+        log: Log,
     ) -> None:
         self.installer = installer
         self.transfer = transfer

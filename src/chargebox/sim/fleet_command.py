@@ -1,0 +1,73 @@
+"""``chargebox fleet``: a ``Fleet`` run with its control API (``--control``), its figures shown live on a terminal
+and its summary at the end, however the run ends.
+
+Apart from ``fleet.py`` so that the fleet knows nothing of the API that drives it (``fleet_control.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from chargebox.errors import UserError
+from chargebox.sim.fleet import Fleet, figures_table
+
+log = logging.getLogger("chargebox.fleet")
+
+
+async def run_fleet(
+    fleet: Fleet,
+    *,
+    duration: float | None,
+    stats_json: Path | None,
+    control: tuple[str, int] | None,
+    live: bool,
+    control_token: str | None = None,
+) -> int:
+    """``chargebox fleet``: run, show the figures live (on a terminal), and always end with the summary
+    and ``--stats-json``, whether the run ended by ``--duration``, Ctrl-C or SIGTERM."""
+    console = Console()
+    runner = None
+    try:
+        if control is not None:
+            from chargebox.sim.fleet_control import start_fleet_control  # aiohttp: only with --control
+            from chargebox.web import url
+
+            runner, port = await start_fleet_control(fleet, *control, token=control_token)
+            base = url(control[0], port)
+            log.info("= fleet dashboard on %s (control API: %sapi/fleet, %sapi/stations)", base, base, base)
+        if live:
+            with Live(figures_table(fleet.figures()), console=console, refresh_per_second=2) as view:
+                task = asyncio.ensure_future(fleet.run(duration))
+                try:
+                    while not task.done():
+                        await asyncio.wait({task}, timeout=0.5)
+                        view.update(figures_table(fleet.figures()))
+                    task.result()
+                finally:
+                    task.cancel()
+        else:
+            await fleet.run(duration)
+    finally:
+        figures = fleet.figures()
+        await fleet.stop()
+        if runner is not None:
+            await runner.cleanup()
+        if fleet.sims:  # else the first station could not be made (its one-line error follows): nothing ran
+            console.print(figures_table(figures, title="fleet summary"))
+            if stats_json is not None:
+                write_stats(stats_json, figures)
+    return 0
+
+
+def write_stats(path: Path, figures: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write --stats-json {path}: {exc.strerror or exc}") from exc
