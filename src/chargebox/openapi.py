@@ -79,6 +79,7 @@ class Operation:
     summary: str
     description: str = ""
     body: object = None  # a msgspec-describable type, a Media, or None
+    body_required: bool = True
     answers: Mapping[int, object] = field(default_factory=dict)  # status -> type, Media, or None (no body)
     errors: Sequence[int] = ()  # statuses answered with ``Error``
     query: Mapping[str, Parameter] = field(default_factory=dict)
@@ -95,6 +96,7 @@ def operation(
     *,
     description: str = "",
     body: object = None,
+    body_required: bool = True,
     answers: Mapping[int, object] | None = None,
     errors: Sequence[int] = (),
     query: Mapping[str, Parameter] | None = None,
@@ -103,7 +105,7 @@ def operation(
 ) -> Callable[[Handler], Handler]:
     """Describe the route this handler serves (``answers`` defaults to ``{200: None}``)."""
     described = Operation(
-        summary, description, body, answers or {200: None}, tuple(errors), query or {}, path or {}, tag
+        summary, description, body, body_required, answers or {200: None}, tuple(errors), query or {}, path or {}, tag
     )
 
     def attach(handler: Handler) -> Handler:
@@ -154,7 +156,7 @@ def document(app: web.Application, *, title: str, version: str, description: str
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:
-            entry["requestBody"] = {"required": True, "content": _content(op.body, schema_of)}
+            entry["requestBody"] = {"required": op.body_required, "content": _content(op.body, schema_of)}
         responses: dict[str, Any] = {}
         for status, kind in op.answers.items():
             responses[str(status)] = {"description": _description(status, kind)}
