@@ -49,6 +49,7 @@ MAX_QUERY: Final = 64
 CHUNK: Final = 64 * 1024
 UPLOADS_DIRECTORY: Final = "uploads"  # under --files DIR
 _STATION: Final = {"id": Parameter("the charge point id")}
+_FILE: Final = Media("application/octet-stream", "the file")
 _EVENTS: Final = """Server-sent events, each one line of JSON: `stations` (a StationList: at the start, and again
 when a station was forgotten), `station` (a Station, each time one changes), `uploads` (an UploadList, at the start
 and after each upload), and with `?station=ID`: `frames` ({id, frames}: that station's last frames, at the start)
@@ -211,7 +212,7 @@ def make_app(
 
     @operation(
         "a file of --files DIR (public: a station downloads it)",
-        answers={200: Media("application/octet-stream", "the file")},
+        answers={200: _FILE},
         errors=(404,),
         path={"name": Parameter("the file's name")},
     )
@@ -228,7 +229,7 @@ def make_app(
 
     @operation(
         "an uploaded file",
-        answers={200: Media("application/octet-stream", "the file")},
+        answers={200: _FILE},
         errors=(404,),
         path={"name": Parameter("the upload's name")},
     )
@@ -243,7 +244,7 @@ def make_app(
 
     @operation(
         "a station's upload (GetDiagnostics, GetLog): the body is the file (public)",
-        body=Media("application/octet-stream", "the file"),
+        body=_FILE,
         answers={201: Uploaded},
         errors=(400, 413),
         path={"name": Parameter("a plain file name: 1 to 200 of A-Z a-z 0-9 . _ -")},

@@ -41,11 +41,11 @@ from aiohttp import web
 
 from chargebox.openapi import Media, Parameter, add_openapi, operation
 from chargebox.protocol.messages import ChargePointErrorCode
-from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
+from chargebox.sim.feed import STATE_EVERY, feed_of, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.v16.transactions import Outcome
-from chargebox.web import control_app, json_body, json_error, limits_of, serve
+from chargebox.web import control_app, json_body, json_error, limits_of, serve, sse
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
