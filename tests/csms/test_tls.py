@@ -34,6 +34,9 @@ from tests.interop.conftest import StationRunner
 from tests.loopback import until
 from tests.security.conftest import SECURITY_PROFILES
 from tests.test_cli import assert_one_line_error, run_cli
+from tests.tls.conftest import runner as stations
+
+__all__ = ["stations"]  # the fixture (tests/tls's runner), imported
 
 PASSWORD = "0123456789abcdef0123"
 SERVER_NAME = "csms.test"
@@ -89,13 +92,6 @@ async def csms(pki: Pki) -> AsyncIterator[TlsCsms]:
         yield TlsCsms(system, port, f"http://127.0.0.1:{control_port}", http)
     await runner.cleanup()
     await system.stop()
-
-
-@pytest.fixture
-async def stations() -> AsyncIterator[StationRunner]:
-    runner = StationRunner("ws://127.0.0.1:1")
-    yield runner
-    await runner.close()
 
 
 async def test_TC_086_a_station_on_profile_2_connects_over_wss_with_basic_auth(
