@@ -11,6 +11,8 @@ The convention (docs/topics/design.md, "Documented commands"), for whoever adds 
   covers it where there is one. A block is either run or marked so: a bare one fails this module.
 - ``<!-- run with the block above -->``: the block goes on from the one above (a walkthrough): one script.
 - ``<!-- exit status: N -->``: the block ends in a documented error, with exit status N (0 otherwise).
+- ``<!-- bound: N -->`` on the first block of a run: its chargebox commands run N seconds before their SIGTERM,
+  not ``BOUND`` (a walkthrough whose servers must outlive several steps).
 - Output: in a ``sh`` block, a comment line holding JSON (``# {"result": ...}``) is the output of the command above
   it; in a ``console`` block, every line that is not a command. ``…`` stands for anything. Each must appear in
   what the block printed, in order.
@@ -44,7 +46,7 @@ COMMAND_TAGS = frozenset({"sh", "bash", "console"})
 BOUND = 8  # seconds a chargebox command of a block runs before its SIGTERM
 HOSTS = "127.0.0.1 localhost csms.example csms.test\n::1 localhost\n"
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
-MARKER = re.compile(r"^\s*<!--\s*(not run|run with the block above|exit status)\s*:?\s*(.*?)\s*-->\s*$")
+MARKER = re.compile(r"^\s*<!--\s*(not run|run with the block above|exit status|bound)\s*:?\s*(.*?)\s*-->\s*$")
 CSMS_URL = re.compile(r"wss?://(?:127\.0\.0\.1|localhost|csms\.example|csms\.test):(\d+)")
 
 
@@ -216,7 +218,8 @@ async def test_a_documented_command_block_runs_as_written(run: list[Block], tmp_
         (harness / "work" / name).write_text(content)
         (harness / "work" / name).chmod(0o600)
     env = {
-        **os.environ, "HARNESS": str(harness), "VENV_BIN": str(Path(sys.executable).parent), "BOUND": str(BOUND),
+        **os.environ, "HARNESS": str(harness), "VENV_BIN": str(Path(sys.executable).parent),
+        "BOUND": run[0].markers.get("bound") or str(BOUND),
         "HARNESS_CSMS_PORTS": " ".join(ports),
     }  # fmt: skip
     proc = await asyncio.create_subprocess_exec(

@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, simulate, run, firmware-image.
+"""The ``chargebox`` command: demo, csms, ca, simulate, run, firmware-image.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
@@ -11,11 +11,13 @@ import asyncio
 import dataclasses
 import importlib
 import logging
+import re
 import signal
+import ssl
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from websockets.frames import Frame, Opcode
 
@@ -33,6 +35,9 @@ from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 from chargebox.user_files import MIB, ca_context, read_bytes, read_config
 
+if TYPE_CHECKING:
+    from chargebox.csms.ca import CertificateAuthority
+
 # T-41: AuthorizationKey is 16 to 40 printable characters (docs/reference/config-keys.md).
 PASSWORD_LENGTH: Final = range(16, 41)
 # firmware-image --payload: read this much at most, so /dev/zero or a wrong file cannot eat the memory.
@@ -42,6 +47,7 @@ TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
 # X-8: what a clean stop ends transactions with (docs/reliability.md, "A clean stop").
 SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
 _DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+_FILE_STEM: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # chargebox ca issue: DIR/STEM.pem
 # fleet --count: one process's stations (docs/performance.md: 10,000 held on a core, ~84 KiB each; this is ~8 GiB).
 MAX_FLEET_STATIONS: Final = 100_000
 
@@ -168,9 +174,47 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _control_token_options(csms)
     csms.add_argument(
-        "--files", type=Path, metavar="DIR", help="with --control: serve DIR at /files/ (firmware images)"
+        "--files",
+        type=Path,
+        metavar="DIR",
+        help="with --control: serve DIR at /files/ (firmware images); uploads go to DIR/uploads/",
+    )
+    csms.add_argument("--cert", type=Path, metavar="PEM", help="serve wss:// with this certificate (profiles 2, 3)")
+    csms.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
+    csms.add_argument(
+        "--ca-cert", type=Path, metavar="PEM", help="check client certificates against this CA (profile 3)"
+    )
+    csms.add_argument(
+        "--ca-key", type=Path, metavar="PEM", help="the key of --ca-cert: sign the CSRs of SignCertificate with it"
     )
     csms.set_defaults(handler=_csms)
+
+    ca = command("ca", "a test CA: the central system's TLS certificate, stations' certificates")
+    ca_actions = ca.add_subparsers(dest="ca_action", required=True, parser_class=_Parser)
+    ca_init = ca_actions.add_parser("init", help="make a CA: DIR/ca.pem and DIR/ca.key", formatter_class=_DefaultsHelp)
+    ca_init.add_argument("directory", type=Path, metavar="DIR", help="where to write it (made if missing)")
+    ca_init.add_argument("--organization", default="chargebox test CA", metavar="O", help="the CA's organization")
+    ca_init.add_argument("--days", type=_int_range(1, 36_500, "days"), default=3650, help="how long it is valid")
+    ca_issue = ca_actions.add_parser(
+        "issue", help="a certificate and key signed by the CA of DIR", formatter_class=_DefaultsHelp
+    )
+    ca_issue.add_argument("directory", type=Path, metavar="DIR", help="the CA's directory (chargebox ca init DIR)")
+    leaf = ca_issue.add_mutually_exclusive_group(required=True)
+    leaf.add_argument(
+        "--server",
+        action="append",
+        metavar="NAME",
+        help="a central system's TLS certificate for NAME (host name or IP address; repeat for more names)",
+    )
+    leaf.add_argument("--charge-point", metavar="ID", help="a ChargePointCertificate for ID (profile 3)")
+    ca_issue.add_argument(
+        "--organization", default="chargebox test CPO", metavar="O", help="with --charge-point: the CPO's name (O)"
+    )
+    ca_issue.add_argument("--days", type=_int_range(1, 3650, "days"), default=365, help="how long it is valid")
+    ca_issue.add_argument(
+        "--name", metavar="NAME", help="write DIR/NAME.pem and DIR/NAME.key (default: the first name, or the id)"
+    )
+    ca.set_defaults(handler=_ca)
 
     sim = command("simulate", "run one simulated charge point")
     sim.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws:// or wss://")
@@ -358,11 +402,15 @@ async def _csms(args: argparse.Namespace) -> int:
         from chargebox.web import check_token
 
         check_token(args.control[0], token, "--control")
-    system = CentralSystem(CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=password))
+    tls, authority = _csms_tls(args)
+    system = CentralSystem(
+        CsmsPolicy(heartbeat_interval=args.heartbeat_interval, password=password), authority=authority
+    )
     host, port = args.listen
-    port = await system.start(host, port)
+    port = await system.start(host, port, tls=tls)
     csms_log = logging.getLogger("chargebox.csms")
-    csms_log.info("= listening on ws://%s:%d/<charge point id>", f"[{host}]" if ":" in host else host, port)
+    scheme = "ws" if tls is None else "wss"
+    csms_log.info("= listening on %s://%s:%d/<charge point id>", scheme, f"[{host}]" if ":" in host else host, port)
     runner = None
     if args.control:
         from chargebox.csms.control import make_app
@@ -379,6 +427,48 @@ async def _csms(args: argparse.Namespace) -> int:
         if runner is not None:
             await runner.cleanup()
         await system.stop()
+    return 0
+
+
+def _csms_tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, CertificateAuthority | None]:
+    """``csms --cert --key`` (wss://), ``--ca-cert`` (client certificates: profile 3), ``--ca-key`` (signing)."""
+    from chargebox.csms.ca import CertificateAuthority
+    from chargebox.csms.tls import server_context
+
+    if (args.cert is None) != (args.key is None):
+        raise UserError("--cert and --key go together")
+    if args.ca_key is not None and args.ca_cert is None:
+        raise UserError("--ca-key needs --ca-cert")
+    authority = CertificateAuthority.load(args.ca_cert, args.ca_key) if args.ca_key is not None else None
+    if args.cert is None:
+        return None, authority
+    return server_context(args.cert, args.key, client_ca=args.ca_cert), authority
+
+
+async def _ca(args: argparse.Namespace) -> int:
+    """``chargebox ca init DIR`` and ``chargebox ca issue DIR``: the PEM files it wrote, one a line."""
+    from datetime import UTC, datetime
+
+    from chargebox.csms.ca import CertificateAuthority, load_ca_directory, write_pair
+    from chargebox.protocol.identity import identity_problem
+
+    now = datetime.now(UTC)
+    if args.ca_action == "init":
+        written = CertificateAuthority.create(args.organization, now=now, days=args.days).write(args.directory)
+    else:
+        authority = load_ca_directory(args.directory)
+        if args.charge_point is not None:
+            if (problem := identity_problem(args.charge_point)) is not None:
+                raise UserError(f"--charge-point {problem}")
+            issued = authority.issue_charge_point(args.charge_point, args.organization, now=now, days=args.days)
+        else:
+            issued = authority.issue_server(args.server, now=now, days=args.days)
+        stem = args.name or (args.server[0] if args.charge_point is None else args.charge_point)
+        if not _FILE_STEM.fullmatch(stem):
+            raise UserError(f"{stem!r} is no file name: give --name NAME (A-Z a-z 0-9 . _ -)")
+        written = write_pair(args.directory, stem, issued.certificate, issued.key)
+    for path in written:
+        print(path)
     return 0
 
 

@@ -30,19 +30,22 @@ holds). Every refusal is JSON ``{"error": ...}``.
 Past the guard, what the APIs share is here too: every answer is JSON, a bad request gets 400 with
 ``{"error": "..."}`` and changes nothing, a bug is logged with its traceback and answered 500 without it, and a
 body (``json_body``) is UTF-8 JSON (RFC 8259) nesting no deeper than a frame may (``codec.MAX_DEPTH``): what the
-requests carry reaches a station or a central system.
+requests carry reaches a station or a central system. So are server-sent events (``event_stream``): at most
+``Limits.event_streams`` open (503 beyond), each ended cleanly when the server stops, a comment sent when idle so a
+page that is gone is noticed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
 import logging
 import socket
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiohttp import web
@@ -84,9 +87,19 @@ class _Guard:
     refusing: bool = False
 
 
+@dataclass(slots=True)
+class _EventStreams:
+    """The event streams open on an app, each woken to end when the app shuts down."""
+
+    closing: bool = False
+    open: set[asyncio.Event] = field(default_factory=set)
+
+
 _PUBLIC: Final = web.AppKey("chargebox.public_paths", tuple[str, ...])
 _UPLOADS: Final = web.AppKey("chargebox.upload_paths", tuple[str, ...])
 _GUARD: Final = web.AppKey("chargebox.guard", _Guard)
+_EVENT_STREAMS: Final = web.AppKey("chargebox.sse_streams", _EventStreams)
+IDLE_EVERY: Final = 1.0  # seconds an event stream may be silent before a comment checks that its page is there
 
 
 def control_app(*, public: tuple[str, ...] = (), uploads: tuple[str, ...] = ()) -> web.Application:
@@ -95,7 +108,14 @@ def control_app(*, public: tuple[str, ...] = (), uploads: tuple[str, ...] = ()) 
     app = web.Application(middlewares=[_guard_middleware, errors_middleware], client_max_size=MAX_BODY_SIZE)
     app[_PUBLIC] = public
     app[_UPLOADS] = uploads
+    app[_EVENT_STREAMS] = _EventStreams()
+    app.on_shutdown.append(_end_event_streams)
     return app
+
+
+def open_paths(app: web.Application) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The path prefixes read (GET) and written (uploads) without the token, as ``control_app`` was told."""
+    return app[_PUBLIC], app[_UPLOADS]
 
 
 def limits_of(request: web.Request) -> Limits:
@@ -195,6 +215,65 @@ def _own_names(host: str) -> frozenset[str]:
     else:
         names.add(host.lower().rstrip("."))
     return frozenset(names)
+
+
+# -- server-sent events --------------------------------------------------------------------------------------
+
+
+class EventStream:
+    """One open ``text/event-stream`` answer: ``send`` events, ``wait`` for the next reason to."""
+
+    def __init__(self, response: web.StreamResponse, wake: asyncio.Event, streams: _EventStreams) -> None:
+        self.response = response  # what the handler returns once the stream ends
+        self.wake = wake  # set it to have ``wait`` return
+        self._streams = streams
+
+    async def send(self, *events: tuple[str, object]) -> None:
+        await self.response.write(b"".join(sse(name, data) for name, data in events))
+
+    async def wait(self) -> bool:
+        """Until ``wake`` is set (True) or the server stops (False); a comment every ``IDLE_EVERY`` seconds
+        meanwhile, so a page that is gone ends the stream (its write fails)."""
+        while not self._streams.closing:
+            try:
+                await asyncio.wait_for(self.wake.wait(), IDLE_EVERY)
+            except TimeoutError:
+                await self.response.write(b": idle\n\n")
+                continue
+            self.wake.clear()
+            return not self._streams.closing
+        return False
+
+
+@contextlib.asynccontextmanager
+async def event_stream(request: web.Request) -> AsyncIterator[EventStream]:
+    """An event stream answering ``request``, counted against ``Limits.event_streams`` (503 beyond: each holds a
+    connection and work per change). A page closed while it is written to ends it quietly."""
+    streams = request.app[_EVENT_STREAMS]
+    if len(streams.open) >= limits_of(request).event_streams:
+        raise json_error(web.HTTPServiceUnavailable, f"{len(streams.open)} event streams open: no more")
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    wake = asyncio.Event()
+    streams.open.add(wake)
+    try:
+        yield EventStream(response, wake, streams)
+    except ConnectionResetError:
+        pass  # the page was closed
+    finally:
+        streams.open.discard(wake)
+
+
+def sse(event: str, data: object) -> bytes:
+    """One server-sent event (the data is one line of JSON, so it needs no escaping)."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def _end_event_streams(app: web.Application) -> None:
+    streams = app[_EVENT_STREAMS]
+    streams.closing = True
+    for wake in streams.open:
+        wake.set()
 
 
 # -- the middlewares -----------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ import pytest
 import websockets
 
 from chargebox.csms import control as csms_control
+from chargebox.csms import uploads as csms_uploads
 from chargebox.csms.server import CentralSystem
+from chargebox.csms.stations import FRAMES_PER_STATION
 from chargebox.errors import UserError
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator, simulated_station
@@ -40,11 +42,18 @@ class Csms:
         async with self.http.post(f"{self.base}/api/stations/{station}/call", json=body) as response:
             return response.status, await response.json()
 
+    async def get(self, path: str) -> Any:
+        async with self.http.get(f"{self.base}{path}") as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
     async def stations(self) -> list[dict[str, Any]]:
-        async with self.http.get(f"{self.base}/api/stations") as response:
-            assert response.status == 200
-            stations: list[dict[str, Any]] = (await response.json())["stations"]
-            return stations
+        stations: list[dict[str, Any]] = (await self.get("/api/stations"))["stations"]
+        return stations
+
+    async def uploads(self) -> list[dict[str, Any]]:
+        uploads: list[dict[str, Any]] = (await self.get("/api/uploads"))["uploads"]
+        return uploads
 
 
 @pytest.fixture
@@ -100,12 +109,13 @@ async def bare_station(csms: Csms, answer: Any) -> AsyncIterator[list[Any]]:
             task.cancel()
 
 
-async def test_stations_lists_the_connected_ones_with_their_last_frames(csms: Csms, station: Simulator) -> None:
+async def test_stations_lists_the_connected_ones_and_one_shows_its_last_frames(csms: Csms, station: Simulator) -> None:
     (listed,) = await csms.stations()
-    assert listed["id"] == "CP-1"
-    assert listed["connected"] is True
-    assert listed["frames"][0]["dir"] == "in"
-    assert '"BootNotification"' in listed["frames"][0]["frame"]
+    assert (listed["id"], listed["connected"], listed["securityProfile"]) == ("CP-1", True, 0)
+    assert "frames" not in listed  # the list stays small: a page asks for one station's frames
+    detail = await csms.get("/api/stations/CP-1")
+    assert detail["frames"][0]["dir"] == "in"
+    assert '"BootNotification"' in detail["frames"][0]["frame"]
 
 
 async def test_C_13_remote_start_answers_the_stations_callresult(csms: Csms, station: Simulator) -> None:
@@ -127,8 +137,7 @@ async def test_change_configuration_reaches_the_station(csms: Csms, station: Sim
 async def test_update_firmware_location_can_be_a_served_file(csms: Csms) -> None:
     async with csms.http.get(f"{csms.base}/files/fw-2.0.img") as response:
         assert (response.status, await response.read()) == (200, b"image")
-    async with csms.http.get(f"{csms.base}/api/stations") as response:
-        assert (await response.json())["files"] == ["fw-2.0.img"]
+    assert (await csms.get("/api/files"))["files"] == ["fw-2.0.img"]
 
 
 @pytest.mark.parametrize(
@@ -177,10 +186,10 @@ async def test_T_22_no_answer_is_504(csms: Csms) -> None:
 
 
 async def test_history_is_bounded_per_station(csms: Csms, station: Simulator) -> None:
-    for _ in range(csms_control.FRAMES_PER_STATION // 2 + 5):
+    for _ in range(FRAMES_PER_STATION // 2 + 5):
         await csms.call("CP-1", {"action": "ClearCache", "payload": {}})
-    (listed,) = await csms.stations()
-    assert len(listed["frames"]) == csms_control.FRAMES_PER_STATION
+    detail = await csms.get("/api/stations/CP-1")
+    assert len(detail["frames"]) == FRAMES_PER_STATION
 
 
 async def test_page_is_served(csms: Csms) -> None:
@@ -265,7 +274,7 @@ async def test_every_central_system_action_has_a_template_the_station_answers(tm
                 body = {"action": action, "payload": payload}
                 async with http.post(f"{base}/api/stations/{station}/call", json=body) as response:
                     answers[action] = (response.status, await response.json())
-            async with http.get(f"{base}/api/stations") as response:
+            async with http.get(f"{base}/api/uploads") as response:
                 uploads = (await response.json())["uploads"]
             async with http.get(f"{base}/api/uploads/{uploads[0]['name']}") as response:
                 assert response.status == 200 and len(await response.read()) == uploads[0]["bytes"] > 0
@@ -286,7 +295,7 @@ async def test_every_central_system_action_has_a_template_the_station_answers(tm
 async def until_uploaded(http: aiohttp.ClientSession, base: str, count: int) -> None:
     async def uploaded() -> None:
         while True:
-            async with http.get(f"{base}/api/stations") as response:
+            async with http.get(f"{base}/api/uploads") as response:
                 if len((await response.json())["uploads"]) >= count:
                     return
             await asyncio.sleep(0.05)
@@ -315,8 +324,7 @@ async def test_a_station_uploads_its_diagnostics_by_put_or_post_and_the_page_lis
         run.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run
-    async with csms.http.get(f"{csms.base}/api/stations") as response:
-        [upload] = (await response.json())["uploads"]
+    [upload] = await csms.uploads()
     assert upload["name"] == answer["payload"]["fileName"] and upload["bytes"] > 0
 
 
@@ -326,18 +334,16 @@ async def test_a_station_uploads_its_diagnostics_by_put_or_post_and_the_page_lis
 async def test_an_upload_name_that_is_not_a_plain_file_name_is_refused(csms: Csms, path: str, status: int) -> None:
     async with csms.http.put(csms.base + path, data=b"zip") as response:
         assert response.status == status
-    async with csms.http.get(f"{csms.base}/api/stations") as response:
-        assert (await response.json())["uploads"] == []
+    assert await csms.uploads() == []
 
 
 async def test_an_upload_over_the_bound_is_413_and_kept_nowhere(csms: Csms, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(csms_control, "MAX_UPLOAD_BYTES", 200_000)  # above the API's 16 KiB for a JSON body
+    monkeypatch.setattr(csms_uploads, "MAX_UPLOAD_BYTES", 200_000)  # above the API's 16 KiB for a JSON body
     async with csms.http.put(f"{csms.base}/uploads/big.zip", data=b"x" * 200_001) as response:
         assert response.status == 413
     async with csms.http.put(f"{csms.base}/uploads/small.zip", data=b"x" * 200_000) as response:
         assert response.status == 201
-    async with csms.http.get(f"{csms.base}/api/stations") as response:
-        assert [u["name"] for u in (await response.json())["uploads"]] == ["small.zip"]
+    assert [u["name"] for u in await csms.uploads()] == ["small.zip"]
 
 
 async def test_uploads_are_written_by_anyone_but_read_only_with_the_token(tmp_path: Path) -> None:

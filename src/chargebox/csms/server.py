@@ -7,6 +7,10 @@ breaks the id rule (protocol/identity.py: 1 to 48 printable ASCII characters, no
 segment, under any endpoint path such as ``/ocpp``) is refused with HTTP 400 before the upgrade, the id logged
 escaped.
 
+With a TLS context (``start(tls=...)``, csms/tls.py) it serves ``wss://``, security profiles 2 and 3: a client
+certificate, verified against the CA, must have the charge point id as its CN, and stands for the Basic
+credentials (TC_087_CS). With a CA (``authority``) SignCertificate is answered by signing (csms/certificates.py).
+
 ``events`` holds only the last ``max_events`` unread events (``DEFAULT_MAX_EVENTS``, 1,000, unless
 the constructor is told otherwise): ``chargebox csms`` runs for days with nobody reading them, and
 a queue that kept every CALL would grow by ~110 bytes per CALL for as long as it runs.
@@ -19,6 +23,7 @@ import base64
 import hmac
 import itertools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -29,6 +34,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from chargebox.clock import Clock, SystemClock
+from chargebox.csms.ca import CertificateAuthority
+from chargebox.csms.certificates import CertificateSigning
+from chargebox.csms.tls import client_common_name
 from chargebox.errors import ConnectionLost, UserError
 from chargebox.protocol import messages as m
 from chargebox.protocol.identity import identity_from_path
@@ -54,6 +62,7 @@ class Session:
     charge_point_id: str
     rpc: Rpc
     boots: int = 0
+    security_profile: int = 0  # as the connection showed it: 3 a client certificate, 2 TLS, 1 Basic auth, 0 none
 
 
 @dataclass
@@ -69,7 +78,12 @@ class CsmsPolicy:
 
 class CentralSystem:
     def __init__(
-        self, policy: CsmsPolicy | None = None, *, clock: Clock | None = None, max_events: int = DEFAULT_MAX_EVENTS
+        self,
+        policy: CsmsPolicy | None = None,
+        *,
+        clock: Clock | None = None,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        authority: CertificateAuthority | None = None,
     ) -> None:
         if max_events < 1:  # asyncio.Queue would read 0 as "no bound at all"
             raise ValueError(f"max_events must be at least 1, not {max_events}")
@@ -79,12 +93,14 @@ class CentralSystem:
         self.events: asyncio.Queue[CsmsEvent] = asyncio.Queue(maxsize=max_events)
         self.on_event: Callable[[CsmsEvent], None] | None = None
         self.session_listeners: list[Callable[[Session], None]] = []  # each new session (the control API's history)
+        self.closed_listeners: list[Callable[[Session], None]] = []  # each session that ended
         self._clock = clock or SystemClock()
+        self.certificates = CertificateSigning(authority, self._clock)
         self._server: Server | None = None
         self._transaction_ids = itertools.count(1)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Listen; returns the port (pass 0 for any free one)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> int:
+        """Listen (``wss://`` with ``tls``); returns the port (pass 0 for any free one)."""
         try:
             self._server = await serve(
                 self._serve,
@@ -94,6 +110,7 @@ class CentralSystem:
                 process_request=self._check_request,
                 compression=None,
                 ping_interval=None,
+                ssl=tls,
             )
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
@@ -118,6 +135,12 @@ class CentralSystem:
         if problem is not None:
             log.warning("! refused a charge point id %r: it %s", charge_point_id[:100], problem)  # escaped
             return connection.respond(HTTPStatus.BAD_REQUEST, "Bad charge point id\n")
+        common_name = client_common_name(connection.transport.get_extra_info("peercert"))
+        if common_name is not None:  # verified against the CA by the handshake (csms/tls.py)
+            if common_name == charge_point_id:
+                return None  # profile 3: the certificate is the credential
+            log.warning("! %s: the client certificate is for %r (TC_087_CS)", charge_point_id, common_name[:100])
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
         password = self.policy.password
         if password is None:
             return None
@@ -145,6 +168,8 @@ class CentralSystem:
         session = self.sessions.get(charge_point_id)
         if session is not None and session.rpc is rpc:
             del self.sessions[charge_point_id]
+            for listener in self.closed_listeners:
+                listener(session)
         log.info("= %s disconnected", charge_point_id)
 
     async def _serve(self, connection: ServerConnection) -> None:
@@ -160,6 +185,8 @@ class CentralSystem:
                 raise ConnectionLost(str(exc)) from exc
 
         rpc = self.open_session(charge_point_id, send)
+        self.sessions[charge_point_id].security_profile = profile = _security_profile(connection)
+        log.info("= %s is on security profile %d", charge_point_id, profile)
         self.connections[charge_point_id] = connection
         try:
             async for message in connection:
@@ -178,7 +205,7 @@ class CentralSystem:
             await connection.close()
 
     def _handlers(self, session: Session) -> dict[m.Action, Handler]:
-        answers: dict[m.Action, Callable[[Any], m.Message]] = {
+        answers: dict[m.Action, Handler] = {
             m.Action.BOOT_NOTIFICATION: lambda _r: self._boot(session),
             m.Action.HEARTBEAT: lambda _r: m.HeartbeatResponse(current_time=self._clock.now()),
             m.Action.AUTHORIZE: lambda _r: m.AuthorizeResponse(id_tag_info=self._id_tag_info()),
@@ -187,7 +214,9 @@ class CentralSystem:
             ),
             m.Action.STOP_TRANSACTION: lambda _r: m.StopTransactionResponse(id_tag_info=self._id_tag_info()),
             m.Action.DATA_TRANSFER: lambda _r: m.DataTransferResponse(status=m.DataTransferStatus.ACCEPTED),
-            m.Action.SIGN_CERTIFICATE: lambda _r: m.SignCertificateResponse(status=m.GenericStatus.ACCEPTED),
+            m.Action.SIGN_CERTIFICATE: lambda r: self.certificates.on_sign_certificate(
+                session.charge_point_id, session.rpc, r
+            ),
         }
         handlers: dict[m.Action, Handler] = {}
         for action in m.CHARGE_POINT_INITIATED:
@@ -217,6 +246,14 @@ class CentralSystem:
 
     def _id_tag_info(self) -> m.IdTagInfo:
         return m.IdTagInfo(status=self.policy.id_tag_status)
+
+
+def _security_profile(connection: ServerConnection) -> int:
+    """The profile a connection shows: a client certificate (verified, its CN checked) 3, TLS 2, Basic auth 1."""
+    transport = connection.transport
+    if transport.get_extra_info("ssl_object") is None:
+        return 1 if connection.request is not None and "Authorization" in connection.request.headers else 0
+    return 3 if transport.get_extra_info("peercert") else 2
 
 
 def _empty_answer(action: m.Action) -> Callable[[Any], m.Message]:

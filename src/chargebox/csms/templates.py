@@ -4,7 +4,9 @@ FormationViolation), and pointing at what this central system serves: firmware a
 uploads at ``/uploads/``.
 
 Certificates and signatures cannot be made up: their templates hold a placeholder to paste the real PEM over, which a
-station refuses (Rejected, InvalidCertificate), as it should.
+station refuses (Rejected, InvalidCertificate), as it should. With a CA of its own (``csms --ca-cert``) the central
+system proposes that CA for InstallCertificate: a station that installs it as its CentralSystemRootCertificate then
+trusts this central system's TLS certificate and the certificates its CA signs (CertificateSigned, CT-2).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from urllib.parse import quote
 PEM_PLACEHOLDER: Final = "-----BEGIN CERTIFICATE-----\nPASTE THE PEM HERE\n-----END CERTIFICATE-----\n"
 
 
-def templates(origin: str, *, files: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+def templates(origin: str, *, files: list[str], now: datetime, root: str | None = None) -> dict[str, dict[str, Any]]:
     """Every central-system action's payload, in the order the page lists them (most used first). ``origin`` is
     this control server's address as the browser reached it (``http://HOST:PORT``), ``files`` the names under
-    ``--files``, ``now`` an aware time."""
+    ``--files``, ``now`` an aware time, ``root`` the PEM of the central system's CA."""
     stamp = _time(now)
     image = f"{origin}/files/{quote(files[0]) if files else 'firmware.img'}"
     uploads = f"{origin}/uploads/"
@@ -68,7 +70,10 @@ def templates(origin: str, *, files: list[str], now: datetime) -> dict[str, dict
         "ExtendedTriggerMessage": {"requestedMessage": "Heartbeat"},
         "GetLog": {"logType": "SecurityLog", "requestId": 1, "log": {"remoteLocation": uploads}},
         "GetInstalledCertificateIds": {"certificateType": "CentralSystemRootCertificate"},
-        "InstallCertificate": {"certificateType": "CentralSystemRootCertificate", "certificate": PEM_PLACEHOLDER},
+        "InstallCertificate": {
+            "certificateType": "CentralSystemRootCertificate",
+            "certificate": root or PEM_PLACEHOLDER,
+        },
         "DeleteCertificate": {
             "certificateHashData": {
                 "hashAlgorithm": "SHA256",

@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from chargebox.openapi import Media, Parameter, add_openapi, operation
 from chargebox.protocol.messages import ChargePointErrorCode
-from chargebox.sim.feed import STATE_EVERY, feed_of, sse, state_json
+from chargebox.sim.feed import STATE_EVERY, feed_of, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.v16.transactions import Outcome
-from chargebox.web import control_app, json_body, json_error, limits_of, serve
+from chargebox.web import control_app, json_body, json_error, limits_of, serve, sse
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -53,6 +54,12 @@ if TYPE_CHECKING:
 _CONNECTOR_ID_RE: Final = re.compile(r"[0-9]{1,9}")
 _INFO_LENGTH: Final = 50  # StatusNotification info is CiString50
 SETTLE_SECONDS: Final = 2.0  # a connect or disconnect answers once done, or after this
+# what the routes are described with (openapi.py)
+_STATE: Final = dict[str, Any]  # GET /api/state's answer, and every action's (with "outcome" for a plug or a card)
+_PATH: Final = {"station": Parameter("the station's id (a fleet's)")}
+_CONNECTOR_ACTIONS: Final = Parameter(
+    "what happens", {"enum": ["plug", "unplug", "fault", "clear-fault", "swipe", "hardware-fault"]}
+)
 
 
 @dataclass(slots=True)
@@ -88,6 +95,7 @@ def make_app(sim: Simulator) -> web.Application:
     feed_of(sim)  # the frame ring fills from the start, before any page is opened
     add_station_routes(app, "", lambda _request: sim)
     add_station_dashboard(app)
+    add_openapi(app, title="chargebox simulate control API", description=__doc__ or "")
     return app
 
 
@@ -101,14 +109,30 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
     routes = web.RouteTableDef()
 
     @routes.get(f"/api{prefix}/state")
+    @operation("the station, its connection and connectors", answers={200: _STATE}, errors=(404,), path=_PATH)
     async def state(request: web.Request) -> web.Response:
         return web.json_response(state_json(lookup(request)))
 
     @routes.get(f"/api{prefix}/events")
+    @operation(
+        "the state and the frames in and out, by server-sent events (state, frames, frame)",
+        answers={200: Media("text/event-stream", "the events")},
+        errors=(404, 503),
+        path=_PATH,
+    )
     async def events(request: web.Request) -> web.StreamResponse:
         return await _event_stream(request, lookup(request))
 
     @routes.post(f"/api{prefix}/connectors/{{connector}}/{{action}}")
+    @operation(
+        "the cable, a fault, a card or a broken part at one connector",
+        description="fault: {errorCode, info}; swipe: {idTag}; hardware-fault: {part, on}; the others no body.",
+        body=dict[str, Any],
+        body_required=False,
+        answers={200: _STATE},
+        errors=(400, 404),
+        path={**_PATH, "connector": Parameter("the connector id"), "action": _CONNECTOR_ACTIONS},
+    )
     async def connector(request: web.Request) -> web.Response:
         sim = lookup(request)
         connector_id = _connector_id(request, sim)
@@ -139,17 +163,21 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         return _answer(sim, outcome)
 
     @routes.post(f"/api{prefix}/swipe")
+    @operation("a card at the station's one reader: {idTag}", body=dict[str, Any], answers={200: _STATE},
+               errors=(400, 404), path=_PATH)  # fmt: skip
     async def swipe(request: web.Request) -> web.Response:
         sim = lookup(request)
         return _answer(sim, await sim.swipe(_id_tag(await json_body(request)), None))
 
     @routes.post(f"/api{prefix}/emergency-stop")
+    @operation("every transaction ends (EmergencyStop)", answers={200: _STATE}, errors=(404,), path=_PATH)
     async def emergency_stop(request: web.Request) -> web.Response:
         sim = lookup(request)
         await sim.station.emergency_stop()
         return _answer(sim, None)
 
     @routes.post(f"/api{prefix}/reboot")
+    @operation("a local reboot (transactions end with Reboot)", answers={200: _STATE}, errors=(404,), path=_PATH)
     async def reboot(request: web.Request) -> web.Response:
         sim = lookup(request)
         await sim.station.local_reboot()
@@ -157,6 +185,12 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         return _answer(sim, None)
 
     @routes.post(f"/api{prefix}/connection/{{action}}")
+    @operation(
+        "a network outage, no reboot, or its end",
+        answers={200: _STATE},
+        errors=(404,),
+        path={**_PATH, "action": Parameter("disconnect or connect", {"enum": ["disconnect", "connect"]})},
+    )
     async def connection(request: web.Request) -> web.Response:
         sim = lookup(request)
         action = request.match_info["action"]

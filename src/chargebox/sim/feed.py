@@ -14,7 +14,6 @@ seconds: the server looks, the browser never polls.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import weakref
 from collections import deque
@@ -80,8 +79,3 @@ def state_json(sim: Simulator) -> dict[str, Any]:
         connector["powerW"] = round(simulated.power())
         connector["hardwareFaults"] = sorted(simulated.faults)
     return snapshot
-
-
-def sse(event: str, data: object) -> bytes:
-    """One server-sent event (the data is one line of JSON, so it needs no escaping)."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()

@@ -11,10 +11,11 @@ An unknown station is 404; a bad ``limit`` is 400. Requests are held to the same
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from chargebox.openapi import Parameter, add_openapi, operation
 from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.web import control_app, json_error, serve
@@ -37,9 +38,16 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
             raise json_error(web.HTTPNotFound, f"no station {station_id[:64]!r}")
         return sim
 
+    @operation("the figures (as --stats-json writes them)", answers={200: dict[str, Any]})
     async def figures(_request: web.Request) -> web.Response:
         return web.json_response(fleet.figures())
 
+    @operation(
+        "the stations whose id holds q",
+        answers={200: dict[str, Any]},
+        errors=(400,),
+        query={"q": Parameter("a part of the id"), "limit": Parameter(f"at most this many, 1 to {MAX_LIMIT}")},
+    )
     async def stations(request: web.Request) -> web.Response:
         query = request.query.get("q", "")
         if len(query) > MAX_QUERY:
@@ -53,6 +61,7 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     app.router.add_get("/api/stations", stations)
     add_station_routes(app, "/stations/{station}", lookup)
     add_fleet_dashboard(app)
+    add_openapi(app, title="chargebox fleet control API", description=__doc__ or "")
     return app
 
 

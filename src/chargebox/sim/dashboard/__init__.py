@@ -14,6 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
+from chargebox.openapi import Media, operation
 from chargebox.protocol.messages import ChargePointErrorCode
 
 _ASSETS: Final = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
@@ -38,6 +39,7 @@ def add_fleet_dashboard(app: web.Application) -> None:
 def _page(view: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     html = _read("index.html").replace(_VIEW_MARK, f'data-view="{view}"').replace(_ERROR_CODES_MARK, _error_codes())
 
+    @operation(f"the {view}'s dashboard", answers={200: Media("text/html", "the page")}, tag="pages")
     async def page(_request: web.Request) -> web.Response:
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
@@ -54,6 +56,7 @@ def _add_assets(app: web.Application) -> None:
     for name, content_type in _ASSETS.items():
         body = _read(name)
 
+        @operation(f"the dashboard's {name}", answers={200: Media(content_type, name)}, tag="pages")
         async def asset(_request: web.Request, body: str = body, content_type: str = content_type) -> web.Response:
             return web.Response(text=body, content_type=content_type)
 
