@@ -349,8 +349,8 @@ class _Reader:
             return "str", ""
         if kind == "integer":
             if "multipleOf" in schema:
-                return f"Annotated[int, msgspec.Meta(multiple_of={schema['multipleOf']!r})]", ""
-            return "int", ""
+                raise GenerationError(f"{self.filename}: {where}: an integer multipleOf is not supported")
+            return "Integer", ""
         if kind == "number":
             if "multipleOf" in schema:
                 # msgspec's float multiple_of rejects 1.0 and 0.3 for 0.1: see the module docstring.
@@ -450,9 +450,11 @@ deliberate deviations, each pinned by tests/protocol/test_messages_schema.py:
 - multipleOf 0.1 (ChargingSchedulePeriod.limit, ChargingSchedule.minChargingRate) is not enforced: msgspec's
   float multiple_of rejects 1.0 and 0.3, and the schema's own float arithmetic rejects 0.3 but accepts 16.3,
   so neither is a usable check. Any number is accepted.
-- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound. Integers are
-  unbounded, as in the schema, and 1.0 is not an integer (Draft 4; the draft-06 whitepaper schemas would
-  accept it).
+- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound. Integers must fit
+  64 bits, signed (``Integer``): the schema sets no bound either, but the store (SQLite INTEGER) and every
+  central system's integer type (Java's long, Postgres bigint) end there, so a larger one is a value the
+  station cannot hold and is refused as out of range (PropertyConstraintViolation for a CALL, an invalid
+  answer for a CALLRESULT). 1.0 is not an integer (Draft 4; the draft-06 whitepaper schemas would accept it).
 - Date-times must carry an offset (DateTime is tz=True), as RFC 3339 requires. msgspec also accepts a space
   for "T" and an offset without colon ("+0100"), which the schema's date-time check rejects; encoding always
   writes RFC 3339 with "T". Fractions of a second are rounded to microseconds, and a date-time that rounds
@@ -519,6 +521,9 @@ class _Renderer:
         self._emit(
             "DateTime: TypeAlias = Annotated[datetime.datetime, msgspec.Meta(tz=True)]",
             '"""OCPP dateTime: RFC 3339 with an offset; decoding rejects a naive date-time."""',
+            "",
+            "Integer: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]",
+            '"""OCPP integer, as far as the store can hold it: 64 bits, signed (SQLite INTEGER)."""',
             "",
         )
         for length in sorted(self.model.string_lengths):
