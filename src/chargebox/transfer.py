@@ -69,6 +69,13 @@ class TransferSettings:
     # fails (DownloadFailed), and so does one that would leave less than ``min_free_bytes`` free.
     max_download_bytes: int = 512 * 1024 * 1024
     min_free_bytes: int = 64 * 1024 * 1024
+    # What UpdateFirmware, GetDiagnostics, SignedUpdateFirmware and GetLog may ask of the attempts (F-4, D-2):
+    # their ``retries`` and ``retryInterval`` are brought within these before the job is journalled. No central
+    # system needs more, and attempts closer together than ``min_retry_interval`` to a location that refuses at
+    # once are a flood (each attempt is journalled with an fsync): 2^31 - 1 retries 0 s apart ran for 25 days.
+    max_retries: int = 10
+    min_retry_interval: int = 10
+    max_retry_interval: int = 86_400
 
 
 class Workspace:

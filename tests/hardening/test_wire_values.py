@@ -7,12 +7,25 @@ library's), or, where time must pass, the built-in one under a virtual clock.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import Action, RegistrationStatus
 
+from chargebox.clock import VirtualClock
+from chargebox.sim.simulator import simulated_station
 from chargebox.station.lane import UNDELIVERABLE
-from tests.interop.conftest import StationRunner, until
+from chargebox.station.station import Station, StationSettings
+from chargebox.transfer import Progress, Transfer, TransferSettings
+from tests.interop.conftest import WAIT, CsmsChargePoint, OcppCsms, StationRunner, stop_station, until
 from tests.interop.transactions_csms import TransactionsCsms, boot, serving
 
 BEYOND_INT64 = 2**63  # valid under the schema (integers are unbounded there), beyond SQLite's INTEGER
@@ -55,3 +68,126 @@ async def test_Q_4_a_transaction_id_beyond_64_bits_is_a_failed_attempt_then_a_de
     stops = csms.frames.calls("StopTransaction", start=booted)
     assert [f.payload["transactionId"] for f in stops] == [UNDELIVERABLE]  # X-4
     assert station.connectors[1].transaction_id is None
+
+
+# -- the job engine's attempts (F-4, D-2): a station on the virtual clock, the central system on loopback ---------
+
+
+class JobsChargePoint(CsmsChargePoint):
+    """``CsmsChargePoint`` answering the status notifications of the firmware and diagnostics jobs too."""
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status_notification(self, **_payload: Any) -> call_result.FirmwareStatusNotification:
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status_notification(self, **_payload: Any) -> call_result.DiagnosticsStatusNotification:
+        return call_result.DiagnosticsStatusNotification()
+
+
+class RecordedTransfer(Transfer):
+    """The real transfer, each attempt's virtual start time recorded."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.started: list[float] = []
+
+    async def download(self, url: str, dest: Path, *, progress: Progress | None = None) -> int:
+        self.started.append(self.clock.monotonic())
+        return await super().download(url, dest, progress=progress)
+
+    async def upload(self, source: Path, directory_url: str, file_name: str) -> None:
+        self.started.append(self.clock.monotonic())
+        await super().upload(source, directory_url, file_name)
+
+
+@dataclass
+class VirtualStation:
+    station: Station
+    clock: VirtualClock
+    csms: OcppCsms
+    transfer: RecordedTransfer
+
+    async def status(self, action: str, status: str, *, step: float) -> None:
+        """Move the virtual clock ``step`` seconds at a time, letting real I/O happen in between, until the central
+        system received ``action`` with ``status``; TimeoutError after WAIT seconds of real time."""
+
+        def received() -> bool:
+            return any(f.payload.get("status") == status for f in self.csms.frames.calls(action))
+
+        async def run() -> None:
+            while not received():
+                await self.clock.advance(step)
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(run(), WAIT)
+
+
+@pytest.fixture
+async def virtual_station() -> AsyncIterator[VirtualStation]:
+    """A station on the virtual clock (HeartbeatInterval 0 from its boot, no ping: only its jobs wait on that clock),
+    joined to the ``ocpp`` library's central system by a loopback WebSocket."""
+    csms = OcppCsms(boot_answers=[(RegistrationStatus.accepted, 0)], charge_point_class=JobsChargePoint)
+    await csms.start()
+    clock = VirtualClock()
+    settings = StationSettings(charge_point_id="CP-1", csms_url=csms.url, connectors=2,
+                               ocpp_config={"WebSocketPingInterval": "0"})  # fmt: skip
+    station = simulated_station(settings, clock=clock)
+    transfer = RecordedTransfer(clock)
+    station.firmware.transfer = station.diagnostics.transfer = transfer
+    task = asyncio.ensure_future(station.run())
+    await csms.wait_booted(connectors=2)
+    yield VirtualStation(station, clock, csms, transfer)
+    await stop_station(station, task)
+    await csms.stop()
+
+
+def refused(scheme: str) -> str:
+    """A location on a loopback port nothing listens on: every attempt is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"{scheme}://127.0.0.1:{s.getsockname()[1]}/fw.img"
+
+
+@pytest.mark.parametrize("retries", [2**31 - 1, 2**63 - 1])
+async def test_F_4_retries_are_capped_and_attempts_spaced_whatever_the_request_asks(
+    virtual_station: VirtualStation, retries: int
+) -> None:
+    """UpdateFirmware with retries 2^31 - 1 and retryInterval 0 to a refused port made ~970 attempts a second, each
+    journalled with an fsync, for ~25 days. Now: max_retries more attempts, min_retry_interval apart."""
+    rig, bounds = virtual_station, TransferSettings()
+    now = rig.station.clock.now().isoformat()
+    await rig.csms.call(call.UpdateFirmware(location=refused("http"), retrieve_date=now, retries=retries,
+                                            retry_interval=0))  # fmt: skip
+    await rig.status("FirmwareStatusNotification", "DownloadFailed", step=1)
+    job = rig.station.store.firmware.load()
+    assert (job.retries, job.retry_interval, job.attempts) == (bounds.max_retries, bounds.min_retry_interval, 11)
+    assert len(rig.transfer.started) == bounds.max_retries + 1
+    gaps = [b - a for a, b in itertools.pairwise(rig.transfer.started)]
+    assert min(gaps) >= bounds.min_retry_interval
+
+
+@pytest.mark.parametrize(
+    ("action", "interval"), [("UpdateFirmware", 2**62), ("GetDiagnostics", 10**12), ("GetDiagnostics", 2**63 - 1)]
+)
+async def test_F_4_D_2_a_retry_interval_past_any_date_waits_a_day_and_the_job_ends(
+    virtual_station: VirtualStation, action: str, interval: int
+) -> None:
+    """retryInterval 2^62 (UpdateFirmware) or 10^12 (GetDiagnostics): the date of the next attempt overflowed,
+    the job's task died, and the status stayed Downloading or Uploading for ever. Now the pause is clamped to
+    max_retry_interval, and the job ends with its failure status after the last attempt."""
+    rig, bounds = virtual_station, TransferSettings()
+    if action == "UpdateFirmware":
+        now = rig.station.clock.now().isoformat()
+        await rig.csms.call(call.UpdateFirmware(location=refused("http"), retrieve_date=now, retries=1,
+                                                retry_interval=interval))  # fmt: skip
+        await rig.status("FirmwareStatusNotification", "DownloadFailed", step=3_600)
+        kept = rig.station.store.firmware.load().retry_interval
+    else:
+        await rig.csms.call(call.GetDiagnostics(location=refused("ftp"), retries=1, retry_interval=interval))
+        await rig.status("DiagnosticsStatusNotification", "UploadFailed", step=3_600)
+        kept = rig.station.store.diagnostics.load().retry_interval
+    assert kept == bounds.max_retry_interval
+    first, second = rig.transfer.started
+    assert second - first >= bounds.max_retry_interval
