@@ -263,7 +263,29 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
     assert x509.load_der_x509_certificate(peer).serial_number == signed.serial_number
 
 
-def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest) -> x509.Certificate:
+async def test_CT_2_a_signed_certificate_that_is_itself_a_ca_is_rejected(
+    pki: Pki, serve_csms: ServeCsms, runner: StationRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16, item 18: a CertificateSigned whose leaf has basicConstraints CA=true was accepted and used as the
+    ChargePointCertificate. It is Rejected, with the security event InvalidChargePointCertificate (CT-2)."""
+    csms = await serve_csms()
+    station = runner(csms_url=f"ws://127.0.0.1:{csms.port}", ocpp_config=SECURITY_OFFERED)
+    await csms.wait_call("BootNotification")
+    root = pki.ca.cert_pem.bytes().decode()
+    assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
+    assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
+    station.certificates.sign_certificate()
+    await wait_until(lambda: len(csms.csrs) == 1)
+    signed = _sign(pki.ca, x509.load_pem_x509_csr(csms.csrs[0].encode()), is_ca=True)
+    result = await csms.call(
+        call.CertificateSigned(certificate_chain=signed.public_bytes(serialization.Encoding.PEM).decode())
+    )
+    assert result.status == "Rejected"
+    assert station.store.private_keys.charge_point_credentials() is None
+    assert "security event InvalidChargePointCertificate" in caplog.text
+
+
+def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest, *, is_ca: bool = False) -> x509.Certificate:
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
     ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
@@ -276,6 +298,6 @@ def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest) -> x509.Certifica
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
