@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -191,3 +192,127 @@ async def test_F_4_D_2_a_retry_interval_past_any_date_waits_a_day_and_the_job_en
     assert kept == bounds.max_retry_interval
     first, second = rig.transfer.started
     assert second - first >= bounds.max_retry_interval
+
+
+# -- integers in the central system's CALLs ------------------------------------------------------------------
+
+PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger"
+SECURITY = {"SupportedFeatureProfiles": PROFILES + ",Security"}  # SignedUpdateFirmware and GetLog; no UpdateFirmware
+PLAIN = {"SupportedFeatureProfiles": PROFILES}
+PROFILE = {
+    "chargingProfileId": 7,
+    "stackLevel": 1,
+    "chargingProfilePurpose": "TxDefaultProfile",
+    "chargingProfileKind": "Absolute",
+    "chargingSchedule": {
+        "chargingRateUnit": "A",
+        "startSchedule": "2026-01-01T00:00:00Z",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+    },
+}
+NOWHERE = "ftp://127.0.0.1:9/"  # refused at once: nothing leaves the machine
+FAR = "2099-01-01T00:00:00Z"
+# (config, action, payload with N where the integer goes): every integer of a CALL that reaches the store, a
+# timedelta or a range.
+INTEGER_CALLS = [
+    (PLAIN, "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": {**PROFILE, "chargingProfileId": "N"}}),
+    (PLAIN, "SetChargingProfile", {"connectorId": "N", "csChargingProfiles": PROFILE}),
+    (PLAIN, "ClearChargingProfile", {"id": "N"}),
+    (PLAIN, "ClearChargingProfile", {"stackLevel": "N"}),
+    (PLAIN, "GetCompositeSchedule", {"connectorId": 0, "duration": "N"}),
+    (PLAIN, "SendLocalList", {"listVersion": "N", "updateType": "Full"}),
+    (PLAIN, "ReserveNow", {"connectorId": 1, "expiryDate": FAR, "idTag": "TAG1", "reservationId": "N"}),
+    (PLAIN, "CancelReservation", {"reservationId": "N"}),
+    (PLAIN, "RemoteStopTransaction", {"transactionId": "N"}),
+    (PLAIN, "ChangeAvailability", {"connectorId": "N", "type": "Inoperative"}),
+    (PLAIN, "UnlockConnector", {"connectorId": "N"}),
+    (PLAIN, "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": "N"}),
+    (PLAIN, "UpdateFirmware", {"location": NOWHERE, "retrieveDate": FAR, "retries": "N"}),
+    (PLAIN, "UpdateFirmware", {"location": NOWHERE, "retrieveDate": FAR, "retryInterval": "N"}),
+    (PLAIN, "GetDiagnostics", {"location": NOWHERE, "retries": "N", "retryInterval": "N", "startTime": FAR}),
+    (SECURITY, "GetLog", {"logType": "SecurityLog", "requestId": "N", "log": {"remoteLocation": NOWHERE}}),
+    (SECURITY, "GetLog", {"logType": "DiagnosticsLog", "requestId": 1, "retries": "N",
+                          "log": {"remoteLocation": NOWHERE}}),
+    (SECURITY, "SignedUpdateFirmware", {"requestId": "N", "firmware": {"location": NOWHERE, "retrieveDateTime": FAR,
+                                                                       "signingCertificate": "c", "signature": "s"}}),
+]  # fmt: skip
+
+
+def fields_of_n(value: object, path: str = "") -> list[str]:
+    """Where the integer goes, for the test ids."""
+    if value == "N":
+        return [path]
+    if isinstance(value, dict):
+        return [field for key, item in value.items() for field in fields_of_n(item, f"{path}.{key}".strip("."))]
+    return []
+
+
+INTEGER_IDS = [f"{action}.{'+'.join(fields_of_n(payload))}" for _, action, payload in INTEGER_CALLS]
+
+
+def with_integer(value: object, number: int) -> object:
+    if value == "N":
+        return number
+    if isinstance(value, dict):
+        return {key: with_integer(item, number) for key, item in value.items()}
+    return value
+
+
+def rows(station: Station) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the store but the lane's: the station's own messages (a security event the central system
+    answers NotImplemented) change those meanwhile."""
+    tables = [row[0] for row in station.store.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {
+        str(t): sorted(station.store.query(f'SELECT * FROM "{t}"'), key=repr)
+        for t in tables
+        if t not in ("outbox", "dead_letters", "sqlite_sequence")
+    }
+
+
+@pytest.fixture
+async def plain_csms() -> AsyncIterator[OcppCsms]:
+    server = OcppCsms()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.mark.parametrize(("config", "action", "payload"), INTEGER_CALLS, ids=INTEGER_IDS)
+async def test_1_4_an_integer_beyond_64_bits_is_property_constraint_violation_and_changes_nothing(
+    plain_csms: OcppCsms, config: dict[str, str], action: str, payload: dict[str, Any]
+) -> None:
+    """chargingProfileId, listVersion, retries, reservationId, requestId ... of 2^63 are valid under the schema but
+    beyond what the store holds: they used to reach SQLite and come back as InternalError with a traceback."""
+    runner = StationRunner(plain_csms.url)
+    station = runner(ocpp_config=config)
+    try:
+        await plain_csms.wait_booted(connectors=2)
+        station.store.log_job.load(), station.store.signed_firmware.load()  # tables that make their row when read
+        before = rows(station)
+        for number in (2**63, -(2**63) - 1):
+            frame = json.dumps([2, f"big-{number}", action, with_integer(payload, number)])
+            answer = await plain_csms.raw(frame, f"big-{number}")
+            assert answer[:3] == [4, f"big-{number}", "PropertyConstraintViolation"], answer
+        assert rows(station) == before
+    finally:
+        await runner.close()
+
+
+@pytest.mark.parametrize(("config", "action", "payload"), INTEGER_CALLS, ids=INTEGER_IDS)
+async def test_1_4_the_largest_integers_the_store_holds_are_answered_never_internal_error(
+    plain_csms: OcppCsms, config: dict[str, str], action: str, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """2^63 - 1 and -2^63 fit the store: each is handled (Accepted, Rejected, capped, or the CALLERROR the value
+    calls for), never an InternalError, nothing logged with a traceback."""
+    runner = StationRunner(plain_csms.url)
+    station = runner(ocpp_config=config)
+    try:
+        await plain_csms.wait_booted(connectors=2)
+        for number in (2**63 - 1, -(2**63)):
+            frame = json.dumps([2, f"max-{number}", action, with_integer(payload, number)])
+            answer = await plain_csms.raw(frame, f"max-{number}")
+            assert answer[0] == 3 or answer[2] == "PropertyConstraintViolation", answer
+        assert not [r for r in caplog.records if r.exc_info is not None and r.name.startswith("chargebox")]
+        assert station.rpc.connected
+    finally:
+        await runner.close()
