@@ -316,3 +316,29 @@ async def test_1_4_the_largest_integers_the_store_holds_are_answered_never_inter
         assert station.rpc.connected
     finally:
         await runner.close()
+
+
+@pytest.mark.parametrize(
+    "key", ["HeartbeatInterval", "MeterValueSampleInterval", "ClockAlignedDataInterval", "ConnectionTimeOut",
+            "TransactionMessageRetryInterval", "WebSocketPingInterval"],
+)  # fmt: skip
+async def test_K_6_an_integer_configuration_value_past_ten_digits_is_rejected(plain_csms: OcppCsms, key: str) -> None:
+    """A value of 2^63 or 10^30 seconds would overflow the date arithmetic of the timers it sets: Rejected, the
+    key unchanged; ten digits (317 years) is the most a key takes."""
+    runner = StationRunner(plain_csms.url)
+    station = runner()
+    try:
+        await plain_csms.wait_booted(connectors=2)
+        before = station.config.get(key)
+        for value in (str(2**63), "1" + "0" * 30, "99999999999"):
+            answer = await plain_csms.raw(
+                json.dumps([2, "c", "ChangeConfiguration", {"key": key, "value": value}]), "c"
+            )
+            assert answer[2] == {"status": "Rejected"}, (value, answer)
+        assert station.config.get(key) == before
+        answer = await plain_csms.raw(json.dumps([2, "d", "ChangeConfiguration", {"key": key, "value": "9999999999"}]),
+                                      "d")  # fmt: skip
+        assert answer[2]["status"] in ("Accepted", "RebootRequired"), answer
+        assert station.rpc.connected
+    finally:
+        await runner.close()
