@@ -104,33 +104,27 @@ def seed(action: str) -> dict[str, Any]:
 
 @functools.cache
 def response_schema(action: str) -> dict[str, Any]:
-    raw = json.loads((SCHEMAS_DIR / f"{action}Response.json").read_text(encoding="utf-8"))
-    resolved: dict[str, Any] = _inline(raw, raw)
-    return resolved
+    schema: dict[str, Any] = json.loads((SCHEMAS_DIR / f"{action}Response.json").read_text(encoding="utf-8"))
+    return schema
 
 
-def _inline(node: Any, root: Any) -> Any:
-    if isinstance(node, dict):
-        if "$ref" in node:
-            return _inline(root["definitions"][node["$ref"].removeprefix("#/definitions/")], root)
-        return {key: _inline(value, root) for key, value in node.items() if key not in ("definitions", "$id")}
-    if isinstance(node, list):
-        return [_inline(value, root) for value in node]
-    return node
-
-
-def sites(schema: dict[str, Any], value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """(path, schema) of every property present in ``value``."""
+def sites(
+    schema: dict[str, Any], value: Any, root: dict[str, Any], path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(path, schema) of every property present in ``value``; ``root`` holds the definitions a "$ref" names."""
     for name, sub in schema.get("properties", {}).items():
+        if "$ref" in sub:
+            sub = root["definitions"][sub["$ref"].removeprefix("#/definitions/")]
         if isinstance(value, dict) and name in value:
             yield (*path, name), sub
-            yield from sites(sub, value[name], (*path, name))
+            yield from sites(sub, value[name], root, (*path, name))
 
 
 @functools.cache
 def edge_sites(action: str) -> tuple[tuple[tuple[str, ...], tuple[object, ...]], ...]:
     """Every value of the seed answer that has edges, with them: (path, edge values)."""
-    found = ((path, tuple(edges(path[-1], schema))) for path, schema in sites(response_schema(action), seed(action)))
+    schema = response_schema(action)
+    found = ((path, tuple(edges(path[-1], sub))) for path, sub in sites(schema, seed(action), schema))
     return tuple((path, values) for path, values in found if values)
 
 

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocpp.routing import on
-from ocpp.v16 import call, call_result
-from ocpp.v16.enums import Action, RegistrationStatus
+from ocpp.v16 import call
+from ocpp.v16.enums import RegistrationStatus
 
 from chargebox.clock import VirtualClock
 from chargebox.sim.simulator import simulated_station
 from chargebox.station.lane import UNDELIVERABLE
 from chargebox.station.station import Station, StationSettings
 from chargebox.transfer import Progress, Transfer, TransferSettings
+from tests.firmware.conftest import FirmwareCsmsChargePoint
 from tests.interop.conftest import WAIT, CsmsChargePoint, OcppCsms, StationRunner, stop_station, until
 from tests.interop.transactions_csms import TransactionsCsms, boot, serving
 
@@ -39,21 +39,22 @@ async def csms() -> AsyncIterator[TransactionsCsms]:
 
 
 @pytest.fixture
-async def station_factory(csms: TransactionsCsms) -> AsyncIterator[StationRunner]:
-    runner = StationRunner(csms.url)
+async def stations() -> AsyncIterator[StationRunner]:
+    """Stations on the real clock, each aimed at the central system its test names (``csms_url``), stopped after."""
+    runner = StationRunner("ws://127.0.0.1:1")
     yield runner
     await runner.close()
 
 
 async def test_Q_4_a_transaction_id_beyond_64_bits_is_a_failed_attempt_then_a_dead_letter(
-    csms: TransactionsCsms, station_factory: StationRunner
+    csms: TransactionsCsms, stations: StationRunner
 ) -> None:
     """StartTransaction.conf with transactionId 2^63: each such answer is one failed attempt (Q-4), the message
     goes to the dead letters after TransactionMessageAttempts, and what comes behind it is delivered with
     transactionId -1 (X-4). It used to overflow the store: StartTransaction sent again and again, the lane blocked."""
     csms.next_transaction_id = BEYOND_INT64
     config = {"TransactionMessageAttempts": "2", "TransactionMessageRetryInterval": "1"}
-    station, sim = await boot(csms, station_factory, ocpp_config=config)
+    station, sim = await boot(csms, stations, csms_url=csms.url, ocpp_config=config)
     booted = len(csms.frames.frames)
     await sim.plug(1)
     await sim.swipe("TAG-1", 1)
@@ -74,16 +75,9 @@ async def test_Q_4_a_transaction_id_beyond_64_bits_is_a_failed_attempt_then_a_de
 # -- the job engine's attempts (F-4, D-2): a station on the virtual clock, the central system on loopback ---------
 
 
-class JobsChargePoint(CsmsChargePoint):
-    """``CsmsChargePoint`` answering the status notifications of the firmware and diagnostics jobs too."""
-
-    @on(Action.firmware_status_notification)
-    def on_firmware_status_notification(self, **_payload: Any) -> call_result.FirmwareStatusNotification:
-        return call_result.FirmwareStatusNotification()
-
-    @on(Action.diagnostics_status_notification)
-    def on_diagnostics_status_notification(self, **_payload: Any) -> call_result.DiagnosticsStatusNotification:
-        return call_result.DiagnosticsStatusNotification()
+class JobsChargePoint(CsmsChargePoint, FirmwareCsmsChargePoint):
+    """``CsmsChargePoint`` (the boot answers a test chooses) answering the status notifications of the firmware and
+    diagnostics jobs too (``FirmwareCsmsChargePoint``)."""
 
 
 class RecordedTransfer(Transfer):
@@ -269,76 +263,61 @@ def rows(station: Station) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-@pytest.fixture
-async def plain_csms() -> AsyncIterator[OcppCsms]:
-    server = OcppCsms()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @pytest.mark.parametrize(("config", "action", "payload"), INTEGER_CALLS, ids=INTEGER_IDS)
 async def test_1_4_an_integer_beyond_64_bits_is_property_constraint_violation_and_changes_nothing(
-    plain_csms: OcppCsms, config: dict[str, str], action: str, payload: dict[str, Any]
+    csms: TransactionsCsms, stations: StationRunner, config: dict[str, str], action: str, payload: dict[str, Any]
 ) -> None:
     """chargingProfileId, listVersion, retries, reservationId, requestId ... of 2^63 are valid under the schema but
     beyond what the store holds: they used to reach SQLite and come back as InternalError with a traceback."""
-    runner = StationRunner(plain_csms.url)
-    station = runner(ocpp_config=config)
-    try:
-        await plain_csms.wait_booted(connectors=2)
-        station.store.log_job.load(), station.store.signed_firmware.load()  # tables that make their row when read
-        before = rows(station)
-        for number in (2**63, -(2**63) - 1):
-            frame = json.dumps([2, f"big-{number}", action, with_integer(payload, number)])
-            answer = await plain_csms.raw(frame, f"big-{number}")
-            assert answer[:3] == [4, f"big-{number}", "PropertyConstraintViolation"], answer
-        assert rows(station) == before
-    finally:
-        await runner.close()
+    station = stations(csms_url=csms.url, ocpp_config=config)
+    await csms.wait_booted(connectors=2)
+    station.store.log_job.load(), station.store.signed_firmware.load()  # tables that make their row when read
+    before = rows(station)
+    for number in (2**63, -(2**63) - 1):
+        frame = json.dumps([2, f"big-{number}", action, with_integer(payload, number)])
+        answer = await csms.raw(frame, f"big-{number}")
+        assert answer[:3] == [4, f"big-{number}", "PropertyConstraintViolation"], answer
+    assert rows(station) == before
 
 
 @pytest.mark.parametrize(("config", "action", "payload"), INTEGER_CALLS, ids=INTEGER_IDS)
 async def test_1_4_the_largest_integers_the_store_holds_are_answered_never_internal_error(
-    plain_csms: OcppCsms, config: dict[str, str], action: str, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
+    csms: TransactionsCsms,
+    stations: StationRunner,
+    config: dict[str, str],
+    action: str,
+    payload: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """2^63 - 1 and -2^63 fit the store: each is handled (Accepted, Rejected, capped, or the CALLERROR the value
     calls for), never an InternalError, nothing logged with a traceback."""
-    runner = StationRunner(plain_csms.url)
-    station = runner(ocpp_config=config)
-    try:
-        await plain_csms.wait_booted(connectors=2)
-        for number in (2**63 - 1, -(2**63)):
-            frame = json.dumps([2, f"max-{number}", action, with_integer(payload, number)])
-            answer = await plain_csms.raw(frame, f"max-{number}")
-            assert answer[0] == 3 or answer[2] == "PropertyConstraintViolation", answer
-        assert not [r for r in caplog.records if r.exc_info is not None and r.name.startswith("chargebox")]
-        assert station.rpc.connected
-    finally:
-        await runner.close()
+    station = stations(csms_url=csms.url, ocpp_config=config)
+    await csms.wait_booted(connectors=2)
+    for number in (2**63 - 1, -(2**63)):
+        frame = json.dumps([2, f"max-{number}", action, with_integer(payload, number)])
+        answer = await csms.raw(frame, f"max-{number}")
+        assert answer[0] == 3 or answer[2] == "PropertyConstraintViolation", answer
+    assert not [r for r in caplog.records if r.exc_info is not None and r.name.startswith("chargebox")]
+    assert station.rpc.connected
 
 
 @pytest.mark.parametrize(
     "key", ["HeartbeatInterval", "MeterValueSampleInterval", "ClockAlignedDataInterval", "ConnectionTimeOut",
             "TransactionMessageRetryInterval", "WebSocketPingInterval"],
 )  # fmt: skip
-async def test_K_6_an_integer_configuration_value_past_ten_digits_is_rejected(plain_csms: OcppCsms, key: str) -> None:
+async def test_K_6_an_integer_configuration_value_past_ten_digits_is_rejected(
+    csms: TransactionsCsms, stations: StationRunner, key: str
+) -> None:
     """A value of 2^63 or 10^30 seconds would overflow the date arithmetic of the timers it sets: Rejected, the
     key unchanged; ten digits (317 years) is the most a key takes."""
-    runner = StationRunner(plain_csms.url)
-    station = runner()
-    try:
-        await plain_csms.wait_booted(connectors=2)
-        before = station.config.get(key)
-        for value in (str(2**63), "1" + "0" * 30, "99999999999"):
-            answer = await plain_csms.raw(
-                json.dumps([2, "c", "ChangeConfiguration", {"key": key, "value": value}]), "c"
-            )
-            assert answer[2] == {"status": "Rejected"}, (value, answer)
-        assert station.config.get(key) == before
-        answer = await plain_csms.raw(json.dumps([2, "d", "ChangeConfiguration", {"key": key, "value": "9999999999"}]),
-                                      "d")  # fmt: skip
-        assert answer[2]["status"] in ("Accepted", "RebootRequired"), answer
-        assert station.rpc.connected
-    finally:
-        await runner.close()
+    station = stations(csms_url=csms.url)
+    await csms.wait_booted(connectors=2)
+    before = station.config.get(key)
+    for value in (str(2**63), "1" + "0" * 30, "99999999999"):
+        answer = await csms.raw(json.dumps([2, "c", "ChangeConfiguration", {"key": key, "value": value}]), "c")
+        assert answer[2] == {"status": "Rejected"}, (value, answer)
+    assert station.config.get(key) == before
+    answer = await csms.raw(json.dumps([2, "d", "ChangeConfiguration", {"key": key, "value": "9999999999"}]),
+                                  "d")  # fmt: skip
+    assert answer[2]["status"] in ("Accepted", "RebootRequired"), answer
+    assert station.rpc.connected

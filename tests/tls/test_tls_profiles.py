@@ -22,10 +22,11 @@ from ocpp.v16 import call
 from ocpp.v16.enums import ConfigurationStatus
 
 from chargebox.errors import ConfigError
+from chargebox.station.station import Station
 from chargebox.station.tls import TlsSettings
 from tests.interop.conftest import StationRunner, basic
 from tests.security.conftest import SECURITY_PROFILES
-from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, wait_until
+from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, TlsCsms, wait_until
 
 PASSWORD = "0123456789abcdef0123"
 
@@ -242,13 +243,7 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
         ),
         ocpp_config=SECURITY_OFFERED,
     )
-    await csms.wait_call("BootNotification")
-    root = pki.ca.cert_pem.bytes().decode()
-    assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
-    assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
-    station.certificates.sign_certificate()
-    await wait_until(lambda: len(csms.csrs) == 1)
-    csr = x509.load_pem_x509_csr(csms.csrs[0].encode())
+    csr = await _signing_request(pki, csms, station)
     assert csr.is_signature_valid
     assert csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CP-1"
     assert csr.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "Example CPO"
@@ -270,19 +265,25 @@ async def test_CT_2_a_signed_certificate_that_is_itself_a_ca_is_rejected(
     ChargePointCertificate. It is Rejected, with the security event InvalidChargePointCertificate (CT-2)."""
     csms = await serve_csms()
     station = runner(csms_url=f"ws://127.0.0.1:{csms.port}", ocpp_config=SECURITY_OFFERED)
-    await csms.wait_call("BootNotification")
-    root = pki.ca.cert_pem.bytes().decode()
-    assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
-    assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
-    station.certificates.sign_certificate()
-    await wait_until(lambda: len(csms.csrs) == 1)
-    signed = _sign(pki.ca, x509.load_pem_x509_csr(csms.csrs[0].encode()), is_ca=True)
+    signed = _sign(pki.ca, await _signing_request(pki, csms, station), is_ca=True)
     result = await csms.call(
         call.CertificateSigned(certificate_chain=signed.public_bytes(serialization.Encoding.PEM).decode())
     )
     assert result.status == "Rejected"
     assert station.store.private_keys.charge_point_credentials() is None
     assert "security event InvalidChargePointCertificate" in caplog.text
+
+
+async def _signing_request(pki: Pki, csms: TlsCsms, station: Station) -> x509.CertificateSigningRequest:
+    """The test CA installed as CentralSystemRootCertificate, CpoName set, the station asked for a certificate:
+    the CSR the central system received."""
+    await csms.wait_call("BootNotification")
+    root = pki.ca.cert_pem.bytes().decode()
+    assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
+    assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
+    station.certificates.sign_certificate()
+    await wait_until(lambda: len(csms.csrs) == 1)
+    return x509.load_pem_x509_csr(csms.csrs[0].encode())
 
 
 def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest, *, is_ca: bool = False) -> x509.Certificate:
