@@ -327,8 +327,8 @@ class _Sampler:
     """``limit_at`` over a window, at every whole second where it may change, for a bounded amount of work.
 
     GetCompositeSchedule of connector 0 on a station of 128 connectors with 16 Daily profiles of 24 periods
-    evaluated every profile of every connector at every edge of the 31 days: some 24 million profile lookups,
-    14 s of a blocked event loop. Here each profile is evaluated only at the whole seconds where its own value
+    evaluated the profiles of every connector at every edge of the 31 days: 1.5 million profile evaluations, 14 s
+    of a blocked event loop. Here each profile is evaluated only at the whole seconds where its own value
     may change (``profile_edges``) and its value is carried between them; connectors whose own limit is alike
     (``_alike``) are one group; at each second only the groups whose profiles changed are computed again. The
     work is then the profiles' own edges in the window (at most ``ChargingScheduleMaxPeriods`` + 3 per
