@@ -411,20 +411,34 @@ class Lane:
             return True
         entry.fresh = False
         applied: list[Op | None] = []
+        unusable: list[Exception] = []
 
         def on_result(result: SendResult[Any]) -> None:
             if result.ok:
                 hook = self.on_answer.get(item.action)
-                applied.append(hook(item, request, result.response) if hook else None)
+                try:
+                    applied.append(hook(item, request, result.response) if hook else None)
+                except Exception as exc:  # never counted delivered with what it taught lost
+                    unusable.append(exc)
 
         result: SendResult[Any] = await self._rpc.call(request, on_result=on_result)
-        if result.ok:
+        if result.ok and not unusable:
             # The delete is durable before the next message goes out. Letting it commit in the
             # background would share fsyncs and drain faster (bench/), but a crash could then resend
             # answered messages after newer ones (a MeterValues after its StopTransaction).
-            await self._store.outbox.remove(item.seq, applied[0] if applied else None)
-            self._drop(entry)
-            self.delivered += 1
+            try:
+                await self._store.outbox.remove(item.seq, applied[0] if applied else None)
+            except (OverflowError, ValueError) as exc:  # what the answer taught is a value the store cannot hold
+                unusable.append(exc)
+            else:
+                self._drop(entry)
+                self.delivered += 1
+                return True
+        if unusable:
+            # An answer that cannot be applied: one failed attempt, then a dead letter; never a
+            # resend storm, never a blocked lane.
+            self._log.error("! %s #%d: its answer cannot be applied", item.action, item.seq, exc_info=unusable[0])
+            await self._failed_attempt(entry, item)
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             await self._failed_attempt(entry, item)  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
