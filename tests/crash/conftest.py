@@ -5,13 +5,15 @@ that records every transaction message it receives (checklist 5.3, X-4, X-12).
 handlers. Each message is kept as ``Received``: the raw JSON payload exactly as it crossed the wire, which station
 process ("life") sent it, and, for a StartTransaction, the transactionId it was answered with. A ``KillRule`` makes
 the N-th matching message kill the station either before it is answered (mid-send: the station never sees an
-answer) or just after the CALLRESULT has been written to the socket. In that second case the rig first takes the
-write lock of the station's SQLite file (``BEGIN IMMEDIATE`` from the test process) and lets go of it only once
-the station is dead, so the kill always falls after the answer and before the delete could commit.
+answer) or just after the CALLRESULT has been written to the socket. In that second case the rig first pauses the
+station (SIGSTOP) and the SIGKILL follows the answer, so the kill always falls after the answer and before the
+delete could commit.
 
 ``CrashRig`` spawns the station on a data dir that survives every kill, drives it through the JSON control API,
 copies the SQLite files right after a kill (what the station had journaled, untouched by any later recovery), and
-waits for things with bounded polls, never fixed sleeps.
+waits for things with bounded polls, never fixed sleeps. A running station's store file is locked for that
+process alone (SQLite's unix-excl VFS): the rig reads a copy taken while the station is paused (``running_copy``),
+which is what a power cut at that moment would leave.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import shutil
 import signal
 import socket
@@ -96,7 +99,7 @@ class RecordingCsms(CentralSystem):
         self.life = 0
         self.boots = 0
         self.kill: Callable[[], None] = lambda: None
-        self.hold_writes: Callable[[], None] = lambda: None
+        self.pause: Callable[[], None] = lambda: None
         self.killed = asyncio.Event()
         self._ids = itertools.count(FIRST_TRANSACTION_ID)
         self._raw: dict[str, Any] | None = None
@@ -170,7 +173,7 @@ class RecordingCsms(CentralSystem):
                 if rule.seen == rule.nth:
                     self.rules.remove(rule)
                     if rule.after_answer:
-                        self.hold_writes()  # the station cannot commit the delete before it dies
+                        self.pause()  # the station cannot commit the delete before it dies
                         self._kill_after_send = True
                         return True
                     self._do_kill()
@@ -205,10 +208,10 @@ class CrashRig:
     proc: asyncio.subprocess.Process | None = None
     control: int = 0
     snapshots: list[Snapshot] = field(default_factory=list)
-    _write_lock: sqlite3.Connection | None = None
+    paused: bool = False  # SIGSTOPped by a kill rule: the SIGKILL follows the answer
 
     def __post_init__(self) -> None:
-        self.csms.hold_writes = self._hold_writes
+        self.csms.pause = self._pause
 
     @property
     def data_dir(self) -> Path:
@@ -276,7 +279,7 @@ class CrashRig:
     async def reap(self) -> None:
         assert self.proc is not None
         code = await asyncio.wait_for(self.proc.wait(), WAIT)
-        self._release_writes()
+        self.paused = False
         assert code == -signal.SIGKILL, f"station exited with {code}:\n{self.log_tail()}"
         self.snapshots.append(self._snapshot())
 
@@ -295,6 +298,7 @@ class CrashRig:
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGCONT)  # a station left paused by a kill rule that never fired
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), WAIT)
@@ -303,12 +307,19 @@ class CrashRig:
                 await self.proc.wait()
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read the live station file (WAL lets a reader look while the station writes)."""
-        db = sqlite3.connect(self.data_dir / FILE_NAME, timeout=5)
+        """Read the station's store: a copy while it runs (``running_copy``), else the file itself."""
+        running = self.proc is not None and self.proc.returncode is None
+        path = self.running_copy() if running else self.data_dir / FILE_NAME
+        db = sqlite3.connect(path, timeout=5)
         try:
             return db.execute(sql, args).fetchall()
         finally:
             db.close()
+
+    def running_copy(self) -> Path:
+        """The running station's store as a power cut now would leave it: copied while the station is paused."""
+        assert self.proc is not None
+        return running_copy(self.data_dir, self.proc.pid, self.tmp_path / "running", resume=not self.paused)
 
     async def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
         async def check() -> bool:
@@ -328,17 +339,11 @@ class CrashRig:
                 pytest.fail(f"the station exited ({self.proc.returncode}) while waiting for {what}\n{self.log_tail()}")
             await asyncio.sleep(0.02)
 
-    def _hold_writes(self) -> None:
-        """Take the station file's write lock (readers go on, as WAL allows; writers wait for it)."""
-        db = sqlite3.connect(self.data_dir / FILE_NAME, timeout=WAIT, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")
-        self._write_lock = db
-
-    def _release_writes(self) -> None:
-        if self._write_lock is not None:
-            self._write_lock.execute("ROLLBACK")
-            self._write_lock.close()
-            self._write_lock = None
+    def _pause(self) -> None:
+        """SIGSTOP the station until the kill: it cannot commit anything, nor read the answer."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
@@ -349,7 +354,7 @@ class CrashRig:
         """Copy the killed station's files first, so that reading them recovers nothing in the real ones."""
         copy = self.tmp_path / f"killed-{len(self.snapshots)}"
         copy.mkdir()
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal"):
             source = self.data_dir / f"{FILE_NAME}{suffix}"
             if source.exists():
                 shutil.copyfile(source, copy / source.name)
@@ -368,6 +373,24 @@ class CrashRig:
         return Snapshot(self.csms.life, outbox, transactions, copy / FILE_NAME)
 
 
+def running_copy(data_dir: Path, pid: int, into: Path, *, resume: bool = True) -> Path:
+    """A copy of a running station's store files, taken while the process is paused (SIGSTOP, then SIGCONT unless
+    ``resume`` is False): its store file is locked for that process alone, and the copy is what a power cut at this
+    moment would leave (a commit cut short is no commit). Returns the copy of the store file."""
+    into.mkdir(exist_ok=True)
+    for stale in into.iterdir():
+        stale.unlink()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copyfile(data_dir / f"{FILE_NAME}{suffix}", into / f"{FILE_NAME}{suffix}")
+    finally:
+        if resume:
+            os.kill(pid, signal.SIGCONT)
+    return into / FILE_NAME
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -384,7 +407,6 @@ async def crash_rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
         try:
             yield made
         finally:
-            made._release_writes()
             await made.stop()
             await csms.stop()
 

@@ -9,7 +9,7 @@ SIGKILL, now and then while it boots, or by a kill rule of the recording central
 answer and before the delete commits). From the first cycle on, the central system asks for a firmware update (the
 image served over HTTP by this process) and a diagnostics upload (PUT to this process) until the station has
 answered each; both go on across the cuts. After each kill ``PRAGMA integrity_check`` runs on a copy of the killed
-station's file, after each restart on the live file opened read-only. After the last cycle the station is started
+station's file, after each restart on a copy of the running station's file. After the last cycle the station is started
 once more and left to finish the update and the upload and to drain.
 
 While the EV charges, the driver polls ``GET /api/state`` for the live register (``meterWh``). The energy the EV
@@ -263,7 +263,7 @@ async def kill(run: Run, cut: Cut) -> None:
     """SIGKILL now, unless a kill rule has fired or is about to (its answer is on the way); check the copy."""
     rig = run.rig
     rig.csms.rules.clear()
-    if rig.csms.killed.is_set() or rig._write_lock is not None:
+    if rig.csms.killed.is_set() or rig.paused:
         await rig.killed_by_rule()
         cut.by_rule = True
     else:
@@ -348,14 +348,12 @@ async def watch(run: Run, cut: Cut, seconds: float) -> None:
 
 
 def check_live_integrity(run: Run) -> None:
-    live = run.rig.data_dir / FILE_NAME
-    if live.exists():
-        integrity(run, live, f"the live file in life {run.rig.csms.life}", read_only=True)
+    if (run.rig.data_dir / FILE_NAME).exists():
+        integrity(run, run.rig.running_copy(), f"the running station's file in life {run.rig.csms.life}")
 
 
-def integrity(run: Run, path: Path, what: str, *, read_only: bool = False) -> None:
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-    db = sqlite3.connect(uri, uri=True, timeout=5)
+def integrity(run: Run, path: Path, what: str) -> None:
+    db = sqlite3.connect(path, timeout=5)
     try:
         result = db.execute("PRAGMA integrity_check").fetchall()
     finally:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.crash.conftest import running_copy
 from tests.firmware.conftest import WAIT, FirmwareCsms
 from tests.security.conftest import SECURITY_PROFILES, SecurityCsms
 
@@ -35,13 +36,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def outbox(data_dir: Path) -> int:
-    """Security events waiting in the station's outbox (read-only, beside the running station)."""
-    path = data_dir / "station.sqlite"
-    if not path.exists():
+def outbox(data_dir: Path, process: subprocess.Popen[bytes]) -> int:
+    """Security events waiting in the station's outbox (in a copy: the running station's file is locked)."""
+    if not (data_dir / "station.sqlite").exists():
         return -1
+    path = running_copy(data_dir, process.pid, data_dir.with_name("copy"))
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
             return int(db.execute("SELECT COUNT(*) FROM outbox WHERE action = ?", (EVENT,)).fetchone()[0])
     except sqlite3.OperationalError:  # the first migration is not committed yet
         return -1
@@ -96,18 +97,18 @@ async def test_Q_8_an_event_queued_offline_survives_sigkill_and_is_delivered_onc
 ) -> None:
     data_dir, port = tmp_path / "station", free_port()
     first = spawn(port)  # nobody listens on the port: offline
-    await until(lambda: outbox(data_dir) == 1)
+    await until(lambda: outbox(data_dir, first) == 1)
     await kill(first)
     csms = SecurityCsms()
     await csms.listen(port)
     try:
         second = spawn(port)
         await until(lambda: len(startups(csms)) >= 2)
-        await until(lambda: outbox(data_dir) == 0)
+        await until(lambda: outbox(data_dir, second) == 0)
         await kill(second)
         third = spawn(port)
         await until(lambda: len(startups(csms)) >= 3)
-        await until(lambda: outbox(data_dir) == 0)
+        await until(lambda: outbox(data_dir, third) == 0)
         await kill(third)
         stamps = startups(csms)
         assert len(stamps) == 3 and len(set(stamps)) == 3, stamps  # each life's event once, none twice

@@ -18,7 +18,7 @@ from chargebox.store.auth import AuthCacheTable
 from chargebox.store.certificates import CertificateRecord, CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
-from chargebox.store.core import LOCK_NAME, Store, StoreBackend
+from chargebox.store.core import LOCK_NAME, Store, StoreBackend, StoreFault
 from chargebox.store.jobs import (
     DiagnosticsJobRecord,
     DiagnosticsJobTable,
@@ -58,6 +58,7 @@ __all__ = [
     "StateTable",
     "Store",
     "StoreBackend",
+    "StoreFault",
     "TransactionRecord",
     "TransactionsTable",
     "migrate",
