@@ -14,7 +14,11 @@ The order on the wire is the order of the lane, with three exceptions the standa
   durable message that is *fresh* (made while online and never sent), so a StatusNotification
   Charging never reaches the central system before the StartTransaction of its session;
 - nothing waits behind an entry that can never be sent: a stored payload that no longer decodes,
-  or one whose attempts are exhausted (Q-4), is moved to the dead-letter table and logged.
+  or one whose attempts are exhausted (Q-4), is moved to the dead-letter table and logged;
+- while the store refuses writes (a full disk, ``Store.fault``), a message still being journaled
+  holds no volatile one back: its write may wait for hours, and the StatusNotification that reports
+  the fault must not wait behind it. Neither does what an answer taught, being committed: the next
+  durable message waits for that commit, volatile ones need not.
 
 The volatile part is bounded (MAX_VOLATILE): a central system that stops answering while it floods
 the station with TriggerMessage must not grow its memory without end. Past the bound, a
@@ -53,6 +57,7 @@ from chargebox.tasks import Tasks
 T = TypeVar("T")
 UNDELIVERABLE: Final = -1  # X-4: the id used when a StartTransaction could never be confirmed
 MAX_VOLATILE: Final = 100  # volatile CALLs waiting at once; a station's own events need a handful
+SETTLE_RETRY_S: Final = 1.0  # an answered message whose outcome could not be committed goes again after this
 _encoder: Final = msgspec.json.Encoder()
 
 # What an answer teaches, applied at once: returns the op to commit with the delete, if any.
@@ -88,6 +93,7 @@ class _Entry:
     committed: bool = False
     retry_at: float = 0.0  # monotonic time before which a durable entry may not be sent (Q-4)
     gone: bool = False  # a durable entry delivered, set aside, or whose journal write failed
+    settling: bool = False  # answered (or refused): what that taught is being committed; it may not go again
 
 
 class Lane:
@@ -260,10 +266,16 @@ class Lane:
             self._finish(entry, SendResult(SendOutcome.FAILED))
         self._kick()
 
+    def wake(self) -> None:
+        """What decides the order changed outside the lane (the store began or ceased to refuse writes)."""
+        self._kick()
+
     def reset(self) -> None:
         """Runtime state only (seed: reset globals): the journaled entries stay in their places."""
         self.close()
         self._tasks.cancel()
+        for entry in self._durable:  # its commit goes on in the store; the entry is sent again if it is still queued
+            entry.settling = False
         self._pumping = False
         self._transaction_ids.clear()
         if self._timer is not None:
@@ -318,14 +330,24 @@ class Lane:
             barrier = self._first_barrier()
             if barrier is None or barrier.order > self._volatile_queue[0].order:
                 return self._volatile_queue.popleft()
-        if head is not None and head.committed and self._open and head.retry_at <= self._clock.monotonic():
+        if (
+            head is not None
+            and head.committed
+            and not head.settling
+            and self._open
+            and head.retry_at <= self._clock.monotonic()
+        ):
             return head
         return None
 
     def _first_barrier(self) -> _Entry | None:
-        """The oldest durable entry nothing may overtake: fresh, or still being journaled."""
+        """The oldest durable entry nothing may overtake: fresh, or still being journaled (but while the
+        store refuses writes: only a fresh one, already journaled)."""
         self._prune_barriers()
-        return self._barriers[0][1] if self._barriers else None
+        if self._store.fault is None or not self._barriers:
+            return self._barriers[0][1] if self._barriers else None
+        held = [entry for _, entry in self._barriers if entry.fresh and entry.committed and not entry.gone]
+        return min(held, key=lambda entry: entry.order, default=None)
 
     def _prune_barriers(self) -> None:
         """Lazy deletion: entries that no longer hold anything back leave the top of the heap (called on
@@ -404,7 +426,7 @@ class Lane:
         try:
             request = self._request(item)
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, LocalProtocolError) as exc:
-            await self._dead_letter(entry, item, f"cannot be sent: {exc}")
+            self._settle(entry, self._dead_letter(entry, item, f"cannot be sent: {exc}"))
             return True
         entry.fresh = False
         applied: list[Op | None] = []
@@ -416,20 +438,43 @@ class Lane:
 
         result: SendResult[Any] = await self._rpc.call(request, on_result=on_result)
         if result.ok:
-            # The delete is durable before the next message goes out. Letting it commit in the
-            # background would share fsyncs and drain faster (bench/), but a crash could then resend
-            # answered messages after newer ones (a MeterValues after its StopTransaction).
-            await self._store.outbox.remove(item.seq, applied[0] if applied else None)
-            self._drop(entry)
-            self.delivered += 1
+            # The delete is durable before the next durable message goes out (``settling``). Letting
+            # that one go sooner would share fsyncs and drain faster (bench/), but a crash could then
+            # resend answered messages after newer ones (a MeterValues after its StopTransaction).
+            self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
-            await self._failed_attempt(entry, item)  # Q-4, T-17
+            self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
             # Timed out on a live link: not an attempt (Q-4); try again after a pause.
             entry.retry_at = self._clock.monotonic() + self._rpc.call_timeout
         else:
             return False  # not sent, or the link dropped: it waits for the next open()
         return True
+
+    def _settle(self, entry: _Entry, commit: Awaitable[None]) -> None:
+        """Commit what an answer taught without holding up the volatile messages behind it; the entry is
+        not sent again meanwhile, nor is any durable one behind it (Q-2). A commit that fails is logged
+        and the entry is sent again after a pause."""
+        entry.settling = True
+
+        async def settle() -> None:
+            try:
+                await commit
+            except Exception:
+                self._log.exception("! outbound lane: the outcome of a message could not be committed; sending "
+                                    "it again in %ss", SETTLE_RETRY_S)  # fmt: skip
+                entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
+            entry.settling = False  # (a reset that cancels this clears it too)
+            if not self._pumping:  # deliver on in this task: a new pump task per message would cost more
+                self._pumping = True
+                await self._pump()
+
+        self._tasks.spawn(settle())
+
+    async def _delivered(self, entry: _Entry, item: OutboxItem, taught: Op | None) -> None:
+        await self._store.outbox.remove(item.seq, taught)
+        self._drop(entry)
+        self.delivered += 1
 
     def _request(self, item: OutboxItem) -> Message:
         request = msgspec.json.decode(item.payload, type=REQUESTS[Action(item.action)])

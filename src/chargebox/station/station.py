@@ -7,14 +7,15 @@ offers (the others are answered NotSupported), and runs the connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from chargebox import hal
-from chargebox.clock import Clock, SystemClock
+from chargebox.clock import Clock, SystemClock, sleep_or_wake
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import (
     Action,
@@ -49,10 +50,11 @@ from chargebox.station.security import SECURITY_KEYS, SecurityService
 from chargebox.station.service import Service
 from chargebox.station.signed_firmware import SignedFirmwareService
 from chargebox.station.smart_charging import SmartChargingService
+from chargebox.station.storage import StorageService
 from chargebox.station.tls import TlsSettings
 from chargebox.station.transactions import Outcome, TransactionService
 from chargebox.station.trigger import Trigger, TriggerService
-from chargebox.store import Store
+from chargebox.store import Store, StoreFault
 from chargebox.tasks import Tasks
 from chargebox.transfer import Transfer, TransferSettings, Workspace
 from chargebox.transport import ReconnectPolicy, Transport, csms_url_problem
@@ -62,6 +64,7 @@ IMPLEMENTED_PROFILES: Final = frozenset(Profile)
 # Security (the whitepaper) is offered when SupportedFeatureProfiles names it: a central system without it would
 # answer its messages NotImplemented, and SF-10 turns plain UpdateFirmware away.
 DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES - {Profile.SECURITY}
+STOP_WAIT_S: Final = 5.0  # how long a stop waits for writes a failing store refuses before it gives them up
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,7 +158,7 @@ class Station:
         count = _connector_count(settings, template)
         self.profiles = profiles
         self.ports = ports
-        self.store = store or Store.open(settings.data_dir)
+        self.store = store or Store.open(settings.data_dir, clock=self.clock)
         self.store.connectors.ensure(count)
         self.config = Configuration(
             store=self.store,
@@ -224,6 +227,9 @@ class Station:
             log=self.log,
         )
         self.connectors = ConnectorsService(lane=self.lane, config=self.config, store=self.store, count=count, **common)
+        # a store that refuses writes: no energy (the EV port every service drives is gated), no new transaction
+        self.storage = StorageService(store=self.store, connectors=self.connectors, lane=self.lane, ev=ports.ev,
+                                      log=self.log)  # fmt: skip
         self.meter = GuardedMeter(
             ports.meter, connectors=self.connectors, registers=self.store.connectors.all_meter_wh(), log=self.log
         )
@@ -247,7 +253,7 @@ class Station:
             meter=self.meter,
             contactor=ports.contactor,
             lock=None if settings.fixed_cable else ports.lock,
-            ev=ports.ev,
+            ev=self.storage.ev,
             registration=lambda: self.boot.registration,
             **common,
         )
@@ -317,7 +323,7 @@ class Station:
         )
         self.smart_charging = (  # checklist 7; it hooks itself into the transactions
             SmartChargingService(store=self.store, config=self.config, connectors=self.connectors,
-                                 transactions=self.transactions, ev=ports.ev, **common)
+                                 transactions=self.transactions, ev=self.storage.ev, **common)
             if Profile.SMART_CHARGING in profiles else None
         )  # fmt: skip
         # The assembly: a new feature is its module and one entry here (its handlers, triggers,
@@ -326,6 +332,7 @@ class Station:
             self.link,
             self.boot,
             self.connectors,
+            self.storage,
             self.configuration,
             self.data_transfer,
             self.authorization,
@@ -411,17 +418,44 @@ class Station:
 
     async def stop(self) -> None:
         """Shut down cleanly: the link closed, every service's tasks cancelled, every write committed.
-        Stopping twice is harmless."""
+        Stopping twice is harmless. A store that refuses writes (a full disk) does not make it hang: once
+        it has refused them for STOP_WAIT_S the stop goes on and says what is lost."""
         if self._stopped:
             return
         self._stopped = True
-        await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
-        await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
+        await self._persisted(self._persist_for_stop())
         await self.transport.stop()
         self._tasks.cancel()
         self.reset_all()
-        await self.store.idle()
-        self.store.close()
+        if self.store.fault is None:
+            await self._persisted(self.store.idle())
+        self.storage.detach()
+        self.store.close()  # says how many writes it gives up on, if any
+
+    async def _persist_for_stop(self) -> None:
+        await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
+        await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
+
+    async def _persisted(self, writes: Awaitable[None]) -> None:
+        """Await ``writes`` while the store takes them, or until it has refused them for STOP_WAIT_S."""
+        task = asyncio.ensure_future(writes)
+        done = asyncio.Event()
+        task.add_done_callback(lambda _task: done.set())
+        while not done.is_set():
+            if await sleep_or_wake(self.clock, STOP_WAIT_S, done) and self.store.fault is not None:
+                task.cancel()
+                self._log_unpersisted(self.store.fault)
+                return
+        await task
+
+    def _log_unpersisted(self, fault: StoreFault) -> None:
+        self.log.error("! stopping while the store cannot write (%s)", fault.problem)
+        for connector in self.connectors.connectors[1:]:
+            record = self.store.transactions.get(connector.transaction_ref) if connector.transaction_ref else None
+            if record is not None:
+                self.log.error("! transaction %s on connector %d: the register is at %d Wh; the store keeps %d Wh, "
+                               "what its StopTransaction will say after the restart", connector.transaction_id,
+                               connector.id, self.meter.energy_wh(connector.id), record.meter_last)  # fmt: skip
 
     def reboot(self, identity: Identity | None = None) -> None:
         """Restart the station software: runtime state reset, the link dropped, and on the next
