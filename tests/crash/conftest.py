@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -104,7 +105,8 @@ class RecordingCsms(CentralSystem):
         self._ids = itertools.count(FIRST_TRANSACTION_ID)
         self._raw: dict[str, Any] | None = None
         self._kill_after_send = False
-        self.on_event = self._count_boots
+        self.calls: list[CsmsEvent] = []  # every CALL the station made, as the central system read it
+        self.on_event = self._observe
 
     def arm(self, action: str | None, nth: int, *, after_answer: bool = False) -> None:
         self.killed.clear()
@@ -135,9 +137,14 @@ class RecordingCsms(CentralSystem):
     def of(self, action: str) -> list[Received]:
         return [r for r in self.received if r.action == action]
 
+    def statuses(self, connector_id: int) -> list[m.StatusNotificationRequest]:
+        requests = [e.request for e in self.calls if isinstance(e.request, m.StatusNotificationRequest)]
+        return [request for request in requests if request.connector_id == connector_id]
+
     # -- internals ------------------------------------------------------------------------------
 
-    def _count_boots(self, event: CsmsEvent) -> None:
+    def _observe(self, event: CsmsEvent) -> None:
+        self.calls.append(event)
         if event.action is m.Action.BOOT_NOTIFICATION:
             self.boots += 1
 
@@ -209,6 +216,7 @@ class CrashRig:
     control: int = 0
     snapshots: list[Snapshot] = field(default_factory=list)
     paused: bool = False  # SIGSTOPped by a kill rule: the SIGKILL follows the answer
+    _logging: asyncio.Future[None] = field(default_factory=asyncio.Future)
 
     def __post_init__(self) -> None:
         self.csms.pause = self._pause
@@ -221,8 +229,9 @@ class CrashRig:
     def log_path(self) -> Path:
         return self.tmp_path / "station.log"
 
-    async def spawn(self, *, until_accepted: bool = True) -> None:
-        """Start (or restart) the station on the same data dir; return once its boot is accepted (or at once)."""
+    async def spawn(self, *, until_accepted: bool = True, disk_full: bool = False) -> None:
+        """Start (or restart) the station on the same data dir; return once its boot is accepted (or at once).
+        ``disk_full``: it starts with no room on its disk (``disk_full()``, set before it runs)."""
         assert self.proc is None or self.proc.returncode is not None, "the previous station still runs"
         config = self.tmp_path / "ocpp.json"
         config.write_text(json.dumps(OCPP_CONFIG))
@@ -230,14 +239,18 @@ class CrashRig:
         boots = self.csms.boots
         if self.proc is not None:
             self.csms.life += 1
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
-                "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
-                "--connectors", "1", "--ocpp-config", str(config),
-                stdout=asyncio.subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
+        self.proc = await asyncio.create_subprocess_exec(
+            *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
+            "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
+            "--connectors", "1", "--ocpp-config", str(config),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=None if disk_full is False else _disk_full,
+        )  # fmt: skip
         proc = self.proc
+        assert proc.stderr is not None
+        # The log goes through a pipe and is written by this process: a full disk of the station's own (its
+        # RLIMIT_FSIZE) must not silence what it says about it.
+        self._logging = asyncio.ensure_future(_copy(proc.stderr, self.log_path))
         self.csms.kill = lambda: proc.send_signal(signal.SIGKILL)
         if not until_accepted:
             return
@@ -276,9 +289,28 @@ class CrashRig:
             pytest.fail(f"the kill rule never fired; received {[r.action for r in self.csms.received]}")
         await self.reap()
 
+    def disk_full(self) -> None:
+        """From now on the station's disk has no room: RLIMIT_FSIZE of 1 byte, so every write it makes to a
+        file fails (EFBIG; Python ignores SIGXFSZ), as on a full disk."""
+        assert self.proc is not None
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+    def disk_has_room(self) -> None:
+        assert self.proc is not None
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    async def terminate(self) -> int:
+        """SIGTERM, as systemd stops the station; its exit code once it is gone (and its log complete)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.proc.wait(), 2 * WAIT)
+        await self._logging
+        return code
+
     async def reap(self) -> None:
         assert self.proc is not None
         code = await asyncio.wait_for(self.proc.wait(), WAIT)
+        await self._logging
         self.paused = False
         assert code == -signal.SIGKILL, f"station exited with {code}:\n{self.log_tail()}"
         self.snapshots.append(self._snapshot())
@@ -305,6 +337,8 @@ class CrashRig:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self.proc is not None:
+            await self._logging
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Read the station's store: a copy while it runs (``running_copy``), else the file itself."""
@@ -389,6 +423,18 @@ def running_copy(data_dir: Path, pid: int, into: Path, *, resume: bool = True) -
         if resume:
             os.kill(pid, signal.SIGCONT)
     return into / FILE_NAME
+
+
+def _disk_full() -> None:
+    """In the child, before it runs chargebox: no room on the disk (see ``CrashRig.disk_full``)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+
+async def _copy(stream: asyncio.StreamReader, path: Path) -> None:
+    with path.open("ab") as log:
+        while chunk := await stream.read(1 << 16):
+            log.write(chunk)
+            log.flush()
 
 
 def free_port() -> int:
