@@ -102,7 +102,7 @@ async def test_2_sigterm_while_the_disk_is_full_exits_in_time_and_the_restart_bi
     assert code == 0 and took < STOP_WAIT_S + 3, (code, took)
     log = rig.log_tail(60)
     assert "stopping while the store cannot write" in log
-    assert f"the register is at {suspended_at} Wh" in log and "writes not persisted" in log
+    assert f"the register is at {suspended_at} Wh" in log and "writes not persisted: " in log
     assert "Task exception was never retrieved" not in log and "Traceback" not in log
     await rig.spawn()  # the disk has room again (the limit went with the process)
     await rig.drained()

@@ -94,7 +94,7 @@ async def test_2_a_store_fault_is_logged_when_it_begins_and_when_it_ends(
     await asyncio.wait_for(writing, WAIT)
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "chargebox.store.core"]
     assert [level for level, _ in lines] == ["ERROR", "WARNING"], lines
-    assert "writes fail: the disk" in lines[0][1] and "1 writes wait" in lines[0][1]
+    assert "writes fail: the disk" in lines[0][1] and "writes waiting: 1," in lines[0][1]
     assert "writes succeed again" in lines[1][1]
 
 
@@ -127,7 +127,7 @@ async def test_2_close_gives_up_on_the_writes_the_disk_refuses_in_one_line(
     with pytest.raises(asyncio.CancelledError):
         await writing
     [line] = [r.getMessage() for r in caplog.records if "not persisted" in r.getMessage()]
-    assert f"{tmp_path / FILE_NAME} closed with 1 writes not persisted: the disk" in line
+    assert f"{tmp_path / FILE_NAME} closed; writes not persisted: 1 (the disk" in line
     reopened = StoreBackend.open(tmp_path)
     assert keys(reopened) == []
     reopened.close()

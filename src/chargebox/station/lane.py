@@ -93,7 +93,7 @@ class _Entry:
     committed: bool = False
     retry_at: float = 0.0  # monotonic time before which a durable entry may not be sent (Q-4)
     gone: bool = False  # a durable entry delivered, set aside, or whose journal write failed
-    settling: bool = False  # answered (or refused): what that taught is being committed; it may not go again
+    settling: bool = False  # answered (or refused): what that taught is being committed; it may not go again yet
 
 
 class Lane:
@@ -125,6 +125,7 @@ class Lane:
         self._empty = asyncio.Event()
         self._timer: TimerHandle | None = None
         self._tasks = Tasks(log, "outbound lane")
+        self._commits = Tasks(log, "outbound lane commit")  # never cancelled: see _settle
         self._pumping = False
         self._overflowing = False
         self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
@@ -274,8 +275,6 @@ class Lane:
         """Runtime state only (seed: reset globals): the journaled entries stay in their places."""
         self.close()
         self._tasks.cancel()
-        for entry in self._durable:  # its commit goes on in the store; the entry is sent again if it is still queued
-            entry.settling = False
         self._pumping = False
         self._transaction_ids.clear()
         if self._timer is not None:
@@ -453,23 +452,20 @@ class Lane:
 
     def _settle(self, entry: _Entry, commit: Awaitable[None]) -> None:
         """Commit what an answer taught without holding up the volatile messages behind it; the entry is
-        not sent again meanwhile, nor is any durable one behind it (Q-2). A commit that fails is logged
-        and the entry is sent again after a pause."""
+        not sent again meanwhile, nor is any durable one behind it (Q-2). Once begun the commit is carried
+        through, even across a reset (its write is in the store's batch all the same). A commit that fails
+        is logged and the entry is sent again after a pause."""
         entry.settling = True
 
-        async def settle() -> None:
-            try:
-                await commit
-            except Exception:
-                self._log.exception("! outbound lane: the outcome of a message could not be committed; sending "
-                                    "it again in %ss", SETTLE_RETRY_S)  # fmt: skip
+        def settled(task: asyncio.Future[None]) -> None:
+            entry.settling = False
+            if not task.cancelled() and task.exception() is not None:  # its traceback is logged by Tasks
+                self._log.error("! outbound lane: the outcome of a message could not be committed; sending it "
+                                "again in %ss", SETTLE_RETRY_S)  # fmt: skip
                 entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
-            entry.settling = False  # (a reset that cancels this clears it too)
-            if not self._pumping:  # deliver on in this task: a new pump task per message would cost more
-                self._pumping = True
-                await self._pump()
+            self._kick()
 
-        self._tasks.spawn(settle())
+        self._commits.spawn(commit).add_done_callback(settled)
 
     async def _delivered(self, entry: _Entry, item: OutboxItem, taught: Op | None) -> None:
         await self._store.outbox.remove(item.seq, taught)

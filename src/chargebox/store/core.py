@@ -161,7 +161,7 @@ class StoreBackend:
         self._in_flight, self._batch = [], []
         if lost:
             why = self.fault.problem if self.fault is not None else "closed before they were committed"
-            _log.error("! store %s closed with %d writes not persisted: %s", self.path, len(lost), why)
+            _log.error("! store %s closed; writes not persisted: %d (%s)", self.path, len(lost), why)
         for _, future in lost:
             if not future.done():
                 future.cancel()
@@ -261,13 +261,13 @@ class StoreBackend:
         now = self._clock.monotonic()
         if self.fault is None:
             self._fault_since = self._reminded = now
-            _log.error("! store %s: writes fail: %s; %d writes wait, tried again every %.0f to %.0f s until "
-                       "the disk takes them", self.path, fault.problem, self.waiting, FIRST_RETRY_S,
+            _log.error("! store %s: writes fail: %s; writes waiting: %d, tried again every %.0f to %.0f s "
+                       "until the disk takes them", self.path, fault.problem, self.waiting, FIRST_RETRY_S,
                        LAST_RETRY_S)  # fmt: skip
             self._tell(fault)
         elif now - self._reminded >= REMIND_S:
             self._reminded = now
-            _log.error("! store %s: writes still fail after %.0f s: %s; %d writes wait", self.path,
+            _log.error("! store %s: writes still fail after %.0f s: %s; writes waiting: %d", self.path,
                        now - self._fault_since, fault.problem, self.waiting)  # fmt: skip
         self.fault = fault
 
