@@ -110,3 +110,24 @@ async def test_2_sigterm_while_the_disk_is_full_exits_in_time_and_the_restart_bi
     [stop] = rig.csms.of("StopTransaction")
     assert stop.payload["reason"] == "PowerLoss"
     assert 0 <= suspended_at - stop.payload["meterStop"] <= LOSS_BOUND_WH  # at most the 5 s of a power cut
+
+
+async def test_2_X_12_a_power_cut_in_the_spell_restarts_on_the_full_disk_reports_it_and_bills_once_it_has_room(
+    rig: CrashRig,
+) -> None:
+    await charging(rig)
+    suspended_at = await the_disk_fills(rig)
+    await rig.kill()  # the power goes; the disk is still full when it comes back
+    boots = rig.csms.boots
+    await rig.spawn(until_accepted=False, disk_full=True)
+    await rig.wait_until(lambda: rig.csms.boots > boots, "a BootNotification, the StopTransaction still waiting")
+    await rig.wait_until(lambda: reported(rig, 1)[-1:] == [("Faulted", "InternalError", FULL_INFO)], "Faulted")
+    assert reported(rig, 0)[-1] == ("Faulted", "InternalError", FULL_INFO)
+    assert rig.csms.of("StopTransaction") == []
+    rig.disk_has_room()
+    await rig.drained()
+    check_record(rig)
+    [stop] = rig.csms.of("StopTransaction")
+    assert stop.payload["reason"] == "PowerLoss"
+    assert 0 <= suspended_at - stop.payload["meterStop"] <= LOSS_BOUND_WH
+    await rig.wait_until(lambda: reported(rig, 1)[-1] == ("Available", "NoError", None), "the fault cleared")

@@ -202,10 +202,11 @@ class Lane:
 
     # -- durable messages ---------------------------------------------------------------------
 
-    async def journal(self, write: Journal[T]) -> T:
-        """Take a place now for the message ``write`` journals; return what ``write`` returns once
-        it is durable. ``write`` receives the callback the store calls with the outbox seq (a write
-        that queues no message, such as a sample with nothing to send, leaves no place behind)."""
+    def journal(self, write: Journal[T]) -> Awaitable[T]:
+        """Take a place now, when called, for the message ``write`` journals; the awaitable returns what
+        ``write`` returns once it is durable (a caller may take its place and await the write later).
+        ``write`` receives the callback the store calls with the outbox seq (a write that queues no
+        message, such as a sample with nothing to send, leaves no place behind)."""
         entry = _Entry(next(self._order), durable=True, fresh=self._open)
         self._durable.append(entry)
         heapq.heappush(self._barriers, (entry.order, entry))
@@ -224,6 +225,9 @@ class Lane:
         # a committed message must go out in its place, not turn up after a restart behind what came later.
         writing = asyncio.ensure_future(write(queued))
         writing.add_done_callback(settled)
+        return self._journaled(writing)
+
+    async def _journaled(self, writing: asyncio.Future[T]) -> T:
         try:
             return await asyncio.shield(writing)
         except asyncio.CancelledError:

@@ -380,7 +380,15 @@ class Station:
 
     async def run(self) -> None:
         """Connect and serve until ``stop()``; raises CsmsUnreachable if the policy gives up."""
-        await self.transactions.recover()  # X-12: before anything else, end what a power loss cut
+        # X-12: before anything else, end what a power loss cut; once the StopTransactions have their places in
+        # the lane, connect: their commits may wait for a full disk, which the station must report meanwhile
+        placed = asyncio.Event()
+        recovering = self._tasks.spawn(self.transactions.recover(placed=placed))
+        waiting = asyncio.ensure_future(placed.wait())
+        await asyncio.wait({recovering, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if recovering.done():
+            recovering.result()  # a failure is the run's own, as it was when the recovery was awaited whole
         self.security.report("StartupOfTheDevice")  # B-10
         await self.transport.run()
 
