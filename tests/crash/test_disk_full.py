@@ -27,7 +27,7 @@ FULL_INFO = "store write failed: disk I/O error"  # EFBIG is SQLITE_IOERR_WRITE 
 
 def connector(state: dict[str, Any]) -> dict[str, Any]:
     [one] = state["connectors"]
-    return one
+    return dict(one)
 
 
 async def charging(rig: CrashRig) -> None:
