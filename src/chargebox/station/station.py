@@ -462,8 +462,9 @@ class Station:
             record = self.store.transactions.get(connector.transaction_ref) if connector.transaction_ref else None
             if record is not None:
                 self.log.error("! transaction %s on connector %d: the register is at %d Wh; the store keeps %d Wh, "
-                               "what its StopTransaction will say after the restart", connector.transaction_id,
-                               connector.id, self.meter.energy_wh(connector.id), record.meter_last)  # fmt: skip
+                               "what its StopTransaction will say after the restart",
+                               connector.transaction_id or "(transactionId not yet known)", connector.id,
+                               self.meter.energy_wh(connector.id), record.meter_last)  # fmt: skip
 
     def reboot(self, identity: Identity | None = None) -> None:
         """Restart the station software: runtime state reset, the link dropped, and on the next
