@@ -463,7 +463,9 @@ class Lane:
 
         def settled(task: asyncio.Future[None]) -> None:
             entry.settling = False
-            if not task.cancelled() and task.exception() is not None:  # its traceback is logged by Tasks
+            if task.cancelled():
+                return  # the store closed before it took the write: the station is going away, nothing goes on
+            if task.exception() is not None:  # its traceback is logged by Tasks
                 self._log.error("! outbound lane: the outcome of a message could not be committed; sending it "
                                 "again in %ss", SETTLE_RETRY_S)  # fmt: skip
                 entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
