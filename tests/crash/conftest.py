@@ -317,9 +317,9 @@ class CrashRig:
 
     async def drained(self) -> None:
         """Wait until the station's outbox is empty and no transaction is open."""
-        await self.wait_until(lambda: self.query("SELECT COUNT(*) FROM outbox") == [(0,)]
-                              and self.query("SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL") == [(0,)],
-                              "the outbox to drain")  # fmt: skip
+        # One read of one state: two could straddle the commit that closes a transaction and queues its stop.
+        both = "SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL)"
+        await self.wait_until(lambda: self.query(both) == [(0, 0)], "the outbox to drain")
 
     async def journaled(self, action: str, count: int) -> None:
         """Wait until the outbox holds at least ``count`` messages of ``action`` (the station is offline)."""

@@ -19,10 +19,18 @@ from typing import Any
 from chargebox.station.station import STOP_WAIT_S
 from tests.crash.conftest import WAIT, CrashRig
 from tests.crash.power_cuts import LOSS_BOUND_WH
-from tests.crash.test_outbox_crash import check_record
+from tests.crash.test_outbox_crash import check_record as check_record_only
 
 TAG = "DISK-TAG"
 FULL_INFO = "store write failed: disk I/O error"  # EFBIG is SQLITE_IOERR_WRITE to SQLite
+
+
+def check_record(rig: CrashRig) -> None:
+    """test_outbox_crash's checks, and the station's log when one fails."""
+    try:
+        check_record_only(rig)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{rig.log_tail(80)}") from None
 
 
 def connector(state: dict[str, Any]) -> dict[str, Any]:
