@@ -6,7 +6,7 @@ are sent (Q-1) and deleted only once answered, in the same commit as what the an
 transactionId, X-4). Every other CALL (StatusNotification, Authorize, Heartbeat, a triggered
 message...) is *volatile*: held in memory only, and failed at once while there is no connection.
 
-The order on the wire is the order of the lane, with three exceptions the standard asks for:
+The order on the wire is the order of the lane, with these exceptions (the first three the standard asks for):
 - durable messages wait until the central system accepted the boot, and in a retry pause (Q-4), and
   the durable ones behind them wait too (Q-2);
 - a volatile message may overtake durable ones that are *backlog*: journaled while offline, or
@@ -17,8 +17,8 @@ The order on the wire is the order of the lane, with three exceptions the standa
   or one whose attempts are exhausted (Q-4), is moved to the dead-letter table and logged;
 - while the store refuses writes (a full disk, ``Store.fault``), a message still being journaled
   holds no volatile one back: its write may wait for hours, and the StatusNotification that reports
-  the fault must not wait behind it. Neither does what an answer taught, being committed: the next
-  durable message waits for that commit, volatile ones need not.
+  the fault must not wait behind it. For the same reason the commit of what an answer taught (the
+  delete) holds back only the next durable message, never a volatile one.
 
 The volatile part is bounded (MAX_VOLATILE): a central system that stops answering while it floods
 the station with TriggerMessage must not grow its memory without end. Past the bound, a
