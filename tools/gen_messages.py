@@ -461,11 +461,13 @@ class _Reader:
                 return _string_alias(length, self.target), ""
             return "str", ""
         if kind == "integer":
+            if not schema.keys() & {"multipleOf", "minimum", "maximum"}:
+                return "Integer", ""
             meta = []
             if "multipleOf" in schema:
                 meta.append(f"multiple_of={schema['multipleOf']!r}")
             meta += _bounds(schema, int, where)
-            return (f"Annotated[int, msgspec.Meta({', '.join(meta)})]" if meta else "int"), ""
+            return f"Annotated[int, msgspec.Meta({', '.join(meta)})]", ""
         if kind == "number":
             bounds = _bounds(schema, float, where)
             annotation = f"Annotated[float, msgspec.Meta({', '.join(bounds)})]" if bounds else "float"
@@ -559,15 +561,23 @@ class _Reader:
             raise GenerationError(f"{self.filename}: {where}: unsupported format {fmt!r}")
 
 
+INTEGER_LIMITS: Final = {"ge": (-(2**63), "-(2**63)"), "le": (2**63 - 1, "2**63 - 1")}
+"""An integer's 64-bit bounds (what SQLite INTEGER holds), as a value and as written in the generated source."""
+
+
 def _bounds(schema: JSON, kind: type[int] | type[float], where: str) -> list[str]:
-    """msgspec.Meta arguments for the schema's minimum and maximum."""
+    """msgspec.Meta arguments for the schema's minimum and maximum; an integer's absent bound is its 64-bit one."""
     meta = []
     for keyword_, argument in (("minimum", "ge"), ("maximum", "le")):
         if keyword_ in schema:
             bound = schema[keyword_]
             if kind is int and bound != int(bound):
                 raise GenerationError(f"{where}: {keyword_} {bound!r} of an integer is not an integer")
+            if kind is int and not INTEGER_LIMITS["ge"][0] <= bound <= INTEGER_LIMITS["le"][0]:
+                raise GenerationError(f"{where}: {keyword_} {bound!r} of an integer does not fit 64 bits")
             meta.append(f"{argument}={kind(bound)!r}")
+        elif kind is int:
+            meta.append(f"{argument}={INTEGER_LIMITS[argument][1]}")
     return meta
 
 
@@ -589,9 +599,11 @@ deliberate deviations, each pinned by tests/protocol/test_messages_schema.py:
 - multipleOf 0.1 (ChargingSchedulePeriod.limit, ChargingSchedule.minChargingRate) is not enforced: msgspec's
   float multiple_of rejects 1.0 and 0.3, and the schema's own float arithmetic rejects 0.3 but accepts 16.3,
   so neither is a usable check. Any number is accepted.
-- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound. Integers are
-  unbounded, as in the schema, and 1.0 is not an integer (Draft 4; the draft-06 whitepaper schemas would
-  accept it).
+- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound. Integers must fit
+  64 bits, signed (``Integer``): the schema sets no bound either, but the store (SQLite INTEGER) and every
+  central system's integer type (Java's long, Postgres bigint) end there, so a larger one is a value the
+  station cannot hold and is refused as out of range (PropertyConstraintViolation for a CALL, an invalid
+  answer for a CALLRESULT). 1.0 is not an integer (Draft 4; the draft-06 whitepaper schemas would accept it).
 - Date-times must carry an offset (DateTime is tz=True), as RFC 3339 requires. msgspec also accepts a space
   for "T" and an offset without colon ("+0100"), which the schema's date-time check rejects; encoding always
   writes RFC 3339 with "T". Fractions of a second are rounded to microseconds, and a date-time that rounds
@@ -624,8 +636,10 @@ decisions and deliberate deviations, each pinned by tests/protocol/test_messages
   which the field's comment names (SampledValueType.location "Outlet", measurand
   "Energy.Active.Import.Register", context "Sample.Periodic", UnitOfMeasureType.unit "Wh" and multiplier 0,
   attributeType "Actual", tbc and offline false, ...). So what was received is what is re-encoded.
-- An integer-valued number such as 1.0 is not an integer, although Draft 6 accepts it as one. Integers are
-  otherwise unbounded, as in the schema, except where it sets a minimum or maximum.
+- An integer-valued number such as 1.0 is not an integer, although Draft 6 accepts it as one. Integers must
+  fit 64 bits, signed (``Integer``; within that, the schema's minimum and maximum where it sets one): the
+  schema sets no bound, but the store (SQLite INTEGER) ends there, as in 1.6, so a larger one is refused as
+  out of range (a CALLERROR for a CALL, an invalid answer for a CALLRESULT).
 - Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound.
 - Date-times must carry an offset (DateTime is tz=True), as RFC 3339 requires. msgspec also accepts a space
   for "T" and an offset without colon ("+0100"), which the schema's date-time check rejects; encoding always
@@ -709,6 +723,9 @@ class _Renderer:
         self._emit(
             "DateTime: TypeAlias = Annotated[datetime.datetime, msgspec.Meta(tz=True)]",
             '"""OCPP dateTime: RFC 3339 with an offset; decoding rejects a naive date-time."""',
+            "",
+            f"Integer: TypeAlias = Annotated[int, msgspec.Meta({', '.join(_bounds({}, int, 'Integer'))})]",
+            '"""OCPP integer, as far as the store can hold it: 64 bits, signed (SQLite INTEGER)."""',
             "",
         )
         for length in sorted(self.model.string_lengths):

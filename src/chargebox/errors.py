@@ -9,6 +9,7 @@
     ├── ConnectionLost                     the WebSocket went away while we were writing to it
     ├── RemoteProtocolError                the peer broke OCPP-J: .code (its version's spelling) and .frame
     ├── HardwareError                      a port failed; the service turns it into an OCPP outcome
+    ├── StoreError                         the disk refused a write the caller cannot wait for (full, read-only)
     ├── TransferError                      a download or upload failed (HTTP status, refused, truncated...)
     └── LocalProtocolError                 we built an invalid frame: a bug (also an AssertionError)
 
@@ -56,6 +57,12 @@ class RemoteProtocolError(ChargeboxError):
 
 class HardwareError(ChargeboxError):
     """A hardware port could not do what it was asked."""
+
+
+class StoreError(ChargeboxError):
+    """The store could not commit a write made at once (``Store.transaction``): the disk is full, read-only or
+    failing. Writes through ``Store.write`` never raise it: they wait, and are tried again, until the disk
+    takes them (``chargebox.store.core``)."""
 
 
 class TransferError(ChargeboxError):

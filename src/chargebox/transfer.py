@@ -64,11 +64,24 @@ class TransferSettings:
     upload_method: UploadMethod = UploadMethod.PUT
     connect_timeout: float = 15.0
     read_timeout: float = 60.0  # seconds without a byte before an attempt fails
+    # An attempt's overall deadline: ``deadline_grace`` seconds plus its size at ``min_rate`` bytes a second (the
+    # size the server announced, else what has arrived so far: then the transfer must keep up that rate on
+    # average). read_timeout alone let a server dripping a byte a second hold a download for days. 8 KiB/s is
+    # below what a GPRS link carries; a 100 MB image may take 3.5 hours at it.
+    min_rate: int = 8 * 1024
+    deadline_grace: float = 60.0
     chunk_size: int = 64 * 1024
     # A download with no end must not fill the disk the store lives on: an image larger than this
     # fails (DownloadFailed), and so does one that would leave less than ``min_free_bytes`` free.
     max_download_bytes: int = 512 * 1024 * 1024
     min_free_bytes: int = 64 * 1024 * 1024
+    # What UpdateFirmware, GetDiagnostics, SignedUpdateFirmware and GetLog may ask of the attempts (F-4, D-2):
+    # their ``retries`` and ``retryInterval`` are brought within these before the job is journalled. No central
+    # system needs more, and attempts closer together than ``min_retry_interval`` to a location that refuses at
+    # once are a flood (each attempt is journalled with an fsync): 2^31 - 1 retries 0 s apart ran for 25 days.
+    max_retries: int = 10
+    min_retry_interval: int = 10
+    max_retry_interval: int = 86_400
 
 
 class Workspace:
@@ -123,18 +136,21 @@ class Transfer:
         part = partial_path(dest)
         offset = part.stat().st_size if part.exists() else 0
         received = [0]
+        deadline = _Deadline(url, self.settings)
 
         def counted(done: int, total: int | None) -> None:
             received[0] += 1
+            deadline.moved(done - offset, None if total is None else total - offset)
             if progress is not None:
                 progress(done, total)
 
         try:
             with _map_errors(url):
-                if scheme in ("http", "https"):
-                    size = await self._http_download(url, part, offset, counted)
-                else:
-                    size = await self._ftp_download(url, part, offset, counted)
+                async with deadline:
+                    if scheme in ("http", "https"):
+                        size = await self._http_download(url, part, offset, counted)
+                    else:
+                        size = await self._ftp_download(url, part, offset, counted)
                 await asyncio.to_thread(_fsync, part)
                 os.replace(part, dest)
         except _OutOfBounds:
@@ -163,10 +179,11 @@ class Transfer:
         """Put ``source`` into the directory ``directory_url`` under ``file_name`` (D-2)."""
         scheme = _scheme(directory_url)
         with _map_errors(directory_url):
-            if scheme in ("http", "https"):
-                await self._http_upload(source, directory_url, file_name)
-            else:
-                await self._ftp_upload(source, directory_url, file_name)
+            async with _Deadline(directory_url, self.settings, source.stat().st_size):
+                if scheme in ("http", "https"):
+                    await self._http_upload(source, directory_url, file_name)
+                else:
+                    await self._ftp_upload(source, directory_url, file_name)
 
     # -- HTTP(S) ------------------------------------------------------------------------------
 
@@ -276,6 +293,41 @@ class Transfer:
             client.close()
             raise
         return client
+
+
+class _Deadline:
+    """An attempt's overall deadline (``TransferSettings.min_rate``): ``deadline_grace`` seconds from its start, plus
+    the bytes it moves at ``min_rate``, those it will move once known, else those moved so far. Past it the attempt
+    fails with a TransferError, and a partial download is kept for the next attempt to continue."""
+
+    def __init__(self, url: str, settings: TransferSettings, size: int = 0) -> None:
+        """``size``: the bytes the attempt will move, when known from the start (an upload)."""
+        self._url = url
+        self._settings = settings
+        self._start = asyncio.get_running_loop().time()
+        self._timeout = asyncio.timeout_at(self._at(size))
+
+    def moved(self, done: int, total: int | None) -> None:
+        """The attempt has moved ``done`` bytes of ``total`` (None: not known)."""
+        if not self._timeout.expired():  # expiring: the attempt is being cancelled
+            self._timeout.reschedule(self._at(total if total is not None else done))
+
+    def _at(self, size: int) -> float:
+        return self._start + self._settings.deadline_grace + size / self._settings.min_rate
+
+    async def __aenter__(self) -> _Deadline:
+        await self._timeout.__aenter__()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            await self._timeout.__aexit__(kind, exc, tb)
+        except TimeoutError:
+            elapsed = asyncio.get_running_loop().time() - self._start
+            raise TransferError(
+                f"{redact(self._url)}: slower than {self._settings.min_rate} bytes/s on average: "
+                f"given up after {elapsed:.1f} s"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

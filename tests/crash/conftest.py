@@ -5,13 +5,15 @@ that records every transaction message it receives (checklist 5.3, X-4, X-12).
 handlers. Each message is kept as ``Received``: the raw JSON payload exactly as it crossed the wire, which station
 process ("life") sent it, and, for a StartTransaction, the transactionId it was answered with. A ``KillRule`` makes
 the N-th matching message kill the station either before it is answered (mid-send: the station never sees an
-answer) or just after the CALLRESULT has been written to the socket. In that second case the rig first takes the
-write lock of the station's SQLite file (``BEGIN IMMEDIATE`` from the test process) and lets go of it only once
-the station is dead, so the kill always falls after the answer and before the delete could commit.
+answer) or just after the CALLRESULT has been written to the socket. In that second case the rig first pauses the
+station (SIGSTOP) and the SIGKILL follows the answer, so the kill always falls after the answer and before the
+delete could commit.
 
 ``CrashRig`` spawns the station on a data dir that survives every kill, drives it through the JSON control API,
 copies the SQLite files right after a kill (what the station had journaled, untouched by any later recovery), and
-waits for things with bounded polls, never fixed sleeps.
+waits for things with bounded polls, never fixed sleeps. A running station's store file is locked for that
+process alone (SQLite's unix-excl VFS): the rig reads a copy taken while the station is paused (``running_copy``),
+which is what a power cut at that moment would leave.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -96,12 +100,13 @@ class RecordingCsms(CentralSystem):
         self.life = 0
         self.boots = 0
         self.kill: Callable[[], None] = lambda: None
-        self.hold_writes: Callable[[], None] = lambda: None
+        self.pause: Callable[[], None] = lambda: None
         self.killed = asyncio.Event()
         self._ids = itertools.count(FIRST_TRANSACTION_ID)
         self._raw: dict[str, Any] | None = None
         self._kill_after_send = False
-        self.on_event = self._count_boots
+        self.calls: list[CsmsEvent] = []  # every CALL the station made, as the central system read it
+        self.on_event = self._observe
 
     def arm(self, action: str | None, nth: int, *, after_answer: bool = False) -> None:
         self.killed.clear()
@@ -132,9 +137,14 @@ class RecordingCsms(CentralSystem):
     def of(self, action: str) -> list[Received]:
         return [r for r in self.received if r.action == action]
 
+    def statuses(self, connector_id: int) -> list[m.StatusNotificationRequest]:
+        requests = [e.request for e in self.calls if isinstance(e.request, m.StatusNotificationRequest)]
+        return [request for request in requests if request.connector_id == connector_id]
+
     # -- internals ------------------------------------------------------------------------------
 
-    def _count_boots(self, event: CsmsEvent) -> None:
+    def _observe(self, event: CsmsEvent) -> None:
+        self.calls.append(event)
         if event.action is m.Action.BOOT_NOTIFICATION:
             self.boots += 1
 
@@ -170,7 +180,7 @@ class RecordingCsms(CentralSystem):
                 if rule.seen == rule.nth:
                     self.rules.remove(rule)
                     if rule.after_answer:
-                        self.hold_writes()  # the station cannot commit the delete before it dies
+                        self.pause()  # the station cannot commit the delete before it dies
                         self._kill_after_send = True
                         return True
                     self._do_kill()
@@ -205,10 +215,11 @@ class CrashRig:
     proc: asyncio.subprocess.Process | None = None
     control: int = 0
     snapshots: list[Snapshot] = field(default_factory=list)
-    _write_lock: sqlite3.Connection | None = None
+    paused: bool = False  # SIGSTOPped by a kill rule: the SIGKILL follows the answer
+    _logging: asyncio.Future[None] = field(default_factory=asyncio.Future)
 
     def __post_init__(self) -> None:
-        self.csms.hold_writes = self._hold_writes
+        self.csms.pause = self._pause
 
     @property
     def data_dir(self) -> Path:
@@ -218,9 +229,10 @@ class CrashRig:
     def log_path(self) -> Path:
         return self.tmp_path / "station.log"
 
-    async def spawn(self, *flags: str, until_accepted: bool = True) -> None:
+    async def spawn(self, *flags: str, until_accepted: bool = True, disk_full: bool = False) -> None:
         """Start (or restart) the station on the same data dir, with ``flags`` added to ``chargebox simulate``;
-        return once its boot is accepted (or at once)."""
+        return once its boot is accepted (or at once). ``disk_full``: it starts with no room on its disk
+        (``disk_full()``, set before it runs)."""
         assert self.proc is None or self.proc.returncode is not None, "the previous station still runs"
         config = self.tmp_path / "ocpp.json"
         config.write_text(json.dumps(OCPP_CONFIG))
@@ -228,14 +240,18 @@ class CrashRig:
         boots = self.csms.boots
         if self.proc is not None:
             self.csms.life += 1
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
-                "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
-                "--connectors", "1", "--ocpp-config", str(config), *flags,
-                stdout=asyncio.subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
+        self.proc = await asyncio.create_subprocess_exec(
+            *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
+            "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
+            "--connectors", "1", "--ocpp-config", str(config), *flags,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=None if disk_full is False else _disk_full,
+        )  # fmt: skip
         proc = self.proc
+        assert proc.stderr is not None
+        # The log goes through a pipe and is written by this process: a full disk of the station's own (its
+        # RLIMIT_FSIZE) must not silence what it says about it.
+        self._logging = asyncio.ensure_future(_copy(proc.stderr, self.log_path))
         self.csms.kill = lambda: proc.send_signal(signal.SIGKILL)
         if not until_accepted:
             return
@@ -274,18 +290,37 @@ class CrashRig:
             pytest.fail(f"the kill rule never fired; received {[r.action for r in self.csms.received]}")
         await self.reap()
 
+    def disk_full(self) -> None:
+        """From now on the station's disk has no room: RLIMIT_FSIZE of 1 byte, so every write it makes to a
+        file fails (EFBIG; Python ignores SIGXFSZ), as on a full disk."""
+        assert self.proc is not None
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+    def disk_has_room(self) -> None:
+        assert self.proc is not None
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    async def terminate(self) -> int:
+        """SIGTERM, as systemd stops the station; its exit code once it is gone (and its log complete)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.proc.wait(), 2 * WAIT)
+        await self._logging
+        return code
+
     async def reap(self) -> None:
         assert self.proc is not None
         code = await asyncio.wait_for(self.proc.wait(), WAIT)
-        self._release_writes()
+        await self._logging
+        self.paused = False
         assert code == -signal.SIGKILL, f"station exited with {code}:\n{self.log_tail()}"
         self.snapshots.append(self._snapshot())
 
     async def drained(self) -> None:
         """Wait until the station's outbox is empty and no transaction is open."""
-        await self.wait_until(lambda: self.query("SELECT COUNT(*) FROM outbox") == [(0,)]
-                              and self.query("SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL") == [(0,)],
-                              "the outbox to drain")  # fmt: skip
+        # One read of one state: two could straddle the commit that closes a transaction and queues its stop.
+        both = "SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL)"
+        await self.wait_until(lambda: self.query(both) == [(0, 0)], "the outbox to drain")
 
     async def journaled(self, action: str, count: int) -> None:
         """Wait until the outbox holds at least ``count`` messages of ``action`` (the station is offline)."""
@@ -296,20 +331,30 @@ class CrashRig:
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGCONT)  # a station left paused by a kill rule that never fired
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), WAIT)
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self.proc is not None:
+            await self._logging
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read the live station file (WAL lets a reader look while the station writes)."""
-        db = sqlite3.connect(self.data_dir / FILE_NAME, timeout=5)
+        """Read the station's store: a copy while it runs (``running_copy``), else the file itself."""
+        running = self.proc is not None and self.proc.returncode is None
+        path = self.running_copy() if running else self.data_dir / FILE_NAME
+        db = sqlite3.connect(path, timeout=5)
         try:
             return db.execute(sql, args).fetchall()
         finally:
             db.close()
+
+    def running_copy(self) -> Path:
+        """The running station's store as a power cut now would leave it: copied while the station is paused."""
+        assert self.proc is not None
+        return running_copy(self.data_dir, self.proc.pid, self.tmp_path / "running", resume=not self.paused)
 
     async def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
         async def check() -> bool:
@@ -329,17 +374,11 @@ class CrashRig:
                 pytest.fail(f"the station exited ({self.proc.returncode}) while waiting for {what}\n{self.log_tail()}")
             await asyncio.sleep(0.02)
 
-    def _hold_writes(self) -> None:
-        """Take the station file's write lock (readers go on, as WAL allows; writers wait for it)."""
-        db = sqlite3.connect(self.data_dir / FILE_NAME, timeout=WAIT, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")
-        self._write_lock = db
-
-    def _release_writes(self) -> None:
-        if self._write_lock is not None:
-            self._write_lock.execute("ROLLBACK")
-            self._write_lock.close()
-            self._write_lock = None
+    def _pause(self) -> None:
+        """SIGSTOP the station until the kill: it cannot commit anything, nor read the answer."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
@@ -350,7 +389,7 @@ class CrashRig:
         """Copy the killed station's files first, so that reading them recovers nothing in the real ones."""
         copy = self.tmp_path / f"killed-{len(self.snapshots)}"
         copy.mkdir()
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal"):
             source = self.data_dir / f"{FILE_NAME}{suffix}"
             if source.exists():
                 shutil.copyfile(source, copy / source.name)
@@ -369,6 +408,36 @@ class CrashRig:
         return Snapshot(self.csms.life, outbox, transactions, copy / FILE_NAME)
 
 
+def running_copy(data_dir: Path, pid: int, into: Path, *, resume: bool = True) -> Path:
+    """A copy of a running station's store files, taken while the process is paused (SIGSTOP, then SIGCONT unless
+    ``resume`` is False): its store file is locked for that process alone, and the copy is what a power cut at this
+    moment would leave (a commit cut short is no commit). Returns the copy of the store file."""
+    into.mkdir(exist_ok=True)
+    for stale in into.iterdir():
+        stale.unlink()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copyfile(data_dir / f"{FILE_NAME}{suffix}", into / f"{FILE_NAME}{suffix}")
+    finally:
+        if resume:
+            os.kill(pid, signal.SIGCONT)
+    return into / FILE_NAME
+
+
+def _disk_full() -> None:
+    """In the child, before it runs chargebox: no room on the disk (see ``CrashRig.disk_full``)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+
+async def _copy(stream: asyncio.StreamReader, path: Path) -> None:
+    with path.open("ab") as log:
+        while chunk := await stream.read(1 << 16):
+            log.write(chunk)
+            log.flush()
+
+
 @contextlib.asynccontextmanager
 async def crash_rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
     """The rig, its central system listening; the station is stopped (SIGTERM) and the central system closed after."""
@@ -379,7 +448,6 @@ async def crash_rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
         try:
             yield made
         finally:
-            made._release_writes()
             await made.stop()
             await csms.stop()
 

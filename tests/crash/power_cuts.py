@@ -9,7 +9,7 @@ SIGKILL, now and then while it boots, or by a kill rule of the recording central
 answer and before the delete commits). From the first cycle on, the central system asks for a firmware update (the
 image served over HTTP by this process) and a diagnostics upload (PUT to this process) until the station has
 answered each; both go on across the cuts. After each kill ``PRAGMA integrity_check`` runs on a copy of the killed
-station's file, after each restart on the live file opened read-only. After the last cycle the station is started
+station's file, after each restart on a copy of the running station's file. After the last cycle the station is started
 once more and left to finish the update and the upload and to drain.
 
 While the EV charges, the driver polls ``GET /api/state`` for the live register (``meterWh``). The energy the EV
@@ -55,6 +55,10 @@ POLL_S: Final = 0.05
 # persisted between samples (every 10 Wh or 5 s) and that bound is the one a cut meets.
 SAMPLE_INTERVALS: Final = (1, 1, 15)
 FINISH: Final = 60.0  # the last life: long enough for an update (download, install, reboot) and an upload
+SPELLS: Final = 0.3  # the share of lives in which the disk fills (once the firmware and diagnostics jobs are done)
+# A spell this long while charging has met a write: a sample (every 1 or 15 s) or the register (10 Wh, 1.6 s at
+# 22 kW, looked at every second), and been reported.
+SPELL_REPORTED_S: Final = 3.0
 
 
 @dataclass(slots=True)
@@ -66,14 +70,29 @@ class Cut:
     killed_at: float = 0.0  # time.time() just before (or, for a kill rule, just after) the SIGKILL
     by_rule: bool = False
     sample_interval: int = 1  # MeterValueSampleInterval in this life
-    charging: tuple[float, int] | None = None  # (time.time() of the poll, meterWh) if the last poll saw Charging
+    # (time.time() of the poll, meterWh, W drawn at most) if the last poll saw a transaction: Charging (all it is
+    # offered) or SuspendedEVSE with no power (a full disk)
+    charging: tuple[float, int, float] | None = None
+    spell_at: float | None = None  # time.time() when the disk filled in this life (or it started full)
+    spell_until: float | None = None  # ... and when it had room again, if it did before the kill
+    spell_charging: bool = False  # the connector was Charging when the disk filled
 
     def drawn_wh(self) -> float | None:
         """What the EV had drawn at the kill, at most (None: it was not charging at the last poll)."""
         if self.charging is None:
             return None
-        polled, register = self.charging
-        return register + CHARGING_W * (self.killed_at - polled) / 3600
+        polled, register, watts = self.charging
+        return register + watts * (self.killed_at - polled) / 3600
+
+    @property
+    def cut_in_spell(self) -> bool:
+        return self.spell_at is not None and self.spell_until is None
+
+    @property
+    def energy_since(self) -> float:
+        """Since when the register may have gone unpersisted: the kill, or the disk filling before it (no energy
+        flows once the station finds it cannot write)."""
+        return min(self.killed_at, self.spell_at) if self.cut_in_spell and self.spell_at else self.killed_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +140,15 @@ class Run:
     diagnostics_file: str | None = None  # the fileName the station answered GetDiagnostics with
     firmware_asked: bool = False
     seconds: float = 0.0
+    jobs: bool = True  # the central system asks for a firmware update and a diagnostics upload
+    spells: float = 0.0  # the share of lives in which the disk fills
+    full_at_restart: bool = False  # the last life was cut during a spell that outlasts the cut
+
+    def jobs_done(self) -> bool:
+        firmware = [s.status for s in self.sent(m.FirmwareStatusNotificationRequest)]
+        diagnostics = [s.status for s in self.sent(m.DiagnosticsStatusNotificationRequest)]
+        return (firmware[-1:] == [m.FirmwareStatus.INSTALLED] and diagnostics[-1:] == [m.DiagnosticsStatus.UPLOADED]
+                and self.diagnostics_file in self.files.uploads)  # fmt: skip
 
     def sent(self, request: type[m.Message]) -> list[Any]:
         return [event.request for _, event in self.events if isinstance(event.request, request)]
@@ -161,6 +189,9 @@ class Run:
             ("max energy lost per cut", f"{max(losses, default=0.0):.1f} Wh (bound {LOSS_BOUND_WH:.1f} Wh: "
                                         f"5 s at {CHARGING_W:.0f} W + 0.5 s)"),
             ("by sample interval", by_interval),
+            ("disk-full spells", f"{sum(c.spell_at is not None for c in self.cuts)} "
+                                 f"({sum(c.cut_in_spell for c in self.cuts)} cut during the spell, "
+                                 f"{sum(c.spell_at == c.spawned_at for c in self.cuts)} lives started on a full disk)"),
             ("integrity checks passed", str(self.integrity_checks)),
             ("control API refusals", str(len(self.refused))),
             ("firmware", f"{[s.status.value for s in self.sent(m.FirmwareStatusNotificationRequest)][-1:]}, "
@@ -201,13 +232,14 @@ async def serving(files: Files) -> AsyncIterator[Files]:
         await runner.cleanup()
 
 
-async def power_cuts(cycles: int, seed: int, workdir: Path) -> Run:
-    """Run ``cycles`` cut lives and a last one left to finish; checks integrity as it goes (see ``check``)."""
+async def power_cuts(cycles: int, seed: int, workdir: Path, *, spells: float = SPELLS, jobs: bool = True) -> Run:
+    """Run ``cycles`` cut lives and a last one left to finish; checks integrity as it goes (see ``check``).
+    ``spells``: the share of lives in which the disk fills; ``jobs``: ask for a firmware update and an upload."""
     started = time.monotonic()
     image = workdir / "firmware.img"
     image.write_bytes(IMAGE)
     async with crash_rig(workdir) as rig, serving(Files(image)) as files:
-        run = Run(seed, cycles, rig, files)
+        run = Run(seed, cycles, rig, files, jobs=jobs, spells=spells)
         count_boots = rig.csms.on_event
         assert count_boots is not None
 
@@ -217,24 +249,35 @@ async def power_cuts(cycles: int, seed: int, workdir: Path) -> Run:
 
         rig.csms.on_event = record
         for index in range(cycles):
-            await cut_life(run, random.Random(f"{seed}:{index}"))
+            await cut_life(run, random.Random(f"{seed}:{index}"), random.Random(f"{seed}:{index}:disk"))
         await last_life(run)
         run.seconds = time.monotonic() - started
         return run
 
 
-async def cut_life(run: Run, rng: random.Random) -> None:
+async def cut_life(run: Run, rng: random.Random, disk: random.Random) -> None:
+    """One life: the station starts (on a full disk if the last one was cut in a spell that outlasts it), the
+    driver charges, the disk may fill and have room again (``disk``: its own draws, so the rest of a seed's schedule
+    is the one without spells), and the power goes."""
     rig = run.rig
     rig.csms.killed.clear()
     cut = Cut(rig.csms.life + (rig.proc is not None), time.time())
     run.cuts.append(cut)
+    full, run.full_at_restart = run.full_at_restart, False
+    cut.spell_at = cut.spawned_at if full else None
     if rng.random() < 0.1:  # while it starts: opening the store, recovering, booting
-        await rig.spawn(until_accepted=False)
+        await rig.spawn(until_accepted=False, disk_full=full)
         await asyncio.sleep(rng.uniform(0.0, 1.0))
         await kill(run, cut)
+        run.full_at_restart = full
         return
-    await rig.spawn()
+    await rig.spawn(disk_full=full)
     check_live_integrity(run)
+    if full:  # it connected and says why it offers no energy; then the disk has room
+        await rig.wait_until(lambda: reported_fault(run, since=cut.spawned_at), "the full disk reported after a start")
+        await asyncio.sleep(disk.uniform(0.0, 2.0))
+        rig.disk_has_room()
+        cut.spell_until = time.time()
     cut.sample_interval = rng.choice(SAMPLE_INTERVALS)
     interval = m.ChangeConfigurationRequest(key="MeterValueSampleInterval", value=str(cut.sample_interval))
     answer = await request(run, interval)
@@ -242,10 +285,15 @@ async def cut_life(run: Run, rng: random.Random) -> None:
     if rule := rng.random() < 0.3:
         rig.csms.arm(rng.choice([*TX_ACTIONS, None]), rng.randint(1, 4), after_answer=rng.random() < 0.5)
     life = rng.uniform(0.3, 6.0)
-    tasks = [
-        asyncio.create_task(drive(run, cut, random.Random(rng.random()))),
-        asyncio.create_task(ask(run, rng.uniform(0.0, life))),
-    ]
+    tasks = [asyncio.create_task(drive(run, cut, random.Random(rng.random())))]
+    if run.jobs:
+        tasks.append(asyncio.create_task(ask(run, rng.uniform(0.0, life))))
+    # A spell never meets a firmware download or a diagnostics upload: their files are refused too, and a transfer
+    # that fails ends in DownloadFailed or UploadFailed after its retries, by design, not the outcome checked here.
+    outlasts = False
+    if not full and disk.random() < run.spells and not (run.jobs and not run.jobs_done()):
+        tasks.append(asyncio.create_task(spell(run, cut, disk.uniform(0.0, life), disk.uniform(0.5, 5.0))))
+        outlasts = disk.random() < 0.5  # if the power goes during the spell, the disk is still full at the restart
     try:
         if rule:
             with contextlib.suppress(TimeoutError):
@@ -257,13 +305,40 @@ async def cut_life(run: Run, rng: random.Random) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    # Restarted on the full disk only with a transaction open: that one's StopTransaction is the write that meets it.
+    # A station idle on a full disk learns it at its first journal write (docs/reliability.md, "Disk").
+    run.full_at_restart = outlasts and cut.cut_in_spell and cut.charging is not None
+
+
+async def spell(run: Run, cut: Cut, after: float, seconds: float) -> None:
+    """The disk fills ``after`` seconds into the life and has room again ``seconds`` later, unless the power goes
+    first (see ``cut_life`` for the start after that)."""
+    await asyncio.sleep(after)
+    run.rig.disk_full()
+    cut.spell_at = time.time()
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        [connector] = (await run.rig.state())["connectors"]
+        cut.spell_charging = connector["status"] == "Charging"
+    await asyncio.sleep(seconds)
+    run.rig.disk_has_room()
+    cut.spell_until = time.time()
+
+
+def reported_fault(run: Run, *, since: float) -> bool:
+    """Connector 0 reported Faulted InternalError (the store cannot write) in a StatusNotification of ``since``
+    or later."""
+    return any(
+        s.connector_id == 0 and s.error_code is m.ChargePointErrorCode.INTERNAL_ERROR
+        and s.timestamp is not None and s.timestamp.timestamp() >= since - 1
+        for s in run.sent(m.StatusNotificationRequest)
+    )  # fmt: skip
 
 
 async def kill(run: Run, cut: Cut) -> None:
     """SIGKILL now, unless a kill rule has fired or is about to (its answer is on the way); check the copy."""
     rig = run.rig
     rig.csms.rules.clear()
-    if rig.csms.killed.is_set() or rig._write_lock is not None:
+    if rig.csms.killed.is_set() or rig.paused:
         await rig.killed_by_rule()
         cut.by_rule = True
     else:
@@ -279,15 +354,9 @@ async def last_life(run: Run) -> None:
     rig = run.rig
     await rig.spawn()
     check_live_integrity(run)
-    await ask(run, 0.0)
-
-    def finished() -> bool:
-        firmware = [s.status for s in run.sent(m.FirmwareStatusNotificationRequest)]
-        diagnostics = [s.status for s in run.sent(m.DiagnosticsStatusNotificationRequest)]
-        return (firmware[-1:] == [m.FirmwareStatus.INSTALLED] and diagnostics[-1:] == [m.DiagnosticsStatus.UPLOADED]
-                and run.diagnostics_file in run.files.uploads)  # fmt: skip
-
-    await rig.wait_until(finished, "the firmware Installed and the diagnostics Uploaded", FINISH)
+    if run.jobs:
+        await ask(run, 0.0)
+        await rig.wait_until(run.jobs_done, "the firmware Installed and the diagnostics Uploaded", FINISH)
     await rig.drained()
     check_live_integrity(run)
 
@@ -341,21 +410,23 @@ async def watch(run: Run, cut: Cut, seconds: float) -> None:
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             polled = time.time()
             [connector] = (await run.rig.state())["connectors"]
-            cut.charging = (polled, int(connector["meterWh"])) if connector["status"] == "Charging" else None
+            cut.charging = None
+            if connector["status"] == "Charging":
+                cut.charging = (polled, int(connector["meterWh"]), CHARGING_W)
+            elif connector["status"] == "SuspendedEVSE" and connector["errorCode"] == "InternalError":
+                cut.charging = (polled, int(connector["meterWh"]), float(connector["powerW"]))  # 0: no energy
         if time.monotonic() >= deadline:
             return
         await asyncio.sleep(POLL_S)
 
 
 def check_live_integrity(run: Run) -> None:
-    live = run.rig.data_dir / FILE_NAME
-    if live.exists():
-        integrity(run, live, f"the live file in life {run.rig.csms.life}", read_only=True)
+    if (run.rig.data_dir / FILE_NAME).exists():
+        integrity(run, run.rig.running_copy(), f"the running station's file in life {run.rig.csms.life}")
 
 
-def integrity(run: Run, path: Path, what: str, *, read_only: bool = False) -> None:
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-    db = sqlite3.connect(uri, uri=True, timeout=5)
+def integrity(run: Run, path: Path, what: str) -> None:
+    db = sqlite3.connect(path, timeout=5)
     try:
         result = db.execute("PRAGMA integrity_check").fetchall()
     finally:
@@ -368,6 +439,9 @@ def check(run: Run) -> None:
     """The central system's record is complete, ordered and consistent, and the jobs ended as they should."""
     check_record(run.rig)  # X-12, X-15, Q-1, Q-2, Q-5, Q-7: see test_outbox_crash.py
     assert not [r for r in run.refused if r[1] >= 500], f"the control API failed: {run.refused}"
+    check_spells(run)
+    if not run.jobs:
+        return
     firmware = [s.status.value for s in run.sent(m.FirmwareStatusNotificationRequest)]
     assert firmware[-1] == "Installed" and not {"DownloadFailed", "InstallationFailed"} & set(firmware), firmware
     boots = [e.request.firmware_version for _, e in run.events if isinstance(e.request, m.BootNotificationRequest)]
@@ -378,13 +452,27 @@ def check(run: Run) -> None:
     assert run.files.uploads[run.diagnostics_file][:2] == b"PK", "D-2: the upload is the zip archive"
 
 
+def check_spells(run: Run) -> None:
+    """Issue 16: a disk that filled while the EV charged, for long enough to meet a write, was reported (Faulted
+    InternalError on connector 0), and every report of it was cleared by the end (no last status has an error)."""
+    for cut in run.cuts:
+        lasted = (cut.spell_until or cut.killed_at) - (cut.spell_at or 0.0)
+        if cut.spell_charging and lasted >= SPELL_REPORTED_S:
+            assert reported_fault(run, since=cut.spell_at or 0.0), f"a full disk not reported in life {cut.life}"
+    last: dict[int, m.StatusNotificationRequest] = {}
+    for status in run.sent(m.StatusNotificationRequest):
+        last[status.connector_id] = status
+    assert all(s.error_code is m.ChargePointErrorCode.NO_ERROR for s in last.values()), last
+
+
 def check_energy(run: Run) -> list[Loss]:
     """X-12: a cut loses at most 5 s of charging; its PowerLoss stop is at the last persisted register and time."""
     losses = run.losses()
     for loss in losses:
         assert loss.meter_stop <= loss.drawn_wh + 1, f"meterStop above the energy drawn at the kill: {loss}"
         assert loss.wh <= LOSS_BOUND_WH, f"a cut lost {loss.wh:.1f} Wh, over {LOSS_BOUND_WH:.1f} Wh: {loss}"
-        assert loss.cut.killed_at - LOSS_BOUND_S - LOSS_MARGIN_S <= loss.stopped_at <= loss.cut.killed_at, (
-            f"the PowerLoss stop is timed {loss.cut.killed_at - loss.stopped_at:.1f} s before the kill: {loss}"
+        since = loss.cut.energy_since
+        assert since - LOSS_BOUND_S - LOSS_MARGIN_S <= loss.stopped_at <= loss.cut.killed_at, (
+            f"the PowerLoss stop is timed {since - loss.stopped_at:.1f} s before the kill (or the disk filling): {loss}"
         )
     return losses

@@ -1,5 +1,6 @@
 """Power cuts, proven: SIGKILL at random moments over many cycles of charging, metering, a firmware update and a
-diagnostics upload (checklist 5.3 X-12, X-15, Q-1..Q-7; 4.2 F-*, D-*). The rig is tests/crash/power_cuts.py.
+diagnostics upload (checklist 5.3 X-12, X-15, Q-1..Q-7; 4.2 F-*, D-*), and over cycles whose disk fills for a while
+(issue 16). The rig is tests/crash/power_cuts.py.
 
 ``make test`` runs a few cycles; ``CHARGEBOX_POWER_CUTS=200`` runs more, ``CHARGEBOX_POWER_CUTS_SEED`` replays a
 schedule (every failure names its seed). tools/power_cuts.py runs the same standalone and prints the figures.
@@ -22,6 +23,7 @@ from tests.crash.power_cuts import LOSS_BOUND_WH, Run, check, check_energy, powe
 from tests.wire import Wire, statuses
 
 CYCLES = int(os.environ.get("CHARGEBOX_POWER_CUTS", "6"))
+SPELL_CYCLES = max(CYCLES // 2, 4)
 SEED = int(os.environ.get("CHARGEBOX_POWER_CUTS_SEED", str(random.randrange(1 << 32))))
 
 
@@ -44,6 +46,30 @@ def test_X_12_X_15_a_power_cut_loses_at_most_5_s_of_charging(run: Run) -> None:
     with seeded(run.seed):
         losses = check_energy(run)
     print(f"\nenergy lost per cut: {sorted(round(loss.wh, 1) for loss in losses)} Wh (bound {LOSS_BOUND_WH:.1f} Wh)")
+
+
+# -- the same, the disk filling in every life (issue 16: a full disk must not cost a kWh) --------------------------
+
+
+@pytest.fixture(scope="module")
+def spells_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Charging only (no firmware or diagnostics job), a disk-full spell in every life: healed before the cut, or
+    cut during it, and then now and then started again on the still full disk."""
+    with seeded(SEED):
+        result = asyncio.run(power_cuts(SPELL_CYCLES, SEED, tmp_path_factory.mktemp("spells"), spells=1.0, jobs=False))
+    print(f"\n{result.figures()}")
+    return result
+
+
+def test_2_X_12_power_cuts_during_disk_full_spells_leave_a_complete_ordered_record(spells_run: Run) -> None:
+    assert sum(cut.spell_at is not None for cut in spells_run.cuts) >= SPELL_CYCLES // 2
+    with seeded(spells_run.seed):
+        check(spells_run)  # with check_spells: each spell that met a write reported, and cleared by the end
+
+
+def test_2_X_15_a_power_cut_during_a_disk_full_spell_loses_at_most_5_s_of_charging(spells_run: Run) -> None:
+    with seeded(spells_run.seed):
+        check_energy(spells_run)
 
 
 # -- found by the power cuts, pinned in-process ---------------------------------------------------------------------

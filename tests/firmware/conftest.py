@@ -218,9 +218,10 @@ class HttpFiles:
     """An aiohttp server on 127.0.0.1:0: GET /<name> serves ``files`` (with Range), PUT/POST store uploads.
 
     ``hits`` counts requests per path; ``fail`` makes a path answer a status; ``truncate`` sends a path's
-    Content-Length but only that many bytes; ``gate`` holds a path's body half-way until set; a path in
-    ``endless`` streams zeros with no Content-Length and no end (bounded at 256 MiB so a test always stops),
-    counting them in ``sent``.
+    Content-Length but only that many bytes; ``gate`` holds a path's body half-way until set (an upload: its
+    answer); a path in ``endless`` streams zeros with no Content-Length and no end (bounded at 256 MiB so a test
+    always stops), counting them in ``sent``; ``drip`` sends a path's body a byte at a time, that many seconds
+    apart, and a path in ``unsized`` goes without Content-Length.
     """
 
     files: dict[str, bytes] = field(default_factory=dict)
@@ -232,6 +233,8 @@ class HttpFiles:
     gate: dict[str, asyncio.Event] = field(default_factory=dict)
     sent_half: asyncio.Event = field(default_factory=asyncio.Event)
     endless: set[str] = field(default_factory=set)
+    drip: dict[str, float] = field(default_factory=dict)
+    unsized: set[str] = field(default_factory=set)
     sent: int = 0
     url: str = ""
 
@@ -242,6 +245,8 @@ class HttpFiles:
             return web.Response(status=self.fail[name])
         if request.method == "PUT":
             self.uploads[name] = await request.read()
+            if name in self.gate:
+                await self.gate[name].wait()
             return web.Response(status=201)
         if request.method == "POST":
             form = await request.post()
@@ -266,9 +271,17 @@ class HttpFiles:
             start = int(spec[6:].split("-")[0])
             response = web.StreamResponse(status=206)
             response.headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
-        response.content_length = len(body) - start
+        if name in self.unsized:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = len(body) - start
         await response.prepare(request)
         rest = body[start:]
+        if name in self.drip:
+            for index in range(len(rest)):
+                await response.write(rest[index : index + 1])
+                await asyncio.sleep(self.drip[name])
+            rest = b""
         if name in self.truncate:
             await response.write(rest[: self.truncate[name]])
             request.transport.close()  # type: ignore[union-attr]

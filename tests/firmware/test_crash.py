@@ -9,6 +9,7 @@ again) and ends with Installed after a BootNotification carrying the new version
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 from ocpp.v16 import call
 
 from chargebox.firmware_image import make_image
+from tests.crash.conftest import running_copy
 from tests.firmware.conftest import WAIT, FirmwareCsms, HttpFiles
 from tests.loopback import StationLives, until
 
@@ -38,8 +40,8 @@ async def update(csms: FirmwareCsms, location: str, delay: float = 0, **fields: 
     await csms.points[-1].call(call.UpdateFirmware(location=location, retrieve_date=retrieve, **fields), suppress=False)
 
 
-def attempts(data_dir: Path) -> int:
-    with sqlite3.connect(f"file:{data_dir / 'station.sqlite'}?mode=ro", uri=True) as db:
+def attempts(store: Path) -> int:
+    with contextlib.closing(sqlite3.connect(store)) as db:
         return int(db.execute("SELECT attempts FROM firmware_job").fetchone()[0])
 
 
@@ -77,10 +79,10 @@ async def test_F_4_killed_during_the_download_continues_it_without_resetting_the
     del http_files.gate["fw.img"]
     gate.set()
     kept = next(p for p in part.iterdir() if p.suffix == ".part").stat().st_size
-    simulate(lives, csms)
+    second = simulate(lives, csms)
     await csms.wait_for(FSN, status="Installed")
     assert http_files.ranges == [None, f"bytes={kept}-"]  # continued, not started again
-    assert attempts(lives.data_dir) == 2
+    assert attempts(running_copy(lives.data_dir, second.pid, tmp_path / "copy")) == 2
     assert csms.sequence("BootNotification", FSN) == [
         "Boot:1.0.0", f"{FSN}:Downloading", "Boot:1.0.0", f"{FSN}:Downloading", f"{FSN}:Downloaded",
         f"{FSN}:Installing", "Boot:2.0.0", f"{FSN}:Installed",

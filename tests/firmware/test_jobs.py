@@ -28,6 +28,7 @@ from chargebox.station.kernel.jobs import (
     retry_interval_or_default,
 )
 from chargebox.store import JobValue
+from chargebox.transfer import TransferSettings
 
 log = logging.getLogger("tests.jobs")
 
@@ -359,10 +360,23 @@ async def test_start_twice_runs_one_job(rig: Rig) -> None:
 # -- the request's retry fields (F-4, D-2) ---------------------------------------------------------
 
 
+BOUNDS = TransferSettings()
+
+
 def test_F_4_absent_retry_fields_are_the_stations_to_decide() -> None:
-    assert (retries_or_default(msgspec.UNSET), retry_interval_or_default(msgspec.UNSET)) == (3, 60)
+    assert (retries_or_default(msgspec.UNSET, BOUNDS), retry_interval_or_default(msgspec.UNSET, BOUNDS)) == (3, 60)
 
 
-def test_F_4_negative_retry_fields_mean_none() -> None:
-    assert (retries_or_default(-1), retry_interval_or_default(-5)) == (0, 0)
-    assert (retries_or_default(2), retry_interval_or_default(30)) == (2, 30)
+def test_F_4_negative_retries_mean_none_and_a_short_interval_the_minimum() -> None:
+    assert (retries_or_default(-1, BOUNDS), retry_interval_or_default(-5, BOUNDS)) == (0, BOUNDS.min_retry_interval)
+    assert (retries_or_default(2, BOUNDS), retry_interval_or_default(30, BOUNDS)) == (2, 30)
+
+
+@pytest.mark.parametrize("asked", [11, 2**31 - 1, 2**63 - 1])
+def test_F_4_retries_beyond_the_bound_are_the_bound(asked: int) -> None:
+    assert retries_or_default(asked, BOUNDS) == BOUNDS.max_retries == 10
+
+
+@pytest.mark.parametrize(("asked", "kept"), [(0, 10), (9, 10), (86_400, 86_400), (10**12, 86_400), (2**62, 86_400)])
+def test_F_4_D_2_a_retry_interval_is_brought_within_its_bounds(asked: int, kept: int) -> None:
+    assert retry_interval_or_default(asked, BOUNDS) == kept

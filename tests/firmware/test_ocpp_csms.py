@@ -138,7 +138,7 @@ async def test_TC_044_2_download_failed_after_the_retries_counted_by_the_server(
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             location = f"http://127.0.0.1:{s.getsockname()[1]}/fw.img"
-    station = run_station()
+    station = run_station(transfer=TransferSettings(min_retry_interval=0))  # the real clock: no pause
     await booted(csms)
     await update(csms, location, retries=2, retry_interval=0)
     await csms.wait_for(FSN, status="DownloadFailed")
@@ -236,7 +236,7 @@ async def test_TC_045_1_diagnostics_upload_with_a_time_window(
 async def test_TC_045_2_unreachable_upload_location_upload_failed_after_retries(
     csms: FirmwareCsms, run_station: Runner
 ) -> None:
-    station = run_station()
+    station = run_station(transfer=TransferSettings(min_retry_interval=0))  # the real clock: no pause
     await booted(csms)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

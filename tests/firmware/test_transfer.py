@@ -189,3 +189,45 @@ async def test_F_5_an_ftp_image_over_the_limit_is_refused(ftp_server: FtpServer,
     with pytest.raises(TransferError, match="limit"):
         await Transfer(settings).download(f"{ftp_server.url}/fw.img", tmp_path / "fw.img")
     assert not partial_path(tmp_path / "fw.img").exists()
+
+
+SLOW = TransferSettings(min_rate=1_000, deadline_grace=0.2)  # 1 kB/s on average, after 0.2 s
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "no-content-length"])
+async def test_F_4_a_server_dripping_bytes_fails_the_attempt_at_its_deadline(
+    http_files: HttpFiles, tmp_path: Path, sized: bool
+) -> None:
+    """A server sending a byte every 10 ms, 400 bytes: the attempt fails at grace + size / min_rate (0.6 s), or,
+    without a size, once it falls behind min_rate on average (~0.2 s); not after the 4 s the body takes. With only
+    read_timeout (a byte at least every 60 s) a real image dripped at 1 byte/s held the download for days."""
+    http_files.files["fw.img"] = bytes(400)
+    http_files.drip["fw.img"] = 0.01
+    if not sized:
+        http_files.unsized.add("fw.img")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TransferError, match="slower than 1000 bytes/s on average"):
+        await Transfer(SLOW).download(f"{http_files.url}/fw.img", tmp_path / "fw.img")
+    assert loop.time() - started < 2.0
+    assert 0 < partial_path(tmp_path / "fw.img").stat().st_size < 400  # kept: the next attempt continues it
+
+
+async def test_F_4_a_download_at_loopback_speed_is_well_within_its_deadline(
+    http_files: HttpFiles, tmp_path: Path
+) -> None:
+    http_files.files["fw.img"] = BODY
+    assert await Transfer(SLOW).download(f"{http_files.url}/fw.img", tmp_path / "fw.img") == len(BODY)
+
+
+async def test_D_3_an_upload_the_server_never_answers_fails_at_its_deadline(
+    http_files: HttpFiles, tmp_path: Path
+) -> None:
+    source = tmp_path / "diag.zip"
+    source.write_bytes(b"PK" * 50)
+    http_files.gate["diag.zip"] = asyncio.Event()  # the body is read, the answer never comes
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TransferError, match="slower than 1000 bytes/s on average"):
+        await Transfer(SLOW).upload(source, f"{http_files.url}/", "diag.zip")
+    assert loop.time() - started < 2.0

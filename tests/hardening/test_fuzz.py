@@ -65,6 +65,8 @@ CALL_ERROR_CODES: Final = frozenset(
     }
 )  # checklist 1.4, in the 1.6 spelling
 FUZZ_EXAMPLES: Final = int(os.environ.get("CHARGEBOX_FUZZ_EXAMPLES", "0"))
+# Set by ``python -m tools.fuzz`` (with pytest's --hypothesis-seed): examples drawn at random from that seed.
+FUZZ_SEED: Final = os.environ.get("CHARGEBOX_FUZZ_SEED")
 BURST_FRAMES: Final = 2_000
 # What a burst of BURST_FRAMES frames may leave behind in traced memory once its answers are read: caches that
 # fill once (msgspec decoders, sqlite pages) are warmed by a first burst, so a leak of even ~250 bytes per frame
@@ -143,12 +145,13 @@ ACTIONS: Final = sorted([*SEEDS, *(a.value for a in CHARGE_POINT_INITIATED), "Fo
 
 
 def fuzz(examples: int) -> settings:
-    """Deterministic in CI (no database, derandomized); CHARGEBOX_FUZZ_EXAMPLES raises the count. Fixtures
-    are shared by the examples of a test on purpose (they hold no state; each example builds its station)."""
+    """Deterministic in CI (no database, derandomized); CHARGEBOX_FUZZ_EXAMPLES raises the count and
+    CHARGEBOX_FUZZ_SEED draws at random (``python -m tools.fuzz``). Fixtures are shared by the examples of a test
+    on purpose (they hold no state; each example builds its station)."""
     return settings(
         max_examples=max(examples, FUZZ_EXAMPLES),
         deadline=None,
-        derandomize=True,
+        derandomize=FUZZ_SEED is None,
         database=None,
         suppress_health_check=[
             HealthCheck.too_slow,

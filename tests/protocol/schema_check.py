@@ -6,7 +6,8 @@ what the schema accepts. tests/protocol/test_messages_schema.py (1.6) and test_m
 run the same checks through it.
 
 The schema verdict is jsonschema's validator of the schema's draft with a date-time FormatChecker backed by
-rfc3339-validator, integers counted as Draft 4 counts them (1.0 is not one; see the 2.0.1 module docstring).
+rfc3339-validator, integers counted as Draft 4 counts them (1.0 is not one; see the 2.0.1 module docstring) and
+bounded to 64 bits, signed, as both generated modules decode them.
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ class Schemas:
 
     @functools.cache  # noqa: B019 (one instance per test module, alive as long as it)
     def validator(self, stem: str) -> jsonschema.protocols.Validator:
-        schema = self.schemas[stem]
+        """The schema's verdict, with integers bounded to 64 bits as the generated module decodes them (a pinned
+        deviation)."""
+        schema = int64(self.schemas[stem])
         base = jsonschema.validators.validator_for(schema)
         strict = jsonschema.validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _draft4_integer))
         validator: jsonschema.protocols.Validator = strict(schema, format_checker=DATE_TIME_CHECKER)
@@ -125,7 +128,7 @@ class Schemas:
     @functools.cache  # noqa: B019
     def plain(self, stem: str) -> dict[str, Any]:
         """The schema with its references inlined, as hypothesis-jsonschema needs it."""
-        result: dict[str, Any] = inline_refs(self.schemas[stem])
+        result: dict[str, Any] = inline_refs(int64(self.schemas[stem]))
         return result
 
     @functools.cache  # noqa: B019
@@ -174,6 +177,19 @@ class Schemas:
                 if bound in site.schema:
                     values += [int(site.schema[bound]) + step for step in (-1, 0, 1)]
         return values + NOT_DATE_TIMES
+
+
+def int64(node: Any) -> Any:
+    """The schema with every integer bounded to 64 bits, signed (where it sets no tighter bound)."""
+    if isinstance(node, dict):
+        bounded = {key: int64(value) for key, value in node.items()}
+        if node.get("type") == "integer":
+            bounded.setdefault("minimum", -(2**63))
+            bounded.setdefault("maximum", 2**63 - 1)
+        return bounded
+    if isinstance(node, list):
+        return [int64(value) for value in node]
+    return node
 
 
 def inline_refs(node: Any, root: Any = None) -> Any:

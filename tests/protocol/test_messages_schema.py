@@ -209,10 +209,13 @@ def test_number_beyond_double_range_is_rejected_though_the_schema_has_no_bound()
         msgspec.json.decode(_period(huge), type=ChargingSchedulePeriod)
 
 
-def test_integer_fields_accept_any_size_like_the_schema() -> None:
-    instance = {"transactionId": 2**70}
-    assert validator("RemoteStopTransaction").is_valid(instance)
-    assert decodes("RemoteStopTransaction", instance)
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 2**70])
+def test_integer_beyond_64_bits_is_rejected_though_the_schema_has_no_bound(value: int) -> None:
+    instance = {"transactionId": value}
+    assert jsonschema.Draft4Validator(SCHEMAS["RemoteStopTransaction"]).is_valid(instance)
+    assert not decodes("RemoteStopTransaction", instance)
+    assert decodes("RemoteStopTransaction", {"transactionId": 2**63 - 1})
+    assert decodes("RemoteStopTransaction", {"transactionId": -(2**63)})
 
 
 def test_integer_valued_float_is_not_an_integer() -> None:

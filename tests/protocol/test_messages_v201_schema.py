@@ -242,6 +242,28 @@ def test_integer_minimum_and_maximum_are_enforced(soc: int, valid: bool) -> None
     assert V201.decodes("NotifyEVChargingNeedsRequest", instance) is valid
 
 
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 2**70])
+def test_integer_beyond_64_bits_is_rejected_though_the_schema_has_no_bound(value: int) -> None:
+    instance = {"currentTime": "2020-01-01T00:00:00Z", "interval": value, "status": "Accepted"}
+    assert jsonschema.Draft6Validator(SCHEMAS["BootNotificationResponse"]).is_valid(instance)
+    assert not V201.accepts("BootNotificationResponse", instance)  # the verdict these tests use
+    assert not V201.decodes("BootNotificationResponse", instance)
+    for edge in (2**63 - 1, -(2**63)):
+        assert V201.decodes("BootNotificationResponse", instance | {"interval": edge})
+
+
+@pytest.mark.parametrize(("level", "valid"), [(-1, False), (0, True), (2**63 - 1, True), (2**63, False)])
+def test_an_integer_with_only_a_minimum_ends_at_64_bits(level: int, valid: bool) -> None:
+    # SalesTariffEntryType.ePriceLevel: the schema says minimum 0 and no maximum
+    entry = json.dumps({"relativeTimeInterval": {"start": 0}, "ePriceLevel": level}).encode()
+    try:
+        msgspec.json.decode(entry, type=messages.SalesTariffEntryType)
+    except msgspec.ValidationError:
+        assert not valid
+    else:
+        assert valid
+
+
 @pytest.mark.parametrize(("length", "valid"), [(7500, True), (7501, False)])
 def test_exi_response_admits_the_ocpp_package_s_7500_characters(length: int, valid: bool) -> None:
     # OCPP 2.0.1 Part 3's own schema says 5,600; the package's (the generator's source) says 7,500.

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from tests.crash.conftest import running_copy
 from tests.firmware.conftest import FirmwareCsms
 from tests.loopback import StationLives, free_port, until
 from tests.security.conftest import SECURITY_PROFILES, SecurityCsms
@@ -22,13 +23,13 @@ from tests.security.conftest import SECURITY_PROFILES, SecurityCsms
 EVENT = "SecurityEventNotification"
 
 
-def outbox(data_dir: Path) -> int:
-    """Security events waiting in the station's outbox (read-only, beside the running station)."""
-    path = data_dir / "station.sqlite"
-    if not path.exists():
+def outbox(data_dir: Path, process: subprocess.Popen[bytes]) -> int:
+    """Security events waiting in the station's outbox (in a copy: the running station's file is locked)."""
+    if not (data_dir / "station.sqlite").exists():
         return -1
+    path = running_copy(data_dir, process.pid, data_dir.with_name("copy"))
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
             return int(db.execute("SELECT COUNT(*) FROM outbox WHERE action = ?", (EVENT,)).fetchone()[0])
     except sqlite3.OperationalError:  # the first migration is not committed yet
         return -1
@@ -52,18 +53,18 @@ async def test_Q_8_an_event_queued_offline_survives_sigkill_and_is_delivered_onc
     config.write_text(json.dumps({"SupportedFeatureProfiles": SECURITY_PROFILES}))
     data_dir, port = lives.data_dir, free_port()
     first = simulate(lives, port, config)  # nobody listens on the port: offline
-    await until(lambda: outbox(data_dir) == 1, timeout=START, poll=0.02)
+    await until(lambda: outbox(data_dir, first) == 1, timeout=START, poll=0.02)
     await lives.kill(first)
     csms = SecurityCsms()
     await csms.start(port)
     try:
         second = simulate(lives, port, config)
         await until(lambda: len(startups(csms)) >= 2, timeout=START, poll=0.02)
-        await until(lambda: outbox(data_dir) == 0, timeout=START, poll=0.02)
+        await until(lambda: outbox(data_dir, second) == 0, timeout=START, poll=0.02)
         await lives.kill(second)
         third = simulate(lives, port, config)
         await until(lambda: len(startups(csms)) >= 3, timeout=START, poll=0.02)
-        await until(lambda: outbox(data_dir) == 0, timeout=START, poll=0.02)
+        await until(lambda: outbox(data_dir, third) == 0, timeout=START, poll=0.02)
         await lives.kill(third)
         stamps = startups(csms)
         assert len(stamps) == 3 and len(set(stamps)) == 3, stamps  # each life's event once, none twice

@@ -168,6 +168,34 @@ async def test_Q_4_a_message_out_of_attempts_goes_to_the_dead_letters_and_the_ne
     assert len(wire.calls("StartTransaction")) == 2  # delivery went on
 
 
+@pytest.mark.parametrize("failure", ["applying it raises", "the store cannot hold what it taught"])
+async def test_Q_4_an_answer_that_cannot_be_applied_is_a_failed_attempt_then_a_dead_letter(
+    station: Any, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """Whatever keeps an answer from being applied, the message is not counted delivered (what the answer taught
+    would be lost) nor sent again at once (a resend storm that blocks the lane): it is a failed attempt (Q-4)."""
+    wire, sim = await station(ocpp_config={"TransactionMessageAttempts": 2, "TransactionMessageRetryInterval": 10})
+    lane = wire.station.lane
+
+    def unusable(_item: Any, _request: Any, _response: Any) -> Any:
+        if failure == "applying it raises":
+            raise ValueError("no such transactionId")
+        return lambda db: db.execute("SELECT ?", (2**63,))  # OverflowError when the delete commits
+
+    monkeypatch.setitem(lane.on_answer, m.Action.START_TRANSACTION, unusable)
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await sim.swipe("TAG-1", 1)
+    await clock.advance(9)
+    assert len(wire.calls("StartTransaction")) == 1 and wire.calls("StopTransaction") == []
+    await clock.advance(1)
+    assert len(wire.calls("StartTransaction")) == 2  # TransactionMessageAttempts
+    [letter] = wire.station.store.dead_letters.all()
+    assert letter.action == "StartTransaction"
+    assert [p["transactionId"] for p in wire.calls("StopTransaction")] == [-1]  # X-4: delivery went on
+    assert lane.pending() == 0
+
+
 async def test_a_journaled_entry_that_no_longer_validates_is_set_aside(
     wired: Any, clock: VirtualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from chargebox.errors import ConfigError
-from chargebox.store import FILE_NAME, SCHEMA_VERSION, Store
+from chargebox.store import FILE_NAME, LOCK_NAME, SCHEMA_VERSION, Store
 
 # A second chargebox process, reduced to opening the store: the CLI prints a UserError's message alone.
 OPEN = """
@@ -203,3 +203,75 @@ def test_close_twice_is_harmless(tmp_path: Path) -> None:
     store.close()
     store.close()
     Store.open(tmp_path).close()
+
+
+# -- issue 16: file modes (6) and the store file's own lock (17) -------------------------------------------------------
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask, under which a file is created 0644 unless its creator says otherwise."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_6_every_store_file_is_private_in_a_data_dir_open_to_every_user(
+    tmp_path: Path, umask_022: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tmp_path / "station"
+    data_dir.mkdir(mode=0o755)  # as systemd's StateDirectory= makes it without StateDirectoryMode
+    store = Store.open(data_dir)
+    await store.write(lambda db: db.execute("INSERT INTO config (station, key, value) VALUES ('', 'K', 'v')"))
+    files = {path.name: mode(path) for path in data_dir.iterdir()}
+    store.close()
+    assert files == {FILE_NAME: 0o600, f"{FILE_NAME}-wal": 0o600, LOCK_NAME: 0o600}  # no -shm at all
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"data dir {data_dir} is open to other users (mode 0755)" in warning and "StateDirectoryMode=0700" in warning
+
+
+def test_6_a_private_data_dir_is_not_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    Store.open(tmp_path / "station").close()  # created 0700
+    assert mode(tmp_path / "station") == 0o700
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_6_a_store_an_older_chargebox_left_readable_is_made_private_at_open(data_dir: Path, umask_022: None) -> None:
+    for name in (FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", LOCK_NAME):
+        (data_dir / name).touch()
+        (data_dir / name).chmod(0o644)
+    Store.open(data_dir).close()
+    assert {path.name: mode(path) for path in data_dir.iterdir() if path.exists()} == {
+        FILE_NAME: 0o600, f"{FILE_NAME}-shm": 0o600, LOCK_NAME: 0o600,
+    }  # fmt: skip
+
+
+def test_17_removing_the_lock_file_lets_no_second_process_open_the_store(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", OPEN, str(tmp_path), "hold"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "opened\n"
+        (tmp_path / LOCK_NAME).unlink()
+        second = open_in_another_process(tmp_path)
+        assert second.returncode == 1 and second.stderr.count("\n") == 1, second.stderr
+        assert second.stderr.startswith(f"{tmp_path / FILE_NAME}: in use by another process"), second.stderr
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
+    Store.open(tmp_path).close()  # the lock went with the killed process
+
+
+def test_17_a_program_reading_the_store_of_a_running_station_is_refused(tmp_path: Path) -> None:
+    """Only a copy of a running station's store can be read (tests/crash/conftest.py ``running_copy``)."""
+    store = Store.open(tmp_path)
+    reader = subprocess.run(
+        [sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(tmp_path / FILE_NAME)!r}, timeout=0)"
+         ".execute('SELECT COUNT(*) FROM config').fetchall()"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    store.close()
+    assert "database is locked" in reader.stderr

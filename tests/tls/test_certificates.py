@@ -47,9 +47,10 @@ class Ca:
     def pem(self) -> str:
         return self.cert.public_bytes(serialization.Encoding.PEM).decode()
 
-    def sign_csr(self, csr_pem: str) -> str:
+    def sign_csr(self, csr_pem: str, *, ca: bool | None = None) -> str:
+        """A leaf for the CSR's key; ``ca`` set: with basicConstraints saying so."""
         csr = x509.load_pem_x509_csr(csr_pem.encode())
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(csr.subject)
             .issuer_name(self.name)
@@ -57,9 +58,10 @@ class Ca:
             .serial_number(x509.random_serial_number())
             .not_valid_before(START - timedelta(days=1))
             .not_valid_after(START + timedelta(days=365))
-            .sign(self.key, hashes.SHA256())
         )
-        return cert.public_bytes(serialization.Encoding.PEM).decode()
+        if ca is not None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
 def call(action: str, payload: dict[str, Any]) -> str:
@@ -230,7 +232,7 @@ async def test_CT_1_CT_2_sign_and_accept_a_certificate(station: Build) -> None:
     assert await answer(wire, "DeleteCertificate", cp_data) == {"status": "Failed"}
 
 
-@pytest.mark.parametrize("flaw", ["no-request", "other-key", "foreign-ca", "too-long", "garbage"])
+@pytest.mark.parametrize("flaw", ["no-request", "other-key", "foreign-ca", "too-long", "garbage", "leaf-is-a-ca"])
 async def test_CT_2_TC_077_an_invalid_chain_is_rejected(
     station: Build, flaw: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -247,6 +249,7 @@ async def test_CT_2_TC_077_an_invalid_chain_is_rejected(
         "foreign-ca": lambda: Ca("foreign").sign_csr(csr_pem),
         "too-long": lambda: root.sign_csr(csr_pem) + root.pem + root.pem,
         "garbage": lambda: "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
+        "leaf-is-a-ca": lambda: root.sign_csr(csr_pem, ca=True),  # issue 16, item 18
     }[flaw]()
     assert await answer(wire, "CertificateSigned", {"certificateChain": chain}) == {"status": "Rejected"}
     assert wire.station.store.private_keys.charge_point_credentials() is None

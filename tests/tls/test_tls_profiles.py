@@ -23,10 +23,11 @@ from ocpp.v16.enums import ConfigurationStatus
 
 from chargebox.errors import ConfigError
 from chargebox.station.kernel.tls import TlsSettings
+from chargebox.station.station import Station
 from tests.interop.conftest import StationRunner, basic
 from tests.loopback import until
 from tests.security.conftest import SECURITY_PROFILES
-from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms
+from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, TlsCsms
 
 PASSWORD = "0123456789abcdef0123"
 
@@ -243,13 +244,7 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
         ),
         ocpp_config=SECURITY_OFFERED,
     )
-    await csms.wait_call("BootNotification")
-    root = pki.ca.cert_pem.bytes().decode()
-    assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
-    assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
-    station.certificates.sign_certificate()
-    await until(lambda: len(csms.csrs) == 1)
-    csr = x509.load_pem_x509_csr(csms.csrs[0].encode())
+    csr = await _signing_request(pki, csms, station)
     assert csr.is_signature_valid
     assert csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CP-1"
     assert csr.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "Example CPO"
@@ -264,7 +259,35 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
     assert x509.load_der_x509_certificate(peer).serial_number == signed.serial_number
 
 
-def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest) -> x509.Certificate:
+async def test_CT_2_a_signed_certificate_that_is_itself_a_ca_is_rejected(
+    pki: Pki, serve_csms: ServeCsms, runner: StationRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16, item 18: a CertificateSigned whose leaf has basicConstraints CA=true was accepted and used as the
+    ChargePointCertificate. It is Rejected, with the security event InvalidChargePointCertificate (CT-2)."""
+    csms = await serve_csms()
+    station = runner(csms_url=f"ws://127.0.0.1:{csms.port}", ocpp_config=SECURITY_OFFERED)
+    signed = _sign(pki.ca, await _signing_request(pki, csms, station), is_ca=True)
+    result = await csms.call(
+        call.CertificateSigned(certificate_chain=signed.public_bytes(serialization.Encoding.PEM).decode())
+    )
+    assert result.status == "Rejected"
+    assert station.store.private_keys.charge_point_credentials() is None
+    assert "security event InvalidChargePointCertificate" in caplog.text
+
+
+async def _signing_request(pki: Pki, csms: TlsCsms, station: Station) -> x509.CertificateSigningRequest:
+    """The test CA installed as CentralSystemRootCertificate, CpoName set, the station asked for a certificate:
+    the CSR the central system received."""
+    await csms.wait_call("BootNotification")
+    root = pki.ca.cert_pem.bytes().decode()
+    assert (await csms.call(call.InstallCertificate("CentralSystemRootCertificate", root))).status == "Accepted"
+    assert (await csms.call(call.ChangeConfiguration(key="CpoName", value="Example CPO"))).status == "Accepted"
+    station.certificates.sign_certificate()
+    await until(lambda: len(csms.csrs) == 1)
+    return x509.load_pem_x509_csr(csms.csrs[0].encode())
+
+
+def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest, *, is_ca: bool = False) -> x509.Certificate:
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
     ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
@@ -277,6 +300,6 @@ def _sign(ca: trustme.CA, csr: x509.CertificateSigningRequest) -> x509.Certifica
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )

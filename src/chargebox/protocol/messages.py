@@ -16,9 +16,11 @@ deliberate deviations, each pinned by tests/protocol/test_messages_schema.py:
 - multipleOf 0.1 (ChargingSchedulePeriod.limit, ChargingSchedule.minChargingRate) is not enforced: msgspec's
   float multiple_of rejects 1.0 and 0.3, and the schema's own float arithmetic rejects 0.3 but accepts 16.3,
   so neither is a usable check. Any number is accepted.
-- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound. Integers are
-  unbounded, as in the schema, and 1.0 is not an integer (Draft 4; the draft-06 whitepaper schemas would
-  accept it).
+- Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound. Integers must fit
+  64 bits, signed (``Integer``): the schema sets no bound either, but the store (SQLite INTEGER) and every
+  central system's integer type (Java's long, Postgres bigint) end there, so a larger one is a value the
+  station cannot hold and is refused as out of range (PropertyConstraintViolation for a CALL, an invalid
+  answer for a CALLRESULT). 1.0 is not an integer (Draft 4; the draft-06 whitepaper schemas would accept it).
 - Date-times must carry an offset (DateTime is tz=True), as RFC 3339 requires. msgspec also accepts a space
   for "T" and an offset without colon ("+0100"), which the schema's date-time check rejects; encoding always
   writes RFC 3339 with "T". Fractions of a second are rounded to microseconds, and a date-time that rounds
@@ -84,6 +86,9 @@ class Action(enum.StrEnum):
 
 DateTime: TypeAlias = Annotated[datetime.datetime, msgspec.Meta(tz=True)]
 """OCPP dateTime: RFC 3339 with an offset; decoding rejects a naive date-time."""
+
+Integer: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""OCPP integer, as far as the store can hold it: 64 bits, signed (SQLite INTEGER)."""
 
 CiString20: TypeAlias = Annotated[str, msgspec.Meta(max_length=20)]
 """OCPP 1.6 CiString20Type: at most 20 characters."""
@@ -692,9 +697,9 @@ class CertificateHashData(Message, frozen=True, kw_only=True):
 class ChargingSchedulePeriod(Message, frozen=True, kw_only=True):
     """OCPP 1.6 ChargingSchedulePeriod, used by ChargingSchedule.chargingSchedulePeriod."""
 
-    start_period: int
+    start_period: Integer
     limit: float  # schema: multipleOf 0.1, not enforced
-    number_phases: msgspec.UnsetType | int = msgspec.UNSET
+    number_phases: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ChargingSchedule(Message, frozen=True, kw_only=True):
@@ -703,7 +708,7 @@ class ChargingSchedule(Message, frozen=True, kw_only=True):
     Used by ChargingProfile.chargingSchedule, GetCompositeScheduleResponse.chargingSchedule.
     """
 
-    duration: msgspec.UnsetType | int = msgspec.UNSET
+    duration: msgspec.UnsetType | Integer = msgspec.UNSET
     start_schedule: msgspec.UnsetType | DateTime = msgspec.UNSET
     charging_rate_unit: ChargingRateUnitType
     charging_schedule_period: list[ChargingSchedulePeriod]
@@ -716,9 +721,9 @@ class ChargingProfile(Message, frozen=True, kw_only=True):
     Used by RemoteStartTransactionRequest.chargingProfile, SetChargingProfileRequest.csChargingProfiles.
     """
 
-    charging_profile_id: int
-    transaction_id: msgspec.UnsetType | int = msgspec.UNSET
-    stack_level: int
+    charging_profile_id: Integer
+    transaction_id: msgspec.UnsetType | Integer = msgspec.UNSET
+    stack_level: Integer
     charging_profile_purpose: ChargingProfilePurposeType
     charging_profile_kind: ChargingProfileKindType
     recurrency_kind: msgspec.UnsetType | RecurrencyKindType = msgspec.UNSET
@@ -831,13 +836,13 @@ class BootNotificationResponse(Message, frozen=True, kw_only=True):
 
     status: RegistrationStatus
     current_time: DateTime
-    interval: int
+    interval: Integer
 
 
 class CancelReservationRequest(Message, frozen=True, kw_only=True):
     """CancelReservation.req, sent by the central system."""
 
-    reservation_id: int
+    reservation_id: Integer
 
 
 class CancelReservationResponse(Message, frozen=True, kw_only=True):
@@ -861,7 +866,7 @@ class CertificateSignedResponse(Message, frozen=True, kw_only=True):
 class ChangeAvailabilityRequest(Message, frozen=True, kw_only=True):
     """ChangeAvailability.req, sent by the central system."""
 
-    connector_id: int
+    connector_id: Integer
     type: AvailabilityType
 
 
@@ -897,10 +902,10 @@ class ClearCacheResponse(Message, frozen=True, kw_only=True):
 class ClearChargingProfileRequest(Message, frozen=True, kw_only=True):
     """ClearChargingProfile.req, sent by the central system."""
 
-    id: msgspec.UnsetType | int = msgspec.UNSET
-    connector_id: msgspec.UnsetType | int = msgspec.UNSET
+    id: msgspec.UnsetType | Integer = msgspec.UNSET
+    connector_id: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_profile_purpose: msgspec.UnsetType | ChargingProfilePurposeType = msgspec.UNSET
-    stack_level: msgspec.UnsetType | int = msgspec.UNSET
+    stack_level: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ClearChargingProfileResponse(Message, frozen=True, kw_only=True):
@@ -950,7 +955,7 @@ class ExtendedTriggerMessageRequest(Message, frozen=True, kw_only=True):
     """ExtendedTriggerMessage.req (security whitepaper), sent by the central system."""
 
     requested_message: ExtendedMessageTrigger
-    connector_id: msgspec.UnsetType | int = msgspec.UNSET
+    connector_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ExtendedTriggerMessageResponse(Message, frozen=True, kw_only=True):
@@ -972,8 +977,8 @@ class FirmwareStatusNotificationResponse(Message, frozen=True, kw_only=True):
 class GetCompositeScheduleRequest(Message, frozen=True, kw_only=True):
     """GetCompositeSchedule.req, sent by the central system."""
 
-    connector_id: int
-    duration: int
+    connector_id: Integer
+    duration: Integer
     charging_rate_unit: msgspec.UnsetType | ChargingRateUnitType = msgspec.UNSET
 
 
@@ -981,7 +986,7 @@ class GetCompositeScheduleResponse(Message, frozen=True, kw_only=True):
     """GetCompositeSchedule.conf, sent by the charge point."""
 
     status: GetCompositeScheduleStatus
-    connector_id: msgspec.UnsetType | int = msgspec.UNSET
+    connector_id: msgspec.UnsetType | Integer = msgspec.UNSET
     schedule_start: msgspec.UnsetType | DateTime = msgspec.UNSET
     charging_schedule: msgspec.UnsetType | ChargingSchedule = msgspec.UNSET
 
@@ -1003,8 +1008,8 @@ class GetDiagnosticsRequest(Message, frozen=True, kw_only=True):
     """GetDiagnostics.req, sent by the central system."""
 
     location: str
-    retries: msgspec.UnsetType | int = msgspec.UNSET
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
     start_time: msgspec.UnsetType | DateTime = msgspec.UNSET
     stop_time: msgspec.UnsetType | DateTime = msgspec.UNSET
 
@@ -1037,7 +1042,7 @@ class GetLocalListVersionRequest(Message, frozen=True, kw_only=True):
 class GetLocalListVersionResponse(Message, frozen=True, kw_only=True):
     """GetLocalListVersion.conf, sent by the charge point."""
 
-    list_version: int
+    list_version: Integer
 
 
 class GetLogRequest(Message, frozen=True, kw_only=True):
@@ -1045,9 +1050,9 @@ class GetLogRequest(Message, frozen=True, kw_only=True):
 
     log: LogParameters
     log_type: LogType
-    request_id: int
-    retries: msgspec.UnsetType | int = msgspec.UNSET
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: Integer
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class GetLogResponse(Message, frozen=True, kw_only=True):
@@ -1084,7 +1089,7 @@ class LogStatusNotificationRequest(Message, frozen=True, kw_only=True):
     """LogStatusNotification.req (security whitepaper), sent by the charge point."""
 
     status: UploadLogStatus
-    request_id: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class LogStatusNotificationResponse(Message, frozen=True, kw_only=True):
@@ -1097,8 +1102,8 @@ class LogStatusNotificationResponse(Message, frozen=True, kw_only=True):
 class MeterValuesRequest(Message, frozen=True, kw_only=True):
     """MeterValues.req, sent by the charge point."""
 
-    connector_id: int
-    transaction_id: msgspec.UnsetType | int = msgspec.UNSET
+    connector_id: Integer
+    transaction_id: msgspec.UnsetType | Integer = msgspec.UNSET
     meter_value: Annotated[list[MeterValue], msgspec.Meta(min_length=1)]
 
 
@@ -1109,7 +1114,7 @@ class MeterValuesResponse(Message, frozen=True, kw_only=True):
 class RemoteStartTransactionRequest(Message, frozen=True, kw_only=True):
     """RemoteStartTransaction.req, sent by the central system."""
 
-    connector_id: msgspec.UnsetType | int = msgspec.UNSET
+    connector_id: msgspec.UnsetType | Integer = msgspec.UNSET
     id_tag: CiString20
     charging_profile: msgspec.UnsetType | ChargingProfile = msgspec.UNSET
 
@@ -1123,7 +1128,7 @@ class RemoteStartTransactionResponse(Message, frozen=True, kw_only=True):
 class RemoteStopTransactionRequest(Message, frozen=True, kw_only=True):
     """RemoteStopTransaction.req, sent by the central system."""
 
-    transaction_id: int
+    transaction_id: Integer
 
 
 class RemoteStopTransactionResponse(Message, frozen=True, kw_only=True):
@@ -1135,11 +1140,11 @@ class RemoteStopTransactionResponse(Message, frozen=True, kw_only=True):
 class ReserveNowRequest(Message, frozen=True, kw_only=True):
     """ReserveNow.req, sent by the central system."""
 
-    connector_id: int
+    connector_id: Integer
     expiry_date: DateTime
     id_tag: CiString20
     parent_id_tag: msgspec.UnsetType | CiString20 = msgspec.UNSET
-    reservation_id: int
+    reservation_id: Integer
 
 
 class ReserveNowResponse(Message, frozen=True, kw_only=True):
@@ -1178,7 +1183,7 @@ class SecurityEventNotificationResponse(Message, frozen=True, kw_only=True):
 class SendLocalListRequest(Message, frozen=True, kw_only=True):
     """SendLocalList.req, sent by the central system."""
 
-    list_version: int
+    list_version: Integer
     local_authorization_list: msgspec.UnsetType | list[AuthorizationData] = msgspec.UNSET
     update_type: UpdateType
 
@@ -1192,7 +1197,7 @@ class SendLocalListResponse(Message, frozen=True, kw_only=True):
 class SetChargingProfileRequest(Message, frozen=True, kw_only=True):
     """SetChargingProfile.req, sent by the central system."""
 
-    connector_id: int
+    connector_id: Integer
     cs_charging_profiles: ChargingProfile
 
 
@@ -1218,7 +1223,7 @@ class SignedFirmwareStatusNotificationRequest(Message, frozen=True, kw_only=True
     """SignedFirmwareStatusNotification.req (security whitepaper), sent by the charge point."""
 
     status: SignedFirmwareStatus
-    request_id: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class SignedFirmwareStatusNotificationResponse(Message, frozen=True, kw_only=True):
@@ -1231,9 +1236,9 @@ class SignedFirmwareStatusNotificationResponse(Message, frozen=True, kw_only=Tru
 class SignedUpdateFirmwareRequest(Message, frozen=True, kw_only=True):
     """SignedUpdateFirmware.req (security whitepaper), sent by the central system."""
 
-    retries: msgspec.UnsetType | int = msgspec.UNSET
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
-    request_id: int
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
+    request_id: Integer
     firmware: Firmware
 
 
@@ -1246,10 +1251,10 @@ class SignedUpdateFirmwareResponse(Message, frozen=True, kw_only=True):
 class StartTransactionRequest(Message, frozen=True, kw_only=True):
     """StartTransaction.req, sent by the charge point."""
 
-    connector_id: int
+    connector_id: Integer
     id_tag: CiString20
-    meter_start: int
-    reservation_id: msgspec.UnsetType | int = msgspec.UNSET
+    meter_start: Integer
+    reservation_id: msgspec.UnsetType | Integer = msgspec.UNSET
     timestamp: DateTime
 
 
@@ -1257,13 +1262,13 @@ class StartTransactionResponse(Message, frozen=True, kw_only=True):
     """StartTransaction.conf, sent by the central system."""
 
     id_tag_info: IdTagInfo
-    transaction_id: int
+    transaction_id: Integer
 
 
 class StatusNotificationRequest(Message, frozen=True, kw_only=True):
     """StatusNotification.req, sent by the charge point."""
 
-    connector_id: int
+    connector_id: Integer
     error_code: ChargePointErrorCode
     info: msgspec.UnsetType | CiString50 = msgspec.UNSET
     status: ChargePointStatus
@@ -1280,9 +1285,9 @@ class StopTransactionRequest(Message, frozen=True, kw_only=True):
     """StopTransaction.req, sent by the charge point."""
 
     id_tag: msgspec.UnsetType | CiString20 = msgspec.UNSET
-    meter_stop: int
+    meter_stop: Integer
     timestamp: DateTime
-    transaction_id: int
+    transaction_id: Integer
     reason: msgspec.UnsetType | Reason = msgspec.UNSET
     transaction_data: msgspec.UnsetType | list[StopTransactionMeterValue] = msgspec.UNSET
 
@@ -1297,7 +1302,7 @@ class TriggerMessageRequest(Message, frozen=True, kw_only=True):
     """TriggerMessage.req, sent by the central system."""
 
     requested_message: MessageTrigger
-    connector_id: msgspec.UnsetType | int = msgspec.UNSET
+    connector_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class TriggerMessageResponse(Message, frozen=True, kw_only=True):
@@ -1309,7 +1314,7 @@ class TriggerMessageResponse(Message, frozen=True, kw_only=True):
 class UnlockConnectorRequest(Message, frozen=True, kw_only=True):
     """UnlockConnector.req, sent by the central system."""
 
-    connector_id: int
+    connector_id: Integer
 
 
 class UnlockConnectorResponse(Message, frozen=True, kw_only=True):
@@ -1322,9 +1327,9 @@ class UpdateFirmwareRequest(Message, frozen=True, kw_only=True):
     """UpdateFirmware.req, sent by the central system."""
 
     location: str
-    retries: msgspec.UnsetType | int = msgspec.UNSET
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
     retrieve_date: DateTime
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class UpdateFirmwareResponse(Message, frozen=True, kw_only=True):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import asdict
 from typing import Any, Final
 
-from chargebox.clock import Clock, SystemClock
+from chargebox.clock import Clock, SystemClock, sleep_or_wake
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason
 from chargebox.redact import redact
@@ -39,9 +40,10 @@ from chargebox.station.v16.security.events import SecurityService
 from chargebox.station.v16.security.get_log import GetLogService
 from chargebox.station.v16.security.signed_firmware import SignedFirmwareService
 from chargebox.station.v16.smart_charging import SmartChargingService
+from chargebox.station.v16.storage import StorageService
 from chargebox.station.v16.table import FEATURES, VERSION
 from chargebox.station.v16.transactions import Outcome, TransactionService
-from chargebox.store import Store
+from chargebox.store import Store, StoreFault
 from chargebox.tasks import Tasks
 from chargebox.transport import csms_url_problem
 
@@ -49,6 +51,9 @@ from chargebox.transport import csms_url_problem
 # a live link answers in milliseconds, and the stop must end well inside a service manager's patience (the unit of
 # docs/howto/chargebox.service allows 15 s). What is not delivered by then goes after the next start.
 STOP_DELIVERY_S: Final = 5.0
+# A store that refuses writes (a full disk) holds a stop this long at most, from the moment the stop began (SIGTERM's
+# ends of transactions included): what it still refuses then is given up on, and said.
+STOP_WAIT_S: Final = 5.0
 
 
 class Station:
@@ -75,7 +80,7 @@ class Station:
         self.settings, self.id, self.ports, self.profiles = settings, settings.charge_point_id, ports, offer.profiles
         self.clock: Clock = clock or SystemClock()
         self.log = StationLog(logging.getLogger("chargebox.station"), self.id, self.clock)  # repeats limited
-        self.store = store or Store.open(settings.data_dir)
+        self.store = store or Store.open(settings.data_dir, clock=self.clock)
         self.store.connectors.ensure(offer.connectors)
         self.config = v16.configuration(offer, settings, self.store, self.log)
         self.kernel = kernel = Kernel.start(
@@ -95,6 +100,8 @@ class Station:
             kernel.triggers.update(service.triggers(self.boot.permit_triggered))
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
+        self._stop_began: float | None = None  # monotonic: when the stop began, for STOP_WAIT_S
+        self._gave_up = False  # the stop gave up on writes the store refused (and said so)
 
     # -- the features (those of a profile the station does not offer are None) ------------------
 
@@ -109,6 +116,10 @@ class Station:
     @property
     def connectors(self) -> ConnectorsService:
         return self.features.need(ConnectorsService)
+
+    @property
+    def storage(self) -> StorageService:
+        return self.features.need(StorageService)
 
     @property
     def data_transfer(self) -> DataTransferService:
@@ -171,7 +182,15 @@ class Station:
         transaction ends with that reason (X-8) and the link stays up for at most ``STOP_DELIVERY_S`` while the
         lane delivers what is journaled; what it cannot deliver goes after the next start (Q-1)."""
         self.kernel.clock_sync.start()  # a clock that reads before the build (no real-time clock) is set forward first
-        await self.transactions.recover()  # X-12: end what a power loss cut
+        # X-12: before anything else, end what a power loss cut; once the StopTransactions have their places in
+        # the lane, connect: their commits may wait for a full disk, which the station must report meanwhile
+        placed = asyncio.Event()
+        recovering = self._tasks.spawn(self.transactions.recover(placed=placed))
+        waiting = asyncio.ensure_future(placed.wait())
+        await asyncio.wait({recovering, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if recovering.done():
+            recovering.result()  # a failure is the run's own, as it was when the recovery was awaited whole
         self.security_events.report("StartupOfTheDevice")  # B-10
         reason = self.settings.sigterm_reason
         if reason is None:
@@ -220,10 +239,13 @@ class Station:
         self.reboot()
 
     async def _end_sessions(self, reason: Reason) -> None:
-        """A clean stop: every transaction ends with ``reason``, and its StopTransaction goes out within the bound."""
+        """A clean stop: every transaction ends with ``reason``, and its StopTransaction goes out within the bound.
+        A store that refuses writes holds it STOP_WAIT_S at most; nothing is delivered then (a delivery is a
+        write too): the restart ends what is still open (X-12)."""
         if self.transactions.sessions:
             self.log.info("= stopping: %d transaction(s) end with reason %s", len(self.transactions.sessions), reason)
-        await self.transactions.stop_all(reason)
+        if not await self._persisted(self.transactions.stop_all(reason)) or self.store.fault is not None:
+            return  # nothing can be delivered now: the delete of a delivered message is a write too
         if not await self.lane.flush(STOP_DELIVERY_S):
             self.log.warning("! stopping: %d journaled message(s) not delivered within %ss; they go after the next "
                              "start", self.lane.pending(), STOP_DELIVERY_S)  # fmt: skip
@@ -235,19 +257,55 @@ class Station:
 
     async def stop(self) -> None:
         """Shut down cleanly: the link closed, every service's tasks cancelled, every write committed.
-        Stopping twice is harmless."""
+        Stopping twice is harmless. A store that refuses writes (a full disk) does not make it hang: once
+        STOP_WAIT_S have passed since the stop began, the stop goes on and says what is lost."""
         if self._stopped:
             return
         self._stopped = True
+        await self._persisted(self._persist_for_stop())
+        await self.transport.stop()
+        self._tasks.cancel()
+        self.reset_all()
+        if self.store.fault is None:
+            await self._persisted(self.store.idle())
+        self.storage.detach()
+        self.store.close()  # says how many writes it gives up on, if any
+
+    async def _persist_for_stop(self) -> None:
         await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
         if (writing := self.kernel.clock_sync.remember()) is not None:
             await asyncio.wait([writing])  # a write that failed was logged: the stop goes on
         await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
-        await self.transport.stop()
-        self._tasks.cancel()
-        self.reset_all()
-        await self.store.idle()
-        self.store.close()
+
+    async def _persisted(self, writes: Awaitable[None]) -> bool:
+        """Await ``writes`` while the store takes them; while it refuses them, until STOP_WAIT_S after the stop
+        began at most (one bound for the whole stop). False if they were given up on."""
+        if self._stop_began is None:
+            self._stop_began = self.clock.monotonic()
+        task = asyncio.ensure_future(writes)
+        done = asyncio.Event()
+        task.add_done_callback(lambda _task: done.set())
+        while not done.is_set():
+            left = self._stop_began + STOP_WAIT_S - self.clock.monotonic()
+            if left <= 0 and self.store.fault is not None:
+                task.cancel()
+                if not self._gave_up:
+                    self._gave_up = True
+                    self._log_unpersisted(self.store.fault)
+                return False
+            await sleep_or_wake(self.clock, left if left > 0 else STOP_WAIT_S, done)
+        await task
+        return True
+
+    def _log_unpersisted(self, fault: StoreFault) -> None:
+        self.log.error("! stopping while the store cannot write (%s)", fault.problem)
+        for connector in self.connectors.connectors[1:]:
+            record = self.store.transactions.get(connector.transaction_ref) if connector.transaction_ref else None
+            if record is not None:
+                self.log.error("! transaction %s on connector %d: the register is at %d Wh; the store keeps %d Wh, "
+                               "what its StopTransaction will say after the restart",
+                               connector.transaction_id or "(transactionId not yet known)", connector.id,
+                               self.meter.energy_wh(connector.id), record.meter_last)  # fmt: skip
 
     def reboot(self, identity: Identity | None = None) -> None:
         """Restart the station software: runtime state reset, the link dropped, and on the next

@@ -14,11 +14,12 @@ The API is grouped by feature (``store.config``, ``store.state``, ``store.connec
 former ``chargebox/store.py`` is importable from here.
 """
 
+from chargebox.errors import StoreError
 from chargebox.store.auth import AuthCacheTable
 from chargebox.store.certificates import CertificateRecord, CertificatesTable
 from chargebox.store.config import ConfigTable, StateTable
 from chargebox.store.connectors import ConnectorsTable
-from chargebox.store.core import LOCK_NAME, Store, StoreBackend, StoreError
+from chargebox.store.core import LOCK_NAME, Store, StoreBackend, StoreFault
 from chargebox.store.jobs import (
     DiagnosticsJobRecord,
     DiagnosticsJobTable,
@@ -59,6 +60,7 @@ __all__ = [
     "Store",
     "StoreBackend",
     "StoreError",
+    "StoreFault",
     "TransactionRecord",
     "TransactionsTable",
     "migrate",

@@ -21,8 +21,10 @@ decisions and deliberate deviations, each pinned by tests/protocol/test_messages
   which the field's comment names (SampledValueType.location "Outlet", measurand
   "Energy.Active.Import.Register", context "Sample.Periodic", UnitOfMeasureType.unit "Wh" and multiplier 0,
   attributeType "Actual", tbc and offline false, ...). So what was received is what is re-encoded.
-- An integer-valued number such as 1.0 is not an integer, although Draft 6 accepts it as one. Integers are
-  otherwise unbounded, as in the schema, except where it sets a minimum or maximum.
+- An integer-valued number such as 1.0 is not an integer, although Draft 6 accepts it as one. Integers must
+  fit 64 bits, signed (``Integer``; within that, the schema's minimum and maximum where it sets one): the
+  schema sets no bound, but the store (SQLite INTEGER) ends there, as in 1.6, so a larger one is refused as
+  out of range (a CALLERROR for a CALL, an invalid answer for a CALLRESULT).
 - Numbers must fit a double (msgspec: "Number out of range"); the schema sets no bound.
 - Date-times must carry an offset (DateTime is tz=True), as RFC 3339 requires. msgspec also accepts a space
   for "T" and an offset without colon ("+0100"), which the schema's date-time check rejects; encoding always
@@ -117,6 +119,9 @@ class Action(enum.StrEnum):
 
 DateTime: TypeAlias = Annotated[datetime.datetime, msgspec.Meta(tz=True)]
 """OCPP dateTime: RFC 3339 with an offset; decoding rejects a naive date-time."""
+
+Integer: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""OCPP integer, as far as the store can hold it: 64 bits, signed (SQLite INTEGER)."""
 
 String6: TypeAlias = Annotated[str, msgspec.Meta(max_length=6)]
 """OCPP 2.0.1 string[0..6]."""
@@ -1118,10 +1123,10 @@ class ACChargingParametersType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 ACChargingParametersType, used by ChargingNeedsType.acChargingParameters."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    energy_amount: int
-    ev_min_current: int
-    ev_max_current: int
-    ev_max_voltage: int
+    energy_amount: Integer
+    ev_min_current: Integer
+    ev_max_current: Integer
+    ev_max_voltage: Integer
 
 
 class APNType(Message, frozen=True, kw_only=True):
@@ -1131,7 +1136,7 @@ class APNType(Message, frozen=True, kw_only=True):
     apn: String512
     apn_user_name: msgspec.UnsetType | String20 = msgspec.UNSET
     apn_password: msgspec.UnsetType | String20 = msgspec.UNSET
-    sim_pin: msgspec.UnsetType | int = msgspec.UNSET
+    sim_pin: msgspec.UnsetType | Integer = msgspec.UNSET
     preferred_network: msgspec.UnsetType | String6 = msgspec.UNSET
     use_only_preferred_network: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
     apn_authentication: APNAuthenticationEnumType
@@ -1185,9 +1190,9 @@ class IdTokenInfoType(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     status: AuthorizationStatusEnumType
     cache_expiry_date_time: msgspec.UnsetType | DateTime = msgspec.UNSET
-    charging_priority: msgspec.UnsetType | int = msgspec.UNSET
+    charging_priority: msgspec.UnsetType | Integer = msgspec.UNSET
     language1: msgspec.UnsetType | String8 = msgspec.UNSET
-    evse_id: msgspec.UnsetType | Annotated[list[int], msgspec.Meta(min_length=1)] = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Annotated[list[Integer], msgspec.Meta(min_length=1)] = msgspec.UNSET
     group_id_token: msgspec.UnsetType | IdTokenType = msgspec.UNSET
     language2: msgspec.UnsetType | String8 = msgspec.UNSET
     personal_message: msgspec.UnsetType | MessageContentType = msgspec.UNSET
@@ -1242,12 +1247,12 @@ class DCChargingParametersType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 DCChargingParametersType, used by ChargingNeedsType.dcChargingParameters."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    ev_max_current: int
-    ev_max_voltage: int
-    energy_amount: msgspec.UnsetType | int = msgspec.UNSET
-    ev_max_power: msgspec.UnsetType | int = msgspec.UNSET
+    ev_max_current: Integer
+    ev_max_voltage: Integer
+    energy_amount: msgspec.UnsetType | Integer = msgspec.UNSET
+    ev_max_power: msgspec.UnsetType | Integer = msgspec.UNSET
     state_of_charge: msgspec.UnsetType | Annotated[int, msgspec.Meta(ge=0, le=100)] = msgspec.UNSET
-    ev_energy_capacity: msgspec.UnsetType | int = msgspec.UNSET
+    ev_energy_capacity: msgspec.UnsetType | Integer = msgspec.UNSET
     full_soc: (
         msgspec.UnsetType | Annotated[int, msgspec.Meta(ge=0, le=100)]
     ) = msgspec.field(default=msgspec.UNSET, name="fullSoC")
@@ -1271,8 +1276,10 @@ class ChargingProfileCriterionType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     charging_profile_purpose: msgspec.UnsetType | ChargingProfilePurposeEnumType = msgspec.UNSET
-    stack_level: msgspec.UnsetType | int = msgspec.UNSET
-    charging_profile_id: msgspec.UnsetType | Annotated[list[int], msgspec.Meta(min_length=1)] = msgspec.UNSET
+    stack_level: msgspec.UnsetType | Integer = msgspec.UNSET
+    charging_profile_id: (
+        msgspec.UnsetType | Annotated[list[Integer], msgspec.Meta(min_length=1)]
+    ) = msgspec.UNSET
     charging_limit_source: (
         msgspec.UnsetType | Annotated[list[ChargingLimitSourceEnumType], msgspec.Meta(min_length=1, max_length=4)]
     ) = msgspec.UNSET
@@ -1285,18 +1292,18 @@ class ChargingSchedulePeriodType(Message, frozen=True, kw_only=True):
     """
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    start_period: int
+    start_period: Integer
     limit: float
-    number_phases: msgspec.UnsetType | int = msgspec.UNSET
-    phase_to_use: msgspec.UnsetType | int = msgspec.UNSET
+    number_phases: msgspec.UnsetType | Integer = msgspec.UNSET
+    phase_to_use: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class RelativeTimeIntervalType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 RelativeTimeIntervalType, used by SalesTariffEntryType.relativeTimeInterval."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    start: int
-    duration: msgspec.UnsetType | int = msgspec.UNSET
+    start: Integer
+    duration: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class CostType(Message, frozen=True, kw_only=True):
@@ -1304,8 +1311,8 @@ class CostType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     cost_kind: CostKindEnumType
-    amount: int
-    amount_multiplier: msgspec.UnsetType | int = msgspec.UNSET
+    amount: Integer
+    amount_multiplier: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ConsumptionCostType(Message, frozen=True, kw_only=True):
@@ -1321,7 +1328,7 @@ class SalesTariffEntryType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     relative_time_interval: RelativeTimeIntervalType
-    e_price_level: msgspec.UnsetType | Annotated[int, msgspec.Meta(ge=0)] = msgspec.UNSET
+    e_price_level: msgspec.UnsetType | Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = msgspec.UNSET
     consumption_cost: (
         msgspec.UnsetType | Annotated[list[ConsumptionCostType], msgspec.Meta(min_length=1, max_length=3)]
     ) = msgspec.UNSET
@@ -1331,9 +1338,11 @@ class SalesTariffType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 SalesTariffType, used by ChargingScheduleType.salesTariff."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
+    id: Integer
     sales_tariff_description: msgspec.UnsetType | String32 = msgspec.UNSET
-    num_eprice_levels: msgspec.UnsetType | int = msgspec.field(default=msgspec.UNSET, name="numEPriceLevels")
+    num_eprice_levels: (
+        msgspec.UnsetType | Integer
+    ) = msgspec.field(default=msgspec.UNSET, name="numEPriceLevels")
     sales_tariff_entry: Annotated[list[SalesTariffEntryType], msgspec.Meta(min_length=1, max_length=1024)]
 
 
@@ -1345,9 +1354,9 @@ class ChargingScheduleType(Message, frozen=True, kw_only=True):
     """
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
+    id: Integer
     start_schedule: msgspec.UnsetType | DateTime = msgspec.UNSET
-    duration: msgspec.UnsetType | int = msgspec.UNSET
+    duration: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_rate_unit: ChargingRateUnitEnumType
     charging_schedule_period: (
         Annotated[list[ChargingSchedulePeriodType], msgspec.Meta(min_length=1, max_length=1024)]
@@ -1364,8 +1373,8 @@ class ChargingProfileType(Message, frozen=True, kw_only=True):
     """
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
-    stack_level: int
+    id: Integer
+    stack_level: Integer
     charging_profile_purpose: ChargingProfilePurposeEnumType
     charging_profile_kind: ChargingProfileKindEnumType
     recurrency_kind: msgspec.UnsetType | RecurrencyKindEnumType = msgspec.UNSET
@@ -1398,9 +1407,9 @@ class ClearChargingProfileType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 ClearChargingProfileType, used by ClearChargingProfileRequest.chargingProfileCriteria."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_profile_purpose: msgspec.UnsetType | ChargingProfilePurposeEnumType = msgspec.UNSET
-    stack_level: msgspec.UnsetType | int = msgspec.UNSET
+    stack_level: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class StatusInfoType(Message, frozen=True, kw_only=True):
@@ -1438,7 +1447,7 @@ class ClearMonitoringResultType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     status: ClearMonitoringStatusEnumType
-    id: int
+    id: Integer
     status_info: msgspec.UnsetType | StatusInfoType = msgspec.UNSET
 
 
@@ -1450,8 +1459,8 @@ class EVSEType(Message, frozen=True, kw_only=True):
     """
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
-    connector_id: msgspec.UnsetType | int = msgspec.UNSET
+    id: Integer
+    connector_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ComponentType(Message, frozen=True, kw_only=True):
@@ -1499,8 +1508,8 @@ class CompositeScheduleType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     charging_schedule_period: Annotated[list[ChargingSchedulePeriodType], msgspec.Meta(min_length=1)]
-    evse_id: int
-    duration: int
+    evse_id: Integer
+    duration: Integer
     schedule_start: DateTime
     charging_rate_unit: ChargingRateUnitEnumType
 
@@ -1509,17 +1518,17 @@ class EventDataType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 EventDataType, used by NotifyEventRequest.eventData."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    event_id: int
+    event_id: Integer
     timestamp: DateTime
     trigger: EventTriggerEnumType
-    cause: msgspec.UnsetType | int = msgspec.UNSET
+    cause: msgspec.UnsetType | Integer = msgspec.UNSET
     actual_value: String2500
     tech_code: msgspec.UnsetType | String50 = msgspec.UNSET
     tech_info: msgspec.UnsetType | String500 = msgspec.UNSET
     cleared: msgspec.UnsetType | bool = msgspec.UNSET
     transaction_id: msgspec.UnsetType | String36 = msgspec.UNSET
     component: ComponentType
-    variable_monitoring_id: msgspec.UnsetType | int = msgspec.UNSET
+    variable_monitoring_id: msgspec.UnsetType | Integer = msgspec.UNSET
     event_notification_type: EventNotificationEnumType
     variable: VariableType
 
@@ -1573,7 +1582,7 @@ class MessageInfoType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     display: msgspec.UnsetType | ComponentType = msgspec.UNSET
-    id: int
+    id: Integer
     priority: MessagePriorityEnumType
     state: msgspec.UnsetType | MessageStateEnumType = msgspec.UNSET
     start_date_time: msgspec.UnsetType | DateTime = msgspec.UNSET
@@ -1597,7 +1606,7 @@ class UnitOfMeasureType(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     unit: msgspec.UnsetType | String20 = msgspec.UNSET  # schema default: "Wh"
-    multiplier: msgspec.UnsetType | int = msgspec.UNSET  # schema default: 0
+    multiplier: msgspec.UnsetType | Integer = msgspec.UNSET  # schema default: 0
 
 
 class SampledValueType(Message, frozen=True, kw_only=True):
@@ -1630,11 +1639,11 @@ class VariableMonitoringType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 VariableMonitoringType, used by MonitoringDataType.variableMonitoring."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
+    id: Integer
     transaction: bool
     value: float
     type: MonitorEnumType
-    severity: int
+    severity: Integer
 
 
 class MonitoringDataType(Message, frozen=True, kw_only=True):
@@ -1666,8 +1675,8 @@ class NetworkConnectionProfileType(Message, frozen=True, kw_only=True):
     ocpp_version: OCPPVersionEnumType
     ocpp_transport: OCPPTransportEnumType
     ocpp_csms_url: String512
-    message_timeout: int
-    security_profile: int
+    message_timeout: Integer
+    security_profile: Integer
     ocpp_interface: OCPPInterfaceEnumType
     vpn: msgspec.UnsetType | VPNType = msgspec.UNSET
 
@@ -1723,11 +1732,11 @@ class SetMonitoringDataType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 SetMonitoringDataType, used by SetVariableMonitoringRequest.setMonitoringData."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: msgspec.UnsetType | int = msgspec.UNSET
+    id: msgspec.UnsetType | Integer = msgspec.UNSET
     transaction: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
     value: float
     type: MonitorEnumType
-    severity: int
+    severity: Integer
     component: ComponentType
     variable: VariableType
 
@@ -1736,13 +1745,13 @@ class SetMonitoringResultType(Message, frozen=True, kw_only=True):
     """OCPP 2.0.1 SetMonitoringResultType, used by SetVariableMonitoringResponse.setMonitoringResult."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: msgspec.UnsetType | int = msgspec.UNSET
+    id: msgspec.UnsetType | Integer = msgspec.UNSET
     status_info: msgspec.UnsetType | StatusInfoType = msgspec.UNSET
     status: SetMonitoringStatusEnumType
     type: MonitorEnumType
     component: ComponentType
     variable: VariableType
-    severity: int
+    severity: Integer
 
 
 class SetVariableDataType(Message, frozen=True, kw_only=True):
@@ -1772,9 +1781,9 @@ class TransactionType(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     transaction_id: String36
     charging_state: msgspec.UnsetType | ChargingStateEnumType = msgspec.UNSET
-    time_spent_charging: msgspec.UnsetType | int = msgspec.UNSET
+    time_spent_charging: msgspec.UnsetType | Integer = msgspec.UNSET
     stopped_reason: msgspec.UnsetType | ReasonEnumType = msgspec.UNSET
-    remote_start_id: msgspec.UnsetType | int = msgspec.UNSET
+    remote_start_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 # --- Requests and responses ---------------------------------------------------------------------------------
@@ -1812,7 +1821,7 @@ class BootNotificationResponse(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     current_time: DateTime
-    interval: int
+    interval: Integer
     status: RegistrationStatusEnumType
     status_info: msgspec.UnsetType | StatusInfoType = msgspec.UNSET
 
@@ -1821,7 +1830,7 @@ class CancelReservationRequest(Message, frozen=True, kw_only=True):
     """CancelReservationRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    reservation_id: int
+    reservation_id: Integer
 
 
 class CancelReservationResponse(Message, frozen=True, kw_only=True):
@@ -1882,7 +1891,7 @@ class ClearChargingProfileRequest(Message, frozen=True, kw_only=True):
     """ClearChargingProfileRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    charging_profile_id: msgspec.UnsetType | int = msgspec.UNSET
+    charging_profile_id: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_profile_criteria: msgspec.UnsetType | ClearChargingProfileType = msgspec.UNSET
 
 
@@ -1898,7 +1907,7 @@ class ClearDisplayMessageRequest(Message, frozen=True, kw_only=True):
     """ClearDisplayMessageRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
+    id: Integer
 
 
 class ClearDisplayMessageResponse(Message, frozen=True, kw_only=True):
@@ -1913,7 +1922,7 @@ class ClearVariableMonitoringRequest(Message, frozen=True, kw_only=True):
     """ClearVariableMonitoringRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: Annotated[list[int], msgspec.Meta(min_length=1)]
+    id: Annotated[list[Integer], msgspec.Meta(min_length=1)]
 
 
 class ClearVariableMonitoringResponse(Message, frozen=True, kw_only=True):
@@ -1928,7 +1937,7 @@ class ClearedChargingLimitRequest(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     charging_limit_source: ChargingLimitSourceEnumType
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ClearedChargingLimitResponse(Message, frozen=True, kw_only=True):
@@ -1957,7 +1966,7 @@ class CustomerInformationRequest(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     customer_certificate: msgspec.UnsetType | CertificateHashDataType = msgspec.UNSET
     id_token: msgspec.UnsetType | IdTokenType = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     report: bool
     clear: bool
     customer_identifier: msgspec.UnsetType | String64 = msgspec.UNSET
@@ -2009,7 +2018,7 @@ class FirmwareStatusNotificationRequest(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     status: FirmwareStatusEnumType
-    request_id: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class FirmwareStatusNotificationResponse(Message, frozen=True, kw_only=True):
@@ -2040,7 +2049,7 @@ class GetBaseReportRequest(Message, frozen=True, kw_only=True):
     """GetBaseReportRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     report_base: ReportBaseEnumType
 
 
@@ -2072,8 +2081,8 @@ class GetChargingProfilesRequest(Message, frozen=True, kw_only=True):
     """GetChargingProfilesRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    request_id: int
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: Integer
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_profile: ChargingProfileCriterionType
 
 
@@ -2089,9 +2098,9 @@ class GetCompositeScheduleRequest(Message, frozen=True, kw_only=True):
     """GetCompositeScheduleRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    duration: int
+    duration: Integer
     charging_rate_unit: msgspec.UnsetType | ChargingRateUnitEnumType = msgspec.UNSET
-    evse_id: int
+    evse_id: Integer
 
 
 class GetCompositeScheduleResponse(Message, frozen=True, kw_only=True):
@@ -2107,8 +2116,8 @@ class GetDisplayMessagesRequest(Message, frozen=True, kw_only=True):
     """GetDisplayMessagesRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: msgspec.UnsetType | Annotated[list[int], msgspec.Meta(min_length=1)] = msgspec.UNSET
-    request_id: int
+    id: msgspec.UnsetType | Annotated[list[Integer], msgspec.Meta(min_length=1)] = msgspec.UNSET
+    request_id: Integer
     priority: msgspec.UnsetType | MessagePriorityEnumType = msgspec.UNSET
     state: msgspec.UnsetType | MessageStateEnumType = msgspec.UNSET
 
@@ -2151,7 +2160,7 @@ class GetLocalListVersionResponse(Message, frozen=True, kw_only=True):
     """GetLocalListVersionResponse, sent by the Charging Station."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    version_number: int
+    version_number: Integer
 
 
 class GetLogRequest(Message, frozen=True, kw_only=True):
@@ -2160,9 +2169,9 @@ class GetLogRequest(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     log: LogParametersType
     log_type: LogEnumType
-    request_id: int
-    retries: msgspec.UnsetType | int = msgspec.UNSET
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: Integer
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class GetLogResponse(Message, frozen=True, kw_only=True):
@@ -2181,7 +2190,7 @@ class GetMonitoringReportRequest(Message, frozen=True, kw_only=True):
     component_variable: (
         msgspec.UnsetType | Annotated[list[ComponentVariableType], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     monitoring_criteria: (
         msgspec.UnsetType | Annotated[list[MonitoringCriterionEnumType], msgspec.Meta(min_length=1, max_length=3)]
     ) = msgspec.UNSET
@@ -2202,7 +2211,7 @@ class GetReportRequest(Message, frozen=True, kw_only=True):
     component_variable: (
         msgspec.UnsetType | Annotated[list[ComponentVariableType], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     component_criteria: (
         msgspec.UnsetType | Annotated[list[ComponentCriterionEnumType], msgspec.Meta(min_length=1, max_length=4)]
     ) = msgspec.UNSET
@@ -2279,7 +2288,7 @@ class LogStatusNotificationRequest(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     status: UploadLogStatusEnumType
-    request_id: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class LogStatusNotificationResponse(Message, frozen=True, kw_only=True):
@@ -2292,7 +2301,7 @@ class MeterValuesRequest(Message, frozen=True, kw_only=True):
     """MeterValuesRequest, sent by the Charging Station."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    evse_id: int
+    evse_id: Integer
     meter_value: Annotated[list[MeterValueType], msgspec.Meta(min_length=1)]
 
 
@@ -2309,7 +2318,7 @@ class NotifyChargingLimitRequest(Message, frozen=True, kw_only=True):
     charging_schedule: (
         msgspec.UnsetType | Annotated[list[ChargingScheduleType], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_limit: ChargingLimitType
 
 
@@ -2325,9 +2334,9 @@ class NotifyCustomerInformationRequest(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     data: String512
     tbc: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
-    seq_no: int
+    seq_no: Integer
     generated_at: DateTime
-    request_id: int
+    request_id: Integer
 
 
 class NotifyCustomerInformationResponse(Message, frozen=True, kw_only=True):
@@ -2343,7 +2352,7 @@ class NotifyDisplayMessagesRequest(Message, frozen=True, kw_only=True):
     message_info: (
         msgspec.UnsetType | Annotated[list[MessageInfoType], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     tbc: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
 
 
@@ -2357,9 +2366,9 @@ class NotifyEVChargingNeedsRequest(Message, frozen=True, kw_only=True):
     """NotifyEVChargingNeedsRequest, sent by the Charging Station."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    max_schedule_tuples: msgspec.UnsetType | int = msgspec.UNSET
+    max_schedule_tuples: msgspec.UnsetType | Integer = msgspec.UNSET
     charging_needs: ChargingNeedsType
-    evse_id: int
+    evse_id: Integer
 
 
 class NotifyEVChargingNeedsResponse(Message, frozen=True, kw_only=True):
@@ -2376,7 +2385,7 @@ class NotifyEVChargingScheduleRequest(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     time_base: DateTime
     charging_schedule: ChargingScheduleType
-    evse_id: int
+    evse_id: Integer
 
 
 class NotifyEVChargingScheduleResponse(Message, frozen=True, kw_only=True):
@@ -2393,7 +2402,7 @@ class NotifyEventRequest(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     generated_at: DateTime
     tbc: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
-    seq_no: int
+    seq_no: Integer
     event_data: Annotated[list[EventDataType], msgspec.Meta(min_length=1)]
 
 
@@ -2410,9 +2419,9 @@ class NotifyMonitoringReportRequest(Message, frozen=True, kw_only=True):
     monitor: (
         msgspec.UnsetType | Annotated[list[MonitoringDataType], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     tbc: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
-    seq_no: int
+    seq_no: Integer
     generated_at: DateTime
 
 
@@ -2426,13 +2435,13 @@ class NotifyReportRequest(Message, frozen=True, kw_only=True):
     """NotifyReportRequest, sent by the Charging Station."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     generated_at: DateTime
     report_data: (
         msgspec.UnsetType | Annotated[list[ReportDataType], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
     tbc: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
-    seq_no: int
+    seq_no: Integer
 
 
 class NotifyReportResponse(Message, frozen=True, kw_only=True):
@@ -2446,10 +2455,10 @@ class PublishFirmwareRequest(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     location: String512
-    retries: msgspec.UnsetType | int = msgspec.UNSET
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
     checksum: String32
-    request_id: int
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: Integer
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class PublishFirmwareResponse(Message, frozen=True, kw_only=True):
@@ -2466,7 +2475,7 @@ class PublishFirmwareStatusNotificationRequest(Message, frozen=True, kw_only=Tru
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     status: PublishFirmwareStatusEnumType
     location: msgspec.UnsetType | Annotated[list[String512], msgspec.Meta(min_length=1)] = msgspec.UNSET
-    request_id: msgspec.UnsetType | int = msgspec.UNSET
+    request_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class PublishFirmwareStatusNotificationResponse(Message, frozen=True, kw_only=True):
@@ -2479,11 +2488,11 @@ class ReportChargingProfilesRequest(Message, frozen=True, kw_only=True):
     """ReportChargingProfilesRequest, sent by the Charging Station."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    request_id: int
+    request_id: Integer
     charging_limit_source: ChargingLimitSourceEnumType
     charging_profile: Annotated[list[ChargingProfileType], msgspec.Meta(min_length=1)]
     tbc: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
-    evse_id: int
+    evse_id: Integer
 
 
 class ReportChargingProfilesResponse(Message, frozen=True, kw_only=True):
@@ -2496,10 +2505,10 @@ class RequestStartTransactionRequest(Message, frozen=True, kw_only=True):
     """RequestStartTransactionRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
     group_id_token: msgspec.UnsetType | IdTokenType = msgspec.UNSET
     id_token: IdTokenType
-    remote_start_id: int
+    remote_start_id: Integer
     charging_profile: msgspec.UnsetType | ChargingProfileType = msgspec.UNSET
 
 
@@ -2531,7 +2540,7 @@ class ReservationStatusUpdateRequest(Message, frozen=True, kw_only=True):
     """ReservationStatusUpdateRequest, sent by the Charging Station."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    reservation_id: int
+    reservation_id: Integer
     reservation_update_status: ReservationUpdateStatusEnumType
 
 
@@ -2545,11 +2554,11 @@ class ReserveNowRequest(Message, frozen=True, kw_only=True):
     """ReserveNowRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    id: int
+    id: Integer
     expiry_date_time: DateTime
     connector_type: msgspec.UnsetType | ConnectorEnumType = msgspec.UNSET
     id_token: IdTokenType
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
     group_id_token: msgspec.UnsetType | IdTokenType = msgspec.UNSET
 
 
@@ -2566,7 +2575,7 @@ class ResetRequest(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     type: ResetEnumType
-    evse_id: msgspec.UnsetType | int = msgspec.UNSET
+    evse_id: msgspec.UnsetType | Integer = msgspec.UNSET
 
 
 class ResetResponse(Message, frozen=True, kw_only=True):
@@ -2599,7 +2608,7 @@ class SendLocalListRequest(Message, frozen=True, kw_only=True):
     local_authorization_list: (
         msgspec.UnsetType | Annotated[list[AuthorizationData], msgspec.Meta(min_length=1)]
     ) = msgspec.UNSET
-    version_number: int
+    version_number: Integer
     update_type: UpdateEnumType
 
 
@@ -2615,7 +2624,7 @@ class SetChargingProfileRequest(Message, frozen=True, kw_only=True):
     """SetChargingProfileRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    evse_id: int
+    evse_id: Integer
     charging_profile: ChargingProfileType
 
 
@@ -2661,7 +2670,7 @@ class SetMonitoringLevelRequest(Message, frozen=True, kw_only=True):
     """SetMonitoringLevelRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    severity: int
+    severity: Integer
 
 
 class SetMonitoringLevelResponse(Message, frozen=True, kw_only=True):
@@ -2676,7 +2685,7 @@ class SetNetworkProfileRequest(Message, frozen=True, kw_only=True):
     """SetNetworkProfileRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    configuration_slot: int
+    configuration_slot: Integer
     connection_data: NetworkConnectionProfileType
 
 
@@ -2738,8 +2747,8 @@ class StatusNotificationRequest(Message, frozen=True, kw_only=True):
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     timestamp: DateTime
     connector_status: ConnectorStatusEnumType
-    evse_id: int
-    connector_id: int
+    evse_id: Integer
+    connector_id: Integer
 
 
 class StatusNotificationResponse(Message, frozen=True, kw_only=True):
@@ -2758,11 +2767,11 @@ class TransactionEventRequest(Message, frozen=True, kw_only=True):
     ) = msgspec.UNSET
     timestamp: DateTime
     trigger_reason: TriggerReasonEnumType
-    seq_no: int
+    seq_no: Integer
     offline: msgspec.UnsetType | bool = msgspec.UNSET  # schema default: false
-    number_of_phases_used: msgspec.UnsetType | int = msgspec.UNSET
-    cable_max_current: msgspec.UnsetType | int = msgspec.UNSET
-    reservation_id: msgspec.UnsetType | int = msgspec.UNSET
+    number_of_phases_used: msgspec.UnsetType | Integer = msgspec.UNSET
+    cable_max_current: msgspec.UnsetType | Integer = msgspec.UNSET
+    reservation_id: msgspec.UnsetType | Integer = msgspec.UNSET
     transaction_info: TransactionType
     evse: msgspec.UnsetType | EVSEType = msgspec.UNSET
     id_token: msgspec.UnsetType | IdTokenType = msgspec.UNSET
@@ -2773,7 +2782,7 @@ class TransactionEventResponse(Message, frozen=True, kw_only=True):
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
     total_cost: msgspec.UnsetType | float = msgspec.UNSET
-    charging_priority: msgspec.UnsetType | int = msgspec.UNSET
+    charging_priority: msgspec.UnsetType | Integer = msgspec.UNSET
     id_token_info: msgspec.UnsetType | IdTokenInfoType = msgspec.UNSET
     updated_personal_message: msgspec.UnsetType | MessageContentType = msgspec.UNSET
 
@@ -2798,8 +2807,8 @@ class UnlockConnectorRequest(Message, frozen=True, kw_only=True):
     """UnlockConnectorRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    evse_id: int
-    connector_id: int
+    evse_id: Integer
+    connector_id: Integer
 
 
 class UnlockConnectorResponse(Message, frozen=True, kw_only=True):
@@ -2828,9 +2837,9 @@ class UpdateFirmwareRequest(Message, frozen=True, kw_only=True):
     """UpdateFirmwareRequest, sent by the CSMS."""
 
     custom_data: msgspec.UnsetType | CustomDataType = msgspec.UNSET
-    retries: msgspec.UnsetType | int = msgspec.UNSET
-    retry_interval: msgspec.UnsetType | int = msgspec.UNSET
-    request_id: int
+    retries: msgspec.UnsetType | Integer = msgspec.UNSET
+    retry_interval: msgspec.UnsetType | Integer = msgspec.UNSET
+    request_id: Integer
     firmware: FirmwareType
 
 

@@ -35,6 +35,7 @@ from chargebox.log import Log
 from chargebox.rpc import SendResult
 from chargebox.store import JobValue
 from chargebox.tasks import Tasks
+from chargebox.transfer import TransferSettings
 
 IDLE: Final = "idle"  # the stage of a station with no job under way, in every journal
 
@@ -93,13 +94,18 @@ class JobProgress:
         return {"bytesDone": self.done, "bytesTotal": self.total}
 
 
-def retries_or_default(value: int | msgspec.UnsetType) -> int:
-    """F-4: absent, the CP decides; a negative count from a careless central system means no retry."""
-    return DEFAULT_RETRIES if value is msgspec.UNSET else max(0, value)
+def retries_or_default(value: int | msgspec.UnsetType, bounds: TransferSettings) -> int:
+    """F-4: absent, the CP decides; a negative count from a careless central system means no retry, and more than
+    ``bounds.max_retries`` are that many."""
+    return DEFAULT_RETRIES if value is msgspec.UNSET else min(max(0, value), bounds.max_retries)
 
 
-def retry_interval_or_default(value: int | msgspec.UnsetType) -> int:
-    return DEFAULT_RETRY_INTERVAL if value is msgspec.UNSET else max(0, value)
+def retry_interval_or_default(value: int | msgspec.UnsetType, bounds: TransferSettings) -> int:
+    """F-4: absent, the CP decides; else brought within ``bounds`` (a pause of 2^62 s would overflow the date of
+    the next attempt, one of 0 s makes a refused location a flood)."""
+    if value is msgspec.UNSET:
+        return DEFAULT_RETRY_INTERVAL
+    return min(max(bounds.min_retry_interval, value), bounds.max_retry_interval)
 
 
 class Job(Generic[S, R]):

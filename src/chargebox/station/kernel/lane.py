@@ -6,7 +6,7 @@ are sent (Q-1) and deleted only once answered, in the same commit as what the an
 transactionId, X-4). Every other CALL (StatusNotification, Authorize, Heartbeat, a triggered
 message...) is *volatile*: held in memory only, and failed at once while there is no connection.
 
-The order on the wire is the order of the lane, with three exceptions the standard asks for:
+The order on the wire is the order of the lane, with these exceptions (the first three the standard asks for):
 - durable messages wait until the central system accepted the boot, and in a retry pause (Q-4), and
   the durable ones behind them wait too (Q-2);
 - a volatile message may overtake durable ones that are *backlog*: journaled while offline, or
@@ -14,7 +14,12 @@ The order on the wire is the order of the lane, with three exceptions the standa
   durable message that is *fresh* (made while online and never sent), so a StatusNotification
   Charging never reaches the central system before the StartTransaction of its session;
 - nothing waits behind an entry that can never be sent: a stored payload that no longer decodes,
-  or one whose attempts are exhausted (Q-4), is moved to the dead-letter table and logged.
+  or one whose attempts are exhausted (Q-4; an answer that cannot be applied is a failed attempt), is
+  moved to the dead-letter table and logged;
+- while the store refuses writes (a full disk, ``Store.fault``), a message still being journaled
+  holds no volatile one back: its write may wait for hours, and the StatusNotification that reports
+  the fault must not wait behind it. For the same reason the commit of what an answer taught (the
+  delete) holds back only the next durable message, never a volatile one.
 
 The volatile part is bounded (MAX_VOLATILE): a central system that stops answering while it floods
 the station with TriggerMessage must not grow its memory without end. Past the bound, a
@@ -53,6 +58,7 @@ from chargebox.tasks import Tasks
 T = TypeVar("T")
 UNDELIVERABLE: Final = -1  # X-4: the id used when a StartTransaction could never be confirmed
 MAX_VOLATILE: Final = 100  # volatile CALLs waiting at once; a station's own events need a handful
+SETTLE_RETRY_S: Final = 1.0  # an answered message whose outcome could not be committed goes again after this
 _encoder: Final = msgspec.json.Encoder()
 
 # What an answer teaches, applied at once: returns the op to commit with the delete, if any.
@@ -88,6 +94,7 @@ class _Entry:
     committed: bool = False
     retry_at: float = 0.0  # monotonic time before which a durable entry may not be sent (Q-4)
     gone: bool = False  # a durable entry delivered, set aside, or whose journal write failed
+    settling: bool = False  # answered (or refused): what that taught is being committed; it may not go again yet
 
 
 class Lane:
@@ -123,6 +130,7 @@ class Lane:
         self._empty = asyncio.Event()
         self._timer: TimerHandle | None = None
         self._tasks = Tasks(log, "outbound lane")
+        self._commits = Tasks(log, "outbound lane commit")  # never cancelled: see _settle
         self._pumping = False
         self._overflowing = False
         self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
@@ -195,10 +203,11 @@ class Lane:
 
     # -- durable messages ---------------------------------------------------------------------
 
-    async def journal(self, write: Journal[T]) -> T:
-        """Take a place now for the message ``write`` journals; return what ``write`` returns once
-        it is durable. ``write`` receives the callback the store calls with the outbox seq (a write
-        that queues no message, such as a sample with nothing to send, leaves no place behind)."""
+    def journal(self, write: Journal[T]) -> Awaitable[T]:
+        """Take a place now, when called, for the message ``write`` journals; the awaitable returns what
+        ``write`` returns once it is durable (a caller may take its place and await the write later).
+        ``write`` receives the callback the store calls with the outbox seq (a write that queues no
+        message, such as a sample with nothing to send, leaves no place behind)."""
         entry = _Entry(next(self._order), durable=True, fresh=self._open)
         self._durable.append(entry)
         heapq.heappush(self._barriers, (entry.order, entry))
@@ -217,6 +226,9 @@ class Lane:
         # a committed message must go out in its place, not turn up after a restart behind what came later.
         writing = asyncio.ensure_future(write(queued))
         writing.add_done_callback(settled)
+        return self._journaled(writing)
+
+    async def _journaled(self, writing: asyncio.Future[T]) -> T:
         try:
             return await asyncio.shield(writing)
         except asyncio.CancelledError:
@@ -258,6 +270,10 @@ class Lane:
         volatile, self._volatile_queue = self._volatile_queue, deque()
         for entry in volatile:
             self._finish(entry, SendResult(SendOutcome.FAILED))
+        self._kick()
+
+    def wake(self) -> None:
+        """What decides the order changed outside the lane (the store began or ceased to refuse writes)."""
         self._kick()
 
     def reset(self) -> None:
@@ -318,14 +334,24 @@ class Lane:
             barrier = self._first_barrier()
             if barrier is None or barrier.order > self._volatile_queue[0].order:
                 return self._volatile_queue.popleft()
-        if head is not None and head.committed and self._open and head.retry_at <= self._clock.monotonic():
+        if (
+            head is not None
+            and head.committed
+            and not head.settling
+            and self._open
+            and head.retry_at <= self._clock.monotonic()
+        ):
             return head
         return None
 
     def _first_barrier(self) -> _Entry | None:
-        """The oldest durable entry nothing may overtake: fresh, or still being journaled."""
+        """The oldest durable entry nothing may overtake: fresh, or still being journaled (but while the
+        store refuses writes: only a fresh one, already journaled)."""
         self._prune_barriers()
-        return self._barriers[0][1] if self._barriers else None
+        if self._store.fault is None or not self._barriers:
+            return self._barriers[0][1] if self._barriers else None
+        held = [entry for _, entry in self._barriers if entry.fresh and entry.committed and not entry.gone]
+        return min(held, key=lambda entry: entry.order, default=None)
 
     def _prune_barriers(self) -> None:
         """Lazy deletion: entries that no longer hold anything back leave the top of the heap (called on
@@ -407,32 +433,71 @@ class Lane:
         try:
             request = self._request(item)
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, LocalProtocolError) as exc:
-            await self._dead_letter(entry, item, f"cannot be sent: {exc}")
+            self._settle(entry, self._dead_letter(entry, item, f"cannot be sent: {exc}"))
             return True
         entry.fresh = False
         applied: list[Op | None] = []
+        unusable: list[Exception] = []
 
         def on_result(result: SendResult[Any]) -> None:
             if result.ok:
                 hook = self.on_answer.get(item.action)
-                applied.append(hook(item, request, result.response) if hook else None)
+                try:
+                    applied.append(hook(item, request, result.response) if hook else None)
+                except Exception as exc:  # never counted delivered with what it taught lost
+                    unusable.append(exc)
 
         result: SendResult[Any] = await self._rpc.call(request, on_result=on_result)
-        if result.ok:
-            # The delete is durable before the next message goes out. Letting it commit in the
-            # background would share fsyncs and drain faster (bench/), but a crash could then resend
-            # answered messages after newer ones (a MeterValues after its StopTransaction).
-            await self._store.outbox.remove(item.seq, applied[0] if applied else None)
-            self._drop(entry)
-            self.delivered += 1
+        if unusable:
+            self._cannot_apply(item, unusable[0])
+            self._settle(entry, self._failed_attempt(entry, item))
+        elif result.ok:
+            # The delete is durable before the next durable message goes out (``settling``). Letting
+            # that one go sooner would share fsyncs and drain faster (bench/), but a crash could then
+            # resend answered messages after newer ones (a MeterValues after its StopTransaction).
+            self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
-            await self._failed_attempt(entry, item)  # Q-4, T-17
+            self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
             # Timed out on a live link: not an attempt (Q-4); try again after a pause.
             entry.retry_at = self._clock.monotonic() + self._rpc.call_timeout
         else:
             return False  # not sent, or the link dropped: it waits for the next open()
         return True
+
+    def _settle(self, entry: _Entry, commit: Awaitable[None]) -> None:
+        """Commit what an answer taught without holding up the volatile messages behind it; the entry is
+        not sent again meanwhile, nor is any durable one behind it (Q-2). Once begun the commit is carried
+        through, even across a reset (its write is in the store's batch all the same). A commit that fails
+        is logged and the entry is sent again after a pause."""
+        entry.settling = True
+
+        def settled(task: asyncio.Future[None]) -> None:
+            entry.settling = False
+            if task.cancelled():
+                return  # the store closed before it took the write: the station is going away, nothing goes on
+            if task.exception() is not None:  # its traceback is logged by Tasks
+                self._log.error("! outbound lane: the outcome of a message could not be committed; sending it "
+                                "again in %ss", SETTLE_RETRY_S)  # fmt: skip
+                entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
+            self._kick()
+
+        self._commits.spawn(commit).add_done_callback(settled)
+
+    async def _delivered(self, entry: _Entry, item: OutboxItem, taught: Op | None) -> None:
+        try:
+            await self._store.outbox.remove(item.seq, taught)
+        except (OverflowError, ValueError) as exc:  # what the answer taught is a value the store cannot hold
+            self._cannot_apply(item, exc)
+            await self._failed_attempt(entry, item)
+            return
+        self._drop(entry)
+        self.delivered += 1
+
+    def _cannot_apply(self, item: OutboxItem, exc: Exception) -> None:
+        """An answer that cannot be applied is one failed attempt (Q-4), then a dead letter: never counted
+        delivered with what it taught lost, never a resend storm, never a blocked lane."""
+        self._log.error("! %s #%d: its answer cannot be applied", item.action, item.seq, exc_info=exc)
 
     def _request(self, item: OutboxItem) -> Message:
         request = msgspec.json.decode(item.payload, type=self._version.requests[item.action])

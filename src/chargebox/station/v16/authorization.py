@@ -15,6 +15,7 @@ from typing import Final, Protocol
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.errors import StoreError
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -159,13 +160,16 @@ class AuthorizationService(Service):
             return
         if not self._config.get_bool("AuthorizationCacheEnabled"):
             return
-        self._store.auth_cache.put(
-            id_tag,
-            info.status.value,
-            expiry_date=None if info.expiry_date is msgspec.UNSET else info.expiry_date.isoformat(),
-            parent_id_tag=None if info.parent_id_tag is msgspec.UNSET else info.parent_id_tag,
-            now=self._clock.now().isoformat(),
-        )
+        try:
+            self._store.auth_cache.put(
+                id_tag,
+                info.status.value,
+                expiry_date=None if info.expiry_date is msgspec.UNSET else info.expiry_date.isoformat(),
+                parent_id_tag=None if info.parent_id_tag is msgspec.UNSET else info.parent_id_tag,
+                now=self._clock.now().isoformat(),
+            )
+        except StoreError as exc:  # the cache only saves a question later: the answer it learns from still counts
+            self._log.warning("! idTag %s not cached: %s", id_tag, exc)
         if self._store.auth_cache.count() > CACHE_SIZE:
             self._store.auth_cache.evict(CACHE_SIZE)
 

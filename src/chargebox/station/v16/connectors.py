@@ -117,6 +117,7 @@ class ConnectorsService(Service):
         self._log = log
         self._online = False
         self._maintenance = False
+        self._store_fault: str | None = None  # the store refuses writes: the info reported (StorageService)
         self._idle = asyncio.Event()
         self._idle.set()
         store.connectors.ensure(count)
@@ -156,6 +157,7 @@ class ConnectorsService(Service):
         self._maintenance = False
         self._online = False
         self._load()
+        self.store_fault(self._store_fault)  # a reboot does not give the disk room
 
     # -- facts from the hardware and the other services ----------------------------------------
 
@@ -231,6 +233,23 @@ class ConnectorsService(Service):
         for cid in range(len(self.connectors)) if connector_id == 0 else (connector_id,):
             self.refresh(cid)
 
+    def store_fault(self, info: str | None) -> None:
+        """The store refuses writes (``info`` says why, for StatusNotification) or, None, takes them again.
+
+        Nothing can be journaled meanwhile: a connector with a transaction is SuspendedEVSE (the station
+        offers no energy, the transaction goes on and resumes by itself) and every other one, with
+        connector 0, is Faulted (no transaction can start, X-13); all report errorCode InternalError
+        ("error in internal hard- or software component", OCPP 1.6 §7.6) with ``info``, unless a fault
+        of their own stands. Both clear themselves when writes succeed again."""
+        self._store_fault = info
+        for connector in self.connectors:
+            if info is not None and not connector.faulted:
+                connector.error_code, connector.info = ChargePointErrorCode.INTERNAL_ERROR, info
+            elif info is None and not connector.faulted and connector.error_code is ChargePointErrorCode.INTERNAL_ERROR:
+                connector.error_code, connector.info = ChargePointErrorCode.NO_ERROR, None
+        for connector in self.connectors:
+            self.refresh(connector.id)
+
     def transaction_running(self) -> bool:
         return any(c.transaction_ref is not None for c in self.connectors)
 
@@ -263,6 +282,8 @@ class ConnectorsService(Service):
         station = self.connectors[0]
         if connector.faulted:
             return S.FAULTED
+        if self._store_fault is not None:
+            return S.SUSPENDED_EVSE if connector.id and connector.transaction_ref is not None else S.FAULTED
         if connector.id == 0:
             return S.UNAVAILABLE if connector.availability is AvailabilityType.INOPERATIVE else S.AVAILABLE
         if connector.transaction_ref is not None:  # C-4: availability waits for the transaction

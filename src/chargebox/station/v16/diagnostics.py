@@ -314,8 +314,8 @@ class DiagnosticsService(Service):
         self._store.diagnostics.save_job(
             location=request.location,
             file_name=file_name,
-            retries=retries_or_default(request.retries),
-            retry_interval=retry_interval_or_default(request.retry_interval),
+            retries=retries_or_default(request.retries, self.transfer.settings),
+            retry_interval=retry_interval_or_default(request.retry_interval, self.transfer.settings),
             start_time=None if request.start_time is msgspec.UNSET else request.start_time.isoformat(),
             stop_time=None if request.stop_time is msgspec.UNSET else request.stop_time.isoformat(),
             received_at=now.isoformat(),

@@ -184,8 +184,8 @@ class FirmwareService(Service):
         self._store.firmware.save_job(
             location=request.location,
             retrieve_date=request.retrieve_date.isoformat(),
-            retries=retries_or_default(request.retries),
-            retry_interval=retry_interval_or_default(request.retry_interval),
+            retries=retries_or_default(request.retries, self.transfer.settings),
+            retry_interval=retry_interval_or_default(request.retry_interval, self.transfer.settings),
             received_at=now.isoformat(),
             image=str(image),
         )

@@ -47,6 +47,7 @@ from chargebox.station.v16 import schedule
 from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.schedule import Installed, Purpose, Situation
+from chargebox.station.v16.storage import StorageService
 from chargebox.station.v16.transactions import OFFERED_CURRENT, TransactionService
 from chargebox.store import Store
 from chargebox.store.charging_profiles import ProfileRow
@@ -343,7 +344,7 @@ def _replaced_by(installed: Installed, connector_id: int, profile: ChargingProfi
 def _build(kernel: Kernel, needs: Needs) -> SmartChargingService:
     service = SmartChargingService(store=kernel.store, config=kernel.config, clock=kernel.clock,
                                    connectors=needs(ConnectorsService), transactions=needs(TransactionService),
-                                   ev=kernel.ports.ev, log=kernel.log)  # fmt: skip
+                                   ev=needs(StorageService).ev, log=kernel.log)  # fmt: skip
     kernel.clock_sync.moved.append(service.apply)  # a schedule's periods are wall-clock times (SC-8)
     return service
 
@@ -359,5 +360,5 @@ FEATURE: Final = Feature(
         "ConnectorSwitch3to1PhaseSupported", "MaxChargingProfilesInstalled",
     }),
     tables=frozenset({"charging_profiles"}),
-    needs=(ConnectorsService, TransactionService),
+    needs=(ConnectorsService, StorageService, TransactionService),
 )  # fmt: skip

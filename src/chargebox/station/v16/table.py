@@ -28,6 +28,7 @@ from chargebox.station.v16 import (
     reservation,
     reset,
     smart_charging,
+    storage,
     transactions,
     trigger,
 )
@@ -38,6 +39,7 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     events.FEATURE,  # first: every feature may report a security event (T-45)
     boot.FEATURE,
     connectors.FEATURE,
+    storage.FEATURE,  # a store that refuses writes: no energy, reported through the connectors
     configuration.FEATURE,
     data_transfer.FEATURE,
     authorization.FEATURE,

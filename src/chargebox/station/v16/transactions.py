@@ -13,7 +13,8 @@ services call ``stop``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
@@ -54,6 +55,7 @@ from chargebox.station.v16.boot import BootService
 from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.metering import MeteringService
+from chargebox.station.v16.storage import StorageService
 from chargebox.store import Op, OutboxItem, Store
 from chargebox.tasks import Tasks
 
@@ -437,10 +439,11 @@ class TransactionService(Service):
             self._connectors.refresh(connector_id)
         return True
 
-    async def _finish(self, ref: int, request: StopTransactionRequest, reason: Reason) -> None:
-        """Close the transaction and journal its StopTransaction, in one commit, in its place in the lane."""
+    def _finish(self, ref: int, request: StopTransactionRequest, reason: Reason) -> Awaitable[None]:
+        """Close the transaction and journal its StopTransaction, in one commit, in its place in the lane
+        (taken now; the awaitable ends once it is durable)."""
         payload = encode(request)
-        await self._lane.journal(
+        return self._lane.journal(
             lambda queued: self._store.transactions.finish(
                 ref,
                 meter_stop=request.meter_stop,
@@ -572,10 +575,13 @@ class TransactionService(Service):
 
     # -- power loss and reboots -----------------------------------------------------------------
 
-    async def recover(self, reason: Reason = Reason.POWER_LOSS) -> None:
+    async def recover(self, reason: Reason = Reason.POWER_LOSS, *, placed: asyncio.Event | None = None) -> None:
         """X-12: a transaction still open after a restart was cut by it: by a power loss (at start), or
         by a software reboot (``Reason.REBOOT``, X-8). The station never resumes a session across a
-        restart, so it is ended; the StopTransaction goes out after the boot is accepted."""
+        restart, so it is ended; the StopTransaction goes out after the boot is accepted. ``placed`` is set
+        once every StopTransaction has its place in the lane, ahead of anything later (Q-2): the station
+        may connect then, while a full disk keeps them from being journaled (and it must report that)."""
+        journaled: list[Awaitable[None]] = []
         for record in self._store.transactions.open_transactions():
             # The register as last persisted, or the meter's own if it kept counting (a real meter's
             # register survives the cut); the time is the last moment the station knew it was charging.
@@ -595,7 +601,10 @@ class TransactionService(Service):
                 reason=reason,
                 transaction_data=transaction_data if transaction_data else msgspec.UNSET,
             )
-            await self._finish(record.ref, request, reason)
+            journaled.append(self._finish(record.ref, request, reason))
+        if placed is not None:
+            placed.set()
+        await asyncio.gather(*journaled)
 
     def _csms_id_of(self, session: Session) -> str:
         return _csms_id(self._connectors[session.connector_id].transaction_id)
@@ -645,7 +654,7 @@ def _build(kernel: Kernel, needs: Needs) -> TransactionService:
         meter=kernel.meter,
         contactor=ports.contactor,
         lock=None if kernel.settings.fixed_cable else ports.lock,
-        ev=ports.ev,
+        ev=needs(StorageService).ev,  # gated: no energy while the store refuses writes
         registration=lambda: boot.registration,
         log=kernel.log,
     )
@@ -661,5 +670,5 @@ FEATURE: Final = Feature(
         "AuthorizeRemoteTxRequests", "ConnectionTimeOut", "MaxEnergyOnInvalidId", "StopTransactionOnEVSideDisconnect",
         "StopTransactionOnInvalidId", "UnlockConnectorOnEVSideDisconnect",
     }),
-    needs=(BootService, ConnectorsService, AuthorizationService, MeteringService),
+    needs=(BootService, ConnectorsService, StorageService, AuthorizationService, MeteringService),
 )  # fmt: skip

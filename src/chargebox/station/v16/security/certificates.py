@@ -319,6 +319,9 @@ class CertificateService(Service):
             chain = x509.load_pem_x509_certificates(text.encode("ascii"))
         except (ValueError, UnicodeEncodeError) as exc:
             raise CertificateError(f"not a PEM certificate chain ({exc})") from None
+        if _is_ca(chain[0]):  # CT-2: a certificate that may sign others is no charge point's own
+            subject = chain[0].subject.rfc4514_string()
+            raise CertificateError(f"{subject} is a CA certificate (basicConstraints CA=true)")
         for cert in chain:
             self._check_valid_now(cert)
         for cert, issuer in itertools.pairwise(chain):
@@ -390,6 +393,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+    except ValueError as exc:  # extensions that do not parse (cryptography reads them on first use)
+        raise CertificateError(f"unreadable extensions ({exc})") from None
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

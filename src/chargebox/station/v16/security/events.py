@@ -21,6 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from chargebox.clock import Clock
+from chargebox.errors import StoreError
 from chargebox.log import Log
 from chargebox.protocol.messages import SecurityEventNotificationRequest
 from chargebox.station.feature import Feature, Needs
@@ -121,7 +122,10 @@ class SecurityService(Service):
         info = None if tech_info is None else tech_info[:TECH_INFO_MAX]
         now = self._clock.now()
         critical = event_type in CRITICAL
-        self._store.security_log.add(now.isoformat(), event_type, info, critical=critical)
+        try:
+            self._store.security_log.add(now.isoformat(), event_type, info, critical=critical)
+        except StoreError as exc:  # logged below all the same, and journaled (that write waits for the disk)
+            self._log.error("! security event %s not kept in the security log: %s", event_type, exc)
         level, mark = (logging.INFO, "=") if event_type in ROUTINE else (logging.WARNING, "!")
         self._log.log(level, "%s security event %s%s", mark, event_type, f": {info}" if info else "")
         if (critical or notify or event_type in SENT_TOO) and self._send():
