@@ -237,3 +237,20 @@ async def test_an_app_served_without_its_guard_lets_nothing_through(http: aiohtt
         await runner.cleanup()
     with pytest.raises(ValueError, match="control_app"):
         await serve(web.Application(), "127.0.0.1", 0, "--control")
+
+
+def test_a_control_api_serves_on_uvloop_too() -> None:
+    """The ``fast`` extra runs the station on uvloop, whose transports are no ``asyncio.Transport`` subclass: the
+    guard's connection wrapper must take them all the same (every ``--control`` broke there once)."""
+    import uvloop
+
+    async def main() -> int:
+        app = control_app()
+        runner, port = await serve(app, "127.0.0.1", 0, "--control")
+        try:
+            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/none") as response:
+                return response.status
+        finally:
+            await runner.cleanup()
+
+    assert uvloop.run(main()) == 404

@@ -46,7 +46,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiohttp import web
 
@@ -437,8 +437,9 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._deadline: TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        # a stream transport, though not always an asyncio.Transport subclass (uvloop's are not)
+        transport = cast(asyncio.Transport, base)
         guard = self._guard
         if guard.open >= guard.limits.connections:
             if not guard.refusing:
