@@ -23,13 +23,13 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from chargebox.clock import Clock
 from chargebox.redact import redact
 from chargebox.rpc import Rpc
-from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.config import KernelConfig
 from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
@@ -48,9 +48,9 @@ class LinkService(Service):
     def __init__(
         self,
         *,
-        config: Configuration,
+        config: KernelConfig,
         version: Version,
-        rpc: Rpc,
+        rpc: Rpc[Any],
         clock: Clock,
         csms_url: str,
         charge_point_id: str,

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from chargebox import hal
 from chargebox.errors import HardwareError
-from chargebox.protocol.messages import Measurand, MeterValuesUnitOfMeasure
+from chargebox.hal import Measurand, MeterValuesUnitOfMeasure
 
 FAILURE_INFO = "meter cannot be read"
 
