@@ -42,13 +42,13 @@ else:
 
     C = TypeVar("C", bound=KernelConfig)
 
-# The store tables the kernel owns: the configuration and the station's own state, the connectors'
-# persisted facts (availability, meter registers), the journal (the outbox, its dead letters, the
-# transactions its messages belong to and their samples) and the TLS material the link reads. Every
-# other table is a feature's (its FEATURE.tables).
+# The store tables the kernel owns: the configuration of either version (1.6's keys, 2.0.1's device model: what the
+# kernel reads through KernelConfig) and the station's own state, the connectors' persisted facts (availability,
+# meter registers), the journal (the outbox, its dead letters, the transactions its messages belong to and their
+# samples) and the TLS material the link reads. Every other table is a feature's (its FEATURE.tables).
 TABLES: Final = frozenset(
-    {"config", "station_state", "connectors", "outbox", "dead_letters", "transactions", "tx_samples", "certificates",
-     "private_keys"}
+    {"config", "device_model", "station_state", "connectors", "outbox", "dead_letters", "transactions",
+     "tx_samples", "certificates", "private_keys"}
 )  # fmt: skip
 
 
