@@ -99,6 +99,8 @@ class Rpc(Generic[A]):
         self.handlers: dict[A, Handler] = {}
         self.may_send: Callable[[A], bool] = lambda _action: True
         self.answering = True  # False while Rejected: CSMS calls are not answered (B-6)
+        # B03.FR.08 (2.0.1): while the boot is Rejected every CSMS call is answered with this CALLERROR
+        self.refusal: CallErrorCode | None = None
         self.call_timeout = call_timeout
         self.last_outcome: dict[A, SendOutcome] = {}
         self.last_sent_at = float("-inf")
@@ -231,6 +233,9 @@ class Rpc(Generic[A]):
     def _dispatch(self, conn: Connection[A], event: CallReceived[A]) -> None:
         if not self.answering:
             conn.drop(event.message_id)  # B-6
+            return
+        if self.refusal is not None:
+            conn.send_error(event.message_id, self.refusal, "not accepted by the central system yet")  # B03.FR.08
             return
         try:
             result = self.handlers[event.action](event.request)
