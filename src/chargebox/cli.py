@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, simulate, run, firmware-image.
+"""The ``chargebox`` command: demo, csms, simulate, run, fleet, device-model, firmware-image.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
@@ -24,6 +24,7 @@ from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
+from chargebox.station.front import VERSIONS
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
@@ -109,7 +110,7 @@ def _no_frames(record: logging.LogRecord) -> bool:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="chargebox", description="OCPP 1.6J charge point stack and simulator.")
+    parser = _Parser(prog="chargebox", description="OCPP 1.6J and 2.0.1 charge point stack and simulator.")
     parser.add_argument("--version", action="version", version=f"chargebox {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every frame and debug detail")
     # Every default shown in --help; -v accepted after the command too (SUPPRESS: absent, it keeps the
@@ -150,11 +151,13 @@ def _build_parser() -> argparse.ArgumentParser:
     sim = command("simulate", "run one simulated charge point")
     sim.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws:// or wss://")
     sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
+    sim.add_argument("--ocpp", choices=VERSIONS, default="1.6", help="the OCPP version the station speaks")
     sim.add_argument(
         "--connectors",
         type=_connector_count,
         metavar="N",
-        help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1)",
+        help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1); 2.0.1: N EVSEs of one "
+        "connector each",
     )
     sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (without it: in memory)")
     _password_options(sim, "AuthorizationKey for Basic auth (security profile 1)")
@@ -167,7 +170,13 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and the dashboard")
     _control_token_options(sim)
     sim.add_argument("--plugged", type=_int_list, default=[], metavar="1,2", help="cables plugged at start")
-    sim.add_argument("--ocpp-config", type=Path, metavar="FILE", help="initial configuration keys (JSON/TOML)")
+    sim.add_argument(
+        "--ocpp-config",
+        type=Path,
+        metavar="FILE",
+        help="what the station starts with (JSON/TOML): 1.6, configuration keys; 2.0.1, device-model entries as "
+        "`chargebox device-model` prints them",
+    )
     sim.add_argument("--fixed-cable", action="store_true", help="tethered cables: nothing to unlock")
     sim.add_argument("--compression", action="store_true", help="offer permessage-deflate (off by default)")
     sim.add_argument("--give-up-after", type=_positive_int, metavar="N", help="exit 2 after N failed attempts")
@@ -233,6 +242,15 @@ def _build_parser() -> argparse.ArgumentParser:
     _control_token_options(fleet)
     _password_options(fleet, "AuthorizationKey of every station (security profile 1)")
     fleet.set_defaults(handler=_fleet)
+
+    model = command("device-model", "print a simulated 2.0.1 station's device model, as --ocpp-config takes it")
+    model.add_argument(
+        "--ocpp", required=True, choices=("2.0.1",), help="the OCPP version (1.6 has configuration keys instead)"
+    )
+    model.add_argument("--connectors", type=_connector_count, metavar="N", help="N EVSEs of one connector each")
+    model.add_argument("--ocpp-config", type=Path, metavar="FILE", help="device-model entries to start from")
+    model.add_argument("--fixed-cable", action="store_true", help="tethered cables (ConnectorType cType2)")
+    model.set_defaults(handler=_device_model)
 
     image = commands.add_parser(
         "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
@@ -345,9 +363,13 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
+    if args.ocpp != "1.6" and args.control:
+        raise UserError(f"--control: the control API and dashboard of an OCPP {args.ocpp} station come with its "
+                        "transactions (docs/topics/ocpp201.md)")  # fmt: skip
     settings = StationSettings(
         charge_point_id=args.id,
         csms_url=args.csms,
+        ocpp=args.ocpp,
         identity=Identity(
             vendor=args.vendor,
             model=args.model,
@@ -357,7 +379,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         connectors=args.connectors,
         data_dir=args.data_dir,
         password=password,
-        ocpp_config=_read_ocpp_config(args.ocpp_config) if args.ocpp_config else {},
+        ocpp_config=_read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else {},
         ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
         fixed_cable=args.fixed_cable,
         compression=args.compression,
@@ -385,9 +407,10 @@ async def _simulate(args: argparse.Namespace) -> int:
     sim.installer.duration = args.install_seconds
     if station.firmware is not None:  # Firmware Management offered
         DownloadProgress(Console(stderr=True)).follow(station.firmware)
+    count = station.kernel.connector_count  # 2.0.1: its EVSEs
     for connector_id in args.plugged:
-        if not 1 <= connector_id <= station.connectors.count:
-            raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
+        if not 1 <= connector_id <= count:
+            raise UserError(f"--plugged: no connector {connector_id} (the station has {count})")
     if args.control:
         from chargebox.web import url
 
@@ -566,22 +589,55 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run_demo()
 
 
-def _read_ocpp_config(path: Path) -> dict[str, object]:
+def _read_ocpp_config(path: Path, version: str = "1.6") -> dict[str, object] | list[dict[str, object]]:
+    """1.6: an object of configuration key -> value. 2.0.1: a list of device-model entries, in JSON a list and
+    in TOML the ``[[entries]]`` tables."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--ocpp-config {path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"--ocpp-config {path}: not UTF-8 text (byte {exc.start})") from exc
+    toml = path.suffix.lower() == ".toml"
     try:
-        data: object = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        data: object = tomllib.loads(text) if toml else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"--ocpp-config {path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"--ocpp-config {path}: must hold an object of configuration key -> value")
+        raise ConfigError(f"--ocpp-config {path}: not valid {'TOML' if toml else 'JSON'}: {exc}") from exc
+    if version == "1.6":
+        if not isinstance(data, dict):
+            raise ConfigError(f"--ocpp-config {path}: must hold an object of configuration key -> value")
+        return data
+    if toml and isinstance(data, dict) and set(data) == {"entries"}:
+        data = data["entries"]
+    if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+        where = "[[entries]] tables" if toml else "a list of objects"
+        raise ConfigError(f"--ocpp-config {path}: must hold {where}, one device-model entry each")
     return data
+
+
+async def _device_model(args: argparse.Namespace) -> int:
+    """``chargebox device-model``: the whole model of a simulated station, in ``--ocpp-config``'s vocabulary."""
+    from chargebox.sim.simulator import simulated_station
+
+    settings = StationSettings(
+        charge_point_id="device-model",
+        csms_url="ws://127.0.0.1:1",  # never connected to: the station is built, not run
+        ocpp=args.ocpp,
+        connectors=args.connectors,
+        ocpp_config=_read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else [],
+        ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
+        fixed_cable=args.fixed_cable,
+    )
+    from chargebox.station.v201.device_model import DeviceModel
+
+    station = simulated_station(settings)
+    try:
+        assert isinstance(station.config, DeviceModel), "a 2.0.1 station's configuration is its device model"
+        entries = station.config.entries()
+    finally:
+        station.store.close()
+    print(json.dumps(entries, indent=2))
+    return 0
 
 
 def _check_identity(identity: Identity) -> None:

@@ -2,14 +2,16 @@
 a person drives the connected stations without writing code.
 
     GET  /                              a page: the stations, their last frames, a form to send a CALL
-    GET  /api/stations                  {"stations": [{"id", "connected", "boots", "frames": [...]}]}
+    GET  /api/stations                  {"stations": [{"id", "connected", "ocpp", "boots", "frames": [...]}]}
     POST /api/stations/{id}/call        {"action": "RemoteStartTransaction", "payload": {...}}
     GET  /files/{name}                  the files of ``--files DIR`` (a firmware image for UpdateFirmware)
 
 A CALL answers what the station answered: ``{"result": "CALLRESULT", "payload": {...}}`` or
 ``{"result": "CALLERROR", "errorCode", "errorDescription"}`` (both 200: the call was made). The
-payload is validated with the message's Struct before anything is sent, as every frame is: an
-unknown or charge-point-initiated action, or an invalid payload, is 400; an unknown station 404;
+action and payload are those of the OCPP version the station speaks (1.6, or 2.0.1: ``GetVariables``,
+``SetNetworkProfile``, ...) and the payload is validated with the message's Struct of that version before
+anything is sent, as every frame is: an unknown or station-initiated action, or an invalid payload, is 400;
+an unknown station 404;
 no answer within ``call_timeout`` 504; a link lost or not up 502. The app is guarded as every control API
 (web.py: a CALL from another site's page or under a foreign ``Host`` is refused, a token off loopback); only
 ``/files/`` is public, since a station downloads from it with neither the token nor, perhaps, this host's own name.
@@ -32,8 +34,9 @@ from aiohttp import web
 
 from chargebox.csms.server import CentralSystem, Session
 from chargebox.errors import RemoteProtocolError
-from chargebox.protocol import messages as m
+from chargebox.protocol.base import Message
 from chargebox.protocol.codec import decode_payload
+from chargebox.protocol.dialect import Dialect
 from chargebox.rpc import SendOutcome
 from chargebox.web import control_app, json_body, json_error
 
@@ -74,6 +77,7 @@ class History:
             {
                 "id": cp,
                 "connected": cp in sessions,
+                "ocpp": sessions[cp].dialect.version if cp in sessions else None,
                 "boots": sessions[cp].boots if cp in sessions else None,
                 "frames": list(self.frames.get(cp, ())),
             }
@@ -97,9 +101,10 @@ def make_app(
     async def call(request: web.Request) -> web.Response:
         charge_point_id = request.match_info["id"]
         body = await json_body(request)
-        request_message = _request_message(body)
-        if charge_point_id not in system.sessions:
+        session = system.sessions.get(charge_point_id)
+        if session is None:
             raise json_error(web.HTTPNotFound, f"no station {charge_point_id!r} is connected")
+        request_message = _request_message(body, session.dialect)
         result = await system.call(charge_point_id, request_message, timeout=call_timeout)
         if result.outcome is SendOutcome.RESPONSE_SUCCESS:
             return web.json_response({"result": "CALLRESULT", "payload": msgspec.to_builtins(result.response)})
@@ -119,19 +124,19 @@ def make_app(
     return app
 
 
-def _request_message(body: dict[str, Any]) -> m.Message:
-    """The CALL to send, validated by its Struct as an incoming frame would be (400 else)."""
+def _request_message(body: dict[str, Any], dialect: Dialect[Any]) -> Message:
+    """The CALL to send, in the station's version, validated by its Struct as an incoming frame would be
+    (400 else)."""
     action_name, payload = body.get("action"), body.get("payload", {})
-    try:
-        action = m.Action(str(action_name))
-    except ValueError:
-        raise json_error(web.HTTPBadRequest, f"unknown action {action_name!r}") from None
-    if action not in m.CENTRAL_SYSTEM_INITIATED:
+    action = dialect.actions_by_name.get(str(action_name))
+    if action is None:
+        raise json_error(web.HTTPBadRequest, f"unknown action {action_name!r} in OCPP {dialect.version}")
+    if action not in dialect.csms_initiated:
         raise json_error(web.HTTPBadRequest, f"{action} is sent by a charge point, not to one")
     if not isinstance(payload, dict):
         raise json_error(web.HTTPBadRequest, "payload must be a JSON object")
     try:
-        return decode_payload(msgspec.Raw(json.dumps(payload).encode()), m.REQUESTS[action])
+        return decode_payload(msgspec.Raw(json.dumps(payload).encode()), dialect.requests[action], dialect.errors)
     except RemoteProtocolError as exc:
         raise json_error(web.HTTPBadRequest, f"invalid {action} payload: {exc.description}") from None
 

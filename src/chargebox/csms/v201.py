@@ -15,6 +15,7 @@ from typing import Any
 
 from chargebox.clock import Clock
 from chargebox.protocol.base import Message
+from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Handler
 
@@ -26,7 +27,7 @@ def answers(policy: Any, clock: Clock, booted: Callable[[], None]) -> dict[m.Act
     def boot(_request: m.BootNotificationRequest) -> m.BootNotificationResponse:
         booted()
         return m.BootNotificationResponse(
-            current_time=clock.now(),
+            current_time=datetimes.wire(clock.now()),
             interval=policy.heartbeat_interval,
             status=m.RegistrationStatusEnumType(policy.registration.value),
         )
@@ -41,7 +42,7 @@ def answers(policy: Any, clock: Clock, booted: Callable[[], None]) -> dict[m.Act
 
     special: dict[m.Action, Callable[[Any], Message]] = {
         m.Action.BOOT_NOTIFICATION: boot,
-        m.Action.HEARTBEAT: lambda _r: m.HeartbeatResponse(current_time=clock.now()),
+        m.Action.HEARTBEAT: lambda _r: m.HeartbeatResponse(current_time=datetimes.wire(clock.now())),
         m.Action.AUTHORIZE: lambda _r: m.AuthorizeResponse(id_token_info=id_token_info()),
         m.Action.TRANSACTION_EVENT: transaction_event,
         m.Action.DATA_TRANSFER: lambda _r: m.DataTransferResponse(status=m.DataTransferStatusEnumType.ACCEPTED),

@@ -25,6 +25,7 @@ import msgspec
 
 from chargebox.clock import Clock, sleep_or_wake
 from chargebox.protocol.errors import CallErrorCode
+from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.feature import Feature, Needs
@@ -91,7 +92,7 @@ class BootService(Service[m.Action]):
         self._permitted: dict[m.Action, int] = {}
         rpc.may_send = self.may_send
         config.subscribe(HEARTBEAT_INTERVAL.key, lambda _value: self._interval_changed.set())
-        config.provide(DATE_TIME.key, lambda: clock.now().isoformat())
+        config.provide(DATE_TIME.key, lambda: datetimes.text(clock.now()))
 
     @property
     def accepted(self) -> bool:

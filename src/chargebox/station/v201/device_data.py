@@ -24,6 +24,7 @@ import msgspec
 from chargebox.clock import Clock
 from chargebox.errors import RemoteProtocolError
 from chargebox.protocol.errors import CallErrorCode
+from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Handler, Reply
 from chargebox.station.feature import Feature, Needs
@@ -151,7 +152,7 @@ class DeviceDataService(Service[m.Action]):
 
     def _accept(self, request_id: int, slots: list[Slot], response: type[R]) -> Reply[R]:
         data = [self._model.report_data(slot) for slot in slots]  # read now: the report is of this moment
-        generated_at = self._clock.now()
+        generated_at = datetimes.wire(self._clock.now())
 
         async def send() -> None:
             await self._report(request_id, generated_at, data)

@@ -111,12 +111,16 @@ Change = tuple[Slot, Attribute, str]  # an accepted SetVariables entry: the inst
 
 
 class Seed(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """One entry of a 2.0.1 station's ``--ocpp-config``: a SetVariableData, its attributeType Actual by default."""
+    """One entry of a 2.0.1 station's ``--ocpp-config``: a SetVariableData, its attributeType Actual by default.
+    ``mutability`` and ``characteristics`` are what ``entries`` adds for the reader, so its output is a seed as it
+    is; they are the station's and are not read. A write-only variable's entry may come without its value."""
 
     component: m.ComponentType
     variable: m.VariableType
     attribute_type: Attribute = Attribute.ACTUAL
-    value: str
+    value: str | None = None
+    mutability: Mutability | None = None
+    characteristics: dict[str, Any] | None = None
 
 
 class DeviceModel:
@@ -351,11 +355,19 @@ class DeviceModel:
                 raise ConfigError(f"{where}: {exc}") from None
             named = _named(entry.component, entry.variable)
             found = self.find(entry.component, entry.variable)
+            if found == m.GetVariableStatusEnumType.UNKNOWN_COMPONENT:
+                component = VariableRef(ComponentRef.of(entry.component), "").spelt.removesuffix(".")
+                raise ConfigError(f"{where}: the station has no component {component}")
             if isinstance(found, str):
-                what = "component" if found == m.GetVariableStatusEnumType.UNKNOWN_COMPONENT else "variable"
-                raise ConfigError(f"{where}: the station has no {what} {named}")
+                raise ConfigError(f"{where}: the station has no variable {named}")
             if entry.attribute_type not in found.variable.attributes:
                 raise ConfigError(f"{where}: {named} has no {entry.attribute_type} attribute")
+            if entry.value is None:
+                if found.variable.mutability is Mutability.WRITE_ONLY:
+                    continue  # as ``entries`` prints it: nothing to seed
+                raise ConfigError(f"{where}: {named} needs a value")
+            if entry.value == "" and not self.value(found, entry.attribute_type):
+                continue  # a variable without a value, as ``entries`` prints it
             normal = normalise(found.variable, entry.value)
             if normal is None:
                 shown = "" if found.variable.mutability is Mutability.WRITE_ONLY else f" {entry.value!r}"  # a secret

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 from chargebox.clock import Clock
+from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.kernel import Kernel
@@ -188,7 +189,10 @@ class EvsesService(Service[m.Action]):
         self._log.info("= EVSE %d connector %d: %s", evse, connector, status)
         self._lane.submit(
             m.StatusNotificationRequest(
-                timestamp=self._clock.now(), connector_status=status, evse_id=evse, connector_id=connector
+                timestamp=datetimes.wire(self._clock.now()),
+                connector_status=status,
+                evse_id=evse,
+                connector_id=connector,
             )
         )
 

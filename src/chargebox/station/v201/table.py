@@ -90,7 +90,8 @@ def configuration(
         if declared.profile in offered.profiles:
             variables.extend(declared.variables)
     model = DeviceModel(store=store, variables=variables, evses=offered.evses, log=log)
-    model.seed([*_settings_seeds(settings, offered), *offered.entries], settings.ocpp_config_source)
+    model.seed(_settings_seeds(settings, offered), "the station's settings")
+    model.seed(offered.entries, settings.ocpp_config_source)
     return model
 
 
