@@ -122,7 +122,7 @@ class Session:
     path: str
     authorization: str | None
     ws: ServerConnection
-    cp: CsmsChargePoint
+    cp: Any  # the ``ocpp`` library's ChargePoint of the version served
     opened_at: float
 
 
@@ -152,7 +152,7 @@ class CsmsChargePoint(ChargePoint):
 class OcppCsms:
     """A central system built on the ``ocpp`` library, served on 127.0.0.1."""
 
-    boot_answers: list[tuple[RegistrationStatus, int]] = field(
+    boot_answers: list[tuple[str, int]] = field(  # (status as either version spells it, interval)
         default_factory=lambda: [(RegistrationStatus.accepted, 300)]
     )
     passwords: set[str] | None = None  # T-6: accepted Basic passwords; None = no authentication
@@ -162,11 +162,12 @@ class OcppCsms:
     refused: list[tuple[float, str | None]] = field(default_factory=list)  # (time, Authorization) answered 401
     port: int = 0
     ssl: ssl.SSLContext | None = None  # serve wss:// (security profiles 2 and 3)
-    charge_point_class: type[CsmsChargePoint] = CsmsChargePoint
+    charge_point_class: type[ChargePoint] = CsmsChargePoint  # 2.0.1: tests/interop/v201/conftest.py's
+    subprotocol: str = "ocpp1.6"
     _server: Server | None = None
     _opened: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def next_boot_answer(self) -> tuple[RegistrationStatus, int]:
+    def next_boot_answer(self) -> tuple[str, int]:
         """The answers in order; the last one repeats."""
         return self.boot_answers.pop(0) if len(self.boot_answers) > 1 else self.boot_answers[0]
 
@@ -175,7 +176,7 @@ class OcppCsms:
             self._serve,
             "127.0.0.1",
             port,
-            subprotocols=[websockets.Subprotocol("ocpp1.6")],
+            subprotocols=[websockets.Subprotocol(self.subprotocol)],
             process_request=self._check_credentials,
             ping_interval=None,
             ssl=self.ssl,
@@ -194,7 +195,7 @@ class OcppCsms:
         return f"{'ws' if self.ssl is None else 'wss'}://127.0.0.1:{self.port}"
 
     @property
-    def cp(self) -> CsmsChargePoint:
+    def cp(self) -> Any:
         """The ``ocpp`` ChargePoint of the latest connection."""
         return self.sessions[-1].cp
 
