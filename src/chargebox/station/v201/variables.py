@@ -119,7 +119,7 @@ def declare(
         ValueError: a choice the catalogue does not allow (a mutability, a value, a limit outside its own).
     """
     entry = catalogue()[(component, name, instance)]
-    chosen = mutability or (entry.mutabilities[0] if len(entry.mutabilities) == 1 else None)
+    chosen = Mutability(mutability) if mutability else entry.mutabilities[0] if len(entry.mutabilities) == 1 else None
     if chosen is None or chosen not in entry.mutabilities:
         allowed = ", ".join(entry.mutabilities)
         raise ValueError(f"{_spelt(entry)}: mutability must be chosen among {allowed}, not {mutability}")
