@@ -53,9 +53,18 @@ ATTEMPTS: Final = declare(
     description="Failed attempts on one profile before the next is tried (B10.FR.03)",
 )  # fmt: skip
 ACTIVE: Final = declare("OCPPCommCtrlr", "ActiveNetworkProfile", description="The slot in use (B09)")
-WAIT_MINIMUM: Final = declare("OCPPCommCtrlr", "RetryBackOffWaitMinimum", default="1", min_limit=0)
-RANDOM_RANGE: Final = declare("OCPPCommCtrlr", "RetryBackOffRandomRange", default="5", min_limit=0)
-REPEAT_TIMES: Final = declare("OCPPCommCtrlr", "RetryBackOffRepeatTimes", default="6", min_limit=0, max_limit=20)
+WAIT_MINIMUM: Final = declare(
+    "OCPPCommCtrlr", "RetryBackOffWaitMinimum", default="1", min_limit=0,
+    description="Seconds before the first attempt to reconnect (Part 4 5.3)",
+)  # fmt: skip
+RANDOM_RANGE: Final = declare(
+    "OCPPCommCtrlr", "RetryBackOffRandomRange", default="5", min_limit=0,
+    description="At most this many seconds of random wait added to each attempt, so a fleet spreads out",
+)  # fmt: skip
+REPEAT_TIMES: Final = declare(
+    "OCPPCommCtrlr", "RetryBackOffRepeatTimes", default="6", min_limit=0, max_limit=20,
+    description="Times the wait doubles after a failed attempt before it stays (1 s to 64 s by default)",
+)  # fmt: skip
 
 
 class NetworkService(Service[m.Action]):
