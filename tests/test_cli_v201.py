@@ -24,6 +24,7 @@ OFFLINE = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "Offline
 
 @pytest.fixture
 async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
+    """The built-in central system, serving both versions, on a free port."""
     system = CentralSystem(CsmsPolicy(heartbeat_interval=600))
     port = await system.start("127.0.0.1", 0)
     yield system, port

@@ -118,7 +118,26 @@ class KernelConfig(Protocol):
     def set_internal(self, name: str, value: str) -> None: ...
 
 
-class Configuration:
+class TypedReads:
+    """A value read as what it is, on top of ``get`` (the OCPP string): the same for 1.6's keys and 2.0.1's
+    variables, whose integers, booleans and comma-separated lists are written alike."""
+
+    def get(self, name: str) -> str | None:
+        raise NotImplementedError
+
+    def get_int(self, name: str, default: int = 0) -> int:
+        value = self.get(name)
+        return int(value) if value not in (None, "") else default
+
+    def get_bool(self, name: str) -> bool:
+        return self.get(name) == "true"
+
+    def get_list(self, name: str) -> list[str]:
+        value = self.get(name)
+        return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+class Configuration(TypedReads):
     """The keys a station serves and their current values."""
 
     def __init__(
@@ -186,17 +205,6 @@ class Configuration:
 
     def get(self, name: str) -> str | None:
         return self._effective.get(self.key(name).name)
-
-    def get_int(self, name: str, default: int = 0) -> int:
-        value = self.get(name)
-        return int(value) if value not in (None, "") else default
-
-    def get_bool(self, name: str) -> bool:
-        return self.get(name) == "true"
-
-    def get_list(self, name: str) -> list[str]:
-        value = self.get(name)
-        return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
     def configured(self, name: str) -> str | None:
         """The value as stored, including a change still waiting for a reboot."""

@@ -29,6 +29,7 @@ from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.heartbeat import keep_alive
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger, Triggers
@@ -205,24 +206,10 @@ class BootService(Service[m.Action]):
             self._set_time(current_time, source)
 
     async def _heartbeat(self) -> None:
-        """G02: a Heartbeat after HeartbeatInterval seconds without any other CALL of ours, counted from this
-        connection's start at the earliest."""
-        connected_at = self._clock.monotonic()
-        while True:
-            self._interval_changed.clear()
-            interval = self._config.get_int(HEARTBEAT_INTERVAL.key)
-            if interval <= 0:
-                await self._interval_changed.wait()
-                continue
-            due = max(self._rpc.last_sent_at, connected_at) + interval
-            delay = due - self._clock.monotonic()
-            if delay > 0:
-                await sleep_or_wake(self._clock, delay, self._interval_changed)
-                continue
-            await self.send_heartbeat()
-            if self._rpc.last_sent_at + interval <= self._clock.monotonic():
-                # Not sent (offline, or no answer): try again after a full interval.
-                await sleep_or_wake(self._clock, interval, self._interval_changed)
+        """G02: a Heartbeat after HeartbeatInterval seconds without another CALL."""
+        interval = HEARTBEAT_INTERVAL.key
+        await keep_alive(clock=self._clock, rpc=self._rpc, interval=lambda: self._config.get_int(interval),
+                         changed=self._interval_changed, send=self.send_heartbeat)  # fmt: skip
 
 
 def boot_notification(identity: Identity, reason: m.BootReasonEnumType) -> m.BootNotificationRequest:

@@ -32,7 +32,7 @@ import msgspec
 
 from chargebox.errors import ConfigError
 from chargebox.protocol.v201 import messages as m
-from chargebox.station.kernel.config import Listener, Rule
+from chargebox.station.kernel.config import Listener, Rule, TypedReads
 from chargebox.station.v201.variables import LISTS, Attribute, DataType, Mutability, Tier, Variable
 from chargebox.store import Store
 from chargebox.store.device_model import DeviceModelTable
@@ -123,7 +123,7 @@ class Seed(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unk
     characteristics: dict[str, Any] | None = None
 
 
-class DeviceModel:
+class DeviceModel(TypedReads):
     """The component-variables of one station and their values (``KernelConfig`` for the kernel)."""
 
     def __init__(
@@ -166,17 +166,6 @@ class DeviceModel:
         key = self._slot(name).name.lower()
         provider = self._providers.get(key)
         return provider() if provider is not None else self._effective.get((key, Attribute.ACTUAL))
-
-    def get_int(self, name: str, default: int = 0) -> int:
-        value = self.get(name)
-        return int(value) if value not in (None, "") else default
-
-    def get_bool(self, name: str) -> bool:
-        return self.get(name) == "true"
-
-    def get_list(self, name: str) -> list[str]:
-        value = self.get(name)
-        return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
     def configured(self, name: str) -> str | None:
         """The Actual value as set, including one waiting for a reboot (and a write-only one)."""
