@@ -160,3 +160,22 @@ def test_part4_5_3_the_back_off_is_wait_minimum_plus_random_range_doubled_repeat
     waits = [next(delays) for _ in range(5)]
     for wait, base in zip(waits, (5, 10, 20, 20, 20), strict=True):
         assert base <= wait <= base + 3
+
+
+def test_A01_FR_11_a_new_password_and_a_raised_profile_are_security_events_without_the_password(
+    clock: VirtualClock, tmp_path: Path
+) -> None:
+    ca = tmp_path / "root.pem"
+    ca.write_bytes(trustme.CA().cert_pem.bytes())
+    station = station_with(clock, tls=TlsSettings(ca_file=ca))
+    events: list[tuple[str, str | None]] = []
+    station.security_events.handle(lambda kind, info=None, *, notify=False: events.append((kind, info)))
+    model = station.config
+    model.set_internal("SecurityCtrlr.BasicAuthPassword", "fedcba9876543210fedcba")  # as SetVariables puts it
+    set_profile(station, 1, profile("wss://secure.test", security_profile=2))
+    assert priority(station, "1,0") == "RebootRequired"
+    model.reboot()  # type: ignore[attr-defined]
+    network(station).restart()
+    network(station).connected()
+    assert events == [("ReconfigurationOfSecurityParameters", "BasicAuthPassword changed"),
+                      ("ReconfigurationOfSecurityParameters", "security profile 2")]  # fmt: skip

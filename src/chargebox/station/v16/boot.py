@@ -177,7 +177,7 @@ class BootService(Service):
     async def _heartbeat(self) -> None:
         """B-7: a Heartbeat after HeartbeatInterval seconds without another CALL."""
         await keep_alive(clock=self._clock, rpc=self._rpc, interval=lambda: self._config.get_int("HeartbeatInterval"),
-                         changed=self._interval_changed, send=self.send_heartbeat)  # fmt: skip
+                         changed=self._interval_changed, send=lambda: self.send_heartbeat())  # fmt: skip
 
 
 def boot_notification(identity: Identity) -> BootNotificationRequest:

@@ -209,7 +209,7 @@ class BootService(Service[m.Action]):
         """G02: a Heartbeat after HeartbeatInterval seconds without another CALL."""
         interval = HEARTBEAT_INTERVAL.key
         await keep_alive(clock=self._clock, rpc=self._rpc, interval=lambda: self._config.get_int(interval),
-                         changed=self._interval_changed, send=self.send_heartbeat)  # fmt: skip
+                         changed=self._interval_changed, send=lambda: self.send_heartbeat())  # fmt: skip
 
 
 def boot_notification(identity: Identity, reason: m.BootReasonEnumType) -> m.BootNotificationRequest:

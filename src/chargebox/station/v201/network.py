@@ -17,6 +17,10 @@ RetryBackOffRandomRange, doubled RetryBackOffRepeatTimes times.
 
 The station's first profile is its settings' (``--csms``, ``--security-profile``, a password for profile 1):
 written to slot 0 at the first start only; from then on the stored profiles decide.
+
+A new BasicAuthPassword (A01.FR.11) and a raised security profile are security events of the type
+ReconfigurationOfSecurityParameters, reported to the kernel's ``security_events`` (the security feature keeps them
+in the security log); the password itself is never told.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import msgspec
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Handler
 from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.kernel import Kernel
-from chargebox.station.kernel.link import Endpoint, LinkService
+from chargebox.station.kernel.link import RECONFIGURATION, Endpoint, LinkService
 from chargebox.station.kernel.service import Service
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.offer import Block, security_profile
@@ -79,6 +84,8 @@ class NetworkService(Service[m.Action]):
         transport: Transport,
         security_profile_key: str,
         message_timeout_key: str,
+        password_key: str,
+        security_event: SecurityEvent,
         first: m.NetworkConnectionProfileType,
         give_up_after: int | None,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
@@ -92,6 +99,7 @@ class NetworkService(Service[m.Action]):
         self._transport = transport
         self._security_profile = security_profile_key
         self._message_timeout = message_timeout_key
+        self._security_event = security_event
         self._give_up_after = give_up_after
         self._log = log
         self.profiles: dict[int, m.NetworkConnectionProfileType] = {}
@@ -109,6 +117,7 @@ class NetworkService(Service[m.Action]):
         self._failures = 0
         self._last_connected = self._stored_last_connected()
         model.add_rule(PRIORITY.key, self._usable_priority)
+        model.subscribe(password_key, lambda _value: security_event(RECONFIGURATION, "BasicAuthPassword changed"))
         model.provide(ACTIVE.key, lambda: str(self.current_slot))
         for variable in (WAIT_MINIMUM, RANDOM_RANGE, REPEAT_TIMES):
             model.subscribe(variable.key, lambda _value: transport.use_policy(self.policy()))
@@ -231,6 +240,7 @@ class NetworkService(Service[m.Action]):
         it are gone, from the slots and from NetworkConfigurationPriority."""
         self._log.info("= security profile %d in use: the profiles below it are removed", profile)
         self._model.set_internal(self._security_profile, str(profile))
+        self._security_event(RECONFIGURATION, f"security profile {profile}")
         lower = sorted(slot for slot, kept in self.profiles.items() if kept.security_profile < profile)
         self._table.remove(lower)
         for slot in lower:
@@ -263,6 +273,7 @@ def _build(kernel: Kernel[DeviceModel], _needs: Needs) -> NetworkService:
     return NetworkService(
         model=kernel.config, store=kernel.store, link=kernel.link, transport=kernel.transport,
         security_profile_key=keys.security_profile, message_timeout_key=keys.message_timeout,
+        password_key=keys.authorization_key, security_event=kernel.security_events.report,
         first=first_profile(kernel), give_up_after=kernel.settings.reconnect.max_attempts, log=kernel.log,
     )  # fmt: skip
 
