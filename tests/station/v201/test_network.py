@@ -162,7 +162,7 @@ def test_part4_5_3_the_back_off_is_wait_minimum_plus_random_range_doubled_repeat
         assert base <= wait <= base + 3
 
 
-def test_A01_FR_11_a_new_password_and_a_raised_profile_are_security_events_without_the_password(
+async def test_A01_FR_11_a_new_password_and_a_raised_profile_are_security_events_without_the_password(
     clock: VirtualClock, tmp_path: Path
 ) -> None:
     ca = tmp_path / "root.pem"
