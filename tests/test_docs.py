@@ -21,3 +21,10 @@ def test_config_keys_reference_is_up_to_date() -> None:
     assert (ROOT / "docs" / "reference" / "config-keys.md").read_text() == tool.render(), (
         "run: python tools/gen_config_docs.py"
     )
+
+
+def test_device_model_reference_is_up_to_date() -> None:
+    tool = load_tool("gen_config_docs")
+    assert (ROOT / "docs" / "reference" / "device-model.md").read_text() == tool.render_device_model(), (
+        "run: python tools/gen_config_docs.py"
+    )

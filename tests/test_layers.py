@@ -132,12 +132,40 @@ def test_a_layer_never_imports_what_its_row_forbids(layer: str) -> None:
 
 def test_the_kernel_knows_no_feature_and_no_feature_knows_the_assembly() -> None:
     """station/kernel/ is what every feature of either OCPP version uses: its row names none of them, nor the
-    assembly above them (station.py, feature.py); a feature reaches another only through its build, so the v16
-    row does not name the station. The rows hold on the source (the test per layer above)."""
+    assembly above them (station.py, feature.py, front.py); a feature reaches another only through its build, so
+    neither version's row names the station, nor the other version. The rows hold on the source (the test per
+    layer above)."""
     _modules, may, _never = walls()
-    assert may["kernel"] & {"station", "declaration", "v16"} == set()
-    assert may["declaration"] & {"station", "v16"} == set()
-    assert "station" not in may["v16"]
+    assert may["kernel"] & {"station", "declaration", "v16", "v201"} == set()
+    assert may["declaration"] & {"station", "v16", "v201"} == set()
+    assert may["v16"] & {"station", "v201"} == set()
+    assert may["v201"] & {"station", "v16"} == set()
+
+
+def test_the_kernel_speaks_no_version_but_through_the_version_it_is_given() -> None:
+    """The kernel (and the Rpc under it) carries either version's messages without importing them: it reads
+    the request types, actions and subprotocol from ``Version.dialect``, so neither version's message module
+    (1.6's, nor 2.0.1's, which a 1.6 station never loads) is an import of theirs."""
+    versions = ("chargebox.protocol.messages", "chargebox.protocol.v201")
+    wrong = sorted(
+        (path.relative_to(SRC).as_posix(), module)
+        for path in source_files()
+        if layers_of(path) == ["kernel"] or path == SRC / "rpc.py"
+        for module in imports(path)
+        if module.startswith(versions)
+    )
+    assert wrong == [], f"the kernel imports a version's messages: {wrong}"
+
+
+def test_2_0_1_features_do_not_import_1_6_messages() -> None:
+    wrong = sorted(
+        (path.relative_to(SRC).as_posix(), module)
+        for path in source_files()
+        if layers_of(path) == ["v201"]
+        for module in imports(path)
+        if module.startswith("chargebox.protocol.messages")
+    )
+    assert wrong == [], f"a 2.0.1 feature imports 1.6's messages: {wrong}"
 
 
 def test_no_import_circles() -> None:

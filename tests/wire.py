@@ -48,7 +48,7 @@ class Wire:
             else:
                 to_station.put_nowait(data)
 
-        self._csms_rpc = self.csms.open_session(self.station.id, csms_send)
+        self._csms_rpc = self.csms.open_session(self.station.id, csms_send, self.station.rpc.dialect)
         self.station.rpc.attach(station_send)
         self._pumps = [
             asyncio.ensure_future(_pump(to_csms, self._csms_rpc)),

@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, ca, simulate, run, firmware-image.
+"""The ``chargebox`` command: demo, csms, ca, simulate, run, fleet, device-model, firmware-image.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import importlib
+import json
 import logging
 import re
 import signal
@@ -24,16 +25,17 @@ from websockets.frames import Frame, Opcode
 from chargebox import __version__, security_profile
 from chargebox.auto_sessions import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.credentials import secret, token_problem
-from chargebox.errors import UserError
+from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
+from chargebox.station.front import VERSIONS
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
-from chargebox.user_files import MIB, ca_context, read_bytes, read_config
+from chargebox.user_files import MIB, ca_context, read_bytes, read_config, read_document
 
 if TYPE_CHECKING:
     from chargebox.csms.ca import CertificateAuthority
@@ -140,7 +142,7 @@ def _build_parser() -> argparse.ArgumentParser:
     install_seconds = _float_range(0, 3600, "seconds")
     connect_rate = _float_range(0.1, 10_000, "connections per second")
     duration = _float_range(0, 30 * 86_400, "seconds", above=True)
-    parser = _Parser(prog="chargebox", description="OCPP 1.6J charge point stack and simulator.")
+    parser = _Parser(prog="chargebox", description="OCPP 1.6J and 2.0.1 charge point stack and simulator.")
     parser.add_argument("--version", action="version", version=f"chargebox {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every frame and debug detail")
     # Every default shown in --help; -v accepted after the command too (SUPPRESS: absent, it keeps the
@@ -219,11 +221,13 @@ def _build_parser() -> argparse.ArgumentParser:
     sim = command("simulate", "run one simulated charge point")
     sim.add_argument("--csms", required=True, metavar="URL", help="central system URL, ws:// or wss://")
     sim.add_argument("--id", required=True, metavar="ID", help="charge point id")
+    sim.add_argument("--ocpp", choices=VERSIONS, default="1.6", help="the OCPP version the station speaks")
     sim.add_argument(
         "--connectors",
         type=connector_count,
         metavar="N",
-        help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1)",
+        help=f"1 to {MAX_CONNECTORS} (without it: the NumberOfConnectors key, else 1); 2.0.1: N EVSEs of one "
+        "connector each",
     )
     sim.add_argument("--data-dir", type=Path, metavar="DIR", help="persist here (without it: in memory)")
     _password_options(sim, "AuthorizationKey for Basic auth (security profile 1)")
@@ -236,7 +240,13 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the control API and the dashboard")
     _control_token_options(sim)
     sim.add_argument("--plugged", type=_int_list, default=[], metavar="1,2", help="cables plugged at start")
-    sim.add_argument("--ocpp-config", type=Path, metavar="FILE", help="initial configuration keys (JSON/TOML)")
+    sim.add_argument(
+        "--ocpp-config",
+        type=Path,
+        metavar="FILE",
+        help="what the station starts with (JSON/TOML): 1.6, configuration keys; 2.0.1, device-model entries as "
+        "`chargebox device-model` prints them",
+    )
     sim.add_argument("--fixed-cable", action="store_true", help="tethered cables: nothing to unlock")
     sim.add_argument("--compression", action="store_true", help="offer permessage-deflate (off by default)")
     sim.add_argument("--give-up-after", type=_positive_int, metavar="N", help="exit 2 after N failed attempts")
@@ -327,6 +337,15 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--ca-file", type=Path, metavar="PEM", help="trust this CA for wss:// (security profile 2)")
     fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
     fleet.set_defaults(handler=_fleet)
+
+    model = command("device-model", "print a simulated 2.0.1 station's device model, as --ocpp-config takes it")
+    model.add_argument(
+        "--ocpp", required=True, choices=("2.0.1",), help="the OCPP version (1.6 has configuration keys instead)"
+    )
+    model.add_argument("--connectors", type=connector_count, metavar="N", help="N EVSEs of one connector each")
+    model.add_argument("--ocpp-config", type=Path, metavar="FILE", help="device-model entries to start from")
+    model.add_argument("--fixed-cable", action="store_true", help="tethered cables (ConnectorType cType2)")
+    model.set_defaults(handler=_device_model)
 
     image = commands.add_parser(
         "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
@@ -487,14 +506,18 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
-    ocpp_config = read_config(args.ocpp_config, "--ocpp-config") if args.ocpp_config else {}
+    if args.ocpp != "1.6" and args.control:
+        raise UserError(f"--control: the control API and dashboard of an OCPP {args.ocpp} station come with its "
+                        "transactions (docs/topics/ocpp201.md)")  # fmt: skip
+    ocpp_config = _read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else {}
     profile = security_profile.choose(
         args.security_profile, args.csms, option="--security-profile", password=password is not None,
-        client_certificate=args.cert is not None and args.key is not None, initial=ocpp_config,
+        client_certificate=args.cert is not None and args.key is not None, initial=_initial_keys(ocpp_config),
     )  # fmt: skip
     settings = StationSettings(
         charge_point_id=args.id,
         csms_url=args.csms,
+        ocpp=args.ocpp,
         identity=Identity(
             vendor=args.vendor,
             model=args.model,
@@ -528,14 +551,16 @@ async def _simulate(args: argparse.Namespace) -> int:
         station = simulated_station(settings)
     except OSError as exc:
         raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
-    station.log.info("= %s", profile.describe(station.config.get_int("SecurityProfile")))
+    profile_key = "SecurityProfile" if args.ocpp == "1.6" else "SecurityCtrlr.SecurityProfile"
+    station.log.info("= %s", profile.describe(station.config.get_int(profile_key)))
     sim = Simulator(station)
     sim.installer.duration = args.install_seconds
     if station.firmware is not None:  # Firmware Management offered
         DownloadProgress(Console(stderr=True)).follow(station.firmware)
+    count = station.kernel.connector_count  # 2.0.1: its EVSEs
     for connector_id in args.plugged:
-        if not 1 <= connector_id <= station.connectors.count:
-            raise UserError(f"--plugged: no connector {connector_id} (the station has {station.connectors.count})")
+        if not 1 <= connector_id <= count:
+            raise UserError(f"--plugged: no connector {connector_id} (the station has {count})")
     runner = None
     if args.control:
         from chargebox.sim.control import start_control  # only with --control: aiohttp costs ~80 ms of start-up
@@ -707,6 +732,54 @@ async def _demo(args: argparse.Namespace) -> int:
 
         return await run_fleet_demo()
     return await run_demo()
+
+
+def _read_ocpp_config(path: Path, version: str = "1.6") -> dict[str, object] | list[dict[str, object]]:
+    """1.6: an object of configuration key -> value. 2.0.1: a list of device-model entries, in JSON a list and
+    in TOML the ``[[entries]]`` tables. Read as every configuration file is (user_files.py: bounded)."""
+    if version == "1.6":
+        return read_config(path, "--ocpp-config")
+    data = read_document(path, "--ocpp-config")
+    toml = path.suffix.lower() == ".toml"
+    if toml and isinstance(data, dict) and set(data) == {"entries"}:
+        data = data["entries"]
+    if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+        where = "[[entries]] tables" if toml else "a list of objects"
+        raise ConfigError(f"--ocpp-config {path}: must hold {where}, one device-model entry each")
+    return data
+
+
+def _initial_keys(ocpp_config: dict[str, object] | list[dict[str, object]]) -> dict[str, object]:
+    """What ``--ocpp-config`` sets, by key: 1.6's object as it is, 2.0.1's entries by their variable's name."""
+    if isinstance(ocpp_config, dict):
+        return ocpp_config
+    variables = (entry.get("variable") for entry in ocpp_config)
+    return {str(variable.get("name")): True for variable in variables if isinstance(variable, dict)}
+
+
+async def _device_model(args: argparse.Namespace) -> int:
+    """``chargebox device-model``: the whole model of a simulated station, in ``--ocpp-config``'s vocabulary."""
+    from chargebox.sim.simulator import simulated_station
+
+    settings = StationSettings(
+        charge_point_id="device-model",
+        csms_url="ws://127.0.0.1:1",  # never connected to: the station is built, not run
+        ocpp=args.ocpp,
+        connectors=args.connectors,
+        ocpp_config=_read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else [],
+        ocpp_config_source=f"--ocpp-config {args.ocpp_config}" if args.ocpp_config else "ocpp config",
+        fixed_cable=args.fixed_cable,
+    )
+    from chargebox.station.v201.device_model import DeviceModel
+
+    station = simulated_station(settings)
+    try:
+        assert isinstance(station.config, DeviceModel), "a 2.0.1 station's configuration is its device model"
+        entries = station.config.entries()
+    finally:
+        station.store.close()
+    print(json.dumps(entries, indent=2))
+    return 0
 
 
 def _check_identity(identity: Identity) -> None:

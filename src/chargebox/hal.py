@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from chargebox.protocol.messages import Location, Measurand, MeterValuesUnitOfMeasure, Phase
+# The meter's vocabulary (what it measures, in which unit, on which phase, where): 1.6's enums, whose values
+# 2.0.1 spells the same; re-exported so the kernel reads them as the port's words, not a version's messages.
+from chargebox.protocol.messages import Location as Location
+from chargebox.protocol.messages import Measurand as Measurand
+from chargebox.protocol.messages import MeterValuesUnitOfMeasure as MeterValuesUnitOfMeasure
+from chargebox.protocol.messages import Phase as Phase
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 It drives a sans-I/O ``protocol.Connection`` with frames from a transport, as websockets' asyncio
 layer drives its protocol. The receive path never awaits an outgoing CALL (T-21): a handler's answer
 is written first, and its follow-up (``Reply.then``) runs after the CALLRESULT is out (T-23, C-27).
-Both the charge point and the built-in central system use it.
+Both the charge point and the built-in central system use it, in the ``Dialect`` they are given (OCPP 1.6
+unless told otherwise): ``Rpc(..., dialect=OCPP201)`` answers and calls 2.0.1's actions, and a bare ``Rpc`` in
+a type hint is the 1.6 one.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Any, Final, Generic, TypeVar
 from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import ConnectionLost, RemoteProtocolError
 from chargebox.log import Log
+from chargebox.protocol.base import Message
 from chargebox.protocol.codec import MAX_FRAME_SIZE
 from chargebox.protocol.connection import (
-    ACTION_OF_REQUEST,
     CallErrorReceived,
     CallReceived,
     CallResultReceived,
@@ -32,8 +34,8 @@ from chargebox.protocol.connection import (
     FrameRejected,
     ResponseInvalid,
 )
+from chargebox.protocol.dialect import OCPP16, A, Dialect
 from chargebox.protocol.errors import CallErrorCode
-from chargebox.protocol.messages import Action, Message
 from chargebox.redact import redact
 from chargebox.tasks import Tasks
 
@@ -82,8 +84,8 @@ Send = Callable[[bytes], Awaitable[None]]
 OnResult = Callable[[SendResult[Any]], None]
 
 
-class Rpc:
-    """Calls out, answers in, over whichever WebSocket is attached at the moment."""
+class Rpc(Generic[A]):
+    """Calls out, answers in, over whichever WebSocket is attached at the moment, in one OCPP version."""
 
     def __init__(
         self,
@@ -92,12 +94,16 @@ class Rpc:
         logger: Log,
         call_timeout: float = 30.0,
         name: str = "",
+        dialect: Dialect[A] = OCPP16,  # type: ignore[assignment]  # the default dialect binds A to 1.6's Action
     ) -> None:
-        self.handlers: dict[Action, Handler] = {}
-        self.may_send: Callable[[Action], bool] = lambda _action: True
+        self.dialect = dialect
+        self.handlers: dict[A, Handler] = {}
+        self.may_send: Callable[[A], bool] = lambda _action: True
         self.answering = True  # False while Rejected: CSMS calls are not answered (B-6)
+        # B03.FR.08 (2.0.1): while the boot is Rejected every CSMS call is answered with this CALLERROR
+        self.refusal: CallErrorCode | None = None
         self.call_timeout = call_timeout
-        self.last_outcome: dict[Action, SendOutcome] = {}
+        self.last_outcome: dict[A, SendOutcome] = {}
         self.last_sent_at = float("-inf")
         # Told each answered CALL's round trip in seconds and its outcome (a fleet's p50/p99); None costs nothing.
         self.on_round_trip: Callable[[float, SendOutcome], None] | None = None
@@ -107,12 +113,12 @@ class Rpc:
         self._frames = frames_log.isEnabledFor(logging.DEBUG)
         # (direction, redacted frame) for each frame in ("<") and out (">"): the dashboard's ring
         self.frame_listeners: list[Callable[[str, str], None]] = []
-        self._conn: Connection | None = None
+        self._conn: Connection[A] | None = None
         self._send: Send | None = None
         self._busy = False
         self._queue: deque[_Queued] = deque()
         self._pump: asyncio.Future[None] | None = None
-        self._waiting: _Waiting | None = None
+        self._waiting: _Waiting[A] | None = None
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self._tasks = Tasks(logger, "follow-up task")
@@ -125,7 +131,7 @@ class Rpc:
     def attach(self, send: Send) -> None:
         """A WebSocket is open: frames go out through ``send`` from now on."""
         self._frames = frames_log.isEnabledFor(logging.DEBUG)
-        self._conn = Connection(call_timeout=self.call_timeout, is_supported=self.handlers.__contains__)
+        self._conn = Connection(self.dialect, call_timeout=self.call_timeout, is_supported=self.handlers.__contains__)
         self._send = send
 
     def detach(self) -> None:
@@ -190,7 +196,7 @@ class Rpc:
             self._kick()
 
     async def _exchange(self, request: Message, timeout: float | None, on_result: OnResult | None) -> SendResult[Any]:
-        action = ACTION_OF_REQUEST[type(request)]
+        action = self.dialect.action_of_request[type(request)]
         conn, send = self._conn, self._send
         if conn is None or send is None or not self.may_send(action):
             result = self._result(action, SendResult(SendOutcome.FAILED))
@@ -225,9 +231,12 @@ class Rpc:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _dispatch(self, conn: Connection, event: CallReceived) -> None:
+    def _dispatch(self, conn: Connection[A], event: CallReceived[A]) -> None:
         if not self.answering:
             conn.drop(event.message_id)  # B-6
+            return
+        if self.refusal is not None:
+            conn.send_error(event.message_id, self.refusal, "not accepted by the central system yet")  # B03.FR.08
             return
         try:
             result = self.handlers[event.action](event.request)
@@ -242,7 +251,9 @@ class Rpc:
         else:
             self._answer(conn, event, result)
 
-    async def _answer_later(self, conn: Connection, event: CallReceived, pending: Awaitable[HandlerResult]) -> None:
+    async def _answer_later(
+        self, conn: Connection[A], event: CallReceived[A], pending: Awaitable[HandlerResult]
+    ) -> None:
         try:
             result = await pending
         except Exception as exc:
@@ -253,7 +264,7 @@ class Rpc:
         if conn is self._conn and self._send is not None:
             await self._flush(conn, self._send)
 
-    def _answer(self, conn: Connection, event: CallReceived, result: HandlerResult | None) -> None:
+    def _answer(self, conn: Connection[A], event: CallReceived[A], result: HandlerResult | None) -> None:
         if result is None:
             return
         reply = result if isinstance(result, Reply) else Reply(result)
@@ -261,11 +272,11 @@ class Rpc:
         if reply.then is not None:
             self._after_write.append(reply.then)  # started once the CALLRESULT is written (T-23)
 
-    def _internal_error(self, conn: Connection, event: CallReceived, exc: Exception) -> None:
+    def _internal_error(self, conn: Connection[A], event: CallReceived[A], exc: Exception) -> None:
         self._log.error("! handler for %s failed", event.action, exc_info=exc)
         conn.send_error(event.message_id, CallErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
 
-    async def _flush(self, conn: Connection, send: Send) -> None:
+    async def _flush(self, conn: Connection[A], send: Send) -> None:
         # Taken together: every follow-up belongs to an answer in this batch of frames.
         frames, follow_ups = conn.data_to_send(), self._after_write
         self._after_write = []
@@ -301,7 +312,7 @@ class Rpc:
         if deadline is not None:
             self._arm(deadline)
 
-    def _resolve(self, event: Event | None) -> None:
+    def _resolve(self, event: Event[A] | None) -> None:
         waiting = self._waiting
         if waiting is None:
             return
@@ -323,7 +334,7 @@ class Rpc:
         except Exception:  # the effect's bug: logged, and neither the frame nor the caller is lost
             self._log.exception("! applying the answer to a CALL failed")
 
-    def _result(self, action: Action, result: SendResult[Any]) -> SendResult[Any]:
+    def _result(self, action: A, result: SendResult[Any]) -> SendResult[Any]:
         self.last_outcome[action] = result.outcome
         if result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             self._log.warning("! %s answered with %s %s", action, result.error_code, result.error_description)
@@ -353,17 +364,17 @@ class _Queued:
 
 
 @dataclass(frozen=True, slots=True)
-class _Waiting:
+class _Waiting(Generic[A]):
     """The one outstanding CALL (T-20) and what to do with its answer."""
 
     message_id: str
-    action: Action
+    action: A
     on_result: OnResult | None
     future: asyncio.Future[SendResult[Any]]
     sent_at: float
 
 
-def _outcome_of(event: Event | None) -> SendResult[Any]:
+def _outcome_of(event: Event[Any] | None) -> SendResult[Any]:
     if isinstance(event, CallResultReceived):
         return SendResult(SendOutcome.RESPONSE_SUCCESS, event.response)
     if isinstance(event, CallErrorReceived):

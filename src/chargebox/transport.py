@@ -101,7 +101,8 @@ class ReconnectPolicy:
     """Exponential back-off with jitter (T-5, T-33); OCPP 1.6 leaves the numbers to us.
 
     Delays grow from ``initial`` by ``factor`` up to ``maximum`` seconds, each spread by
-    ±``jitter`` so that a fleet cut off at once does not come back at once. ``max_attempts``
+    ±``jitter`` so that a fleet cut off at once does not come back at once, and ``spread`` seconds
+    at most added to each (2.0.1's RetryBackOffRandomRange, Part 4 5.3). ``max_attempts``
     None means never give up (a charger); a number makes ``run()`` raise ``CsmsUnreachable``.
     """
 
@@ -110,11 +111,13 @@ class ReconnectPolicy:
     maximum: float = 60.0
     jitter: float = 0.25
     max_attempts: int | None = None
+    spread: float = 0.0
 
     def delays(self, rng: random.Random) -> Iterator[float]:
         delay = self.initial
         while True:
-            yield delay * (1 + rng.uniform(-self.jitter, self.jitter))
+            extra = rng.uniform(0, self.spread) if self.spread else 0.0
+            yield delay * (1 + rng.uniform(-self.jitter, self.jitter)) + extra
             delay = min(delay * self.factor, self.maximum)
 
 
@@ -150,6 +153,7 @@ class Transport:
         self._settings_changed = asyncio.Event()
         self._stopping = False
         self._closing: asyncio.Future[None] | None = None
+        self._policy_changed = False
         self.attempts = 0
 
     @property
@@ -187,6 +191,9 @@ class Transport:
                     raise CsmsUnreachable(
                         f"cannot reach the central system at {redact(self._settings().url)} after {failures} attempts"
                     )
+            if self._policy_changed:
+                self._policy_changed = False
+                delays = self._policy.delays(self._rng)
             await self._clock.sleep(next(delays))
 
     def disconnect(self) -> None:
@@ -204,6 +211,11 @@ class Transport:
     def settings_changed(self) -> None:
         """WebSocketPingInterval changed: the keep-alive picks it up now (T-30)."""
         self._settings_changed.set()
+
+    def use_policy(self, policy: ReconnectPolicy) -> None:
+        """Back off by ``policy`` from the next wait on (2.0.1: the RetryBackOff* variables, Part 4 5.3)."""
+        self._policy = policy
+        self._policy_changed = True
 
     async def stop(self) -> None:
         self._stopping = True

@@ -69,8 +69,13 @@ def read_config(path: Path, what: str, *, toml: bool | None = None) -> dict[str,
     return parse_config(read_text(path, what, MAX_CONFIG_BYTES), f"{what} {path}".strip(), toml=toml)
 
 
-def parse_config(text: str, source: str, *, toml: bool | None = None) -> dict[str, Any]:
-    """``text`` as one TOML table or JSON object; ``source`` names the file in every error."""
+def read_document(path: Path, what: str, *, toml: bool | None = None) -> object:
+    """A configuration file's content of any shape (a JSON list too), bounded as ``read_config``'s."""
+    return parse_document(read_text(path, what, MAX_CONFIG_BYTES), f"{what} {path}".strip(), toml=toml)
+
+
+def parse_document(text: str, source: str, *, toml: bool | None = None) -> object:
+    """``text`` as TOML (by default: if ``source`` ends in ``.toml``) or JSON; ``source`` names it in errors."""
     if toml is None:
         toml = source.lower().endswith(".toml")
     kind = "TOML" if toml else "JSON"
@@ -82,6 +87,12 @@ def parse_config(text: str, source: str, *, toml: bool | None = None) -> dict[st
         raise ConfigError(f"{source}: nests deeper than {MAX_DEPTH} levels") from None
     if _nests_deeper(data, MAX_DEPTH):
         raise ConfigError(f"{source}: nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def parse_config(text: str, source: str, *, toml: bool | None = None) -> dict[str, Any]:
+    """``text`` as one TOML table or JSON object; ``source`` names the file in every error."""
+    data = parse_document(text, source, toml=toml)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: must hold an object of key -> value, not a {type(data).__name__}")
     return data

@@ -38,6 +38,7 @@ import pytest
 
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
+from chargebox.protocol.dialect import OCPP16, Dialect
 from chargebox.rpc import Rpc
 from chargebox.store import FILE_NAME
 from tests.loopback import free_port
@@ -112,7 +113,9 @@ class RecordingCsms(CentralSystem):
         self.killed.clear()
         self.rules.append(KillRule(action, nth, after_answer))
 
-    def open_session(self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]]) -> Rpc:
+    def open_session(
+        self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]], dialect: Dialect[Any] = OCPP16
+    ) -> Rpc[Any]:
         """Record the raw payload of each transaction CALL, and kill right after writing an answer when asked."""
 
         async def send_then_maybe_kill(data: bytes) -> None:
@@ -121,7 +124,7 @@ class RecordingCsms(CentralSystem):
                 self._kill_after_send = False
                 self._do_kill()
 
-        rpc = super().open_session(charge_point_id, send_then_maybe_kill)
+        rpc = super().open_session(charge_point_id, send_then_maybe_kill, dialect)
         receive = rpc.receive
 
         async def recording_receive(data: str | bytes) -> None:

@@ -28,6 +28,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
+from chargebox.protocol.dialect import OCPP16, Dialect
 from chargebox.protocol.messages import RegistrationStatus
 from chargebox.rpc import Rpc
 from chargebox.sim.simulator import Simulator
@@ -99,7 +100,9 @@ class MisbehavingCsms(CentralSystem):
             return
         await super()._serve(connection)
 
-    def open_session(self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]]) -> Rpc:
+    def open_session(
+        self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]], dialect: Dialect[Any] = OCPP16
+    ) -> Rpc[Any]:
         session = len(self.opened)
 
         async def misbehave(data: bytes) -> None:
@@ -119,7 +122,7 @@ class MisbehavingCsms(CentralSystem):
             if self.answers == "twice":
                 await send(data)
 
-        rpc = super().open_session(charge_point_id, misbehave)
+        rpc = super().open_session(charge_point_id, misbehave, dialect)
         receive = rpc.receive
 
         async def record(data: str | bytes) -> None:

@@ -123,7 +123,7 @@ class Session:
     path: str
     authorization: str | None
     ws: ServerConnection
-    cp: CsmsChargePoint
+    cp: Any  # the ``ocpp`` library's ChargePoint of the version served
     opened_at: float
 
 
@@ -153,7 +153,7 @@ class CsmsChargePoint(ChargePoint):
 class OcppCsms(LoopbackServer):
     """A central system built on the ``ocpp`` library, served on 127.0.0.1."""
 
-    boot_answers: list[tuple[RegistrationStatus, int]] = field(
+    boot_answers: list[tuple[str, int]] = field(  # (status as either version spells it, interval)
         default_factory=lambda: [(RegistrationStatus.accepted, 300)]
     )
     passwords: set[str] | None = None  # T-6: accepted Basic passwords; None = no authentication
@@ -162,11 +162,12 @@ class OcppCsms(LoopbackServer):
     boot_answered_at: list[float] = field(default_factory=list)
     refused: list[tuple[float, str | None]] = field(default_factory=list)  # (time, Authorization) answered 401
     ssl: ssl.SSLContext | None = None  # serve wss:// (security profiles 2 and 3)
-    charge_point_class: type[CsmsChargePoint] = CsmsChargePoint
+    charge_point_class: type[ChargePoint] = CsmsChargePoint  # 2.0.1: tests/interop/v201/conftest.py's
+    subprotocol: str = "ocpp1.6"
     wait: float = WAIT  # how long its charge points wait for an answer
     _opened: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def next_boot_answer(self) -> tuple[RegistrationStatus, int]:
+    def next_boot_answer(self) -> tuple[str, int]:
         """The answers in order; the last one repeats."""
         return self.boot_answers.pop(0) if len(self.boot_answers) > 1 else self.boot_answers[0]
 
@@ -175,7 +176,7 @@ class OcppCsms(LoopbackServer):
         return await self.listen(
             self._serve,
             port,
-            subprotocols=[websockets.Subprotocol("ocpp1.6")],
+            subprotocols=[websockets.Subprotocol(self.subprotocol)],
             process_request=self._check_credentials,
             ssl=self.ssl,
         )
@@ -185,7 +186,7 @@ class OcppCsms(LoopbackServer):
         return f"{'ws' if self.ssl is None else 'wss'}://127.0.0.1:{self.port}"
 
     @property
-    def cp(self) -> CsmsChargePoint:
+    def cp(self) -> Any:
         """The ``ocpp`` ChargePoint of the latest connection."""
         return self.sessions[-1].cp
 

@@ -7,6 +7,7 @@ but not declared, a key or a table nobody owns or two features claim, a need bui
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -75,13 +76,14 @@ def test_every_catalogue_key_is_owned_once_by_a_feature_of_its_profile_or_by_the
     assert {name: who for name, who in owners.items() if len(who) > 1} == {}
 
 
-def test_every_store_table_is_owned_once_by_a_feature_or_by_the_kernel() -> None:
+def test_every_store_table_is_owned_once_by_a_feature_of_either_version_or_by_the_kernel() -> None:
     store = Store.open(None)
     try:
         rows = store.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     finally:
         store.close()
-    owned = [table for f in FEATURES for table in f.tables] + list(kernel.TABLES)
+    v201 = importlib.import_module("chargebox.station.v201.table").FEATURES
+    owned = [table for f in (*FEATURES, *v201) for table in f.tables] + list(kernel.TABLES)
     assert len(owned) == len(set(owned))
     assert set(owned) == {str(name) for (name,) in rows}
 

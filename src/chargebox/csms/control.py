@@ -15,6 +15,10 @@ refused, a token off loopback, at most ``Limits.event_streams`` event streams); 
 ``/uploads/`` (written) are public, since a station downloads and uploads with neither the token nor, perhaps, this
 host's own name. ``/files/`` serves the plain files of ``--files DIR`` (not its ``uploads/``); what stations upload
 (csms/uploads.py) is read back with the token, as the API is: a diagnostics archive holds the station's log.
+
+The action and payload are those of the OCPP version the station speaks (1.6, or 2.0.1: ``GetVariables``,
+``SetNetworkProfile``, ...), validated with that version's Struct; the templates are 1.6's, so a 2.0.1 CALL
+carries its payload.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from chargebox.csms.templates import templates
 from chargebox.csms.uploads import UPLOAD_NAME, Upload, Uploads, UploadTooLarge
 from chargebox.errors import RemoteProtocolError
 from chargebox.openapi import JSON, Media, Parameter, add_openapi, operation
-from chargebox.protocol import messages as m
+from chargebox.protocol.base import Message
 from chargebox.protocol.codec import decode_payload
+from chargebox.protocol.dialect import OCPP16, Dialect
 from chargebox.rpc import SendOutcome
 from chargebox.web import EventStream, control_app, event_stream, json_body, json_error
 
@@ -169,9 +174,11 @@ def make_app(
     )
     async def call(request: web.Request) -> web.Response:
         charge_point_id = request.match_info["id"]
-        request_message = _request_message(await json_body(request), lambda: payload_templates(request))
-        if charge_point_id not in system.sessions:
+        body = await json_body(request)
+        session = system.sessions.get(charge_point_id)
+        if session is None:
             raise json_error(web.HTTPNotFound, f"no station {charge_point_id!r} is connected")
+        request_message = _request_message(body, session.dialect, lambda: payload_templates(request))
         result = await system.call(charge_point_id, request_message, timeout=call_timeout)
         if result.outcome is SendOutcome.RESPONSE_SUCCESS:
             return _json(CallAnswer("CALLRESULT", payload=msgspec.to_builtins(result.response)))
@@ -314,20 +321,27 @@ def _summary(detail: Station) -> Station:
     return Station(**{name: getattr(detail, name) for name in Station.__struct_fields__})
 
 
-def _request_message(body: dict[str, Any], proposed: Callable[[], dict[str, dict[str, Any]]]) -> m.Message:
-    """The CALL to send, validated by its Struct as an incoming frame would be (400 else)."""
+def _request_message(
+    body: dict[str, Any], dialect: Dialect[Any], proposed: Callable[[], dict[str, dict[str, Any]]]
+) -> Message:
+    """The CALL to send, in the station's version, validated by its Struct as an incoming frame would be
+    (400 else). Without a payload, a 1.6 action's template (the templates are 1.6's)."""
     action_name = body.get("action")
-    try:
-        action = m.Action(str(action_name))
-    except ValueError:
-        raise json_error(web.HTTPBadRequest, f"unknown action {action_name!r}") from None
-    if action not in m.CENTRAL_SYSTEM_INITIATED:
+    action = dialect.actions_by_name.get(str(action_name))
+    if action is None:
+        raise json_error(web.HTTPBadRequest, f"unknown action {action_name!r} in OCPP {dialect.version}")
+    if action not in dialect.csms_initiated:
         raise json_error(web.HTTPBadRequest, f"{action} is sent by a charge point, not to one")
-    payload = body["payload"] if "payload" in body else proposed()[action.value]
+    if "payload" in body:
+        payload = body["payload"]
+    elif dialect is OCPP16:
+        payload = proposed()[action.value]
+    else:
+        raise json_error(web.HTTPBadRequest, f"a {action} CALL to an OCPP {dialect.version} station needs its payload")
     if not isinstance(payload, dict):
         raise json_error(web.HTTPBadRequest, "payload must be a JSON object")
     try:
-        return decode_payload(msgspec.Raw(json.dumps(payload).encode()), m.REQUESTS[action])
+        return decode_payload(msgspec.Raw(json.dumps(payload).encode()), dialect.requests[action], dialect.errors)
     except RemoteProtocolError as exc:
         raise json_error(web.HTTPBadRequest, f"invalid {action} payload: {exc.description}") from None
 

@@ -1,7 +1,9 @@
 """A central system that accepts every charge point, answers every message, and logs every frame.
 
 Built on the same sans-I/O core and ``Rpc`` as the charge point, serving ``ws://HOST:PORT/<id>``
-with the ``ocpp1.6`` subprotocol. ``CentralSystem.call`` sends a CALL to a connected charge point,
+with the ``ocpp2.0.1`` and ``ocpp1.6`` subprotocols: a station asks for the one it speaks, and its session
+speaks that version (2.0.1's answers are ``csms/v201.py``'s, imported when a 2.0.1 station connects).
+``CentralSystem.call`` sends a CALL to a connected charge point,
 and ``events`` lets a watcher (the demo, a test) see each CALL as it is answered. A path whose charge point id
 breaks the id rule (protocol/identity.py: 1 to 48 printable ASCII characters, no ``:``; the path's last
 segment, under any endpoint path such as ``/ocpp``) is refused with HTTP 400 before the upgrade, the id logged
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import enum
 import hmac
 import itertools
 import logging
@@ -32,6 +35,7 @@ from typing import Any, Final
 import websockets
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from chargebox.clock import Clock, SystemClock
 from chargebox.csms.ca import CertificateAuthority
@@ -39,9 +43,10 @@ from chargebox.csms.certificates import CertificateSigning
 from chargebox.csms.tls import client_common_name
 from chargebox.errors import ConnectionLost, UserError
 from chargebox.protocol import messages as m
+from chargebox.protocol.base import Message
+from chargebox.protocol.dialect import OCPP16, SUBPROTOCOLS, Dialect, dialect_for
 from chargebox.protocol.identity import identity_from_path
 from chargebox.rpc import Handler, Rpc, SendResult
-from chargebox.transport import SUBPROTOCOL
 
 log = logging.getLogger("chargebox.csms")
 
@@ -53,27 +58,32 @@ class CsmsEvent:
     """A CALL a charge point made, as the central system answered it."""
 
     charge_point_id: str
-    action: m.Action
-    request: m.Message
+    action: enum.StrEnum  # the Action of the session's version
+    request: Message
 
 
 @dataclass(slots=True)
 class Session:
     charge_point_id: str
-    rpc: Rpc
+    rpc: Rpc[Any]
     boots: int = 0
     security_profile: int = 0  # as the connection showed it: 3 a client certificate, 2 TLS, 1 Basic auth, 0 none
+
+    @property
+    def dialect(self) -> Dialect[Any]:
+        """The OCPP version the charge point speaks."""
+        return self.rpc.dialect
 
 
 @dataclass
 class CsmsPolicy:
     """How the central system answers; tests change it between steps."""
 
-    registration: m.RegistrationStatus = m.RegistrationStatus.ACCEPTED
+    registration: m.RegistrationStatus = m.RegistrationStatus.ACCEPTED  # 2.0.1 spells its statuses the same
     heartbeat_interval: int = 300
     password: str | None = None
     id_tag_status: m.AuthorizationStatus = m.AuthorizationStatus.ACCEPTED
-    extra_handlers: dict[m.Action, Handler] = field(default_factory=dict)
+    extra_handlers: dict[Any, Handler] = field(default_factory=dict)  # by the Action of either version
 
 
 class CentralSystem:
@@ -106,7 +116,7 @@ class CentralSystem:
                 self._serve,
                 host,
                 port,
-                subprotocols=[SUBPROTOCOL],
+                subprotocols=[Subprotocol(name) for name in SUBPROTOCOLS],
                 process_request=self._check_request,
                 compression=None,
                 ping_interval=None,
@@ -122,7 +132,7 @@ class CentralSystem:
             self._server.close()
             await self._server.wait_closed()
 
-    async def call(self, charge_point_id: str, request: m.Message, *, timeout: float = 30.0) -> SendResult[Any]:
+    async def call(self, charge_point_id: str, request: Message, *, timeout: float = 30.0) -> SendResult[Any]:
         session = self.sessions[charge_point_id]
         return await session.rpc.call(request, timeout=timeout)
 
@@ -151,9 +161,12 @@ class CentralSystem:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
         return None
 
-    def open_session(self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]]) -> Rpc:
-        """Serve a charge point over any link: frames from it go to the returned ``Rpc.receive``."""
-        rpc = Rpc(clock=self._clock, logger=log, name=charge_point_id)
+    def open_session(
+        self, charge_point_id: str, send: Callable[[bytes], Awaitable[None]], dialect: Dialect[Any] = OCPP16
+    ) -> Rpc[Any]:
+        """Serve a charge point speaking ``dialect`` over any link: frames from it go to the returned
+        ``Rpc.receive``."""
+        rpc: Rpc[Any] = Rpc(clock=self._clock, logger=log, name=charge_point_id, dialect=dialect)
         session = Session(charge_point_id, rpc)
         rpc.handlers.update(self._handlers(session))
         rpc.attach(send)
@@ -163,7 +176,7 @@ class CentralSystem:
         log.info("= %s connected", charge_point_id)
         return rpc
 
-    def close_session(self, charge_point_id: str, rpc: Rpc) -> None:
+    def close_session(self, charge_point_id: str, rpc: Rpc[Any]) -> None:
         rpc.detach()
         session = self.sessions.get(charge_point_id)
         if session is not None and session.rpc is rpc:
@@ -174,8 +187,8 @@ class CentralSystem:
 
     async def _serve(self, connection: ServerConnection) -> None:
         charge_point_id = identity_from_path(connection.request.path)[0] if connection.request else ""
-        if connection.subprotocol != SUBPROTOCOL:
-            await connection.close(1002, "ocpp1.6 required")
+        if connection.subprotocol not in SUBPROTOCOLS:  # websockets agreed to none the station offered
+            await connection.close(1002, f"one of {', '.join(SUBPROTOCOLS)} required")
             return
 
         async def send(data: bytes) -> None:
@@ -184,7 +197,7 @@ class CentralSystem:
             except websockets.ConnectionClosed as exc:
                 raise ConnectionLost(str(exc)) from exc
 
-        rpc = self.open_session(charge_point_id, send)
+        rpc = self.open_session(charge_point_id, send, dialect_for(connection.subprotocol))
         self.sessions[charge_point_id].security_profile = profile = _security_profile(connection)
         log.info("= %s is on security profile %d", charge_point_id, profile)
         self.connections[charge_point_id] = connection
@@ -204,8 +217,16 @@ class CentralSystem:
         if connection is not None:
             await connection.close()
 
-    def _handlers(self, session: Session) -> dict[m.Action, Handler]:
-        answers: dict[m.Action, Handler] = {
+    def _handlers(self, session: Session) -> dict[Any, Handler]:
+        if session.dialect is not OCPP16:
+            from chargebox.csms.v201 import answers
+
+            answers_201 = answers(self.policy, self._clock, lambda: self._booted(session))
+            return {
+                action: self._observed(session, action, self.policy.extra_handlers.get(action, answer))
+                for action, answer in answers_201.items()
+            }
+        answers_16: dict[m.Action, Handler] = {
             m.Action.BOOT_NOTIFICATION: lambda _r: self._boot(session),
             m.Action.HEARTBEAT: lambda _r: m.HeartbeatResponse(current_time=self._clock.now()),
             m.Action.AUTHORIZE: lambda _r: m.AuthorizeResponse(id_tag_info=self._id_tag_info()),
@@ -218,14 +239,14 @@ class CentralSystem:
                 session.charge_point_id, session.rpc, r
             ),
         }
-        handlers: dict[m.Action, Handler] = {}
+        handlers: dict[Any, Handler] = {}
         for action in m.CHARGE_POINT_INITIATED:
-            answer = answers.get(action) or _empty_answer(action)
+            answer = answers_16.get(action) or _empty_answer(action)
             handlers[action] = self._observed(session, action, self.policy.extra_handlers.get(action, answer))
         return handlers
 
-    def _observed(self, session: Session, action: m.Action, handler: Handler) -> Handler:
-        def observe(request: m.Message) -> Any:
+    def _observed(self, session: Session, action: enum.StrEnum, handler: Handler) -> Handler:
+        def observe(request: Message) -> Any:
             event = CsmsEvent(session.charge_point_id, action, request)
             if self.events.full():
                 self.events.get_nowait()  # the oldest unread event makes room (a ring of max_events)
@@ -236,8 +257,11 @@ class CentralSystem:
 
         return observe
 
-    def _boot(self, session: Session) -> m.BootNotificationResponse:
+    def _booted(self, session: Session) -> None:
         session.boots += 1
+
+    def _boot(self, session: Session) -> m.BootNotificationResponse:
+        self._booted(session)
         return m.BootNotificationResponse(
             status=self.policy.registration,
             current_time=self._clock.now(),

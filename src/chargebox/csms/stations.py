@@ -30,6 +30,7 @@ import msgspec
 
 from chargebox.csms.certificates import CertificateSigning
 from chargebox.csms.server import CentralSystem, Session
+from chargebox.protocol.dialect import OCPP16
 
 FRAMES_PER_STATION: Final = 50
 MAX_STATIONS: Final = 1000
@@ -79,6 +80,7 @@ class Station(msgspec.Struct, rename="camel"):
 
     id: str
     connected: bool
+    ocpp: str | None  # the version its last session spoke: "1.6" or "2.0.1"
     boots: int
     security_profile: int | None  # of the connection, while connected
     vendor: str | None
@@ -105,6 +107,7 @@ class _Record:
     id: str
     frames: deque[Frame] = field(default_factory=lambda: deque(maxlen=FRAMES_PER_STATION))
     connected: bool = False
+    ocpp: str | None = None
     boots: int = 0
     vendor: str | None = None
     model: str | None = None
@@ -180,6 +183,7 @@ class Stations:
         record = self.records.pop(charge_point_id, None) or _Record(charge_point_id)
         self.records[charge_point_id] = record  # the newest session last
         record.connected = True
+        record.ocpp = session.dialect.version
         record.pending.clear()
         forgot = False
         while len(self.records) > MAX_STATIONS:
@@ -219,7 +223,8 @@ class Stations:
     def _track(self, record: _Record, direction: str, message: list[Any]) -> None:
         """A station's CALL waits for the central system's answer; a CALLRESULT to it applies its rule."""
         kind, message_id = message[0], message[1]
-        if direction == "<" and kind == 2 and len(message) == 4 and message[2] in RULES:
+        rules = RULES if record.ocpp == OCPP16.version else {}  # 1.6's; a 2.0.1 station is listed with its frames
+        if direction == "<" and kind == 2 and len(message) == 4 and message[2] in rules:
             if isinstance(message[3], dict):
                 record.pending[message_id] = (message[2], message[3])
                 while len(record.pending) > MAX_PENDING:
@@ -228,7 +233,7 @@ class Stations:
             action, request = record.pending.pop(message_id)
             if kind == 3 and isinstance(message[2], dict):
                 with contextlib.suppress(KeyError, TypeError, ValueError):  # answered, so valid: belt and braces
-                    RULES[action](record, request, message[2])
+                    rules[action](record, request, message[2])
 
     def _changed(self, charge_point_id: str) -> None:
         for subscriber in self.subscribers:
@@ -241,6 +246,7 @@ class Stations:
         return Station(
             id=record.id,
             connected=record.connected,
+            ocpp=record.ocpp,
             boots=record.boots,
             security_profile=session.security_profile if session is not None else None,
             vendor=record.vendor,

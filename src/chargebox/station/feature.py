@@ -2,8 +2,9 @@
 
 A feature module ends with its declaration, ``FEATURE = Feature(...)``: its name and the profile that
 offers it, the service it builds, the CSMS-initiated actions that service answers, the configuration
-keys and store tables it owns, the features it needs, and how it is built. ``assemble`` walks a
-version's table (``v16/table.py``), which is also the dependency order: a feature of an offered
+keys (1.6) or device-model variables (2.0.1) and store tables it owns, the features it needs, and how it
+is built. ``assemble`` walks a version's table (``v16/table.py``, ``v201/table.py``), which is also the
+dependency order: a feature of an offered
 profile is built, with the kernel and the features it declared it needs; a feature of a profile the
 station does not offer is not built at all, so its actions are answered NotSupported (checklist 1.4),
 its keys are not served (K-4) and it takes part in nothing. That is the one policy.
@@ -16,17 +17,17 @@ points (``AuthorizationService.lists``, ``TransactionService.start_permits`` and
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from chargebox.protocol.messages import Action
 from chargebox.rpc import Handler
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.service import Service
 
-S = TypeVar("S", bound=Service)
-T = TypeVar("T", bound=Service)
+S = TypeVar("S", bound=Service[Any])
+T = TypeVar("T", bound=Service[Any])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,18 +37,22 @@ class Feature(Generic[S]):
     name: str
     profile: str  # the profile whose offer builds it (1.6: a feature profile; Security for the whitepaper's)
     service: type[S]
-    build: Callable[[Kernel, Needs], S]
-    actions: frozenset[Action] = frozenset()  # exactly the keys of the service's handlers()
-    withdraws: frozenset[Action] = frozenset()  # another feature's actions it answers NotSupported (SF-10)
-    keys: frozenset[str] = frozenset()  # the configuration keys it owns (1.6: from the catalogue)
+    build: Callable[[Kernel[Any], Needs], S]
+    # exactly the keys of the service's handlers(), in its version's Action (1.6's or 2.0.1's)
+    actions: frozenset[enum.StrEnum] = frozenset()
+    withdraws: frozenset[enum.StrEnum] = frozenset()  # another feature's actions it answers NotSupported (SF-10)
+    keys: frozenset[str] = frozenset()  # 1.6: the configuration keys it owns (from the catalogue)
+    # 2.0.1: the device-model variables it owns, one declaration each (``v201.variables.Variable``), read
+    # before anything is built: the device model holds those of the offered features
+    variables: tuple[Any, ...] = ()
     tables: frozenset[str] = frozenset()  # the store tables it owns (their module owns the migrations)
-    needs: tuple[type[Service], ...] = ()  # built before it, in the table
+    needs: tuple[type[Service[Any]], ...] = ()  # built before it, in the table
 
 
 class Needs:
     """The features built so far, as one feature's build may reach them: only those it declared."""
 
-    def __init__(self, feature: Feature[Any], built: Mapping[type[Service], Service]) -> None:
+    def __init__(self, feature: Feature[Any], built: Mapping[type[Service[Any]], Service[Any]]) -> None:
         self._feature = feature
         self._built = built
 
@@ -65,12 +70,12 @@ class Needs:
 class Assembly:
     """The features a station built, in table order, and the actions it answers NotSupported."""
 
-    built: tuple[tuple[Feature[Any], Service], ...]
-    withheld: frozenset[Action]  # of features not built, and withdrawn by one that is
-    by_service: Mapping[type[Service], Service]
+    built: tuple[tuple[Feature[Any], Service[Any]], ...]
+    withheld: frozenset[enum.StrEnum]  # of features not built, and withdrawn by one that is
+    by_service: Mapping[type[Service[Any]], Service[Any]]
 
     @property
-    def services(self) -> list[Service]:
+    def services(self) -> list[Service[Any]]:
         return [service for _feature, service in self.built]
 
     def get(self, kind: type[T]) -> T | None:
@@ -85,7 +90,7 @@ class Assembly:
             raise LookupError(f"no {kind.__name__} is built")
         return service
 
-    def handlers(self) -> Iterator[tuple[Action, Handler]]:
+    def handlers(self) -> Iterator[tuple[enum.StrEnum, Handler]]:
         """What each feature answers: the actions it declared, taken from its service's handlers()."""
         for feature, service in self.built:
             handlers = service.handlers()
@@ -93,11 +98,11 @@ class Assembly:
                 yield action, handlers[action]
 
 
-def assemble(kernel: Kernel, table: Iterable[Feature[Any]], offered: frozenset[str]) -> Assembly:
+def assemble(kernel: Kernel[Any], table: Iterable[Feature[Any]], offered: frozenset[str]) -> Assembly:
     """Build the features of the offered profiles, in table order."""
     table = tuple(table)
-    built: dict[type[Service], Service] = {}
-    pairs: list[tuple[Feature[Any], Service]] = []
+    built: dict[type[Service[Any]], Service[Any]] = {}
+    pairs: list[tuple[Feature[Any], Service[Any]]] = []
     for feature in table:
         if feature.profile in offered:
             service = feature.build(kernel, Needs(feature, built))

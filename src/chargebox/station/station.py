@@ -1,32 +1,36 @@
-"""The charge point: a kernel, and the features of the profiles it offers built from a table.
+"""The charge point: a kernel, and the features of the profiles it offers built from its version's table.
 
-``Station`` starts the kernel (``kernel/``: the store, configuration, Rpc, outbound lane, link and
-transport), then builds the features of OCPP 1.6's table (``v16/table.py``) that its profiles offer,
-registers the actions each answers (the others are answered NotSupported) and the messages each
-offers to TriggerMessage, and runs the connection. It is also what the features see of the whole
-station (``kernel.Host``): a reboot, an accepted boot, its state for a diagnostics archive.
+``Station`` speaks the OCPP version its settings name (``StationSettings.ocpp``: "1.6", the default, or
+"2.0.1"). It reads that version's ``Table`` (``station/front.py``; ``v16/table.py``, ``v201/table.py``), starts
+the kernel (``kernel/``: the store, configuration, Rpc, outbound lane, link and transport) with the version's
+configuration and ``Version``, builds the features of the table that its offer names, registers the actions
+each answers (the others are answered NotSupported) and the messages each offers to TriggerMessage, and runs
+the connection; what only the version knows of the station's life is its ``Front``. It is also what the
+features see of the whole station (``kernel.Host``): a reboot, an accepted boot, its state for a diagnostics
+archive. 2.0.1's modules are imported only by a station that speaks it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import importlib
 import logging
 from collections.abc import Awaitable
-from dataclasses import asdict
 from typing import Any, Final
 
 from chargebox.clock import Clock, SystemClock, sleep_or_wake
 from chargebox.errors import ConfigError
-from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason
+from chargebox.protocol.messages import ChargePointErrorCode, Reason
 from chargebox.redact import redact
 from chargebox.rpc import Handler
 from chargebox.station.feature import assemble
+from chargebox.station.front import VERSIONS, Outcome, Table
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.log import StationLog
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.settings import Ports as Ports
 from chargebox.station.kernel.settings import StationSettings as StationSettings
-from chargebox.station.v16 import offer as v16
 from chargebox.station.v16.authorization import AuthorizationService
 from chargebox.station.v16.boot import BootService
 from chargebox.station.v16.connectors import ConnectorsService
@@ -41,9 +45,8 @@ from chargebox.station.v16.security.get_log import GetLogService
 from chargebox.station.v16.security.signed_firmware import SignedFirmwareService
 from chargebox.station.v16.smart_charging import SmartChargingService
 from chargebox.station.v16.storage import StorageService
-from chargebox.station.v16.table import FEATURES, VERSION
-from chargebox.station.v16.transactions import Outcome, TransactionService
-from chargebox.store import Store, StoreFault
+from chargebox.station.v16.transactions import TransactionService
+from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transport import csms_url_problem
 
@@ -55,14 +58,25 @@ STOP_DELIVERY_S: Final = 5.0
 # ends of transactions included): what it still refuses then is given up on, and said.
 STOP_WAIT_S: Final = 5.0
 
+# Where each version's table lives: a 1.6 station never imports 2.0.1's messages (~70 ms, protocol/dialect.py).
+_TABLES: Final = {"1.6": "chargebox.station.v16.table", "2.0.1": "chargebox.station.v201.table"}
+
+
+def table_for(settings: StationSettings) -> Table:
+    """The table of the version the settings name; ConfigError for one chargebox does not speak."""
+    if settings.ocpp not in _TABLES:
+        raise ConfigError(f"ocpp: {settings.ocpp!r} is not an OCPP version chargebox speaks ({', '.join(VERSIONS)})")
+    table: Table = importlib.import_module(_TABLES[settings.ocpp]).TABLE
+    return table
+
 
 class Station:
     """One charge point: its kernel, its features, its connection.
 
-    The features are built from the table (``self.features``, in table order): the station registers
-    the actions each answers and the triggers each offers, resumes each after the first accepted boot
-    and resets each on a reboot. A new feature is its module, its store module, its tests and one
-    entry in ``v16/table.py``.
+    The features are built from its version's table (``self.features``, in table order): the station
+    registers the actions each answers and the triggers each offers, resumes each after the first accepted
+    boot and resets each on a reboot. A new feature is its module, its store module, its tests and one
+    entry in its version's ``table.py``.
     """
 
     def __init__(
@@ -76,28 +90,31 @@ class Station:
         problem = csms_url_problem(settings.csms_url)
         if problem is not None:  # the integrator's mistake, said in one line before anything is opened
             raise ConfigError(f"csms_url {redact(settings.csms_url)!r}: {problem}")
-        offer = v16.offer(settings)  # profiles and connectors, checked before anything is allocated for them
+        self.table = table = table_for(settings)
+        offer = table.offer(settings)  # profiles and connectors, checked before anything is allocated for them
         self.settings, self.id, self.ports, self.profiles = settings, settings.charge_point_id, ports, offer.profiles
         self.clock: Clock = clock or SystemClock()
         self.log = StationLog(logging.getLogger("chargebox.station"), self.id, self.clock)  # repeats limited
         self.store = store or Store.open(settings.data_dir, clock=self.clock)
         self.store.connectors.ensure(offer.connectors)
-        self.config = v16.configuration(offer, settings, self.store, self.log)
-        self.kernel = kernel = Kernel.start(
+        self.config = table.configuration(offer, settings, self.store, self.log)
+        self.kernel: Kernel[Any] = Kernel.start(
             settings, ports=ports, host=self, profiles=offer.profiles, connector_count=offer.connectors,
-            clock=self.clock, log=self.log, store=self.store, config=self.config, version=VERSION,
+            clock=self.clock, log=self.log, store=self.store, config=self.config, version=table.version,
             on_open=self._on_open, on_close=self._on_close,
         )  # fmt: skip
+        kernel = self.kernel
         self.rpc, self.lane, self.link, self.transport = kernel.rpc, kernel.lane, kernel.link, kernel.transport
         self.transfer, self.workspace, self.meter = kernel.transfer, kernel.workspace, kernel.meter
         self.security_events, self.clock_sync = kernel.security_events, kernel.clock_sync
-        self.features = assemble(kernel, FEATURES, kernel.profiles)
+        self.features = assemble(kernel, table.features, kernel.profiles)
         self.services = self.features.services
+        self.front = table.front(kernel, self.features)
         self._withheld = self.features.withheld  # NotSupported, whoever registers a handler for them
         for action, handler in self.features.handlers():
             self.register(action, handler)
         for service in self.services:
-            kernel.triggers.update(service.triggers(self.boot.permit_triggered))
+            kernel.triggers.update(service.triggers(self.front.permit_triggered))
         self._tasks = Tasks(self.log, "station")
         self._stopped = False
         self._stop_began: float | None = None  # monotonic: when the stop began, for STOP_WAIT_S
@@ -166,8 +183,9 @@ class Station:
     def signed_firmware(self) -> SignedFirmwareService | None:
         return self.features.get(SignedFirmwareService)
 
-    def register(self, action: Action, handler: Handler) -> None:
-        """Answer ``action`` with ``handler`` (an integrator may override any, or add a vendor one).
+    def register(self, action: enum.StrEnum, handler: Handler) -> None:
+        """Answer ``action`` (an Action of the station's version) with ``handler`` (an integrator may override
+        any, or add a vendor one).
 
         Actions of a feature profile this station does not offer stay NotSupported (checklist 1.4), as
         does UpdateFirmware where SignedUpdateFirmware is offered (SF-10).
@@ -182,16 +200,16 @@ class Station:
         transaction ends with that reason (X-8) and the link stays up for at most ``STOP_DELIVERY_S`` while the
         lane delivers what is journaled; what it cannot deliver goes after the next start (Q-1)."""
         self.kernel.clock_sync.start()  # a clock that reads before the build (no real-time clock) is set forward first
-        # X-12: before anything else, end what a power loss cut; once the StopTransactions have their places in
-        # the lane, connect: their commits may wait for a full disk, which the station must report meanwhile
+        # before anything else, end what a power loss cut (1.6: X-12); once what ends it has its places in the
+        # lane, connect: its commits may wait for a full disk, which the station must report meanwhile
         placed = asyncio.Event()
-        recovering = self._tasks.spawn(self.transactions.recover(placed=placed))
+        recovering = self._tasks.spawn(self.front.start(placed))
         waiting = asyncio.ensure_future(placed.wait())
         await asyncio.wait({recovering, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if recovering.done():
             recovering.result()  # a failure is the run's own, as it was when the recovery was awaited whole
-        self.security_events.report("StartupOfTheDevice")  # B-10
+        self.security_events.report("StartupOfTheDevice")  # B-10; A04: the same type in 2.0.1
         reason = self.settings.sigterm_reason
         if reason is None:
             await self.transport.run()
@@ -202,7 +220,7 @@ class Station:
         except asyncio.CancelledError:
             if not link.done():
                 try:
-                    await self._end_sessions(Reason(reason))
+                    await self._end_sessions(reason)
                 except Exception:  # the stop goes on: what was journaled is safe, the rest is X-12's at next start
                     self.log.exception("! stopping: the transactions could not all be ended")
             raise
@@ -214,10 +232,11 @@ class Station:
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
     async def plugged(self, connector_id: int) -> Outcome:
-        return await self.transactions.plugged(connector_id)
+        """A cable at that connector (1.6) or EVSE (2.0.1)."""
+        return await self.front.plugged(connector_id)
 
     async def unplugged(self, connector_id: int) -> None:
-        await self.transactions.unplugged(connector_id)
+        await self.front.unplugged(connector_id)
 
     async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> Outcome:
         """A card at a reader: ``connector_id`` None for the station's one reader."""
@@ -238,13 +257,11 @@ class Station:
         await self.transactions.stop_all(Reason.REBOOT)
         self.reboot()
 
-    async def _end_sessions(self, reason: Reason) -> None:
-        """A clean stop: every transaction ends with ``reason``, and its StopTransaction goes out within the bound.
+    async def _end_sessions(self, reason: str) -> None:
+        """A clean stop: every transaction ends with ``reason``, and what says so goes out within the bound.
         A store that refuses writes holds it STOP_WAIT_S at most; nothing is delivered then (a delivery is a
         write too): the restart ends what is still open (X-12)."""
-        if self.transactions.sessions:
-            self.log.info("= stopping: %d transaction(s) end with reason %s", len(self.transactions.sessions), reason)
-        if not await self._persisted(self.transactions.stop_all(reason)) or self.store.fault is not None:
+        if not await self._persisted(self.front.end_sessions(reason)) or self.store.fault is not None:
             return  # nothing can be delivered now: the delete of a delivered message is a write too
         if not await self.lane.flush(STOP_DELIVERY_S):
             self.log.warning("! stopping: %d journaled message(s) not delivered within %ss; they go after the next "
@@ -268,14 +285,13 @@ class Station:
         self.reset_all()
         if self.store.fault is None:
             await self._persisted(self.store.idle())
-        self.storage.detach()
+        self.front.detach()
         self.store.close()  # says how many writes it gives up on, if any
 
     async def _persist_for_stop(self) -> None:
-        await self.metering.persist_registers()  # a clean stop loses no Wh of a running transaction
+        await self.front.stopping()
         if (writing := self.kernel.clock_sync.remember()) is not None:
             await asyncio.wait([writing])  # a write that failed was logged: the stop goes on
-        await self.security.journaled()  # an event reported just before the stop is kept (Q-8)
 
     async def _persisted(self, writes: Awaitable[None]) -> bool:
         """Await ``writes`` while the store takes them; while it refuses them, until STOP_WAIT_S after the stop
@@ -291,21 +307,12 @@ class Station:
                 task.cancel()
                 if not self._gave_up:
                     self._gave_up = True
-                    self._log_unpersisted(self.store.fault)
+                    self.log.error("! stopping while the store cannot write (%s)", self.store.fault.problem)
+                    self.front.unpersisted()
                 return False
             await sleep_or_wake(self.clock, left if left > 0 else STOP_WAIT_S, done)
         await task
         return True
-
-    def _log_unpersisted(self, fault: StoreFault) -> None:
-        self.log.error("! stopping while the store cannot write (%s)", fault.problem)
-        for connector in self.connectors.connectors[1:]:
-            record = self.store.transactions.get(connector.transaction_ref) if connector.transaction_ref else None
-            if record is not None:
-                self.log.error("! transaction %s on connector %d: the register is at %d Wh; the store keeps %d Wh, "
-                               "what its StopTransaction will say after the restart",
-                               connector.transaction_id or "(transactionId not yet known)", connector.id,
-                               self.meter.energy_wh(connector.id), record.meter_last)  # fmt: skip
 
     def reboot(self, identity: Identity | None = None) -> None:
         """Restart the station software: runtime state reset, the link dropped, and on the next
@@ -313,14 +320,9 @@ class Station:
         self.log.info("= rebooting")
         self.security_events.report("ResetOrReboot")  # B-10
         self.reset_all()
-        for connector in self.connectors.connectors[1:]:  # the cable may still be in (the pilot says so)
-            if self.ports.ev.plugged(connector.id):
-                self.connectors.plugged(connector.id)
-        if identity is not None:
-            self.boot.identity = identity
-        # A transaction still running is cut by the restart: ended (Reboot, X-8) and its StopTransaction
-        # journaled before the new boot, never left open behind later transactions (X-12, Q-2).
-        self._tasks.spawn(self.transactions.recover(Reason.REBOOT))
+        finish = self.front.rebooting(identity)
+        if finish is not None:
+            self._tasks.spawn(finish)
         self.transport.reconnect()
 
     def reset_all(self) -> None:
@@ -331,64 +333,30 @@ class Station:
 
     def snapshot(self) -> dict[str, Any]:
         """The station as the control API shows it (``GET /api/state``)."""
-        return {
-            "id": self.id,
-            "connected": self.transport.connected,
-            "registration": self.boot.registration.value if self.boot.registration else None,
-            "firmwareStatus": self.firmware.current_status().value if self.firmware else None,
-            "firmwareProgress": self.firmware.progress.as_json() if self.firmware else None,
-            "diagnosticsStatus": self.diagnostics.current_status().value if self.diagnostics else None,
-            "queued": self.lane.pending(),
-            "deadLetters": self.store.dead_letters.count(),
-            "connectors": [
-                {
-                    "id": c.id,
-                    "status": c.status.value,
-                    "errorCode": c.error_code.value,
-                    "plugged": c.plugged,
-                    "transactionId": c.transaction_id,
-                    "meterWh": self.meter.energy_wh(c.id),
-                    "reservation": self.reservation.snapshot(c.id) if self.reservation else None,
-                    "limit": self.smart_charging.limit_json(c.id) if self.smart_charging else None,
-                }
-                for c in self.connectors.connectors[1:]
-            ],
-        }
+        return self.front.snapshot()
 
     def diagnostics_state(self) -> dict[str, Any]:
         """The station as a diagnostics archive holds it: the snapshot, the jobs, the dead letters."""
-        return {
-            **self.snapshot(),
-            "firmwareVersion": self.boot.identity.firmware_version,
-            "firmwareJob": asdict(self.store.firmware.load()),
-            "diagnosticsJob": asdict(self.store.diagnostics.load()),
-            "deadLetters": [
-                {**asdict(letter), "payload": letter.payload.decode("utf-8", "replace")}
-                for letter in self.store.dead_letters.all()
-            ],
-        }
+        return self.front.diagnostics_state()
 
     # -- connection lifecycle -----------------------------------------------------------------
 
     async def _on_open(self) -> None:
         self.link.opened()
-        self.boot.connected()
+        self.front.opened()
 
     def _on_close(self) -> None:
-        self.boot.disconnected()
-        self.connectors.offline()
+        self.front.closed()
         self.lane.close()
 
     async def accepted(self, first: bool) -> None:
         """After an accepted boot (``first``) or a reconnect after one."""
-        await self.connectors.online(after_boot=first)  # Q-5: statuses first, then the queue
-        self.lane.open()
-        self.metering.online()
+        await self.front.accepted(first)  # the statuses first, then the queue (Q-5, B04)
         if first:  # finish what a reboot or power loss interrupted (after B-4's StatusNotifications)
             for service in self.services:
                 await service.resume()
 
 
 def connector_count(settings: StationSettings) -> int:
-    """The number of connectors the settings give (``--connectors`` or NumberOfConnectors), checked."""
-    return v16.connector_count(settings)
+    """The connectors (1.6: ``--connectors`` or NumberOfConnectors) or EVSEs (2.0.1) the settings give, checked."""
+    return table_for(settings).offer(settings).connectors

@@ -5,8 +5,10 @@ read typed values and subscribe to the keys whose changes must take effect at on
 (HeartbeatInterval, WebSocketPingInterval); they can add rules of their own for a key
 (``add_rule``), as the link does for SecurityProfile. Which keys a station serves is the version's
 catalogue, filtered by what it offers (1.6: ``v16/config_keys.py``, K-4); the kernel reads only the
-keys ``KernelKeys`` names, by the names the version gives them, so 2.0.1's device model can supply
-the same values (OCPPCommCtrlr.MessageTimeout where 1.6 says MessageTimeout).
+keys ``KernelKeys`` names, by the names the version gives them, through ``KernelConfig``: the narrow
+read, subscribe and rule surface that 1.6's ``Configuration`` and 2.0.1's device model
+(``station/v201/device_model.py``) both offer, so ``kernel.config.get_int(keys.message_attempts)`` reads
+TransactionMessageAttempts on a 1.6 station and OCPPCommCtrlr.MessageAttempts[TransactionEvent] on a 2.0.1 one.
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from chargebox.errors import ConfigError
 from chargebox.log import Log
-from chargebox.protocol.messages import ConfigurationStatus
 from chargebox.store import Store
 
 _INTEGER_RE: Final = re.compile(r"^[+-]?\d{1,10}$")
@@ -40,6 +41,16 @@ class Access(enum.StrEnum):
     READ_ONLY = "R"
     READ_WRITE = "RW"
     WRITE_ONLY = "W"
+
+
+class ChangeStatus(enum.StrEnum):
+    """What became of a change of a key, spelt as 1.6's ConfigurationStatus and 2.0.1's SetVariableStatus spell
+    the same outcomes (the kernel imports neither version's messages)."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    REBOOT_REQUIRED = "RebootRequired"
+    NOT_SUPPORTED = "NotSupported"
 
 
 class Owner(enum.StrEnum):
@@ -86,7 +97,48 @@ class KernelKeys:
     message_timeout: str
 
 
-class Configuration:
+class KernelConfig(Protocol):
+    """The configuration as the kernel (the lane, the link) reads it, by the names ``KernelKeys`` gives: values
+    as OCPP strings and typed, the value a reboot-required change is waiting with, a service's own checks of a
+    new value, and the listeners told of a change. 1.6's ``Configuration`` and 2.0.1's ``DeviceModel`` offer it."""
+
+    def has(self, name: str) -> bool: ...
+
+    def get(self, name: str) -> str | None: ...
+
+    def get_int(self, name: str, default: int = 0) -> int: ...
+
+    def get_bool(self, name: str) -> bool: ...
+
+    def configured(self, name: str) -> str | None: ...
+
+    def add_rule(self, name: str, rule: Rule) -> None: ...
+
+    def subscribe(self, name: str, listener: Listener) -> None: ...
+
+    def set_internal(self, name: str, value: str) -> None: ...
+
+
+class TypedReads:
+    """A value read as what it is, on top of ``get`` (the OCPP string): the same for 1.6's keys and 2.0.1's
+    variables, whose integers, booleans and comma-separated lists are written alike."""
+
+    def get(self, name: str) -> str | None:
+        raise NotImplementedError
+
+    def get_int(self, name: str, default: int = 0) -> int:
+        value = self.get(name)
+        return int(value) if value not in (None, "") else default
+
+    def get_bool(self, name: str) -> bool:
+        return self.get(name) == "true"
+
+    def get_list(self, name: str) -> list[str]:
+        value = self.get(name)
+        return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+class Configuration(TypedReads):
     """The keys a station serves and their current values."""
 
     def __init__(
@@ -155,17 +207,6 @@ class Configuration:
     def get(self, name: str) -> str | None:
         return self._effective.get(self.key(name).name)
 
-    def get_int(self, name: str, default: int = 0) -> int:
-        value = self.get(name)
-        return int(value) if value not in (None, "") else default
-
-    def get_bool(self, name: str) -> bool:
-        return self.get(name) == "true"
-
-    def get_list(self, name: str) -> list[str]:
-        value = self.get(name)
-        return [item.strip() for item in value.split(",") if item.strip()] if value else []
-
     def configured(self, name: str) -> str | None:
         """The value as stored, including a change still waiting for a reboot."""
         return self._values.get(self.key(name).name)
@@ -191,27 +232,27 @@ class Configuration:
 
     # -- changing -----------------------------------------------------------------------------
 
-    def change(self, name: str, value: str, *, notify: bool = True) -> ConfigurationStatus:
+    def change(self, name: str, value: str, *, notify: bool = True) -> ChangeStatus:
         """ChangeConfiguration's decision (K-10..K-12); an accepted value is persisted first.
 
         With ``notify=False`` the value is in force but the subscribers hear of it only from
         ``notify(name)``: the answer to the central system goes out first (a new AuthorizationKey
         closes the connection, T-23)."""
         if not self.has(name):
-            return ConfigurationStatus.NOT_SUPPORTED  # K-10
+            return ChangeStatus.NOT_SUPPORTED  # K-10
         key = self.key(name)
         normal = self.normalise(key, value)
         if key.readonly or normal is None or not all(rule(normal) for rule in self._rules.get(key.name, ())):
-            return ConfigurationStatus.REJECTED  # K-11
+            return ChangeStatus.REJECTED  # K-11
         self._store.config.save(key.name, normal)  # K-13: journal first
         self._stored[key.name.lower()] = normal
         self._values[key.name] = normal
         if key.reboot_required:
-            return ConfigurationStatus.REBOOT_REQUIRED  # K-12: applied after the next reboot
+            return ChangeStatus.REBOOT_REQUIRED  # K-12: applied after the next reboot
         self._effective[key.name] = normal
         if notify:
             self.notify(key.name)
-        return ConfigurationStatus.ACCEPTED
+        return ChangeStatus.ACCEPTED
 
     def set_internal(self, name: str, value: str) -> None:
         """A value the stack itself sets (HeartbeatInterval from BootNotification, B-4)."""

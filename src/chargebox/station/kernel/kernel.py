@@ -4,21 +4,23 @@ A station's settings, ports, clock and log; its store and configuration; the Rpc
 and the link with its transport; the file transfers and their workspace; the guarded meter; the door
 for security events; the registry of what TriggerMessage may ask for. Nothing here knows a feature:
 a feature reaches the kernel through the ``Kernel`` its build is given, and the station (``Host``)
-through it. Which OCPP version the station speaks is the ``Version`` it is started with.
+through it. Which OCPP version the station speaks is the ``Version`` it is started with; its configuration is
+the version's (1.6: ``Configuration``; 2.0.1: the device model), which the kernel reads only as ``KernelConfig``:
+a bare ``Kernel`` in a type hint is a 1.6 station's, a 2.0.1 feature's build takes a ``Kernel[DeviceModel]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol
 
 from chargebox.clock import Clock
 from chargebox.errors import ConfigError
 from chargebox.log import Log
 from chargebox.rpc import Rpc
 from chargebox.station.kernel.clock_sync import ClockSync
-from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.config import Configuration, KernelConfig
 from chargebox.station.kernel.events import SecurityEvents
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.link import LinkService
@@ -30,13 +32,23 @@ from chargebox.store import Store
 from chargebox.transfer import Transfer, Workspace
 from chargebox.transport import Transport
 
-# The store tables the kernel owns: the configuration and the station's own state, the connectors'
-# persisted facts (availability, meter registers), the journal (the outbox, its dead letters, the
-# transactions its messages belong to and their samples) and the TLS material the link reads. Every
-# other table is a feature's (its FEATURE.tables).
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    # PEP 696: a bare Kernel is a 1.6 station's, whose features read the whole Configuration.
+    C = TypeVar("C", bound=KernelConfig, default=Configuration)
+else:
+    from typing import TypeVar
+
+    C = TypeVar("C", bound=KernelConfig)
+
+# The store tables the kernel owns: the configuration of either version (1.6's keys, 2.0.1's device model: what the
+# kernel reads through KernelConfig) and the station's own state, the connectors' persisted facts (availability,
+# meter registers), the journal (the outbox, its dead letters, the transactions its messages belong to and their
+# samples) and the TLS material the link reads. Every other table is a feature's (its FEATURE.tables).
 TABLES: Final = frozenset(
-    {"config", "station_state", "connectors", "outbox", "dead_letters", "transactions", "tx_samples", "certificates",
-     "private_keys"}
+    {"config", "device_model", "station_state", "connectors", "outbox", "dead_letters", "transactions",
+     "tx_samples", "certificates", "private_keys"}
 )  # fmt: skip
 
 
@@ -57,20 +69,20 @@ class Host(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Kernel:
+class Kernel(Generic[C]):
     """One station's kernel (``Kernel.start``)."""
 
     settings: StationSettings
     ports: Ports
     host: Host
-    profiles: frozenset[str]  # what the station offers (1.6: its feature profiles)
-    connector_count: int
+    profiles: frozenset[str]  # what the station offers (1.6: its feature profiles; 2.0.1: its functional blocks)
+    connector_count: int  # 1.6: its connectors; 2.0.1: its EVSEs
     clock: Clock
     log: Log
     store: Store
-    config: Configuration
+    config: C
     version: Version
-    rpc: Rpc
+    rpc: Rpc[Any]
     lane: Lane
     link: LinkService
     transport: Transport
@@ -93,13 +105,13 @@ class Kernel:
         clock: Clock,
         log: Log,
         store: Store,
-        config: Configuration,
+        config: C,
         version: Version,
         on_open: Callable[[], Awaitable[None]],
         on_close: Callable[[], None],
-    ) -> Kernel:
+    ) -> Kernel[C]:
         """Build the kernel; ConfigError if the link cannot start (its profile, URL and TLS files)."""
-        rpc = Rpc(clock=clock, logger=log, name=settings.charge_point_id)
+        rpc: Rpc[Any] = Rpc(clock=clock, logger=log, name=settings.charge_point_id, dialect=version.dialect)
         security_events = SecurityEvents()
         link = LinkService(
             config=config,

@@ -48,9 +48,9 @@ import msgspec
 from chargebox.clock import Clock, TimerHandle, sleep_or_wake
 from chargebox.errors import LocalProtocolError
 from chargebox.log import Log
-from chargebox.protocol.messages import Message
+from chargebox.protocol.base import Message
 from chargebox.rpc import OnResult, Rpc, SendOutcome, SendResult
-from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.config import KernelConfig
 from chargebox.station.kernel.version import Version
 from chargebox.store import Op, OutboxItem, Store
 from chargebox.tasks import Tasks
@@ -103,10 +103,10 @@ class Lane:
     def __init__(
         self,
         *,
-        rpc: Rpc,
+        rpc: Rpc[Any],
         store: Store,
         clock: Clock,
-        config: Configuration,
+        config: KernelConfig,
         version: Version,
         log: Log,
     ) -> None:
@@ -501,7 +501,7 @@ class Lane:
 
     def _request(self, item: OutboxItem) -> Message:
         request = msgspec.json.decode(item.payload, type=self._version.requests[item.action])
-        if item.tx_ref is not None and hasattr(request, "transaction_id"):
+        if self._version.csms_transaction_ids and item.tx_ref is not None and hasattr(request, "transaction_id"):
             transaction_id = self._transaction_ids.get(item.tx_ref)
             if transaction_id is None:  # answered before a restart: it is in the transactions table
                 record = self._store.transactions.get(item.tx_ref)

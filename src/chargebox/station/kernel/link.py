@@ -16,20 +16,26 @@ If the new profile has not connected within ``TlsSettings.fallback_seconds`` (12
 the previous one (TC_083_CS's SHOULD), says so in the log and raises the security event
 ReconfigurationOfSecurityParameters. The trial is not persisted: a reboot during it keeps the new
 profile.
+
+Where each attempt goes may be chosen by the version instead (``use(endpoints)``): 2.0.1's network connection
+profiles (B09, B10) give the URL and security profile of each attempt, are told each failure (so they move to
+the next profile after NetworkProfileConnectionAttempts) and each success, and change the security profile by
+connecting with a higher one (A05), never by a reconnect on a changed key.
 """
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from chargebox.clock import Clock
 from chargebox.log import Log
 from chargebox.redact import redact
 from chargebox.rpc import Rpc
-from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.config import KernelConfig
 from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
@@ -44,13 +50,38 @@ RECONNECT_GRACE: Final = 0.5  # seconds between the answer that changed the cred
 RECONFIGURATION: Final = "ReconfigurationOfSecurityParameters"
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where one connection attempt goes and how it authenticates."""
+
+    csms_url: str
+    security_profile: int
+    name: str  # how the log names it ("network profile 1")
+
+
+class Endpoints(Protocol):
+    """Who chooses each connection attempt's endpoint (2.0.1: the network connection profiles, B10)."""
+
+    def current(self) -> Endpoint:
+        """The endpoint of the next attempt."""
+        ...
+
+    def failed(self) -> None:
+        """An attempt on the current endpoint failed."""
+        ...
+
+    def connected(self) -> None:
+        """An attempt on the current endpoint connected."""
+        ...
+
+
 class LinkService(Service):
     def __init__(
         self,
         *,
-        config: Configuration,
+        config: KernelConfig,
         version: Version,
-        rpc: Rpc,
+        rpc: Rpc[Any],
         clock: Clock,
         csms_url: str,
         charge_point_id: str,
@@ -79,6 +110,7 @@ class LinkService(Service):
         self._trial: int | None = None  # the profile to fall back to while a raised one is tried
         self._profile = config.get_int(self._keys.security_profile)
         self._file_credentials: tuple[str, str] | None = None
+        self._endpoints: Endpoints | None = None
         self.transport: Transport | None = None
         config.add_rule(self._keys.authorization_key, _valid_authorization_key)
         config.add_rule(self._keys.security_profile, self._may_raise_profile)
@@ -121,19 +153,36 @@ class LinkService(Service):
                 return str(exc)
         return None
 
+    def use(self, endpoints: Endpoints) -> None:
+        """From now on ``endpoints`` chooses where each attempt goes (2.0.1's network connection profiles)."""
+        self._endpoints = endpoints
+
+    def can_use(self, profile: int) -> bool:
+        """T-43, A05.FR.02, A05.FR.03: the credentials a security profile needs are in place (a password for 1
+        and 2, a central system root for 2 and 3, a station certificate for 3)."""
+        if profile not in SUPPORTED_PROFILES:
+            return False
+        if profile in (1, 2) and not self._config.configured(self._keys.authorization_key):
+            return False
+        if profile >= 2 and not self._has_root():
+            return False
+        return not (profile == 3 and self._client_credentials() is None)
+
     def settings(self) -> LinkSettings:
-        """Read before every connection attempt, so new credentials apply to the next one."""
-        profile = self._config.get_int(self._keys.security_profile)
+        """Read before every connection attempt, so new credentials (or a new endpoint) apply to the next one."""
+        endpoint = self._endpoints.current() if self._endpoints is not None else None
+        profile = endpoint.security_profile if endpoint else self._config.get_int(self._keys.security_profile)
+        csms_url = endpoint.csms_url if endpoint else self._csms_url
         context, problem = None, None
         if profile >= 2:
             try:
                 context = self._context(profile)
             except TlsUnavailable as exc:
                 problem = str(exc)  # no connection rather than an unverified one (T-44)
-        elif urlsplit(self._csms_url).scheme.lower() == "wss":
+        elif urlsplit(csms_url).scheme.lower() == "wss":
             problem = f"wss:// needs security profile 2 or 3, not {profile}"
         return LinkSettings(
-            csms_url=self._url(profile),
+            csms_url=self._url(csms_url, profile),
             charge_point_id=self._charge_point_id,
             subprotocol=self._subprotocol,
             security_profile=profile,
@@ -150,12 +199,16 @@ class LinkService(Service):
         event = security_event_of(exc)
         if event is not None:
             self._security_event(event, redact(str(exc))[:255])
+        if self._endpoints is not None:
+            self._endpoints.failed()
 
     def opened(self) -> None:
-        """A connection opened: a raised SecurityProfile on trial has proven itself."""
+        """A connection opened: a raised SecurityProfile on trial has proven itself, and so has the endpoint."""
         if self._trial is not None:
             self._log.info("= security profile %d connected", self._profile)
         self._trial = None
+        if self._endpoints is not None:
+            self._endpoints.connected()
 
     def reset(self) -> None:
         self._tasks.cancel()
@@ -163,10 +216,10 @@ class LinkService(Service):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _url(self, profile: int) -> str:
-        if profile >= 2 and urlsplit(self._csms_url).scheme.lower() == "ws":
-            return "wss" + self._csms_url[2:]
-        return self._csms_url
+    def _url(self, csms_url: str, profile: int) -> str:
+        if profile >= 2 and urlsplit(csms_url).scheme.lower() == "ws":
+            return "wss" + csms_url[2:]
+        return csms_url
 
     def _has_root(self) -> bool:
         return bool(self._roots()) or self._tls.ca_file is not None
@@ -186,18 +239,12 @@ class LinkService(Service):
 
     def _may_raise_profile(self, value: str) -> bool:
         """T-43: only upwards, and only to a profile whose credentials are in place."""
-        new, current = int(value), self._config.get_int(self._keys.security_profile)
-        if new <= current or new not in SUPPORTED_PROFILES:
-            return False
-        if new in (1, 2) and not self._config.configured(self._keys.authorization_key):
-            return False
-        if new >= 2 and not self._has_root():
-            return False
-        return not (new == 3 and self._client_credentials() is None)
+        new = int(value)
+        return new > self._config.get_int(self._keys.security_profile) and self.can_use(new)
 
     def _profile_changed(self, value: str) -> None:
         previous, self._profile = self._profile, int(value)
-        if self._profile <= previous:  # the fallback itself
+        if self._profile <= previous or self._endpoints is not None:  # the fallback itself; or A05.FR.06, done
             return
         self._trial = previous
         self._reconnect(f"security profile {self._profile}")

@@ -14,8 +14,8 @@ from typing import Protocol
 
 from chargebox import hal
 from chargebox.errors import HardwareError
+from chargebox.hal import Measurand, MeterValuesUnitOfMeasure
 from chargebox.log import Log
-from chargebox.protocol.messages import Measurand, MeterValuesUnitOfMeasure
 
 FAILURE_INFO = "meter cannot be read"
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Generic
 
-from chargebox.protocol.messages import Action
+from chargebox.protocol.dialect import A
 from chargebox.rpc import Handler
 
-Permit = Callable[[Action], None]  # B-5: lets one triggered CALL through while Pending
+# B-5 (1.6), B02.FR.02 (2.0.1): lets one triggered CALL of that action through while Pending
+Permit = Callable[[Any], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +40,13 @@ class Trigger:
 Triggers = dict[str, Trigger]
 
 
-class Service:
-    """Base of the station's services; every method has a do-nothing default."""
+class Service(Generic[A]):
+    """Base of the station's services; every method has a do-nothing default.
 
-    def handlers(self) -> Mapping[Action, Handler]:
+    Generic in the Action enum of the version the service speaks: a bare ``Service`` is a 1.6 one, a 2.0.1
+    service is a ``Service[v201.Action]``."""
+
+    def handlers(self) -> Mapping[A, Handler]:
         """The CSMS-initiated actions this service answers."""
         return {}
 

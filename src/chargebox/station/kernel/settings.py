@@ -7,7 +7,7 @@ options. All three are importable from ``chargebox`` (``docs/howto/integrate.md`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +51,13 @@ class StationSettings:
     charge_point_id: str
     csms_url: str
     identity: Identity = field(default_factory=lambda: Identity(vendor="chargebox", model="Simulator"))
-    connectors: int | None = None
+    ocpp: str = "1.6"  # the OCPP version the station speaks: "1.6" or "2.0.1" (station/front.py VERSIONS)
+    connectors: int | None = None  # 1.6: connectors; 2.0.1: EVSEs of one connector each
     data_dir: Path | None = None
     password: str | None = None
-    ocpp_config: Mapping[str, object] = field(default_factory=dict)
+    # What the station starts with: 1.6, configuration key -> value; 2.0.1, a list of device-model entries
+    # shaped like SetVariables data ({"component": {...}, "variable": {...}, "attributeType"?, "value"})
+    ocpp_config: Mapping[str, object] | Sequence[Mapping[str, object]] = field(default_factory=dict)
     ocpp_config_source: str = "ocpp config"
     fixed_cable: bool = False
     compression: bool = False

@@ -1,19 +1,24 @@
 """What the kernel knows of the OCPP version a station speaks, and no more.
 
-The lane journals, coalesces and sends typed CALLs without knowing which version's they are: it needs
-the request type of an action (to decode a journaled payload back into it), the action of a request,
-and which of two waiting messages makes the other stale. The link asks for the version's WebSocket
-subprotocol (T-4), reads the kernel's configuration by the version's key names (``KernelKeys``) and
-trusts the roots stored under the version's name for them.
-Each version gives one ``Version`` (1.6: ``v16/table.py``).
+A ``Version`` carries the version's ``Dialect`` (``chargebox.protocol.dialect``): the Rpc and its Connection
+speak it, the link asks for its WebSocket subprotocol (T-4) and the lane decodes a journaled payload into its
+request type and names a request by its action. Beside the dialect, what only the station knows: which of two
+waiting messages makes the other stale, the names under which the version keeps the configuration the kernel
+reads (``KernelKeys``), under which certificate type it stores the central system's TLS roots, and whether a
+journaled message carries an id the central system gave (1.6's transactionId) that the lane fills in when it
+sends it. Each version gives one ``Version`` (1.6: ``v16/table.py``, 2.0.1: ``v201/table.py``), so the
+kernel imports the message types of neither.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from chargebox.protocol.messages import Action, Message
+from chargebox.protocol.base import Message
+from chargebox.protocol.dialect import Dialect
 from chargebox.station.kernel.config import KernelKeys
 
 
@@ -21,11 +26,27 @@ from chargebox.station.kernel.config import KernelKeys
 class Version:
     """One OCPP version as the kernel sees it."""
 
-    subprotocol: str  # the WebSocket subprotocol the link asks for and requires (T-4)
-    requests: Mapping[str, type[Message]]  # an action's request type: a journaled payload is decoded into it
-    actions: Mapping[type[Message], Action]  # a request's action
+    dialect: Dialect[Any]  # the messages, who sends which, the subprotocol, the CALLERROR rules
     # Past the lane's bound, ``supersedes(new, waiting)`` says the new message makes the waiting one stale
-    # (1.6: a connector's StatusNotification replaces the one of the same connector still waiting).
+    # (a connector's StatusNotification replaces the one of the same connector still waiting).
     supersedes: Callable[[Message, Message], bool]
     keys: KernelKeys  # the configuration the kernel reads, by this version's names
     csms_root: str  # the certificate type under which the central system's TLS roots are stored (T-44)
+    # 1.6: a journaled message of a transaction carries the central system's transactionId, known only once its
+    # StartTransaction is answered, so the lane fills it in when it sends (X-4); 2.0.1's transactionId is the
+    # station's own, journaled as it is sent.
+    csms_transaction_ids: bool = False
+    requests: Mapping[str, type[Message]] = field(init=False)  # by action name: a journaled payload decodes into it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requests", {action.value: kind for action, kind in self.dialect.requests.items()})
+
+    @property
+    def subprotocol(self) -> str:
+        """The WebSocket subprotocol the link asks for and requires (T-4)."""
+        return self.dialect.subprotocol
+
+    @property
+    def actions(self) -> Mapping[type[Message], enum.StrEnum]:
+        """A request's action."""
+        return self.dialect.action_of_request

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from chargebox.clock import Clock, sleep_or_wake
+from chargebox.clock import Clock
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -27,6 +27,7 @@ from chargebox.protocol.messages import (
 from chargebox.rpc import Rpc, SendResult
 from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
+from chargebox.station.kernel.heartbeat import keep_alive
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger, Triggers
@@ -174,24 +175,9 @@ class BootService(Service):
                 await self._clock.sleep(wait)  # B-5: answer calls meanwhile, send none
 
     async def _heartbeat(self) -> None:
-        """B-7: a Heartbeat after HeartbeatInterval seconds without any other CALL of ours, counted
-        from this connection's start at the earliest (after a reconnect the queue goes first, Q-5)."""
-        connected_at = self._clock.monotonic()
-        while True:
-            self._interval_changed.clear()
-            interval = self._config.get_int("HeartbeatInterval")
-            if interval <= 0:
-                await self._interval_changed.wait()
-                continue
-            due = max(self._rpc.last_sent_at, connected_at) + interval
-            delay = due - self._clock.monotonic()
-            if delay > 0:
-                await sleep_or_wake(self._clock, delay, self._interval_changed)
-                continue
-            await self.send_heartbeat()
-            if self._rpc.last_sent_at + interval <= self._clock.monotonic():
-                # Not sent (offline, or no answer): try again after a full interval.
-                await sleep_or_wake(self._clock, interval, self._interval_changed)
+        """B-7: a Heartbeat after HeartbeatInterval seconds without another CALL."""
+        await keep_alive(clock=self._clock, rpc=self._rpc, interval=lambda: self._config.get_int("HeartbeatInterval"),
+                         changed=self._interval_changed, send=lambda: self.send_heartbeat())  # fmt: skip
 
 
 def boot_notification(identity: Identity) -> BootNotificationRequest:

@@ -68,7 +68,7 @@ class ConfigurationService(Service):
         self, request: ChangeConfigurationRequest
     ) -> ChangeConfigurationResponse | Reply[ChangeConfigurationResponse]:
         config = self._config
-        status = config.change(request.key, request.value, notify=False)
+        status = ConfigurationStatus(config.change(request.key, request.value, notify=False))
         if config.has(request.key) and config.key(request.key).access is Access.WRITE_ONLY:
             self._log.info("= %s changed: %s (value not logged)", request.key, status)
         else:

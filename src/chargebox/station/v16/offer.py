@@ -72,6 +72,8 @@ def configuration(
 
 
 def _template(settings: StationSettings) -> dict[str, object]:
+    if not isinstance(settings.ocpp_config, Mapping):
+        raise ConfigError(f"{settings.ocpp_config_source}: a 1.6 station's configuration is an object of key -> value")
     template = dict(settings.ocpp_config)
     if settings.password is not None:
         template.setdefault("AuthorizationKey", settings.password)

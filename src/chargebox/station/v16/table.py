@@ -3,16 +3,17 @@
 ``FEATURES`` is the order the station builds its features in, which is also their dependency order:
 a feature needs only what comes before it (``tests/station/test_features.py`` checks it, with the
 declarations against the services). Adding a feature is its module (its ``FEATURE``), its store
-module, its tests and one entry here.
+module, its tests and one entry here. ``TABLE`` is what ``Station`` builds a 1.6 station from.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from chargebox.protocol.connection import ACTION_OF_REQUEST
-from chargebox.protocol.messages import REQUESTS, Message, StatusNotificationRequest
+from chargebox.protocol.dialect import OCPP16
+from chargebox.protocol.messages import Message, StatusNotificationRequest
 from chargebox.station import feature
+from chargebox.station.front import Table
 from chargebox.station.kernel.version import Version
 from chargebox.station.v16 import (
     authorization,
@@ -32,7 +33,9 @@ from chargebox.station.v16 import (
     transactions,
     trigger,
 )
+from chargebox.station.v16 import offer as v16_offer
 from chargebox.station.v16.config_keys import KERNEL_KEYS
+from chargebox.station.v16.front import Front16
 from chargebox.station.v16.security import certificates, events, extended_trigger, get_log, signed_firmware
 
 FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
@@ -77,10 +80,17 @@ def _same_connector_status(new: Message, waiting: Message) -> bool:
 
 
 VERSION: Final = Version(
-    subprotocol="ocpp1.6",
-    requests={action.value: kind for action, kind in REQUESTS.items()},
-    actions=ACTION_OF_REQUEST,
+    dialect=OCPP16,
     supersedes=_same_connector_status,
     keys=KERNEL_KEYS,
     csms_root=certificates.CENTRAL_SYSTEM_ROOT,
+    csms_transaction_ids=True,  # X-4: a transaction's messages carry the id its StartTransaction.conf gave
+)
+
+TABLE: Final = Table(
+    version=VERSION,
+    features=FEATURES,
+    offer=v16_offer.offer,
+    configuration=v16_offer.configuration,
+    front=Front16,
 )

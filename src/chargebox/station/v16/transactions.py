@@ -46,6 +46,7 @@ from chargebox.protocol.messages import (
 )
 from chargebox.rpc import Handler, Reply
 from chargebox.station.feature import Feature, Needs
+from chargebox.station.front import Outcome as Outcome  # where the sim and the control API have found it
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import UNDELIVERABLE, Lane, encode
@@ -92,16 +93,6 @@ class Energy(Protocol):
     def accepts_remote_profile(self, profile: ChargingProfile) -> bool:
         """C-20: may a RemoteStartTransaction carry this chargingProfile?"""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a cable or a card did, told to whoever caused it (the control API answers it, so a person
-    sees why nothing started): ``result`` is started, stopped, released, resumed, waiting or refused."""
-
-    result: str
-    connector_id: int | None = None
-    reason: str | None = None
 
 
 @dataclass(slots=True)

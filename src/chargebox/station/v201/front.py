@@ -1,0 +1,104 @@
+"""The station's life as OCPP 2.0.1 lives it (``station/front.py``'s ``Front``), over the 2.0.1 features built.
+
+A connection boots (B01) or, after an accepted boot, picks up without one (Part 4 5.3); an accepted boot sends
+every connector's status before the queue (B01.FR.05, B04); a reboot puts in force what waited for it (a
+NetworkConfigurationPriority set with RebootRequired), starts again from the first network profile (B10.FR.04)
+and keeps a cable that is still in. What the later blocks add (transactions ended by a clean stop or recovered
+after a power cut) joins here as they are built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chargebox.protocol.v201 import messages as m
+from chargebox.station.feature import Assembly
+from chargebox.station.front import Outcome
+from chargebox.station.kernel.kernel import Kernel
+from chargebox.station.kernel.settings import Identity
+from chargebox.station.v201.boot import BootService
+from chargebox.station.v201.device_model import DeviceModel
+from chargebox.station.v201.evses import EvsesService
+from chargebox.station.v201.network import NetworkService
+
+
+class Front201:
+    """OCPP 2.0.1's side of the station's life."""
+
+    def __init__(self, kernel: Kernel[DeviceModel], features: Assembly) -> None:
+        self._kernel = kernel
+        self._boot = features.need(BootService)
+        self._evses = features.need(EvsesService)
+        self._network = features.need(NetworkService)
+
+    async def start(self, placed: asyncio.Event) -> None:
+        """Nothing of the blocks built so far is cut by a power loss: there is nothing to end before connecting."""
+        placed.set()
+
+    def opened(self) -> None:
+        self._boot.connected()
+
+    def closed(self) -> None:
+        self._boot.disconnected()
+        self._evses.offline()
+
+    async def accepted(self, first: bool) -> None:
+        await self._evses.online(after_boot=first)  # B01.FR.05, B04: the statuses first, then the queue
+        self._kernel.lane.open()
+
+    async def end_sessions(self, reason: str) -> None:
+        """No block built so far runs a session a clean stop must end."""
+
+    async def stopping(self) -> None:
+        """No block built so far holds what a clean stop must write first."""
+
+    def unpersisted(self) -> None:
+        """No block built so far keeps a register the store may lose."""
+
+    def detach(self) -> None:
+        """No block built so far follows the store."""
+
+    def rebooting(self, identity: Identity | None) -> None:
+        self._kernel.config.reboot()  # what waited for a reboot is in force now (B10.FR.01)
+        self._network.restart()  # B10.FR.04: the first profile of NetworkConfigurationPriority first
+        ports = self._kernel.ports
+        for evse, _connectors in self._evses.connectors_by_evse():  # the cable may still be in (the pilot says so)
+            if ports.ev.plugged(evse):
+                self._evses.plugged(evse)
+        if identity is not None:
+            self._boot.identity = identity
+
+    def permit_triggered(self, action: m.Action) -> None:
+        self._boot.permit(action)
+
+    async def plugged(self, connector_id: int) -> Outcome:
+        """A cable at EVSE ``connector_id``: its connector is Occupied (G01)."""
+        self._evses.plugged(connector_id)
+        return Outcome("waiting", connector_id, "Occupied")
+
+    async def unplugged(self, connector_id: int) -> None:
+        self._evses.unplugged(connector_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        kernel = self._kernel
+        return {
+            "id": kernel.settings.charge_point_id,
+            "ocpp": "2.0.1",
+            "connected": kernel.transport.connected,
+            "registration": self._boot.registration.value if self._boot.registration else None,
+            "queued": kernel.lane.pending(),
+            "deadLetters": kernel.store.dead_letters.count(),
+            "connectors": [  # as the control API and the dashboard count them: one per EVSE
+                {
+                    "id": evse,
+                    "status": self._evses.evse_status(evse).value,
+                    "plugged": any(self._evses.status(evse, c) is m.ConnectorStatusEnumType.OCCUPIED for c in cs),
+                    "meterWh": kernel.meter.energy_wh(evse),
+                }
+                for evse, cs in self._evses.connectors_by_evse()
+            ],
+        }
+
+    def diagnostics_state(self) -> dict[str, Any]:
+        return {**self.snapshot(), "firmwareVersion": self._boot.identity.firmware_version}

@@ -1,0 +1,101 @@
+"""What an OCPP 2.0.1 station offers, read from its settings before anything is opened.
+
+Its functional blocks (Part 2's A to P: each 2.0.1 feature names its block as its ``profile``), its EVSEs
+(``--connectors N``: N EVSEs of one connector each, the EVSE ids 1 to N), and the device-model entries it starts
+with (``--ocpp-config``: a list shaped like SetVariables data). A setting the station cannot honour is a
+``ConfigError``, one line, before a store row or a task exists.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from chargebox.errors import ConfigError
+from chargebox.station.kernel.settings import StationSettings
+
+
+class Block(enum.StrEnum):
+    """Part 2's functional blocks, as a 2.0.1 feature's ``Feature.profile``."""
+
+    SECURITY = "Security"  # A
+    PROVISIONING = "Provisioning"  # B
+    AUTHORIZATION = "Authorization"  # C
+    LOCAL_AUTHORIZATION_LIST = "LocalAuthorizationListManagement"  # D
+    TRANSACTIONS = "Transactions"  # E
+    REMOTE_CONTROL = "RemoteControl"  # F
+    AVAILABILITY = "Availability"  # G
+    RESERVATION = "Reservation"  # H
+    TARIFF_AND_COST = "TariffAndCost"  # I
+    METER_VALUES = "MeterValues"  # J
+    SMART_CHARGING = "SmartCharging"  # K
+    FIRMWARE_MANAGEMENT = "FirmwareManagement"  # L
+    CERTIFICATE_MANAGEMENT = "ISO15118CertificateManagement"  # M
+    DIAGNOSTICS = "Diagnostics"  # N
+    DISPLAY_MESSAGE = "DisplayMessage"  # O
+    DATA_TRANSFER = "DataTransfer"  # P
+
+
+# The blocks of the Core certification profile (Part 5 table 1; of K only TC_K_38_CS, which a station without
+# smart charging passes): every 2.0.1 station offers them. An optional block (D, H, I, K, O) is offered when a
+# later feature table says how a station chooses it.
+CORE: Final = frozenset(
+    {Block.SECURITY, Block.PROVISIONING, Block.AUTHORIZATION, Block.TRANSACTIONS, Block.REMOTE_CONTROL,
+     Block.AVAILABILITY, Block.METER_VALUES, Block.FIRMWARE_MANAGEMENT, Block.CERTIFICATE_MANAGEMENT,
+     Block.DIAGNOSTICS, Block.DATA_TRANSFER}
+)  # fmt: skip
+# EVSEs: each costs device-model instances, rows, timers and tasks from the start, so an absurd count is refused.
+MAX_EVSES: Final = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """The blocks and EVSEs of a 2.0.1 station, and the device-model entries it starts with."""
+
+    profiles: frozenset[str]
+    evses: tuple[int, ...]  # the connectors of each EVSE, EVSE 1 first
+    entries: tuple[Mapping[str, object], ...]
+
+    @property
+    def connectors(self) -> int:
+        """The EVSEs: what the kernel counts (``Kernel.connector_count``) and the hardware ports index."""
+        return len(self.evses)
+
+
+def offer(settings: StationSettings) -> Offer:
+    """The station's offer; ConfigError if the settings cannot be honoured."""
+    if settings.connectors is not None and not 1 <= settings.connectors <= MAX_EVSES:
+        raise ConfigError(f"connectors: {settings.connectors} is not 1 to {MAX_EVSES} EVSEs")
+    entries = settings.ocpp_config
+    if isinstance(entries, Mapping):
+        if entries:
+            raise ConfigError(
+                f"{settings.ocpp_config_source}: a 2.0.1 station's configuration is a list of device-model entries "
+                '({"component": {"name": ...}, "variable": {"name": ...}, "value": ...}), not an object of keys'
+            )
+        entries = ()
+    if isinstance(entries, str | bytes) or not all(isinstance(entry, Mapping) for entry in entries):
+        raise ConfigError(f"{settings.ocpp_config_source}: each device-model entry must be an object")
+    return Offer(profiles=CORE, evses=(1,) * (settings.connectors or 1), entries=tuple(entries))
+
+
+def security_profile(settings: StationSettings) -> int:
+    """The security profile the settings ask for: ``--security-profile``, else 1 with a password, else 0."""
+    if settings.tls.security_profile is not None:
+        return settings.tls.security_profile
+    return 1 if settings.password is not None else 0
+
+
+def seeds(settings: StationSettings) -> Sequence[Mapping[str, object]]:
+    """What the command line (or the station file) seeds beside ``--ocpp-config``: the password
+    (A01.FR.01: kept in BasicAuthPassword) and the security profile it connects with at first start."""
+    seeded: list[Mapping[str, object]] = [_entry("SecurityCtrlr", "SecurityProfile", str(security_profile(settings)))]
+    if settings.password is not None:
+        seeded.append(_entry("SecurityCtrlr", "BasicAuthPassword", settings.password))
+    return seeded
+
+
+def _entry(component: str, variable: str, value: str) -> Mapping[str, object]:
+    return {"component": {"name": component}, "variable": {"name": variable}, "value": value}
