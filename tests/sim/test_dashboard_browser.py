@@ -8,6 +8,7 @@ by server-sent events. Each test writes a screenshot for a person to look at (it
 from __future__ import annotations
 
 import asyncio
+import re
 import contextlib
 import logging
 import os
@@ -180,6 +181,7 @@ async def test_csms_page_sends_a_call_and_shows_the_answer(csms_page: CsmsPage, 
     await async_api.expect(page.locator('[data-station="CP-9"]')).to_contain_text("BootNotification")
     await async_api.expect(page.locator("#station")).to_have_value("CP-9")
     await page.select_option("#action", "ChangeConfiguration")
+    await async_api.expect(page.locator("#payload")).to_have_value(re.compile(r'"key"'))  # its template came
     await page.fill("#payload", '{"key": "MeterValueSampleInterval", "value": "23"}')
     await page.get_by_role("button", name="Send").click()
     await async_api.expect(page.locator("#answer")).to_contain_text('"status": "Accepted"')
