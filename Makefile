@@ -30,8 +30,12 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# The schema property tests (tests/protocol: some 4,000 hypothesis cases) run in workers of their own: once, in
+# CI, a worker that had run two thousand other tests first raised RecursionError inside hypothesis and every later
+# case of that worker failed with it (not reproduced here, with or without CI's hypothesis profile).
 unit:
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 2 tests/protocol
+	$(BIN)/pytest -n 2 tests --ignore=tests/protocol
 
 # The bench measures uvloop too (the optional `fast` extra), beside plain asyncio.
 bench: install-dev
