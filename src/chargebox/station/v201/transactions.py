@@ -136,6 +136,7 @@ class EvseState:
     remote_start_id: int | None = None
     suspended: bool = False  # the central system refused the idToken and StopTxOnInvalidId is false
     cable_spent: bool = False  # a transaction ended with this cable in: the cable alone starts no other
+    closed: bool = False  # the contactor is closed
     tx: Tx | None = None
     timeout: TimerHandle | None = None
     sampler: asyncio.Future[Any] | None = None
@@ -514,11 +515,11 @@ class TransactionService(Service[m.Action]):
             await self._changed(evse, Trigger.DEAUTHORIZED)
 
     async def _power_path(self, evse: int, closed: bool) -> None:
+        """The contactor follows PowerPathClosed: switched only when that changes."""
         here = self._state[evse]
-        if closed:
-            await self._ports.contactor.close(evse)
-        elif here.tx is not None or here.token is not None or not here.plugged:
-            await self._ports.contactor.open(evse)
+        if closed != here.closed:
+            here.closed = closed
+            await (self._ports.contactor.close(evse) if closed else self._ports.contactor.open(evse))
 
     def _conditions(self, here: EvseState) -> set[str]:
         met = set()
