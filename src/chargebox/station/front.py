@@ -109,6 +109,11 @@ class Front(Protocol):
         """The cable is gone."""
         ...
 
+    async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
+        """A card at a reader (``connector_id`` None: the station's one reader): 1.6 authorizes its idTag,
+        2.0.1 its idToken (C01)."""
+        ...
+
     def permit_triggered(self, action: Any) -> None:
         """A TriggerMessage was accepted while the boot is Pending: let one such CALL through (B-5, B02.FR.02)."""
         ...

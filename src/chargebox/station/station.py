@@ -240,7 +240,7 @@ class Station:
 
     async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> Outcome:
         """A card at a reader: ``connector_id`` None for the station's one reader."""
-        return await self.transactions.id_tag_presented(id_tag, connector_id)
+        return await self.front.id_token_presented(id_tag, connector_id)
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
         self.connectors.fault(connector_id, error_code, info)

@@ -58,6 +58,16 @@ class CsmsChargePoint201(ChargePoint):
     def on_notify_event(self, **_payload: Any) -> call_result.NotifyEvent:
         return call_result.NotifyEvent()
 
+    @on(Action.authorize)
+    def on_authorize(self, **_payload: Any) -> call_result.Authorize:
+        return call_result.Authorize(id_token_info={"status": "Accepted"})
+
+    @on(Action.transaction_event)
+    def on_transaction_event(self, **payload: Any) -> call_result.TransactionEvent:
+        if "id_token" in payload:  # E01.FR.12: an idToken gets its status
+            return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
+        return call_result.TransactionEvent()
+
     @on(Action.security_event_notification)
     def on_security_event_notification(self, **_payload: Any) -> call_result.SecurityEventNotification:
         return call_result.SecurityEventNotification()

@@ -36,10 +36,7 @@ LATER = {
     "OCPPCommCtrlr.UnlockOnEVSideDisconnect": "transactions (E)",
     "SecurityCtrlr.OrganizationName": "certificates (A02, A03)",
     "SecurityCtrlr.CertificateEntries": "certificates (M)",
-    "TxCtrlr.*": "transactions (E)",
-    "SampledDataCtrlr.*": "meter values (J)",
     "AlignedDataCtrlr.*": "meter values (J)",
-    "AuthCtrlr.*": "authorization (C)",
 }
 
 

@@ -103,6 +103,9 @@ class Front16:
     async def unplugged(self, connector_id: int) -> None:
         await self._transactions.unplugged(connector_id)
 
+    async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
+        return await self._transactions.id_tag_presented(id_tag, connector_id)
+
     def snapshot(self) -> dict[str, Any]:
         kernel = self._kernel
         return {

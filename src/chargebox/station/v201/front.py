@@ -3,13 +3,15 @@
 A connection boots (B01) or, after an accepted boot, picks up without one (Part 4 5.3); an accepted boot sends
 every connector's status before the queue (B01.FR.05, B04); a reboot puts in force what waited for it (a
 NetworkConfigurationPriority set with RebootRequired), starts again from the first network profile (B10.FR.04)
-and keeps a cable that is still in. What the later blocks add (transactions ended by a clean stop or recovered
-after a power cut) joins here as they are built.
+and keeps a cable that is still in. A transaction a power cut left open is ended before the first connection
+(PowerLoss), one a reboot cut after it (Reboot), and a clean stop ends every transaction with its reason; a cable and
+a card go to the transactions feature.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from chargebox.protocol.v201 import messages as m
@@ -21,6 +23,7 @@ from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.evses import EvsesService
 from chargebox.station.v201.network import NetworkService
+from chargebox.station.v201.transactions import Reason, TransactionService, reason_for
 
 
 class Front201:
@@ -31,10 +34,10 @@ class Front201:
         self._boot = features.need(BootService)
         self._evses = features.need(EvsesService)
         self._network = features.need(NetworkService)
+        self._transactions = features.need(TransactionService)
 
     async def start(self, placed: asyncio.Event) -> None:
-        """Nothing of the blocks built so far is cut by a power loss: there is nothing to end before connecting."""
-        placed.set()
+        await self._transactions.recover(Reason.POWER_LOSS, placed)  # what a power cut left open ends first
 
     def opened(self) -> None:
         self._boot.connected()
@@ -48,7 +51,7 @@ class Front201:
         self._kernel.lane.open()
 
     async def end_sessions(self, reason: str) -> None:
-        """No block built so far runs a session a clean stop must end."""
+        await self._transactions.stop_all(reason_for(reason))
 
     async def stopping(self) -> None:
         """No block built so far holds what a clean stop must write first."""
@@ -59,26 +62,30 @@ class Front201:
     def detach(self) -> None:
         """No block built so far follows the store."""
 
-    def rebooting(self, identity: Identity | None) -> None:
+    def rebooting(self, identity: Identity | None) -> Coroutine[Any, Any, None]:
         self._kernel.config.reboot()  # what waited for a reboot is in force now (B10.FR.01)
         self._network.restart()  # B10.FR.04: the first profile of NetworkConfigurationPriority first
         ports = self._kernel.ports
         for evse, _connectors in self._evses.connectors_by_evse():  # the cable may still be in (the pilot says so)
             if ports.ev.plugged(evse):
-                self._evses.plugged(evse)
+                self._transactions.cable_in(evse)
         if identity is not None:
             self._boot.identity = identity
+        # a transaction still running is cut by the restart: ended (Reboot) before the new boot, never left open
+        return self._transactions.recover(Reason.REBOOT)
 
     def permit_triggered(self, action: m.Action) -> None:
         self._boot.permit(action)
 
     async def plugged(self, connector_id: int) -> Outcome:
-        """A cable at EVSE ``connector_id``: its connector is Occupied (G01)."""
-        self._evses.plugged(connector_id)
-        return Outcome("waiting", connector_id, "Occupied")
+        """A cable at EVSE ``connector_id``: its connector is Occupied (G01), a transaction may start (E01)."""
+        return await self._transactions.plugged(connector_id)
 
     async def unplugged(self, connector_id: int) -> None:
-        self._evses.unplugged(connector_id)
+        await self._transactions.unplugged(connector_id)
+
+    async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
+        return await self._transactions.id_token_presented(id_tag, connector_id)
 
     def snapshot(self) -> dict[str, Any]:
         kernel = self._kernel
@@ -95,6 +102,7 @@ class Front201:
                     "status": self._evses.evse_status(evse).value,
                     "plugged": any(self._evses.status(evse, c) is m.ConnectorStatusEnumType.OCCUPIED for c in cs),
                     "meterWh": kernel.meter.energy_wh(evse),
+                    "transactionId": self._transactions.transaction_id(evse),
                 }
                 for evse, cs in self._evses.connectors_by_evse()
             ],

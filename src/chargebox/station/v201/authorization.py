@@ -1,0 +1,160 @@
+"""Authorization of an idToken (C01) with the authorization cache (C10 to C12; ClearCache, C11).
+
+A presented idToken is authorized by the central system (Authorize) when the station is online, unless the cache already
+holds it Accepted and AuthCtrlr.LocalPreAuthorize lets the station start on that (C12.FR.02), one cached otherwise is
+asked again (C12.FR.05). Offline, the cache decides when AuthCtrlr.LocalAuthorizationOffline is true, and an idToken it
+does not hold is Accepted only with AuthCtrlr.OfflineTxForUnknownIdEnabled (C15.FR.08), uncached (C15.FR.01). Every
+IdTokenInfo the central system gives (an AuthorizeResponse, a TransactionEventResponse) is cached, valid or not
+(C10.FR.01, C10.FR.04, C10.FR.05), until its cacheExpiryDateTime or AuthCacheCtrlr.LifeTime (C10.FR.08); an expired
+entry says Expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Final
+
+import msgspec
+
+from chargebox.clock import Clock
+from chargebox.protocol.v201 import messages as m
+from chargebox.rpc import Handler
+from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.kernel import Kernel
+from chargebox.station.kernel.lane import Lane
+from chargebox.station.kernel.service import Service
+from chargebox.station.v201.device_model import DeviceModel
+from chargebox.station.v201.offer import Block
+from chargebox.station.v201.variables import Mutability, declare
+from chargebox.store import Store
+from chargebox.store.id_token_cache import IdTokenCacheTable
+
+Status = m.AuthorizationStatusEnumType
+CACHE_ENTRIES: Final = 1000  # past this many idTokens, the least recently used goes (AuthCacheCtrlr.Policy LRU)
+
+AUTHORIZE_REMOTE_START: Final = declare(
+    "AuthCtrlr", "AuthorizeRemoteStart", mutability=Mutability.READ_WRITE, default="true",
+    description="A RequestStartTransaction's idToken is authorized (Authorize) before it starts (F01.FR.01)",
+)  # fmt: skip
+LOCAL_AUTHORIZATION_OFFLINE: Final = declare(
+    "AuthCtrlr", "LocalAuthorizationOffline", default="true",
+    description="Offline, an idToken the cache holds Accepted starts a transaction",
+)  # fmt: skip
+LOCAL_PRE_AUTHORIZE: Final = declare(
+    "AuthCtrlr", "LocalPreAuthorize", default="false",
+    description="Online, an idToken the cache holds Accepted starts without an Authorize (C12.FR.02)",
+)  # fmt: skip
+OFFLINE_TX_FOR_UNKNOWN_ID: Final = declare(
+    "AuthCtrlr", "OfflineTxForUnknownIdEnabled", default="false",
+    description="Offline, an idToken the station does not know starts a transaction",
+)  # fmt: skip
+CACHE_ENABLED: Final = declare(
+    "AuthCacheCtrlr", "Enabled", default="true", description="The authorization cache is kept and read (C10)"
+)
+CACHE_AVAILABLE: Final = declare("AuthCacheCtrlr", "Available", default="true")
+CACHE_LIFE_TIME: Final = declare(
+    "AuthCacheCtrlr", "LifeTime", default="86400", min_limit=1,
+    description="Seconds a cached IdTokenInfo without cacheExpiryDateTime stays valid (C10.FR.08)",
+)  # fmt: skip
+CACHE_POLICY: Final = declare("AuthCacheCtrlr", "Policy", default="LRU", values=("LRU",))
+
+
+class AuthorizationService(Service[m.Action]):
+    """Authorize and the authorization cache."""
+
+    def __init__(
+        self,
+        *,
+        lane: Lane,
+        store: Store,
+        model: DeviceModel,
+        clock: Clock,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    ) -> None:
+        self._lane = lane
+        self._cache = IdTokenCacheTable(store)
+        self._model = model
+        self._clock = clock
+        self._log = log
+
+    def handlers(self) -> dict[m.Action, Handler]:
+        return {m.Action.CLEAR_CACHE: self.on_clear_cache}
+
+    def on_clear_cache(self, _request: m.ClearCacheRequest) -> m.ClearCacheResponse:
+        if not self._model.get_bool(CACHE_ENABLED.key):
+            return m.ClearCacheResponse(status=m.ClearCacheStatusEnumType.REJECTED)  # C11.FR.04
+        self._cache.clear()  # C11.FR.02
+        self._log.info("= authorization cache cleared")
+        return m.ClearCacheResponse(status=m.ClearCacheStatusEnumType.ACCEPTED)
+
+    async def authorize(self, id_token: m.IdTokenType) -> m.IdTokenInfoType:
+        """What the station may do for this idToken now: the central system's word online, the cache's offline."""
+        cached = self.cached(id_token)
+        if cached is not None and cached.status is Status.ACCEPTED and self._model.get_bool(LOCAL_PRE_AUTHORIZE.key):
+            return cached  # C12.FR.02: started at once on what the cache holds
+        if self._lane.connected:
+            result = await self._lane.call(m.AuthorizeRequest(id_token=id_token))  # C01.FR.02, C12.FR.05
+            if result.ok and isinstance(result.response, m.AuthorizeResponse):
+                info = result.response.id_token_info
+                self.learn(id_token, info)
+                return info
+        if cached is not None and self._model.get_bool(LOCAL_AUTHORIZATION_OFFLINE.key):
+            return cached  # LocalAuthorizationOffline
+        if cached is None and self._model.get_bool(OFFLINE_TX_FOR_UNKNOWN_ID.key):
+            return m.IdTokenInfoType(status=Status.ACCEPTED)
+        return m.IdTokenInfoType(status=cached.status if cached else Status.UNKNOWN)
+
+    def learn(self, id_token: m.IdTokenType, info: m.IdTokenInfoType) -> None:
+        """An IdTokenInfo from the central system (Authorize, TransactionEvent): cached, valid or not (C10.FR.01,
+        C10.FR.04, C10.FR.05)."""
+        if not self._model.get_bool(CACHE_ENABLED.key) or id_token.type in _NOT_CACHED:
+            return
+        now = self._clock.now().timestamp()
+        if isinstance(info.cache_expiry_date_time, datetime):
+            expires = info.cache_expiry_date_time.timestamp()
+        else:
+            expires = now + self._model.get_int(CACHE_LIFE_TIME.key, 86400)  # C10.FR.08
+        self._cache.put(id_token.id_token, id_token.type, msgspec.json.encode(info), expires_at=expires, now=now,
+                        keep=CACHE_ENTRIES)  # fmt: skip
+
+    def cached(self, id_token: m.IdTokenType) -> m.IdTokenInfoType | None:
+        """The cache's IdTokenInfo of an idToken; an expired one says Expired, None if not held."""
+        if not self._model.get_bool(CACHE_ENABLED.key):
+            return None
+        held = self._cache.get(id_token.id_token, id_token.type)
+        if held is None:
+            return None
+        info = msgspec.json.decode(held[0], type=m.IdTokenInfoType)
+        if held[1] is not None and held[1] <= self._clock.now().timestamp():
+            return msgspec.structs.replace(info, status=Status.EXPIRED)
+        return info
+
+
+# C10: what the cache holds are tokens the central system knows; a station's own have nothing to cache.
+_NOT_CACHED: Final = frozenset({m.IdTokenEnumType.CENTRAL, m.IdTokenEnumType.NO_AUTHORIZATION})
+
+
+def _build(kernel: Kernel[DeviceModel], _needs: Needs) -> AuthorizationService:
+    return AuthorizationService(lane=kernel.lane, store=kernel.store, model=kernel.config, clock=kernel.clock,
+                                log=kernel.log)  # fmt: skip
+
+
+FEATURE: Final = Feature(
+    name="authorization",
+    profile=Block.AUTHORIZATION,
+    service=AuthorizationService,
+    build=_build,
+    actions=frozenset({m.Action.CLEAR_CACHE}),
+    variables=(
+        AUTHORIZE_REMOTE_START,
+        LOCAL_AUTHORIZATION_OFFLINE,
+        LOCAL_PRE_AUTHORIZE,
+        OFFLINE_TX_FOR_UNKNOWN_ID,
+        CACHE_ENABLED,
+        CACHE_AVAILABLE,
+        CACHE_LIFE_TIME,
+        CACHE_POLICY,
+    ),
+    tables=frozenset({"id_token_cache"}),
+)

@@ -1,0 +1,224 @@
+"""Transactions of a 2.0.1 station (station/v201/transactions.py, authorization.py): TransactionEvent Started, Updated
+and Ended as the central system sees them on the wire, the TxStartPoint/TxStopPoint choices, offline events sent in
+order after a reconnect, the power cut and reboot endings, remote start and stop, GetTransactionStatus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chargebox.clock import VirtualClock
+from chargebox.protocol.messages import AuthorizationStatus
+from chargebox.protocol.v201 import messages as m
+from chargebox.store import Store
+from tests.wire import Wire, make_csms, make_station
+
+CARD = "04A2B3C4"
+
+
+def seed(component: str, variable: str, value: str) -> dict[str, Any]:
+    return {"component": {"name": component}, "variable": {"name": variable}, "value": value}
+
+
+async def booted(wired: Callable[..., Wire], **settings: Any) -> Wire:
+    wire = wired(ocpp="2.0.1", **settings)
+    await wire.connect()
+    await wire.until(lambda: len(wire.calls("StatusNotification")) >= 1)
+    return wire
+
+
+def events(wire: Wire) -> list[tuple[str, str, int]]:
+    return [(e["eventType"], e["triggerReason"], e["seqNo"]) for e in wire.calls("TransactionEvent")]
+
+
+async def test_E01_plug_then_card_starts_at_power_path_closed_and_the_same_card_ends_it(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired)
+    station = wire.station
+    await station.plugged(1)
+    outcome = await station.id_tag_presented(CARD)
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
+    assert outcome.result == "started"
+    started = wire.calls("TransactionEvent")[0]
+    # E03.FR.01: the idToken in the event where it authorized; the station's own transactionId
+    assert started["idToken"] == {"idToken": CARD, "type": "ISO14443"}
+    assert started["transactionInfo"]["transactionId"] == outcome.reason
+    assert started["transactionInfo"]["chargingState"] == "Charging"
+    assert started["evse"] == {"id": 1, "connectorId": 1}
+    assert started["meterValue"][0]["sampledValue"][0]["context"] == "Transaction.Begin"
+    assert "offline" not in started
+    stopped = await station.id_tag_presented(CARD)
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2 and station.lane.pending() == 0)
+    assert stopped.result == "stopped"
+    ended = wire.calls("TransactionEvent")[1]
+    assert events(wire) == [("Started", "Authorized", 0), ("Ended", "StopAuthorized", 1)]
+    assert ended["transactionInfo"]["stoppedReason"] == "Local"
+    contexts = [mv["sampledValue"][0]["context"] for mv in ended["meterValue"]]
+    assert contexts == ["Transaction.Begin", "Transaction.End"]
+    # G01: Occupied stays while the cable is in; the wire order is Authorize, then the Started event
+    actions = wire.sent_actions()
+    assert actions.index("Authorize") < actions.index("TransactionEvent")
+
+
+async def test_E01_EVConnected_start_point_starts_on_the_cable_and_the_card_is_an_update(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired, ocpp_config=[seed("TxCtrlr", "TxStartPoint", "EVConnected")])
+    await wire.station.plugged(1)
+    await wire.station.id_tag_presented(CARD)
+    await wire.station.unplugged(1)
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 3)
+    assert events(wire) == [("Started", "CablePluggedIn", 0), ("Updated", "Authorized", 1),
+                            ("Ended", "EVCommunicationLost", 2)]  # fmt: skip
+    assert "idToken" not in wire.calls("TransactionEvent")[0]
+    assert wire.calls("TransactionEvent")[1]["idToken"]["idToken"] == CARD
+    assert wire.calls("TransactionEvent")[2]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+
+
+async def test_E05_a_refused_card_starts_nothing(wired: Callable[..., Wire]) -> None:
+    wire = await booted(wired, csms_policy={"id_tag_status": AuthorizationStatus.INVALID})
+    await wire.station.plugged(1)
+    outcome = await wire.station.id_tag_presented(CARD)
+    assert (outcome.result, outcome.reason) == ("refused", "Invalid")
+    await wire.clock.advance(0)
+    assert wire.calls("TransactionEvent") == []
+
+
+async def test_E03_FR_05_an_authorization_without_a_cable_lapses_after_EVConnectionTimeOut(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired, ocpp_config=[seed("TxCtrlr", "EVConnectionTimeOut", "30")])
+    outcome = await wire.station.id_tag_presented(CARD)
+    assert outcome.result == "waiting"
+    await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Occupied")
+    await wire.clock.advance(30)
+    await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Available")
+    await wire.station.plugged(1)
+    await wire.clock.advance(0)
+    assert wire.calls("TransactionEvent") == []  # the authorization lapsed: the cable alone starts nothing
+
+
+async def test_E04_events_made_offline_are_sent_in_order_after_the_reconnect_with_offline_true(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired)
+    await wire.station.id_tag_presented(CARD)  # online: Authorize, the cache learns the card (C10.FR.04)
+    await wire.station.id_tag_presented(CARD)  # and the same card withdraws it before any cable
+    await wire.disconnect()
+    await wire.station.plugged(1)
+    await wire.station.id_tag_presented(CARD)  # offline: the cache's Accepted (LocalAuthorizationOffline)
+    await wire.station.id_tag_presented(CARD)
+    assert wire.station.lane.pending() == 2
+    before = len(wire.frames)
+    await wire.connect()
+    await wire.until(lambda: wire.station.lane.pending() == 0)
+    sent = [f[2] for d, f in wire.frames[before:] if d == ">" and f[0] == 2]
+    assert sent == ["StatusNotification", "TransactionEvent", "TransactionEvent"]  # E04: after the statuses
+    offline = wire.calls("TransactionEvent")
+    assert [(e["eventType"], e["seqNo"], e["offline"]) for e in offline] == [("Started", 0, True), ("Ended", 1, True)]
+
+
+async def test_E01_a_transaction_cut_by_a_power_loss_is_ended_at_the_next_start_with_PowerLoss(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    station = make_station(clock, Store.open(tmp_path), ocpp="2.0.1", connectors=2)
+    await station.plugged(2)
+    await station.id_tag_presented("OFFLINE-CARD", 2)  # unknown offline: refused
+    station.config.set_internal("AuthCtrlr.OfflineTxForUnknownIdEnabled", "true")
+    await station.id_tag_presented("OFFLINE-CARD", 2)
+    transaction_id = station.snapshot()["connectors"][1]["transactionId"]
+    assert transaction_id is not None and station.lane.pending() == 1
+    station.reset_all()  # the power goes: nothing more is written
+    station.store.close()
+    again = make_station(clock, Store.open(tmp_path), ocpp="2.0.1", connectors=2)
+    placed = asyncio.Event()
+    await again.front.start(placed)
+    assert placed.is_set() and again.lane.pending() == 2
+    wire = Wire(again, make_csms(clock), clock)
+    await wire.connect()
+    await wire.until(lambda: again.lane.pending() == 0)
+    sent = wire.calls("TransactionEvent")
+    assert [(e["eventType"], e["seqNo"]) for e in sent] == [("Started", 0), ("Ended", 1)]
+    assert sent[1]["transactionInfo"] == {"transactionId": transaction_id, "stoppedReason": "PowerLoss"}
+    assert sent[1]["triggerReason"] == "AbnormalCondition"
+    await again.front.start(asyncio.Event())  # ended once, never twice
+    assert again.lane.pending() == 0
+    await wire.stop()
+    again.store.close()
+
+
+async def test_a_reboot_ends_a_running_transaction_with_Reboot(wired: Callable[..., Wire]) -> None:
+    wire = await booted(wired)
+    await wire.station.plugged(1)
+    await wire.station.id_tag_presented(CARD)
+    await wire.until(lambda: wire.station.lane.pending() == 0)
+    await wire.disconnect()
+    wire.station.reset_all()  # as Station.reboot does, then the Front's part
+    finish = wire.station.front.rebooting(None)
+    assert finish is not None
+    await finish
+    await wire.connect()
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    assert wire.calls("TransactionEvent")[1]["transactionInfo"]["stoppedReason"] == "Reboot"
+
+
+async def test_SIGTERM_ends_transactions_with_the_settings_reason(wired: Callable[..., Wire]) -> None:
+    wire = await booted(wired)
+    await wire.station.plugged(1)
+    await wire.station.id_tag_presented(CARD)
+    await wire.station.front.end_sessions("HardReset")
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    assert wire.calls("TransactionEvent")[1]["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+
+
+async def test_F01_F03_remote_start_and_stop_with_remoteStartId(wired: Callable[..., Wire]) -> None:
+    wire = await booted(wired)
+    await wire.station.plugged(1)
+    start = m.RequestStartTransactionRequest(
+        id_token=m.IdTokenType(id_token=CARD, type=m.IdTokenEnumType.CENTRAL), remote_start_id=7, evse_id=1
+    )
+    answer = await wire.csms.call("CP-1", start)
+    assert answer.response.status == "Accepted"
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
+    started = wire.calls("TransactionEvent")[0]
+    assert started["triggerReason"] == "RemoteStart" and started["transactionInfo"]["remoteStartId"] == 7
+    assert wire.sent_actions().count("Authorize") == 1  # F01.FR.02: AuthorizeRemoteStart is true
+    transaction_id = started["transactionInfo"]["transactionId"]
+    status = await wire.csms.call("CP-1", m.GetTransactionStatusRequest(transaction_id=transaction_id))
+    assert (status.response.ongoing_indicator, status.response.messages_in_queue) == (True, False)
+    unknown = await wire.csms.call("CP-1", m.RequestStopTransactionRequest(transaction_id="nope"))
+    assert unknown.response.status == "Rejected"
+    stop = await wire.csms.call("CP-1", m.RequestStopTransactionRequest(transaction_id=transaction_id))
+    assert stop.response.status == "Accepted"
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    ended = wire.calls("TransactionEvent")[1]
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("RemoteStop", "Remote")
+    status = await wire.csms.call("CP-1", m.GetTransactionStatusRequest(transaction_id=transaction_id))
+    assert status.response.ongoing_indicator is False
+
+
+async def test_E05_StopTxOnInvalidId_ends_a_transaction_the_central_system_refuses(wired: Callable[..., Wire]) -> None:
+    wire = await booted(wired, ocpp_config=[seed("AuthCtrlr", "LocalPreAuthorize", "true")])
+    await wire.station.id_tag_presented(CARD)  # cached Accepted
+    await wire.station.id_tag_presented(CARD)
+    wire.csms.policy.id_tag_status = AuthorizationStatus.BLOCKED
+    await wire.station.plugged(1)
+    await wire.station.id_tag_presented(CARD)  # pre-authorized from the cache: started at once
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    ended = wire.calls("TransactionEvent")[1]
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("Deauthorized", "DeAuthorized")
+
+
+async def test_C11_ClearCache_empties_the_cache(wired: Callable[..., Wire]) -> None:
+    wire = await booted(wired)
+    await wire.station.id_tag_presented(CARD)
+    answer = await wire.csms.call("CP-1", m.ClearCacheRequest())
+    assert answer.response.status == "Accepted"
+    await wire.disconnect()
+    await wire.station.id_tag_presented(CARD)  # withdraw the online one
+    outcome = await wire.station.id_tag_presented(CARD)
+    assert outcome.result == "refused"  # offline, the cache no longer knows it
