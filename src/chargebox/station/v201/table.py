@@ -21,7 +21,7 @@ from chargebox.station.front import Table
 from chargebox.station.kernel.config import KernelKeys
 from chargebox.station.kernel.settings import StationSettings
 from chargebox.station.kernel.version import Version
-from chargebox.station.v201 import boot, device_data, evses, network, reset
+from chargebox.station.v201 import availability, boot, device_data, evses, network, reset, trigger, unlock
 from chargebox.station.v201 import offer as v201_offer
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.front import Front201
@@ -34,6 +34,9 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     device_data.FEATURE,
     network.FEATURE,
     reset.FEATURE,
+    availability.FEATURE,
+    unlock.FEATURE,
+    trigger.FEATURE,
 )
 
 # The device-model variables the kernel reads (the lane, the link), declared here as 1.6 keeps its kernel keys
