@@ -68,82 +68,67 @@ async def test_TC_G_01_CS_TC_G_02_CS_a_cable_in_is_occupied_and_out_available_ag
     assert await statuses_after(csms, index, 1) == [(1, 1, "Available")]  # G01.FR.04
 
 
+async def inoperative_then_operative(
+    csms: OcppCsms, station_factory: StationRunner201, evse: int | None = None, connector: int | None = None
+) -> None:
+    """Inoperative, then Operative again: Accepted each time, the affected connectors reported after the answer."""
+    await booted(csms, station_factory)
+    affected = [1, 2] if evse is None else [evse]
+    for status, reported in ((INOPERATIVE, "Unavailable"), (OPERATIVE, "Available")):
+        answer, index = await change(csms, status, evse, connector)
+        assert answer == "Accepted"
+        assert sorted(await statuses_after(csms, index, len(affected))) == [(e, 1, reported) for e in affected]
+
+
+async def asked_for_the_state_it_is_in(
+    csms: OcppCsms, station_factory: StationRunner201, evse: int | None = None, connector: int | None = None
+) -> None:
+    """Operative when operative, Inoperative when inoperative: Accepted, and nothing reported (G03.FR.03, G04.FR.04)."""
+    await booted(csms, station_factory)
+    status, index = await change(csms, OPERATIVE, evse, connector)
+    assert status == "Accepted"
+    await nothing_after(csms, index)
+    _, index = await change(csms, INOPERATIVE, evse, connector)
+    await statuses_after(csms, index, 1 if evse is not None else 2)
+    status, index = await change(csms, INOPERATIVE, evse, connector)
+    assert status == "Accepted"
+    await nothing_after(csms, index)
+
+
 async def test_TC_G_03_CS_TC_G_04_CS_an_evse_inoperative_then_operative(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
-    await booted(csms, station_factory)
-    status, index = await change(csms, INOPERATIVE, evse=1)
-    assert status == "Accepted"
-    assert await statuses_after(csms, index, 1) == [(1, 1, "Unavailable")]  # G03.FR.04, G03.FR.06
-    status, index = await change(csms, OPERATIVE, evse=1)
-    assert status == "Accepted"
-    assert await statuses_after(csms, index, 1) == [(1, 1, "Available")]  # G03.FR.07
-
-
-async def test_TC_G_09_CS_TC_G_10_CS_an_evse_asked_for_the_state_it_is_in(
-    csms: OcppCsms, station_factory: StationRunner201
-) -> None:
-    await booted(csms, station_factory)
-    status, index = await change(csms, OPERATIVE, evse=2)
-    assert status == "Accepted"  # G03.FR.03
-    await nothing_after(csms, index)
-    _, index = await change(csms, INOPERATIVE, evse=2)
-    await statuses_after(csms, index, 1)
-    status, index = await change(csms, INOPERATIVE, evse=2)
-    assert status == "Accepted"
-    await nothing_after(csms, index)
+    await inoperative_then_operative(csms, station_factory, evse=1)  # G03.FR.04, G03.FR.06, G03.FR.07
 
 
 async def test_TC_G_05_CS_TC_G_06_CS_the_station_inoperative_then_operative(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
-    await booted(csms, station_factory)
-    status, index = await change(csms, INOPERATIVE)
-    assert status == "Accepted"  # G04.FR.01
-    assert sorted(await statuses_after(csms, index, 2)) == [(1, 1, "Unavailable"), (2, 1, "Unavailable")]  # G04.FR.07
-    status, index = await change(csms, OPERATIVE)
-    assert status == "Accepted"
-    assert sorted(await statuses_after(csms, index, 2)) == [(1, 1, "Available"), (2, 1, "Available")]  # G04.FR.08
-
-
-async def test_TC_G_12_CS_TC_G_13_CS_the_station_asked_for_the_state_it_is_in(
-    csms: OcppCsms, station_factory: StationRunner201
-) -> None:
-    await booted(csms, station_factory)
-    status, index = await change(csms, OPERATIVE)
-    assert status == "Accepted"  # G04.FR.04
-    await nothing_after(csms, index)
-    _, index = await change(csms, INOPERATIVE)
-    await statuses_after(csms, index, 2)
-    status, index = await change(csms, INOPERATIVE)
-    assert status == "Accepted"
-    await nothing_after(csms, index)
+    await inoperative_then_operative(csms, station_factory)  # G04.FR.01, G04.FR.07, G04.FR.08
 
 
 async def test_TC_G_07_CS_TC_G_08_CS_a_connector_inoperative_then_operative(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
-    await booted(csms, station_factory)
-    status, index = await change(csms, INOPERATIVE, evse=2, connector=1)
-    assert status == "Accepted"
-    assert await statuses_after(csms, index, 1) == [(2, 1, "Unavailable")]
-    status, index = await change(csms, OPERATIVE, evse=2, connector=1)
-    assert status == "Accepted"
-    assert await statuses_after(csms, index, 1) == [(2, 1, "Available")]
+    await inoperative_then_operative(csms, station_factory, evse=2, connector=1)
+
+
+async def test_TC_G_09_CS_TC_G_10_CS_an_evse_asked_for_the_state_it_is_in(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await asked_for_the_state_it_is_in(csms, station_factory, evse=2)
+
+
+async def test_TC_G_12_CS_TC_G_13_CS_the_station_asked_for_the_state_it_is_in(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await asked_for_the_state_it_is_in(csms, station_factory)
 
 
 async def test_TC_G_15_CS_TC_G_16_CS_a_connector_asked_for_the_state_it_is_in(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
-    await booted(csms, station_factory)
-    status, index = await change(csms, OPERATIVE, evse=1, connector=1)
-    assert status == "Accepted"
-    await nothing_after(csms, index)
-    _, index = await change(csms, INOPERATIVE, evse=1, connector=1)
-    await statuses_after(csms, index, 1)
-    status, index = await change(csms, INOPERATIVE, evse=1, connector=1)
-    assert status == "Accepted"
-    await nothing_after(csms, index)
+    await asked_for_the_state_it_is_in(csms, station_factory, evse=1, connector=1)
 
 
 async def restarted(csms: OcppCsms, station_factory: StationRunner201, data_dir: Path) -> list[tuple[int, int, str]]:

@@ -15,6 +15,7 @@ import msgspec
 from chargebox.protocol.v201 import messages as m
 from chargebox.station.v201.availability import AvailabilityService
 from chargebox.store import Store
+from tests.station.v201.test_evses import booted, statuses
 from tests.wire import Wire
 
 OPERATIVE, INOPERATIVE = m.OperationalStatusEnumType.OPERATIVE, m.OperationalStatusEnumType.INOPERATIVE
@@ -22,18 +23,6 @@ OPERATIVE, INOPERATIVE = m.OperationalStatusEnumType.OPERATIVE, m.OperationalSta
 
 def availability(wire: Wire) -> AvailabilityService:
     return wire.station.features.need(AvailabilityService)
-
-
-def statuses(wire: Wire, start: int = 0) -> list[tuple[int, int, str]]:
-    calls = wire.calls("StatusNotification")[start:]
-    return [(c["evseId"], c["connectorId"], c["connectorStatus"]) for c in calls]
-
-
-async def booted(wired: Callable[..., Wire], **settings: object) -> Wire:
-    wire = wired(ocpp="2.0.1", connectors=2, **settings)
-    await wire.connect()
-    await wire.until(lambda: len(wire.calls("StatusNotification")) == 2)
-    return wire
 
 
 async def change(
