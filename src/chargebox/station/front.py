@@ -114,6 +114,15 @@ class Front(Protocol):
         2.0.1 its idToken (C01)."""
         ...
 
+    def fault(self, connector_id: int, error_code: str, info: str | None) -> None:
+        """A hardware fault at that connector (1.6) or EVSE (2.0.1), 0 the whole station, with the hardware's
+        error code (1.6's ChargePointErrorCode) and text: Faulted until ``clear_fault``."""
+        ...
+
+    def clear_fault(self, connector_id: int) -> None:
+        """The fault is gone."""
+        ...
+
     def permit_triggered(self, action: Any) -> None:
         """A TriggerMessage was accepted while the boot is Pending: let one such CALL through (B-5, B02.FR.02)."""
         ...

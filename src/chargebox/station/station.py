@@ -242,11 +242,14 @@ class Station:
         """A card at a reader: ``connector_id`` None for the station's one reader."""
         return await self.front.id_token_presented(id_tag, connector_id)
 
-    def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
-        self.connectors.fault(connector_id, error_code, info)
+    def fault(self, connector_id: int, error_code: ChargePointErrorCode | str, info: str | None = None) -> None:
+        """A fault that prevents charging at that connector (1.6) or EVSE (2.0.1); 0: the whole station.
+        ``error_code`` is one of 1.6's ChargePointErrorCode values (ValueError otherwise on a 1.6 station); 2.0.1
+        reports it as the NotifyEvent's techCode."""
+        self.front.fault(connector_id, error_code, info)
 
     def clear_fault(self, connector_id: int) -> None:
-        self.connectors.clear_fault(connector_id)
+        self.front.clear_fault(connector_id)
 
     async def emergency_stop(self) -> None:
         """The emergency button: every transaction ends with reason EmergencyStop (X-8)."""

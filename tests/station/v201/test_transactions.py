@@ -12,10 +12,13 @@ from typing import Any
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import AuthorizationStatus
 from chargebox.protocol.v201 import messages as m
+from chargebox.station.v201.evses import EvsesService
 from chargebox.store import Store
+from tests.station.v201.test_availability import INOPERATIVE, change
 from tests.wire import Wire, make_csms, make_station
 
 CARD = "04A2B3C4"
+TOKEN = m.IdTokenType(id_token=CARD, type=m.IdTokenEnumType.ISO14443)
 
 
 def seed(component: str, variable: str, value: str) -> dict[str, Any]:
@@ -222,3 +225,30 @@ async def test_C11_ClearCache_empties_the_cache(wired: Callable[..., Wire]) -> N
     await wire.station.id_tag_presented(CARD)  # withdraw the online one
     outcome = await wire.station.id_tag_presented(CARD)
     assert outcome.result == "refused"  # offline, the cache no longer knows it
+
+
+async def test_F01_FR_23_an_inoperative_EVSE_starts_nothing_and_one_with_a_transaction_waits_for_it(
+    wired: Callable[..., Wire],
+) -> None:
+    """The transactions feature joins availability's and unlock's seams: an Unavailable EVSE refuses a card and a
+    remote start; Inoperative during a transaction is Scheduled (G03.FR.05), Unavailable once it ended; an
+    authorized transaction is OngoingAuthorizedTransaction to UnlockConnector (F05.FR.02)."""
+    wire = await booted(wired, connectors=2)
+    assert (await change(wire, INOPERATIVE, evse=2)).status is m.ChangeAvailabilityStatusEnumType.ACCEPTED
+    await wire.station.plugged(2)
+    refused = await wire.station.id_tag_presented(CARD, 2)
+    assert (refused.result, refused.reason) == ("refused", "EVSE 2 is Unavailable")
+    remote = await wire.csms.call(
+        wire.station.id, m.RequestStartTransactionRequest(id_token=TOKEN, remote_start_id=7, evse_id=2)
+    )
+    assert remote.response.status is m.RequestStartStopStatusEnumType.REJECTED
+    await wire.station.plugged(1)
+    assert (await wire.station.id_tag_presented(CARD)).result == "started"  # the free reader picks EVSE 1
+    unlock = await wire.csms.call(wire.station.id, m.UnlockConnectorRequest(evse_id=1, connector_id=1))
+    assert unlock.response.status is m.UnlockStatusEnumType.ONGOING_AUTHORIZED_TRANSACTION
+    assert (await change(wire, INOPERATIVE, evse=1)).status is m.ChangeAvailabilityStatusEnumType.SCHEDULED
+    assert wire.station.features.need(EvsesService).evse_status(1) is m.ConnectorStatusEnumType.OCCUPIED
+    await wire.station.id_tag_presented(CARD)
+    await wire.until(lambda: [e for e, *_ in events(wire)] == ["Started", "Ended"])
+    await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
+    assert wire.calls("StatusNotification")[-1]["evseId"] == 1

@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from dataclasses import asdict
 from typing import Any
 
-from chargebox.protocol.messages import Action, Reason
+from chargebox.protocol.messages import Action, ChargePointErrorCode, Reason
 from chargebox.station.feature import Assembly
 from chargebox.station.front import Outcome
 from chargebox.station.kernel.kernel import Kernel
@@ -96,6 +96,12 @@ class Front16:
 
     def permit_triggered(self, action: Action) -> None:
         self._boot.permit_triggered(action)
+
+    def fault(self, connector_id: int, error_code: str, info: str | None) -> None:
+        self._connectors.fault(connector_id, ChargePointErrorCode(error_code), info)
+
+    def clear_fault(self, connector_id: int) -> None:
+        self._connectors.clear_fault(connector_id)
 
     async def plugged(self, connector_id: int) -> Outcome:
         return await self._transactions.plugged(connector_id)

@@ -19,6 +19,7 @@ from chargebox.station.feature import Assembly
 from chargebox.station.front import Outcome
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.settings import Identity
+from chargebox.station.v201.availability import AvailabilityService
 from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.evses import EvsesService
@@ -35,6 +36,7 @@ class Front201:
         self._evses = features.need(EvsesService)
         self._network = features.need(NetworkService)
         self._transactions = features.need(TransactionService)
+        self._availability = features.need(AvailabilityService)
 
     async def start(self, placed: asyncio.Event) -> None:
         await self._transactions.recover(Reason.POWER_LOSS, placed)  # what a power cut left open ends first
@@ -76,6 +78,13 @@ class Front201:
 
     def permit_triggered(self, action: m.Action) -> None:
         self._boot.permit(action)
+
+    def fault(self, connector_id: int, error_code: str, info: str | None) -> None:
+        """A fault at EVSE ``connector_id`` (0: the station): Faulted, and a NotifyEvent with the hardware's code."""
+        self._availability.fault(connector_id, error_code, info)
+
+    def clear_fault(self, connector_id: int) -> None:
+        self._availability.clear_fault(connector_id)
 
     async def plugged(self, connector_id: int) -> Outcome:
         """A cable at EVSE ``connector_id``: its connector is Occupied (G01), a transaction may start (E01)."""

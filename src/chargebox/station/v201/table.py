@@ -21,7 +21,18 @@ from chargebox.station.front import Table
 from chargebox.station.kernel.config import KernelKeys
 from chargebox.station.kernel.settings import StationSettings
 from chargebox.station.kernel.version import Version
-from chargebox.station.v201 import authorization, boot, device_data, evses, network, reset, transactions
+from chargebox.station.v201 import (
+    authorization,
+    availability,
+    boot,
+    device_data,
+    evses,
+    network,
+    reset,
+    transactions,
+    trigger,
+    unlock,
+)
 from chargebox.station.v201 import offer as v201_offer
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.front import Front201
@@ -34,8 +45,11 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     device_data.FEATURE,
     network.FEATURE,
     reset.FEATURE,
+    availability.FEATURE,
+    unlock.FEATURE,
     authorization.FEATURE,
     transactions.FEATURE,
+    trigger.FEATURE,
 )
 
 # The device-model variables the kernel reads (the lane, the link), declared here as 1.6 keeps its kernel keys

@@ -41,11 +41,13 @@ from chargebox.station.kernel.meter import GuardedMeter
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.settings import Ports
 from chargebox.station.v201.authorization import AUTHORIZE_REMOTE_START, AuthorizationService
+from chargebox.station.v201.availability import AvailabilityService
 from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.evses import EvsesService
 from chargebox.station.v201.offer import Block
 from chargebox.station.v201.reset import ResetService
+from chargebox.station.v201.unlock import UnlockService
 from chargebox.station.v201.variables import Mutability, declare
 from chargebox.store import Store
 from chargebox.store.transaction_events import TransactionEventsTable, TxRecord
@@ -189,8 +191,8 @@ class TransactionService(Service[m.Action]):
     ) -> m.RequestStartTransactionResponse | Reply[m.RequestStartTransactionResponse]:
         evse = self._free_evse() if request.evse_id is msgspec.UNSET else request.evse_id
         here = self._state.get(evse) if evse is not None else None
-        if evse is None or here is None or here.token is not None or not self._boot.accepted:
-            return m.RequestStartTransactionResponse(status=m.RequestStartStopStatusEnumType.REJECTED)  # F01.FR.24
+        if evse is None or here is None or here.token is not None or not self._boot.accepted or not self._usable(evse):
+            return m.RequestStartTransactionResponse(status=m.RequestStartStopStatusEnumType.REJECTED)  # F01.FR.23/24
         running = here.tx.transaction_id if here.tx is not None else msgspec.UNSET  # F01.FR.13: already started
 
         async def start() -> None:
@@ -262,6 +264,8 @@ class TransactionService(Service[m.Action]):
         target = evse if evse is not None else self._free_evse()
         if target is None or target not in self._state or self._state[target].token is not None:
             return Outcome("refused", target, "no EVSE free for this idToken")
+        if not self._usable(target):
+            return Outcome("refused", target, f"EVSE {target} is {self._evses.evse_status(target)}")
         info = await self._authorization.authorize(token)
         if info.status is not m.AuthorizationStatusEnumType.ACCEPTED:
             self._log.info("= idToken %s at EVSE %d: %s", id_tag, target, info.status)
@@ -300,6 +304,11 @@ class TransactionService(Service[m.Action]):
         for evse, here in self._state.items():
             if here.tx is not None and (evse_id is None or evse == evse_id):
                 await self._end(evse, Trigger.RESET_COMMAND, Reason.IMMEDIATE_RESET)
+
+    def authorized(self, evse: int, _connector: int) -> bool:
+        """UnlockService's probe: an authorized transaction runs on that EVSE (F05.FR.02)."""
+        here = self._state.get(evse)
+        return here is not None and here.tx is not None and here.token is not None
 
     def transaction_id(self, evse: int) -> str | None:
         tx = self._state[evse].tx
@@ -541,10 +550,18 @@ class TransactionService(Service[m.Action]):
     def _evse_of(self, transaction_id: str) -> int | None:
         return next((e for e, s in self._state.items() if s.tx and s.tx.transaction_id == transaction_id), None)
 
+    def _usable(self, evse: int) -> bool:
+        """An Unavailable or Faulted EVSE starts nothing: a remote start is Rejected (F01.FR.23, F02.FR.25), and so
+        is a card (a choice: the EVSE's status says why)."""
+        return self._evses.evse_status(evse) not in (
+            m.ConnectorStatusEnumType.UNAVAILABLE,
+            m.ConnectorStatusEnumType.FAULTED,
+        )
+
     def _free_evse(self) -> int | None:
         """For a card at the station's reader or a remote start without an EVSE: the EVSE with a cable waiting,
-        else the first without an authorization."""
-        free = [e for e, s in self._state.items() if s.token is None]
+        else the first without an authorization that can start one."""
+        free = [e for e, s in self._state.items() if s.token is None and self._usable(e)]
         return next((e for e in free if self._state[e].plugged), free[0] if free else None)
 
     def _cancel_timeout(self, here: EvseState) -> None:
@@ -566,6 +583,8 @@ def _build(kernel: Kernel[DeviceModel], needs: Needs) -> TransactionService:
     )  # fmt: skip
     needs(EvsesService).sources.append(service.status_of)
     reset.participants.append(service)
+    needs(AvailabilityService).transactions.append(service.busy)  # Scheduled while one runs (G03.FR.05)
+    needs(UnlockService).authorized.append(service.authorized)  # OngoingAuthorizedTransaction (F05.FR.02)
     for evse in range(1, len(needs(EvsesService).evses) + 1):  # the cable may be in already (a restart)
         if kernel.ports.ev.plugged(evse):
             service.cable_in(evse)
@@ -593,5 +612,5 @@ FEATURE: Final = Feature(
         TX_ENDED_INTERVAL,
     ),
     tables=frozenset({"tx_events"}),
-    needs=(BootService, EvsesService, AuthorizationService, ResetService),
+    needs=(BootService, EvsesService, AuthorizationService, ResetService, AvailabilityService, UnlockService),
 )

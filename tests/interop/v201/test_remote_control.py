@@ -1,0 +1,107 @@
+"""UnlockConnector (F05) and TriggerMessage (F06) against the ``ocpp`` library's 2.0.1 central system: Part 6's
+TC_F cases of those use cases that need no other block.
+
+TC_F_05 (a transaction running) needs the transactions block (E), not built yet: UnlockConnector's side, through
+the seam that block joins (``UnlockService.authorized``), is proven in tests/station/v201/test_remote_control.py.
+TC_F_11 to TC_F_19 trigger MeterValues, TransactionEvent, LogStatusNotification and FirmwareStatusNotification,
+which come with blocks J, E, N and L: until then the station answers them NotImplemented (F06.FR.08, proven there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call
+from ocpp.v201.enums import MessageTriggerEnumType
+
+from chargebox.sim.hardware import SimulatedHardware
+from chargebox.station.station import Station
+from tests.interop.conftest import OcppCsms
+from tests.interop.v201.conftest import StationRunner201, wait_booted
+
+
+async def booted(csms: OcppCsms, station_factory: StationRunner201) -> tuple[Station, int]:
+    station = station_factory(connectors=2)
+    return station, await wait_booted(csms, evses=2)
+
+
+async def answered_then(csms: OcppCsms, request: Any, action: str, start: int) -> tuple[Any, dict[str, Any]]:
+    """Send a TriggerMessage: its answer, and the payload of the ``action`` CALL that follows the answer."""
+    result = await csms.call(request)
+    answer, _ = await csms.frames.wait_for(lambda f: isinstance(f.data, list) and f.data[0] == 3, start=start + 1)
+    index, frame = await csms.wait_call(action, start=start + 1)
+    assert answer < index  # F06.FR.04: the answer first
+    return result, frame.payload
+
+
+async def test_TC_F_06_CS_unlock_without_a_transaction(csms: OcppCsms, station_factory: StationRunner201) -> None:
+    station, _ = await booted(csms, station_factory)
+    lock = station.ports.lock
+    assert isinstance(lock, SimulatedHardware)
+    lock.plug(1)
+    lock.connectors[1].locked = True
+    result = await csms.call(call.UnlockConnector(evse_id=1, connector_id=1))
+    assert result.status == "Unlocked"  # F05.FR.04
+    assert not lock.connectors[1].locked
+
+
+async def test_TC_F_07_CS_unlock_with_no_cable_still_tries(csms: OcppCsms, station_factory: StationRunner201) -> None:
+    await booted(csms, station_factory)
+    result = await csms.call(call.UnlockConnector(evse_id=2, connector_id=1))
+    assert result.status == "Unlocked"  # F05.FR.06
+
+
+async def test_TC_F_10_CS_unlock_of_an_unknown_connector(csms: OcppCsms, station_factory: StationRunner201) -> None:
+    await booted(csms, station_factory)
+    result = await csms.call(call.UnlockConnector(evse_id=3, connector_id=1))
+    assert result.status == "UnknownConnector"  # F05.FR.03
+
+
+async def test_TC_F_20_CS_trigger_heartbeat(csms: OcppCsms, station_factory: StationRunner201) -> None:
+    _, index = await booted(csms, station_factory)
+    request = call.TriggerMessage(requested_message=MessageTriggerEnumType.heartbeat)
+    result, _ = await answered_then(csms, request, "Heartbeat", index)
+    assert result.status == "Accepted"
+
+
+async def test_TC_F_23_CS_trigger_status_notification_of_an_available_connector(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    _, index = await booted(csms, station_factory)
+    request = call.TriggerMessage(requested_message=MessageTriggerEnumType.status_notification,
+                                  evse={"id": 2, "connector_id": 1})  # fmt: skip
+    result, payload = await answered_then(csms, request, "StatusNotification", index)
+    assert result.status == "Accepted"
+    assert (payload["evseId"], payload["connectorId"], payload["connectorStatus"]) == (2, 1, "Available")
+
+
+async def test_TC_F_24_CS_trigger_status_notification_of_an_occupied_connector(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    station, index = await booted(csms, station_factory)
+    await station.plugged(1)
+    index, _ = await csms.wait_call("StatusNotification", start=index + 1)
+    request = call.TriggerMessage(requested_message=MessageTriggerEnumType.status_notification,
+                                  evse={"id": 1, "connector_id": 1})  # fmt: skip
+    result, payload = await answered_then(csms, request, "StatusNotification", index)
+    assert result.status == "Accepted"
+    assert (payload["evseId"], payload["connectorStatus"]) == (1, "Occupied")  # F06.FR.10: sent again
+
+
+async def test_TC_F_26_CS_trigger_boot_notification_after_an_accepted_boot(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    _, index = await booted(csms, station_factory)
+    result = await csms.call(call.TriggerMessage(requested_message=MessageTriggerEnumType.boot_notification))
+    assert result.status == "Rejected"  # F06.FR.17
+    await csms.call(call.TriggerMessage(requested_message=MessageTriggerEnumType.heartbeat))
+    await csms.wait_call("Heartbeat", start=index + 1)
+    assert csms.frames.calls("BootNotification", start=index + 1) == []
+
+
+async def test_TC_F_27_CS_trigger_of_a_message_the_station_does_not_implement(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await booted(csms, station_factory)
+    result = await csms.call(call.TriggerMessage(requested_message=MessageTriggerEnumType.sign_combined_certificate))
+    assert result.status == "NotImplemented"  # F06.FR.08
