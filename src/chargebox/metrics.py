@@ -149,4 +149,3 @@ def add_metrics(app: web.Application, collector: Collector) -> None:
         return await handler(request)
 
     app.router.add_get("/metrics", metrics)
-

@@ -292,10 +292,10 @@ class Rpc(Generic[A]):
         self._tell(">", MessageType.CALL_ERROR, event.action, conn.dialect.errors.spell(code))
 
     def _tell(
-        self, direction: str, kind: MessageType | None, action: str, code: str | None = None, seconds: float | None = None
+        self, direction: str, kind: MessageType | None, action: str, code: str | None = None, rtt: float | None = None
     ) -> None:
         if self.on_message is not None:
-            self.on_message(direction, kind, action, code, seconds)
+            self.on_message(direction, kind, action, code, rtt)
 
     async def _flush(self, conn: Connection[A], send: Send) -> None:
         # Taken together: every follow-up belongs to an answer in this batch of frames.
