@@ -12,6 +12,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from chargebox.csms.server import CentralSystem, Session
 from chargebox.metrics import Families, Traffic
+from chargebox.protocol.dialect import SUBPROTOCOLS
 
 
 def csms_metrics(system: CentralSystem) -> Families:
@@ -33,7 +34,9 @@ def _families(system: CentralSystem, traffic: Traffic) -> Iterator[Metric]:
         "charge points with an open WebSocket to this central system, by the OCPP version they speak",
         labels=("ocpp",),
     )
-    for version, count in sorted(Counter(session.dialect.version for session in system.sessions.values()).items()):
-        connected.add_metric((version,), count)
+    versions = Counter(session.dialect.version for session in system.sessions.values())
+    for subprotocol in SUBPROTOCOLS:  # each version, 0 too: a graph shows a line fall to 0, not vanish
+        version = subprotocol.removeprefix("ocpp")
+        connected.add_metric((version,), versions[version])
     yield connected
     yield from traffic.families()

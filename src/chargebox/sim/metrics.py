@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from chargebox.metrics import Families, Traffic
+from chargebox.protocol.messages import RegistrationStatus
 from chargebox.sim.simulator import Simulator
 
 NOT_BOOTED = "None"  # the registration of a station whose BootNotification was never answered (since its start)
@@ -37,8 +38,9 @@ def _families(simulators: list[Simulator], traffic: Traffic) -> Iterator[Metric]
         "stations by the status of their last BootNotification's answer (None: not answered yet)",
         labels=("status",),
     )
-    for status, count in sorted(Counter(snapshot["registration"] or NOT_BOOTED for snapshot in snapshots).items()):
-        registration.add_metric((status,), count)
+    registered = Counter(snapshot["registration"] or NOT_BOOTED for snapshot in snapshots)
+    for status in (*RegistrationStatus, NOT_BOOTED):  # each, 0 too: a graph shows a line fall to 0, not vanish
+        registration.add_metric((status,), registered[status])
     yield registration
     connectors = GaugeMetricFamily(
         "chargebox_connectors",
