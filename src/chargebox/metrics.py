@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Final
 
 from aiohttp import web
@@ -68,22 +68,18 @@ class Traffic:
 
     def families(self) -> Iterator[Metric]:
         """The counts as metric families: messages, CALLERRORs, rejected frames, round trips."""
-        messages = CounterMetricFamily(
+        yield _counters(
             "chargebox_messages",
             "OCPP-J messages sent and received, by direction, message type (CALL, CALLRESULT, CALLERROR) and action",
-            labels=("direction", "type", "action"),
+            ("direction", "type", "action"),
+            self.messages,
         )
-        for labels, count in sorted(self.messages.items()):
-            messages.add_metric(labels, count)
-        yield messages
-        errors = CounterMetricFamily(
+        yield _counters(
             "chargebox_callerrors",
             "CALLERRORs sent and received, by direction, error code and the action of the CALL they answer",
-            labels=("direction", "code", "action"),
+            ("direction", "code", "action"),
+            self.call_errors,
         )
-        for labels, count in sorted(self.call_errors.items()):
-            errors.add_metric(labels, count)
-        yield errors
         yield CounterMetricFamily(
             "chargebox_frames_rejected",
             "frames received that could not be used: malformed, or answering no CALL of this side",
@@ -97,6 +93,15 @@ class Traffic:
         for action, buckets in sorted(self.round_trips.items()):
             trips.add_metric((action,), buckets.cumulative(), buckets.total)
         yield trips
+
+
+def _counters(
+    name: str, documentation: str, labels: tuple[str, ...], counts: Mapping[tuple[str, str, str], int]
+) -> Metric:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts.items()):
+        family.add_metric(values, count)
+    return family
 
 
 class _Buckets:

@@ -22,7 +22,7 @@ from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
-from tests.loopback import until
+from tests.loopback import run_until_stopped, until
 from tests.scrape import Scrape, scrape
 
 TOKEN = "metrics-test-token-0123456789"
@@ -53,16 +53,11 @@ async def served(policy: CsmsPolicy | None = None) -> AsyncIterator[Served]:
                                reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1))  # fmt: skip
     sim = Simulator(simulated_station(settings))
     runner, control_port = await start_control(sim, "127.0.0.1", 0, token=TOKEN)
-    run = asyncio.ensure_future(sim.run())
     try:
-        async with aiohttp.ClientSession() as http:
-            await until(lambda: sim.station.boot.registration is not None and sim.station.connectors.count == 2)
+        async with run_until_stopped(sim), aiohttp.ClientSession() as http:
+            await until(lambda: sim.station.boot.registration is not None)
             yield Served(sim, csms, http, f"http://127.0.0.1:{control_port}")
     finally:
-        await sim.stop()
-        run.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await run
         await runner.cleanup()
         await csms.stop()
 
