@@ -79,6 +79,27 @@ async def running(server: S, port: int = 0) -> AsyncIterator[S]:
         await server.stop()
 
 
+class Runnable(Protocol):
+    async def run(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+R = TypeVar("R", bound=Runnable)
+
+
+@contextlib.asynccontextmanager
+async def run_until_stopped(station: R) -> AsyncIterator[R]:
+    """``station.run()`` (a ``Simulator``'s, a ``Station``'s) as a task for the block; stopped cleanly after it."""
+    task = asyncio.ensure_future(station.run())
+    try:
+        yield station
+    finally:
+        await station.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class StationLives:
     """The lives of one station: ``chargebox simulate`` processes started one after the other on the same data dir
     (``<tmp>/station``), each logging to its own file, and ended the way a power cut ends them (``kill``)."""

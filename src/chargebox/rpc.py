@@ -23,7 +23,7 @@ from chargebox.clock import Clock, TimerHandle
 from chargebox.errors import ConnectionLost, RemoteProtocolError
 from chargebox.log import Log
 from chargebox.protocol.base import Message
-from chargebox.protocol.codec import MAX_FRAME_SIZE
+from chargebox.protocol.codec import MAX_FRAME_SIZE, MessageType
 from chargebox.protocol.connection import (
     CallErrorReceived,
     CallReceived,
@@ -82,6 +82,10 @@ Send = Callable[[bytes], Awaitable[None]]
 # Applies an answer's effect the moment the answer is known: inside ``receive`` for a CALLRESULT,
 # so before the next frame is handled (a RemoteStopTransaction right after StartTransaction.conf).
 OnResult = Callable[[SendResult[Any]], None]
+# Told each message in ("<") and out (">"): its type (None: a frame received that could not be used), its action
+# ("" where the frame named none this side knows), a CALLERROR's code, and an answer to our CALL's round trip in
+# seconds. What a control API's GET /metrics counts (metrics.py).
+OnMessage = Callable[[str, MessageType | None, str, str | None, float | None], None]
 
 
 class Rpc(Generic[A]):
@@ -107,6 +111,7 @@ class Rpc(Generic[A]):
         self.last_sent_at = float("-inf")
         # Told each answered CALL's round trip in seconds and its outcome (a fleet's p50/p99); None costs nothing.
         self.on_round_trip: Callable[[float, SendOutcome], None] | None = None
+        self.on_message: OnMessage | None = None  # None costs nothing
         self._clock = clock
         self._log = logger
         self._name = name
@@ -204,6 +209,7 @@ class Rpc(Generic[A]):
             return result
         now = self._clock.monotonic()
         message_id = conn.send_call(request, now, timeout or self.call_timeout)
+        self._tell(">", MessageType.CALL, action)
         future: asyncio.Future[SendResult[Any]] = asyncio.get_running_loop().create_future()
         self._waiting = _Waiting(message_id, action, on_result, future, now)
         self._arm(now + (timeout or self.call_timeout))
@@ -221,9 +227,13 @@ class Rpc(Generic[A]):
             self._log_frame("<", data)
         for event in conn.receive(data, self._clock.monotonic()):
             if isinstance(event, CallReceived):
+                self._tell("<", MessageType.CALL, event.action)
                 self._dispatch(conn, event)
             elif isinstance(event, FrameRejected):
                 self._log.warning("! %s: %s", event.reason, _excerpt(event.frame))
+                self._tell("<", None, "")
+                if event.reply is not None:  # the Connection answered it
+                    self._tell(">", MessageType.CALL_ERROR, "", conn.dialect.errors.spell(event.reply))
             else:
                 self._resolve(event)
         if self._send is not None:
@@ -236,12 +246,12 @@ class Rpc(Generic[A]):
             conn.drop(event.message_id)  # B-6
             return
         if self.refusal is not None:
-            conn.send_error(event.message_id, self.refusal, "not accepted by the central system yet")  # B03.FR.08
+            self._send_error(conn, event, self.refusal, "not accepted by the central system yet")  # B03.FR.08
             return
         try:
             result = self.handlers[event.action](event.request)
         except RemoteProtocolError as exc:  # a request the schema allows but the station cannot (SC-4)
-            conn.send_error(event.message_id, CallErrorCode(exc.code), exc.description)
+            self._send_error(conn, event, CallErrorCode(exc.code), exc.description)
             return
         except Exception as exc:
             self._internal_error(conn, event, exc)
@@ -269,12 +279,23 @@ class Rpc(Generic[A]):
             return
         reply = result if isinstance(result, Reply) else Reply(result)
         conn.send_result(event.message_id, reply.response)
+        self._tell(">", MessageType.CALL_RESULT, event.action)
         if reply.then is not None:
             self._after_write.append(reply.then)  # started once the CALLRESULT is written (T-23)
 
     def _internal_error(self, conn: Connection[A], event: CallReceived[A], exc: Exception) -> None:
         self._log.error("! handler for %s failed", event.action, exc_info=exc)
-        conn.send_error(event.message_id, CallErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
+        self._send_error(conn, event, CallErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
+
+    def _send_error(self, conn: Connection[A], event: CallReceived[A], code: CallErrorCode, description: str) -> None:
+        conn.send_error(event.message_id, code, description)
+        self._tell(">", MessageType.CALL_ERROR, event.action, conn.dialect.errors.spell(code))
+
+    def _tell(
+        self, direction: str, kind: MessageType | None, action: str, code: str | None = None, rtt: float | None = None
+    ) -> None:
+        if self.on_message is not None:
+            self.on_message(direction, kind, action, code, rtt)
 
     async def _flush(self, conn: Connection[A], send: Send) -> None:
         # Taken together: every follow-up belongs to an answer in this batch of frames.
@@ -320,8 +341,13 @@ class Rpc(Generic[A]):
             return
         self._waiting = None
         result = self._result(waiting.action, _outcome_of(event))
+        seconds = self._clock.monotonic() - waiting.sent_at
         if self.on_round_trip is not None:
-            self.on_round_trip(self._clock.monotonic() - waiting.sent_at, result.outcome)
+            self.on_round_trip(seconds, result.outcome)
+        if isinstance(event, CallErrorReceived):
+            self._tell("<", MessageType.CALL_ERROR, waiting.action, event.error_code, seconds)
+        elif isinstance(event, CallResultReceived | ResponseInvalid):
+            self._tell("<", MessageType.CALL_RESULT, waiting.action, None, seconds)
         self._apply(waiting.on_result, result)
         if not waiting.future.done():
             waiting.future.set_result(result)

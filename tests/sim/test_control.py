@@ -7,7 +7,6 @@ what reaches the station is held to what OCPP lets through (G-1, G-2).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
 from chargebox.web import Limits
-from tests.loopback import until
+from tests.loopback import run_until_stopped, until
 
 WAIT = 5.0
 
@@ -79,15 +78,10 @@ async def control() -> AsyncIterator[Control]:
     )
     sim = Simulator(simulated_station(settings))
     runner, control_port = await start_control(sim, "127.0.0.1", 0)
-    run = asyncio.ensure_future(sim.run())
-    async with aiohttp.ClientSession() as http:
+    async with run_until_stopped(sim), aiohttp.ClientSession() as http:
         api = Control(sim, runner, csms, http, f"http://127.0.0.1:{control_port}")
         await until(lambda: sim.station.boot.registration is not None and sim.station.transport.connected)
         yield api
-    await sim.stop()
-    run.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await run
     await runner.cleanup()
     await csms.stop()
 

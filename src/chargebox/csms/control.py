@@ -34,11 +34,13 @@ from typing import Any, Final
 import msgspec
 from aiohttp import BodyPartReader, web
 
+from chargebox.csms.metrics import csms_metrics
 from chargebox.csms.server import CentralSystem
 from chargebox.csms.stations import Station, StationDetail, StationList, Stations, Subscriber
 from chargebox.csms.templates import templates
 from chargebox.csms.uploads import UPLOAD_NAME, Upload, Uploads, UploadTooLarge
 from chargebox.errors import RemoteProtocolError
+from chargebox.metrics import add_metrics
 from chargebox.openapi import JSON, Media, Parameter, add_openapi, operation
 from chargebox.protocol.base import Message
 from chargebox.protocol.codec import decode_payload
@@ -286,6 +288,7 @@ def make_app(
     app.router.add_get("/api/uploads/{name}", get_upload)
     app.router.add_put("/uploads/{name}", put_upload)
     app.router.add_post("/uploads/", post_upload)
+    add_metrics(app, csms_metrics(system))
     add_openapi(app, title="chargebox csms control API", description=__doc__ or "")
     return app
 

@@ -12,6 +12,7 @@
     POST /api/emergency-stop                          every transaction ends (EmergencyStop)
     POST /api/reboot                                  a local reboot (transactions end with Reboot)
     POST /api/connection/disconnect | connect         a network outage, no reboot
+    GET  /metrics                                     the figures, in Prometheus' text format (sim/metrics.py)
 
 Every action answers the state it left; plug and the swipes also the ``outcome`` (``result``:
 started, stopped, released, resumed, waiting or refused, and the ``reason``). Every route can be
@@ -39,10 +40,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from chargebox.metrics import Traffic, add_metrics
 from chargebox.openapi import Media, Parameter, add_openapi, operation
 from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, state_json
 from chargebox.sim.hardware import HardwarePart
+from chargebox.sim.metrics import station_metrics
 from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
 from chargebox.station.v16.transactions import Outcome
 from chargebox.web import control_app, json_body, json_error, limits_of, serve, sse
@@ -88,12 +91,15 @@ async def start_control(sim: Simulator, host: str, port: int, *, token: str | No
 
 
 def make_app(sim: Simulator) -> web.Application:
-    """The control API of one station at the root, and its dashboard at ``/``."""
+    """The control API of one station at the root, its dashboard at ``/`` and its figures at ``/metrics``."""
     from chargebox.sim.dashboard import add_station_dashboard
 
     app = control_app()
     feed_of(sim)  # the frame ring fills from the start, before any page is opened
+    traffic = Traffic()
+    sim.station.rpc.on_message = traffic.message  # counted from the start too
     add_station_routes(app, "", lambda _request: sim)
+    add_metrics(app, station_metrics(lambda: (sim,), traffic))
     add_station_dashboard(app)
     add_openapi(app, title="chargebox simulate control API", description=__doc__ or "")
     return app

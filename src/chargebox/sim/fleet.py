@@ -35,6 +35,7 @@ from hdrh.histogram import HdrHistogram
 
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
+from chargebox.metrics import Traffic
 from chargebox.protocol.messages import RegistrationStatus
 from chargebox.rpc import SendOutcome
 from chargebox.sim.ev import EvModel
@@ -181,6 +182,7 @@ class Fleet:
         self.sims: dict[str, Simulator] = {}
         self.drivers: dict[str, AutoDriver] = {}
         self.round_trips = RoundTrips()
+        self.traffic = Traffic()  # the messages by action, for GET /metrics (sim/metrics.py)
         self.ramped = asyncio.Event()
         self._tasks = Tasks(log, "fleet station")
         self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW + 1)
@@ -208,6 +210,7 @@ class Fleet:
             store=self.backend.station(station_id),
         )
         station.rpc.on_round_trip = self.round_trips.record
+        station.rpc.on_message = self.traffic.message
         sim = Simulator(station)
         for connector in sim.hardware.connectors.values():
             connector.max_current = template.max_current

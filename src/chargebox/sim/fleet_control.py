@@ -3,6 +3,7 @@
     GET  /api/fleet                         the figures (as ``--stats-json`` writes them)
     GET  /api/stations?q=TEXT&limit=N       the stations whose id contains TEXT (at most N, default 100)
     GET  /api/stations/{id}/state           one station, as ``simulate``'s ``GET /api/state``
+    GET  /metrics                           the stations and their messages, in Prometheus' text format
     POST /api/stations/{id}/...             every per-station endpoint of ``simulate`` (sim/control.py)
 
 An unknown station is 404; a bad ``limit`` is 400. Requests are held to the same rules as
@@ -15,9 +16,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from chargebox.metrics import add_metrics
 from chargebox.openapi import Parameter, add_openapi, operation
 from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
+from chargebox.sim.metrics import station_metrics
 from chargebox.web import control_app, json_error, serve
 
 if TYPE_CHECKING:
@@ -60,6 +63,7 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     app.router.add_get("/api/fleet", figures)
     app.router.add_get("/api/stations", stations)
     add_station_routes(app, "/stations/{station}", lookup)
+    add_metrics(app, station_metrics(fleet.sims.values, fleet.traffic))
     add_fleet_dashboard(app)
     add_openapi(app, title="chargebox fleet control API", description=__doc__ or "")
     return app
