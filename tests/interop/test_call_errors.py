@@ -15,13 +15,15 @@ from ocpp.v16 import call
 from chargebox.protocol.messages import Action, Message
 from chargebox.rpc import Handler
 from chargebox.station.station import Station
-from tests.interop.conftest import OcppCsms, StationRunner
+from tests.interop.conftest import OcppCsms, StationRunner, until
 
 
 @pytest.fixture
 async def booted(csms: OcppCsms, station_factory: StationRunner) -> Station:
     station = station_factory()
-    await csms.wait_booted(connectors=2)
+    index = await csms.wait_booted(connectors=2)
+    await csms.wait_call("SecurityEventNotification", start=index)  # B-10's StartupOfTheDevice, before the test's
+    await until(lambda: station.lane.pending() == 0)  # set aside: this central system knows no whitepaper
     return station
 
 

@@ -20,7 +20,7 @@ from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
 from tests.firmware.conftest import HttpFiles
-from tests.security.conftest import SECURITY_PROFILES, SecurityCsms, install_root, key_pem, manufacturer, pem
+from tests.security.conftest import SecurityCsms, install_root, key_pem, manufacturer, pem
 
 IMAGE = make_image("2.0.0", bytes(range(256)) * 512)
 SFSN = "SignedFirmwareStatusNotification"
@@ -42,7 +42,7 @@ async def station(security_csms: SecurityCsms, tmp_path: Path) -> AsyncIterator[
         connectors=1,
         data_dir=tmp_path / "station",
         identity=Identity(vendor="chargebox", model="Test", firmware_version="1.0.0"),
-        ocpp_config={"SupportedFeatureProfiles": SECURITY_PROFILES},
+        signed_firmware_only=True,
         reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
     )
     running = simulated_station(settings)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.firmware.conftest import WAIT, FirmwareCsms
-from tests.security.conftest import SECURITY_PROFILES, SecurityCsms
+from tests.security.conftest import SecurityCsms
 
 EVENT = "SecurityEventNotification"
 
@@ -60,15 +59,13 @@ async def until(condition: Callable[[], object]) -> None:
 
 @pytest.fixture
 async def spawn(tmp_path: Path) -> AsyncIterator[Callable[[int], subprocess.Popen[bytes]]]:
-    config = tmp_path / "ocpp.json"
-    config.write_text(json.dumps({"SupportedFeatureProfiles": SECURITY_PROFILES}))
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(port: int) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"simulate-{len(processes)}.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "chargebox.cli", "simulate", "--csms", f"ws://127.0.0.1:{port}", "--id", "CP-SEC",
-             "--data-dir", str(tmp_path / "station"), "--connectors", "1", "--ocpp-config", str(config)],
+             "--data-dir", str(tmp_path / "station"), "--connectors", "1"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -17,7 +17,6 @@ from chargebox.store import Store
 from chargebox.transfer import Transfer, TransferSettings
 from tests.firmware.conftest import HttpFiles, ScriptedTransfer, iso, settled
 from tests.security.conftest import (
-    SECURITY_PROFILES,
     Manufacturer,
     SecRig,
     install_root,
@@ -190,9 +189,8 @@ async def test_SF_4_a_power_cut_mid_download_resumes_with_the_attempts_left(
 ) -> None:
     """One failed attempt, the power goes, the station comes back: the job goes on to SignatureVerified."""
     maker = manufacturer("rsa")
-    config = {"SupportedFeatureProfiles": SECURITY_PROFILES}
-    first = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path, ocpp_config=config),
-                 make_csms(clock), clock)  # fmt: skip
+    first = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path,
+                              signed_firmware_only=True), make_csms(clock), clock)  # fmt: skip
     install_root(first, maker.root)
     transfer = ScriptedTransfer(clock, script=["HTTP 500"])
     first.station.signed_firmware.transfer = transfer
@@ -205,8 +203,8 @@ async def test_SF_4_a_power_cut_mid_download_resumes_with_the_attempts_left(
     await first.stop()
     first.station.reset_all()  # the power goes
     first.station.store.close()
-    second = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path, ocpp_config=config),
-                  make_csms(clock), clock)  # fmt: skip
+    second = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path,
+                               signed_firmware_only=True), make_csms(clock), clock)  # fmt: skip
     transfer.script = [IMAGE]
     second.station.signed_firmware.transfer = transfer
     await second.connect()

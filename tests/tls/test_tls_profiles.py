@@ -24,13 +24,9 @@ from ocpp.v16.enums import ConfigurationStatus
 from chargebox.errors import ConfigError
 from chargebox.station.kernel.tls import TlsSettings
 from tests.interop.conftest import StationRunner, basic
-from tests.security.conftest import SECURITY_PROFILES
 from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, wait_until
 
 PASSWORD = "0123456789abcdef0123"
-
-# InstallCertificate and SignCertificate are the Security profile's, offered when SupportedFeatureProfiles names it.
-SECURITY_OFFERED = {"SupportedFeatureProfiles": SECURITY_PROFILES}
 
 
 async def test_TC_086_profile_2_basic_auth_over_wss(pki: Pki, serve_csms: ServeCsms, runner: StationRunner) -> None:
@@ -190,7 +186,6 @@ async def test_T_43_TC_083_a_raised_profile_that_cannot_connect_falls_back(
         csms_url=csms.url,
         password=PASSWORD,
         tls=TlsSettings(server_name=SERVER_NAME, fallback_seconds=1.0),
-        ocpp_config=SECURITY_OFFERED,
     )
     await csms.wait_call("BootNotification")
     # T-43: not without a CentralSystemRootCertificate
@@ -240,7 +235,6 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
         tls=TlsSettings(
             ca_file=pki.ca_file, server_name=SERVER_NAME, cert_file=first_cert, key_file=first_key, security_profile=3
         ),
-        ocpp_config=SECURITY_OFFERED,
     )
     await csms.wait_call("BootNotification")
     root = pki.ca.cert_pem.bytes().decode()

@@ -34,7 +34,7 @@ from chargebox.station.v16.diagnostics import DiagnosticsService
 from chargebox.station.v16.firmware import FirmwareService
 from chargebox.station.v16.metering import MeteringService
 from chargebox.station.v16.reservation import ReservationService
-from chargebox.station.v16.security.certificates import CertificateService
+from chargebox.station.v16.security.certificates import CertificateService, install_factory_root
 from chargebox.station.v16.security.events import SecurityService
 from chargebox.station.v16.security.get_log import GetLogService
 from chargebox.station.v16.security.signed_firmware import SignedFirmwareService
@@ -78,8 +78,10 @@ class Station:
         self.store = store or Store.open(settings.data_dir)
         self.store.connectors.ensure(offer.connectors)
         self.config = v16.configuration(offer, settings, self.store, self.log)
+        if settings.install_root is not None:  # the factory's root, before the link asks what TLS has (T-44)
+            install_factory_root(settings.install_root, self.store, self.clock, self.log)
         self.kernel = kernel = Kernel.start(
-            settings, ports=ports, host=self, profiles=offer.profiles, connector_count=offer.connectors,
+            settings, ports=ports, host=self, profiles=offer.offered, connector_count=offer.connectors,
             clock=self.clock, log=self.log, store=self.store, config=self.config, version=VERSION,
             on_open=self._on_open, on_close=self._on_close,
         )  # fmt: skip

@@ -14,7 +14,9 @@ The order on the wire is the order of the lane, with three exceptions the standa
   durable message that is *fresh* (made while online and never sent), so a StatusNotification
   Charging never reaches the central system before the StartTransaction of its session;
 - nothing waits behind an entry that can never be sent: a stored payload that no longer decodes,
-  or one whose attempts are exhausted (Q-4), is moved to the dead-letter table and logged.
+  one whose attempts are exhausted (Q-4), or one the central system answers NotImplemented or
+  NotSupported (it does not take that action: a 1.6 central system without the security whitepaper
+  and a SecurityEventNotification; no retry can help) is moved to the dead-letter table and logged.
 
 The volatile part is bounded (MAX_VOLATILE): a central system that stops answering while it floods
 the station with TriggerMessage must not grow its memory without end. Past the bound, a
@@ -53,6 +55,7 @@ from chargebox.tasks import Tasks
 T = TypeVar("T")
 UNDELIVERABLE: Final = -1  # X-4: the id used when a StartTransaction could never be confirmed
 MAX_VOLATILE: Final = 100  # volatile CALLs waiting at once; a station's own events need a handful
+NOT_TAKEN: Final = frozenset({"NotImplemented", "NotSupported"})  # CALLERRORs no retry can turn into an answer
 _encoder: Final = msgspec.json.Encoder()
 
 # What an answer teaches, applied at once: returns the op to commit with the delete, if any.
@@ -425,6 +428,9 @@ class Lane:
             await self._store.outbox.remove(item.seq, applied[0] if applied else None)
             self._drop(entry)
             self.delivered += 1
+        elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED and result.error_code in NOT_TAKEN:
+            reason = f"the central system answered {result.error_code}: it does not take {item.action}"
+            await self._dead_letter(entry, item, reason, level=logging.WARNING)
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             await self._failed_attempt(entry, item)  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
@@ -466,9 +472,9 @@ class Lane:
         """Q-4: TransactionMessageRetryInterval times n seconds before the n-th retransmission."""
         return self._config.get_int(self._version.keys.message_retry_interval, default=60) * attempts
 
-    async def _dead_letter(self, entry: _Entry, item: OutboxItem, reason: str) -> None:
+    async def _dead_letter(self, entry: _Entry, item: OutboxItem, reason: str, level: int = logging.ERROR) -> None:
         """Set aside for good, content kept: delivery goes on with the next message."""
-        self._log.error("! %s #%d moved to the dead letters: %s", item.action, item.seq, reason)
+        self._log.log(level, "! %s #%d moved to the dead letters: %s", item.action, item.seq, reason)
         await self._store.outbox.dead_letter(item.seq, reason, self._clock.now().isoformat())
         self._drop(entry)
         dropped = self.on_dropped.get(item.action)
