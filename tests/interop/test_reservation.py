@@ -110,6 +110,17 @@ async def test_R_3_TC_048_CS_reserve_connector_refused(
     assert station.store.reservations.all() == []
 
 
+@pytest.mark.parametrize(("case", "connector_id"), [("TC_048_1_CS", 1), ("TC_050_1_CS", 0)])
+async def test_R_3_a_faulted_target_is_faulted_even_when_the_expiry_date_is_already_past(
+    csms: TransactionsCsms, station_factory: StationRunner, case: str, connector_id: int
+) -> None:
+    """§5.13: the state of the connector comes before the date (a tool may send any expiryDate with a fault)."""
+    station, sim = await boot(csms, station_factory)
+    await _make(sim, csms, "fault", connector_id)
+    assert await reserve(csms, 4, connector_id, seconds=-60) == ReservationStatus.faulted, case
+    assert station.store.reservations.all() == []
+
+
 async def test_R_3_TC_048_4_CS_reservation_the_station_will_not_take_is_rejected(
     csms: TransactionsCsms, station_factory: StationRunner
 ) -> None:

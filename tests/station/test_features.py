@@ -101,6 +101,20 @@ def test_the_security_whitepaper_is_offered_whatever_supported_feature_profiles_
     assert Profile.SECURITY not in station.config.get_list("SupportedFeatureProfiles")  # not a 1.6 profile
 
 
+def test_a_feature_declares_absent_answers_only_for_actions_it_declares() -> None:
+    for declared in FEATURES:
+        assert declared.absent.keys() <= declared.actions, declared.name
+
+
+def test_1_4_T_16_a_profile_not_offered_registers_its_absent_answers_and_nothing_else(clock: VirtualClock) -> None:
+    station = make_station(clock, ocpp_config={"SupportedFeatureProfiles": "Core"})
+    missing = [f for f in FEATURES if f.profile not in station.kernel.profiles]
+    answered = set(station.rpc.handlers) & {action for f in missing for action in f.actions}
+    assert answered == {Action.GET_LOCAL_LIST_VERSION, Action.SEND_LOCAL_LIST, Action.RESERVE_NOW}
+    assert answered == {action for f in missing for action in f.absent}
+    assert not station.features.withheld & answered
+
+
 def answered_by_the_integrator(_request: Any) -> Any:
     raise AssertionError("an action the station does not offer reached a handler")
 
