@@ -89,8 +89,12 @@ async def test_1_4_action_of_a_profile_not_offered_is_not_supported(
     [
         ("TC_042_1_CS", "GetLocalListVersion", {}, {"listVersion": -1}),  # C-12, L-1
         ("TC_043_1_CS", "SendLocalList", {"listVersion": 1, "updateType": "Full"}, {"status": "NotSupported"}),
-        ("TC_048_4_CS", "ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "TAG",
-                                       "reservationId": 1}, {"status": "Rejected"}),
+        (
+            "TC_048_4_CS",
+            "ReserveNow",
+            {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "TAG", "reservationId": 1},
+            {"status": "Rejected"},
+        ),
     ],
 )
 async def test_T_16_a_profile_not_offered_answers_what_its_response_can_say(
