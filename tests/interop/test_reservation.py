@@ -17,14 +17,16 @@ from ocpp.v16.enums import (
     AuthorizationStatus,
     AvailabilityType,
     CancelReservationStatus,
+    MessageTrigger,
     RemoteStartStopStatus,
     ReservationStatus,
+    TriggerMessageStatus,
 )
 
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
 from tests.interop.conftest import StationRunner
-from tests.interop.transactions_csms import TransactionsCsms, boot, serving, wait_status
+from tests.interop.transactions_csms import TransactionsCsms, boot, nothing_more, serving, statuses, wait_status
 
 
 @pytest.fixture
@@ -58,6 +60,44 @@ async def test_R_2_R_6_TC_046_1_CS_reserve_connector_then_local_start(
     _, start = await csms.wait_call("StartTransaction", start=before)
     assert start.payload["reservationId"] == 1 and start.payload["connectorId"] == 1
     await wait_status(csms, 1, "Charging", start=before)
+
+
+async def test_G2_a_cable_does_not_consume_a_reservation(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    """S-1's only Reserved -> Preparing edge is G2, "reservation identity is presented": a cable alone leaves the
+    connector Reserved (past ConnectionTimeOut too), another card is refused, the reserved card starts."""
+    station, sim = await boot(csms, station_factory, ocpp_config={"ConnectionTimeOut": 1})
+    before = len(csms.frames.frames)
+    assert await reserve(csms, 1, 1) == ReservationStatus.accepted
+    reserved, _ = await wait_status(csms, 1, "Reserved", start=before)
+    await sim.plug(1)
+    await nothing_more(csms, "StatusNotification", start=reserved + 1, within=1.5)  # not Preparing, not Finishing
+    trigger = await csms.call(call.TriggerMessage(requested_message=MessageTrigger.status_notification, connector_id=1))
+    assert trigger.status == TriggerMessageStatus.accepted
+    _, triggered = await csms.wait_call("StatusNotification", start=reserved + 1)
+    assert triggered.payload["status"] == "Reserved"
+    await sim.swipe("OTHER", 1)
+    assert station.connectors[1].status.value == "Reserved" and station.reservation.reservations  # R-5
+    await sim.swipe("RES", 1)
+    _, start = await csms.wait_call("StartTransaction", start=reserved)
+    assert start.payload["reservationId"] == 1
+    await wait_status(csms, 1, "Charging", start=reserved)
+    assert statuses(csms, 1, start=reserved + 1) == ["Reserved", "Preparing", "Charging"]  # triggered, G2, B3
+
+
+async def test_G2_X_3_a_reservation_ending_with_a_cable_in_leaves_it_preparing_then_finishing(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    _, sim = await boot(csms, station_factory, ocpp_config={"ConnectionTimeOut": 1})
+    before = len(csms.frames.frames)
+    assert await reserve(csms, 2, 1) == ReservationStatus.accepted
+    reserved, _ = await wait_status(csms, 1, "Reserved", start=before)
+    await sim.plug(1)
+    await nothing_more(csms, "StatusNotification", start=reserved + 1, within=1.5)  # past ConnectionTimeOut
+    assert (await csms.call(call.CancelReservation(reservation_id=2))).status == CancelReservationStatus.accepted
+    await wait_status(csms, 1, "Finishing", start=reserved)  # X-3: no card within ConnectionTimeOut of the end
+    assert statuses(csms, 1, start=reserved + 1) == ["Preparing", "Finishing"]
 
 
 async def test_R_7_TC_046_2_CS_reserve_connector_then_remote_start(
