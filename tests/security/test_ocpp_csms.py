@@ -83,7 +83,7 @@ async def test_interop_extended_trigger_get_log_and_a_signed_update(
         "location": f"{http_files.url}/fw.img",
         "retrieve_date_time": datetime.now(UTC).isoformat(),
         "signing_certificate": pem(maker.signing),
-        "signature": sign_file(image, key_pem(maker.signing_key)),
+        "signature": openssl_base64(sign_file(image, key_pem(maker.signing_key))),
     }
     answer = await security_csms.call(call.SignedUpdateFirmware(request_id=21, firmware=firmware))
     assert answer.status == "Accepted"
@@ -93,6 +93,11 @@ async def test_interop_extended_trigger_get_log_and_a_signed_update(
         f"{SFSN}:InstallRebooting", "Boot:2.0.0", f"{SFSN}:Installed",
     ]  # fmt: skip
     await security_csms.wait_for("SecurityEventNotification", type="FirmwareUpdated")
+
+
+def openssl_base64(text: str) -> str:
+    """As ``openssl base64`` writes it: lines of 64 characters (RFC 4648 §3.3 allows the breaks)."""
+    return "".join(text[i : i + 64] + "\n" for i in range(0, len(text), 64))
 
 
 def install_root_into(station: Station, root: Any) -> None:

@@ -123,6 +123,20 @@ async def test_SF_5_a_bad_signature_is_invalid_signature_and_nothing_installs(
     await settled(sec.clock, lambda: "InvalidFirmwareSignature" in events())
 
 
+async def test_SF_5_a_signature_wrapped_every_64_characters_as_openssl_writes_it_is_verified(
+    sec: SecRig, tmp_path: Path
+) -> None:
+    """RFC 4648 §3.1/3.3: MIME-style base64 (``openssl base64``) breaks its lines; the breaks are no data."""
+    maker = manufacturer("rsa")
+    install_root(sec.wire, maker.root)
+    sec.transfer.script = [IMAGE]
+    signature = signature_of(IMAGE, maker, tmp_path)
+    wrapped = "\n".join(signature[i : i + 64] for i in range(0, len(signature), 64)) + "\n"
+    assert (await sec.call("SignedUpdateFirmware", request(maker, wrapped)))[2] == {"status": "Accepted"}
+    await until_status(sec, "SignatureVerified")
+    assert "InvalidSignature" not in sec.statuses(STATUS)
+
+
 async def test_SF_5_a_signature_that_is_not_base64_is_invalid_signature(sec: SecRig) -> None:
     maker = manufacturer("ec")
     install_root(sec.wire, maker.root)
