@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,19 @@ async def test_SF_10_plain_update_firmware_is_not_supported(sec: SecRig) -> None
     answer = await sec.call("UpdateFirmware", {"location": "http://x/fw", "retrieveDate": iso(sec.clock.now())})
     assert answer[0] == 4 and answer[2] == "NotSupported"
     assert sec.wire.station.store.firmware.load().stage == "idle"
+
+
+async def test_SF_10_without_the_switch_update_firmware_is_answered_and_signed_update_firmware_is_not(
+    wired: Callable[..., Wire],
+) -> None:
+    """signed_firmware_only is off by default: a central system that knows only UpdateFirmware can update."""
+    wire = wired()
+    await wire.connect()
+    plain = {"location": "http://x/fw", "retrieveDate": "2030-01-01T00:00:00Z"}
+    assert await wire.inject(json.dumps([2, "u", "UpdateFirmware", plain])) == [3, "u", {}]
+    signed = await wire.inject(json.dumps([2, "s", "SignedUpdateFirmware", request(manufacturer("ec"), "AAAA")]))
+    assert signed[:3] == [4, "s", "NotSupported"]
+    assert wire.station.signed_firmware is None and wire.station.certificates is not None
 
 
 async def test_SF_4_a_power_cut_mid_download_resumes_with_the_attempts_left(
