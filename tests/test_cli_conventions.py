@@ -19,7 +19,7 @@ from tests.test_cli import CLI, free_port, next_event, run_cli
 @pytest.mark.parametrize(
     ("args", "abbreviation"),
     [
-        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp", "2.0.1"], "--ocpp 2.0.1"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp-conf", "/nonexistent"], "--ocpp-conf /nonexistent"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--con", "2"], "--con 2"),
         (["fleet", "--csms", "ws://h", "--count", "1", "--dur", "5"], "--dur 5"),
         (["csms", "--list", "nowhere"], "--list nowhere"),  # each fails at once if read as the long option
@@ -28,7 +28,7 @@ from tests.test_cli import CLI, free_port, next_event, run_cli
     ],
 )
 async def test_an_abbreviated_option_is_refused_not_guessed(args: list[str], abbreviation: str) -> None:
-    """A prefix is never read as the option it starts (``--ocpp`` is not ``--ocpp-config``), in every parser and
+    """A prefix is never read as the option it starts (``--ocpp-conf`` is not ``--ocpp-config``), in every parser and
     subparser, so a new option can never change what an old command line means."""
     code, _out, err = await run_cli(*args)
     assert code == 2, err

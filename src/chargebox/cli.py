@@ -263,6 +263,18 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PEM",
         help="trust this CA for wss:// and https/ftps files",
     )
+    sim.add_argument(
+        "--install-root",
+        type=Path,
+        metavar="PEM",
+        help="install this CA as a CentralSystemRootCertificate at start if the station holds none (factory "
+        "provisioning; unlike --ca-file it is in the certificate store the central system manages)",
+    )
+    sim.add_argument(
+        "--signed-firmware-only",
+        action="store_true",
+        help="offer SignedUpdateFirmware; plain UpdateFirmware is then answered NotSupported (SF-10)",
+    )
     sim.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate must carry")
     sim.add_argument("--cert", type=Path, metavar="PEM", help="ChargePointCertificate (with chain) for profile 3")
     sim.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
@@ -533,6 +545,8 @@ async def _simulate(args: argparse.Namespace) -> int:
         compression=args.compression,
         sigterm_reason=Reason(args.sigterm_reason),
         reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
+        install_root=args.install_root,
+        signed_firmware_only=args.signed_firmware_only,
         tls=TlsSettings(
             ca_file=args.ca_file,
             server_name=args.tls_server_name,

@@ -8,10 +8,10 @@ by server-sent events. Each test writes a screenshot for a person to look at (it
 from __future__ import annotations
 
 import asyncio
-import re
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.transport.conftest import PlainServer, StationRunner, until
+from tests.loopback import until
+from tests.transport.conftest import PlainServer, StationRunner
 from tests.transport.test_link import ServerFactory
 
 QUICK_RECONNECT = [

@@ -98,8 +98,10 @@ class Station:
         self.store = store or Store.open(settings.data_dir, clock=self.clock)
         self.store.connectors.ensure(offer.connectors)
         self.config = table.configuration(offer, settings, self.store, self.log)
+        if table.provision is not None:  # before the link asks what TLS has (T-44)
+            table.provision(settings, self.store, self.clock, self.log)
         self.kernel: Kernel[Any] = Kernel.start(
-            settings, ports=ports, host=self, profiles=offer.profiles, connector_count=offer.connectors,
+            settings, ports=ports, host=self, profiles=offer.offered, connector_count=offer.connectors,
             clock=self.clock, log=self.log, store=self.store, config=self.config, version=table.version,
             on_open=self._on_open, on_close=self._on_close,
         )  # fmt: skip

@@ -226,11 +226,13 @@ class SmartChargingService(Service):
     # -- GetCompositeSchedule ---------------------------------------------------------------------
 
     def on_get_composite_schedule(self, request: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse:
-        """CS-1..CS-5: from now (whole seconds) for ``duration``, in the unit asked (A when none is)."""
+        """CS-1..CS-5: from the moment the request was received for ``duration``, in the unit asked (A when none
+        is). The start keeps its fraction of a second (errata 3.28/3.29): rounded down to the whole second, it would
+        open with a period of "no limit" before a profile that became valid in that second (TC_056, TC_066)."""
         if not 0 <= request.connector_id <= self._connectors.count or request.duration < 0:
             return GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED)  # CS-4
         unit = ChargingRateUnitType.A if request.charging_rate_unit is msgspec.UNSET else request.charging_rate_unit
-        now = self._clock.now().replace(microsecond=0)
+        now = self._clock.now()
         duration = min(request.duration, MAX_COMPOSITE_S)
         periods = schedule.composite(self.installed, self._situation(), request.connector_id, now.timestamp(),
                                      duration, unit)  # fmt: skip
