@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -44,6 +45,7 @@ SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
 _DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 # fleet --count: one process's stations (docs/performance.md: 10,000 held on a core, ~84 KiB each; this is ~8 GiB).
 MAX_FLEET_STATIONS: Final = 100_000
+MAX_FLEET_PROCESSES: Final = 1024  # fleet --processes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -247,12 +249,20 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the station file (TOML)")
     run.set_defaults(handler=_run)
 
-    fleet = command("fleet", "N simulated stations in one process, sharing one store")
+    fleet = command("fleet", "N simulated stations, sharing one store per process")
     fleet.add_argument(
         "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
     )
     fleet.add_argument(
         "--count", required=True, type=station_count, metavar="N", help=f"how many stations, 1 to {MAX_FLEET_STATIONS}"
+    )
+    fleet.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help="run the stations in N processes, one per core ('auto': as many as this machine has), with one table, "
+        "one --stats-json and one --control",
     )
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
@@ -472,6 +482,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _fleet(args: argparse.Namespace) -> int:
     from chargebox.sim.fleet import Fleet, FleetSettings
     from chargebox.sim.fleet_command import run_fleet
+    from chargebox.sim.fleet_processes import FleetProcesses, process_settings
     from chargebox.sim.template import Template, read_template
 
     _check_csms_url(args.csms)
@@ -497,23 +508,49 @@ async def _fleet(args: argparse.Namespace) -> int:
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
         logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
-    logging.getLogger("chargebox.fleet").info("= %d stations, %s", args.count, profile.describe())
-    try:
-        fleet = Fleet(
-            FleetSettings(
-                csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
-                template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-                seed=args.seed, auto_settings=auto, password=password,
-                tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name,
-                                security_profile=profile.profile),
-            )
-        )  # fmt: skip
-    except OSError as exc:
-        raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    settings = FleetSettings(
+        csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
+        template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
+        seed=args.seed, auto_settings=auto, password=password,
+        tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name, security_profile=profile.profile),
+    )  # fmt: skip
+    processes = min(args.processes, args.count)
+    fleet_log = logging.getLogger("chargebox.fleet")
+    fleet: Fleet | FleetProcesses
+    if processes > 1:
+        fleet_log.info("= %d stations in %d processes, %s", args.count, processes, profile.describe())
+        for shard in range(processes):  # each process's data dir, checked before any starts (one line, exit 2)
+            if (data_dir := process_settings(settings, shard, processes).data_dir) is not None:
+                _check_fleet_store(data_dir)
+        fleet = FleetProcesses(settings, processes, verbose=args.verbose, control=args.control is not None)
+    else:
+        fleet_log.info("= %d stations, %s", args.count, profile.describe())
+        try:
+            fleet = Fleet(settings)
+        except OSError as exc:
+            raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
     return await run_fleet(
         fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
         control_token=token,
     )  # fmt: skip
+
+
+def _check_fleet_store(data_dir: Path) -> None:
+    """A process's data dir, opened and closed as its fleet will open it: one that cannot be used is one line
+    (exit 2) before any process starts."""
+    from chargebox.store import StoreBackend
+
+    try:
+        StoreBackend.open(data_dir).close()
+    except OSError as exc:
+        raise UserError(f"cannot use --data-dir {data_dir}: {exc.strerror or exc}") from exc
+
+
+def _processes(text: str) -> int:
+    """``fleet --processes``: a count of processes, or ``auto`` for as many as this process may use cores."""
+    if text == "auto":
+        return len(os.sched_getaffinity(0))
+    return _int_range(1, MAX_FLEET_PROCESSES, "processes or 'auto'")(text)
 
 
 def _session_range(text: str) -> tuple[float, float]:
