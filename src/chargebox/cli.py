@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from chargebox.credentials import secret, token_problem
 from chargebox.errors import UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
+from chargebox.sim import swarm_options
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
@@ -73,7 +75,12 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "swarm":  # Locust takes every option that is not ours
+        return _swarm(args, argv[argv.index("swarm") + 1 :])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -294,6 +301,19 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
     fleet.set_defaults(handler=_fleet)
 
+    swarm = commands.add_parser(
+        "swarm",
+        help="stations on Locust, on many machines: one user = one station (pip install 'chargebox[locust]')",
+        description="Run Locust with chargebox's locustfile: every option not listed here is Locust's own "
+        "(--users, --spawn-rate, --run-time, --headless, --processes, --master, --worker --master-host, --csv, "
+        "--html, ...: locust --help) and passes through unchanged. The same as: locust -f "
+        '"$(chargebox swarm --print-locustfile)" OPTIONS (docs/howto/swarm.md).',
+        formatter_class=_DefaultsHelp,
+    )
+    swarm_options.add_options(swarm)
+    swarm.add_argument("--print-locustfile", action="store_true", help="print the locustfile's path and exit")
+    swarm.set_defaults(handler=None)
+
     image = commands.add_parser(
         "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
     )
@@ -471,6 +491,25 @@ async def _simulate(args: argparse.Namespace) -> int:
             await runner.cleanup()
         await sim.stop()
     return 0
+
+
+def _swarm(args: argparse.Namespace, argv: list[str]) -> int:
+    """``chargebox swarm``: check our options, then become Locust with our locustfile and every option unchanged
+    (Locust is never imported here: it patches the process for gevent)."""
+    if args.print_locustfile:
+        print(swarm_options.LOCUSTFILE)
+        return 0
+    if importlib.util.find_spec("locust") is None:
+        print("chargebox: error: chargebox swarm runs on Locust: pip install 'chargebox[locust]'", file=sys.stderr)
+        return 2
+    if not any(option == "--worker" for option in argv) and (wrong := swarm_options.problem(args)) is not None:
+        print(f"chargebox: error: {wrong}", file=sys.stderr)  # a worker receives our options from its master
+        return 2
+    command = [sys.executable, "-m", "locust", "-f", str(swarm_options.LOCUSTFILE), *argv]
+    if args.verbose:
+        command += ["--loglevel", "DEBUG"]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 async def _run(args: argparse.Namespace) -> int:
