@@ -27,7 +27,6 @@ from chargebox.credentials import secret, token_problem
 from chargebox.errors import UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
-from chargebox.sim import swarm_options
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
@@ -74,8 +73,8 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser(swarm="swarm" in argv)
     args, rest = parser.parse_known_args(argv)
     if args.command == "swarm":  # Locust takes every option that is not ours
         return _swarm(args, argv[argv.index("swarm") + 1 :])
@@ -137,7 +136,9 @@ def _no_data_frames(record: logging.LogRecord) -> bool:
     return not (isinstance(args, tuple) and args and isinstance(args[0], Frame) and args[0].opcode in _DATA_OPCODES)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
+    """Every command's options; ``swarm``'s own only when it is the command (they live in ``sim/``, which a real
+    charger's ``chargebox run`` never loads)."""
     connector_count = _int_range(1, MAX_CONNECTORS, "connectors")
     station_count = _int_range(1, MAX_FLEET_STATIONS, "stations")  # fleet --count
     install_seconds = _float_range(0, 3600, "seconds")
@@ -301,7 +302,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
     fleet.set_defaults(handler=_fleet)
 
-    swarm = commands.add_parser(
+    swarm_command = commands.add_parser(
         "swarm",
         help="stations on Locust, on many machines: one user = one station (pip install 'chargebox[locust]')",
         description="Run Locust with chargebox's locustfile: every option not listed here is Locust's own "
@@ -310,9 +311,12 @@ def _build_parser() -> argparse.ArgumentParser:
         '"$(chargebox swarm --print-locustfile)" OPTIONS (docs/howto/swarm.md).',
         formatter_class=_DefaultsHelp,
     )
-    swarm_options.add_options(swarm)
-    swarm.add_argument("--print-locustfile", action="store_true", help="print the locustfile's path and exit")
-    swarm.set_defaults(handler=None)
+    if swarm:
+        from chargebox.sim import swarm_options
+
+        swarm_options.add_options(swarm_command)
+    swarm_command.add_argument("--print-locustfile", action="store_true", help="print the locustfile's path and exit")
+    swarm_command.set_defaults(handler=None)
 
     image = commands.add_parser(
         "firmware-image", parents=[verbose], help="write a firmware image in the simulator's format"
@@ -496,6 +500,8 @@ async def _simulate(args: argparse.Namespace) -> int:
 def _swarm(args: argparse.Namespace, argv: list[str]) -> int:
     """``chargebox swarm``: check our options, then become Locust with our locustfile and every option unchanged
     (Locust is never imported here: it patches the process for gevent)."""
+    from chargebox.sim import swarm_options
+
     if args.print_locustfile:
         print(swarm_options.LOCUSTFILE)
         return 0

@@ -153,3 +153,11 @@ def test_without_locust_the_swarm_says_how_to_install_it(
 async def test_other_commands_still_refuse_options_they_do_not_know() -> None:
     code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", "--count", "2", "--users", "3")
     assert_one_line_error(code, err, "unrecognized arguments: --users 3")
+
+
+async def test_swarm_help_lists_our_options_and_sends_the_rest_to_locust() -> None:
+    code, out, err = await run_cli("swarm", "--help")
+    assert code == 0, err
+    for option in ("--csms", "--id-prefix", "--connectors", "--template", "--auto", "--seed", "--print-locustfile"):
+        assert option in out
+    assert "passes through unchanged" in out and "locust -f" in out

@@ -33,13 +33,21 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chargebox.sim.fleet import RESERVOIR, FleetSettings, RoundTrips, fleet_figures
-from chargebox.sim.fleet_worker import Orders
 
 log = logging.getLogger("chargebox.fleet")
 
 STOP_TIMEOUT: Final = 60.0  # seconds a process has to stop its stations cleanly before it is killed
 COUNTS: Final = ("stations", "connected", "booted", "messagesSent", "errors", "reconnects", "sessionsStarted",
                  "sessionsEnded")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Orders:
+    """What the command tells one process."""
+
+    settings: FleetSettings  # with its shard: which stations are this process's
+    verbose: bool = False
+    control_token: str | None = None  # serve the fleet's control API on loopback for the command, with this token
 
 
 def process_settings(settings: FleetSettings, shard: int, shards: int) -> FleetSettings:

@@ -24,22 +24,13 @@ import pickle
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Any, Final
 
 from chargebox.errors import UserError
-from chargebox.sim.fleet import Fleet, FleetSettings
+from chargebox.sim.fleet import Fleet
+from chargebox.sim.fleet_processes import Orders
 
 REPORT_EVERY: Final = 0.5  # seconds between two reports: the live table refreshes twice a second
-
-
-@dataclass(frozen=True, slots=True)
-class Orders:
-    """What the command tells one process."""
-
-    settings: FleetSettings  # with its shard: which stations are this process's
-    verbose: bool = False
-    control_token: str | None = None  # serve the fleet's control API on loopback for the command, with this token
 
 
 def main() -> int:
