@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, simulate, run, firmware-image.
+"""The ``chargebox`` command: demo, csms, simulate, fleet, swarm, run, firmware-image.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
