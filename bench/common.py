@@ -241,13 +241,7 @@ def csms_process() -> Iterator[int]:
     finally:
         with contextlib.suppress(OSError):
             parent.send("stop")
-        proc.join(15)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
+        _reap(proc, 15)
         parent.close()
 
 
@@ -288,15 +282,20 @@ def run_workers(target: Callable[..., None], calls: list[tuple[Any, ...]], *, ti
             results.append(value)
     finally:
         for proc, parent in started:
-            proc.join(10)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
+            _reap(proc, 10)
             parent.close()
     return results
+
+
+def _reap(proc: Any, grace: float) -> None:
+    """Wait ``grace`` seconds for ``proc`` to end, then terminate it, then kill it: never leave one behind."""
+    proc.join(grace)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
 
 
 def _worker_entry(target: Callable[..., Any], args: tuple[Any, ...], conn: Connection) -> None:

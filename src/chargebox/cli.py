@@ -31,6 +31,7 @@ from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
+from chargebox.tasks import event_loop_factory
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 from chargebox.user_files import MIB, ca_context, read_bytes, read_config
@@ -104,23 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         redact_logger(name)
         logging.getLogger(name).addFilter(_no_data_frames)
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             return runner.run(_run_until_signal(args.handler(args), interrupted_code=args.command == "demo"))
     except UserError as exc:
         print(f"chargebox: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (``pip install chargebox[fast]``), asyncio's otherwise."""
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def _no_frames(record: logging.LogRecord) -> bool:

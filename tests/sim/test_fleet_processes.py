@@ -9,13 +9,12 @@ import json
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
+from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.rpc import SendOutcome
 from chargebox.sim.fleet import FleetSettings, RoundTrips
 from chargebox.sim.fleet_control import start_fleet_control
@@ -25,14 +24,6 @@ from tests.sim.test_fleet import FIGURES
 from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
 COUNT = 300
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
-    system = CentralSystem(CsmsPolicy(heartbeat_interval=600), max_events=10)
-    port = await system.start("127.0.0.1", 0)
-    yield system, port
-    await system.stop()
 
 
 def boots_of(system: CentralSystem) -> Counter[str]:
@@ -63,6 +54,24 @@ def children_of(pid: int) -> list[int]:
 
 async def until_booted(boots: Counter[str], count: int) -> None:
     await until(lambda: len(boots) >= count, timeout=60, poll=0.1)
+
+
+async def fleet_of_two_processes(system: CentralSystem, port: int, stats: Path) -> asyncio.subprocess.Process:
+    """``chargebox fleet --processes 2`` of ``COUNT`` stations, once every one is connected and booted."""
+    boots = boots_of(system)
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", str(COUNT), "--processes", "2",
+        "--connect-rate", "1000", "--stats-json", str(stats),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await until_booted(boots, COUNT)
+        await until(lambda: len(system.connections) == COUNT)
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    return proc
 
 
 def test_the_processes_share_the_stations_out_each_once_with_its_one_process_id() -> None:
@@ -114,16 +123,9 @@ async def test_sigterm_stops_every_process_cleanly_and_the_summary_counts_them_a
     csms: tuple[CentralSystem, int], tmp_path: Path
 ) -> None:
     system, port = csms
-    boots = boots_of(system)
     stats = tmp_path / "stats.json"
-    proc = await asyncio.create_subprocess_exec(
-        *CLI, "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", str(COUNT), "--processes", "2",
-        "--connect-rate", "1000", "--stats-json", str(stats),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc = await fleet_of_two_processes(system, port, stats)
     try:
-        await until_booted(boots, COUNT)
-        await until(lambda: len(system.connections) == COUNT)
         workers = children_of(proc.pid)
         assert len(workers) == 2
         connections = list(system.connections.values())
@@ -142,16 +144,9 @@ async def test_a_process_that_dies_is_reported_and_the_command_exits_non_zero(
     csms: tuple[CentralSystem, int], tmp_path: Path
 ) -> None:
     system, port = csms
-    boots = boots_of(system)
     stats = tmp_path / "stats.json"
-    proc = await asyncio.create_subprocess_exec(
-        *CLI, "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", str(COUNT), "--processes", "2",
-        "--connect-rate", "1000", "--stats-json", str(stats),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc = await fleet_of_two_processes(system, port, stats)
     try:
-        await until_booted(boots, COUNT)
-        await until(lambda: len(system.connections) == COUNT)
         connections = dict(system.connections)
         victim = min(children_of(proc.pid))  # the first started: process 1, stations CP1, CP3, ...
         os.kill(victim, signal.SIGKILL)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import importlib.util
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from chargebox import cli
-from chargebox.csms.server import CentralSystem, CsmsPolicy
+from chargebox.csms.server import CentralSystem
 from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import messages as m
 from chargebox.sim.swarm_options import LOCUSTFILE, SHARD
@@ -23,14 +22,6 @@ from tests.sim.test_fleet_processes import boots_of
 from tests.test_cli import CLI, assert_one_line_error, run_cli
 
 USERS = 300
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
-    system = CentralSystem(CsmsPolicy(heartbeat_interval=600), max_events=10)
-    port = await system.start("127.0.0.1", 0)
-    yield system, port
-    await system.stop()
 
 
 def stats_of(prefix: Path) -> dict[str, dict[str, str]]:

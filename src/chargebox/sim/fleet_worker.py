@@ -3,7 +3,7 @@ started it (``fleet_processes.py``), which runs it as ``python -m chargebox.sim.
 
     stdin   one pickled ``Orders`` (the password rides here, never in argv), then nothing: its end (the command
             closed it, or died) is the order to stop
-    stdout  JSON lines: ``{"control": PORT}`` first when the command serves ``--control``; then a ``Report`` every
+    stdout  JSON lines: ``{"control": PORT}`` first when the command serves ``--control``; then a report every
             ``REPORT_EVERY`` seconds, and a last one (``"final": true``) once every station has stopped cleanly
     stderr  the log, as ``chargebox fleet`` writes it
 
@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import pickle
 import signal
 import sys
-from collections.abc import Callable
 from typing import IO, Any, Final
 
 from chargebox.errors import UserError
 from chargebox.sim.fleet import Fleet
 from chargebox.sim.fleet_processes import Orders
+from chargebox.tasks import event_loop_factory
 
 REPORT_EVERY: Final = 0.5  # seconds between two reports: the live table refreshes twice a second
 
@@ -44,7 +43,7 @@ def main() -> int:
         logging.getLogger("chargebox").setLevel(logging.WARNING)
         logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             return runner.run(serve(orders, sys.stdout.buffer))
     except UserError as exc:
         print(f"chargebox: error: {exc}", file=sys.stderr)
@@ -132,16 +131,6 @@ class _EndOfOrders(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop.set()
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed, as the command's own (cli.py)."""
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 if __name__ == "__main__":
