@@ -5,10 +5,10 @@ imported. chargebox runs on asyncio, so each Locust process runs its stations on
 OS thread (``Swarm``), as a ``Fleet`` whose stations start and stop one by one as Locust spawns and stops users.
 The two worlds meet only here, and only so:
 
-- greenlets to the loop: ``loop.call_soon_threadsafe`` (start a station) and ``asyncio.run_coroutine_threadsafe``
-  (stop one, stop them all), whose future the greenlet polls without blocking the hub;
+- greenlets to the loop: ``loop.call_soon_threadsafe`` (start a station; close: stop them all) and
+  ``asyncio.run_coroutine_threadsafe`` (stop one), whose future the greenlet polls without blocking the hub;
 - the loop to greenlets: a ``deque`` of finished round trips (its appends and pops are atomic) that a greenlet
-  drains into Locust's request events, and a tuple of counts the loop replaces every second (the gauge).
+  drains into Locust's request events, and a dict of counts the loop replaces whole every second (the gauge).
 
 The thread is started with gevent's original ``_thread.start_new_thread``: ``threading.Thread``, even the class
 ``gevent.monkey.get_original`` returns, starts a greenlet once patched. The loop polls with the original epoll
@@ -170,9 +170,9 @@ class Swarm:
 
     def stop(self, station_id: str) -> None:
         """Stop one station cleanly and wait for it; its id is free for the next user."""
-        if self._closed or self._loop is None:
+        if self._closed or self._loop is None or self._ended:
             return
-        _wait(asyncio.run_coroutine_threadsafe(self._stop(station_id), self._loop))
+        self._wait(asyncio.run_coroutine_threadsafe(self._stop(station_id), self._loop))
         heapq.heappush(self._free, int(station_id[len(self.settings.id_prefix) :]))
 
     def close(self) -> None:
@@ -185,6 +185,15 @@ class Swarm:
         self._until(lambda: self._ended, "stop its stations", STOP_TIMEOUT)
         self._drainer.kill()
         self._hand_over()
+
+    def _wait(self, future: Future[T]) -> T | None:
+        """The result of work handed to the loop, waited for by a greenlet without blocking the others (None if
+        the loop has ended: its failure is in the log)."""
+        while not future.done():
+            if self._ended:
+                return None
+            gevent.sleep(POLL)
+        return future.result()
 
     def _call(self, callback: Callable[..., object], *args: object) -> None:
         assert self._loop is not None
@@ -329,9 +338,3 @@ def swarm(environment: Environment) -> Swarm:
 def _gauge(environment: Environment) -> _Gauge:
     return _gauges.setdefault(id(environment), _Gauge())
 
-
-def _wait(future: Future[T]) -> T:
-    """The result of work handed to the loop, waited for by a greenlet without blocking the others."""
-    while not future.done():
-        gevent.sleep(POLL)
-    return future.result()
