@@ -337,4 +337,3 @@ def swarm(environment: Environment) -> Swarm:
 
 def _gauge(environment: Environment) -> _Gauge:
     return _gauges.setdefault(id(environment), _Gauge())
-
