@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +14,7 @@ import pytest
 
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import VirtualClock
-from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
+from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.errors import ConfigError
 from chargebox.protocol import messages as m
 from chargebox.rpc import SendOutcome
@@ -28,14 +28,6 @@ from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
 FIGURES = {"stations", "connected", "booted", "messagesSent", "messagesPerSecond", "errors", "reconnects",
            "rttP50Ms", "rttP99Ms"}  # fmt: skip
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
-    system = CentralSystem(CsmsPolicy(heartbeat_interval=600), max_events=10)
-    port = await system.start("127.0.0.1", 0)
-    yield system, port
-    await system.stop()
 
 
 async def until_fleet(condition: Callable[[], object]) -> None:
