@@ -141,6 +141,7 @@ class RoundTrips:
 class Actions(Protocol):
     """What an automatic driver does to a station (a ``Simulator`` does it for real)."""
 
+    async def booted(self) -> None: ...  # returns once the station's boot is accepted
     async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> object: ...
     async def swipe(self, id_tag: str, connector_id: int | None) -> object: ...
     async def unplug(self, connector_id: int) -> object: ...
@@ -176,6 +177,9 @@ class AutoDriver:
         self.sessions = 0  # EVs that left (a session ended)
 
     async def run(self) -> None:
+        # The first EV arrives after the boot is accepted: a card swiped before it would be refused (no Authorize
+        # may go out), and the session would never start.
+        await self._actions.booted()
         await asyncio.gather(*(self._connector(cid, rng) for cid, rng in self._rngs.items()))
 
     async def _connector(self, cid: int, rng: random.Random) -> None:

@@ -121,6 +121,7 @@ class Station:
         self._stopped = False
         self._stop_began: float | None = None  # monotonic: when the stop began, for STOP_WAIT_S
         self._gave_up = False  # the stop gave up on writes the store refused (and said so)
+        self.boot_accepted = asyncio.Event()  # set at the first accepted boot: a card swiped before it is refused
 
     # -- the features (those of a profile the station does not offer are None) ------------------
 
@@ -354,6 +355,7 @@ class Station:
     async def accepted(self, first: bool) -> None:
         """After an accepted boot (``first``) or a reconnect after one."""
         await self.front.accepted(first)  # the statuses first, then the queue (Q-5, B04)
+        self.boot_accepted.set()
         if first:  # finish what a reboot or power loss interrupted (after B-4's StatusNotifications)
             for service in self.services:
                 await service.resume()
