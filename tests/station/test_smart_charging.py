@@ -169,3 +169,24 @@ async def test_CS_1_the_schedule_starts_when_the_request_is_received_not_at_its_
     )
     assert answer[2]["scheduleStart"] == clock.now().isoformat().replace("+00:00", "Z"), case
     assert [p["limit"] for p in answer[2]["chargingSchedule"]["chargingSchedulePeriod"]] == [10.0], case
+
+
+async def test_SC_7_the_limit_shown_is_none_where_no_profile_applies_to_the_connector(
+    station: Any, clock: VirtualClock
+) -> None:
+    """The control API's limit of a connector comes from a profile that applies to it now, or is None (the
+    dashboard shows "no limit"), never the hardware's maximum passed off as a limit."""
+    wire, sim = await station(connectors=2)
+    now = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (await wire.inject(set_profile(2, 1, "TxDefaultProfile", [(0, 16.0)], start=now)))[2] == {
+        "status": "Accepted"
+    }
+    assert (await wire.inject(set_profile(1, 2, "TxDefaultProfile", [(0, 10.0)], start=later)))[2] == {
+        "status": "Accepted"
+    }
+    limits = [c["limit"] for c in wire.station.snapshot()["connectors"]]
+    assert limits == [None, {"value": 16.0, "unit": "A"}]  # connector 1's profile has not started yet
+    await clock.advance(3601)
+    limits = [c["limit"] for c in wire.station.snapshot()["connectors"]]
+    assert limits == [{"value": 10.0, "unit": "A"}, {"value": 16.0, "unit": "A"}]

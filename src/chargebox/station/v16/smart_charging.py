@@ -310,10 +310,13 @@ class SmartChargingService(Service):
             self._timer = self._clock.call_later(max(delay, 0.001), self.apply)
 
     def limit_json(self, connector_id: int) -> dict[str, Any] | None:
-        """The active limit of a connector for the control API, or None when no profile is installed."""
-        if not self.installed:
+        """The active limit of a connector (1..N) for the control API, or None when no profile applies to it
+        now (none installed, none for this connector, none valid or started yet): the dashboard shows no limit,
+        not the hardware's maximum."""
+        situation, t = self._situation(), self._clock.now().timestamp()
+        if not self.installed or not schedule.governed(self.installed, situation, connector_id, t):
             return None
-        limit = schedule.limit_at(self.installed, self._situation(), connector_id, self._clock.now().timestamp())
+        limit = schedule.limit_at(self.installed, situation, connector_id, t)
         return {"value": schedule.round_down(limit.amps), "unit": ChargingRateUnitType.A.value}
 
     def _tx_profiles(self) -> list[Installed]:
