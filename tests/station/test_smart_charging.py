@@ -176,7 +176,7 @@ async def test_SC_7_the_limit_shown_is_none_where_no_profile_applies_to_the_conn
 ) -> None:
     """The control API's limit of a connector comes from a profile that applies to it now, or is None (the
     dashboard shows "no limit"), never the hardware's maximum passed off as a limit."""
-    wire, sim = await station(connectors=2)
+    wire, _sim = await station(connectors=2)
     now = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     later = (clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert (await wire.inject(set_profile(2, 1, "TxDefaultProfile", [(0, 16.0)], start=now)))[2] == {
