@@ -227,7 +227,6 @@ class _Own:
         hardware = Limit(max_amps, limit.phases if limit else DEFAULT_PHASES)
         return _tighter(limit, hardware) or hardware
 
-
     def profiled(self, value: Callable[[ChargingProfile], Limit | None]) -> Limit | None:
         """What its profiles say at the instant (SC-7: the TxProfile while a transaction runs, else the
         TxDefaultProfile); None where none says anything."""
