@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench import decode, fleet, memory, outbox, roundtrip, startup
-from bench.common import csms_process, median, run_worker, uvloop_installed
+from bench import decode, fleet, memory, outbox, roundtrip, startup, swarm
+from bench.common import csms_process, median, run_worker, run_workers, uvloop_installed
 from bench.report import Report, Row, describe_load, pressure_totals, print_table, write_markdown
 
 DOCS: Final = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -43,16 +43,20 @@ class Sizes:
     fleet_stations: tuple[int, ...] = (1000,)
     fleet_rate: float = 5000.0  # MeterValues/s the whole fleet offers
     fleet_seconds: float = 10.0
+    fleet_processes: int = 2  # fleet --processes rows: each process runs a single-process row's stations and rate
+    swarm_users: int = 2000
+    swarm_workers: int = 2
+    swarm_seconds: float = 30.0
 
 
 FULL: Final = Sizes(rounds=5, warmup=300, blocks=5, per_block=600, decode_number=20000, decode_repeat=5,
                     stations=1000, startup_runs=5, outbox_rounds=3, outbox_warmup=50, outbox_blocks=5,
                     outbox_per_block=100, backlog=10000, fleet_stations=(1000, 10000), fleet_rate=5000,
-                    fleet_seconds=10)  # fmt: skip
+                    fleet_seconds=10, swarm_users=2000, swarm_workers=2, swarm_seconds=30)  # fmt: skip
 QUICK: Final = Sizes(rounds=1, warmup=150, blocks=3, per_block=150, decode_number=2000, decode_repeat=3,
                      stations=100, startup_runs=3, outbox_rounds=1, outbox_warmup=30, outbox_blocks=3,
                      outbox_per_block=60, backlog=2000, fleet_stations=(200,), fleet_rate=1000,
-                     fleet_seconds=3)  # fmt: skip
+                     fleet_seconds=3, swarm_users=100, swarm_workers=2, swarm_seconds=6)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -511,13 +515,26 @@ def _memory(report: Report, sizes: Sizes) -> None:
 
 
 def _fleet(report: Report, sizes: Sizes, *, uvloop: bool) -> None:
+    """One process, then ``fleet --processes``, then the swarm: one run, one central system, so the rows compare."""
     loops = (False, True) if uvloop and uvloop_installed() else (False,)
     results: list[fleet.FleetResult] = []
+    sharded: list[list[fleet.FleetResult]] = []
+    processes = sizes.fleet_processes
     with csms_process() as port:
         for use_uvloop in loops:
             for count in sizes.fleet_stations:
                 args = (port, count, sizes.fleet_rate, sizes.fleet_seconds, use_uvloop)
                 results.append(run_worker(fleet.fleet_worker, *args, timeout=900))
+        for use_uvloop in loops:
+            for count in sizes.fleet_stations:
+                total, rate = count * processes, sizes.fleet_rate * processes
+                calls = [(port, total, rate, sizes.fleet_seconds, use_uvloop, k, processes) for k in range(processes)]
+                sharded.append(run_workers(fleet.fleet_worker, calls, timeout=900))
+        swarm_result = (
+            swarm.measure_swarm(port, sizes.swarm_users, sizes.swarm_workers, sizes.swarm_seconds)
+            if swarm.locust_installed()
+            else None
+        )
     figure = f"a fleet in one process (chargebox fleet), MeterValues offered at {sizes.fleet_rate:,.0f}/s"
     for result in results:
         on = ", uvloop" if result.uvloop else ""
@@ -544,6 +561,114 @@ def _fleet(report: Report, sizes: Sizes, *, uvloop: bool) -> None:
         report.rows.append(Row(figure=figure, case="the same fleets, uvloop", result="uvloop not installed",
                                detail="install the optional 'fast' extra to measure it"))  # fmt: skip
     report.standing.append(_fleet_standing(results, sizes))
+    _fleet_processes_rows(report, sizes, sharded)
+    _swarm_rows(report, sizes, swarm_result)
+
+
+def _fleet_processes_rows(report: Report, sizes: Sizes, sharded: list[list[fleet.FleetResult]]) -> None:
+    """``fleet --processes N``: each process a single-process row's stations and rate; the figures added up, the
+    percentiles over every round trip of every process (their histograms added)."""
+    from chargebox.sim.fleet import RoundTrips
+
+    processes = sizes.fleet_processes
+    figure = (
+        f"a fleet in {processes} processes (chargebox fleet --processes {processes}), MeterValues offered at "
+        f"{sizes.fleet_rate * processes:,.0f}/s"
+    )
+    parts = []
+    for shards in sharded:
+        count, held = sum(r.count for r in shards), sum(r.held for r in shards)
+        achieved, errors = sum(r.achieved_rate for r in shards), sum(r.errors for r in shards)
+        cpu = sum(r.cpu_share for r in shards)
+        trips = RoundTrips.combined([r.histogram for r in shards], [])
+        p50, p99 = trips.whole_run_percentile(0.5), trips.whole_run_percentile(0.99)
+        on = ", uvloop" if shards[0].uvloop else ""
+        met = (
+            None
+            if p99 is None
+            else held == count
+            and errors == 0
+            and achieved >= 0.95 * sizes.fleet_rate * processes
+            and p99 < FLEET_P99_TARGET_MS
+        )
+        report.rows.append(
+            Row(
+                figure=figure,
+                case=f"{count:,} stations{on}: held (booted, connected)",
+                result=f"{held:,}",
+                detail=f"up in {max(r.up_s for r in shards):.1f} s (the slowest process); "
+                + ", ".join(f"{r.held:,}" for r in shards)
+                + " per process",
+            )
+        )
+        report.rows.append(
+            Row(
+                figure=figure,
+                case=f"{count:,} stations{on}: MeterValues/s sustained, round trip p50 / p99, CPU",
+                result=f"{achieved:,.0f} msg/s",
+                target=f"p99 < {FLEET_P99_TARGET_MS:g} ms",
+                met=met,
+                detail=f"p50 {p50} ms, p99 {p99} ms (every round trip of both), {errors} errors, {cpu:.2f} CPU s per s "
+                f"in all (" + ", ".join(f"{r.cpu_share:.2f}" for r in shards) + f"), {sizes.fleet_seconds:g} s",
+            )
+        )
+        parts.append(
+            f"{count:,} stations in {processes} processes{on} sustained {achieved:,.0f} of the "
+            f"{sizes.fleet_rate * processes:,.0f} MeterValues/s offered (p99 {p99} ms) using {cpu:.2f} cores, "
+            f"{achieved / processes:,.0f} msg/s per process: 16 such processes would carry "
+            f"{achieved / processes * 16:,.0f} msg/s (target: 50,000 on a 16-core machine)"
+        )
+    if parts:
+        report.standing.append(
+            f"All cores (fleet --processes {processes}, the central system sharing the same 2 CPUs): "
+            + "; ".join(parts)
+            + "."
+        )
+
+
+def _swarm_rows(report: Report, sizes: Sizes, result: swarm.SwarmResult | None) -> None:
+    """``chargebox swarm``: a Locust master and its workers, each station with a session metered every second."""
+    figure = (
+        f"the swarm (chargebox swarm): a Locust master and {sizes.swarm_workers} workers, "
+        f"{sizes.swarm_users:,} stations, --auto sessions metered every second"
+    )
+    if result is None:
+        report.rows.append(Row(figure=figure, case="the swarm", result="locust not installed",
+                               detail="install the optional 'locust' extra to measure it"))  # fmt: skip
+        return
+    per_worker = result.users // result.workers
+    report.rows.append(
+        Row(
+            figure=figure,
+            case=f"stations per worker (booted, of {result.users:,} users)",
+            result=f"{per_worker:,}",
+            detail=f"{result.booted:,} BootNotifications answered, {result.charging:,} charging (StartTransaction), "
+            f"{result.failures} failures in all",
+        )
+    )
+    report.rows.append(
+        Row(
+            figure=figure,
+            case="MeterValues/s (Locust's figure), round trip p50 / p99, worker CPU",
+            result=f"{result.meter_values_rate:,.0f} msg/s",
+            detail=f"p50 {result.p50_ms} ms, p99 {result.p99_ms} ms; {result.worker_cpu_share:.2f} CPU s per s per "
+            f"worker; {result.seconds:.0f} s in all",
+        )
+    )
+    report.rows.append(
+        Row(
+            figure=figure,
+            case="master CPU",
+            result=f"{result.master_cpu_share:.3f} CPU s per s",
+            detail="its statistics and the workers' reports; no station",
+        )
+    )
+    report.standing.append(
+        f"The swarm held {per_worker:,} stations per worker ({result.booted:,} of {result.users:,} booted, "
+        f"{result.charging:,} charging, {result.failures} failures), {result.meter_values_rate:,.0f} MeterValues/s in "
+        f"all (p99 {result.p99_ms} ms), "
+        f"each worker using {result.worker_cpu_share:.2f} of a core and the master {result.master_cpu_share:.3f}."
+    )
 
 
 def _fleet_met(result: fleet.FleetResult, sizes: Sizes) -> bool | None:
@@ -668,6 +793,21 @@ def _notes(report: Report, sizes: Sizes) -> None:
         "station is the process's RSS after the ramp less before the fleet was made, divided by N (one-off costs "
         "included, so above the memory section's figure). The memory section's fleet row uses the same shared "
         "`StoreBackend.open(None)` with a `station(id)` view per station.",
+        f"Fleet in {sizes.fleet_processes} processes (`fleet --processes {sizes.fleet_processes}`): "
+        f"{sizes.fleet_processes} fresh processes started together, each a `Fleet` of its share of "
+        f"{sizes.fleet_processes} times a single-process row's stations (`FleetSettings.shard`, every "
+        f"{sizes.fleet_processes}th station, as the command shares them out) calling MeterValues at its share of "
+        f"{sizes.fleet_processes} times that row's rate, against the same central system in the same run; held, "
+        "msg/s and CPU are added up, p50/p99 are over every round trip of the load window of every process (their HDR "
+        "histograms added, as the command combines its processes' figures). The machine has 2 CPUs and the central "
+        "system runs on them too, so the processes cannot each have a core to themselves here.",
+        f"Swarm: `chargebox swarm` as a headless Locust master (`--expect-workers {sizes.swarm_workers}`) and "
+        f"{sizes.swarm_workers} workers, each its own process as on separate machines, {sizes.swarm_users:,} users "
+        f"spawned at once for {sizes.swarm_seconds:g} s, against the same central system; each station has `--auto` "
+        "sessions (an EV within about 2 s that stays the whole run, metered every second through the durable lane); "
+        "an EV that comes before its station's boot is refused and leaves it idle, so the StartTransaction count says "
+        "how many charged. MeterValues/s and its p50/p99 are Locust's own (`--csv`: requests over the whole run, ramp "
+        "included); CPU is each process's user + system time (`psutil`) over its wall time.",
         "Start-up: the `chargebox` console script beside the interpreter, `simulate --csms ws://127.0.0.1:PORT "
         "--id X`, timed from spawn to the BootNotification frame arriving at a central system in the bench process; "
         f"median of {sizes.startup_runs}.",

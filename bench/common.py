@@ -241,13 +241,7 @@ def csms_process() -> Iterator[int]:
     finally:
         with contextlib.suppress(OSError):
             parent.send("stop")
-        proc.join(15)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
+        _reap(proc, 15)
         parent.close()
 
 
@@ -257,29 +251,51 @@ def run_worker(target: Callable[..., None], *args: Any, timeout: float) -> Any:
     A fresh interpreter per measurement keeps each process holding only what it measures. The worker
     is always reaped: terminated, then killed, if it overruns ``timeout``.
     """
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker_entry, args=(target, args, child), name="bench-worker", daemon=True)
-    proc.start()
-    child.close()
-    try:
-        if not parent.poll(timeout):
-            raise TimeoutError(f"{getattr(target, '__name__', target)} gave no result within {timeout:.0f} s")
-        status, value = parent.recv()
-    except EOFError:
-        raise RuntimeError(f"{getattr(target, '__name__', target)} died (exit code {proc.exitcode})") from None
-    finally:
-        proc.join(10)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
-        parent.close()
-    if status != "ok":
-        raise RuntimeError(f"{getattr(target, '__name__', target)} failed: {value}")
+    [value] = run_workers(target, [args], timeout=timeout)
     return value
+
+
+def run_workers(target: Callable[..., None], calls: list[tuple[Any, ...]], *, timeout: float) -> list[Any]:
+    """``run_worker`` for several at once: one fresh process per call, all started together (the processes of one
+    fleet), and what each sends back, in order."""
+    ctx = mp.get_context("spawn")
+    started = []
+    for args in calls:
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker_entry, args=(target, args, child), name="bench-worker", daemon=True)
+        proc.start()
+        child.close()
+        started.append((proc, parent))
+    name = getattr(target, "__name__", target)
+    deadline = time.monotonic() + timeout
+    results = []
+    try:
+        for proc, parent in started:
+            try:
+                if not parent.poll(max(deadline - time.monotonic(), 0)):
+                    raise TimeoutError(f"{name} gave no result within {timeout:.0f} s")
+                status, value = parent.recv()
+            except EOFError:
+                raise RuntimeError(f"{name} died (exit code {proc.exitcode})") from None
+            if status != "ok":
+                raise RuntimeError(f"{name} failed: {value}")
+            results.append(value)
+    finally:
+        for proc, parent in started:
+            _reap(proc, 10)
+            parent.close()
+    return results
+
+
+def _reap(proc: Any, grace: float) -> None:
+    """Wait ``grace`` seconds for ``proc`` to end, then terminate it, then kill it: never leave one behind."""
+    proc.join(grace)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
 
 
 def _worker_entry(target: Callable[..., Any], args: tuple[Any, ...], conn: Connection) -> None:

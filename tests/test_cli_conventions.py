@@ -19,7 +19,7 @@ from tests.test_cli import CLI, free_port, next_event, run_cli
 @pytest.mark.parametrize(
     ("args", "abbreviation"),
     [
-        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp-conf", "f.json"], "--ocpp-conf f.json"),
+        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp-conf", "/nonexistent"], "--ocpp-conf /nonexistent"),
         (["simulate", "--csms", "ws://h", "--id", "X", "--con", "2"], "--con 2"),
         (["fleet", "--csms", "ws://h", "--count", "1", "--dur", "5"], "--dur 5"),
         (["csms", "--list", "nowhere"], "--list nowhere"),  # each fails at once if read as the long option

@@ -120,15 +120,13 @@ def _line_of(page: str, text: str) -> int:
 
 
 def fixtures() -> dict[str, str]:
-    """What the docs' commands read, as the docs describe it: ``ocpp.json`` and ``wallbox.toml`` are the docs' own
-    examples; ``station.toml`` is integrate.md's complete file with the mistake its error line names."""
-    [ocpp_json] = [b.text for b in ALL_BLOCKS if b.path.name == "security-events.md" and b.tag == "json"][:1]
+    """What the docs' commands read, as the docs describe it: ``wallbox.toml`` is the docs' own example;
+    ``station.toml`` is integrate.md's complete file with the mistake its error line names."""
     station = _toml_block("docs/howto/integrate.md", "A complete file")
     meter = station.index("[hardware.meter]")
     station = station[:meter] + station[meter:].replace("unit_id = 1 ", "unit_id = 0 ", 1)
     return {
         "cp-1.key": "0123456789abcdef0123456789abcdef01234567\n",
-        "ocpp.json": ocpp_json,
         "wallbox.toml": _toml_block("README.md", "A template (`--template`)"),
         "station.toml": station,
     }

@@ -23,7 +23,8 @@ from chargebox.csms.server import CentralSystem
 from chargebox.openapi import UndocumentedRoute, add_openapi, document, operation, routes
 from chargebox.sim.control import make_app
 from chargebox.sim.fleet import Fleet, FleetSettings
-from chargebox.sim.fleet_control import make_fleet_app
+from chargebox.sim.fleet_control import make_fleet_app, make_processes_app
+from chargebox.sim.fleet_processes import FleetProcesses
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.web import control_app, serve
@@ -43,10 +44,26 @@ def apps(tmp_path: Path) -> dict[str, Callable[[], web.Application]]:
         "csms": lambda: csms_control.make_app(CentralSystem(), files=tmp_path),
         "simulate": lambda: make_app(Simulator(simulated_station(settings))),
         "fleet": lambda: make_fleet_app(Fleet(FleetSettings(csms_url="ws://127.0.0.1:1", count=1))),
+        "fleet --processes": lambda: make_processes_app(
+            FleetProcesses(FleetSettings(csms_url="ws://127.0.0.1:1", count=2), 2, control=True)
+        ),
     }
 
 
-APPS = ["csms", "simulate", "fleet"]
+APPS = ["csms", "simulate", "fleet", "fleet --processes"]
+
+
+def test_fleet_processes_describe_the_routes_of_one_process(tmp_path: Path) -> None:
+    """fleet --processes passes a station's requests on to its process: the command's document has the same
+    operations as one process's, so one client speaks to both."""
+    made = apps(tmp_path)
+    one, many = (
+        document(made["fleet"](), title="t", version="1")["paths"],
+        document(made["fleet --processes"](), title="t", version="1")["paths"],
+    )
+    assert {path: set(methods) for path, methods in many.items()} == {
+        path: set(methods) for path, methods in one.items()
+    }
 
 
 def served_document(app: web.Application) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, ca, simulate, run, fleet, device-model, firmware-image.
+"""The ``chargebox`` command: demo, csms, ca, simulate, run, fleet, swarm, device-model, firmware-image.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import dataclasses
 import importlib
+import importlib.util
 import json
 import logging
+import os
 import re
 import signal
 import ssl
@@ -33,6 +35,7 @@ from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import StationSettings
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
+from chargebox.tasks import event_loop_factory
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 from chargebox.user_files import MIB, ca_context, read_bytes, read_config, read_document
@@ -52,6 +55,7 @@ _DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 _FILE_STEM: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # chargebox ca issue: DIR/STEM.pem
 # fleet --count: one process's stations (docs/performance.md: 10,000 held on a core, ~84 KiB each; this is ~8 GiB).
 MAX_FLEET_STATIONS: Final = 100_000
+MAX_FLEET_PROCESSES: Final = 1024  # fleet --processes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,8 +82,13 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser(swarm="swarm" in argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "swarm":  # Locust takes every option that is not ours
+        return _swarm(args, argv[argv.index("swarm") + 1 :])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -104,23 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         redact_logger(name)
         logging.getLogger(name).addFilter(_no_data_frames)
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             return runner.run(_run_until_signal(args.handler(args), interrupted_code=args.command == "demo"))
     except UserError as exc:
         print(f"chargebox: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (``pip install chargebox[fast]``), asyncio's otherwise."""
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def _no_frames(record: logging.LogRecord) -> bool:
@@ -136,7 +135,9 @@ def _no_data_frames(record: logging.LogRecord) -> bool:
     return not (isinstance(args, tuple) and args and isinstance(args[0], Frame) and args[0].opcode in _DATA_OPCODES)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
+    """Every command's options; ``swarm``'s own only when it is the command (they live in ``sim/``, which a real
+    charger's ``chargebox run`` never loads)."""
     connector_count = _int_range(1, MAX_CONNECTORS, "connectors")
     station_count = _int_range(1, MAX_FLEET_STATIONS, "stations")  # fleet --count
     install_seconds = _float_range(0, 3600, "seconds")
@@ -263,6 +264,18 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PEM",
         help="trust this CA for wss:// and https/ftps files",
     )
+    sim.add_argument(
+        "--install-root",
+        type=Path,
+        metavar="PEM",
+        help="install this CA as a CentralSystemRootCertificate at start if the station holds none (factory "
+        "provisioning; unlike --ca-file it is in the certificate store the central system manages)",
+    )
+    sim.add_argument(
+        "--signed-firmware-only",
+        action="store_true",
+        help="offer SignedUpdateFirmware; plain UpdateFirmware is then answered NotSupported (SF-10)",
+    )
     sim.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate must carry")
     sim.add_argument("--cert", type=Path, metavar="PEM", help="ChargePointCertificate (with chain) for profile 3")
     sim.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
@@ -301,12 +314,20 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the station file (TOML)")
     run.set_defaults(handler=_run)
 
-    fleet = command("fleet", "N simulated stations in one process, sharing one store")
+    fleet = command("fleet", "N simulated stations, sharing one store per process")
     fleet.add_argument(
         "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
     )
     fleet.add_argument(
         "--count", required=True, type=station_count, metavar="N", help=f"how many stations, 1 to {MAX_FLEET_STATIONS}"
+    )
+    fleet.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help="run the stations in N processes, one per core ('auto': as many as this machine has), with one table, "
+        "one --stats-json and one --control",
     )
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
@@ -337,6 +358,22 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--ca-file", type=Path, metavar="PEM", help="trust this CA for wss:// (security profile 2)")
     fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
     fleet.set_defaults(handler=_fleet)
+
+    swarm_command = commands.add_parser(
+        "swarm",
+        help="stations on Locust, on many machines: one user = one station (pip install 'chargebox[locust]')",
+        description="Run Locust with chargebox's locustfile: every option not listed here is Locust's own "
+        "(--users, --spawn-rate, --run-time, --headless, --processes, --master, --worker --master-host, --csv, "
+        "--html, ...: locust --help) and passes through unchanged. The same as: locust -f "
+        '"$(chargebox swarm --print-locustfile)" OPTIONS (docs/howto/swarm.md).',
+        formatter_class=_DefaultsHelp,
+    )
+    if swarm:
+        from chargebox.sim import swarm_options
+
+        swarm_options.add_options(swarm_command)
+    swarm_command.add_argument("--print-locustfile", action="store_true", help="print the locustfile's path and exit")
+    swarm_command.set_defaults(handler=None)
 
     model = command("device-model", "print a simulated 2.0.1 station's device model, as --ocpp-config takes it")
     model.add_argument(
@@ -533,6 +570,8 @@ async def _simulate(args: argparse.Namespace) -> int:
         compression=args.compression,
         sigterm_reason=Reason(args.sigterm_reason),
         reconnect=ReconnectPolicy(max_attempts=args.give_up_after),
+        install_root=args.install_root,
+        signed_firmware_only=args.signed_firmware_only,
         tls=TlsSettings(
             ca_file=args.ca_file,
             server_name=args.tls_server_name,
@@ -578,6 +617,27 @@ async def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _swarm(args: argparse.Namespace, argv: list[str]) -> int:
+    """``chargebox swarm``: check our options, then become Locust with our locustfile and every option unchanged
+    (Locust is never imported here: it patches the process for gevent)."""
+    from chargebox.sim import swarm_options
+
+    if args.print_locustfile:
+        print(swarm_options.LOCUSTFILE)
+        return 0
+    if importlib.util.find_spec("locust") is None:
+        print("chargebox: error: chargebox swarm runs on Locust: pip install 'chargebox[locust]'", file=sys.stderr)
+        return 2
+    if not any(option == "--worker" for option in argv) and (wrong := swarm_options.problem(args)) is not None:
+        print(f"chargebox: error: {wrong}", file=sys.stderr)  # a worker receives our options from its master
+        return 2
+    command = [sys.executable, "-m", "locust", "-f", str(swarm_options.LOCUSTFILE), *argv]
+    if args.verbose:
+        command += ["--loglevel", "DEBUG"]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+
+
 async def _run(args: argparse.Namespace) -> int:
     from chargebox.run.app import run
 
@@ -587,6 +647,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _fleet(args: argparse.Namespace) -> int:
     from chargebox.sim.fleet import Fleet, FleetSettings
     from chargebox.sim.fleet_command import run_fleet
+    from chargebox.sim.fleet_processes import FleetProcesses, process_settings
     from chargebox.sim.template import Template, read_template
 
     _check_csms_url(args.csms)
@@ -612,23 +673,49 @@ async def _fleet(args: argparse.Namespace) -> int:
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
         logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
-    logging.getLogger("chargebox.fleet").info("= %d stations, %s", args.count, profile.describe())
-    try:
-        fleet = Fleet(
-            FleetSettings(
-                csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
-                template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-                seed=args.seed, auto_settings=auto, password=password,
-                tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name,
-                                security_profile=profile.profile),
-            )
-        )  # fmt: skip
-    except OSError as exc:
-        raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
+    settings = FleetSettings(
+        csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
+        template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
+        seed=args.seed, auto_settings=auto, password=password,
+        tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name, security_profile=profile.profile),
+    )  # fmt: skip
+    processes = min(args.processes, args.count)
+    fleet_log = logging.getLogger("chargebox.fleet")
+    fleet: Fleet | FleetProcesses
+    if processes > 1:
+        fleet_log.info("= %d stations in %d processes, %s", args.count, processes, profile.describe())
+        for shard in range(processes):  # each process's data dir, checked before any starts (one line, exit 2)
+            if (data_dir := process_settings(settings, shard, processes).data_dir) is not None:
+                _check_fleet_store(data_dir)
+        fleet = FleetProcesses(settings, processes, verbose=args.verbose, control=args.control is not None)
+    else:
+        fleet_log.info("= %d stations, %s", args.count, profile.describe())
+        try:
+            fleet = Fleet(settings)
+        except OSError as exc:
+            raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
     return await run_fleet(
         fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
         control_token=token,
     )  # fmt: skip
+
+
+def _check_fleet_store(data_dir: Path) -> None:
+    """A process's data dir, opened and closed as its fleet will open it: one that cannot be used is one line
+    (exit 2) before any process starts."""
+    from chargebox.store import StoreBackend
+
+    try:
+        StoreBackend.open(data_dir).close()
+    except OSError as exc:
+        raise UserError(f"cannot use --data-dir {data_dir}: {exc.strerror or exc}") from exc
+
+
+def _processes(text: str) -> int:
+    """``fleet --processes``: a count of processes, or ``auto`` for as many as this process may use cores."""
+    if text == "auto":
+        return len(os.sched_getaffinity(0))
+    return _int_range(1, MAX_FLEET_PROCESSES, "processes or 'auto'")(text)
 
 
 def _session_range(text: str) -> tuple[float, float]:

@@ -64,7 +64,8 @@ def file_digest(path: Path) -> bytes:
 def verify_file(path: Path, signature_b64: str, certificate: x509.Certificate) -> None:
     """SF-5: raise SignatureError unless ``signature_b64`` signs the whole of ``path`` (blocking: a thread)."""
     try:
-        signature = base64.b64decode(signature_b64, validate=True)
+        # RFC 4648 §3.1/3.3: MIME-style line breaks (openssl base64 wraps at 64 columns) are not part of the data
+        signature = base64.b64decode("".join(signature_b64.split()), validate=True)
     except (binascii.Error, ValueError):
         raise SignatureError("signature is not base64") from None
     digest, prehashed = file_digest(path), utils.Prehashed(hashes.SHA256())

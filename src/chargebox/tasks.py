@@ -7,6 +7,7 @@ is missing or broken, not a bug: its one line says what, without a traceback."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -61,3 +62,14 @@ class Tasks:
         self._running.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             self._log.error("! %s failed", self._what, exc_info=exc)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (``pip install chargebox[fast]``), asyncio's otherwise: what every
+    process of the ``chargebox`` command runs on (``fleet --processes`` starts several)."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

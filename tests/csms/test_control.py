@@ -236,16 +236,14 @@ async def test_the_files_are_public_so_a_station_downloads_them_by_any_name(csms
 
 # -- a template for every action, and the uploads they point at ----------------------------------------------------
 
-# The security whitepaper's actions: a station offers them with Security in SupportedFeatureProfiles, and then
-# answers UpdateFirmware NotSupported (SignedUpdateFirmware takes its place).
-WHITEPAPER = {"CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds",
-              "GetLog", "InstallCertificate", "SignedUpdateFirmware"}  # fmt: skip
-SECURE = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger,Security"
+# SignedUpdateFirmware: a station offers it with signed_firmware_only, and then answers UpdateFirmware NotSupported
+# (SF-10: SignedUpdateFirmware takes its place). The rest of the whitepaper is offered on every station.
+SIGNED = {"SignedUpdateFirmware"}
 
 
 async def test_every_central_system_action_has_a_template_the_station_answers(tmp_path: Path) -> None:
-    """Each template of GET /api/templates, posted as it is to a real station (the whitepaper's to one offering
-    Security): schema-valid (the API validates before sending), answered with a CALLRESULT (never a
+    """Each template of GET /api/templates, posted as it is to a real station (SignedUpdateFirmware's to one with
+    signed_firmware_only): schema-valid (the API validates before sending), answered with a CALLRESULT (never a
     FormationViolation), and GetDiagnostics and GetLog upload to a port where the central system listens."""
     system = CentralSystem()
     ws_port = await system.start()
@@ -254,9 +252,9 @@ async def test_every_central_system_action_has_a_template_the_station_answers(tm
     sims = {
         cp: Simulator(simulated_station(StationSettings(
             charge_point_id=cp, csms_url=f"ws://127.0.0.1:{ws_port}", connectors=2, data_dir=tmp_path / cp,
-            ocpp_config=config, reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
+            signed_firmware_only=signed, reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
         )))
-        for cp, config in (("CP-16", {}), ("CP-SEC", {"SupportedFeatureProfiles": SECURE}))
+        for cp, signed in (("CP-16", False), ("CP-SEC", True))
     }  # fmt: skip
     runs = [asyncio.ensure_future(sim.run()) for sim in sims.values()]
     answers: dict[str, Any] = {}
@@ -270,7 +268,7 @@ async def test_every_central_system_action_has_a_template_the_station_answers(tm
             for action, payload in templates.items():
                 if action == "Reset":  # once the uploads are in, or the reboot could cut them
                     await until_uploaded(http, base, 2)
-                station = "CP-SEC" if action in WHITEPAPER else "CP-16"
+                station = "CP-SEC" if action in SIGNED else "CP-16"
                 body = {"action": action, "payload": payload}
                 async with http.post(f"{base}/api/stations/{station}/call", json=body) as response:
                     answers[action] = (response.status, await response.json())

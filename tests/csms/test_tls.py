@@ -32,7 +32,6 @@ from chargebox.transport import SUBPROTOCOL
 from chargebox.web import serve
 from tests.interop.conftest import StationRunner
 from tests.loopback import until
-from tests.security.conftest import SECURITY_PROFILES
 from tests.test_cli import assert_one_line_error, run_cli
 from tests.tls.conftest import runner as stations
 
@@ -150,7 +149,6 @@ async def test_A02_the_csms_signs_the_csr_and_the_station_moves_to_profile_3_wit
     Accepted, then CertificateSigned with a certificate of the CA, Accepted (CT-2); SecurityProfile 3 then connects
     with it (T-43)."""
     station = stations(csms_url=f"wss://127.0.0.1:{csms.port}", password=PASSWORD,
-                       ocpp_config={"SupportedFeatureProfiles": SECURITY_PROFILES},
                        tls=TlsSettings(ca_file=pki.ca_file, server_name=SERVER_NAME, security_profile=2))  # fmt: skip
     await until(lambda: "CP-1" in csms.system.sessions and csms.system.sessions["CP-1"].boots == 1)
     assert await csms.call("CP-1", "InstallCertificate") == {"result": "CALLRESULT", "payload": {"status": "Accepted"}}

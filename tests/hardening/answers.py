@@ -59,7 +59,7 @@ MESSAGE_TIMEOUT: Final = 30  # the Rpc's call timeout: an answer the station can
 ID_TAG: Final = "TAG-FUZZ"
 CONFIG: Final = {
     "SupportedFeatureProfiles": "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,"
-    "RemoteTrigger,Security",
+    "RemoteTrigger",
     "MeterValueSampleInterval": "10",
     "TransactionMessageAttempts": str(ATTEMPTS),
     "TransactionMessageRetryInterval": str(RETRY),
@@ -329,7 +329,7 @@ class Run:
 async def run(plan: Plan) -> Run:
     """The scenario with the plan's answers, then healed: valid answers, a boot accepted, a session more."""
     clock = VirtualClock()
-    station = make_station(clock, connectors=1, ocpp_config=dict(CONFIG))
+    station = make_station(clock, connectors=1, ocpp_config=dict(CONFIG), signed_firmware_only=True)
     csms = AnswerCsms(station, clock, plan)
     with _tracebacks() as tracebacks:
         try:

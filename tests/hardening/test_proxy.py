@@ -155,15 +155,18 @@ class Rig:
         return Simulator(self.station)
 
     async def boot(self, **ocpp_config: object) -> Station:
-        """A station with one connector, through the proxy, accepted and with its StatusNotifications sent."""
-        self.station = self.runner(
+        """A station with one connector, through the proxy, accepted, with its StatusNotifications sent and its
+        startup's SecurityEventNotification answered (a fault set afterwards must not catch it in flight)."""
+        station = self.station = self.runner(
             charge_point_id="HARDEN",
             connectors=1,
             reconnect=BACK_OFF,
             ocpp_config={**OCPP_CONFIG, **ocpp_config},
         )
         await until(lambda: len(self.csms.calls("StatusNotification")) >= 2, timeout=WAIT)
-        return self.station
+        await until(lambda: bool(self.csms.calls("SecurityEventNotification")) and station.lane.pending() == 0,
+                    timeout=WAIT)  # fmt: skip
+        return station
 
     async def start_charging(self, meter_values: int = 1) -> None:
         """Plug, swipe, and wait for the StartTransaction's answer and ``meter_values`` MeterValues."""

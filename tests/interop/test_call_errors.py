@@ -16,12 +16,15 @@ from chargebox.protocol.messages import Action, Message
 from chargebox.rpc import Handler
 from chargebox.station.station import Station
 from tests.interop.conftest import OcppCsms, StationRunner
+from tests.loopback import until
 
 
 @pytest.fixture
 async def booted(csms: OcppCsms, station_factory: StationRunner) -> Station:
     station = station_factory()
-    await csms.wait_booted(connectors=2)
+    index = await csms.wait_booted(connectors=2)
+    await csms.wait_call("SecurityEventNotification", start=index)  # B-10's StartupOfTheDevice, before the test's
+    await until(lambda: station.lane.pending() == 0)  # set aside: this central system knows no whitepaper
     return station
 
 
@@ -66,9 +69,11 @@ async def test_1_4_unknown_action_is_not_implemented(csms: OcppCsms, booted: Sta
 @pytest.mark.parametrize(
     ("action", "payload"),
     [
-        ("ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "TAG", "reservationId": 1}),
+        ("CancelReservation", {"reservationId": 1}),
         ("TriggerMessage", {"requestedMessage": "Heartbeat"}),
-        ("GetLocalListVersion", {}),
+        ("ClearChargingProfile", {}),  # SC-4, errata 3.39: smart charging keeps the CALLERROR
+        ("GetCompositeSchedule", {"connectorId": 1, "duration": 60}),
+        ("UpdateFirmware", {"location": "http://x/f.bin", "retrieveDate": "2030-01-01T00:00:00Z"}),
     ],
 )
 async def test_1_4_action_of_a_profile_not_offered_is_not_supported(
@@ -78,6 +83,31 @@ async def test_1_4_action_of_a_profile_not_offered_is_not_supported(
     await csms.wait_booted(connectors=2)
     reply = await csms.raw(json.dumps([2, "e-4", action, payload]), "e-4")
     assert reply[:3] == [4, "e-4", "NotSupported"]
+
+
+@pytest.mark.parametrize(
+    ("case", "action", "payload", "answer"),
+    [
+        ("TC_042_1_CS", "GetLocalListVersion", {}, {"listVersion": -1}),  # C-12, L-1
+        ("TC_043_1_CS", "SendLocalList", {"listVersion": 1, "updateType": "Full"}, {"status": "NotSupported"}),
+        (
+            "TC_048_4_CS",
+            "ReserveNow",
+            {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "TAG", "reservationId": 1},
+            {"status": "Rejected"},
+        ),  # R-3
+    ],
+)
+async def test_T_16_a_profile_not_offered_answers_what_its_response_can_say(
+    csms: OcppCsms, station_factory: StationRunner, case: str, action: str, payload: dict[str, object],
+    answer: dict[str, object],
+) -> None:  # fmt: skip
+    """Resolved against checklist 1.4's example: an outcome the response can express is a CALLRESULT (T-16)."""
+    station = station_factory(ocpp_config={"SupportedFeatureProfiles": "Core"})
+    await csms.wait_booted(connectors=2)
+    reply = await csms.raw(json.dumps([2, "e-8", action, payload]), "e-8")
+    assert reply == [3, "e-8", answer], case
+    assert station.reservation is None and station.store.local_list.count() == 0
 
 
 async def test_1_4_missing_required_field_is_occurence_constraint_violation(csms: OcppCsms, booted: Station) -> None:

@@ -33,6 +33,19 @@ async def test_TC_042_2_CS_empty_list_version_is_0(csms: TransactionsCsms, stati
     assert await list_version(csms) == 0
 
 
+async def test_C_12_TC_042_2_CS_a_list_emptied_by_a_full_update_is_version_0(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    await boot(csms, station_factory)
+    full = await csms.call(call.SendLocalList(list_version=4, update_type=UpdateType.full,
+                                              local_authorization_list=[LISTED]))  # fmt: skip
+    assert full.status == UpdateStatus.accepted and await list_version(csms) == 4
+    emptied = await csms.call(call.SendLocalList(list_version=5, update_type=UpdateType.full,
+                                                 local_authorization_list=[]))  # fmt: skip
+    assert emptied.status == UpdateStatus.accepted
+    assert await list_version(csms) == 0  # "0 ... when the list is empty" (§5.10)
+
+
 async def test_TC_043_CS_full_then_differential_accepted(
     csms: TransactionsCsms, station_factory: StationRunner
 ) -> None:

@@ -151,6 +151,39 @@ async def test_C_4_inoperative_during_a_transaction_is_scheduled_until_it_ends(
     assert statuses(csms, 1, start=started) == ["Unavailable"]
 
 
+async def test_C_4_a_preparing_connector_is_scheduled_stays_preparing_and_goes_unavailable_once_free(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    """Scheduled means after the session in progress (§7.3): the cable stays in a Preparing connector, never
+    reported Available (B1) or Unavailable while it is there; out, the connector is free and goes Unavailable."""
+    station, sim = await boot(csms, station_factory)
+    await sim.plug(1)
+    plugged, _ = await wait_status(csms, 1, "Preparing")
+    result = await csms.call(call.ChangeAvailability(connector_id=0, type=AvailabilityType.inoperative))
+    assert result.status == AvailabilityStatus.scheduled
+    await wait_status(csms, 2, "Unavailable", start=plugged)  # the idle connector at once
+    await nothing_more(csms, "StatusNotification", start=len(csms.frames.frames))
+    assert statuses(csms, 1, start=plugged + 1) == [] and station.connectors[1].status.value == "Preparing"
+    await sim.unplug(1)
+    await wait_status(csms, 1, "Unavailable", start=plugged)
+    assert statuses(csms, 1, start=plugged + 1) == ["Available", "Unavailable"]  # B1 with the cable out, A8
+
+
+async def test_C_4_the_driver_already_preparing_starts_and_the_connector_goes_unavailable_after(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    _, sim = await boot(csms, station_factory)
+    await sim.plug(1)
+    plugged, _ = await wait_status(csms, 1, "Preparing")
+    result = await csms.call(call.ChangeAvailability(connector_id=1, type=AvailabilityType.inoperative))
+    assert result.status == AvailabilityStatus.scheduled
+    await sim.swipe("TAG-1", 1)
+    await wait_status(csms, 1, "Charging", start=plugged)
+    await sim.swipe("TAG-1", 1)
+    await wait_status(csms, 1, "Unavailable", start=plugged)  # C8: once the session ends
+    assert statuses(csms, 1, start=plugged + 1) == ["Charging", "Unavailable"]
+
+
 async def test_C_7_C_26_TC_034_CS_unavailable_survives_a_reset(
     csms: TransactionsCsms, station_factory: StationRunner
 ) -> None:

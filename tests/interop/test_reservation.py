@@ -16,14 +16,16 @@ from ocpp.v16.enums import (
     AuthorizationStatus,
     AvailabilityType,
     CancelReservationStatus,
+    MessageTrigger,
     RemoteStartStopStatus,
     ReservationStatus,
+    TriggerMessageStatus,
 )
 
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
 from tests.interop.conftest import StationRunner
-from tests.interop.transactions_csms import TransactionsCsms, boot, wait_status
+from tests.interop.transactions_csms import TransactionsCsms, boot, nothing_more, statuses, wait_status
 
 CSMS = TransactionsCsms  # the central system of the ``csms`` fixture
 
@@ -53,6 +55,44 @@ async def test_R_2_R_6_TC_046_1_CS_reserve_connector_then_local_start(
     _, start = await csms.wait_call("StartTransaction", start=before)
     assert start.payload["reservationId"] == 1 and start.payload["connectorId"] == 1
     await wait_status(csms, 1, "Charging", start=before)
+
+
+async def test_G2_a_cable_does_not_consume_a_reservation(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    """S-1's only Reserved -> Preparing edge is G2, "reservation identity is presented": a cable alone leaves the
+    connector Reserved (past ConnectionTimeOut too), another card is refused, the reserved card starts."""
+    station, sim = await boot(csms, station_factory, ocpp_config={"ConnectionTimeOut": 1})
+    before = len(csms.frames.frames)
+    assert await reserve(csms, 1, 1) == ReservationStatus.accepted
+    reserved, _ = await wait_status(csms, 1, "Reserved", start=before)
+    await sim.plug(1)
+    await nothing_more(csms, "StatusNotification", start=reserved + 1, within=1.5)  # not Preparing, not Finishing
+    trigger = await csms.call(call.TriggerMessage(requested_message=MessageTrigger.status_notification, connector_id=1))
+    assert trigger.status == TriggerMessageStatus.accepted
+    _, triggered = await csms.wait_call("StatusNotification", start=reserved + 1)
+    assert triggered.payload["status"] == "Reserved"
+    await sim.swipe("OTHER", 1)
+    assert station.connectors[1].status.value == "Reserved" and station.reservation.reservations  # R-5
+    await sim.swipe("RES", 1)
+    _, start = await csms.wait_call("StartTransaction", start=reserved)
+    assert start.payload["reservationId"] == 1
+    await wait_status(csms, 1, "Charging", start=reserved)
+    assert statuses(csms, 1, start=reserved + 1) == ["Reserved", "Preparing", "Charging"]  # triggered, G2, B3
+
+
+async def test_G2_X_3_a_reservation_ending_with_a_cable_in_leaves_it_preparing_then_finishing(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    _, sim = await boot(csms, station_factory, ocpp_config={"ConnectionTimeOut": 1})
+    before = len(csms.frames.frames)
+    assert await reserve(csms, 2, 1) == ReservationStatus.accepted
+    reserved, _ = await wait_status(csms, 1, "Reserved", start=before)
+    await sim.plug(1)
+    await nothing_more(csms, "StatusNotification", start=reserved + 1, within=1.5)  # past ConnectionTimeOut
+    assert (await csms.call(call.CancelReservation(reservation_id=2))).status == CancelReservationStatus.accepted
+    await wait_status(csms, 1, "Finishing", start=reserved)  # X-3: no card within ConnectionTimeOut of the end
+    assert statuses(csms, 1, start=reserved + 1) == ["Preparing", "Finishing"]
 
 
 async def test_R_7_TC_046_2_CS_reserve_connector_then_remote_start(
@@ -102,6 +142,17 @@ async def test_R_3_TC_048_CS_reserve_connector_refused(
     station, sim = await boot(csms, station_factory)
     await _make(sim, csms, setup, 1)
     assert await reserve(csms, 4, 1) == expected, case
+    assert station.store.reservations.all() == []
+
+
+@pytest.mark.parametrize(("case", "connector_id"), [("TC_048_1_CS", 1), ("TC_050_1_CS", 0)])
+async def test_R_3_a_faulted_target_is_faulted_even_when_the_expiry_date_is_already_past(
+    csms: TransactionsCsms, station_factory: StationRunner, case: str, connector_id: int
+) -> None:
+    """§5.13: the state of the connector comes before the date (a tool may send any expiryDate with a fault)."""
+    station, sim = await boot(csms, station_factory)
+    await _make(sim, csms, "fault", connector_id)
+    assert await reserve(csms, 4, connector_id, seconds=-60) == ReservationStatus.faulted, case
     assert station.store.reservations.all() == []
 
 

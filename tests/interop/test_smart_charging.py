@@ -5,7 +5,7 @@ The limit is checked where it governs the energy: the current the simulated EV p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.v16 import call
@@ -123,6 +123,21 @@ async def test_TC_066_CS_get_composite_schedule(csms: TransactionsCsms, station_
     assert watts.charging_schedule["charging_schedule_period"][0]["limit"] == 22080.0
     unknown = await csms.call(call.GetCompositeSchedule(connector_id=3, duration=600))
     assert unknown.status == "Rejected"
+
+
+async def test_CS_1_TC_066_CS_a_profile_valid_from_a_fraction_of_a_second_ago_opens_the_schedule(
+    csms: TransactionsCsms, station_factory: StationRunner
+) -> None:
+    """validFrom with milliseconds, just before the request: the schedule starts at the receipt, with the profile's
+    limit (no leading second of "no limit" before it), and its scheduleStart keeps the fraction."""
+    _, _ = await boot(csms, station_factory)
+    valid_from = datetime.now(UTC) - timedelta(milliseconds=300)
+    body = profile(1, "TxDefaultProfile", 12.0)
+    body["validFrom"] = body["chargingSchedule"]["startSchedule"] = valid_from.isoformat(timespec="milliseconds")
+    assert await set_profile(csms, 0, body) == "Accepted"
+    result = await csms.call(call.GetCompositeSchedule(connector_id=1, duration=60, charging_rate_unit="A"))
+    assert [p["limit"] for p in result.charging_schedule["charging_schedule_period"]] == [12.0]
+    assert datetime.fromisoformat(result.schedule_start) > valid_from
 
 
 async def test_TC_067_CS_clear_charging_profile(csms: TransactionsCsms, station_factory: StationRunner) -> None:

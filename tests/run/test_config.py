@@ -46,6 +46,8 @@ CASES = [
     ("station", "tls_server_name", '"caf\u00e9.example"', "[station] tls_server_name: must be 1 to 253"),
     ("station", "ca_file", '"/dev/zero"', "[station] ca_file: /dev/zero: not a regular file"),
     ("station", "csms", '"ws://' + "a" * 64 + '.example/ocpp"', "[station] csms:"),
+    ("station", "signed_firmware_only", '"yes"', "[station] signed_firmware_only: must be true or false"),
+    ("station", "install_root", "1", "[station] install_root: must be"),
     ("hardware.meter", "unit_id", "300", "[hardware.meter] unit_id: must be 1 to 247"),
     ("hardware.meter", "map", '"sdm120"', "[hardware.meter] map: must be one of"),
     ("hardware.meter", "driver", '"gpio"', "[hardware.meter] driver: must be one of"),
@@ -77,6 +79,14 @@ def test_X_8_SIGTERM_ends_transactions_with_Reboot_unless_the_file_says_Other() 
     assert parse(tomllib.loads(GOOD)).settings.sigterm_reason is Reason.REBOOT
     other = _with(GOOD, "station", "sigterm_reason", '"Other"')
     assert parse(tomllib.loads(other)).settings.sigterm_reason is Reason.OTHER
+
+
+def test_SF_10_install_root_the_station_file_names_the_switch_and_the_factory_root() -> None:
+    settings = parse(tomllib.loads(GOOD)).settings
+    assert settings.signed_firmware_only is False and settings.install_root is None
+    text = _with(_with(GOOD, "station", "signed_firmware_only", "true"), "station", "install_root", '"/etc/csms.pem"')
+    settings = parse(tomllib.loads(text)).settings
+    assert settings.signed_firmware_only is True and settings.install_root == Path("/etc/csms.pem")
 
 
 def test_a_port_without_its_table_is_an_error_never_a_simulated_default() -> None:

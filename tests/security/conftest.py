@@ -34,7 +34,6 @@ from tests.wire import Wire
 
 __all__ = ["csms", "ftp_server", "http_files"]  # the real servers of tests/firmware, shared
 
-SECURITY_PROFILES = "Core,FirmwareManagement,RemoteTrigger,Security"
 Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
@@ -56,7 +55,7 @@ class SecRig:
 
 def secure_station(wired: Callable[..., Wire], tmp_path: Path, **settings: Any) -> SecRig:
     identity = Identity(vendor="chargebox", model="Test", firmware_version="1.0.0")
-    settings.setdefault("ocpp_config", {"SupportedFeatureProfiles": SECURITY_PROFILES})
+    settings.setdefault("signed_firmware_only", True)  # SignedUpdateFirmware is offered with the switch (SF-10)
     wire = wired(connectors=2, data_dir=tmp_path, identity=identity, **settings)
     transfer = ScriptedTransfer(wire.clock)
     for service in (wire.station.signed_firmware, wire.station.get_log, wire.station.diagnostics):

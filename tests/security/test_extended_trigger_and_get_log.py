@@ -13,7 +13,7 @@ from chargebox.clock import VirtualClock
 from chargebox.store import Store
 from chargebox.transfer import Transfer
 from tests.firmware.conftest import FtpServer, HttpFiles, ScriptedTransfer, read_zip, settled
-from tests.security.conftest import SECURITY_PROFILES, SecRig
+from tests.security.conftest import SecRig
 from tests.wire import Wire, make_csms, make_station
 
 LSN = "LogStatusNotification"
@@ -137,10 +137,8 @@ async def test_LG_1_both_logs_over_real_http_and_ftp(sec: SecRig, http_files: Ht
 
 
 async def test_LG_1_a_power_cut_mid_upload_resumes_with_the_attempts_left(clock: VirtualClock, tmp_path: Path) -> None:
-    config = {"SupportedFeatureProfiles": SECURITY_PROFILES}
-
     def station() -> Wire:
-        return Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path, ocpp_config=config),
+        return Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path),
                     make_csms(clock), clock)  # fmt: skip
 
     first = station()

@@ -22,7 +22,7 @@ from chargebox.station.station import Station, StationSettings
 from chargebox.transport import ReconnectPolicy
 from tests.firmware.conftest import HttpFiles
 from tests.loopback import running
-from tests.security.conftest import SECURITY_PROFILES, SecurityCsms, install_root, key_pem, manufacturer, pem
+from tests.security.conftest import SecurityCsms, install_root, key_pem, manufacturer, pem
 
 IMAGE = make_image("2.0.0", bytes(range(256)) * 512)
 SFSN = "SignedFirmwareStatusNotification"
@@ -42,7 +42,7 @@ async def station(security_csms: SecurityCsms, tmp_path: Path) -> AsyncIterator[
         connectors=1,
         data_dir=tmp_path / "station",
         identity=Identity(vendor="chargebox", model="Test", firmware_version="1.0.0"),
-        ocpp_config={"SupportedFeatureProfiles": SECURITY_PROFILES},
+        signed_firmware_only=True,
         reconnect=ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1),
     )
     running = simulated_station(settings)
@@ -83,7 +83,7 @@ async def test_interop_extended_trigger_get_log_and_a_signed_update(
         "location": f"{http_files.url}/fw.img",
         "retrieve_date_time": datetime.now(UTC).isoformat(),
         "signing_certificate": pem(maker.signing),
-        "signature": sign_file(image, key_pem(maker.signing_key)),
+        "signature": openssl_base64(sign_file(image, key_pem(maker.signing_key))),
     }
     answer = await security_csms.call(call.SignedUpdateFirmware(request_id=21, firmware=firmware))
     assert answer.status == "Accepted"
@@ -93,6 +93,11 @@ async def test_interop_extended_trigger_get_log_and_a_signed_update(
         f"{SFSN}:InstallRebooting", "Boot:2.0.0", f"{SFSN}:Installed",
     ]  # fmt: skip
     await security_csms.wait_for("SecurityEventNotification", type="FirmwareUpdated")
+
+
+def openssl_base64(text: str) -> str:
+    """As ``openssl base64`` writes it: lines of 64 characters (RFC 4648 §3.3 allows the breaks)."""
+    return "".join(text[i : i + 64] + "\n" for i in range(0, len(text), 64))
 
 
 def install_root_into(station: Station, root: Any) -> None:

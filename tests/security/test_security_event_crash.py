@@ -10,7 +10,6 @@ was delivered twice.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from tests.crash.conftest import running_copy
 from tests.firmware.conftest import FirmwareCsms
 from tests.loopback import StationLives, free_port, until
-from tests.security.conftest import SECURITY_PROFILES, SecurityCsms
+from tests.security.conftest import SecurityCsms
 
 EVENT = "SecurityEventNotification"
 
@@ -38,31 +37,27 @@ def outbox(data_dir: Path, process: subprocess.Popen[bytes]) -> int:
 START = 60.0  # a process start on a loaded machine (2 cores, many test runs) may take this long: a bound, not a sleep
 
 
-def simulate(lives: StationLives, port: int, config: Path) -> subprocess.Popen[bytes]:
-    return lives.start(f"ws://127.0.0.1:{port}", "CP-SEC", "--ocpp-config", str(config))
+def simulate(lives: StationLives, port: int) -> subprocess.Popen[bytes]:
+    return lives.start(f"ws://127.0.0.1:{port}", "CP-SEC")
 
 
 def startups(csms: FirmwareCsms) -> list[str]:
     return [str(f.payload["timestamp"]) for f in csms.frames.calls(EVENT) if f.payload["type"] == "StartupOfTheDevice"]
 
 
-async def test_Q_8_an_event_queued_offline_survives_sigkill_and_is_delivered_once(
-    lives: StationLives, tmp_path: Path
-) -> None:
-    config = tmp_path / "ocpp.json"
-    config.write_text(json.dumps({"SupportedFeatureProfiles": SECURITY_PROFILES}))
+async def test_Q_8_an_event_queued_offline_survives_sigkill_and_is_delivered_once(lives: StationLives) -> None:
     data_dir, port = lives.data_dir, free_port()
-    first = simulate(lives, port, config)  # nobody listens on the port: offline
+    first = simulate(lives, port)  # nobody listens on the port: offline
     await until(lambda: outbox(data_dir, first) == 1, timeout=START, poll=0.02)
     await lives.kill(first)
     csms = SecurityCsms()
     await csms.start(port)
     try:
-        second = simulate(lives, port, config)
+        second = simulate(lives, port)
         await until(lambda: len(startups(csms)) >= 2, timeout=START, poll=0.02)
         await until(lambda: outbox(data_dir, second) == 0, timeout=START, poll=0.02)
         await lives.kill(second)
-        third = simulate(lives, port, config)
+        third = simulate(lives, port)
         await until(lambda: len(startups(csms)) >= 3, timeout=START, poll=0.02)
         await until(lambda: outbox(data_dir, third) == 0, timeout=START, poll=0.02)
         await lives.kill(third)

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from chargebox.errors import RemoteProtocolError
+from chargebox.protocol import messages as m
+from chargebox.sim.simulator import Simulator
 from chargebox.station.v16.security.events import CRITICAL
 from chargebox.store import Store
 from tests.security.conftest import SecRig
@@ -72,14 +75,13 @@ async def test_Q_8_an_event_survives_a_power_cut_before_it_was_sent(clock: objec
     from chargebox.clock import VirtualClock
 
     assert isinstance(clock, VirtualClock)
-    config = {"SupportedFeatureProfiles": "Core,FirmwareManagement,RemoteTrigger,Security"}
     store = Store.open(tmp_path / "db")
-    first = make_station(clock, store=store, data_dir=tmp_path, ocpp_config=config)
+    first = make_station(clock, store=store, data_dir=tmp_path)
     first.security.report("MemoryExhausted", "no room")
     await first.security.journaled()
     first.reset_all()  # the power goes: nothing but the store survives
     first.store.close()
-    second = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path, ocpp_config=config),
+    second = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path),
                   make_csms(clock), clock)  # fmt: skip
     await second.connect()
     await second.until(lambda: second.station.lane.pending() == 0)
@@ -88,13 +90,37 @@ async def test_Q_8_an_event_survives_a_power_cut_before_it_was_sent(clock: objec
     second.station.store.close()
 
 
-async def test_T_45_without_the_security_profile_events_are_logged_only(wired: Callable[..., Wire]) -> None:
-    wire = wired()
+async def test_T_45_every_station_sends_security_events_without_naming_security(wired: Callable[..., Wire]) -> None:
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})  # the whitepaper is offered beside any profiles
     await wire.connect()
     wire.station.security.report("ResetOrReboot")
-    await wire.until(lambda: wire.station.store.security_log.count() == 1)
-    await wire.clock.advance(60)
-    assert wire.calls("SecurityEventNotification") == [] and wire.station.lane.pending() == 0
+    await wire.until(lambda: wire.calls("SecurityEventNotification") != [] and wire.station.lane.pending() == 0)
+    assert [p["type"] for p in wire.calls("SecurityEventNotification")] == ["ResetOrReboot"]
+
+
+async def test_Q_8_a_central_system_without_the_whitepaper_costs_one_answer_and_holds_nothing_up(
+    wired: Callable[..., Wire],
+) -> None:
+    """NotImplemented (or NotSupported) is no failure to process (Q-4): no retry can succeed, so the event is set
+    aside at once, kept in the security log, and the StartTransaction behind it goes without a retry pause."""
+
+    def without_the_whitepaper(_request: m.SecurityEventNotificationRequest) -> m.SecurityEventNotificationResponse:
+        raise RemoteProtocolError("NotImplemented", "no handler for SecurityEventNotification")
+
+    wire = wired(csms_policy={"extra_handlers": {m.Action.SECURITY_EVENT_NOTIFICATION: without_the_whitepaper}})
+    await wire.connect()
+    wire.station.security.report("ResetOrReboot")
+    await wire.station.security.journaled()
+    sim = Simulator(wire.station)
+    await sim.plug(1)
+    await sim.swipe("TAG-1", 1)
+    await wire.until(lambda: wire.calls("StartTransaction") != [] and wire.station.lane.pending() == 0)
+    assert wire.sent_actions().index("SecurityEventNotification") < wire.sent_actions().index("StartTransaction")
+    [letter] = wire.station.store.dead_letters.all()
+    assert letter.action == "SecurityEventNotification" and "NotImplemented" in letter.reason
+    await wire.clock.advance(3600)
+    assert len(wire.calls("SecurityEventNotification")) == 1  # not retried
+    assert [e.event_type for e in wire.station.store.security_log.entries()][-1] == "ResetOrReboot"
 
 
 async def test_T_45_the_security_log_keeps_the_newest_rows(sec: SecRig) -> None:

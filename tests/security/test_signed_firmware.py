@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,6 @@ from chargebox.store import Store
 from chargebox.transfer import Transfer, TransferSettings
 from tests.firmware.conftest import HttpFiles, ScriptedTransfer, iso, settled
 from tests.security.conftest import (
-    SECURITY_PROFILES,
     Manufacturer,
     SecRig,
     install_root,
@@ -124,6 +124,20 @@ async def test_SF_5_a_bad_signature_is_invalid_signature_and_nothing_installs(
     await settled(sec.clock, lambda: "InvalidFirmwareSignature" in events())
 
 
+async def test_SF_5_a_signature_wrapped_every_64_characters_as_openssl_writes_it_is_verified(
+    sec: SecRig, tmp_path: Path
+) -> None:
+    """RFC 4648 §3.1/3.3: MIME-style base64 (``openssl base64``) breaks its lines; the breaks are no data."""
+    maker = manufacturer("rsa")
+    install_root(sec.wire, maker.root)
+    sec.transfer.script = [IMAGE]
+    signature = signature_of(IMAGE, maker, tmp_path)
+    wrapped = "\n".join(signature[i : i + 64] for i in range(0, len(signature), 64)) + "\n"
+    assert (await sec.call("SignedUpdateFirmware", request(maker, wrapped)))[2] == {"status": "Accepted"}
+    await until_status(sec, "SignatureVerified")
+    assert "InvalidSignature" not in sec.statuses(STATUS)
+
+
 async def test_SF_5_a_signature_that_is_not_base64_is_invalid_signature(sec: SecRig) -> None:
     maker = manufacturer("ec")
     install_root(sec.wire, maker.root)
@@ -185,14 +199,26 @@ async def test_SF_10_plain_update_firmware_is_not_supported(sec: SecRig) -> None
     assert sec.wire.station.store.firmware.load().stage == "idle"
 
 
+async def test_SF_10_without_the_switch_update_firmware_is_answered_and_signed_update_firmware_is_not(
+    wired: Callable[..., Wire],
+) -> None:
+    """signed_firmware_only is off by default: a central system that knows only UpdateFirmware can update."""
+    wire = wired()
+    await wire.connect()
+    plain = {"location": "http://x/fw", "retrieveDate": "2030-01-01T00:00:00Z"}
+    assert await wire.inject(json.dumps([2, "u", "UpdateFirmware", plain])) == [3, "u", {}]
+    signed = await wire.inject(json.dumps([2, "s", "SignedUpdateFirmware", request(manufacturer("ec"), "AAAA")]))
+    assert signed[:3] == [4, "s", "NotSupported"]
+    assert wire.station.signed_firmware is None and wire.station.certificates is not None
+
+
 async def test_SF_4_a_power_cut_mid_download_resumes_with_the_attempts_left(
     clock: VirtualClock, tmp_path: Path
 ) -> None:
     """One failed attempt, the power goes, the station comes back: the job goes on to SignatureVerified."""
     maker = manufacturer("rsa")
-    config = {"SupportedFeatureProfiles": SECURITY_PROFILES}
-    first = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path, ocpp_config=config),
-                 make_csms(clock), clock)  # fmt: skip
+    first = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path,
+                              signed_firmware_only=True), make_csms(clock), clock)  # fmt: skip
     install_root(first, maker.root)
     transfer = ScriptedTransfer(clock, script=["HTTP 500"])
     first.station.signed_firmware.transfer = transfer
@@ -205,8 +231,8 @@ async def test_SF_4_a_power_cut_mid_download_resumes_with_the_attempts_left(
     await first.stop()
     first.station.reset_all()  # the power goes
     first.station.store.close()
-    second = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path, ocpp_config=config),
-                  make_csms(clock), clock)  # fmt: skip
+    second = Wire(make_station(clock, store=Store.open(tmp_path / "db"), data_dir=tmp_path,
+                               signed_firmware_only=True), make_csms(clock), clock)  # fmt: skip
     transfer.script = [IMAGE]
     second.station.signed_firmware.transfer = transfer
     await second.connect()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +14,7 @@ import pytest
 
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import VirtualClock
-from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
+from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.errors import ConfigError
 from chargebox.protocol import messages as m
 from chargebox.rpc import SendOutcome
@@ -28,14 +28,6 @@ from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
 FIGURES = {"stations", "connected", "booted", "messagesSent", "messagesPerSecond", "errors", "reconnects",
            "rttP50Ms", "rttP99Ms"}  # fmt: skip
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[tuple[CentralSystem, int]]:
-    system = CentralSystem(CsmsPolicy(heartbeat_interval=600), max_events=10)
-    port = await system.start("127.0.0.1", 0)
-    yield system, port
-    await system.stop()
 
 
 async def until_fleet(condition: Callable[[], object]) -> None:
@@ -98,6 +90,11 @@ class Recorder:
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
         self.seen: list[tuple[float, str, int, str]] = []
+        self.accepted = asyncio.Event()  # the station's boot
+        self.accepted.set()
+
+    async def booted(self) -> None:
+        await self.accepted.wait()
 
     async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> None:
         assert ev is not None
@@ -121,6 +118,22 @@ async def drive(seed: int, station_id: str, hours: float = 24) -> list[tuple[flo
     await clock.advance(hours * 3600)
     task.cancel()
     return recorder.seen
+
+
+async def test_auto_the_first_ev_arrives_only_after_the_boot_is_accepted() -> None:
+    """A card swiped before the boot is accepted is refused and its session never starts: the driver waits."""
+    clock = VirtualClock()
+    recorder = Recorder(clock)
+    recorder.accepted.clear()
+    driver = AutoDriver(recorder, station_id="CP1", seed=7, connectors=2, clock=clock, evs=tuple(EV_MODELS.values()),
+                        settings=AutoSettings(mean_gap_s=60, session_min_s=300, session_max_s=600))  # fmt: skip
+    task = asyncio.ensure_future(driver.run())
+    await clock.advance(3600)
+    assert recorder.seen == []
+    recorder.accepted.set()
+    await clock.advance(3600)
+    task.cancel()
+    assert recorder.seen and recorder.seen[0][0] >= 3600 and recorder.seen[0][1] == "plug"
 
 
 async def test_auto_the_same_seed_gives_the_same_events_per_station() -> None:

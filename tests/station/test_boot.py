@@ -98,7 +98,7 @@ async def test_B_7_heartbeat_after_interval_without_other_traffic(
 
 
 async def test_B_7_other_traffic_postpones_the_heartbeat(wired: Callable[..., Wire], clock: VirtualClock) -> None:
-    wire = wired({"heartbeat_interval": 100})
+    wire = wired({"heartbeat_interval": 100}, ocpp_config={"ConnectionTimeOut": 600})  # no Finishing meanwhile
     await wire.connect()
     await clock.advance(60)
     wire.station.connectors.plugged(1)

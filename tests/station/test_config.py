@@ -188,7 +188,10 @@ def test_template_sets_read_only_keys_and_initial_values(clock: VirtualClock) ->
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ({"NoSuchKey": 1}, "unknown or unsupported configuration key 'NoSuchKey'"),
+        ({"NoSuchKey": 1}, "unknown configuration key 'NoSuchKey': not an OCPP configuration key$"),
+        ({"HeartbeatIntervall": 60}, "'HeartbeatIntervall': not an OCPP .* \\(did you mean 'HeartbeatInterval'\\?\\)"),
+        ({"DisableSecurityEventNotifications": False}, "'DisableSecurityEventNotifications': not an OCPP"),
+        ({"SupportedFeatureProfiles": "Core", "ChargeProfileMaxStackLevel": "-1"}, "ChargeProfileMaxStackLevel: inv"),
         ({"HeartbeatInterval": "soon"}, "HeartbeatInterval: invalid value 'soon'"),
         ({"HeartbeatInterval": {"a": 1}}, "HeartbeatInterval: cannot use a value of type dict"),
         ({"SupportedFeatureProfiles": "Core,Teleport"}, "unknown profile 'Teleport'"),
@@ -206,6 +209,21 @@ def test_bad_template_is_a_config_error_naming_file_and_key(
     with pytest.raises(ConfigError, match=message) as caught:
         make_station(clock, ocpp_config=template, ocpp_config_source="station.json")
     assert str(caught.value).startswith("station.json: ")
+
+
+async def test_K_4_a_template_naming_keys_of_profiles_not_offered_is_taken_whole_and_serves_none_of_them(
+    clock: VirtualClock, wired: Callable[..., Wire]
+) -> None:
+    template = {"SupportedFeatureProfiles": "Core", "LocalAuthListEnabled": False, "ChargeProfileMaxStackLevel": 42,
+                "ReserveConnectorZeroSupported": True, "SupportedFileTransferProtocols": "FTP"}  # fmt: skip
+    wire = wired(ocpp_config=template)
+    await wire.connect()
+    keys = '["LocalAuthListEnabled","ChargeProfileMaxStackLevel"]'
+    answer = await wire.inject(f'[2,"g","GetConfiguration",{{"key":{keys}}}]')
+    assert answer[2] == {"unknownKey": ["LocalAuthListEnabled", "ChargeProfileMaxStackLevel"]}  # K-4
+    assert await change(wire, "ChargeProfileMaxStackLevel", "5") == "NotSupported"  # K-10
+    offering = make_station(clock, ocpp_config={**template, "SupportedFeatureProfiles": "Core,SmartCharging"})
+    assert offering.config.get("ChargeProfileMaxStackLevel") == "42"  # the same template, once its profile is
 
 
 def test_template_number_of_connectors_contradicting_flag_is_an_error(clock: VirtualClock) -> None:

@@ -105,10 +105,25 @@ async def test_C_7_unavailable_survives_a_restart(clock: VirtualClock, tmp_path:
     again.store.close()
 
 
-async def test_S_1_preparing_to_unavailable_passes_through_available(wired: Callable[..., Wire]) -> None:
+async def test_S_1_preparing_to_unavailable_with_a_cable_in_passes_through_finishing(
+    wired: Callable[..., Wire],
+) -> None:
+    """No Preparing -> Unavailable edge: B6 then F8, since B1 Available is never reported with a cable in."""
     wire = wired()
     await wire.connect()
     wire.station.connectors.plugged(1)
+    await wire.clock.advance(0)
+    wire.station.connectors.set_maintenance(True)
+    await wire.clock.advance(0)
+    assert statuses(wire, 1) == ["Available", "Preparing", "Finishing", "Unavailable"]
+
+
+async def test_S_1_preparing_to_unavailable_without_a_cable_passes_through_available(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = wired()
+    await wire.connect()
+    wire.station.connectors.identified(1)  # a card first: Preparing, no cable (X-2)
     await wire.clock.advance(0)
     wire.station.connectors.set_maintenance(True)
     await wire.clock.advance(0)

@@ -69,8 +69,7 @@ async def test_1_4_handler_crash_is_internal_error_and_station_keeps_running(wir
 async def test_1_4_action_of_a_profile_not_offered_is_not_supported(wired: Callable[..., Wire]) -> None:
     wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})
     await wire.connect()
-    answer = await wire.inject('[2,"r","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z",'
-                               '"idTag":"A","reservationId":1}]')  # fmt: skip
+    answer = await wire.inject('[2,"r","CancelReservation",{"reservationId":1}]')
     assert answer[:3] == [4, "r", "NotSupported"]
 
 

@@ -22,7 +22,7 @@ from chargebox.station.kernel.service import Service
 from chargebox.station.station import Station
 from chargebox.station.v16.config_keys import KERNEL_KEYS, STANDARD_KEYS, Profile
 from chargebox.station.v16.connectors import ConnectorsService
-from chargebox.station.v16.offer import IMPLEMENTED_PROFILES
+from chargebox.station.v16.offer import ALWAYS_OFFERED, IMPLEMENTED_PROFILES
 from chargebox.station.v16.table import FEATURES, STATION_KEYS
 from chargebox.store import Store
 from tests.wire import Wire, make_station
@@ -31,7 +31,7 @@ EVERY_PROFILE = ",".join(p.value for p in IMPLEMENTED_PROFILES)
 
 
 def every_feature(clock: VirtualClock) -> Station:
-    return make_station(clock, ocpp_config={"SupportedFeatureProfiles": EVERY_PROFILE})
+    return make_station(clock, ocpp_config={"SupportedFeatureProfiles": EVERY_PROFILE}, signed_firmware_only=True)
 
 
 def test_a_station_offering_every_profile_builds_every_feature_in_table_order(clock: VirtualClock) -> None:
@@ -57,8 +57,8 @@ def test_a_feature_needs_only_what_the_table_builds_before_it_whenever_it_is_bui
         earlier = {f.service: f for f in FEATURES[:position]}
         for need in declared.needs:
             assert need in earlier, f"{declared.name} needs {need.__name__}, which is not built before it"
-            # built whenever the feature is: a Core feature, or one of the same profile
-            assert earlier[need].profile in (Profile.CORE, declared.profile), (declared.name, need.__name__)
+            # built whenever the feature is: one of what every station offers, or one of the same profile
+            assert earlier[need].profile in ALWAYS_OFFERED | {declared.profile}, (declared.name, need.__name__)
 
 
 def test_every_catalogue_key_is_owned_once_by_a_feature_of_its_profile_or_by_the_kernel_or_the_station() -> None:
@@ -90,8 +90,31 @@ def test_every_store_table_is_owned_once_by_a_feature_of_either_version_or_by_th
 
 def test_a_profile_not_offered_builds_none_of_its_features(clock: VirtualClock) -> None:
     station = make_station(clock, ocpp_config={"SupportedFeatureProfiles": "Core"})
-    assert [f.name for f, _service in station.features.built] == [f.name for f in FEATURES if f.profile == "Core"]
+    built = [f.name for f, _service in station.features.built]
+    assert built == [f.name for f in FEATURES if f.profile in ALWAYS_OFFERED]
     assert station.reservation is None and station.smart_charging is None and station.firmware is None
+    assert station.signed_firmware is None  # only with the switch (SF-10)
+
+
+def test_the_security_whitepaper_is_offered_whatever_supported_feature_profiles_names(clock: VirtualClock) -> None:
+    libocpp_profiles = "Core,FirmwareManagement,RemoteTrigger,Reservation,LocalAuthListManagement,SmartCharging"
+    station = make_station(clock, ocpp_config={"SupportedFeatureProfiles": libocpp_profiles})
+    assert station.certificates is not None and station.get_log is not None
+    assert Profile.SECURITY not in station.config.get_list("SupportedFeatureProfiles")  # not a 1.6 profile
+
+
+def test_a_feature_declares_absent_answers_only_for_actions_it_declares() -> None:
+    for declared in FEATURES:
+        assert declared.absent.keys() <= declared.actions, declared.name
+
+
+def test_1_4_T_16_a_profile_not_offered_registers_its_absent_answers_and_nothing_else(clock: VirtualClock) -> None:
+    station = make_station(clock, ocpp_config={"SupportedFeatureProfiles": "Core"})
+    missing = [f for f in FEATURES if f.profile not in station.kernel.profiles]
+    answered = set(station.rpc.handlers) & {action for f in missing for action in f.actions}
+    assert answered == {Action.GET_LOCAL_LIST_VERSION, Action.SEND_LOCAL_LIST, Action.RESERVE_NOW}
+    assert answered == {action for f in missing for action in f.absent}
+    assert not station.features.withheld & answered
 
 
 def answered_by_the_integrator(_request: Any) -> Any:
@@ -102,16 +125,16 @@ async def test_1_4_an_action_of_a_profile_not_offered_stays_NotSupported_whoever
     wired: Callable[..., Wire],
 ) -> None:
     wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})
-    wire.station.register(Action.GET_LOCAL_LIST_VERSION, answered_by_the_integrator)
+    wire.station.register(Action.CLEAR_CHARGING_PROFILE, answered_by_the_integrator)
     await wire.connect()
-    answer = await wire.inject('[2,"v","GetLocalListVersion",{}]')
-    assert answer[:3] == [4, "v", "NotSupported"]
+    answer = await wire.inject('[2,"v","ClearChargingProfile",{}]')
+    assert answer[:3] == [4, "v", "NotSupported"]  # SC-4, errata 3.39
 
 
 async def test_SF_10_a_station_with_signed_updates_answers_UpdateFirmware_NotSupported_whoever_registers_it(
     wired: Callable[..., Wire],
 ) -> None:
-    wire = wired(ocpp_config={"SupportedFeatureProfiles": EVERY_PROFILE})
+    wire = wired(signed_firmware_only=True)
     wire.station.register(Action.UPDATE_FIRMWARE, answered_by_the_integrator)
     await wire.connect()
     answer = await wire.inject(
@@ -149,7 +172,7 @@ async def test_C_28_a_station_without_firmware_management_has_no_firmware_status
 
 async def test_extended_trigger_message_needs_no_remote_trigger_profile(wired: Callable[..., Wire]) -> None:
     """The trigger registry is the kernel's: ExtendedTriggerMessage reads it, TriggerMessage offered or not."""
-    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core,Security"})
+    wire = wired(ocpp_config={"SupportedFeatureProfiles": "Core"})
     await wire.connect()
     answer = await wire.inject('[2,"e","ExtendedTriggerMessage",{"requestedMessage":"Heartbeat"}]')
     assert answer == [3, "e", {"status": "Accepted"}]

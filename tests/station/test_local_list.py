@@ -48,7 +48,16 @@ async def test_L_2_TC_043_CS_full_replaces_the_list(station: Any) -> None:
     assert [e.id_tag for e in wire.station.store.local_list.all()] == ["C"]
     assert await version(wire) == 4
     assert (await wire.inject(send_local_list(5, "Full")))[2] == {"status": "Accepted"}  # L-2: empty Full clears
-    assert wire.station.store.local_list.count() == 0 and await version(wire) == 5
+    assert wire.station.store.local_list.count() == 0 and await version(wire) == 0  # C-12 (TC_042_2): empty
+
+
+async def test_C_12_L_3_a_list_a_differential_emptied_is_version_0_and_takes_any_later_version(station: Any) -> None:
+    wire, _ = await station()
+    await wire.inject(send_local_list(7, "Full", [entry("A")]))
+    assert (await wire.inject(send_local_list(8, "Differential", [entry("A", None)])))[2] == {"status": "Accepted"}
+    assert await version(wire) == 0
+    assert (await wire.inject(send_local_list(1, "Differential", [entry("B")])))[2] == {"status": "Accepted"}
+    assert await version(wire) == 1
 
 
 async def test_L_3_TC_043_CS_differential_adds_updates_and_removes(station: Any) -> None:

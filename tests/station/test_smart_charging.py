@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chargebox.clock import VirtualClock
 from chargebox.sim.simulator import Simulator
 from chargebox.store import Store
@@ -124,3 +126,67 @@ async def test_SC_3_max_profiles_installed(station: Any) -> None:
         assert answer[2] == {"status": "Accepted"}
     assert (await wire.inject(set_profile(0, 3, "TxDefaultProfile", [(0, 6.0)], stack=3)))[2] == {"status": "Rejected"}
     assert (await wire.inject(set_profile(0, 4, "TxDefaultProfile", [(0, 5.0)], stack=2)))[2] == {"status": "Accepted"}
+
+
+@pytest.mark.parametrize(
+    ("case", "connector_id", "purpose", "kind"),
+    [
+        ("TC_056_CS absolute", 1, "TxDefaultProfile", "Absolute"),
+        ("TC_066_CS connector 0", 0, "ChargePointMaxProfile", "Absolute"),
+        ("recurring", 1, "TxDefaultProfile", "Recurring"),
+        ("TC_057_CS relative", 1, "TxProfile", "Relative"),
+    ],
+)
+async def test_CS_1_the_schedule_starts_when_the_request_is_received_not_at_its_whole_second(
+    station: Any, clock: VirtualClock, case: str, connector_id: int, purpose: str, kind: str
+) -> None:
+    """A profile valid from 400 ms past a second, asked for at 700 ms: no leading period of "no limit" (errata
+    3.28/3.29: the window opens when the request is received)."""
+    wire, sim = await station()
+    await clock.advance(0.4)
+    valid_from = clock.now()
+    assert valid_from.microsecond == 400_000
+    schedule: dict[str, Any] = {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}
+    body: dict[str, Any] = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": purpose,
+                            "chargingProfileKind": kind, "validFrom": valid_from.isoformat(),
+                            "chargingSchedule": schedule}  # fmt: skip
+    if kind == "Relative":  # TxProfile: relative to a transaction that started at 400 ms
+        await sim.plug(1)
+        await sim.swipe("TAG-1", 1)
+        await wire.until(lambda: wire.station.connectors[1].transaction_id is not None)
+        body["transactionId"] = wire.station.connectors[1].transaction_id
+    else:
+        schedule["startSchedule"] = (valid_from - timedelta(days=1 if kind == "Recurring" else 0)).isoformat()
+        if kind == "Recurring":
+            body["recurrencyKind"] = "Daily"
+    payload = {"connectorId": connector_id, "csChargingProfiles": body}
+    assert (await wire.inject(json.dumps([2, "p", "SetChargingProfile", payload])))[2] == {"status": "Accepted"}
+    await clock.advance(0.3)
+    answer = await wire.inject(
+        json.dumps(
+            [2, "g", "GetCompositeSchedule", {"connectorId": connector_id, "duration": 60, "chargingRateUnit": "A"}]
+        )
+    )
+    assert answer[2]["scheduleStart"] == clock.now().isoformat().replace("+00:00", "Z"), case
+    assert [p["limit"] for p in answer[2]["chargingSchedule"]["chargingSchedulePeriod"]] == [10.0], case
+
+
+async def test_SC_7_the_limit_shown_is_none_where_no_profile_applies_to_the_connector(
+    station: Any, clock: VirtualClock
+) -> None:
+    """The control API's limit of a connector comes from a profile that applies to it now, or is None (the
+    dashboard shows "no limit"), never the hardware's maximum passed off as a limit."""
+    wire, _sim = await station(connectors=2)
+    now = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (await wire.inject(set_profile(2, 1, "TxDefaultProfile", [(0, 16.0)], start=now)))[2] == {
+        "status": "Accepted"
+    }
+    assert (await wire.inject(set_profile(1, 2, "TxDefaultProfile", [(0, 10.0)], start=later)))[2] == {
+        "status": "Accepted"
+    }
+    limits = [c["limit"] for c in wire.station.snapshot()["connectors"]]
+    assert limits == [None, {"value": 16.0, "unit": "A"}]  # connector 1's profile has not started yet
+    await clock.advance(3601)
+    limits = [c["limit"] for c in wire.station.snapshot()["connectors"]]
+    assert limits == [{"value": 10.0, "unit": "A"}, {"value": 16.0, "unit": "A"}]

@@ -106,16 +106,11 @@ async def runner() -> AsyncIterator[StationRunner]:
     await stations.close()
 
 
-# The certificate messages are the Security profile's, offered when SupportedFeatureProfiles names it.
-from tests.security.conftest import SECURITY_PROFILES  # noqa: E402
-
-
 @pytest.fixture
 def station(wired: Callable[..., Wire]) -> Callable[..., Any]:
     """A station joined to the built-in central system in memory: ``wire, sim = await station(**settings)``."""
 
     async def build(csms: dict[str, Any] | None = None, **settings: Any) -> tuple[Wire, Simulator]:
-        settings["ocpp_config"] = {"SupportedFeatureProfiles": SECURITY_PROFILES, **settings.get("ocpp_config", {})}
         wire = wired(csms, **settings)
         await wire.connect()
         return wire, Simulator(wire.station)

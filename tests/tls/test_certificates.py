@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from chargebox.clock import VirtualClock
+from chargebox.errors import ConfigError
 from chargebox.station.kernel.tls import TlsSettings
-from tests.wire import Wire
+from chargebox.store import Store
+from tests.test_cli import assert_one_line_error, run_cli
+from tests.wire import Wire, make_station
 
 Build = Callable[..., Any]
 START = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's wall time
@@ -124,6 +129,55 @@ async def test_CT_6_invalid_certificates_are_rejected_and_change_nothing(
     wire, _ = await station()
     assert await install(wire, make()) == "Rejected"
     assert wire.station.store.certificates.count() == 0
+
+
+async def test_install_root_at_start_is_a_central_system_root_the_central_system_manages(
+    station: Build, tmp_path: Path
+) -> None:
+    root, replacement = Ca("factory CSMS root"), Ca("the CPO's new root")
+    (tmp_path / "root.pem").write_text(root.pem)
+    wire, sim = await station(install_root=tmp_path / "root.pem")
+    ids = await answer(wire, "GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"})
+    assert ids == {"status": "Accepted", "certificateHashData": [hash_data(root.cert, root.cert)]}  # CT-4
+    signed = root.sign_csr(await _signing_request(wire, sim))
+    assert await answer(wire, "CertificateSigned", {"certificateChain": signed}) == {"status": "Accepted"}  # CT-2
+    assert await install(wire, replacement.pem) == "Accepted"
+    deleted = await answer(wire, "DeleteCertificate", {"certificateHashData": hash_data(root.cert, root.cert)})
+    assert deleted == {"status": "Accepted"}  # CT-5: the central system manages it like any root
+    again = make_station(wire.clock, store=wire.station.store, install_root=tmp_path / "root.pem")
+    assert again.store.certificates.pems("CentralSystemRootCertificate") == [replacement.pem]  # not put back
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read --install-root .*root.pem"),
+        ("not a certificate", "root.pem: not a PEM file"),
+        (Ca("leaf", ca=False).pem, "root.pem: not a self-signed CA certificate"),
+        (Ca("intermediate", issuer=Ca("root")).pem, "root.pem: not a self-signed CA certificate"),
+        (Ca("a").pem + Ca("b").pem, "root.pem: 2 certificates where one was expected"),
+    ],
+    ids=["missing", "text", "not-a-ca", "not-self-signed", "two"],
+)
+def test_install_root_that_is_not_one_root_certificate_is_a_config_error(
+    clock: VirtualClock, tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "root.pem"
+    if content is not None:
+        path.write_text(content)
+    store = Store.open(None)
+    with pytest.raises(ConfigError, match=message):
+        make_station(clock, store=store, install_root=path)
+    assert store.certificates.count() == 0
+
+
+async def test_install_root_on_the_command_line_that_is_no_root_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_text(Ca("leaf", ca=False).pem)
+    code, _out, err = await run_cli(
+        "simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--install-root", str(leaf), "--signed-firmware-only"
+    )
+    assert_one_line_error(code, err, f"--install-root {leaf}: not a self-signed CA certificate")
 
 
 async def test_CT_6_a_full_store_rejects(station: Build) -> None:

@@ -26,13 +26,9 @@ from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import Station
 from tests.interop.conftest import StationRunner, basic
 from tests.loopback import until
-from tests.security.conftest import SECURITY_PROFILES
 from tests.tls.conftest import SERVER_NAME, Pki, ServeCsms, TlsCsms
 
 PASSWORD = "0123456789abcdef0123"
-
-# InstallCertificate and SignCertificate are the Security profile's, offered when SupportedFeatureProfiles names it.
-SECURITY_OFFERED = {"SupportedFeatureProfiles": SECURITY_PROFILES}
 
 
 async def test_TC_086_profile_2_basic_auth_over_wss(pki: Pki, serve_csms: ServeCsms, runner: StationRunner) -> None:
@@ -46,6 +42,56 @@ async def test_TC_086_profile_2_basic_auth_over_wss(pki: Pki, serve_csms: ServeC
     await csms.wait_call("BootNotification")
     assert session.authorization == basic("CP-1", PASSWORD)
     assert session.ws.transport.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+    assert station.config.get_int("SecurityProfile") == 2
+
+
+async def test_T_43_TC_075_2_TC_083_provisioning_a_default_station_root_then_profile_2_over_wss(
+    pki: Pki, serve_csms: ServeCsms, runner: StationRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The usual provisioning of a station with default settings (and its Basic-auth password): InstallCertificate
+    of the central system's root, ChangeConfiguration SecurityProfile=2; the station reconnects over wss:// to the
+    central system now behind TLS on the same port and goes on working there."""
+    caplog.set_level(logging.INFO, "chargebox")
+    plain = await serve_csms(passwords={PASSWORD})
+    station = runner(csms_url=plain.url, password=PASSWORD)
+    await plain.wait_call("BootNotification")
+    root = call.InstallCertificate(
+        certificate_type="CentralSystemRootCertificate", certificate=pki.ca.cert_pem.bytes().decode()
+    )
+    installed = await plain.call(root)
+    assert installed.status == "Accepted"  # no NotSupported: the whitepaper is offered by default
+    raised = await plain.call(call.ChangeConfiguration(key="SecurityProfile", value="2"))
+    assert raised.status == ConfigurationStatus.accepted
+    port = plain.port
+    await plain.stop()
+    secure = TlsCsms(ssl=pki.server_context(), passwords={PASSWORD})
+    await secure.start(port)
+    try:
+        session = await secure.wait_session(timeout=10)
+        assert session.ws.transport.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+        assert session.authorization == basic("CP-1", PASSWORD)
+        answer = await secure.call(call.GetConfiguration(key=["SecurityProfile"]))
+        assert answer.configuration_key == [{"key": "SecurityProfile", "readonly": False, "value": "2"}]
+        assert (await secure.call(call.TriggerMessage(requested_message="Heartbeat"))).status == "Accepted"
+        await secure.wait_call("Heartbeat")
+        assert "security profile 2 connected" in caplog.text and station.config.get_int("SecurityProfile") == 2
+    finally:
+        await secure.stop()
+
+
+async def test_install_root_lets_a_station_start_on_profile_2_without_a_ca_file(
+    pki: Pki, serve_csms: ServeCsms, runner: StationRunner
+) -> None:
+    csms = await serve_csms(ssl=pki.server_context(), passwords={PASSWORD})
+    station = runner(
+        csms_url=f"ws://127.0.0.1:{csms.port}",
+        password=PASSWORD,
+        install_root=pki.ca_file,  # a CentralSystemRootCertificate in the store, not a --ca-file
+        tls=TlsSettings(server_name=SERVER_NAME, security_profile=2),
+    )
+    await csms.wait_call("BootNotification")
+    ids = await csms.call(call.GetInstalledCertificateIds(certificate_type="CentralSystemRootCertificate"))
+    assert ids.status == "Accepted" and len(ids.certificate_hash_data) == 1
     assert station.config.get_int("SecurityProfile") == 2
 
 
@@ -192,7 +238,6 @@ async def test_T_43_TC_083_a_raised_profile_that_cannot_connect_falls_back(
         csms_url=csms.url,
         password=PASSWORD,
         tls=TlsSettings(server_name=SERVER_NAME, fallback_seconds=1.0),
-        ocpp_config=SECURITY_OFFERED,
     )
     await csms.wait_call("BootNotification")
     # T-43: not without a CentralSystemRootCertificate
@@ -242,7 +287,6 @@ async def test_CT_1_CT_2_sign_certificate_then_reconnect_on_profile_3_with_the_n
         tls=TlsSettings(
             ca_file=pki.ca_file, server_name=SERVER_NAME, cert_file=first_cert, key_file=first_key, security_profile=3
         ),
-        ocpp_config=SECURITY_OFFERED,
     )
     csr = await _signing_request(pki, csms, station)
     assert csr.is_signature_valid
@@ -265,7 +309,7 @@ async def test_CT_2_a_signed_certificate_that_is_itself_a_ca_is_rejected(
     """Issue 16, item 18: a CertificateSigned whose leaf has basicConstraints CA=true was accepted and used as the
     ChargePointCertificate. It is Rejected, with the security event InvalidChargePointCertificate (CT-2)."""
     csms = await serve_csms()
-    station = runner(csms_url=f"ws://127.0.0.1:{csms.port}", ocpp_config=SECURITY_OFFERED)
+    station = runner(csms_url=f"ws://127.0.0.1:{csms.port}")
     signed = _sign(pki.ca, await _signing_request(pki, csms, station), is_ca=True)
     result = await csms.call(
         call.CertificateSigned(certificate_chain=signed.public_bytes(serialization.Encoding.PEM).decode())

@@ -100,6 +100,8 @@ def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, 
         compression=s.boolean("compression", False),
         # chargebox run is the charger's own service, started again by its service manager
         sigterm_reason=Reason(s.choice("sigterm_reason", (Reason.REBOOT.value, Reason.OTHER.value), "Reboot")),
+        signed_firmware_only=s.boolean("signed_firmware_only", False),  # as simulate --signed-firmware-only
+        install_root=s.path("install_root", None),  # as simulate --install-root
         reconnect=ReconnectPolicy(max_attempts=s.integer("give_up_after", 1, 1_000_000, None)),
         tls=TlsSettings(  # as simulate's --ca-file --tls-server-name --cert --key --security-profile
             ca_file=ca_file,

@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -71,9 +71,16 @@ class FleetSettings:
     auto_settings: AutoSettings | None = None  # None: the template's [auto]
     password: str | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file (no client certificates)
+    shard: int = 0  # this process runs stations shard+1, shard+1+shards, ... (fleet --processes: one of shards)
+    shards: int = 1
 
     def station_id(self, index: int) -> str:
         return f"{self.id_prefix}{index}"
+
+    def indices(self) -> range:
+        """The 1-based indices of this process's stations: every one, or its share of ``fleet --processes``
+        (interleaved, so that the processes together ramp the stations up in the order one process would)."""
+        return range(1 + self.shard, self.count + 1, self.shards)
 
 
 class RoundTrips:
@@ -101,6 +108,30 @@ class RoundTrips:
         ordered = sorted(self.latencies)
         return round(ordered[min(int(fraction * len(ordered)), len(ordered) - 1)] * 1000, 2)
 
+    @property
+    def answered(self) -> int:
+        """Round trips answered so far (each one in the histogram and, while it is among the last, the reservoir)."""
+        return int(self.histogram.get_total_count())
+
+    def latest(self, count: int) -> list[float]:
+        """The last ``count`` answered round trips' latencies (at most ``RESERVOIR``), oldest first."""
+        count = min(count, len(self.latencies))
+        return list(self.latencies)[len(self.latencies) - count :] if count else []
+
+    def encode(self) -> str:
+        """The whole-run histogram, compressed (HdrHistogram's own encoding): what a fleet process reports."""
+        return str(self.histogram.encode().decode("ascii"))
+
+    @classmethod
+    def combined(cls, histograms: Sequence[str], latencies: Iterable[float]) -> RoundTrips:
+        """The round trips of several processes: their encoded histograms added bucket by bucket (exact, not an
+        average of percentiles) and the latest ``latencies`` of all of them."""
+        trips = cls()
+        for encoded in histograms:
+            trips.histogram.add(HdrHistogram.decode(encoded))
+        trips.latencies.extend(latencies)
+        return trips
+
     def whole_run_percentile(self, fraction: float) -> float | None:
         """Of every round trip so far, in milliseconds (the upper edge of its 1 % bucket); None before the first."""
         if self.histogram.get_total_count() == 0:
@@ -111,6 +142,7 @@ class RoundTrips:
 class Actions(Protocol):
     """What an automatic driver does to a station (a ``Simulator`` does it for real)."""
 
+    async def booted(self) -> None: ...  # returns once the station's boot is accepted
     async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> object: ...
     async def swipe(self, id_tag: str, connector_id: int | None) -> object: ...
     async def unplug(self, connector_id: int) -> object: ...
@@ -146,6 +178,9 @@ class AutoDriver:
         self.sessions = 0  # EVs that left (a session ended)
 
     async def run(self) -> None:
+        # The first EV arrives after the boot is accepted: a card swiped before it would be refused (no Authorize
+        # may go out), and the session would never start.
+        await self._actions.booted()
         await asyncio.gather(*(self._connector(cid, rng) for cid, rng in self._rngs.items()))
 
     async def _connector(self, cid: int, rng: random.Random) -> None:
@@ -185,10 +220,17 @@ class Fleet:
         self.traffic = Traffic()  # the messages by action, for GET /metrics (sim/metrics.py)
         self.ramped = asyncio.Event()
         self._tasks = Tasks(log, "fleet station")
+        self._running: dict[str, list[asyncio.Future[Any]]] = {}  # each station's tasks (its run, its driver)
         self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW + 1)
         self._started_at = time.monotonic()
         self._ended_at: float | None = None  # the run's length stops growing when it ends
         self._closed = False
+        self._final_counts: dict[str, int] | None = None
+
+    @property
+    def ran(self) -> bool:
+        """Whether any station was made: else there is nothing to sum up."""
+        return bool(self.sims)
 
     def add_station(self, index: int) -> Simulator:
         """Make station ``index`` (1-based) with its view of the shared store; not yet running."""
@@ -238,15 +280,12 @@ class Fleet:
 
     async def _run(self, start: float, duration: float | None) -> None:
         self._tasks.spawn(self._sample_rates())
-        for index in range(1, self.settings.count + 1):
-            sim = self.add_station(index)
-            self._tasks.spawn(sim.run())
-            driver = self.drivers.get(sim.station.id)
-            if driver is not None:
-                self._tasks.spawn(driver.run())
-            if index % FREEZE_EVERY == 0:
+        indices = self.settings.indices()
+        for made, index in enumerate(indices, 1):
+            self.start_station(index)
+            if made % FREEZE_EVERY == 0:
                 _freeze()
-            if index < self.settings.count:
+            if made < len(indices):
                 await self.clock.sleep(1 / self.settings.connect_rate)
             if duration is not None and self.clock.monotonic() - start >= duration:
                 break
@@ -257,12 +296,35 @@ class Fleet:
         else:
             await self.clock.sleep(max(duration - (self.clock.monotonic() - start), 0.0))
 
+    def start_station(self, index: int) -> Simulator:
+        """Make station ``index`` and run it (and its automatic sessions, with ``--auto``) until it is stopped."""
+        sim = self.add_station(index)
+        station_id = sim.station.id
+        tasks = [self._tasks.spawn(sim.run())]
+        if (driver := self.drivers.get(station_id)) is not None:
+            tasks.append(self._tasks.spawn(driver.run()))
+        self._running[station_id] = tasks
+        return sim
+
+    async def stop_station(self, station_id: str) -> None:
+        """Stop one station cleanly (its writes committed) and forget it: the fleet goes on without it."""
+        for task in self._running.pop(station_id, ()):
+            task.cancel()
+        self.drivers.pop(station_id, None)
+        sim = self.sims.pop(station_id, None)
+        if sim is not None:
+            await sim.stop()
+
     async def stop(self) -> None:
-        """Every station stopped cleanly (its writes committed), then the shared store closed."""
+        """Every station stopped cleanly (its writes committed), then the shared store closed. The counts stay
+        what they were when the run ended (how many were connected then, not after their clean stop)."""
         if self._closed:
             return
         self._closed = True
+        self._ended_at = self._ended_at or time.monotonic()
+        self._final_counts = self.counts()
         self._tasks.cancel()
+        self._running.clear()
         await asyncio.gather(*(sim.stop() for sim in self.sims.values()), return_exceptions=True)
         await self.backend.idle()
         self.backend.close()
@@ -273,35 +335,38 @@ class Fleet:
             self._rates.append((time.monotonic(), self.round_trips.sent))
             await asyncio.sleep(1.0)  # the figures are about the wall clock, whatever clock drives the stations
 
-    def figures(self) -> dict[str, Any]:
-        """What the live table, ``--stats-json`` and ``GET /api/fleet`` show: whole-run figures, and the recent
-        ones under names that say so (module docstring)."""
+    def counts(self) -> dict[str, int]:
+        """What adds up across processes (``fleet --processes``): every figure but the rates and percentiles."""
+        if self._final_counts is not None:
+            return self._final_counts
         stations = list(self.sims.values())
-        trips = self.round_trips
-        end, sent = self._ended_at or time.monotonic(), trips.sent
-        seconds = max(end - self._started_at, 1e-9)
-        if self._rates and end - self._rates[0][0] >= 0.5:
-            then, sent_then = self._rates[0]
-            recent = (sent - sent_then) / (end - then)
-        else:
-            recent = sent / seconds
         return {
             "stations": len(stations),
             "connected": sum(1 for sim in stations if sim.station.transport.connected),
             "booted": sum(1 for sim in stations if sim.station.boot.registration is RegistrationStatus.ACCEPTED),
-            "seconds": round(seconds, 1),
-            "messagesSent": sent,
-            "messagesPerSecond": round(sent / seconds, 1),
-            "errors": trips.errors,
+            "messagesSent": self.round_trips.sent,
+            "errors": self.round_trips.errors,
             "reconnects": sum(max(sim.station.transport.attempts - 1, 0) for sim in stations),
-            "rttP50Ms": trips.whole_run_percentile(0.50),
-            "rttP99Ms": trips.whole_run_percentile(0.99),
             "sessionsStarted": sum(driver.arrivals for driver in self.drivers.values()),
             "sessionsEnded": sum(driver.sessions for driver in self.drivers.values()),
-            "messagesPerSecondLast5s": round(recent, 1),
-            "rttP50MsLast4096": trips.percentile(0.50),
-            "rttP99MsLast4096": trips.percentile(0.99),
         }
+
+    def seconds(self) -> float:
+        """The run's length so far (its whole length once it has ended)."""
+        return max((self._ended_at or time.monotonic()) - self._started_at, 1e-9)
+
+    def recent_rate(self) -> float:
+        """Messages per second over the last ``RATE_WINDOW`` seconds (the whole run's until there are any)."""
+        end, sent = self._ended_at or time.monotonic(), self.round_trips.sent
+        if self._rates and end - self._rates[0][0] >= 0.5:
+            then, sent_then = self._rates[0]
+            return (sent - sent_then) / (end - then)
+        return sent / self.seconds()
+
+    def figures(self) -> dict[str, Any]:
+        """What the live table, ``--stats-json`` and ``GET /api/fleet`` show: whole-run figures, and the recent
+        ones under names that say so (module docstring)."""
+        return fleet_figures(self.counts(), self.round_trips, self.seconds(), self.recent_rate())
 
     def station_rows(self, query: str = "", limit: int = 100) -> dict[str, Any]:
         """The stations whose id contains ``query`` (case-insensitive), at most ``limit`` of them."""
@@ -321,6 +386,28 @@ class Fleet:
                 for sim in matching[:limit]
             ],
         }
+
+
+def fleet_figures(counts: dict[str, int], trips: RoundTrips, seconds: float, recent_rate: float) -> dict[str, Any]:
+    """The figures of one fleet process, or of several added up (``counts`` summed, ``trips`` combined)."""
+    sent = counts["messagesSent"]
+    return {
+        "stations": counts["stations"],
+        "connected": counts["connected"],
+        "booted": counts["booted"],
+        "seconds": round(seconds, 1),
+        "messagesSent": sent,
+        "messagesPerSecond": round(sent / seconds, 1),
+        "errors": counts["errors"],
+        "reconnects": counts["reconnects"],
+        "rttP50Ms": trips.whole_run_percentile(0.50),
+        "rttP99Ms": trips.whole_run_percentile(0.99),
+        "sessionsStarted": counts["sessionsStarted"],
+        "sessionsEnded": counts["sessionsEnded"],
+        "messagesPerSecondLast5s": round(recent_rate, 1),
+        "rttP50MsLast4096": trips.percentile(0.50),
+        "rttP99MsLast4096": trips.percentile(0.99),
+    }
 
 
 def figures_table(figures: dict[str, Any], title: str = "fleet") -> Any:

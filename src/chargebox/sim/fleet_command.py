@@ -1,5 +1,5 @@
-"""``chargebox fleet``: a ``Fleet`` run with its control API (``--control``), its figures shown live on a terminal
-and its summary at the end, however the run ends.
+"""``chargebox fleet``: a fleet run (``Fleet`` in this process, or ``FleetProcesses`` on several) with its control API
+(``--control``), its figures shown live on a terminal and its summary at the end, however the run ends.
 
 Apart from ``fleet.py`` so that the fleet knows nothing of the API that drives it (``fleet_control.py``).
 """
@@ -17,12 +17,13 @@ from rich.live import Live
 
 from chargebox.errors import UserError
 from chargebox.sim.fleet import Fleet, figures_table
+from chargebox.sim.fleet_processes import FleetProcesses
 
 log = logging.getLogger("chargebox.fleet")
 
 
 async def run_fleet(
-    fleet: Fleet,
+    fleet: Fleet | FleetProcesses,
     *,
     duration: float | None,
     stats_json: Path | None,
@@ -31,7 +32,8 @@ async def run_fleet(
     control_token: str | None = None,
 ) -> int:
     """``chargebox fleet``: run, show the figures live (on a terminal), and always end with the summary
-    and ``--stats-json``, whether the run ended by ``--duration``, Ctrl-C or SIGTERM."""
+    and ``--stats-json``, whether the run ended by ``--duration``, Ctrl-C or SIGTERM. 0, or 1 when a process of
+    ``--processes`` died (each is reported as it happens)."""
     console = Console()
     runner = None
     try:
@@ -55,15 +57,15 @@ async def run_fleet(
         else:
             await fleet.run(duration)
     finally:
-        figures = fleet.figures()
         await fleet.stop()
+        figures = fleet.figures()
         if runner is not None:
             await runner.cleanup()
-        if fleet.sims:  # else the first station could not be made (its one-line error follows): nothing ran
+        if fleet.ran:  # else the first station could not be made (its one-line error follows): nothing ran
             console.print(figures_table(figures, title="fleet summary"))
             if stats_json is not None:
                 write_stats(stats_json, figures)
-    return 0
+    return 1 if isinstance(fleet, FleetProcesses) and fleet.failures else 0
 
 
 def write_stats(path: Path, figures: dict[str, Any]) -> None:

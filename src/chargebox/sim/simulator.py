@@ -53,6 +53,10 @@ class Simulator:
         self.hardware.plug(connector_id, ev)
         return await self.station.plugged(connector_id)
 
+    async def booted(self) -> None:
+        """Returns once the central system accepted the station's boot (at once after that)."""
+        await self.station.boot_accepted.wait()
+
     async def unplug(self, connector_id: int) -> None:
         """The EV side is disconnected."""
         self.hardware.unplug(connector_id)

@@ -6,8 +6,11 @@ keys (1.6) or device-model variables (2.0.1) and store tables it owns, the featu
 is built. ``assemble`` walks a version's table (``v16/table.py``, ``v201/table.py``), which is also the
 dependency order: a feature of an offered
 profile is built, with the kernel and the features it declared it needs; a feature of a profile the
-station does not offer is not built at all, so its actions are answered NotSupported (checklist 1.4),
-its keys are not served (K-4) and it takes part in nothing. That is the one policy.
+station does not offer is not built at all, so its keys are not served (K-4), it takes part in
+nothing, and its actions are answered NotSupported (checklist 1.4) but for the answers it declares
+as ``absent``: where the standard gives the response itself a value for "not offered" (T-16:
+GetLocalListVersion -1 and SendLocalList NotSupported, L-1, C-12; ReserveNow Rejected, R-3), those
+are registered in its place, and nothing else of it. That is the one policy.
 
 A build reaches another feature only through ``Needs``, which hands out what the declaration names
 and nothing else; it hooks its service into another's decision through that service's extension
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from chargebox.rpc import Handler
@@ -47,6 +50,8 @@ class Feature(Generic[S]):
     variables: tuple[Any, ...] = ()
     tables: frozenset[str] = frozenset()  # the store tables it owns (their module owns the migrations)
     needs: tuple[type[Service[Any]], ...] = ()  # built before it, in the table
+    # its answers when its profile is not offered, where the response can say so (T-16); the rest NotSupported
+    absent: Mapping[enum.StrEnum, Handler] = field(default_factory=dict)
 
 
 class Needs:
@@ -71,8 +76,9 @@ class Assembly:
     """The features a station built, in table order, and the actions it answers NotSupported."""
 
     built: tuple[tuple[Feature[Any], Service[Any]], ...]
-    withheld: frozenset[enum.StrEnum]  # of features not built, and withdrawn by one that is
+    withheld: frozenset[enum.StrEnum]  # of features not built (but their absent answers), and withdrawn by one that is
     by_service: Mapping[type[Service[Any]], Service[Any]]
+    absent: tuple[tuple[enum.StrEnum, Handler], ...] = ()  # the absent answers of the features not built
 
     @property
     def services(self) -> list[Service[Any]]:
@@ -91,11 +97,13 @@ class Assembly:
         return service
 
     def handlers(self) -> Iterator[tuple[enum.StrEnum, Handler]]:
-        """What each feature answers: the actions it declared, taken from its service's handlers()."""
+        """What each feature answers: the actions it declared, taken from its service's handlers(), and for a
+        feature not built its absent answers."""
         for feature, service in self.built:
             handlers = service.handlers()
             for action in sorted(feature.actions - self.withheld):
                 yield action, handlers[action]
+        yield from self.absent
 
 
 def assemble(kernel: Kernel[Any], table: Iterable[Feature[Any]], offered: frozenset[str]) -> Assembly:
@@ -108,6 +116,8 @@ def assemble(kernel: Kernel[Any], table: Iterable[Feature[Any]], offered: frozen
             service = feature.build(kernel, Needs(feature, built))
             built[feature.service] = service
             pairs.append((feature, service))
-    withheld = {action for feature in table if feature.profile not in offered for action in feature.actions}
-    withheld |= {action for feature, _service in pairs for action in feature.withdraws}
-    return Assembly(tuple(pairs), frozenset(withheld), built)
+    missing = [feature for feature in table if feature.profile not in offered]
+    withdrawn = {action for feature, _service in pairs for action in feature.withdraws}
+    absent = tuple((a, f.absent[a]) for f in missing for a in sorted(f.absent) if a not in withdrawn)
+    withheld = {action for f in missing for action in f.actions - f.absent.keys()} | withdrawn
+    return Assembly(tuple(pairs), frozenset(withheld), built, absent)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chargebox.clock import Clock
+from chargebox.log import Log
 from chargebox.station.feature import Assembly, Feature
 from chargebox.station.kernel.config import KernelConfig
 from chargebox.station.kernel.kernel import Kernel
@@ -42,7 +44,13 @@ class Offer(Protocol):
 
     @property
     def profiles(self) -> frozenset[str]:
-        """The features it builds: 1.6's feature profiles, 2.0.1's functional blocks."""
+        """What it offers: 1.6's feature profiles, 2.0.1's functional blocks."""
+        ...
+
+    @property
+    def offered(self) -> frozenset[str]:
+        """What builds features: its profiles, and the switches its settings turn on (1.6: SF-10's
+        ``signed_firmware_only``)."""
         ...
 
     @property
@@ -138,3 +146,6 @@ class Table:
     # its configuration: the offer, the settings, the store, the station's log
     configuration: Callable[[Any, StationSettings, Store, logging.LoggerAdapter[logging.Logger]], KernelConfig]
     front: Callable[[Kernel[Any], Assembly], Front]
+    # what the settings install in the store before the kernel starts, so the link finds it (1.6: the factory's
+    # root of ``install_root``, T-44): the settings, the store, the clock, the station's log; ConfigError if unusable
+    provision: Callable[[StationSettings, Store, Clock, Log], None] | None = None

@@ -98,8 +98,10 @@ class Station:
         self.store = store or Store.open(settings.data_dir, clock=self.clock)
         self.store.connectors.ensure(offer.connectors)
         self.config = table.configuration(offer, settings, self.store, self.log)
+        if table.provision is not None:  # before the link asks what TLS has (T-44)
+            table.provision(settings, self.store, self.clock, self.log)
         self.kernel: Kernel[Any] = Kernel.start(
-            settings, ports=ports, host=self, profiles=offer.profiles, connector_count=offer.connectors,
+            settings, ports=ports, host=self, profiles=offer.offered, connector_count=offer.connectors,
             clock=self.clock, log=self.log, store=self.store, config=self.config, version=table.version,
             on_open=self._on_open, on_close=self._on_close,
         )  # fmt: skip
@@ -119,6 +121,7 @@ class Station:
         self._stopped = False
         self._stop_began: float | None = None  # monotonic: when the stop began, for STOP_WAIT_S
         self._gave_up = False  # the stop gave up on writes the store refused (and said so)
+        self.boot_accepted = asyncio.Event()  # set at the first accepted boot: a card swiped before it is refused
 
     # -- the features (those of a profile the station does not offer are None) ------------------
 
@@ -355,6 +358,7 @@ class Station:
     async def accepted(self, first: bool) -> None:
         """After an accepted boot (``first``) or a reconnect after one."""
         await self.front.accepted(first)  # the statuses first, then the queue (Q-5, B04)
+        self.boot_accepted.set()
         if first:  # finish what a reboot or power loss interrupted (after B-4's StatusNotifications)
             for service in self.services:
                 await service.resume()

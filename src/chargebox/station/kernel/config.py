@@ -13,6 +13,7 @@ TransactionMessageAttempts on a 1.6 station and OCPPCommCtrlr.MessageAttempts[Tr
 
 from __future__ import annotations
 
+import difflib
 import enum
 import logging
 import re
@@ -147,13 +148,16 @@ class Configuration(TypedReads):
         store: Store,
         keys: Mapping[str, ConfigKey],
         facts: Mapping[str, str] | None = None,
+        known: Mapping[str, ConfigKey] | None = None,
         log: Log | None = None,
     ) -> None:
         """``keys`` are the keys served, by lower-case name (G-1): a table stations may share, never
-        changed here; ``facts`` are read-only values the hardware dictates (NumberOfConnectors)."""
+        changed here; ``facts`` are read-only values the hardware dictates (NumberOfConnectors);
+        ``known`` is the version's whole catalogue (``keys`` when not given): what a template may name."""
         self._store = store
         self._log = log or logging.getLogger(__name__)
         self._keys = keys  # shared by every station alike until one declares a key
+        self._known = keys if known is None else known
         self._rules: dict[str, list[Rule]] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._values: dict[str, str | None] = {key.name: key.default for key in self._keys.values()}
@@ -172,6 +176,10 @@ class Configuration(TypedReads):
         Read-only keys (NumberOfConnectors, SupportedFeatureProfiles...) describe the station and
         always apply; the others apply where the store holds no value yet, so a change made by the
         central system survives a restart with the same template. Both kinds pass the same checks.
+        A key of the catalogue the station does not serve (its profile is not offered) passes them
+        too and is not served (K-4): the same template serves it at a start that offers its profile,
+        so a configuration written for another stack is taken whole. Only a name no document of the
+        version defines is an error, with the closest known name (a typo).
         """
         check_distinct_keys(values, source)
 
@@ -179,9 +187,10 @@ class Configuration(TypedReads):
             return not (self.has(item[0]) and self.key(item[0]).readonly)
 
         for name, raw in sorted(values.items(), key=readonly_first):
-            if not self.has(name):
-                raise ConfigError(f"{source}: unknown or unsupported configuration key {name!r}")
-            key = self.key(name)
+            key = self._keys.get(name.lower()) or self._known.get(name.lower())
+            if key is None:
+                hint = _closest(name, self._known)
+                raise ConfigError(f"{source}: unknown configuration key {name!r}: not an OCPP configuration key{hint}")
             text = _as_ocpp_string(raw)
             if text is None:
                 raise ConfigError(f"{source}: {key.name}: cannot use a value of type {type(raw).__name__}")
@@ -189,6 +198,8 @@ class Configuration(TypedReads):
             if normal is None:
                 shown = "" if key.access is Access.WRITE_ONLY else f" {text!r}"  # T-41: a secret is never echoed
                 raise ConfigError(f"{source}: {key.name}: invalid value{shown} for a {key.type} key{_bounds(key)}")
+            if not self.has(key.name):
+                continue  # checked, not served: its profile is not offered (K-4)
             if key.readonly or key.name.lower() not in self._stored:
                 self._values[key.name] = self._effective[key.name] = normal
 
@@ -306,6 +317,13 @@ def check_distinct_keys(values: Mapping[str, object], source: str) -> None:
         other = seen.setdefault(name.lower(), name)
         if other != name:
             raise ConfigError(f"{source}: {other!r} and {name!r} are the same configuration key (keys ignore case)")
+
+
+def _closest(name: str, known: Mapping[str, ConfigKey]) -> str:
+    """The hint for a name no document defines: the known key it most resembles, if any does."""
+    names = {key.name.lower(): key.name for key in known.values()}
+    close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
+    return f" (did you mean {names[close[0]]!r}?)" if close else ""
 
 
 def _bounds(key: ConfigKey) -> str:

@@ -14,8 +14,10 @@ The order on the wire is the order of the lane, with these exceptions (the first
   durable message that is *fresh* (made while online and never sent), so a StatusNotification
   Charging never reaches the central system before the StartTransaction of its session;
 - nothing waits behind an entry that can never be sent: a stored payload that no longer decodes,
-  or one whose attempts are exhausted (Q-4; an answer that cannot be applied is a failed attempt), is
-  moved to the dead-letter table and logged;
+  one whose attempts are exhausted (Q-4; an answer that cannot be applied is a failed attempt), or
+  one the central system answers NotImplemented or NotSupported (it does not take that action: a 1.6
+  central system without the security whitepaper and a SecurityEventNotification; no retry can help),
+  is moved to the dead-letter table and logged;
 - while the store refuses writes (a full disk, ``Store.fault``), a message still being journaled
   holds no volatile one back: its write may wait for hours, and the StatusNotification that reports
   the fault must not wait behind it. For the same reason the commit of what an answer taught (the
@@ -38,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -59,6 +62,7 @@ T = TypeVar("T")
 UNDELIVERABLE: Final = -1  # X-4: the id used when a StartTransaction could never be confirmed
 MAX_VOLATILE: Final = 100  # volatile CALLs waiting at once; a station's own events need a handful
 SETTLE_RETRY_S: Final = 1.0  # an answered message whose outcome could not be committed goes again after this
+NOT_TAKEN: Final = frozenset({"NotImplemented", "NotSupported"})  # CALLERRORs no retry can turn into an answer
 _encoder: Final = msgspec.json.Encoder()
 
 # What an answer teaches, applied at once: returns the op to commit with the delete, if any.
@@ -456,6 +460,9 @@ class Lane:
             # that one go sooner would share fsyncs and drain faster (bench/), but a crash could then
             # resend answered messages after newer ones (a MeterValues after its StopTransaction).
             self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
+        elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED and result.error_code in NOT_TAKEN:
+            reason = f"the central system answered {result.error_code}: it does not take {item.action}"
+            self._settle(entry, self._dead_letter(entry, item, reason, level=logging.WARNING))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
@@ -531,9 +538,9 @@ class Lane:
         """Q-4: TransactionMessageRetryInterval times n seconds before the n-th retransmission."""
         return self._config.get_int(self._version.keys.message_retry_interval, default=60) * attempts
 
-    async def _dead_letter(self, entry: _Entry, item: OutboxItem, reason: str) -> None:
+    async def _dead_letter(self, entry: _Entry, item: OutboxItem, reason: str, level: int = logging.ERROR) -> None:
         """Set aside for good, content kept: delivery goes on with the next message."""
-        self._log.error("! %s #%d moved to the dead letters: %s", item.action, item.seq, reason)
+        self._log.log(level, "! %s #%d moved to the dead letters: %s", item.action, item.seq, reason)
         await self._store.outbox.dead_letter(item.seq, reason, self._clock.now().isoformat())
         self._drop(entry)
         dropped = self.on_dropped.get(item.action)

@@ -68,3 +68,7 @@ class StationSettings:
     # "Reboot" for a station its service manager starts again, "Other" for one taken out of service. None: a cancel
     # drops the link at once and the next start ends what ran with PowerLoss, as after a power cut.
     sigterm_reason: str | None = None
+    # SF-10: offer SignedUpdateFirmware, which then answers for firmware alone (plain UpdateFirmware NotSupported)
+    signed_firmware_only: bool = False
+    # A CentralSystemRootCertificate (PEM file) installed at start when the station holds none: factory provisioning
+    install_root: Path | None = None

@@ -269,13 +269,25 @@ class ConnectorsService(Service):
     # -- status ---------------------------------------------------------------------------------
 
     def derive(self, connector: Connector) -> ChargePointStatus:
-        """The status the facts call for (S-3): Reserved is an Available connector held (R-2)."""
+        """The status the facts call for (S-3): Reserved is a connector a reservation holds (R-2) that is
+        otherwise Available, or Preparing for a cable alone: the only Reserved -> Preparing edge is G2, "the
+        reservation identity is presented", so a cable waits in a Reserved connector for the reserved card."""
         status = self.derive_unreserved(connector)
-        return S.RESERVED if status is S.AVAILABLE and connector.reserved else status
+        return S.RESERVED if connector.reserved and self._holdable(connector, status) else status
 
     def free(self, connector_id: int) -> bool:
-        """Nothing but a reservation could keep a card from this connector now (R-3, R-4)."""
-        return connector_id > 0 and self.derive_unreserved(self.connectors[connector_id]) is S.AVAILABLE
+        """Nothing but a reservation could keep a card from this connector now (R-3, R-4); a cable in a
+        connector a reservation holds does not take it from the reservation (G2)."""
+        if connector_id == 0:
+            return False
+        connector = self.connectors[connector_id]
+        status = self.derive_unreserved(connector)
+        return status is S.AVAILABLE or (connector.reserved and self._holdable(connector, status))
+
+    @staticmethod
+    def _holdable(connector: Connector, status: ChargePointStatus) -> bool:
+        """Available, or Preparing with a cable and no card: what a reservation keeps showing as Reserved."""
+        return status is S.AVAILABLE or (status is S.PREPARING and connector.plugged and not connector.awaiting_plug)
 
     def derive_unreserved(self, connector: Connector) -> ChargePointStatus:
         """The status the facts other than a reservation call for."""
@@ -292,7 +304,8 @@ class ConnectorsService(Service):
             if connector.ev_suspended or connector.ev_disconnected:
                 return S.SUSPENDED_EV
             return S.CHARGING
-        if AvailabilityType.INOPERATIVE in (connector.availability, station.availability):
+        inoperative = AvailabilityType.INOPERATIVE in (connector.availability, station.availability)
+        if inoperative and not self.unavailable_blocked(connector.id):
             return S.UNAVAILABLE
         if self._maintenance:
             return S.UNAVAILABLE
@@ -303,9 +316,12 @@ class ConnectorsService(Service):
         return S.AVAILABLE
 
     def unavailable_blocked(self, connector_id: int) -> bool:
-        """C-4: an Inoperative change must wait (Scheduled) while this connector is in use."""
+        """C-4: an Inoperative change waits (Scheduled) while the connector is in use: a transaction, or a driver
+        already Preparing (a cable in or a card presented). The one rule of both the answer and the status: a
+        Preparing connector stays Preparing and goes Unavailable once it is free (§7.3, §4.9)."""
         connector = self.connectors[connector_id]
-        return connector.transaction_ref is not None or connector.status is S.PREPARING
+        preparing = (connector.plugged or connector.awaiting_plug) and not connector.finishing
+        return connector.transaction_ref is not None or (connector.status is S.PREPARING and preparing)
 
     def refresh(self, connector_id: int) -> None:
         """Re-derive the status and report a change."""
@@ -325,11 +341,14 @@ class ConnectorsService(Service):
         if connector.id == 0 and status not in STATION_STATUSES:
             raise LocalProtocolError(f"S-2: connector 0 cannot be {status}")
         if status not in TRANSITIONS[connector.status]:
-            # S-1: no direct edge (e.g. Preparing -> Unavailable): pass through Available, which
-            # every status may reach and which reaches every status but Finishing.
-            if S.AVAILABLE not in TRANSITIONS[connector.status] or status not in TRANSITIONS[S.AVAILABLE]:
+            # S-1: no direct edge (e.g. Preparing -> Unavailable): pass through Available, which every status
+            # may reach and which reaches every status but Finishing; with a cable in, through Finishing where
+            # it leads there (B6, F8): Available is never reported with a cable in.
+            hops = (S.FINISHING, S.AVAILABLE) if connector.plugged else (S.AVAILABLE,)
+            hop = next((h for h in hops if h in TRANSITIONS[connector.status] and status in TRANSITIONS[h]), None)
+            if hop is None:
                 raise LocalProtocolError(f"S-1: connector {connector.id} cannot go {connector.status} -> {status}")
-            self._enter(connector, S.AVAILABLE)
+            self._enter(connector, hop)
         self._enter(connector, status)
 
     def _enter(self, connector: Connector, status: ChargePointStatus) -> None:

@@ -39,7 +39,7 @@ from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.store import Store
 from chargebox.store.local_list import LocalListEntry
 
-DISABLED_VERSION = -1  # C-12, L-1: GetLocalListVersion's answer when the list is not in use
+DISABLED_VERSION = -1  # C-12, L-1: GetLocalListVersion's answer when the list is not in use or not offered
 
 
 class LocalListService(Service):
@@ -93,9 +93,13 @@ class LocalListService(Service):
         self._connectors.warn(0, ChargePointErrorCode.LOCAL_LIST_CONFLICT, f"idTag {id_tag}")
 
     def on_get_local_list_version(self, _request: GetLocalListVersionRequest) -> GetLocalListVersionResponse:
-        """C-12: the version, 0 for a list never set, -1 while the list is disabled (L-1)."""
-        version = self._store.local_list.version() if self.enabled else DISABLED_VERSION
-        return GetLocalListVersionResponse(list_version=version)
+        """C-12: the version, 0 for a list never set or empty, -1 while the list is disabled (L-1)."""
+        return GetLocalListVersionResponse(list_version=self.version() if self.enabled else DISABLED_VERSION)
+
+    def version(self) -> int:
+        """C-12 (TC_042_2): 0 when the list is empty, whatever version emptied it (a Full without entries, or a
+        Differential removing the last); a Differential is checked against the same value (L-3)."""
+        return self._store.local_list.version() if self._store.local_list.count() else 0
 
     def on_send_local_list(self, request: SendLocalListRequest) -> SendLocalListResponse:
         status = self._apply(request)
@@ -117,7 +121,7 @@ class LocalListService(Service):
         full = request.update_type is UpdateType.FULL
         if full and any(e.id_tag_info is msgspec.UNSET for e in entries):
             return UpdateStatus.FAILED  # L-4: a Full list gives every card its IdTagInfo
-        if not full and request.list_version <= self._store.local_list.version():
+        if not full and request.list_version <= self.version():
             return UpdateStatus.VERSION_MISMATCH  # L-3 (TC_043_2_CS)
         put = [_entry(e.id_tag, e.id_tag_info) for e in entries if e.id_tag_info is not msgspec.UNSET]
         remove = [e.id_tag for e in entries if e.id_tag_info is msgspec.UNSET]
@@ -161,4 +165,8 @@ FEATURE: Final = Feature(
     keys=frozenset({"LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength"}),
     tables=frozenset({"local_list", "local_list_version"}),
     needs=(ConnectorsService, AuthorizationService),
+    absent={  # L-1, C-12 (TC_042_1, TC_043_1): the answers of a station without a local list
+        Action.GET_LOCAL_LIST_VERSION: lambda _request: GetLocalListVersionResponse(list_version=DISABLED_VERSION),
+        Action.SEND_LOCAL_LIST: lambda _request: SendLocalListResponse(status=UpdateStatus.NOT_SUPPORTED),
+    },
 )

@@ -19,11 +19,16 @@ from chargebox.station.kernel.settings import StationSettings
 from chargebox.station.v16.config_keys import MAX_CONNECTORS, Profile, served_keys
 from chargebox.store import Store
 
-# Every feature profile is implemented (the six of 1.6 and the whitepaper's Security); a template may offer fewer.
+# Every feature profile is implemented (the six of 1.6 and the whitepaper's Security); a template may offer fewer
+# of the six. Security is not a 1.6 feature profile (SupportedFeatureProfiles never lists it): the whitepaper's
+# certificates, security events, security log, GetLog and ExtendedTriggerMessage are offered beside whatever the
+# template names, as libocpp does, so a central system provisioning a station finds them (docs/howto/security.md).
 IMPLEMENTED_PROFILES: Final = frozenset(Profile)
-# Security (the whitepaper) is offered when SupportedFeatureProfiles names it: a central system without it would
-# answer its messages NotImplemented, and SF-10 turns plain UpdateFirmware away.
-DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES - {Profile.SECURITY}
+ALWAYS_OFFERED: Final = frozenset({Profile.CORE, Profile.SECURITY})
+DEFAULT_PROFILES: Final = IMPLEMENTED_PROFILES
+# Not a profile: the switch (``signed_firmware_only``) that offers SignedUpdateFirmware, which SF-10 says must then
+# replace plain UpdateFirmware. Off by default, so a central system that knows only UpdateFirmware can update.
+SIGNED_FIRMWARE_ONLY: Final = "SignedFirmwareOnly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +38,23 @@ class Offer:
     profiles: frozenset[Profile]
     connectors: int
     template: Mapping[str, object]
+    signed_firmware_only: bool = False
+
+    @property
+    def offered(self) -> frozenset[str]:
+        """What builds features: the profiles, and the signed-firmware switch when it is on."""
+        return self.profiles | ({SIGNED_FIRMWARE_ONLY} if self.signed_firmware_only else set())
 
 
 def offer(settings: StationSettings) -> Offer:
     """The station's offer; ConfigError if the settings contradict themselves."""
     template = _template(settings)
-    return Offer(_profiles(template, settings.ocpp_config_source), _connector_count(settings, template), template)
+    return Offer(
+        _profiles(template, settings.ocpp_config_source),
+        _connector_count(settings, template),
+        template,
+        settings.signed_firmware_only,
+    )
 
 
 def connector_count(settings: StationSettings) -> int:
@@ -54,6 +70,7 @@ def configuration(
     config = Configuration(
         store=store,
         keys=served_keys(profiles, settings.fixed_cable),
+        known=served_keys(IMPLEMENTED_PROFILES, settings.fixed_cable),  # a template may name any of them
         facts={
             "NumberOfConnectors": str(count),
             "ConnectorPhaseRotationMaxLength": str(count + 1),
@@ -97,7 +114,7 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
         profiles.add(profile)
     if Profile.CORE not in profiles:
         raise ConfigError(f"{source}: SupportedFeatureProfiles must include Core")
-    return frozenset(profiles)
+    return frozenset(profiles) | ALWAYS_OFFERED
 
 
 def _connector_count(settings: StationSettings, template: Mapping[str, object]) -> int:

@@ -116,9 +116,16 @@ class ReservationService(Service):
         return CancelReservationResponse(status=CancelReservationStatus.ACCEPTED)
 
     def _check(self, request: ReserveNowRequest) -> ReservationStatus:
-        """R-3, R-4: what the target says, a replaced reservation (R-1) not counting against itself."""
+        """R-3, R-4: what the target says, a replaced reservation (R-1) not counting against itself; an
+        expiryDate already past is Rejected only after that (TC_048_1, TC_050_1: a Faulted connector says so)."""
+        status = self._target_status(request)
+        if status is ReservationStatus.ACCEPTED and request.expiry_date <= self._clock.now():
+            return ReservationStatus.REJECTED
+        return status
+
+    def _target_status(self, request: ReserveNowRequest) -> ReservationStatus:
         connector_id = request.connector_id
-        if not self._connectors.exists(connector_id) or request.expiry_date <= self._clock.now():
+        if not self._connectors.exists(connector_id):
             return ReservationStatus.REJECTED
         others = [r for r in self.reservations.values() if r.reservation_id != request.reservation_id]
         station = self._connectors[0]
@@ -329,4 +336,6 @@ FEATURE: Final = Feature(
     keys=frozenset({"ReserveConnectorZeroSupported"}),
     tables=frozenset({"reservations"}),
     needs=(ConnectorsService, AuthorizationService, TransactionService),
+    # R-3 (TC_048_4): a station that does not take reservations says so; CancelReservation stays NotSupported
+    absent={Action.RESERVE_NOW: lambda _request: ReserveNowResponse(status=ReservationStatus.REJECTED)},
 )

@@ -223,11 +223,15 @@ class _Own:
     def limit(self, max_amps: float, value: Callable[[ChargingProfile], Limit | None]) -> Limit:
         """The limit, never above the hardware; ``value`` gives a profile's limit at the instant (from this
         transaction's start)."""
-        limit = _first(self.tx, value) if self.tx_start is not None else None
-        if limit is None:
-            limit = _first(self.defaults, value)
+        limit = self.profiled(value)
         hardware = Limit(max_amps, limit.phases if limit else DEFAULT_PHASES)
         return _tighter(limit, hardware) or hardware
+
+    def profiled(self, value: Callable[[ChargingProfile], Limit | None]) -> Limit | None:
+        """What its profiles say at the instant (SC-7: the TxProfile while a transaction runs, else the
+        TxDefaultProfile); None where none says anything."""
+        limit = _first(self.tx, value) if self.tx_start is not None else None
+        return limit if limit is not None else _first(self.defaults, value)
 
 
 def own_limit(installed: Sequence[Installed], situation: Situation, connector_id: int, t: float) -> Limit:
@@ -244,6 +248,15 @@ def _own_at(own: _Own, situation: Situation, t: float) -> Limit:
 def station_max(installed: Sequence[Installed], situation: Situation, t: float) -> Limit | None:
     """The ChargePointMaxProfile at ``t`` (None: no cap). Relative ones count from now (no transaction)."""
     return stacked(_of(installed, Purpose.CHARGE_POINT_MAX_PROFILE, 0), t, t, situation.volts)
+
+
+def governed(installed: Sequence[Installed], situation: Situation, connector_id: int, t: float) -> bool:
+    """Whether some profile sets the connector's limit at ``t``: its own (SC-7) or the ChargePointMaxProfile.
+    Where none does, the hardware alone governs (``limit_at`` answers its maximum)."""
+    if station_max(installed, situation, t) is not None:
+        return True
+    own = _Own.of(installed, situation, connector_id)
+    return own.profiled(lambda profile: profile_limit(profile, t, own.tx_start, situation.volts)) is not None
 
 
 def limit_at(installed: Sequence[Installed], situation: Situation, connector_id: int, t: float) -> Limit:

@@ -226,11 +226,13 @@ class SmartChargingService(Service):
     # -- GetCompositeSchedule ---------------------------------------------------------------------
 
     def on_get_composite_schedule(self, request: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse:
-        """CS-1..CS-5: from now (whole seconds) for ``duration``, in the unit asked (A when none is)."""
+        """CS-1..CS-5: from the moment the request was received for ``duration``, in the unit asked (A when none
+        is). The start keeps its fraction of a second (errata 3.28/3.29): rounded down to the whole second, it would
+        open with a period of "no limit" before a profile that became valid in that second (TC_056, TC_066)."""
         if not 0 <= request.connector_id <= self._connectors.count or request.duration < 0:
             return GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED)  # CS-4
         unit = ChargingRateUnitType.A if request.charging_rate_unit is msgspec.UNSET else request.charging_rate_unit
-        now = self._clock.now().replace(microsecond=0)
+        now = self._clock.now()
         duration = min(request.duration, MAX_COMPOSITE_S)
         periods = schedule.composite(self.installed, self._situation(), request.connector_id, now.timestamp(),
                                      duration, unit)  # fmt: skip
@@ -308,10 +310,13 @@ class SmartChargingService(Service):
             self._timer = self._clock.call_later(max(delay, 0.001), self.apply)
 
     def limit_json(self, connector_id: int) -> dict[str, Any] | None:
-        """The active limit of a connector for the control API, or None when no profile is installed."""
-        if not self.installed:
+        """The active limit of a connector (1..N) for the control API, or None when no profile applies to it
+        now (none installed, none for this connector, none valid or started yet): the dashboard shows no limit,
+        not the hardware's maximum."""
+        situation, t = self._situation(), self._clock.now().timestamp()
+        if not self.installed or not schedule.governed(self.installed, situation, connector_id, t):
             return None
-        limit = schedule.limit_at(self.installed, self._situation(), connector_id, self._clock.now().timestamp())
+        limit = schedule.limit_at(self.installed, situation, connector_id, t)
         return {"value": schedule.round_down(limit.amps), "unit": ChargingRateUnitType.A.value}
 
     def _tx_profiles(self) -> list[Installed]:

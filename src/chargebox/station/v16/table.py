@@ -93,4 +93,5 @@ TABLE: Final = Table(
     offer=v16_offer.offer,
     configuration=v16_offer.configuration,
     front=Front16,
+    provision=certificates.provision,
 )

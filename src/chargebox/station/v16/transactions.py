@@ -54,7 +54,7 @@ from chargebox.station.kernel.service import Service
 from chargebox.station.v16.authorization import AuthorizationService, is_id_token
 from chargebox.station.v16.boot import BootService
 from chargebox.station.v16.config_keys import Profile
-from chargebox.station.v16.connectors import ConnectorsService
+from chargebox.station.v16.connectors import Connector, ConnectorsService
 from chargebox.station.v16.metering import MeteringService
 from chargebox.station.v16.storage import StorageService
 from chargebox.store import Op, OutboxItem, Store
@@ -149,6 +149,7 @@ class TransactionService(Service):
         lane.on_dropped[Action.START_TRANSACTION] = self._on_start_dropped
         self.energy: list[Energy] = []  # what governs the current offered (SC-10, C-20)
         self._remote_profiles: dict[int, ChargingProfile] = {}
+        connectors.observers.append(self._status_changed)  # X-3 from whenever a cable alone makes it Preparing
 
     def handlers(self) -> dict[Action, Handler]:
         return {
@@ -173,9 +174,10 @@ class TransactionService(Service):
         if waiting is not None:
             self._cancel_timer(connector_id)
             return await self._started(connector_id, await self._start(connector_id, *waiting))
-        if connector.status is S.PREPARING:
-            self._arm_connection_timeout(connector_id, finishing=True)  # X-3
+        if connector.status is S.PREPARING:  # X-3's wait began as it became Preparing (_status_changed)
             return Outcome("waiting", connector_id, "a card or a RemoteStartTransaction")
+        if connector.status is S.RESERVED:  # G2: the cable waits for the reserved card
+            return Outcome("waiting", connector_id, "the reserved card")
         return Outcome("refused", connector_id, f"connector is {connector.status}")
 
     async def unplugged(self, connector_id: int) -> None:
@@ -286,6 +288,19 @@ class TransactionService(Service):
         connector = self._connectors[connector_id]
         return Outcome("refused", connector_id, f"connector is {connector.status}")
 
+    def _status_changed(self, connector: Connector) -> None:
+        """X-3: a cable in and no card waits ConnectionTimeOut from the moment the connector became Preparing:
+        when the cable went in, or when a reservation that held the connector with the cable in ended (G2)."""
+        cid = connector.id
+        if (
+            connector.status is S.PREPARING
+            and connector.plugged
+            and cid not in self.sessions
+            and cid not in self._authorized
+            and cid not in self._timers
+        ):
+            self._arm_connection_timeout(cid, finishing=True)
+
     def _arm_connection_timeout(self, connector_id: int, *, finishing: bool) -> None:
         """X-2: no cable in time → Available; X-3: no card in time → Finishing."""
         self._cancel_timer(connector_id)
@@ -322,10 +337,13 @@ class TransactionService(Service):
             # It changed while the card was checked (C-4, F-6: Unavailable for maintenance): no start.
             self._log.info("= connector %d is %s: not starting for %s", connector_id, connector.status, id_tag)
             return None
-        self._cancel_timer(connector_id)
         if connector.finishing:  # F2: a new card on a cable still in: Preparing, then Charging (B3)
             connector.finishing = False
             self._connectors.refresh(connector_id)
+        if reservation_id is not None:  # R-6 (a), G2: the reserved card is here: Reserved -> Preparing, then Charging
+            for permit in self.start_permits:
+                permit.used(reservation_id)
+        self._cancel_timer(connector_id)  # X-2, X-3: the wait is over (the steps above may have begun X-3's)
         if self._lock is not None and not await self._lock.lock(connector_id):  # X-16
             self._log.warning("! connector %d: cable lock failed; not starting", connector_id)
             self._connectors.fault(connector_id, ChargePointErrorCode.CONNECTOR_LOCK_FAILURE)
@@ -357,9 +375,6 @@ class TransactionService(Service):
         session = Session(ref, connector_id, id_tag, parent)
         self.sessions[connector_id] = session
         connector.transaction_ref = ref
-        if reservation_id is not None:
-            for permit in self.start_permits:
-                permit.used(reservation_id)  # R-6 (a)
         connector.finishing = connector.awaiting_plug = False
         self._authorized.pop(connector_id, None)
         self._log.info("= transaction started on connector %d for %s (meter %d Wh)", connector_id, id_tag, meter_start)

@@ -63,6 +63,11 @@ class Offer:
         """The EVSEs: what the kernel counts (``Kernel.connector_count``) and the hardware ports index."""
         return len(self.evses)
 
+    @property
+    def offered(self) -> frozenset[str]:
+        """What builds features: the blocks (no setting turns on more)."""
+        return self.profiles
+
 
 def offer(settings: StationSettings) -> Offer:
     """The station's offer; ConfigError if the settings cannot be honoured."""

@@ -11,6 +11,11 @@ signed by the next, whose top is signed by an installed CentralSystemRootCertifi
 valid now, and whose leaf is for the key waiting on it. Anything else is Rejected and the store
 is unchanged. The new ChargePointCertificate is used from the next connection; on profile 3 the
 station reconnects for it at once (``on_certificate``).
+
+``install_factory_root`` is the factory's provisioning (``--install-root``, ``[station] install_root``): the
+central system's root installed as a CentralSystemRootCertificate before the station first connects, so a
+CertificateSigned chains to it and SecurityProfile 2 may be raised (T-43). Unlike ``--ca-file``, which TLS
+trusts beside the store, it is in the store the central system manages (listed, deletable, replaceable).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 from cryptography import x509
@@ -29,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from chargebox.clock import Clock
+from chargebox.errors import ConfigError
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -58,6 +65,8 @@ from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service, Trigger
+from chargebox.station.kernel.settings import StationSettings
+from chargebox.station.kernel.tls import TlsUnavailable, read_pem
 from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggerService
 from chargebox.store import Store
@@ -368,6 +377,39 @@ class CertificateService(Service):
 
     def _now(self) -> str:
         return self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def provision(settings: StationSettings, store: Store, clock: Clock, log: Log) -> None:
+    """1.6's ``Table.provision``: the factory's root, when the settings name one (``install_root``)."""
+    if settings.install_root is not None:
+        install_factory_root(settings.install_root, store, clock, log)
+
+
+def install_factory_root(path: Path, store: Store, clock: Clock, log: Log) -> None:
+    """Install the CA certificate in ``path`` as a CentralSystemRootCertificate when the station holds none:
+    the factory's trust anchor, there before the first connection. Once the central system installed or replaced
+    a root (CT-6) it decides, and a restart does not put the factory's back beside it. ConfigError (one line) if
+    the file is not one self-signed CA certificate. A validity period that does not hold by the station's clock is
+    a warning, not a refusal: a charger without a real-time clock starts before its time is set."""
+    try:
+        cert = _one_certificate(read_pem(path, "--install-root"))
+        if not _is_ca(cert) or not _self_signed(cert):
+            raise CertificateError("not a self-signed CA certificate")
+    except (TlsUnavailable, CertificateError) as exc:
+        raise ConfigError(str(exc) if isinstance(exc, TlsUnavailable) else f"--install-root {path}: {exc}") from None
+    if store.certificates.all(CENTRAL_SYSTEM_ROOT):
+        return
+    now = clock.now()
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        log.warning("! --install-root %s is valid from %s to %s, not at the station's time %s", path,
+                    f"{cert.not_valid_before_utc:%Y-%m-%d}", f"{cert.not_valid_after_utc:%Y-%m-%d}",
+                    now.isoformat())  # fmt: skip
+    data = hash_data(cert, cert, HashAlgorithm.SHA256)
+    store.certificates.add(
+        CENTRAL_SYSTEM_ROOT, _pem(cert), hash_algorithm=data.hash_algorithm, issuer_name_hash=data.issuer_name_hash,
+        issuer_key_hash=data.issuer_key_hash, serial_number=data.serial_number, now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )  # fmt: skip
+    log.info("= installed %s as the CentralSystemRootCertificate (serial %s)", path, data.serial_number)
 
 
 def _one_certificate(text: str) -> x509.Certificate:

@@ -5,8 +5,8 @@ wherever it detects an event. Every event is written to the security log in the 
 them); the ones the whitepaper marks critical, and the ones a rule says must be sent (SF-1, SF-5, CT-2), are also
 *journaled* as a SecurityEventNotification through the lane (``lane.append``, Q-8), exactly like a transaction
 message: in the outbox before it is sent, deleted once answered, so it survives an offline period and a power
-loss and reaches the central system once. Notifications are sent only by a station offering the Security profile
-(a central system without the whitepaper would answer NotImplemented); the log is kept either way.
+loss and reaches the central system once. A central system without the whitepaper answers one NotImplemented: the
+lane sets it aside at once, the rest of the lane goes on, and the log keeps the event either way.
 
 What a crash can lose: the instant between ``report`` and the outbox commit (one group commit, a millisecond).
 """
@@ -101,14 +101,11 @@ class SecurityService(Service):
         lane: Lane,
         store: Store,
         clock: Clock,
-        send: Callable[[], bool],
         log: Log,
     ) -> None:
-        """``send()`` says whether notifications go out (the Security profile is offered)."""
         self._lane = lane
         self._store = store
         self._clock = clock
-        self._send = send
         self._log = log
         # Not cancelled by reset(): an event reported just before a reboot (ResetOrReboot) is still journaled.
         self._journaling = Tasks(log, "security event")
@@ -128,7 +125,7 @@ class SecurityService(Service):
             self._log.error("! security event %s not kept in the security log: %s", event_type, exc)
         level, mark = (logging.INFO, "=") if event_type in ROUTINE else (logging.WARNING, "!")
         self._log.log(level, "%s security event %s%s", mark, event_type, f": {info}" if info else "")
-        if (critical or notify or event_type in SENT_TOO) and self._send():
+        if critical or notify or event_type in SENT_TOO:
             request = SecurityEventNotificationRequest(
                 type=event_type[:EVENT_TYPE_MAX], timestamp=now, tech_info=msgspec.UNSET if info is None else info
             )
@@ -147,10 +144,7 @@ class SecurityService(Service):
 
 
 def _build(kernel: Kernel, _needs: Needs) -> SecurityService:
-    offered = Profile.SECURITY in kernel.profiles
-    service = SecurityService(
-        lane=kernel.lane, store=kernel.store, clock=kernel.clock, send=lambda: offered, log=kernel.log
-    )
+    service = SecurityService(lane=kernel.lane, store=kernel.store, clock=kernel.clock, log=kernel.log)
     kernel.security_events.handle(service.report)  # first of the features: every event is kept (T-45)
     for name in SECURITY_KEYS:
         if kernel.config.has(name):
@@ -158,7 +152,7 @@ def _build(kernel: Kernel, _needs: Needs) -> SecurityService:
     return service
 
 
-# Core: the log is kept whatever the station offers; the notifications go when Security is offered.
+# Core: every feature may report an event, and the whitepaper's part of it is offered on every station (offer.py).
 FEATURE: Final = Feature(
     name="security_events",
     profile=Profile.CORE,

@@ -19,7 +19,8 @@ Decisions:
 - A new request while a job has not begun installing cancels it: ``AcceptedCanceled`` (SF-2); once installing,
   ``Rejected`` (an install is never aborted).
 - Every status carries the requestId (SF-3); a triggered Idle does not.
-- A station that offers this answers plain UpdateFirmware NotSupported (SF-10: the station does it).
+- A station that offers this answers plain UpdateFirmware NotSupported (SF-10: the station does it), so it is offered
+  only with the ``signed_firmware_only`` switch (``--signed-firmware-only``), never with the Security profile alone.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
 from chargebox.station.v16.boot import BootService, reboot_with_firmware
-from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.station.v16.firmware import ImageInstall
+from chargebox.station.v16.offer import SIGNED_FIRMWARE_ONLY
 from chargebox.station.v16.security.events import SecurityService
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
 from chargebox.store import SignedFirmwareJobRecord, Store
@@ -294,7 +295,7 @@ def _build(kernel: Kernel, needs: Needs) -> SignedFirmwareService:
 
 FEATURE: Final = Feature(
     name="signed_firmware",
-    profile=Profile.SECURITY,
+    profile=SIGNED_FIRMWARE_ONLY,  # the switch, not the Security profile: it withdraws UpdateFirmware
     service=SignedFirmwareService,
     build=_build,
     actions=frozenset({Action.SIGNED_UPDATE_FIRMWARE}),
