@@ -140,6 +140,26 @@ async def test_sigterm_stops_every_process_cleanly_and_the_summary_counts_them_a
     assert json.loads(stats.read_text())["stations"] == COUNT
 
 
+async def test_a_second_sigterm_while_the_processes_stop_does_not_cut_the_stop_short(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    """A supervisor that repeats its SIGTERM (or a second Ctrl-C) while the first stop runs: the stop goes on
+    to its end, and the summary and --stats-json are still written."""
+    system, port = csms
+    stats = tmp_path / "stats.json"
+    proc = await fleet_of_two_processes(system, port, stats)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.05)  # real time: the first stop is under way in another process
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert json.loads(stats.read_text())["stations"] == COUNT
+
+
 async def test_a_process_that_dies_is_reported_and_the_command_exits_non_zero(
     csms: tuple[CentralSystem, int], tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ Apart from ``fleet.py`` so that the fleet knows nothing of the API that drives i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -57,7 +58,7 @@ async def run_fleet(
         else:
             await fleet.run(duration)
     finally:
-        await fleet.stop()
+        await _stopped(fleet)
         figures = fleet.figures()
         if runner is not None:
             await runner.cleanup()
@@ -66,6 +67,17 @@ async def run_fleet(
             if stats_json is not None:
                 write_stats(stats_json, figures)
     return 1 if isinstance(fleet, FleetProcesses) and fleet.failures else 0
+
+
+async def _stopped(fleet: Fleet | FleetProcesses) -> None:
+    """Stop the fleet to the end, whatever signal comes meanwhile: a SIGTERM (or a second Ctrl-C) while
+    ``--duration``'s stop runs must not leave it half done, with no summary and no ``--stats-json``. The stop
+    is bounded by itself (its stations close, a process that does not is killed after ``STOP_TIMEOUT``)."""
+    stopping = asyncio.ensure_future(fleet.stop())
+    while not stopping.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(stopping)
+    stopping.result()
 
 
 def write_stats(path: Path, figures: dict[str, Any]) -> None:
