@@ -21,7 +21,16 @@ from chargebox.station.front import Table
 from chargebox.station.kernel.config import KernelKeys
 from chargebox.station.kernel.settings import StationSettings
 from chargebox.station.kernel.version import Version
-from chargebox.station.v201 import authorization, boot, device_data, evses, network, reset, transactions
+from chargebox.station.v201 import (
+    authorization,
+    boot,
+    certificates,
+    device_data,
+    evses,
+    network,
+    reset,
+    transactions,
+)
 from chargebox.station.v201 import offer as v201_offer
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.front import Front201
@@ -36,6 +45,7 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     reset.FEATURE,
     authorization.FEATURE,
     transactions.FEATURE,
+    certificates.FEATURE,
 )
 
 # The device-model variables the kernel reads (the lane, the link), declared here as 1.6 keeps its kernel keys
