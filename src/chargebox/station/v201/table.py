@@ -25,6 +25,8 @@ from chargebox.station.v201 import (
     authorization,
     boot,
     certificates,
+    customer_information,
+    data_transfer,
     device_data,
     evses,
     network,
@@ -46,6 +48,8 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     authorization.FEATURE,
     transactions.FEATURE,
     certificates.FEATURE,
+    data_transfer.FEATURE,
+    customer_information.FEATURE,
 )
 
 # The device-model variables the kernel reads (the lane, the link), declared here as 1.6 keeps its kernel keys
