@@ -17,7 +17,7 @@ import enum
 import importlib
 import logging
 from collections.abc import Awaitable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chargebox.clock import Clock, SystemClock, sleep_or_wake
 from chargebox.errors import ConfigError
@@ -49,6 +49,9 @@ from chargebox.station.v16.transactions import TransactionService
 from chargebox.store import Store
 from chargebox.tasks import Tasks
 from chargebox.transport import csms_url_problem
+
+if TYPE_CHECKING:
+    from chargebox.station.v201.data_transfer import DataTransferService as DataTransfer201
 
 # A clean stop (SIGTERM) waits this long at most for the central system to take the StopTransactions it journaled:
 # a live link answers in milliseconds, and the stop must end well inside a service manager's patience (the unit of
@@ -142,8 +145,13 @@ class Station:
         return self.features.need(StorageService)
 
     @property
-    def data_transfer(self) -> DataTransferService:
-        """Where an integrator registers a vendor's DataTransfer handler (``register_vendor``)."""
+    def data_transfer(self) -> DataTransferService | DataTransfer201:
+        """Where an integrator registers a vendor's DataTransfer handler (``register_vendor``), for the version the
+        station speaks: its handler takes and returns that version's DataTransfer messages."""
+        if self.settings.ocpp == "2.0.1":  # imported only by a station that speaks it
+            from chargebox.station.v201.data_transfer import DataTransferService as DataTransfer201
+
+            return self.features.need(DataTransfer201)
         return self.features.need(DataTransferService)
 
     @property

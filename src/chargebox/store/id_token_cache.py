@@ -62,6 +62,15 @@ class IdTokenCacheTable(Table):
             self._store.rows("SELECT COUNT(*) AS n FROM id_token_cache WHERE station = ?", (self.station,))[0]["n"]
         )
 
+    def delete(self, id_token: str, type_: str) -> bool:
+        """CustomerInformation clear (N10.FR.03/06): one idToken's entry goes; False if there was none."""
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM id_token_cache WHERE station = ? AND id_token = ? AND type = ?",
+                (self.station, id_token, type_),
+            )
+            return cursor.rowcount > 0
+
     def clear(self) -> None:
         """ClearCache (C11.FR.01): every entry of this station goes."""
         with self._store.transaction() as db:

@@ -68,6 +68,14 @@ class CsmsChargePoint201(ChargePoint):
             return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
         return call_result.TransactionEvent()
 
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, **_payload: Any) -> call_result.SignCertificate:
+        return call_result.SignCertificate(status="Accepted")
+
+    @on(Action.notify_customer_information)
+    def on_notify_customer_information(self, **_payload: Any) -> call_result.NotifyCustomerInformation:
+        return call_result.NotifyCustomerInformation()
+
     @on(Action.security_event_notification)
     def on_security_event_notification(self, **_payload: Any) -> call_result.SecurityEventNotification:
         return call_result.SecurityEventNotification()

@@ -34,8 +34,6 @@ MESSAGE_TIMEOUT = {
 LATER = {
     "OCPPCommCtrlr.FileTransferProtocols": "firmware and logs (L, N)",
     "OCPPCommCtrlr.UnlockOnEVSideDisconnect": "transactions (E)",
-    "SecurityCtrlr.OrganizationName": "certificates (A02, A03)",
-    "SecurityCtrlr.CertificateEntries": "certificates (M)",
     "AlignedDataCtrlr.*": "meter values (J)",
 }
 

@@ -12,7 +12,7 @@ entry says Expired.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import msgspec
@@ -129,6 +129,19 @@ class AuthorizationService(Service[m.Action]):
         if held[1] is not None and held[1] <= self._clock.now().timestamp():
             return msgspec.structs.replace(info, status=Status.EXPIRED)
         return info
+
+    def customer_data(self, id_token: m.IdTokenType) -> list[str]:
+        """What the cache holds of an idToken, in words (N09.FR.05); it is read even when the cache is off."""
+        held = self._cache.get(id_token.id_token, id_token.type)
+        if held is None:
+            return []
+        info = msgspec.json.decode(held[0], type=m.IdTokenInfoType)
+        expires = "" if held[1] is None else f", until {datetime.fromtimestamp(held[1], UTC):%Y-%m-%dT%H:%M:%SZ}"
+        return [f"authorization cache: {id_token.type} {id_token.id_token} {info.status}{expires}"]
+
+    def forget(self, id_token: m.IdTokenType) -> bool:
+        """CustomerInformation clear (N10.FR.03/06): the idToken's cache entry goes."""
+        return self._cache.delete(id_token.id_token, id_token.type)
 
 
 # C10: what the cache holds are tokens the central system knows; a station's own have nothing to cache.

@@ -25,6 +25,9 @@ from chargebox.station.v201 import (
     authorization,
     availability,
     boot,
+    certificates,
+    customer_information,
+    data_transfer,
     device_data,
     evses,
     network,
@@ -49,6 +52,9 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     unlock.FEATURE,
     authorization.FEATURE,
     transactions.FEATURE,
+    certificates.FEATURE,
+    data_transfer.FEATURE,
+    customer_information.FEATURE,
     trigger.FEATURE,
 )
 

@@ -314,6 +314,15 @@ class TransactionService(Service[m.Action]):
         tx = self._state[evse].tx
         return tx.transaction_id if tx is not None else None
 
+    def customer_data(self, id_token: m.IdTokenType) -> list[str]:
+        """What runs for an idToken now, in words (N09.FR.05). A running transaction keeps its idToken: a clear
+        does not take it from the journal, whose messages must stay sendable."""
+        return [
+            f"EVSE {evse}: " + (f"transaction {here.tx.transaction_id}" if here.tx else "authorized, waiting")
+            for evse, here in self._state.items()
+            if here.token is not None and (here.token.id_token, here.token.type) == (id_token.id_token, id_token.type)
+        ]
+
     def status_of(self, evse: int, _connector: int) -> m.ConnectorStatusEnumType | None:
         """EvsesService's source: an EVSE with a transaction or an authorization waiting for a cable is Occupied."""
         here = self._state.get(evse)
