@@ -136,8 +136,8 @@ async def serve_http(targets: Targets, host: str, port: int, token: str | None) 
 
 def _transport_security(host: str) -> TransportSecuritySettings:
     """On loopback: only this machine's own names in ``Host`` (no DNS rebinding), no page of another origin."""
-    named = f"[{host}]" if ":" in host else host
-    hosts = sorted({f"{named}:*", "127.0.0.1:*", "localhost:*", "[::1]:*"})
+    names = sorted({f"[{host}]" if ":" in host else host, "127.0.0.1", "localhost", "[::1]"})
+    hosts = [*names, *(f"{name}:*" for name in names)]  # with its port or without, as web.host_allowed reads it
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=hosts,
