@@ -779,6 +779,9 @@ async def _mcp(args: argparse.Namespace) -> int:
             raise
         extra = "pip install 'chargebox[mcp]'"
         raise UserError(f"chargebox mcp needs the mcp extra ({exc.name} is missing): {extra}") from exc
+    if not args.verbose:  # the SDK and uvicorn log each session and start-up step at INFO
+        for name in ("mcp", "uvicorn"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     targets = Targets(ControlClient(token), token, station=args.station, fleet=args.fleet, csms=args.csms)
     return await run(targets, args.http, http_token)
 

@@ -123,14 +123,13 @@ async def serve_http(targets: Targets, host: str, port: int, token: str | None) 
     try:
         while not http.started and not serving.done():
             await asyncio.sleep(0.01)
-        if serving.done():
-            serving.result()
-        log.info("= MCP server on %s", url(host, bound).rstrip("/") + PATH)
-        await serving
+        if not serving.done():
+            log.info("= MCP server on %s", url(host, bound).rstrip("/") + PATH)
+        await asyncio.wait({serving})  # a signal cancels this task, not uvicorn's: it ends gracefully below
+        serving.result()
     finally:
         http.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+        await asyncio.wait({serving})
         sock.close()
 
 

@@ -3,7 +3,7 @@
 A tool's input schema is written out here, bounded as the control API bounds what it takes (an idTag is OCPP's
 CiString20, a connector 1 to 128), and arguments are checked against it before any request: an agent that sends
 something else reads which argument and why. The routes the tools request are those the control APIs describe in
-their OpenAPI documents (``GET /api/openapi.json``; tests/agent/test_tools.py checks each against them).
+their OpenAPI documents (``GET /api/openapi.json``); tests/agent/test_mcp.py calls each against the real APIs.
 
 The targets: ``--station`` (a ``simulate --control``), ``--fleet`` (a ``fleet --control``: its stations are
 reached with the ``station`` argument, at ``/api/stations/{id}/...``, the same routes as a lone station's), and
