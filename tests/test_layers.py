@@ -186,3 +186,16 @@ def test_a_real_charger_loads_no_simulator_code() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_only_chargebox_mcp_loads_the_mcp_sdk() -> None:
+    """The mcp extra is optional: the other commands (their modules imported as each command imports them) load
+    neither ``agent/`` nor the SDK, so they run without it, and start no faster or slower for it."""
+    code = (
+        "import sys, chargebox.cli, chargebox.run.app, chargebox.sim.simulator, chargebox.sim.fleet_control,"
+        " chargebox.csms.control\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types', 'uvicorn', 'starlette')"
+        " or m.startswith('chargebox.agent')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[]"

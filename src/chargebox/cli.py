@@ -1,4 +1,4 @@
-"""The ``chargebox`` command: demo, csms, ca, simulate, run, fleet, swarm, device-model, firmware-image.
+"""The ``chargebox`` command: demo, csms, ca, simulate, run, fleet, swarm, device-model, firmware-image, mcp.
 
 Every error an operator can cause (a bad flag, an unreadable or invalid file, a port in use, an
 unreachable central system) prints one line and exits with code 2, never a traceback.
@@ -49,6 +49,8 @@ PASSWORD_LENGTH: Final = range(16, 41)
 MAX_PAYLOAD: Final = 64 * MIB
 PASSWORD_ENV: Final = "CHARGEBOX_PASSWORD"
 TOKEN_ENV: Final = "CHARGEBOX_CONTROL_TOKEN"
+MCP_TOKEN_ENV: Final = "CHARGEBOX_MCP_TOKEN"
+_MCP_EXTRA: Final = frozenset({"mcp", "mcp_types", "uvicorn", "starlette", "jsonschema"})  # what chargebox[mcp] adds
 # X-8: what a clean stop ends transactions with (docs/reliability.md, "A clean stop").
 SIGTERM_REASONS: Final = (Reason.OTHER.value, Reason.REBOOT.value)
 _DATA_OPCODES: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
@@ -374,6 +376,31 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
         swarm_options.add_options(swarm_command)
     swarm_command.add_argument("--print-locustfile", action="store_true", help="print the locustfile's path and exit")
     swarm_command.set_defaults(handler=None)
+
+    agent = command("mcp", "an MCP server (Model Context Protocol): the control APIs as tools for AI agents")
+    agent.description = (
+        "Serve chargebox's control operations as MCP tools, over stdio (an agent starts this command) or streamable "
+        "HTTP (--http), driving the control APIs of running simulate, fleet and csms processes. Needs the mcp extra: "
+        "pip install 'chargebox[mcp]'."
+    )
+    agent.add_argument("--station", type=_control_url, metavar="URL", help="a simulate --control API (http://H:P)")
+    agent.add_argument("--fleet", type=_control_url, metavar="URL", help="a fleet --control API")
+    agent.add_argument("--csms", type=_control_url, metavar="URL", help="a csms --control API (not its ws:// URL)")
+    way = agent.add_mutually_exclusive_group()
+    way.add_argument("--control-token", metavar="T", help=f"the control APIs' token; visible in ps: prefer {TOKEN_ENV}")
+    way.add_argument(
+        "--control-token-file", type=Path, metavar="FILE", help="the control APIs' token, read from FILE (one line)"
+    )
+    agent.add_argument(
+        "--http", type=_host_port, metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp, not stdio"
+    )
+    agent.add_argument(
+        "--http-token-file",
+        type=Path,
+        metavar="FILE",
+        help=f"require this token (FILE's one line, or {MCP_TOKEN_ENV}) of --http; required unless it is on loopback",
+    )
+    agent.set_defaults(handler=_mcp)
 
     model = command("device-model", "print a simulated 2.0.1 station's device model, as --ocpp-config takes it")
     model.add_argument(
@@ -809,6 +836,43 @@ def _control_token(args: argparse.Namespace) -> str | None:
     return token
 
 
+async def _mcp(args: argparse.Namespace) -> int:
+    """``chargebox mcp``: the agent package (and the ``mcp`` SDK under it) is imported here only."""
+    if args.station is None and args.fleet is None and args.csms is None:
+        raise UserError("chargebox mcp needs --station, --fleet or --csms URL: the control APIs its tools drive")
+    token, source = secret("--control-token", TOKEN_ENV, value=args.control_token, file=args.control_token_file)
+    if token is not None and (problem := token_problem(token)) is not None:
+        raise UserError(f"{source} {problem}")
+    http_token = None
+    if args.http is None and args.http_token_file is not None:
+        raise UserError("--http-token-file needs --http")
+    if args.http is not None:
+        from chargebox.web import token_required
+
+        http_token, source = secret("--http-token", MCP_TOKEN_ENV, value=None, file=args.http_token_file)
+        if http_token is not None and (problem := token_problem(http_token)) is not None:
+            raise UserError(f"{source} {problem}")
+        if http_token is None and token_required(args.http[0]):
+            raise UserError(
+                f"--http {args.http[0]}: not a loopback address, so the MCP server needs a token "
+                f"(--http-token-file FILE or {MCP_TOKEN_ENV})"
+            )
+    try:
+        from chargebox.agent.control import ControlClient
+        from chargebox.agent.server import run
+        from chargebox.agent.tools import Targets
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in _MCP_EXTRA:
+            raise
+        extra = "pip install 'chargebox[mcp]'"
+        raise UserError(f"chargebox mcp needs the mcp extra ({exc.name} is missing): {extra}") from exc
+    if not args.verbose:  # the SDK and uvicorn log each session and start-up step at INFO
+        for name in ("mcp", "uvicorn"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    targets = Targets(ControlClient(token), token, station=args.station, fleet=args.fleet, csms=args.csms)
+    return await run(targets, args.http, http_token)
+
+
 async def _demo(args: argparse.Namespace) -> int:
     from chargebox.sim.demo import run_demo
 
@@ -892,6 +956,25 @@ def _host_port(text: str) -> tuple[str, int]:
     elif ":" in host:
         raise argparse.ArgumentTypeError(f"an IPv6 address goes in brackets ([::1]:PORT), got {text!r}")
     return host or "127.0.0.1", int(port)
+
+
+def _control_url(text: str) -> str:
+    """A control API's base URL, ``http(s)://HOST[:PORT][/PREFIX]``, returned without its trailing slash."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (a port out of range raises here)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an http:// URL, got {text[:100]!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected an http:// URL (the control API), got {text[:100]!r}")
+    if "@" in parts.netloc or parts.query or parts.fragment or not text.isprintable() or " " in text:
+        raise argparse.ArgumentTypeError(
+            f"expected http://HOST:PORT, without credentials, query or fragment (the token: --control-token-file), "
+            f"got {text[:100]!r}"
+        )
+    return text.rstrip("/")
 
 
 def _float_range(low: float, high: float, unit: str, *, above: bool = False) -> Callable[[str], float]:

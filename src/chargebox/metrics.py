@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Final
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from chargebox.openapi import Media, operation
@@ -141,12 +143,25 @@ def add_metrics(app: web.Application, collector: Collector) -> None:
     """Serve ``collector``'s families at ``GET /metrics``, in a registry of the app's own."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
-    handler = make_aiohttp_handler(registry)
+    _serve(app, make_aiohttp_handler(registry), "OpenMetrics when the Accept header asks for it; `name[]=METRIC` "
+           "(repeated) answers only those.")  # fmt: skip
 
+
+def add_fetched_metrics(app: web.Application, make: Callable[[web.Request], Awaitable[Collector]]) -> None:
+    """Serve at ``GET /metrics`` the families of the collector ``make`` builds per scrape, where the figures must
+    be fetched first (``fleet --processes`` asks its processes)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = exposition(await make(request))
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    _serve(app, handler, "Every process's figures, added up sample by sample.")
+
+
+def _serve(app: web.Application, handler: Callable[[web.Request], Awaitable[web.StreamResponse]], more: str) -> None:
     @operation(
         "the figures, in Prometheus' text format",
-        description="What docs/reference/metrics.md lists; OpenMetrics when the Accept header asks for it. "
-        "`name[]=METRIC` (repeated) answers only those.",
+        description=f"What docs/reference/metrics.md lists. {more}",
         answers={200: Media("text/plain", "Prometheus' text exposition format")},
         tag="meta",
     )
@@ -154,3 +169,31 @@ def add_metrics(app: web.Application, collector: Collector) -> None:
         return await handler(request)
 
     app.router.add_get("/metrics", metrics)
+
+
+class Summed(Collector):
+    """The families of several processes' scrapes (Prometheus' text format), added up sample by sample: each
+    process counts its own stations and messages, so a sum is the whole fleet's (histogram buckets, counts and
+    sums included; the figures are all counts, never ratios)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._families: dict[str, Metric] = {}
+        values: dict[tuple[str, str, tuple[tuple[str, str], ...]], float] = {}
+        for text in texts:
+            for family in text_string_to_metric_families(text):
+                self._families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                for sample in family.samples:
+                    key = (family.name, sample.name, tuple(sorted(sample.labels.items())))
+                    values[key] = values.get(key, 0.0) + sample.value
+        for (family_name, name, labels), value in values.items():
+            self._families[family_name].add_sample(name, dict(labels), value)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families.values())
+
+
+def exposition(collector: Collector) -> bytes:
+    """``collector``'s families as ``GET /metrics`` answers them (the text format)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry)

@@ -20,6 +20,7 @@ from chargebox.sim.fleet import FleetSettings, RoundTrips
 from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.fleet_processes import FleetProcesses, process_settings
 from tests.loopback import until
+from tests.scrape import scrape
 from tests.sim.test_fleet import FIGURES
 from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
 
@@ -249,6 +250,12 @@ async def test_the_control_api_of_processes_answers_for_every_station(csms: tupl
                 assert response.status == 400  # the process's own checks hold through the command
             async with http.post(f"{base}/stations/CP8/connectors/1/plug", data="{}") as response:
                 assert response.status == 415  # and the command's guard first
+            figures = await scrape(http, base.removesuffix("/api"))  # every process's, added up
+            assert figures.value("chargebox_stations") == 12
+            assert figures.value("chargebox_stations_registration", status="Accepted") == 12
+            assert figures.messages("sent", "CALL", "BootNotification") == 12
+            assert figures.value("chargebox_connectors", status="Preparing") == 1
+            assert figures.value("chargebox_round_trip_seconds_count") >= 12 * 4
     finally:
         await runner.cleanup()
         task.cancel()

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from chargebox.metrics import add_metrics
+from chargebox.metrics import Summed, add_fetched_metrics, add_metrics
 from chargebox.openapi import Parameter, add_openapi, operation, operation_of, routes
 from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
@@ -108,8 +108,14 @@ def make_processes_app(fleet: FleetProcesses) -> web.Application:
             raise json_error(web.HTTPNotFound, f"no station {station_id[:64]!r}")
         return await _forward(request, fleet, fleet.worker_of(int(number)))
 
+    async def summed(request: web.Request) -> Summed:
+        """Every process's figures added up (each counts its own stations and messages)."""
+        texts = await asyncio.gather(*(_ask_text(request, fleet, worker, "/metrics") for worker in fleet.workers))
+        return Summed(texts)
+
     app.router.add_get("/api/fleet", figures)
     app.router.add_get("/api/stations", stations)
+    add_fetched_metrics(app, summed)
     for method, path, route in routes(_one_process_station_api()):  # each passed on to the station's process
         app.router.add_route(method, path, _described_as(route, station))
     add_fleet_dashboard(app)
@@ -199,6 +205,19 @@ async def _ask(request: web.Request, fleet: FleetProcesses, worker: Worker, meth
         ) as upstream:
             upstream.raise_for_status()
             return await upstream.json()
+    except aiohttp.ClientError as exc:
+        raise _unavailable(worker) from exc
+
+
+async def _ask_text(request: web.Request, fleet: FleetProcesses, worker: Worker, path: str) -> str:
+    """One process's text answer to a GET of the command's own."""
+    headers = await _upstream_headers(fleet, worker, None)
+    try:
+        async with request.app[_PROXY].get(
+            f"http://127.0.0.1:{worker.control_port}{path}", headers=headers
+        ) as upstream:
+            upstream.raise_for_status()
+            return await upstream.text()
     except aiohttp.ClientError as exc:
         raise _unavailable(worker) from exc
 
