@@ -84,6 +84,7 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exits = argv is None  # the process is this command (not a program that calls main())
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser(swarm="swarm" in argv)
     args, rest = parser.parse_known_args(argv)
@@ -116,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(name).addFilter(_no_data_frames)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            return runner.run(_run_until_signal(args.handler(args), interrupted_code=args.command == "demo"))
+            command = _run_until_signal(args.handler(args), interrupted_code=args.command == "demo", exits=exits)
+            return runner.run(command)
     except UserError as exc:
         print(f"chargebox: error: {exc}", file=sys.stderr)
         return 2
@@ -445,7 +447,9 @@ def _control_token_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _run_until_signal(main: Coroutine[Any, Any, int], *, interrupted_code: bool = False) -> int:
+async def _run_until_signal(
+    main: Coroutine[Any, Any, int], *, interrupted_code: bool = False, exits: bool = False
+) -> int:
     """Run a command; SIGTERM and SIGINT end it cleanly (everything persisted is already on disk), with
     a log line that says why it stops. A service stopped so exits 0; a demo that did not run to its
     end (``interrupted_code``) exits 128 + the signal's number, as a shell reports it."""
@@ -464,6 +468,14 @@ async def _run_until_signal(main: Coroutine[Any, Any, int], *, interrupted_code:
         code = await task  # a command may end its own way once cancelled
     except asyncio.CancelledError:
         code = 0
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+            if exits:
+                # The command has ended and so does the process (``exits``: not a program that called main()):
+                # a signal from now on (``timeout`` sends SIGTERM to the process and again to its group; a
+                # supervisor may repeat it) must not turn a clean stop into death by that signal (exit 143).
+                signal.signal(signum, signal.SIG_IGN)
     return 128 + received[0] if interrupted_code and received else code
 
 
