@@ -41,9 +41,7 @@ from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
-from chargebox.station.v16.boot import BootService
-from chargebox.station.v16.config_keys import Profile
-from chargebox.station.v16.diagnostics import (
+from chargebox.station.kernel.uploads import (
     ArchiveContents,
     FileUpload,
     Stage,
@@ -51,6 +49,9 @@ from chargebox.station.v16.diagnostics import (
     safe_name,
     station_contents,
 )
+from chargebox.station.v16.boot import BootService
+from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.diagnostics import configuration_listing
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
 from chargebox.store import LogJobRecord, Store
 from chargebox.transfer import Transfer, Workspace, write_durably
@@ -195,7 +196,8 @@ def _iso(value: datetime | msgspec.UnsetType) -> str | None:
 def _build(kernel: Kernel, needs: Needs) -> GetLogService:
     service = GetLogService(lane=kernel.lane, store=kernel.store, clock=kernel.clock, transfer=kernel.transfer,
                             workspace=kernel.workspace, charge_point_id=kernel.settings.charge_point_id,
-                            diagnostics=station_contents(kernel), log=kernel.log)  # fmt: skip
+                            diagnostics=station_contents(kernel, configuration_listing(kernel.config)),
+                            log=kernel.log)  # fmt: skip
     needs(ExtendedTriggerService).add(service.extended_triggers(needs(BootService).permit_triggered))
     return service
 
