@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chargebox.station.v16.security.events import CRITICAL
+from chargebox.station.kernel.events import CRITICAL
 from chargebox.store import Store
 from tests.security.conftest import SecRig
 from tests.wire import Wire, make_csms, make_station

@@ -21,7 +21,16 @@ from chargebox.station.front import Table
 from chargebox.station.kernel.config import KernelKeys
 from chargebox.station.kernel.settings import StationSettings
 from chargebox.station.kernel.version import Version
-from chargebox.station.v201 import authorization, boot, device_data, evses, network, reset, transactions
+from chargebox.station.v201 import (
+    authorization,
+    boot,
+    device_data,
+    evses,
+    network,
+    reset,
+    security_events,
+    transactions,
+)
 from chargebox.station.v201 import offer as v201_offer
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.front import Front201
@@ -29,6 +38,7 @@ from chargebox.station.v201.variables import Variable, declare
 from chargebox.store import Store
 
 FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
+    security_events.FEATURE,  # first: every security event reported while the others are built is kept
     boot.FEATURE,
     evses.FEATURE,
     device_data.FEATURE,
