@@ -26,6 +26,7 @@ from chargebox.station.v201 import (
     boot,
     device_data,
     evses,
+    firmware,
     network,
     reset,
     security_events,
@@ -46,6 +47,7 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     reset.FEATURE,
     authorization.FEATURE,
     transactions.FEATURE,
+    firmware.FEATURE,  # after transactions: the install waits for them through Reset's participants
 )
 
 # The device-model variables the kernel reads (the lane, the link), declared here as 1.6 keeps its kernel keys
