@@ -10,6 +10,7 @@ workspace) holds ``manifest.json``, ``log.txt`` (the station's log records betwe
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import enum
 import json
@@ -27,6 +28,7 @@ from chargebox.errors import TransferError
 from chargebox.redact import redact
 from chargebox.station.kernel.jobs import After, Job, S
 from chargebox.station.kernel.kernel import Kernel
+from chargebox.store import Store
 from chargebox.transfer import Transfer, Workspace, write_durably
 
 _UNSAFE_NAME_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -250,3 +252,20 @@ def station_contents(kernel: Kernel[Any], configuration: Callable[[], list[dict[
         )
 
     return contents
+
+
+async def write_security_log(store: Store, oldest: str | None, latest: str | None, path: Path) -> None:
+    """GetLog(SecurityLog) of either version (LG-1, N01.FR.01): the security log's entries within the window, one
+    line each, written whole or not at all."""
+    lines = [
+        f"{entry.timestamp} {entry.event_type}{' critical' if entry.critical else ''}"
+        f"{' ' + entry.tech_info if entry.tech_info else ''}\n"
+        for entry in store.security_log.entries(
+            datetime.fromisoformat(oldest) if oldest else None, datetime.fromisoformat(latest) if latest else None
+        )
+    ]
+
+    def write(file: BinaryIO) -> None:
+        file.write("".join(lines).encode())
+
+    await asyncio.to_thread(write_durably, path, write)

@@ -27,6 +27,7 @@ from chargebox.station.v201 import (
     device_data,
     evses,
     firmware,
+    get_log,
     network,
     reset,
     security_events,
@@ -47,6 +48,7 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     reset.FEATURE,
     authorization.FEATURE,
     transactions.FEATURE,
+    get_log.FEATURE,
     firmware.FEATURE,  # after transactions: the install waits for them through Reset's participants
 )
 
