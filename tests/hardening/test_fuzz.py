@@ -45,8 +45,8 @@ from hypothesis import strategies as st
 from chargebox.clock import VirtualClock
 from chargebox.protocol import codec
 from chargebox.protocol.messages import CHARGE_POINT_INITIATED, Action, ClearCacheResponse, ClearCacheStatus
+from chargebox.station.kernel.uploads import LOG_RING
 from chargebox.station.station import Station
-from chargebox.station.v16.diagnostics import LOG_RING
 from tests.interop.conftest import OcppCsms, StationRunner
 from tests.wire import Wire, make_csms, make_station
 

@@ -12,7 +12,7 @@ import pytest
 from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import messages as m
 from chargebox.sim.simulator import Simulator
-from chargebox.station.v16.security.events import CRITICAL
+from chargebox.station.kernel.events import CRITICAL
 from chargebox.store import Store
 from tests.security.conftest import SecRig
 from tests.wire import Wire, make_csms, make_station

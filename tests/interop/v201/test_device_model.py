@@ -32,7 +32,6 @@ MESSAGE_TIMEOUT = {
 # The required variables (Part 2, "Referenced Components and Variables") of blocks not built yet, and the block
 # that will declare each: TC_B_53_CS passes for the blocks a station implements, and these come with theirs.
 LATER = {
-    "OCPPCommCtrlr.FileTransferProtocols": "firmware and logs (L, N)",
     "OCPPCommCtrlr.UnlockOnEVSideDisconnect": "transactions (E)",
     "AlignedDataCtrlr.*": "meter values (J)",
 }

@@ -2,7 +2,7 @@
 
 UpdateFirmware (checklist 4.1), GetDiagnostics (4.2), SignedUpdateFirmware (4.3, L01) and GetLog (4.4, N01) run
 on it. Those four differ in their steps and their status values, and share everything else, which is what lives
-here and nothing more (the two firmware jobs also share their install steps, ``firmware.ImageInstall``):
+here and nothing more (the two firmware jobs also share their install steps, ``kernel/firmware.py``):
 
 - the journal, one store row per service: the stage the job is at, the last status entered, the attempts
   started and when the next may start. Every step is journalled before it is acted on, so ``resume()`` after the

@@ -28,11 +28,10 @@ import enum
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 from chargebox import hal
 from chargebox.clock import Clock
-from chargebox.errors import HardwareError
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -46,6 +45,7 @@ from chargebox.protocol.messages import (
 from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.firmware import ImageInstall, Stage
 from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
@@ -54,22 +54,10 @@ from chargebox.station.v16.boot import BootService, reboot_with_firmware
 from chargebox.station.v16.config_keys import Profile
 from chargebox.station.v16.connectors import ConnectorsService
 from chargebox.store import FirmwareJobRecord, Store
-from chargebox.transfer import DiskFull, Transfer, Workspace, remove_download
+from chargebox.transfer import Transfer, Workspace, remove_download
 
 FirmwareProgress = JobProgress  # the name the demo's progress bar knows it by
 S = TypeVar("S", bound=enum.StrEnum)
-
-
-class Stage(enum.StrEnum):
-    """Where the firmware job is (persisted in ``firmware_job.stage``). The signed job's stages have the same
-    names, and one more (``verified``): ``ImageInstall`` journals these for both."""
-
-    IDLE = "idle"
-    SCHEDULED = "scheduled"
-    DOWNLOADING = "downloading"
-    DOWNLOADED = "downloaded"
-    INSTALLING = "installing"
-    INSTALLED = "installed"
 
 
 class FirmwareService(Service):
@@ -242,104 +230,6 @@ class FirmwareService(Service):
     def _abandon(self) -> None:
         """A replaced job: stop it, drop its files, give the connectors back (F-6 maintenance)."""
         self._image.abandon(self._store.firmware.load())
-
-
-class ImageRecord(Protocol):
-    """What the install steps read of a firmware job's journal row (both firmware services' records have it)."""
-
-    @property
-    def image(self) -> str | None: ...
-    @property
-    def previous_version(self) -> str | None: ...
-
-
-class ImageInstall(Generic[S]):
-    """The steps UpdateFirmware and SignedUpdateFirmware share: the download, and the install once the image is
-    downloaded (and, signed, verified). They differ in their status names, in what comes between (the signature)
-    and in what each journals after the install, not in these."""
-
-    def __init__(
-        self,
-        *,
-        job: Job[S, Any],
-        installer: Callable[[], hal.FirmwareInstaller],
-        connectors: ConnectorsService,
-        log: Log,
-    ) -> None:
-        """``installer()`` is the service's installer at the time (a public attribute, which may be swapped)."""
-        self._installer = installer
-        self._job = job
-        self._connectors = connectors
-        self._log = log
-
-    async def download(
-        self,
-        location: str,
-        image: Path,
-        *,
-        transfer: Transfer,
-        downloading: S,
-        downloaded: S,
-        failed: S,
-        disk_full: Callable[[DiskFull], None] | None = None,
-    ) -> None:
-        """F-3, F-4, SF-3: the download in attempts ``retryInterval`` apart, ``downloaded`` once the image is whole;
-        after the last failed attempt, the partial image removed and ``failed`` (``disk_full`` hears of a
-        download refused for the disk's free space before it counts as a failure)."""
-
-        async def attempt() -> None:
-            try:
-                size = await transfer.download(location, image, progress=self._job.on_progress)
-            except DiskFull as exc:
-                if disk_full is not None:
-                    disk_full(exc)
-                raise
-            self._log.info("= firmware downloaded: %d bytes", size)
-
-        if await self._job.attempt("download", attempt, announce=downloading, stage=Stage.DOWNLOADING):
-            await self._job.enter(downloaded, stage=Stage.DOWNLOADED)
-        else:
-            remove_download(image)
-            await self._job.enter(failed, stage=Stage.IDLE)  # F-4: after the last attempt
-
-    async def prepare(self, installing: S) -> None:
-        """F-6, SF-7: free connectors Unavailable, every transaction ended (never aborted), then ``installing``."""
-        self._connectors.set_maintenance(True)
-        if self._connectors.transaction_running():
-            self._log.info("= firmware ready; installing once no transaction runs (F-6)")
-        await self._connectors.wait_until_no_transactions()
-        await self._job.enter(installing, stage=Stage.INSTALLING, previous_version=self._installer().running_version())
-
-    async def install(self, job: ImageRecord, *, installing: S, failed: S) -> tuple[str, Path] | None:
-        """The install, unless the version running shows that the reboot after it happened (the stage is then
-        journalled ``installed``). Returns the version installed now and its image, for the caller to journal
-        before it drops the image and reboots; None when the step is over: that reboot happened, or the install
-        failed (``failed`` entered, the image removed, the connectors given back)."""
-        self._connectors.set_maintenance(True)  # again after a reboot, which ends maintenance
-        await self._connectors.wait_until_no_transactions()
-        running = self._installer().running_version()
-        if running != job.previous_version:  # a reboot happened after the install: the new version runs
-            self._job.update(stage=Stage.INSTALLED, new_version=running)
-            return None
-        assert job.image is not None
-        image = Path(job.image)
-        await self._job.announce(installing)  # a power cut interrupted the install: said again
-        try:
-            version = await self._installer().install(image)
-        except HardwareError as exc:
-            self._log.warning("! firmware installation failed: %s", exc)
-            remove_download(image)
-            self._connectors.set_maintenance(False)
-            await self._job.enter(failed, stage=Stage.IDLE)
-            return None
-        return version, image
-
-    def abandon(self, job: ImageRecord) -> None:
-        """A replaced job: stop it, drop its image, give the connectors back (F-6 maintenance)."""
-        self._job.reset()
-        if job.image is not None:
-            remove_download(Path(job.image))
-        self._connectors.set_maintenance(False)
 
 
 def _build(kernel: Kernel, needs: Needs) -> FirmwareService:

@@ -82,6 +82,7 @@ class ResetService(Service[m.Action]):
     ) -> None:
         self.participants: list[ResetParticipant] = []
         self.vetoes: list[ResetVeto] = []
+        self.idle_listeners: list[Callable[[], None]] = []  # told what idle() is told (a firmware install waits)
         self._boot = boot
         self._evses = evses
         self._lane = lane
@@ -104,7 +105,7 @@ class ResetService(Service[m.Action]):
         if veto is not None:
             self._log.info("= reset of %s rejected: %s", _what(evse), veto)
             return _answer(Status.REJECTED, "OngoingOperation", veto)  # B11.FR.06
-        if request.type is Kind.ON_IDLE and self._busy(evse):
+        if request.type is Kind.ON_IDLE and self.busy(evse):
             self._log.info("= reset of %s scheduled: it waits until nothing runs there", _what(evse))
             self._scheduled.add(evse)
             return _answer(Status.SCHEDULED)  # B12.FR.01
@@ -116,8 +117,10 @@ class ResetService(Service[m.Action]):
 
     def idle(self) -> None:
         """A participant's work ended somewhere: a scheduled reset whose scope is idle now goes (B12.FR.03)."""
+        for listener in self.idle_listeners:
+            listener()
         for evse in sorted(self._scheduled, key=lambda e: -1 if e is None else e):
-            if not self._busy(evse):
+            if not self.busy(evse):
                 self._scheduled.discard(evse)
                 self._tasks.spawn(self._reset(Kind.ON_IDLE, evse, scheduled=True))
                 if evse is None:
@@ -130,7 +133,8 @@ class ResetService(Service[m.Action]):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _busy(self, evse: int | None) -> bool:
+    def busy(self, evse: int | None) -> bool:
+        """Does a participant run something there (None: anywhere on the station)?"""
         return any(participant.busy(evse) for participant in self.participants)
 
     async def _reset(self, kind: Kind, evse: int | None, *, scheduled: bool) -> None:

@@ -30,8 +30,11 @@ from chargebox.station.v201 import (
     data_transfer,
     device_data,
     evses,
+    firmware,
+    get_log,
     network,
     reset,
+    security_events,
     transactions,
     trigger,
     unlock,
@@ -43,6 +46,7 @@ from chargebox.station.v201.variables import Variable, declare
 from chargebox.store import Store
 
 FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
+    security_events.FEATURE,  # first: every security event reported while the others are built is kept
     boot.FEATURE,
     evses.FEATURE,
     device_data.FEATURE,
@@ -55,6 +59,8 @@ FEATURES: Final[tuple[feature.Feature[Any], ...]] = (
     certificates.FEATURE,
     data_transfer.FEATURE,
     customer_information.FEATURE,
+    get_log.FEATURE,
+    firmware.FEATURE,  # after transactions: the install waits for them through Reset's participants
     trigger.FEATURE,
 )
 

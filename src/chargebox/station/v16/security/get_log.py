@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 import msgspec
 
@@ -41,19 +41,21 @@ from chargebox.station.kernel.jobs import After, Job, retries_or_default, retry_
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
-from chargebox.station.v16.boot import BootService
-from chargebox.station.v16.config_keys import Profile
-from chargebox.station.v16.diagnostics import (
+from chargebox.station.kernel.uploads import (
     ArchiveContents,
     FileUpload,
     Stage,
     build_archive,
     safe_name,
     station_contents,
+    write_security_log,
 )
+from chargebox.station.v16.boot import BootService
+from chargebox.station.v16.config_keys import Profile
+from chargebox.station.v16.diagnostics import configuration_listing
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
 from chargebox.store import LogJobRecord, Store
-from chargebox.transfer import Transfer, Workspace, write_durably
+from chargebox.transfer import Transfer, Workspace
 
 
 class GetLogService(Service):
@@ -174,18 +176,7 @@ class GetLogService(Service):
         if job.log_type == LogType.DIAGNOSTICS_LOG:
             await asyncio.to_thread(build_archive, path, self._diagnostics(job.oldest, job.latest))
             return
-        oldest = datetime.fromisoformat(job.oldest) if job.oldest else None
-        latest = datetime.fromisoformat(job.latest) if job.latest else None
-        lines = [
-            f"{entry.timestamp} {entry.event_type}{' critical' if entry.critical else ''}"
-            f"{' ' + entry.tech_info if entry.tech_info else ''}\n"
-            for entry in self._store.security_log.entries(oldest, latest)
-        ]
-
-        def write(file: BinaryIO) -> None:
-            file.write("".join(lines).encode())
-
-        await asyncio.to_thread(write_durably, path, write)
+        await write_security_log(self._store, job.oldest, job.latest, path)
 
 
 def _iso(value: datetime | msgspec.UnsetType) -> str | None:
@@ -195,7 +186,8 @@ def _iso(value: datetime | msgspec.UnsetType) -> str | None:
 def _build(kernel: Kernel, needs: Needs) -> GetLogService:
     service = GetLogService(lane=kernel.lane, store=kernel.store, clock=kernel.clock, transfer=kernel.transfer,
                             workspace=kernel.workspace, charge_point_id=kernel.settings.charge_point_id,
-                            diagnostics=station_contents(kernel), log=kernel.log)  # fmt: skip
+                            diagnostics=station_contents(kernel, configuration_listing(kernel.config)),
+                            log=kernel.log)  # fmt: skip
     needs(ExtendedTriggerService).add(service.extended_triggers(needs(BootService).permit_triggered))
     return service
 

@@ -51,13 +51,13 @@ from chargebox.redact import redact
 from chargebox.rpc import Handler, Reply, SendResult
 from chargebox.signing import SignatureError, check_signing_certificate, verify_file
 from chargebox.station.feature import Feature, Needs
+from chargebox.station.kernel.firmware import ImageInstall
 from chargebox.station.kernel.jobs import After, Job, JobProgress, retries_or_default, retry_interval_or_default
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger
 from chargebox.station.v16.boot import BootService, reboot_with_firmware
 from chargebox.station.v16.connectors import ConnectorsService
-from chargebox.station.v16.firmware import ImageInstall
 from chargebox.station.v16.offer import SIGNED_FIRMWARE_ONLY
 from chargebox.station.v16.security.events import SecurityService
 from chargebox.station.v16.security.extended_trigger import ExtendedTriggers, ExtendedTriggerService
