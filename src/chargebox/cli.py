@@ -506,9 +506,6 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
-    if args.ocpp != "1.6" and args.control:
-        raise UserError(f"--control: the control API and dashboard of an OCPP {args.ocpp} station come with its "
-                        "transactions (docs/topics/ocpp201.md)")  # fmt: skip
     ocpp_config = _read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else {}
     profile = security_profile.choose(
         args.security_profile, args.csms, option="--security-profile", password=password is not None,
