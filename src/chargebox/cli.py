@@ -308,6 +308,13 @@ def _build_parser() -> argparse.ArgumentParser:
     fleet.add_argument(
         "--count", required=True, type=station_count, metavar="N", help=f"how many stations, 1 to {MAX_FLEET_STATIONS}"
     )
+    fleet.add_argument(
+        "--ocpp",
+        type=_ocpp_mix,
+        metavar="MIX",
+        help="the OCPP version of every station (1.6, 2.0.1), or a mix by percentage: 1.6:70,2.0.1:30 (default: the "
+        "template's [station] ocpp, else 1.6)",
+    )
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
     fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")
@@ -615,7 +622,7 @@ async def _fleet(args: argparse.Namespace) -> int:
             FleetSettings(
                 csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
                 template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-                seed=args.seed, auto_settings=auto, password=password,
+                seed=args.seed, auto_settings=auto, password=password, ocpp=args.ocpp,
                 tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name,
                                 security_profile=profile.profile),
             )
@@ -626,6 +633,16 @@ async def _fleet(args: argparse.Namespace) -> int:
         fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
         control_token=token,
     )  # fmt: skip
+
+
+def _ocpp_mix(text: str) -> tuple[tuple[str, int], ...]:
+    """``fleet --ocpp``: a version, or versions with their percentages (sim/ocpp_mix.py)."""
+    from chargebox.sim.ocpp_mix import parse_mix
+
+    try:
+        return parse_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _session_range(text: str) -> tuple[float, float]:

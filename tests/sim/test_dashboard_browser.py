@@ -149,6 +149,7 @@ async def test_fleet_page_shows_the_figures_and_searches_the_stations(page: asyn
         await page.fill("#search", "fleet-2")
         await async_api.expect(rows).to_have_count(1)
         await async_api.expect(rows.first).to_contain_text("1: Charging")
+        await async_api.expect(rows.first.locator("td").nth(1)).to_have_text("2.0.1")
         link = rows.first.get_by_role("link", name="FLEET-2")
         assert await link.get_attribute("href") == "/stations/FLEET-2/"
         await screenshot(page, "dashboard-fleet")

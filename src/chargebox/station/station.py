@@ -25,7 +25,8 @@ from chargebox.protocol.messages import ChargePointErrorCode, Reason
 from chargebox.redact import redact
 from chargebox.rpc import Handler
 from chargebox.station.feature import assemble
-from chargebox.station.front import VERSIONS, Outcome, Table
+from chargebox.station.front import VERSIONS as VERSIONS  # what a user may name, for sim/ and run/
+from chargebox.station.front import Outcome, Table
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.log import StationLog
 from chargebox.station.kernel.settings import Identity

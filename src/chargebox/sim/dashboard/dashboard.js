@@ -196,7 +196,7 @@ async function refreshStations(query) {
     name.appendChild(a);
     row.appendChild(name);
     const statuses = station.connectors.map((c) => `${c.id}: ${c.status}`).join(", ");
-    for (const value of [station.connected ? "yes" : "no", fmt(station.registration), statuses]) {
+    for (const value of [station.ocpp, station.connected ? "yes" : "no", fmt(station.registration), statuses]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.appendChild(cell);
