@@ -516,7 +516,8 @@ async def _simulate(args: argparse.Namespace) -> int:
     ocpp_config = _read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else {}
     profile = security_profile.choose(
         args.security_profile, args.csms, option="--security-profile", password=password is not None,
-        client_certificate=args.cert is not None and args.key is not None, initial=_initial_keys(ocpp_config),
+        client_certificate=args.cert is not None and args.key is not None,
+        initial=security_profile.initial_keys(ocpp_config),
     )  # fmt: skip
     settings = StationSettings(
         charge_point_id=args.id,
@@ -761,14 +762,6 @@ def _read_ocpp_config(path: Path, version: str = "1.6") -> dict[str, object] | l
         where = "[[entries]] tables" if toml else "a list of objects"
         raise ConfigError(f"--ocpp-config {path}: must hold {where}, one device-model entry each")
     return data
-
-
-def _initial_keys(ocpp_config: dict[str, object] | list[dict[str, object]]) -> dict[str, object]:
-    """What ``--ocpp-config`` sets, by key: 1.6's object as it is, 2.0.1's entries by their variable's name."""
-    if isinstance(ocpp_config, dict):
-        return ocpp_config
-    variables = (entry.get("variable") for entry in ocpp_config)
-    return {str(variable.get("name")): True for variable in variables if isinstance(variable, dict)}
 
 
 async def _device_model(args: argparse.Namespace) -> int:
