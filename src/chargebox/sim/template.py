@@ -2,14 +2,14 @@
 
 ::
 
-    [station]
-    ocpp = "2.0.1"                  # the OCPP version every station speaks (default 1.6; fleet --ocpp overrides)
-
     vendor = "Acme"                 # BootNotification (B-1: CiString20)
     model = "Wallbox 22"
     connectors = 2
     max_current = 32                # amps per phase each connector offers at most
     phases = 3                      # the supply: an EV on three phases charges on at most this many
+
+    [station]
+    ocpp = "1.6"                    # the OCPP version every station speaks ("2.0.1"; fleet --ocpp overrides it)
 
     [meter]                         # how the station meters (its configuration keys)
     sample_interval = 60            # MeterValueSampleInterval, seconds
