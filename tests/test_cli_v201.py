@@ -153,8 +153,6 @@ async def test_a_2_0_1_ocpp_config_the_station_cannot_take_is_one_line_naming_it
         (["simulate", "--ocpp", "3.0", "--csms", "ws://h", "--id", "X"], "invalid choice: '3.0'"),
         (["device-model", "--ocpp", "1.6"], "invalid choice: '1.6'"),
         (["device-model"], "the following arguments are required: --ocpp"),
-        (["simulate", "--ocpp", "2.0.1", "--csms", "ws://h", "--id", "X", "--control", "127.0.0.1:0"],
-         "--control: the control API and dashboard of an OCPP 2.0.1 station"),
     ],
 )  # fmt: skip
 async def test_bad_2_0_1_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:
@@ -190,3 +188,33 @@ async def test_the_control_api_sends_a_2_0_1_central_system_message_validated_by
         proc.kill()
         await proc.wait()
         await runner.cleanup()
+
+
+async def test_simulate_ocpp_2_0_1_control_drives_an_evse_the_central_system_sees_as_2_0_1(
+    csms: tuple[CentralSystem, int], tmp_path: Path
+) -> None:
+    """``simulate --ocpp 2.0.1 --control``: the control API and the dashboard of a 2.0.1 station, in a real process."""
+    system, port = csms
+    control = free_port()
+    proc = await spawn(port, tmp_path, "--control", f"127.0.0.1:{control}", "--plugged", "2")
+    try:
+        await next_call(system, "BootNotification")
+        base = f"http://127.0.0.1:{control}"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/api/connectors/2/swipe", json={"idTag": "CARD-9"}) as response:
+                answer = await response.json()
+            assert response.status == 200 and answer["outcome"]["result"] == "started", answer
+            started = await next_call(system, "TransactionEvent")
+            assert (started.event_type, started.evse.id) == ("Started", 2)
+            assert started.transaction_info.transaction_id == answer["outcome"]["reason"]
+            async with http.get(f"{base}/api/state") as response:
+                state = await response.json()
+            async with http.get(f"{base}/") as response:
+                assert response.status == 200 and "<title>chargebox</title>" in await response.text()
+        assert (state["id"], state["ocpp"], state["registration"]) == ("SIM-2", "2.0.1", "Accepted")
+        evses = [(c["id"], c["status"], c["plugged"]) for c in state["connectors"]]
+        assert evses == [(1, "Available", False), (2, "Occupied", True)]
+        assert state["connectors"][1]["transactionId"] == started.transaction_info.transaction_id
+    finally:
+        proc.kill()
+        await proc.wait()

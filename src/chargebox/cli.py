@@ -333,6 +333,13 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
         help="run the stations in N processes, one per core ('auto': as many as this machine has), with one table, "
         "one --stats-json and one --control",
     )
+    fleet.add_argument(
+        "--ocpp",
+        type=_ocpp_mix,
+        metavar="MIX",
+        help="the OCPP version of every station (1.6, 2.0.1), or a mix by percentage: 1.6:70,2.0.1:30 (default: the "
+        "template's [station] ocpp, else 1.6)",
+    )
     fleet.add_argument("--id-prefix", default="CP", metavar="P", help="ids are P1..PN")
     fleet.add_argument("--connectors", type=connector_count, metavar="C", help="per station (default: template, 1)")
     fleet.add_argument("--template", type=Path, metavar="FILE", help="station template (TOML, see sim/template.py)")
@@ -582,13 +589,11 @@ async def _simulate(args: argparse.Namespace) -> int:
         from chargebox.transcript import open_transcript
 
         open_transcript(args.transcript)
-    if args.ocpp != "1.6" and args.control:
-        raise UserError(f"--control: the control API and dashboard of an OCPP {args.ocpp} station come with its "
-                        "transactions (docs/topics/ocpp201.md)")  # fmt: skip
     ocpp_config = _read_ocpp_config(args.ocpp_config, args.ocpp) if args.ocpp_config else {}
     profile = security_profile.choose(
         args.security_profile, args.csms, option="--security-profile", password=password is not None,
-        client_certificate=args.cert is not None and args.key is not None, initial=_initial_keys(ocpp_config),
+        client_certificate=args.cert is not None and args.key is not None,
+        initial=security_profile.initial_keys(ocpp_config),
     )  # fmt: skip
     settings = StationSettings(
         charge_point_id=args.id,
@@ -715,7 +720,7 @@ async def _fleet(args: argparse.Namespace) -> int:
     settings = FleetSettings(
         csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
         template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
-        seed=args.seed, auto_settings=auto, password=password,
+        seed=args.seed, auto_settings=auto, password=password, ocpp=args.ocpp,
         tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name, security_profile=profile.profile),
     )  # fmt: skip
     processes = min(args.processes, args.count)
@@ -755,6 +760,16 @@ def _processes(text: str) -> int:
     if text == "auto":
         return len(os.sched_getaffinity(0))
     return _int_range(1, MAX_FLEET_PROCESSES, "processes or 'auto'")(text)
+
+
+def _ocpp_mix(text: str) -> tuple[tuple[str, int], ...]:
+    """``fleet --ocpp``: a version, or versions with their percentages (sim/ocpp_mix.py)."""
+    from chargebox.sim.ocpp_mix import parse_mix
+
+    try:
+        return parse_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _session_range(text: str) -> tuple[float, float]:
@@ -910,14 +925,6 @@ def _read_ocpp_config(path: Path, version: str = "1.6") -> dict[str, object] | l
         where = "[[entries]] tables" if toml else "a list of objects"
         raise ConfigError(f"--ocpp-config {path}: must hold {where}, one device-model entry each")
     return data
-
-
-def _initial_keys(ocpp_config: dict[str, object] | list[dict[str, object]]) -> dict[str, object]:
-    """What ``--ocpp-config`` sets, by key: 1.6's object as it is, 2.0.1's entries by their variable's name."""
-    if isinstance(ocpp_config, dict):
-        return ocpp_config
-    variables = (entry.get("variable") for entry in ocpp_config)
-    return {str(variable.get("name")): True for variable in variables if isinstance(variable, dict)}
 
 
 async def _device_model(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ log the choice and its reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -56,3 +56,12 @@ def choose(
     if password:
         return ProfileChoice(1, "implied by ws:// with a password")
     return ProfileChoice(0, "implied by ws:// without a password")
+
+
+def initial_keys(ocpp_config: Mapping[str, object] | Sequence[Mapping[str, object]]) -> Mapping[str, object]:
+    """What an initial configuration sets, by key (``choose``'s ``initial``): 1.6's object as it is, 2.0.1's
+    device-model entries by their variable's name."""
+    if isinstance(ocpp_config, Mapping):
+        return ocpp_config
+    variables = (entry.get("variable") for entry in ocpp_config)
+    return {str(variable.get("name")): True for variable in variables if isinstance(variable, dict)}

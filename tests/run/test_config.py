@@ -42,6 +42,8 @@ CASES = [
     ("station", "upload_method", '"get"', "[station] upload_method: must be one of"),
     ("station", "sigterm_reason", '"PowerLoss"', "[station] sigterm_reason: must be one of"),
     ("station", "colour", '"red"', "[station] colour: unknown key"),
+    ("station", "ocpp", '"2.1"', "[station] ocpp: must be one of '1.6', '2.0.1'"),
+    ("station", "ocpp", "2.0", "[station] ocpp: must be one of '1.6', '2.0.1'"),
     ("station", "security_profile", "4", "[station] security_profile: must be 0 to 3"),
     ("station", "tls_server_name", '"caf\u00e9.example"', "[station] tls_server_name: must be 1 to 253"),
     ("station", "ca_file", '"/dev/zero"', "[station] ca_file: /dev/zero: not a regular file"),

@@ -195,7 +195,8 @@ async def test_station_routes_work_under_a_prefix(control: Control, prefixed: st
 FLEET_FIGURES = {"stations": 3, "connected": 2, "booted": 2, "messagesSent": 1234, "messagesPerSecond": 56.5,
                  "errors": 1, "reconnects": 4, "rttP50Ms": 1.5, "rttP99Ms": 9.25}  # fmt: skip
 FLEET_STATIONS = [
-    {"id": f"FLEET-{n}", "connected": n != 3, "registration": "Accepted" if n != 3 else None,
+    {"id": f"FLEET-{n}", "ocpp": "2.0.1" if n == 2 else "1.6", "connected": n != 3,
+     "registration": "Accepted" if n != 3 else None,
      "connectors": [{"id": 1, "status": "Charging" if n == 2 else "Available"}]}
     for n in (1, 2, 3)
 ]  # fmt: skip

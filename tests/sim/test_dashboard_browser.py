@@ -33,9 +33,10 @@ from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.web import control_app, serve
 from tests.sim.test_control import Control, control, until
+from tests.sim.test_control_v201 import control201
 from tests.sim.test_dashboard import FLEET_STATIONS, serve_fleet
 
-__all__ = ["control"]  # the fixture, imported
+__all__ = ["control", "control201"]  # the fixtures, imported
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -81,6 +82,9 @@ async def test_dashboard_plug_and_swipe_show_charging(control: Control, page: as
     card = page.locator('[data-connector="1"]')
     await async_api.expect(card.locator(".status")).to_have_text("Available")
     await async_api.expect(page.locator("#link")).to_have_text("connected")
+    await async_api.expect(page.locator("#ocpp")).to_have_text("1.6")
+    await async_api.expect(page.locator("#firmware")).to_have_text("Idle")
+    await async_api.expect(card.locator("h2")).to_contain_text("Connector 1")
     await card.get_by_role("button", name="Plug", exact=True).click()
     await async_api.expect(card.locator(".status")).to_have_text("Preparing")
     await page.fill("#id-tag", "BROWSER-1")
@@ -93,6 +97,34 @@ async def test_dashboard_plug_and_swipe_show_charging(control: Control, page: as
     assert control.sim.station.transactions.sessions[1].id_tag == "BROWSER-1"
     path = await screenshot(page, "dashboard-charging")
     assert path.stat().st_size > 0
+
+
+async def test_the_dashboard_of_a_2_0_1_station_shows_its_version_and_drives_its_evses(
+    control201: Control, page: async_api.Page
+) -> None:
+    """The page of ``simulate --ocpp 2.0.1 --control``: EVSEs, their transaction, a fault; nothing of 1.6 alone."""
+    await page.goto(control201.base + "/")
+    await async_api.expect(page.locator("#ocpp")).to_have_text("2.0.1")
+    card = page.locator('[data-connector="1"]')
+    await async_api.expect(card.locator("h2")).to_contain_text("EVSE 1")
+    await async_api.expect(card.locator(".status")).to_have_text("Available")
+    for hidden in ("#firmware", "#diagnostics"):  # 1.6's rows: the state of a 2.0.1 station has none
+        await async_api.expect(page.locator(hidden)).to_be_hidden()
+    await async_api.expect(card.locator(".limit")).to_be_hidden()
+    await card.get_by_role("button", name="Plug", exact=True).click()
+    await async_api.expect(card.locator(".status")).to_have_text("Occupied")
+    await page.fill("#id-tag", "BROWSER-201")
+    await card.get_by_role("button", name="Swipe", exact=True).click()
+    await async_api.expect(page.locator("#outcome")).to_contain_text("swipe on EVSE 1: started")
+    (transaction_id,) = [c["transactionId"] for c in (await control201.state())["connectors"] if c["transactionId"]]
+    await async_api.expect(card.locator(".transaction")).to_have_text(transaction_id)
+    await async_api.expect(page.locator("#frames")).to_contain_text('"TransactionEvent"')
+    other = page.locator('[data-connector="2"]')
+    await other.get_by_role("button", name="Fault", exact=True).click()
+    await async_api.expect(other.locator(".status")).to_have_text("Faulted")
+    await async_api.expect(other.locator(".error-code")).to_have_text("OtherError")
+    await async_api.expect(page.locator("#frames")).to_contain_text('"NotifyEvent"')
+    await screenshot(page, "dashboard-201")
 
 
 async def test_dashboard_shows_what_the_station_does_on_its_own(control: Control, page: async_api.Page) -> None:
@@ -117,6 +149,7 @@ async def test_fleet_page_shows_the_figures_and_searches_the_stations(page: asyn
         await page.fill("#search", "fleet-2")
         await async_api.expect(rows).to_have_count(1)
         await async_api.expect(rows.first).to_contain_text("1: Charging")
+        await async_api.expect(rows.first.locator("td").nth(1)).to_have_text("2.0.1")
         link = rows.first.get_by_role("link", name="FLEET-2")
         assert await link.get_attribute("href") == "/stations/FLEET-2/"
         await screenshot(page, "dashboard-fleet")

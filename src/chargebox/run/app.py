@@ -92,8 +92,9 @@ async def assemble(config: RunConfig, *, name: str = "station.toml") -> Running:
     for connector_id in range(1, count + 1):  # a cable already in at start (the pilot was read above)
         if hardware.ports.ev.plugged(connector_id):
             await station.plugged(connector_id)
-    log.info("= %s: station %s, %d connector(s), central system %s, %s", name, station.id, count,
-             redact(settings.csms_url), config.profile.describe(station.config.get_int("SecurityProfile")))  # fmt: skip
+    profile = station.config.get_int(station.table.version.keys.security_profile)
+    log.info("= %s: station %s, OCPP %s, %d connector(s), central system %s, %s", name, station.id, settings.ocpp,
+             count, redact(settings.csms_url), config.profile.describe(profile))  # fmt: skip
     return Running(station, hardware, tasks)
 
 

@@ -1,6 +1,10 @@
 """The station file of ``chargebox run``: ``[station]``, ``[ocpp]`` and ``[hardware]`` (see
 ``docs/howto/integrate.md`` for a complete one).
 
+``[station] ocpp`` is the OCPP version the station speaks ("1.6", the default, or "2.0.1"); ``[ocpp]`` is what its
+configuration starts with: 1.6's configuration keys, or 2.0.1's device-model entries as ``[[ocpp.entries]]``
+tables (``chargebox device-model`` prints them: component, variable, value).
+
 Everything is checked here, before a file is opened or a port is touched, and every problem is one line that
 names the key (``station.toml: [station] csms: ...``). ``[station]`` keys map one to one onto the options of
 ``chargebox simulate`` and the fields of ``StationSettings``; a new key is one line in ``read_station``.
@@ -22,7 +26,7 @@ from chargebox.run.section import Section
 from chargebox.security_profile import ProfileChoice
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
-from chargebox.station.station import StationSettings, connector_count
+from chargebox.station.station import VERSIONS, StationSettings, connector_count
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy, csms_url_problem
@@ -66,6 +70,8 @@ def parse(data: dict[str, Any], name: str = "station.toml") -> RunConfig:
 
 
 def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, ProfileChoice]:
+    version = s.choice("ocpp", VERSIONS, "1.6")
+    initial = _initial(s.file, version, ocpp)
     charge_point_id = s.ascii("id", max_length=MAX_ID_LENGTH)
     if ":" in charge_point_id:
         raise s.error("id", "must not contain ':' (it is the Basic-auth user name, T-6)")
@@ -80,11 +86,12 @@ def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, 
     profile = security_profile.choose(
         s.integer("security_profile", 0, 3, None), csms, option="[station] security_profile",
         password=password is not None, client_certificate=cert_file is not None and key_file is not None,
-        initial=ocpp,
+        initial=security_profile.initial_keys(initial),
     )  # fmt: skip
     settings = StationSettings(
         charge_point_id=charge_point_id,
         csms_url=csms,
+        ocpp=version,
         identity=Identity(  # B-1: the CiString limits of BootNotification
             vendor=s.ascii("vendor", max_length=20),
             model=s.ascii("model", max_length=20),
@@ -94,7 +101,7 @@ def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, 
         connectors=s.integer("connectors", 1, MAX_CONNECTORS, None),
         data_dir=s.path("data_dir"),  # a real charger never runs from memory
         password=password,
-        ocpp_config=ocpp,
+        ocpp_config=initial,
         ocpp_config_source=f"{s.file} [ocpp]",
         fixed_cable=s.boolean("fixed_cable", False),
         compression=s.boolean("compression", False),
@@ -119,6 +126,18 @@ def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, 
     )
     s.done()
     return settings, profile
+
+
+def _initial(file: str, version: str, ocpp: dict[str, object]) -> dict[str, object] | list[dict[str, object]]:
+    """``[ocpp]`` as the station of ``version`` takes it: 1.6's keys as they are, 2.0.1's ``entries`` as a list
+    (each entry is checked by the device model when the station is built, naming the file)."""
+    if version == "1.6":
+        return ocpp
+    entries = ocpp.get("entries", [])
+    if set(ocpp) - {"entries"} or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{file}: [ocpp]: a 2.0.1 station starts from device-model entries, as [[ocpp.entries]] "
+                          "tables (component, variable, value: chargebox device-model prints them)")  # fmt: skip
+    return entries
 
 
 def _ca_context(s: Section, path: Path) -> ssl.SSLContext:

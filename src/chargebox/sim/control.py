@@ -1,4 +1,4 @@
-"""The JSON control API of a simulated station (``simulate --control HOST:PORT``).
+"""The JSON control API of a simulated station (``simulate --control HOST:PORT``), of either OCPP version.
 
     GET  /api/state                                   the station, its connection and connectors
     GET  /api/events                                  the same, pushed as server-sent events, and
@@ -6,13 +6,18 @@
     POST /api/connectors/{id}/plug | unplug           the cable
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
-    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended:
+    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended (1.6 only):
          {"part": "contactor" | "lock" | "meter", "on": true | false}
     POST /api/swipe {"idTag": …}                      a card at the station's one reader
     POST /api/emergency-stop                          every transaction ends (EmergencyStop)
     POST /api/reboot                                  a local reboot (transactions end with Reboot)
     POST /api/connection/disconnect | connect         a network outage, no reboot
     GET  /metrics                                     the figures, in Prometheus' text format (sim/metrics.py)
+
+A connector of a 2.0.1 station is an EVSE (``Station.snapshot`` counts them alike; the state's ``ocpp`` says which
+version the station speaks). A fault's errorCode is 1.6's ChargePointErrorCode in both: a 2.0.1 station reports it as
+its NotifyEvent's techCode. A broken part is noticed by 1.6's features only, so ``hardware-fault`` at a 2.0.1 station
+is 409 and changes nothing.
 
 Every action answers the state it left; plug and the swipes also the ``outcome`` (``result``:
 started, stopped, released, resumed, waiting or refused, and the ``reason``). Every route can be
@@ -136,8 +141,8 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         body=dict[str, Any],
         body_required=False,
         answers={200: _STATE},
-        errors=(400, 404),
-        path={**_PATH, "connector": Parameter("the connector id"), "action": _CONNECTOR_ACTIONS},
+        errors=(400, 404, 409),
+        path={**_PATH, "connector": Parameter("the connector id (2.0.1: the EVSE id)"), "action": _CONNECTOR_ACTIONS},
     )
     async def connector(request: web.Request) -> web.Response:
         sim = lookup(request)
@@ -162,6 +167,9 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "swipe":
             outcome = await sim.swipe(_id_tag(await json_body(request)), connector_id)
         elif action == "hardware-fault":
+            if sim.station.settings.ocpp != "1.6":
+                raise json_error(web.HTTPConflict, f"hardware-fault: an OCPP {sim.station.settings.ocpp} station does "
+                                 "not notice a broken part yet (OCPP 1.6 only); a fault is 'fault'")  # fmt: skip
             part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
         else:
@@ -274,8 +282,8 @@ async def _end_streams(app: web.Application) -> None:
 
 def _connector_id(request: web.Request, sim: Simulator) -> int:
     raw = request.match_info["connector"]
-    if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.connectors.count:
-        raise json_error(web.HTTPNotFound, f"no connector {raw}")
+    if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.kernel.connector_count:
+        raise json_error(web.HTTPNotFound, f"no {'connector' if sim.station.settings.ocpp == '1.6' else 'EVSE'} {raw}")
     return int(raw)
 
 

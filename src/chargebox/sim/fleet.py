@@ -12,10 +12,13 @@ The figures (``figures()``: the live table, ``--stats-json``, ``GET /api/fleet``
 round trip, from an HDR histogram (constant memory, within 1 %). What the last moments look like has names of its
 own: ``messagesPerSecondLast5s`` and ``rttP50MsLast4096``/``rttP99MsLast4096`` (the latest round trips).
 
+Each station speaks the OCPP version ``versions`` gives it (``fleet --ocpp``, sim/ocpp_mix.py; else the template's
+``[station] ocpp``, else 1.6); the figures count each version's stations under ``ocpp``.
+
 ``--auto`` gives each station an ``AutoDriver``: EVs arrive at random, a card is swiped, the EV
-charges along its model's curve, and leaves. Each connector's random stream comes from the seed and
-the station id alone, and every wait is on the injected clock, so the same seed gives the same
-sequence of events per station, whatever the rest of the fleet does.
+charges along its model's curve, and leaves (through the Station API, whichever version the station speaks).
+Each connector's random stream comes from the seed and the station id alone, and every wait is on the injected
+clock, so the same seed gives the same sequence of events per station, whatever the rest of the fleet does.
 """
 
 from __future__ import annotations
@@ -36,12 +39,12 @@ from hdrh.histogram import HdrHistogram
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
 from chargebox.metrics import Traffic
-from chargebox.protocol.messages import RegistrationStatus
 from chargebox.rpc import SendOutcome
 from chargebox.sim.ev import EvModel
 from chargebox.sim.hardware import SimulatedEv
+from chargebox.sim.ocpp_mix import Mix, spread
 from chargebox.sim.simulator import Simulator, simulated_station
-from chargebox.sim.template import Template
+from chargebox.sim.template import Template, check_versions
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import StationSettings
 from chargebox.station.tls import TlsSettings
@@ -51,6 +54,7 @@ from chargebox.transport import ReconnectPolicy
 
 log = logging.getLogger("chargebox.fleet")
 
+VERSION_KEY: Final = "ocpp:"  # Fleet.counts: "ocpp:2.0.1:booted", one figure of one version
 RESERVOIR: Final = 4096  # round trips kept for the recent percentiles (rttP99MsLast4096): the most recent ones
 RATE_WINDOW: Final = 5  # seconds of history behind messagesPerSecondLast5s
 MAX_RTT_US: Final = 600_000_000  # the histogram's range: 1 µs to 10 min, 2 significant digits (1 %)
@@ -73,6 +77,10 @@ class FleetSettings:
     tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file (no client certificates)
     shard: int = 0  # this process runs stations shard+1, shard+1+shards, ... (fleet --processes: one of shards)
     shards: int = 1
+    ocpp: Mix | None = None  # fleet --ocpp; None: the template's [station] ocpp, else 1.6
+
+    def mix(self) -> Mix:
+        return self.ocpp or ((self.template.ocpp or "1.6", 100),)
 
     def station_id(self, index: int) -> str:
         return f"{self.id_prefix}{index}"
@@ -211,7 +219,9 @@ class Fleet:
     """The stations, their shared store and the figures."""
 
     def __init__(self, settings: FleetSettings, *, clock: Clock | None = None) -> None:
+        check_versions(settings.template, {version for version, _share in settings.mix()})
         self.settings = settings
+        self.versions = spread(settings.mix(), settings.count)  # station i speaks versions[(i - 1) % count]
         self.clock = clock or SystemClock()
         self.backend = StoreBackend.open(settings.data_dir)
         self.sims: dict[str, Simulator] = {}
@@ -240,6 +250,7 @@ class Fleet:
             StationSettings(
                 charge_point_id=station_id,
                 csms_url=s.csms_url,
+                ocpp=self.versions[(index - 1) % len(self.versions)],  # a swarm's sharded ids go past count
                 identity=Identity(vendor=template.vendor, model=template.model),
                 connectors=s.connectors or template.connectors,
                 password=s.password,
@@ -259,7 +270,7 @@ class Fleet:
         self.sims[station_id] = sim
         if s.auto:
             self.drivers[station_id] = AutoDriver(
-                sim, station_id=station_id, seed=s.seed, connectors=station.connectors.count, clock=self.clock,
+                sim, station_id=station_id, seed=s.seed, connectors=station.kernel.connector_count, clock=self.clock,
                 evs=template.evs, phases=template.phases, settings=s.auto_settings or template.auto,
             )  # fmt: skip
         return sim
@@ -343,12 +354,17 @@ class Fleet:
         return {
             "stations": len(stations),
             "connected": sum(1 for sim in stations if sim.station.transport.connected),
-            "booted": sum(1 for sim in stations if sim.station.boot.registration is RegistrationStatus.ACCEPTED),
+            "booted": sum(1 for sim in stations if sim.station.registration == "Accepted"),
             "messagesSent": self.round_trips.sent,
             "errors": self.round_trips.errors,
             "reconnects": sum(max(sim.station.transport.attempts - 1, 0) for sim in stations),
             "sessionsStarted": sum(driver.arrivals for driver in self.drivers.values()),
             "sessionsEnded": sum(driver.sessions for driver in self.drivers.values()),
+            **{
+                f"{VERSION_KEY}{version}:{name}": n
+                for version, row in _by_version(stations).items()
+                for name, n in row.items()
+            },
         }
 
     def seconds(self) -> float:
@@ -376,14 +392,13 @@ class Fleet:
             "total": len(matching),
             "stations": [
                 {
-                    "id": sim.station.id,
-                    "connected": sim.station.transport.connected,
-                    "registration": sim.station.boot.registration.value if sim.station.boot.registration else None,
-                    "connectors": [
-                        {"id": c.id, "status": c.status.value} for c in sim.station.connectors.connectors[1:]
-                    ],
+                    "id": snapshot["id"],
+                    "ocpp": snapshot["ocpp"],
+                    "connected": snapshot["connected"],
+                    "registration": snapshot["registration"],
+                    "connectors": [{"id": c["id"], "status": c["status"]} for c in snapshot["connectors"]],
                 }
-                for sim in matching[:limit]
+                for snapshot in (sim.station.snapshot() for sim in matching[:limit])
             ],
         }
 
@@ -407,7 +422,29 @@ def fleet_figures(counts: dict[str, int], trips: RoundTrips, seconds: float, rec
         "messagesPerSecondLast5s": round(recent_rate, 1),
         "rttP50MsLast4096": trips.percentile(0.50),
         "rttP99MsLast4096": trips.percentile(0.99),
+        "ocpp": _versions(counts),
     }
+
+
+def _by_version(stations: list[Simulator]) -> dict[str, dict[str, int]]:
+    """Each version's stations, connected and booted (only the versions the fleet has)."""
+    counts: dict[str, dict[str, int]] = {}
+    for sim in stations:
+        row = counts.setdefault(sim.station.settings.ocpp, {"stations": 0, "connected": 0, "booted": 0})
+        row["stations"] += 1
+        row["connected"] += sim.station.transport.connected
+        row["booted"] += sim.station.registration == "Accepted"
+    return counts
+
+
+def _versions(counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """``_by_version``'s rows again, from counts that flatten them (so that processes' counts add up key by key)."""
+    rows: dict[str, dict[str, int]] = {}
+    for key, n in counts.items():
+        if key.startswith(VERSION_KEY):
+            version, name = key[len(VERSION_KEY) :].rsplit(":", 1)
+            rows.setdefault(version, {})[name] = n
+    return rows
 
 
 def figures_table(figures: dict[str, Any], title: str = "fleet") -> Any:

@@ -37,8 +37,6 @@ from chargebox.sim.fleet import RESERVOIR, FleetSettings, RoundTrips, fleet_figu
 log = logging.getLogger("chargebox.fleet")
 
 STOP_TIMEOUT: Final = 60.0  # seconds a process has to stop its stations cleanly before it is killed
-COUNTS: Final = ("stations", "connected", "booted", "messagesSent", "errors", "reconnects", "sessionsStarted",
-                 "sessionsEnded")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +133,8 @@ class FleetProcesses:
     def figures(self) -> dict[str, Any]:
         """As one fleet process shows them (``Fleet.figures``), of all the processes together."""
         reports = [worker for worker in self.workers if worker.counts]
-        counts = {key: sum(worker.counts[key] for worker in reports) for key in COUNTS}
+        keys = {key for worker in reports for key in worker.counts}  # Fleet.counts: each adds up across processes
+        counts = {key: sum(worker.counts.get(key, 0) for worker in reports) for key in keys}
         trips = RoundTrips.combined([w.histogram for w in reports if w.histogram is not None], self._latest)
         seconds = max((self._ended_at or time.monotonic()) - self._started_at, 1e-9)
         return fleet_figures(counts, trips, seconds, sum(worker.recent_rate for worker in reports))

@@ -8,11 +8,14 @@
     max_current = 32                # amps per phase each connector offers at most
     phases = 3                      # the supply: an EV on three phases charges on at most this many
 
+    [station]
+    ocpp = "1.6"                    # the OCPP version every station speaks ("2.0.1"; fleet --ocpp overrides it)
+
     [meter]                         # how the station meters (its configuration keys)
     sample_interval = 60            # MeterValueSampleInterval, seconds
     measurands = ["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]
 
-    [config]                        # any other configuration key, as the station reads it at start
+    [config]                        # any other configuration key, as the station reads it at start (1.6 only)
     HeartbeatInterval = 300
 
     [[ev]]                          # the EVs that come to charge (default: sim/ev.py's models)
@@ -31,6 +34,9 @@ The ``[auto]`` defaults (``AutoSettings``) are made to be seen at work within a 
 connector, staying 30 s to 5 min. A load test of a real day sets a real day's figures here or with ``fleet
 --mean-gap`` and ``--session-seconds``.
 
+``[meter]`` and ``[config]`` are OCPP 1.6 configuration keys: a template that sets them is refused for a fleet
+with 2.0.1 stations (``check_versions``), whose configuration is a device model.
+
 Every value is checked when the file is read; a bad one is one ``ConfigError`` naming the file and
 the key, before any station starts.
 """
@@ -45,10 +51,13 @@ from typing import Any, Final
 from chargebox.auto_sessions import MAX_AUTO_SECONDS, AutoSettings
 from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
+from chargebox.station.station import VERSIONS
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.user_files import read_config
 
-_TOP: Final = frozenset({"vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev", "auto"})
+_TOP: Final = frozenset(
+    {"station", "vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev", "auto"}
+)
 _EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})
 _AUTO: Final = frozenset({"mean_gap", "session_min", "session_max"})
 
@@ -63,6 +72,8 @@ class Template:
     config: Mapping[str, object] = field(default_factory=dict)
     evs: tuple[EvModel, ...] = tuple(EV_MODELS.values())
     auto: AutoSettings = field(default_factory=AutoSettings)
+    ocpp: str | None = None  # [station] ocpp; None: not said (1.6, unless fleet --ocpp says otherwise)
+    source: str = "--template"  # where it was read, for a message about it
 
 
 def read_template(path: Path) -> Template:
@@ -78,6 +89,12 @@ def parse_template(data: Mapping[str, Any], source: str) -> Template:
     unknown = sorted(set(data) - _TOP)
     if unknown:
         raise bad(unknown[0], f"unknown key (expected one of {', '.join(sorted(_TOP))})")
+    station = _table(data, "station", bad)
+    for key in sorted(set(station) - {"ocpp"}):
+        raise bad(f"station.{key}", "unknown key (expected ocpp)")
+    ocpp = station.get("ocpp")
+    if ocpp is not None and ocpp not in VERSIONS:
+        raise bad("station.ocpp", f"must be one of {', '.join(repr(v) for v in VERSIONS)}")
     vendor = _text(data, "vendor", "chargebox", 20, bad)
     model = _text(data, "model", "Simulator", 20, bad)
     connectors = data.get("connectors")
@@ -109,8 +126,18 @@ def parse_template(data: Mapping[str, Any], source: str) -> Template:
         models = tuple(_ev(ev, index, bad) for index, ev in enumerate(evs))
     return Template(
         vendor=vendor, model=model, connectors=connectors, max_current=max_current, phases=phases,
-        config=config, evs=models, auto=_auto(_table(data, "auto", bad), bad),
+        config=config, evs=models, auto=_auto(_table(data, "auto", bad), bad), ocpp=ocpp, source=f"--template {source}",
     )  # fmt: skip
+
+
+def check_versions(template: Template, versions: set[str]) -> None:
+    """ConfigError if stations of ``versions`` cannot take what the template configures (1.6's keys)."""
+    if template.config and versions - {"1.6"}:
+        others = "/".join(sorted(versions - {"1.6"}))
+        raise ConfigError(
+            f"{template.source}: [meter] and [config] set OCPP 1.6 configuration keys, which a {others} station "
+            "does not have (its configuration is a device model)"
+        )
 
 
 def _auto(data: Mapping[str, Any], bad: Any) -> AutoSettings:

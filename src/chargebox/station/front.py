@@ -81,7 +81,8 @@ class Front(Protocol):
         ...
 
     async def end_sessions(self, reason: str) -> None:
-        """A clean stop: end every transaction with ``reason`` (X-8) and journal what says so."""
+        """End every transaction with ``reason`` (X-8: a clean stop, the emergency button, a local reboot; 1.6's
+        Reason vocabulary) and journal what says so."""
         ...
 
     async def stopping(self) -> None:
@@ -101,8 +102,17 @@ class Front(Protocol):
         and what to finish before it, run by the station."""
         ...
 
+    @property
+    def registration(self) -> str | None:
+        """The status of the last BootNotification's answer (Accepted, Pending, Rejected; None: not answered since
+        the start), read where a whole snapshot costs too much (a fleet's figures)."""
+        ...
+
     def snapshot(self) -> dict[str, Any]:
-        """The station as the control API shows it (``GET /api/state``)."""
+        """The station as the control API shows it (``GET /api/state``): ``ocpp`` (its version), ``connected``,
+        ``registration``, ``queued``, ``deadLetters`` and ``connectors`` (1.6: its connectors; 2.0.1: its EVSEs),
+        each with ``id``, ``status``, ``errorCode``, ``plugged``, ``transactionId`` and ``meterWh``; what only one
+        version has besides (1.6: firmware, diagnostics, a reservation, a charging limit)."""
         ...
 
     def diagnostics_state(self) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from chargebox.protocol.messages import ChargePointErrorCode, Reason
 from chargebox.redact import redact
 from chargebox.rpc import Handler
 from chargebox.station.feature import assemble
-from chargebox.station.front import VERSIONS, Outcome, Table
+from chargebox.station.front import VERSIONS as VERSIONS  # what a user may name, for sim/ and run/
+from chargebox.station.front import Outcome, Table
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.log import StationLog
 from chargebox.station.kernel.settings import Identity
@@ -263,12 +264,12 @@ class Station:
         self.front.clear_fault(connector_id)
 
     async def emergency_stop(self) -> None:
-        """The emergency button: every transaction ends with reason EmergencyStop (X-8)."""
-        await self.transactions.stop_all(Reason.EMERGENCY_STOP)
+        """The emergency button: every transaction ends with reason EmergencyStop (X-8; 2.0.1's word is the same)."""
+        await self.front.end_sessions(Reason.EMERGENCY_STOP)
 
     async def local_reboot(self) -> None:
         """A reboot the station decides itself (a watchdog, a local operator): reason Reboot (X-8)."""
-        await self.transactions.stop_all(Reason.REBOOT)
+        await self.front.end_sessions(Reason.REBOOT)
         self.reboot()
 
     async def _end_sessions(self, reason: str) -> None:
@@ -344,6 +345,11 @@ class Station:
         self.kernel.reset()
         for service in self.services:
             service.reset()
+
+    @property
+    def registration(self) -> str | None:
+        """The status of the last BootNotification's answer, in either version's words (None: not answered yet)."""
+        return self.front.registration
 
     def snapshot(self) -> dict[str, Any]:
         """The station as the control API shows it (``GET /api/state``)."""

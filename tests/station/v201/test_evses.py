@@ -101,7 +101,7 @@ async def test_a_cable_still_in_after_a_reboot_is_reported_occupied(wired: Calla
     await wire.connect()
     await wire.until(lambda: len(wire.calls("StatusNotification")) == before + 2)
     assert statuses(wire, before) == [(1, 1, "Occupied"), (2, 1, "Available")]
-    assert wire.calls("BootNotification")[-1]["reason"] == "PowerUp"
+    assert wire.calls("BootNotification")[-1]["reason"] == "LocalReset"  # B01.FR.09: no Reset asked for it
 
 
 def _offline_threshold(value: str) -> dict[str, object]:

@@ -41,7 +41,10 @@ function renderState(state, prefix) {
   const link = document.getElementById("link");
   link.textContent = state.connected ? "connected" : "disconnected";
   link.className = "badge " + (state.connected ? "good" : "bad");
+  text("ocpp", state.ocpp);
   text("registration", fmt(state.registration));
+  // What only one version has (1.6: firmware, diagnostics, a charging limit) is shown where the state carries it.
+  document.querySelectorAll("[data-only]").forEach((e) => (e.hidden = !(e.dataset.only in state)));
   text("firmware", progress(state.firmwareStatus, state.firmwareProgress));
   text("diagnostics", state.diagnosticsStatus);
   text("queued", state.queued);
@@ -54,6 +57,7 @@ function renderState(state, prefix) {
       card.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => act(prefix, connector.id, b.dataset.action, card)));
       list.appendChild(card);
     }
+    card.querySelector(".kind").textContent = state.ocpp === "1.6" ? "Connector" : "EVSE"; // 2.0.1 counts EVSEs
     card.querySelector(".cid").textContent = connector.id;
     const status = card.querySelector(".status");
     status.textContent = connector.status;
@@ -64,6 +68,7 @@ function renderState(state, prefix) {
     card.querySelector(".power").textContent = fmt(connector.powerW, "W");
     card.querySelector(".offered").textContent = fmt(connector.offeredA, "A");
     card.querySelector(".limit").textContent = limitText(connector.limit);
+    card.querySelectorAll(".limit-row").forEach((e) => (e.hidden = !("limit" in connector)));
   }
 }
 
@@ -109,13 +114,14 @@ async function act(prefix, connectorId, action, card) {
   });
   const answer = await response.json();
   const outcome = document.getElementById("outcome");
+  const where = document.getElementById("ocpp").textContent === "1.6" ? "connector" : "EVSE";
   if (!response.ok) {
     outcome.textContent = `${action}: ${answer.error}`;
   } else if (answer.outcome) {
     const o = answer.outcome;
-    outcome.textContent = `${action} on connector ${connectorId}: ${o.result}` + (o.reason ? ` (${o.reason})` : "");
+    outcome.textContent = `${action} on ${where} ${connectorId}: ${o.result}` + (o.reason ? ` (${o.reason})` : "");
   } else {
-    outcome.textContent = `${action} on connector ${connectorId}: done`;
+    outcome.textContent = `${action} on ${where} ${connectorId}: done`;
   }
   renderState(answer, prefix);
 }
@@ -190,7 +196,7 @@ async function refreshStations(query) {
     name.appendChild(a);
     row.appendChild(name);
     const statuses = station.connectors.map((c) => `${c.id}: ${c.status}`).join(", ");
-    for (const value of [station.connected ? "yes" : "no", fmt(station.registration), statuses]) {
+    for (const value of [station.ocpp, station.connected ? "yes" : "no", fmt(station.registration), statuses]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.appendChild(cell);

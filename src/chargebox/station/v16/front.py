@@ -64,7 +64,7 @@ class Front16:
     async def end_sessions(self, reason: str) -> None:
         sessions = self._transactions.sessions
         if sessions:
-            self._kernel.log.info("= stopping: %d transaction(s) end with reason %s", len(sessions), reason)
+            self._kernel.log.info("= %d transaction(s) end with reason %s", len(sessions), reason)
         await self._transactions.stop_all(Reason(reason))
 
     async def stopping(self) -> None:
@@ -112,12 +112,17 @@ class Front16:
     async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
         return await self._transactions.id_tag_presented(id_tag, connector_id)
 
+    @property
+    def registration(self) -> str | None:
+        return self._boot.registration.value if self._boot.registration else None
+
     def snapshot(self) -> dict[str, Any]:
         kernel = self._kernel
         return {
             "id": kernel.settings.charge_point_id,
+            "ocpp": "1.6",
             "connected": kernel.transport.connected,
-            "registration": self._boot.registration.value if self._boot.registration else None,
+            "registration": self.registration,
             "firmwareStatus": self._firmware.current_status().value if self._firmware else None,
             "firmwareProgress": self._firmware.progress.as_json() if self._firmware else None,
             "diagnosticsStatus": self._diagnostics.current_status().value if self._diagnostics else None,

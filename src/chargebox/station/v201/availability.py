@@ -123,6 +123,10 @@ class AvailabilityService(Service[m.Action]):
         self._evses.refresh(evse or None)
         self._notify(evse)
 
+    def fault_code(self, evse: int) -> str | None:
+        """The hardware's error code of a fault at that EVSE or of the whole station; None without one."""
+        return self._faults.get(evse, self._faults.get(0))
+
     def reset(self) -> None:
         """Availability is persisted and a fault is the hardware's: a reboot forgets neither."""
 

@@ -73,6 +73,8 @@ class Front201:
                 self._transactions.cable_in(evse)
         if identity is not None:
             self._boot.identity = identity
+        if self._boot.reason is m.BootReasonEnumType.POWER_UP:  # no cause said its own (a Reset does): a local one
+            self._boot.reason = m.BootReasonEnumType.LOCAL_RESET  # B01.FR.09
         # a transaction still running is cut by the restart: ended (Reboot) before the new boot, never left open
         return self._transactions.recover(Reason.REBOOT)
 
@@ -96,19 +98,24 @@ class Front201:
     async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
         return await self._transactions.id_token_presented(id_tag, connector_id)
 
+    @property
+    def registration(self) -> str | None:
+        return self._boot.registration.value if self._boot.registration else None
+
     def snapshot(self) -> dict[str, Any]:
         kernel = self._kernel
         return {
             "id": kernel.settings.charge_point_id,
             "ocpp": "2.0.1",
             "connected": kernel.transport.connected,
-            "registration": self._boot.registration.value if self._boot.registration else None,
+            "registration": self.registration,
             "queued": kernel.lane.pending(),
             "deadLetters": kernel.store.dead_letters.count(),
             "connectors": [  # as the control API and the dashboard count them: one per EVSE
                 {
                     "id": evse,
                     "status": self._evses.evse_status(evse).value,
+                    "errorCode": self._availability.fault_code(evse) or "NoError",  # what the hardware said
                     "plugged": any(self._evses.status(evse, c) is m.ConnectorStatusEnumType.OCCUPIED for c in cs),
                     "meterWh": kernel.meter.energy_wh(evse),
                     "transactionId": self._transactions.transaction_id(evse),

@@ -60,6 +60,7 @@ State = m.ChargingStateEnumType
 EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED = "EVConnected", "Authorized", "PowerPathClosed"
 POINTS: Final = (EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED)
 ENERGY: Final = m.MeasurandEnumType.ENERGY_ACTIVE_IMPORT_REGISTER.value
+OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV while the power path is closed (no smart charging yet)
 
 TX_START_POINT: Final = declare(
     "TxCtrlr", "TxStartPoint", mutability=Mutability.READ_WRITE, default=POWER_PATH_CLOSED, values=POINTS,
@@ -533,11 +534,12 @@ class TransactionService(Service[m.Action]):
             await self._changed(evse, Trigger.DEAUTHORIZED)
 
     async def _power_path(self, evse: int, closed: bool) -> None:
-        """The contactor follows PowerPathClosed: switched only when that changes."""
+        """The contactor and the current offered to the EV follow PowerPathClosed: switched only when that changes."""
         here = self._state[evse]
         if closed != here.closed:
             here.closed = closed
             await (self._ports.contactor.close(evse) if closed else self._ports.contactor.open(evse))
+            self._ports.ev.offered_current(evse, OFFERED_CURRENT if closed else 0.0)
 
     def _conditions(self, here: EvseState) -> set[str]:
         met = set()

@@ -1,0 +1,165 @@
+"""The control API and ``GET /metrics`` of a simulated OCPP 2.0.1 station (``simulate --ocpp 2.0.1 --control``),
+through a real aiohttp client on loopback, against the built-in central system speaking 2.0.1: what the API does
+reaches the central system as 2.0.1's messages, and the state shows each EVSE as 1.6's shows each connector."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chargebox.csms.server import CentralSystem, CsmsPolicy
+from chargebox.protocol.v201 import messages as m
+from chargebox.sim.control import start_control
+from chargebox.sim.simulator import Simulator, simulated_station
+from chargebox.station.station import StationSettings
+from chargebox.transport import ReconnectPolicy
+from tests.loopback import run_until_stopped, until
+from tests.scrape import scrape
+from tests.sim.test_control import WAIT, Control
+
+
+@pytest.fixture
+async def control201() -> AsyncIterator[Control]:
+    """A 2.0.1 station of two EVSEs on its control API, booted on the built-in central system."""
+    csms = CentralSystem(CsmsPolicy(heartbeat_interval=600))
+    port = await csms.start()
+    reconnect = ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1)
+    settings = StationSettings(
+        charge_point_id="CP-201", csms_url=f"ws://127.0.0.1:{port}", ocpp="2.0.1", connectors=2, reconnect=reconnect
+    )
+    sim = Simulator(simulated_station(settings))
+    runner, control_port = await start_control(sim, "127.0.0.1", 0)
+    async with run_until_stopped(sim), aiohttp.ClientSession() as http:
+        api = Control(sim, runner, csms, http, f"http://127.0.0.1:{control_port}")
+        await until(lambda: sim.station.registration == "Accepted" and sim.station.lane.backlog() == [])
+        calls(api)  # the boot and its statuses, read off: each test reads what it caused
+        yield api
+    await runner.cleanup()
+    await csms.stop()
+
+
+def calls(api: Control) -> list[tuple[str, object]]:
+    """Every CALL the central system received so far, read off its queue: (action, request)."""
+    found = []
+    while not api.csms.events.empty():
+        event = api.csms.events.get_nowait()
+        found.append((str(event.action), event.request))
+    return found
+
+
+async def next_call(api: Control, action: str) -> Any:
+    """The next CALL of ``action`` the central system receives (those before it read off)."""
+
+    async def wait() -> Any:
+        while (event := await api.csms.events.get()).action != action:
+            pass
+        return event.request
+
+    return await asyncio.wait_for(wait(), WAIT)
+
+
+def transaction_events(api: Control) -> list[m.TransactionEventRequest]:
+    return [r for _a, r in calls(api) if isinstance(r, m.TransactionEventRequest)]
+
+
+async def test_the_state_shows_each_evse_and_the_version(control201: Control) -> None:
+    state = await control201.state()
+    assert (state["id"], state["ocpp"], state["connected"], state["registration"]) == ("CP-201", "2.0.1", True,
+                                                                                        "Accepted")  # fmt: skip
+    assert [(c["id"], c["status"], c["errorCode"], c["plugged"], c["transactionId"], c["meterWh"])
+            for c in state["connectors"]] == [(1, "Available", "NoError", False, None, 0),
+                                              (2, "Available", "NoError", False, None, 0)]  # fmt: skip
+    assert "firmwareStatus" not in state  # 1.6's, until 2.0.1's firmware block reports one
+
+
+async def test_E02_plug_then_swipe_starts_a_transaction_the_central_system_sees_and_the_ev_charges(
+    control201: Control,
+) -> None:
+    status, answer = await control201.post("connectors/1/plug")
+    assert status == 200
+    assert answer["outcome"] == {"result": "waiting", "connectorId": 1, "reason": "Occupied"}
+    assert answer["connectors"][0]["status"] == "Occupied" and answer["connectors"][0]["plugged"]
+    status, answer = await control201.post("connectors/1/swipe", json={"idTag": "CARD-201"})
+    assert status == 200 and answer["outcome"]["result"] == "started"
+    transaction_id = answer["outcome"]["reason"]
+    assert answer["connectors"][0]["transactionId"] == transaction_id
+    assert answer["connectors"][0]["offeredA"] == 32.0 and answer["connectors"][0]["powerW"] > 0
+    await control201.sim.station.lane.drained()
+    seen = [(action, request) for action, request in calls(control201) if action != "StatusNotification"]
+    assert [action for action, _request in seen] == ["Authorize", "TransactionEvent"]
+    authorize, started = seen[0][1], seen[1][1]
+    assert isinstance(authorize, m.AuthorizeRequest) and authorize.id_token.id_token == "CARD-201"
+    assert isinstance(started, m.TransactionEventRequest)
+    assert (started.event_type, started.transaction_info.transaction_id) == ("Started", transaction_id)
+
+
+async def test_emergency_stop_and_reboot_end_transactions_with_their_reasons(control201: Control) -> None:
+    for evse in (1, 2):
+        await control201.post(f"connectors/{evse}/plug")
+        await control201.post(f"connectors/{evse}/swipe", json={"idTag": f"CARD-{evse}"})
+    await control201.sim.station.lane.drained()
+    transaction_events(control201)  # the Started ones, read off
+    status, answer = await control201.post("emergency-stop")
+    assert status == 200 and [c["transactionId"] for c in answer["connectors"]] == [None, None]
+    await control201.sim.station.lane.drained()
+    ended = [e for e in transaction_events(control201) if e.event_type == "Ended"]
+    assert [e.transaction_info.stopped_reason for e in ended] == ["EmergencyStop", "EmergencyStop"]
+
+    await control201.post("connectors/1/unplug")
+    await control201.post("connectors/1/plug")
+    await control201.post("connectors/1/swipe", json={"idTag": "CARD-3"})
+    await control201.sim.station.lane.drained()
+    transaction_events(control201)
+    status, answer = await control201.post("reboot")
+    assert status == 200 and answer["connected"] is False
+    boot = await next_call(control201, "BootNotification")
+    assert boot.reason == "LocalReset"  # B01.FR.09
+    await until(lambda: control201.sim.station.registration == "Accepted")
+    await control201.sim.station.lane.drained()
+    ended = [e for e in transaction_events(control201) if e.event_type == "Ended"]
+    assert [e.transaction_info.stopped_reason for e in ended] == ["Reboot"]
+
+
+async def test_a_fault_is_faulted_with_a_notify_event_and_the_hardware_s_code_and_clears(control201: Control) -> None:
+    status, answer = await control201.post("connectors/2/fault", json={"errorCode": "GroundFailure", "info": "RCD"})
+    assert status == 200
+    assert (answer["connectors"][1]["status"], answer["connectors"][1]["errorCode"]) == ("Faulted", "GroundFailure")
+    notify = await next_call(control201, "NotifyEvent")
+    assert notify.event_data[0].tech_code == "GroundFailure"
+    status, answer = await control201.post("connectors/2/clear-fault")
+    assert (answer["connectors"][1]["status"], answer["connectors"][1]["errorCode"]) == ("Available", "NoError")
+
+
+async def test_hardware_fault_is_1_6_only_409_and_changes_nothing(control201: Control) -> None:
+    before = await control201.state()
+    status, answer = await control201.post("connectors/1/hardware-fault", json={"part": "meter", "on": True})
+    assert status == 409
+    assert "OCPP 1.6 only" in answer["error"]
+    assert await control201.state() == before
+    assert control201.sim.hardware.faults(1) == frozenset()
+
+
+@pytest.mark.parametrize("evse", ["0", "3", "\u0661"])
+async def test_an_evse_the_station_does_not_have_is_404(control201: Control, evse: str) -> None:
+    status, answer = await control201.post(f"connectors/{evse}/plug")
+    assert status == 404 and answer["error"] == f"no EVSE {evse}"
+
+
+async def test_metrics_of_a_2_0_1_station_move_with_its_transaction(control201: Control) -> None:
+    before = await scrape(control201.http, control201.base)
+    assert before.value("chargebox_stations_registration", status="Accepted") == 1
+    assert before.value("chargebox_connectors", status="Available") == 2
+    assert before.messages("sent", "CALL", "BootNotification") == 1
+    await control201.post("connectors/1/plug")
+    await control201.post("connectors/1/swipe", json={"idTag": "CARD-201"})
+    await control201.sim.station.lane.drained()
+    after = await scrape(control201.http, control201.base)
+    assert after.value("chargebox_connectors", status="Occupied") == 1
+    assert after.messages("sent", "CALL", "TransactionEvent") >= 1
+    assert after.messages("received", "CALLRESULT", "TransactionEvent") == after.messages("sent", "CALL",
+                                                                                        "TransactionEvent")  # fmt: skip
+    assert after.value("chargebox_messages_queued") == 0
