@@ -35,25 +35,6 @@ async def test_an_abbreviated_option_is_refused_not_guessed(args: list[str], abb
     assert f"unrecognized arguments: {abbreviation}" in err and "Traceback" not in err
 
 
-async def test_sigterm_repeated_until_the_process_is_gone_still_ends_it_cleanly() -> None:
-    """``timeout`` sends its SIGTERM to the command and again to its process group; a supervisor may repeat it.
-    Signals that arrive while the command stops, or after its event loop closed, leave the exit status 0."""
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        *CLI, "csms", "--listen", f"127.0.0.1:{port}", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
-    assert proc.stderr is not None
-    while b"listening on" not in await asyncio.wait_for(proc.stderr.readline(), 20):
-        pass
-    while proc.returncode is None:  # one after the other until the process has exited, the last ones in its exit
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 0.0005)
-        except TimeoutError:
-            continue
-    assert proc.returncode == 0, (await proc.stderr.read()).decode()
-
-
 async def test_sigterm_closes_the_websocket_with_1001_going_away(tmp_path: Path) -> None:
     """RFC 6455 7.4.1: the central system sees a clean close, not 1006 (abnormal closure)."""
     closed: asyncio.Future[tuple[int | None, str | None]] = asyncio.get_running_loop().create_future()

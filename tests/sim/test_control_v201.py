@@ -19,7 +19,9 @@ from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
 from tests.loopback import run_until_stopped, until
 from tests.scrape import scrape
-from tests.sim.test_control import WAIT, Control
+from tests.sim.test_control import Control
+
+CALL_WAIT = 30.0
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ async def next_call(api: Control, action: str) -> Any:
             pass
         return event.request
 
-    return await asyncio.wait_for(wait(), WAIT)
+    return await asyncio.wait_for(wait(), CALL_WAIT)  # a poll's bound: a reboot reconnects after its back-off
 
 
 def transaction_events(api: Control) -> list[m.TransactionEventRequest]:
