@@ -17,6 +17,7 @@ import difflib
 import enum
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -120,12 +121,13 @@ class KernelConfig(Protocol):
     def set_internal(self, name: str, value: str) -> None: ...
 
 
-class TypedReads:
+class TypedReads(ABC):
     """A value read as what it is, on top of ``get`` (the OCPP string): the same for 1.6's keys and 2.0.1's
     variables, whose integers, booleans and comma-separated lists are written alike."""
 
+    @abstractmethod
     def get(self, name: str) -> str | None:
-        raise NotImplementedError
+        """The value in force, as OCPP writes it; None if it has none."""
 
     def get_int(self, name: str, default: int = 0) -> int:
         value = self.get(name)
