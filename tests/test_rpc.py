@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from chargebox.clock import VirtualClock
-from chargebox.errors import LocalProtocolError
+from chargebox.errors import LocalProtocolError, RemoteProtocolError
 from chargebox.protocol import messages as m
+from chargebox.protocol.errors import CallErrorCode
 from chargebox.rpc import Rpc, SendOutcome
 
 
@@ -53,3 +54,20 @@ async def test_an_invalid_queued_payload_fails_its_caller_and_not_the_queue() ->
     assert b'"vendorId":"ok"' in sent[-1]
     good.cancel()
     await asyncio.sleep(0)
+
+
+async def test_SC_4_an_awaited_handler_that_refuses_is_answered_with_its_code_not_InternalError() -> None:
+    """A handler may decide only after awaiting something (a lock, the store): a refusal it raises then is the
+    same CALLERROR as one raised at once."""
+    clock = VirtualClock()
+    rpc, sent = wired_rpc(clock)
+
+    async def refuse(request: m.UnlockConnectorRequest) -> m.UnlockConnectorResponse:
+        await asyncio.sleep(0)
+        raise RemoteProtocolError(CallErrorCode.NOT_SUPPORTED, "a fixed cable")
+
+    rpc.handlers[m.Action.UNLOCK_CONNECTOR] = refuse
+    await rpc.receive('[2,"u1","UnlockConnector",{"connectorId":1}]')
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sent == [b'[4,"u1","NotSupported","a fixed cable",{}]']

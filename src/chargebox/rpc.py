@@ -266,9 +266,10 @@ class Rpc(Generic[A]):
     ) -> None:
         try:
             result = await pending
+        except RemoteProtocolError as exc:  # as in _dispatch: an awaited handler may refuse the request too
+            self._send_error(conn, event, CallErrorCode(exc.code), exc.description)
         except Exception as exc:
             self._internal_error(conn, event, exc)
-            result = None
         else:
             self._answer(conn, event, result)
         if conn is self._conn and self._send is not None:
