@@ -86,3 +86,17 @@ async def test_B_9_boot_notification_while_pending_is_sent_after_the_answer(wire
     status, payloads, order = await triggered(wire, clock, trigger("BootNotification"))
     assert status == "Accepted"
     assert order[:2] == ["answer", "BootNotification"] and len(payloads) == 1
+
+
+async def test_B_9_a_triggered_boot_answered_accepted_ends_pending_at_once(wired: Any, clock: VirtualClock) -> None:
+    """The central system accepts the BootNotification it asked for: the station is registered then, not an
+    hour later at the next interval, and sends its StatusNotifications."""
+    wire = wired({"registration": m.RegistrationStatus.PENDING, "heartbeat_interval": 3600})
+    await wire.connect()
+    await clock.advance(0)
+    wire.csms.policy.registration = m.RegistrationStatus.ACCEPTED
+    status, _, _ = await triggered(wire, clock, trigger("BootNotification"))
+    await clock.advance(1)
+    assert status == "Accepted"
+    assert wire.station.boot.registration is m.RegistrationStatus.ACCEPTED
+    assert wire.sent_actions().count("BootNotification") == 2 and "StatusNotification" in wire.sent_actions()

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from chargebox.clock import Clock
+from chargebox.clock import Clock, sleep_or_wake
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -76,6 +76,8 @@ class BootService(Service):
         self._heartbeat_task: asyncio.Future[Any] | None = None
         self._interval_changed = asyncio.Event()
         self._triggered: set[Action] = set()
+        self._triggered_answer: BootNotificationResponse | None = None
+        self._answered = asyncio.Event()
         rpc.may_send = self.may_send
         config.subscribe("HeartbeatInterval", lambda _value: self._interval_changed.set())
 
@@ -95,7 +97,10 @@ class BootService(Service):
 
     def triggers(self, permit: Permit) -> Triggers:
         async def boot(_connector_id: int | None) -> None:
-            await self.send_boot_notification()
+            result = await self.send_boot_notification()
+            if result.response is not None and not self._accepted_once:
+                self._triggered_answer = result.response  # B-9: its answer counts as the boot loop's would
+                self._answered.set()
 
         async def heartbeat(_connector_id: int | None) -> None:
             self.permit_triggered(Action.HEARTBEAT)
@@ -119,6 +124,8 @@ class BootService(Service):
             if task is not None:
                 task.cancel()
         self._boot_task = self._heartbeat_task = None
+        self._triggered_answer = None
+        self._answered.clear()
         if not self._accepted_once:
             self.registration = None
             self._rpc.answering = True
@@ -142,13 +149,17 @@ class BootService(Service):
     # -- internals ----------------------------------------------------------------------------
 
     async def _boot(self) -> None:
+        response: BootNotificationResponse | None = None
         while True:
-            result = await self.send_boot_notification()
-            response = result.response
             if response is None:
-                self._log.warning("! BootNotification not answered (%s); retrying", result.outcome.value)
-                await self._clock.sleep(UNANSWERED_BOOT_RETRY)
-                continue
+                result = await self.send_boot_notification()
+                self._triggered_answer = None  # this answer is newer than a triggered one
+                self._answered.clear()
+                response = result.response
+                if response is None:
+                    self._log.warning("! BootNotification not answered (%s); retrying", result.outcome.value)
+                    response = await self._wait_or_triggered(UNANSWERED_BOOT_RETRY)
+                    continue
             self.registration = response.status
             self._set_time(response.current_time, "BootNotification.conf")  # B-4
             usable = 0 <= response.interval <= MAX_INTERVAL
@@ -170,9 +181,18 @@ class BootService(Service):
                 self._rpc.answering = False  # B-6: answer nothing until the interval has passed
                 await self._clock.sleep(wait)
                 self._rpc.answering = True
+                response = None
             else:
                 self._log.info("= boot pending; booting again in %ss", wait)
-                await self._clock.sleep(wait)  # B-5: answer calls meanwhile, send none
+                response = await self._wait_or_triggered(wait)  # B-5: answer calls meanwhile, send none
+
+    async def _wait_or_triggered(self, delay: float) -> BootNotificationResponse | None:
+        """B-9: a BootNotification a TriggerMessage sent while Pending is answered like the loop's own; an
+        Accepted one ends Pending at once instead of at the next interval."""
+        await sleep_or_wake(self._clock, delay, self._answered)
+        answer, self._triggered_answer = self._triggered_answer, None
+        self._answered.clear()
+        return answer
 
     async def _heartbeat(self) -> None:
         """B-7: a Heartbeat after HeartbeatInterval seconds without another CALL."""
