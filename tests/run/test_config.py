@@ -33,6 +33,7 @@ def _with(text: str, table: str, key: str, value: str | None) -> str:
 
 CASES = [
     ("station", "id", '"A:B"', "[station] id: must not contain ':'"),
+    ("station", "id", '"caf\u00e9"', "[station] id: must be printable ASCII"),
     ("station", "id", None, "[station] id: required"),
     ("station", "csms", '"http://x/ocpp"', "[station] csms:"),
     ("station", "data_dir", None, "[station] data_dir: required"),

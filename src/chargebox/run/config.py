@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from chargebox import security_profile
 from chargebox.errors import ConfigError
+from chargebox.protocol.identity import MAX_ID_LENGTH, identity_problem
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact
 from chargebox.run.hardware import HardwarePlan, read_hardware
@@ -32,7 +33,6 @@ from chargebox.transfer import TransferSettings, UploadMethod
 from chargebox.transport import ReconnectPolicy, csms_url_problem
 from chargebox.user_files import MAX_CONFIG_BYTES, MIB, ca_context, parse_config, read_text
 
-MAX_ID_LENGTH: Final = 48  # as long as OCPP 2.0.1 allows a station identity (1.6 sets no limit), as simulate
 PASSWORD_LENGTH: Final = (16, 40)  # T-41: the AuthorizationKey rule
 
 
@@ -72,9 +72,9 @@ def parse(data: dict[str, Any], name: str = "station.toml") -> RunConfig:
 def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, ProfileChoice]:
     version = s.choice("ocpp", VERSIONS, "1.6")
     initial = _initial(s.file, version, ocpp)
-    charge_point_id = s.ascii("id", max_length=MAX_ID_LENGTH)
-    if ":" in charge_point_id:
-        raise s.error("id", "must not contain ':' (it is the Basic-auth user name, T-6)")
+    charge_point_id = s.string("id", max_length=MAX_ID_LENGTH)
+    if (problem := identity_problem(charge_point_id)) is not None:  # the rule simulate and fleet ids follow
+        raise s.error("id", problem)
     csms = s.string("csms", max_length=2048)
     if (problem := csms_url_problem(csms)) is not None:
         raise s.error("csms", f"{redact(csms)!r}: {problem}")
