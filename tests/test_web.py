@@ -224,6 +224,30 @@ async def test_a_request_head_with_too_many_headers_is_refused(http: aiohttp.Cli
         await api.runner.cleanup()
 
 
+@pytest.mark.parametrize(
+    "head",
+    [b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+     b"POST /api/act HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n"],
+    ids=["header line too long", "negative Content-Length"],
+)  # fmt: skip
+async def test_a_request_that_cannot_be_parsed_is_one_log_line_not_a_traceback(
+    head: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone who reaches the port may send these: a line each, so they cannot bury the log in tracebacks."""
+    api = await start_api()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(api.base.rpartition(":")[2]))
+        writer.write(head)
+        assert (await reader.read(12)) == b"HTTP/1.0 400"
+        writer.close()
+        await until(lambda: any(r.name == "chargebox.web.server" for r in caplog.records))
+    finally:
+        await api.runner.cleanup()
+    (record,) = [r for r in caplog.records if r.name == "chargebox.web.server"]
+    assert record.exc_info is None and record.getMessage().startswith("! bad HTTP request from 127.0.0.1, answered 400")
+    assert "\n" not in record.getMessage() and api.acted == []
+
+
 async def test_an_app_served_without_its_guard_lets_nothing_through(http: aiohttp.ClientSession) -> None:
     app = control_app()
     app.router.add_get("/api/state", lambda _request: web.json_response({}))  # type: ignore[arg-type, return-value]

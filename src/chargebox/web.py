@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from chargebox.clock import Clock, SystemClock, TimerHandle
 from chargebox.credentials import token_problem
@@ -56,6 +57,26 @@ from chargebox.errors import UserError
 from chargebox.protocol.codec import MAX_DEPTH, nests_deeper
 
 log = logging.getLogger("chargebox.web")
+
+
+class _OneLineForBadRequests(logging.Filter):
+    """aiohttp logs every request it cannot parse (a header line too long, a bad Content-Length) with a
+    traceback: anyone who reaches the port could fill the log with them. Such a request is the client's fault,
+    already answered 400: one line says so. A real failure keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            reason = (exc.message or type(exc).__name__).strip().splitlines()[0]
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "! bad HTTP request from %s, answered %d: %s", (remote, exc.code, reason)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_server_log = logging.getLogger("chargebox.web.server")  # aiohttp's server logger for our apps
+_server_log.addFilter(_OneLineForBadRequests())
 
 SHUTDOWN_TIMEOUT: Final = 2.0  # seconds a request still running when the server stops may take to finish
 MAX_BODY_SIZE: Final = 16 * 1024  # every request body is a small JSON object
@@ -143,6 +164,7 @@ async def serve(
     runner = web.AppRunner(
         app,
         access_log=None,
+        logger=_server_log,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         keepalive_timeout=limits.request_timeout,
         max_headers=MAX_HEADERS,
