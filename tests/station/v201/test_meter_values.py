@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from chargebox.protocol.v201 import messages as m
+from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.meter_values import ENDED_METER_VALUES
 from tests.wire import Wire
 
@@ -210,3 +211,20 @@ async def test_a_new_interval_is_in_force_at_once_and_0_stops_the_values(wired: 
     assert await set_variables(wire, ("AlignedDataCtrlr", "Interval", "0")) == ["Accepted"]
     await wire.clock.advance(3600)
     assert len(wire.calls("MeterValues")) == 3
+
+
+async def test_the_clock_aligned_values_stop_at_a_reboot_and_go_on_after_the_new_boot(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired, seed("AlignedDataCtrlr", "Interval", "60"))
+    result = await wire.csms.call(wire.station.id, m.ResetRequest(type=m.ResetEnumType.IMMEDIATE))
+    assert result.response.status == "Accepted"
+    await wire.clock.advance(1)
+    await wire.until(lambda: not wire.station.features.need(BootService).accepted)
+    await wire.clock.advance(60)  # 00:01:00 while down: nothing
+    assert wire.calls("MeterValues") == []
+    await wire.connect()
+    await wire.until(lambda: wire.station.features.need(BootService).accepted)
+    await wire.clock.advance(60)
+    await wire.until(lambda: len(wire.calls("MeterValues")) == 3)
+    assert {at(p["meterValue"][0]) for p in wire.calls("MeterValues")} == {"00:02:00"}
