@@ -12,9 +12,10 @@ from typing import Any
 
 import msgspec
 
+from chargebox.protocol.codec import MAX_FRAME_SIZE
 from chargebox.protocol.v201 import messages as m
 from chargebox.station.v201.boot import BootService
-from chargebox.station.v201.meter_values import ENDED_METER_VALUES
+from chargebox.station.v201.meter_values import ENDED_BYTES, ENDED_METER_VALUES
 from tests.wire import Wire
 
 CARD = "04A2B3C4"
@@ -145,6 +146,20 @@ async def test_E06_FR_13_a_long_transaction_s_Ended_values_are_thinned_to_the_bo
     stamps = [datetime.fromisoformat(mv["timestamp"]) for mv in values]
     assert stamps == sorted(stamps) and len(set(stamps[1:-1])) == len(values) - 2
     assert (stamps[-2] - stamps[0]).total_seconds() > 2500  # spread over the whole transaction, not its start
+
+
+async def test_J02_FR_20_with_every_measurand_the_Ended_event_still_fits_in_a_frame(wired: Callable[..., Wire]) -> None:
+    everything = f"{ENERGY},Power.Active.Import,Power.Offered,Current.Import,Current.Offered,Voltage,Frequency,SoC"
+    wire = await booted(wired, seed("SampledDataCtrlr", "TxUpdatedInterval", "0"),
+                        seed("SampledDataCtrlr", "TxEndedMeasurands", everything),
+                        seed("SampledDataCtrlr", "TxEndedInterval", "10"))  # fmt: skip
+    await charging(wire, 1)
+    await wire.clock.advance(3000)
+    await wire.station.id_tag_presented(CARD, 1)
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    values = wire.calls("TransactionEvent")[1]["meterValue"]
+    assert len(json.dumps(values[1:-1]).encode()) <= ENDED_BYTES < MAX_FRAME_SIZE
+    assert len(values) > 4 and contexts(values)[-1] == "Transaction.End"
 
 
 async def test_F06_FR_06_a_MeterValues_trigger_sends_the_aligned_measurands_with_context_Trigger(

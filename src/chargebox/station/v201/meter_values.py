@@ -13,10 +13,11 @@ The Ended event's values (E06.FR.11, TC_J_03_CS, TC_J_10_CS): during a transacti
 SampledDataCtrlr.TxEndedMeasurands are collected every TxEndedInterval seconds from its start (Sample.Periodic) and
 those of AlignedDataCtrlr.TxEndedMeasurands at every clock-aligned TxEndedInterval (Sample.Clock); the transactions
 feature puts them between the Transaction.Begin and Transaction.End values. They are bounded: at most
-``ENDED_METER_VALUES`` MeterValue elements in all, thinned by dropping every other intermediate value, never the
-first or the last (E06.FR.12, E06.FR.13, J02.FR.20), so a journaled Ended event stays small whatever the
-transaction's length. They are kept in memory: a power cut loses them, and the Ended event ``recover`` makes carries
-the begin and end registers only (what a bill is made from).
+``ENDED_METER_VALUES`` MeterValue elements in all and ``ENDED_BYTES`` of JSON, thinned by dropping every other
+intermediate value (E06.FR.12, E06.FR.13, J02.FR.20), so a journaled Ended event fits in a frame
+(``codec.MAX_FRAME_SIZE``) whatever the transaction's length and however many measurands are configured. They are
+kept in memory: a power cut loses them, and the Ended event ``recover`` makes carries the begin and end registers
+only (what a bill is made from).
 
 TriggerMessage: MeterValues sends the latest readings of AlignedDataCtrlr.Measurands with context Trigger for the
 EVSE named or, none named, the main meter and every EVSE (F06.FR.06, F06.FR.11); TransactionEvent sends an Updated
@@ -37,7 +38,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
+
 from chargebox.clock import Clock
+from chargebox.protocol.codec import MAX_FRAME_SIZE
 from chargebox.protocol.v201 import messages as m
 from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.kernel import Kernel
@@ -62,8 +66,10 @@ from chargebox.tasks import Tasks
 Context = m.ReadingContextEnumType
 ENERGY: Final = m.MeasurandEnumType.ENERGY_ACTIVE_IMPORT_REGISTER.value
 # E06.FR.12, J02.FR.20: the MeterValue elements an Ended event carries at most, its Transaction.Begin and
-# Transaction.End ones included: about 10 kB of JSON with three measurands, whatever the transaction's length.
+# Transaction.End ones included (about 10 kB of JSON with one measurand, 22 kB with three), and the JSON the collected
+# ones may take: half a frame, the rest left for the event and its Transaction.Begin and Transaction.End values.
 ENDED_METER_VALUES: Final = 48
+ENDED_BYTES: Final = MAX_FRAME_SIZE // 2
 
 ALIGNED_MEASURANDS: Final = declare(
     "AlignedDataCtrlr", "Measurands", default=ENERGY,
@@ -156,7 +162,10 @@ class MeterValuesService(Service[m.Action]):
             return []
         if collecting.sampler is not None:
             collecting.sampler.cancel()
-        return thin(collecting.values, ENDED_METER_VALUES - 2)  # room for Transaction.Begin and Transaction.End
+        values = thin(collecting.values, ENDED_METER_VALUES - 2)  # room for Transaction.Begin and Transaction.End
+        while values and len(msgspec.json.encode(values)) > ENDED_BYTES:  # many measurands: fewer moments
+            values = thin(values, len(values) - 1) if len(values) > 2 else values[1:]
+        return values
 
     # -- triggers -------------------------------------------------------------------------------
 
