@@ -243,3 +243,22 @@ async def test_the_clock_aligned_values_stop_at_a_reboot_and_go_on_after_the_new
     await wire.clock.advance(60)
     await wire.until(lambda: len(wire.calls("MeterValues")) == 3)
     assert {at(p["meterValue"][0]) for p in wire.calls("MeterValues")} == {"00:02:00"}
+
+
+async def test_a_transaction_started_before_any_boot_has_its_clock_aligned_values_journaled(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = wired(ocpp="2.0.1", connectors=1, ocpp_config=[
+        seed("AlignedDataCtrlr", "Interval", "60"), seed("SampledDataCtrlr", "TxUpdatedInterval", "0"),
+        seed("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true"),
+    ])  # fmt: skip
+    await wire.station.plugged(1)
+    outcome = await wire.station.id_tag_presented(CARD)
+    assert outcome.result == "started"
+    await wire.clock.advance(60)
+    await wire.until(lambda: wire.station.lane.pending() == 2)
+    await wire.connect()
+    await wire.until(lambda: wire.station.lane.pending() == 0 and len(wire.calls("TransactionEvent")) == 2)
+    update = wire.calls("TransactionEvent")[1]
+    assert (update["triggerReason"], update["offline"], at(update["meterValue"][0])) == ("MeterValueClock", True,
+                                                                                        "00:01:00")  # fmt: skip

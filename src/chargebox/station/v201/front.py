@@ -53,7 +53,7 @@ class Front201:
     async def accepted(self, first: bool) -> None:
         await self._evses.online(after_boot=first)  # B01.FR.05, B04: the statuses first, then the queue
         self._kernel.lane.open()
-        self._meter_values.online()  # clock-aligned values from the first accepted boot on (J01)
+        self._meter_values.run_clock_aligned()  # J01: from the first accepted boot on
 
     async def end_sessions(self, reason: str) -> None:
         await self._transactions.stop_all(reason_for(reason))

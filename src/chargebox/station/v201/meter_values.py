@@ -133,11 +133,13 @@ class MeterValuesService(Service[m.Action]):
         for variable in MEASURAND_LISTS:  # B05.FR.07: only what this meter measures
             model.add_rule(variable.key, lambda value: all(item in measured for item in value.split(",") if item))
 
-    def online(self) -> None:
-        """An accepted boot: the clock-aligned loops run (again, after a reboot) from now on."""
+    def run_clock_aligned(self) -> None:
+        """An accepted boot, or a transaction that starts before one (offline): the clock-aligned loops run from now
+        on (again, after a reboot)."""
         if self._running and not any(task.done() for task in self._running):
             return
-        self._tasks.cancel()
+        for task in self._running:
+            task.cancel()
         interval, ended = ALIGNED_INTERVAL.key, ALIGNED_TX_ENDED_INTERVAL.key
         self._running = [
             self._tasks.supervise(lambda: clock_aligned(self._clock, lambda: self._model.get_int(interval, 0),
@@ -151,6 +153,7 @@ class MeterValuesService(Service[m.Action]):
     # -- the transactions feature's MeterData ---------------------------------------------------
 
     def started(self, evse: int) -> None:
+        self.run_clock_aligned()  # its clock-aligned values are due even if no boot was accepted yet
         collecting = self._collecting[evse] = Collecting()
         interval = self._model.get_int(TX_ENDED_INTERVAL.key, 0)
         if interval > 0:
