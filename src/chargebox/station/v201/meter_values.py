@@ -5,8 +5,8 @@ EVSE sends the readings of Measurands with context Sample.Clock, all stamped wit
 without a transaction sends them in MeterValues, an ordinary CALL that is not journaled (a value of the past is not
 worth keeping: offline, or before an accepted boot, it is dropped); an EVSE with one sends them in its transaction,
 an Updated event with triggerReason MeterValueClock, journaled in the lane as every TransactionEvent (J01.FR.22). The
-main meter (the meter port's connector 0, as 1.6's connector 0) sends its own as evseId 0, the station as a whole
-(J01.FR.03, J01.FR.04); a meter port without one answers for it with its last register, as for a broken EVSE meter.
+main meter (the meter port's connector 0, as 1.6's connector 0: the simulator's and the Modbus driver's sum of the
+EVSEs' meters) sends its own as evseId 0, the station as a whole (J01.FR.03, J01.FR.04).
 AlignedDataCtrlr.SendDuringIdle and SignReadings are optional and not offered (TC_J_04_CS, TC_J_06_CS).
 
 The Ended event's values (E06.FR.11, TC_J_03_CS, TC_J_10_CS): during a transaction the readings of
@@ -59,7 +59,7 @@ from chargebox.station.v201.transactions import (
     TX_UPDATED_MEASURANDS,
     TransactionService,
 )
-from chargebox.station.v201.transactions import Trigger as Reason
+from chargebox.station.v201.transactions import Trigger as TriggerReason
 from chargebox.station.v201.variables import declare
 from chargebox.tasks import Tasks
 
@@ -118,7 +118,6 @@ class MeterValuesService(Service[m.Action]):
         self._lane = lane
         self._model = model
         self._clock = clock
-        self._meter = meter
         self._boot = boot
         self._transactions = transactions
         self._evses = range(1, evses + 1)
@@ -183,7 +182,7 @@ class MeterValuesService(Service[m.Action]):
         async def transaction_event(evse: int | None) -> None:
             for each in self._evses if evse is None else (evse,):
                 values = self._transactions.sample(each, TX_UPDATED_MEASURANDS.key, Context.TRIGGER)
-                await self._transactions.meter_event(each, Reason.TRIGGER, values, tell_state=True)  # F06.FR.07
+                await self._transactions.meter_event(each, TriggerReason.TRIGGER, values, tell_state=True)  # F06.FR.07
 
         def running(evse: int | None) -> bool:
             return any(self._transactions.transaction_id(e) is not None for e in self._evses if evse in (None, e))
@@ -209,7 +208,7 @@ class MeterValuesService(Service[m.Action]):
             values = self._transactions.sample(evse, ALIGNED_MEASURANDS.key, Context.SAMPLE_CLOCK, due)
             if not values:
                 continue
-            if await self._transactions.meter_event(evse, Reason.METER_VALUE_CLOCK, values):
+            if await self._transactions.meter_event(evse, TriggerReason.METER_VALUE_CLOCK, values):
                 continue
             if self._lane.connected and self._boot.accepted:  # not a transaction's: not kept while offline
                 self._lane.submit(m.MeterValuesRequest(evse_id=evse, meter_value=values))
