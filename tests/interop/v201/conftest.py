@@ -68,6 +68,10 @@ class CsmsChargePoint201(ChargePoint):
             return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
         return call_result.TransactionEvent()
 
+    @on(Action.meter_values)
+    def on_meter_values(self, **_payload: Any) -> call_result.MeterValues:
+        return call_result.MeterValues()
+
     @on(Action.sign_certificate)
     def on_sign_certificate(self, **_payload: Any) -> call_result.SignCertificate:
         return call_result.SignCertificate(status="Accepted")

@@ -33,7 +33,6 @@ MESSAGE_TIMEOUT = {
 # that will declare each: TC_B_53_CS passes for the blocks a station implements, and these come with theirs.
 LATER = {
     "OCPPCommCtrlr.UnlockOnEVSideDisconnect": "transactions (E)",
-    "AlignedDataCtrlr.*": "meter values (J)",
 }
 
 

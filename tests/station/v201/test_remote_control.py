@@ -88,7 +88,7 @@ async def test_F06_FR_04_the_answer_goes_before_the_triggered_heartbeat(wired: C
 
 async def test_F06_FR_08_what_no_feature_offers_is_not_implemented(wired: Callable[..., Wire]) -> None:
     wire = await booted(wired)
-    not_offered = [Trigger.METER_VALUES, Trigger.TRANSACTION_EVENT, Trigger.SIGN_COMBINED_CERTIFICATE]
+    not_offered = [Trigger.SIGN_COMBINED_CERTIFICATE, Trigger.PUBLISH_FIRMWARE_STATUS_NOTIFICATION]
     assert [await trigger(wire, message) for message in not_offered] == ["NotImplemented"] * len(not_offered)
 
 

@@ -5,19 +5,61 @@ connectors report it as a StatusNotification whose errorCode is PowerMeterFailur
 staying), and told again when the meter answers. Until then the last good register value stands in
 for it, so meterStop and the MeterValues of the transaction stay monotonic (X-15) and billing goes
 on from what was last known.
+
+Clock-aligned sampling (1.6's ClockAlignedDataInterval, 2.0.1's AlignedDataCtrlr.Interval and TxEndedInterval) and
+the thinning of the values a transaction's last message carries (1.6's StopTransactionMaxMeterValues, 2.0.1's Ended
+event) are the same for both versions: ``clock_aligned`` and ``thin``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from chargebox import hal
+from chargebox.clock import Clock, sleep_or_wake
 from chargebox.errors import HardwareError
 from chargebox.hal import Measurand, MeterValuesUnitOfMeasure
 from chargebox.log import Log
 
 FAILURE_INFO = "meter cannot be read"
+T = TypeVar("T")
+
+
+def next_aligned(now: datetime, interval: float) -> datetime:
+    """The first multiple of ``interval`` seconds after midnight (UTC) that is later than ``now``."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = (now - midnight).total_seconds()
+    return midnight + timedelta(seconds=(elapsed // interval + 1) * interval)
+
+
+async def clock_aligned(
+    clock: Clock, interval: Callable[[], int], changed: asyncio.Event, tick: Callable[[datetime], Awaitable[None]]
+) -> None:
+    """``tick(due)`` at every multiple of ``interval()`` seconds after midnight (UTC), for ever; an interval of 0
+    or less: none. ``changed`` set (the interval was changed): the interval is read again at once."""
+    while True:
+        changed.clear()
+        seconds = interval()
+        if seconds <= 0:
+            await changed.wait()
+            continue
+        now = clock.now()
+        due = next_aligned(now, seconds)
+        if not await sleep_or_wake(clock, (due - now).total_seconds(), changed):
+            continue
+        await tick(due)
+
+
+def thin(values: list[T], limit: int) -> list[T]:
+    """At most ``limit`` (2 at least) of ``values``: while there are more, every other intermediate value goes (the
+    first of them, the third, ...), never the first value (the start's) or the last (the end's)."""
+    limit = max(limit, 2)
+    while len(values) > limit:
+        values = [values[0], *values[1:-1][1::2], values[-1]]
+    return values
 
 
 class MeterWatcher(Protocol):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
@@ -34,6 +34,7 @@ from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane, encode
+from chargebox.station.kernel.meter import clock_aligned, thin
 from chargebox.station.kernel.service import Service, Trigger, Triggers
 from chargebox.station.v16.config_keys import MEASURANDS, Profile
 from chargebox.station.v16.connectors import ConnectorsService
@@ -144,10 +145,7 @@ class MeteringService(Service):
     def _thin(self, values: list[StopTransactionMeterValue]) -> list[StopTransactionMeterValue]:
         """MV-4: over StopTransactionMaxMeterValues, drop every other intermediate value, never the
         first (Transaction.Begin) or the last (Transaction.End)."""
-        limit = max(self._config.get_int("StopTransactionMaxMeterValues", default=0), 2)
-        while len(values) > limit:
-            values = [values[0], *values[1:-1][1::2], values[-1]]
-        return values
+        return thin(values, self._config.get_int("StopTransactionMaxMeterValues", default=0))
 
     async def _sample_transaction(self, connector_id: int, ref: int) -> None:
         """MV-1: every MeterValueSampleInterval from the transaction start."""
@@ -208,19 +206,8 @@ class MeteringService(Service):
 
     async def _clock_aligned(self) -> None:
         """MV-2: at every multiple of ClockAlignedDataInterval after midnight (UTC)."""
-        while True:
-            self._changed.clear()
-            interval = self._config.get_int("ClockAlignedDataInterval")
-            if interval <= 0:
-                await self._changed.wait()
-                continue
-            now = self._clock.now()
-            midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            elapsed = (now - midnight).total_seconds()
-            due = midnight + timedelta(seconds=(elapsed // interval + 1) * interval)
-            if not await sleep_or_wake(self._clock, (due - now).total_seconds(), self._changed):
-                continue
-            await self._aligned_sample(due)
+        await clock_aligned(self._clock, lambda: self._config.get_int("ClockAlignedDataInterval"), self._changed,
+                            self._aligned_sample)  # fmt: skip
 
     async def _aligned_sample(self, when: datetime) -> None:
         items = self._config.get_list("MeterValuesAlignedData")

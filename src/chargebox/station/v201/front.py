@@ -23,6 +23,7 @@ from chargebox.station.v201.availability import AvailabilityService
 from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.evses import EvsesService
+from chargebox.station.v201.meter_values import MeterValuesService
 from chargebox.station.v201.network import NetworkService
 from chargebox.station.v201.transactions import Reason, TransactionService, reason_for
 
@@ -37,6 +38,7 @@ class Front201:
         self._network = features.need(NetworkService)
         self._transactions = features.need(TransactionService)
         self._availability = features.need(AvailabilityService)
+        self._meter_values = features.need(MeterValuesService)
 
     async def start(self, placed: asyncio.Event) -> None:
         await self._transactions.recover(Reason.POWER_LOSS, placed)  # what a power cut left open ends first
@@ -51,6 +53,7 @@ class Front201:
     async def accepted(self, first: bool) -> None:
         await self._evses.online(after_boot=first)  # B01.FR.05, B04: the statuses first, then the queue
         self._kernel.lane.open()
+        self._meter_values.run_clock_aligned()  # J01: from the first accepted boot on
 
     async def end_sessions(self, reason: str) -> None:
         await self._transactions.stop_all(reason_for(reason))

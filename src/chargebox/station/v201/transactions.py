@@ -8,7 +8,8 @@ change during the transaction is an Updated event (E02). The station makes the t
 twice: E01.FR.08), numbers the events of a transaction from seqNo 0 (E01.FR.07), names the idToken in the event after
 the authorization (E03.FR.01), marks an event made offline with ``offline`` (E04.FR.03) and sends meter values of
 SampledDataCtrlr's measurands: TxStartedMeasurands in Started (Transaction.Begin), TxUpdatedMeasurands every
-TxUpdatedInterval (Sample.Periodic), TxEndedMeasurands in Ended (Transaction.Begin and Transaction.End, E06.FR.11).
+TxUpdatedInterval (Sample.Periodic), TxEndedMeasurands in Ended (Transaction.Begin and Transaction.End, E06.FR.11),
+with what the meter values feature (``meter_values.py``, its ``MeterData``) collected for the Ended event between them.
 
 Every TransactionEvent is journaled in the kernel's lane in one commit with the transaction's row
 (``store/transaction_events.py``): durable before sent, sent in order after a reconnect (E04, E12), retried as
@@ -25,7 +26,8 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from datetime import datetime
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -99,7 +101,7 @@ TX_ENDED_MEASURANDS: Final = declare(
 )  # fmt: skip
 TX_ENDED_INTERVAL: Final = declare(
     "SampledDataCtrlr", "TxEndedInterval", default="0", min_limit=0,
-    description="0: an Ended event carries the values at the start and at the end only (this station's choice)",
+    description="Seconds between the samples of TxEndedMeasurands an Ended event carries; 0: at the start and end only",
 )  # fmt: skip
 STOP_REASONS: Final = {
     "HardReset": Reason.IMMEDIATE_RESET, "SoftReset": Reason.IMMEDIATE_RESET, "UnlockCommand": Reason.OTHER,
@@ -116,6 +118,15 @@ def reason_for(sigterm_reason: str) -> Reason:
         return Reason.OTHER
 
 
+class MeterData(Protocol):
+    """Told when a transaction starts on an EVSE; asked, when it ends, for the meter values it collected meanwhile for
+    the Ended event (between the Transaction.Begin and Transaction.End ones)."""
+
+    def started(self, evse: int) -> None: ...
+
+    def ending(self, evse: int) -> list[m.MeterValueType]: ...
+
+
 @dataclass(slots=True)
 class Tx:
     """A running transaction as the service follows it."""
@@ -127,6 +138,7 @@ class Tx:
     reached: set[str] = field(default_factory=set)  # the conditions met during it (a stop point must be, first)
     state: State | None = None  # the chargingState last sent
     remote_start_id: int | None = None  # sent once, in the next event (F01.FR.25, F02.FR.21)
+    started: datetime | None = None  # the moment of its Transaction.Begin value
 
 
 @dataclass(slots=True)
@@ -176,6 +188,7 @@ class TransactionService(Service[m.Action]):
         self._log = log
         self._tasks = Tasks(log, "transactions")
         self._state = {evse: EvseState() for evse in range(1, len(evses.evses) + 1)}
+        self.meter_data: list[MeterData] = []
         lane.on_answer[m.Action.TRANSACTION_EVENT.value] = self._answered
 
     def handlers(self) -> dict[m.Action, Handler]:
@@ -386,10 +399,12 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         meter_start = self._meter.energy_wh(evse)
         tx = Tx(ref=0, transaction_id=str(uuid.uuid4()), meter_start=meter_start, reached=self._conditions(here),
-                remote_start_id=here.remote_start_id)  # fmt: skip
+                remote_start_id=here.remote_start_id, started=self._clock.now())  # fmt: skip
         here.tx = tx
+        for data in self.meter_data:
+            data.started(evse)
         token = msgspec.json.encode(here.token) if here.token is not None else None
-        request = self._request(evse, Event.STARTED, trigger, meter_value=self._sample(
+        request = self._request(evse, Event.STARTED, trigger, meter_value=self.sample(
             evse, TX_STARTED_MEASURANDS.key, m.ReadingContextEnumType.TRANSACTION_BEGIN))  # fmt: skip
         payload = encode(request)
 
@@ -416,9 +431,9 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         tx = here.tx
         assert tx is not None
-        end_sample = self._sample(evse, TX_ENDED_MEASURANDS.key, m.ReadingContextEnumType.TRANSACTION_END)
-        begin_sample = self._begin_sample(tx.meter_start)
-        samples = [*begin_sample, *end_sample] if end_sample else begin_sample
+        end_sample = self.sample(evse, TX_ENDED_MEASURANDS.key, m.ReadingContextEnumType.TRANSACTION_END)
+        collected = [value for data in self.meter_data for value in data.ending(evse)]
+        samples = [*self._begin_sample(tx.meter_start, tx.started), *collected, *end_sample]
         request = self._request(evse, Event.ENDED, trigger, stopped_reason=reason, meter_value=samples or msgspec.UNSET)
         if here.sampler is not None:
             here.sampler.cancel()
@@ -465,7 +480,7 @@ class TransactionService(Service[m.Action]):
 
     def _ended(self, record: TxRecord, trigger: Trigger, reason: Reason) -> m.TransactionEventRequest:
         """The Ended event of a transaction the station no longer follows (cut by a power loss or a reboot)."""
-        end = self._sample(record.evse, TX_ENDED_MEASURANDS.key, m.ReadingContextEnumType.TRANSACTION_END)
+        end = self.sample(record.evse, TX_ENDED_MEASURANDS.key, m.ReadingContextEnumType.TRANSACTION_END)
         samples = [*self._begin_sample(record.meter_start), *end]
         return m.TransactionEventRequest(
             event_type=Event.ENDED, timestamp=datetimes.wire(self._clock.now()), trigger_reason=trigger,
@@ -486,13 +501,30 @@ class TransactionService(Service[m.Action]):
     async def _sample_periodically(self, evse: int, tx: Tx, interval: int) -> None:
         while True:
             await self._clock.sleep(interval)
-            samples = self._sample(evse, TX_UPDATED_MEASURANDS.key, m.ReadingContextEnumType.SAMPLE_PERIODIC)
+            samples = self.sample(evse, TX_UPDATED_MEASURANDS.key, m.ReadingContextEnumType.SAMPLE_PERIODIC)
             if self._state[evse].tx is not tx:
                 return
             await self._event(evse, Event.UPDATED, Trigger.METER_VALUE_PERIODIC, meter_value=samples or msgspec.UNSET)
 
-    def _sample(self, evse: int, key: str, context: m.ReadingContextEnumType) -> list[m.MeterValueType]:
-        """The meter's readings of the measurands ``key`` lists, as one MeterValue (none if it lists none)."""
+    async def meter_event(
+        self, evse: int, trigger: Trigger, meter_value: list[m.MeterValueType], *, tell_state: bool = False
+    ) -> bool:
+        """An Updated event of the EVSE's transaction carrying ``meter_value`` (J01.FR.22, F06.FR.07: with the
+        chargingState when ``tell_state``), journaled as every other; False if no transaction runs there."""
+        here = self._state.get(evse)
+        tx = here.tx if here is not None else None
+        if tx is None:
+            return False
+        if tell_state:
+            tx.state = None
+        await self._event(evse, Event.UPDATED, trigger, meter_value=meter_value or msgspec.UNSET)
+        return True
+
+    def sample(
+        self, evse: int, key: str, context: m.ReadingContextEnumType, when: datetime | None = None
+    ) -> list[m.MeterValueType]:
+        """The meter's readings of the measurands ``key`` lists, as one MeterValue stamped ``when`` (now if None),
+        none if it lists none."""
         wanted = set(self._model.get_list(key))
         values = [
             m.SampledValueType(
@@ -504,15 +536,18 @@ class TransactionService(Service[m.Action]):
             for reading in self._meter.read(evse)
             if reading.measurand.value in wanted
         ]  # fmt: skip
-        return [m.MeterValueType(sampled_value=values, timestamp=datetimes.wire(self._clock.now()))] if values else []
+        stamp = datetimes.wire(self._clock.now() if when is None else when)
+        return [m.MeterValueType(sampled_value=values, timestamp=stamp)] if values else []
 
-    def _begin_sample(self, meter_start: int) -> list[m.MeterValueType]:
-        """The register at the start of the transaction, for its Ended event (what a bill is made from)."""
+    def _begin_sample(self, meter_start: int, started: datetime | None = None) -> list[m.MeterValueType]:
+        """The register at the start of the transaction, for its Ended event (what a bill is made from), stamped
+        with the start when the station knows it (the store does not keep it for ``recover``: then now)."""
         if ENERGY not in self._model.get_list(TX_ENDED_MEASURANDS.key):
             return []
         value = m.SampledValueType(value=float(meter_start), context=m.ReadingContextEnumType.TRANSACTION_BEGIN,
                                    measurand=m.MeasurandEnumType.ENERGY_ACTIVE_IMPORT_REGISTER)  # fmt: skip
-        return [m.MeterValueType(sampled_value=[value], timestamp=datetimes.wire(self._clock.now()))]
+        stamp = datetimes.wire(self._clock.now() if started is None else started)
+        return [m.MeterValueType(sampled_value=[value], timestamp=stamp)]
 
     def _answered(self, _item: Any, request: m.TransactionEventRequest, response: m.TransactionEventResponse) -> None:
         """A TransactionEventResponse: its IdTokenInfo is cached (C10.FR.05); a refused idToken of a running
