@@ -3,9 +3,14 @@
 The job is the kernel's signed-firmware job (``kernel/signed_firmware.py``, L01 is the whitepaper's job backported,
 journalled in the same table), told 2.0.1's statuses and notification; its stages, statuses and decisions are said
 there. What is 2.0.1's own, here:
-- Installing waits for every transaction to end (L01.FR.06), reported InstallScheduled meanwhile (L01.FR.34), with
-  every free EVSE Unavailable until the install is done (L01.FR.07); no transaction is ever aborted for it, and a
-  Reset is refused while the install runs (B11.FR.06).
+- Installing waits for every transaction to end (L01.FR.06), reported InstallScheduled meanwhile (L01.FR.34); no
+  transaction is ever aborted for it, and a Reset is refused while the install runs (B11.FR.06).
+- While it waits, every free EVSE is Unavailable (L01.FR.07), unless
+  ChargingStation.AllowNewSessionsPendingFirmwareUpdate is true: then a free EVSE stays Available and a new session
+  may start on it (TC_L_14_CS), which may put the install off. Either way, from the moment the last transaction ends
+  until the new firmware runs, every EVSE is Unavailable: no session starts under an install (the transactions'
+  seam is the EVSE's status: an Unavailable one starts nothing). A change of the variable while the install waits
+  applies at once.
 - The station reboots into the new image with a BootNotification saying FirmwareUpdate (B01.FR.09).
 - A triggered FirmwareStatusNotification (F06) may go while the boot is Pending (B02.FR.02).
 """
@@ -13,6 +18,7 @@ there. What is 2.0.1's own, here:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
 
@@ -45,25 +51,44 @@ FILE_TRANSFER_PROTOCOLS: Final = declare(
 )  # fmt: skip
 
 
+ALLOW_NEW_SESSIONS: Final = declare(
+    "ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", default="false",
+    description="L01.FR.07: true keeps free EVSEs open to new sessions while an install waits for transactions",
+)  # fmt: skip
+
+
 class EvseMaintenance:
     """What an install asks of a 2.0.1 station's charging side (``kernel.firmware.Maintenance``): its EVSEs and the
     transactions (the Reset participants) that run on them."""
 
-    def __init__(self, *, evses: EvsesService, reset: ResetService) -> None:
+    def __init__(self, *, evses: EvsesService, reset: ResetService, allow_new_sessions: Callable[[], bool]) -> None:
+        """``allow_new_sessions()`` reads AllowNewSessionsPendingFirmwareUpdate now."""
         self._evses = evses
         self._reset = reset
-        self._on = False
+        self._allow_new_sessions = allow_new_sessions
+        self._on = False  # an install waits or runs
+        self._closed = False  # no transaction runs any more: the install begins, nothing may start
         self._idle = asyncio.Event()
         evses.sources.append(self.status_of)
         reset.idle_listeners.append(self._idle.set)
 
     def status_of(self, evse: int, _connector: int) -> m.ConnectorStatusEnumType | None:
-        """L01.FR.07: a free EVSE is Unavailable while an install waits or runs."""
-        return m.ConnectorStatusEnumType.UNAVAILABLE if self._on and not self._reset.busy(evse) else None
+        """L01.FR.07: a free EVSE is Unavailable while an install waits (unless new sessions are allowed) and from
+        the moment it begins."""
+        if not self._on or self._reset.busy(evse):
+            return None
+        if self._allow_new_sessions() and not self._closed:
+            return None  # TC_L_14_CS: open to a new session while the install waits
+        return m.ConnectorStatusEnumType.UNAVAILABLE
 
     def set_maintenance(self, on: bool) -> None:
         if on != self._on:
-            self._on = on
+            self._on, self._closed = on, False
+            self._evses.refresh()
+
+    def allowance_changed(self) -> None:
+        """AllowNewSessionsPendingFirmwareUpdate was set: the free EVSEs of a waiting install follow it at once."""
+        if self._on:
             self._evses.refresh()
 
     def transaction_running(self) -> bool:
@@ -75,6 +100,8 @@ class EvseMaintenance:
             self._idle.clear()
             await self._idle.wait()
             self._evses.refresh()
+        self._closed = True  # L01.FR.05: the install begins now; no session may start before it is done
+        self._evses.refresh()
 
 
 class FirmwareService(SignedFirmwareJob[m.FirmwareStatusEnumType], Service[m.Action]):
@@ -104,10 +131,14 @@ def _build(kernel: Kernel[DeviceModel], needs: Needs) -> FirmwareService:
         boot.reason = m.BootReasonEnumType.FIRMWARE_UPDATE  # B01.FR.09
         kernel.host.reboot(identity=replace(boot.identity, firmware_version=version))
 
+    config = kernel.config
+    maintenance = EvseMaintenance(evses=needs(EvsesService), reset=reset,
+                                  allow_new_sessions=lambda: config.get_bool(ALLOW_NEW_SESSIONS.key))  # fmt: skip
+    config.subscribe(ALLOW_NEW_SESSIONS.key, lambda _value: maintenance.allowance_changed())
     service = FirmwareService(
         terms=TERMS, lane=kernel.lane, store=kernel.store, clock=kernel.clock, installer=kernel.ports.installer,
         transfer=kernel.transfer, workspace=kernel.workspace,
-        maintenance=EvseMaintenance(evses=needs(EvsesService), reset=reset),
+        maintenance=maintenance,
         security_event=kernel.security_events.report, reboot=reboot, log=kernel.log,
     )  # fmt: skip
     reset.vetoes.append(service.installing)
@@ -120,7 +151,7 @@ FEATURE: Final = Feature(
     service=FirmwareService,
     build=_build,
     actions=frozenset({m.Action.UPDATE_FIRMWARE}),
-    variables=(FILE_TRANSFER_PROTOCOLS,),
+    variables=(FILE_TRANSFER_PROTOCOLS, ALLOW_NEW_SESSIONS),
     tables=frozenset({"signed_firmware_job"}),
     needs=(BootService, EvsesService, ResetService),
 )
