@@ -240,6 +240,20 @@ async def charging(csms: OcppCsms, station: Station, evse: int, card: str) -> in
     return index
 
 
+async def update_while_charging(
+    csms: OcppCsms, station_factory: StationRunner201, http_files: HttpFiles, tmp_path: Path, *, allow: str
+) -> tuple[Station, int]:
+    """AllowNewSessionsPendingFirmwareUpdate ``allow``, a transaction on EVSE 1, then an UpdateFirmware, Accepted:
+    the station, and the index of the frames from the update on."""
+    maker = manufacturer("ec")
+    station = await booted(csms, station_factory, maker, ocpp_config=[entry("ChargingStation", ALLOW, allow)])
+    await charging(csms, station, 1, CARD)
+    start = len(csms.frames.frames)
+    fw = firmware(maker, http_files, tmp_path)
+    assert (await csms.call(call.UpdateFirmware(request_id=14, firmware=fw))).status == "Accepted"
+    return station, start
+
+
 def evse_statuses(csms: OcppCsms, evse: int, start: int) -> list[str]:
     return [f.payload["connectorStatus"] for f in csms.frames.calls("StatusNotification", start=start)
             if f.payload["evseId"] == evse]  # fmt: skip
@@ -248,13 +262,7 @@ def evse_statuses(csms: OcppCsms, evse: int, start: int) -> list[str]:
 async def test_TC_L_15_CS_new_sessions_not_allowed_free_EVSEs_Unavailable_until_the_new_firmware_runs(
     csms: OcppCsms, station_factory: StationRunner201, http_files: HttpFiles, tmp_path: Path
 ) -> None:
-    maker = manufacturer("ec")
-    station = await booted(csms, station_factory, maker,
-                           ocpp_config=[entry("ChargingStation", ALLOW, "false")])  # fmt: skip
-    await charging(csms, station, 1, CARD)
-    start = len(csms.frames.frames)
-    assert (await csms.call(call.UpdateFirmware(request_id=15, firmware=firmware(maker, http_files, tmp_path)))
-            ).status == "Accepted"  # fmt: skip
+    station, start = await update_while_charging(csms, station_factory, http_files, tmp_path, allow="false")
     await statuses_until(csms, "InstallScheduled", start=start)  # L01.FR.34: the install waits (step 9)
     await csms.frames.wait_for(lambda f: evse_statuses(csms, 2, start)[-1:] == ["Unavailable"], start=start)  # step 11
     await station.id_tag_presented(CARD)  # the transaction ends (step 13)
@@ -270,13 +278,7 @@ async def test_TC_L_15_CS_new_sessions_not_allowed_free_EVSEs_Unavailable_until_
 async def test_TC_L_14_CS_new_sessions_allowed_a_second_session_starts_and_the_install_waits_for_both(
     csms: OcppCsms, station_factory: StationRunner201, http_files: HttpFiles, tmp_path: Path
 ) -> None:
-    maker = manufacturer("ec")
-    station = await booted(csms, station_factory, maker,
-                           ocpp_config=[entry("ChargingStation", ALLOW, "true")])  # fmt: skip
-    await charging(csms, station, 1, CARD)
-    start = len(csms.frames.frames)
-    assert (await csms.call(call.UpdateFirmware(request_id=14, firmware=firmware(maker, http_files, tmp_path)))
-            ).status == "Accepted"  # fmt: skip
+    station, start = await update_while_charging(csms, station_factory, http_files, tmp_path, allow="true")
     await statuses_until(csms, "InstallScheduled", start=start)  # step 9
     assert "Unavailable" not in evse_statuses(csms, 2, start)
     await charging(csms, station, 2, OTHER_CARD)  # step 11: a second session while the update waits

@@ -102,16 +102,22 @@ async def test_L01_FR_03_a_bad_signature_is_InvalidSignature_with_its_security_e
     assert wire.calls("SecurityEventNotification")[-1]["type"] == "InvalidFirmwareSignature"
 
 
-async def test_L01_FR_06_FR_07_the_install_waits_for_the_transaction_with_free_EVSEs_Unavailable(
-    wired: Callable[..., Wire], tmp_path: Path
-) -> None:
+async def update_while_charging(wired: Callable[..., Wire], tmp_path: Path, **settings: Any) -> Wire:
+    """A transaction on EVSE 1 (cable, then card), then an UpdateFirmware of a good image, Accepted."""
     maker = manufacturer("ec")
-    wire, transfer = await station(wired, tmp_path, maker)
+    wire, transfer = await station(wired, tmp_path, maker, **settings)
     await wire.station.plugged(1)
     await wire.station.id_tag_presented("04A2B3C4")
     await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
     transfer.script = [IMAGE]
     assert (await wire.inject(update(maker, tmp_path)))[2] == {"status": "Accepted"}
+    return wire
+
+
+async def test_L01_FR_06_FR_07_the_install_waits_for_the_transaction_with_free_EVSEs_Unavailable(
+    wired: Callable[..., Wire], tmp_path: Path
+) -> None:
+    wire = await update_while_charging(wired, tmp_path)
     await until_status(wire, "InstallScheduled")  # L01.FR.34
     await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
     assert wire.calls("StatusNotification")[-1]["evseId"] == 2  # the free one; no transaction is aborted
@@ -136,13 +142,7 @@ def evse_statuses(wire: Wire, evse: int) -> list[str]:
 async def test_TC_L_14_CS_new_sessions_allowed_keep_free_EVSEs_Available_and_put_the_install_off(
     wired: Callable[..., Wire], tmp_path: Path
 ) -> None:
-    maker = manufacturer("ec")
-    wire, transfer = await station(wired, tmp_path, maker, ocpp_config=[{**ALLOW_NEW_SESSIONS, "value": "true"}])
-    await wire.station.plugged(1)
-    await wire.station.id_tag_presented("04A2B3C4")
-    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
-    transfer.script = [IMAGE]
-    assert (await wire.inject(update(maker, tmp_path)))[2] == {"status": "Accepted"}
+    wire = await update_while_charging(wired, tmp_path, ocpp_config=[{**ALLOW_NEW_SESSIONS, "value": "true"}])
     await until_status(wire, "InstallScheduled")  # L01.FR.34
     assert evse_statuses(wire, 2) == ["Available"]  # L01.FR.07 does not apply: EVSE 2 stays open
     await wire.station.plugged(2)
@@ -164,13 +164,7 @@ async def test_TC_L_14_CS_new_sessions_allowed_keep_free_EVSEs_Available_and_put
 async def test_L01_FR_07_AllowNewSessionsPendingFirmwareUpdate_set_while_the_install_waits_applies_at_once(
     wired: Callable[..., Wire], tmp_path: Path
 ) -> None:
-    maker = manufacturer("ec")
-    wire, transfer = await station(wired, tmp_path, maker)
-    await wire.station.plugged(1)
-    await wire.station.id_tag_presented("04A2B3C4")
-    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
-    transfer.script = [IMAGE]
-    await wire.inject(update(maker, tmp_path))
+    wire = await update_while_charging(wired, tmp_path)
     await wire.until(lambda: evse_statuses(wire, 2)[-1] == "Unavailable")  # false by default: TC_L_15_CS
     set_true = {"setVariableData": [{**ALLOW_NEW_SESSIONS, "attributeValue": "true"}]}
     answer = await wire.inject(json.dumps([2, "s1", "SetVariables", set_true]))
