@@ -153,6 +153,10 @@ async def test_a_2_0_1_ocpp_config_the_station_cannot_take_is_one_line_naming_it
         (["simulate", "--ocpp", "3.0", "--csms", "ws://h", "--id", "X"], "invalid choice: '3.0'"),
         (["device-model", "--ocpp", "1.6"], "invalid choice: '1.6'"),
         (["device-model"], "the following arguments are required: --ocpp"),
+        (["simulate", "--ocpp", "2.0.1", "--csms", "ws://127.0.0.1:1", "--id", "X", "--signed-firmware-only"],
+         "a 2.0.1 station's UpdateFirmware takes only signed images (L01)"),
+        (["simulate", "--ocpp", "2.0.1", "--csms", "ws://127.0.0.1:1", "--id", "X", "--install-root", "/nonexistent"],
+         "--install-root"),
     ],
 )  # fmt: skip
 async def test_bad_2_0_1_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:

@@ -272,13 +272,13 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
         "--install-root",
         type=Path,
         metavar="PEM",
-        help="install this CA as a CentralSystemRootCertificate at start if the station holds none (factory "
-        "provisioning; unlike --ca-file it is in the certificate store the central system manages)",
+        help="install this CA as a CentralSystemRootCertificate (2.0.1: CSMSRootCertificate) at start if the station "
+        "holds none (factory provisioning; unlike --ca-file it is in the certificate store the central system manages)",
     )
     sim.add_argument(
         "--signed-firmware-only",
         action="store_true",
-        help="offer SignedUpdateFirmware; plain UpdateFirmware is then answered NotSupported (SF-10)",
+        help="offer SignedUpdateFirmware; plain UpdateFirmware is then answered NotSupported (SF-10); 1.6 only",
     )
     sim.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate must carry")
     sim.add_argument("--cert", type=Path, metavar="PEM", help="ChargePointCertificate (with chain) for profile 3")

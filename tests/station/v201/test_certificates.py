@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -70,6 +71,18 @@ async def test_M05_FR_02_installs_a_CSMS_and_a_manufacturer_root_and_M03_FR_04_l
     assert entries(wire) == 2  # SecurityCtrlr.CertificateEntries: what is installed now
     # the link trusts what the Version names: an installed CSMSRootCertificate
     assert wire.station.store.certificates.pems(wire.station.kernel.version.csms_root) == [csms_root.pem]
+
+
+async def test_install_root_puts_the_factory_root_in_the_store_as_the_CSMSRootCertificate(
+    wired: Callable[..., Wire], tmp_path: Path
+) -> None:
+    root = Ca("Factory root")
+    path = tmp_path / "root.pem"
+    path.write_text(root.pem)
+    wire = await booted(wired, install_root=path)
+    (chain,) = (await ids(wire, "CSMSRootCertificate"))["certificateHashDataChain"]
+    assert chain["certificateHashData"]["serialNumber"] == format(root.cert.serial_number, "x")
+    assert wire.station.store.certificates.pems(wire.station.kernel.version.csms_root) == [root.pem]  # the link's
 
 
 async def test_M03_FR_02_a_type_without_certificates_is_NotFound(wired: Callable[..., Wire]) -> None:

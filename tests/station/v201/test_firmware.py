@@ -20,9 +20,11 @@ IMAGE = make_image("2.0.0", b"signed firmware payload")
 STATUS = "FirmwareStatusNotification"
 
 
-async def station(wired: Callable[..., Wire], tmp_path: Path, maker: Manufacturer) -> tuple[Wire, ScriptedTransfer]:
+async def station(
+    wired: Callable[..., Wire], tmp_path: Path, maker: Manufacturer, **settings: Any
+) -> tuple[Wire, ScriptedTransfer]:
     identity = Identity(vendor="chargebox", model="Test", firmware_version="1.0.0")
-    wire = wired(ocpp="2.0.1", connectors=2, data_dir=tmp_path, identity=identity)
+    wire = wired(ocpp="2.0.1", connectors=2, data_dir=tmp_path, identity=identity, **settings)
     transfer = ScriptedTransfer(wire.clock)
     wire.station.features.need(FirmwareService).transfer = transfer
     install_root(wire, maker.root)
@@ -100,16 +102,22 @@ async def test_L01_FR_03_a_bad_signature_is_InvalidSignature_with_its_security_e
     assert wire.calls("SecurityEventNotification")[-1]["type"] == "InvalidFirmwareSignature"
 
 
-async def test_L01_FR_06_FR_07_the_install_waits_for_the_transaction_with_free_EVSEs_Unavailable(
-    wired: Callable[..., Wire], tmp_path: Path
-) -> None:
+async def update_while_charging(wired: Callable[..., Wire], tmp_path: Path, **settings: Any) -> Wire:
+    """A transaction on EVSE 1 (cable, then card), then an UpdateFirmware of a good image, Accepted."""
     maker = manufacturer("ec")
-    wire, transfer = await station(wired, tmp_path, maker)
+    wire, transfer = await station(wired, tmp_path, maker, **settings)
     await wire.station.plugged(1)
     await wire.station.id_tag_presented("04A2B3C4")
     await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
     transfer.script = [IMAGE]
     assert (await wire.inject(update(maker, tmp_path)))[2] == {"status": "Accepted"}
+    return wire
+
+
+async def test_L01_FR_06_FR_07_the_install_waits_for_the_transaction_with_free_EVSEs_Unavailable(
+    wired: Callable[..., Wire], tmp_path: Path
+) -> None:
+    wire = await update_while_charging(wired, tmp_path)
     await until_status(wire, "InstallScheduled")  # L01.FR.34
     await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
     assert wire.calls("StatusNotification")[-1]["evseId"] == 2  # the free one; no transaction is aborted
@@ -121,6 +129,51 @@ async def test_L01_FR_06_FR_07_the_install_waits_for_the_transaction_with_free_E
     order = [f[3].get("eventType") or f[3].get("status") for d, f in wire.frames if d == ">" and f[0] == 2
              and f[2] in ("TransactionEvent", STATUS)]  # fmt: skip
     assert order.index("InstallScheduled") < order.index("Ended") < order.index("Installing")
+
+
+ALLOW_NEW_SESSIONS = {"component": {"name": "ChargingStation"},
+                      "variable": {"name": "AllowNewSessionsPendingFirmwareUpdate"}}  # fmt: skip
+
+
+def evse_statuses(wire: Wire, evse: int) -> list[str]:
+    return [p["connectorStatus"] for p in wire.calls("StatusNotification") if p["evseId"] == evse]
+
+
+async def test_TC_L_14_CS_new_sessions_allowed_keep_free_EVSEs_Available_and_put_the_install_off(
+    wired: Callable[..., Wire], tmp_path: Path
+) -> None:
+    wire = await update_while_charging(wired, tmp_path, ocpp_config=[{**ALLOW_NEW_SESSIONS, "value": "true"}])
+    await until_status(wire, "InstallScheduled")  # L01.FR.34
+    assert evse_statuses(wire, 2) == ["Available"]  # L01.FR.07 does not apply: EVSE 2 stays open
+    await wire.station.plugged(2)
+    await wire.station.id_tag_presented("0B0B0B0B")  # a second session starts while the install waits
+    await wire.until(lambda: [e["evse"]["id"] for e in wire.calls("TransactionEvent") if "evse" in e] == [1, 2])
+    await wire.station.id_tag_presented("04A2B3C4")  # the first ends: the second still runs
+    await wire.until(lambda: [e["eventType"] for e in wire.calls("TransactionEvent")].count("Ended") == 1)
+    await wire.clock.advance(5)
+    assert "Installing" not in [s for s, _ in statuses(wire)]  # L01.FR.06
+    assert evse_statuses(wire, 1)[-1] != "Unavailable"
+    await wire.station.id_tag_presented("0B0B0B0B")  # the last ends: the install begins, nothing may start now
+    await until_status(wire, "Installing")
+    assert evse_statuses(wire, 1)[-1] == evse_statuses(wire, 2)[-1] == "Unavailable"
+    order = [f[3].get("eventType") or f[3].get("status") for d, f in wire.frames if d == ">" and f[0] == 2
+             and f[2] in ("TransactionEvent", STATUS)]  # fmt: skip
+    assert order.count("Ended") == 2 and order.index("Installing") > len(order) - 1 - order[::-1].index("Ended")
+
+
+async def test_L01_FR_07_AllowNewSessionsPendingFirmwareUpdate_set_while_the_install_waits_applies_at_once(
+    wired: Callable[..., Wire], tmp_path: Path
+) -> None:
+    wire = await update_while_charging(wired, tmp_path)
+    await wire.until(lambda: evse_statuses(wire, 2)[-1] == "Unavailable")  # false by default: TC_L_15_CS
+    set_true = {"setVariableData": [{**ALLOW_NEW_SESSIONS, "attributeValue": "true"}]}
+    answer = await wire.inject(json.dumps([2, "s1", "SetVariables", set_true]))
+    assert answer[2]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    await wire.until(lambda: evse_statuses(wire, 2)[-1] == "Available")
+    set_false = {"setVariableData": [{**ALLOW_NEW_SESSIONS, "attributeValue": "false"}]}
+    await wire.inject(json.dumps([2, "s2", "SetVariables", set_false]))
+    await wire.until(lambda: evse_statuses(wire, 2)[-1] == "Unavailable")
+    assert evse_statuses(wire, 1)[-1] == "Occupied"  # the transaction's EVSE is never touched
 
 
 async def test_L01_FR_24_a_second_UpdateFirmware_cancels_the_first_AcceptedCanceled(

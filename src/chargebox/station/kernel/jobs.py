@@ -61,6 +61,17 @@ class JobRecord(Protocol):
     def next_try_at(self) -> str | None: ...
 
 
+class JobRequest(Protocol):
+    """What every request that starts a job carries (SignedUpdateFirmware, GetLog, 2.0.1's UpdateFirmware)."""
+
+    @property
+    def request_id(self) -> int: ...
+    @property
+    def retries(self) -> int | msgspec.UnsetType: ...
+    @property
+    def retry_interval(self) -> int | msgspec.UnsetType: ...
+
+
 R_co = TypeVar("R_co", bound=JobRecord, covariant=True)
 R = TypeVar("R", bound=JobRecord)
 S = TypeVar("S", bound=enum.StrEnum)

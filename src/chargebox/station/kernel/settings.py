@@ -68,7 +68,8 @@ class StationSettings:
     # "Reboot" for a station its service manager starts again, "Other" for one taken out of service. None: a cancel
     # drops the link at once and the next start ends what ran with PowerLoss (X-12), as after a power cut.
     sigterm_reason: str | None = None
-    # SF-10: offer SignedUpdateFirmware, which then answers for firmware alone (plain UpdateFirmware NotSupported)
+    # SF-10: offer SignedUpdateFirmware, which then answers for firmware alone (plain UpdateFirmware NotSupported);
+    # 1.6's: a 2.0.1 station refuses it (its UpdateFirmware takes only signed images, L01)
     signed_firmware_only: bool = False
     # A CentralSystemRootCertificate (PEM file) installed at start when the station holds none: factory provisioning
     install_root: Path | None = None

@@ -26,14 +26,22 @@ from chargebox.log import Log
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Handler, Reply
 from chargebox.station.feature import Feature, Needs
-from chargebox.station.kernel.certificates import CertificateError, Certificates, HashData, ask_for_signing
+from chargebox.station.kernel.certificates import (
+    CertificateError,
+    Certificates,
+    HashData,
+    ask_for_signing,
+    install_factory_root,
+)
 from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Permit, Service, Trigger, Triggers
+from chargebox.station.kernel.settings import StationSettings
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.offer import Block
 from chargebox.station.v201.variables import Mutability, declare
+from chargebox.store import Store
 from chargebox.tasks import Tasks
 
 CSMS_ROOT: Final = m.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE.value
@@ -219,6 +227,15 @@ class CertificateService(Service[m.Action]):
 
     def _identity(self) -> str:
         return self._model.get(IDENTITY.key) or ""
+
+
+def provision(settings: StationSettings, store: Store, clock: Clock, log: Log) -> None:
+    """2.0.1's ``Table.provision``: the factory's CSMSRootCertificate, when the settings name one (``install_root``),
+    there before the link's first TLS connection (security profiles 2 and 3), as 1.6's CentralSystemRootCertificate
+    is."""
+    if settings.install_root is not None:
+        root = m.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE.value
+        install_factory_root(settings.install_root, root, store, clock, log)
 
 
 def _hash_data(data: HashData) -> m.CertificateHashDataType:

@@ -73,6 +73,11 @@ def offer(settings: StationSettings) -> Offer:
     """The station's offer; ConfigError if the settings cannot be honoured."""
     if settings.connectors is not None and not 1 <= settings.connectors <= MAX_EVSES:
         raise ConfigError(f"connectors: {settings.connectors} is not 1 to {MAX_EVSES} EVSEs")
+    if settings.signed_firmware_only:
+        raise ConfigError(
+            "signed_firmware_only (--signed-firmware-only) is 1.6's SignedUpdateFirmware switch; a 2.0.1 station's "
+            "UpdateFirmware takes only signed images (L01), without it"
+        )
     entries = settings.ocpp_config
     if isinstance(entries, Mapping):
         if entries:

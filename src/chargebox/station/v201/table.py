@@ -170,4 +170,5 @@ TABLE: Final = Table(
     offer=v201_offer.offer,
     configuration=configuration,
     front=Front201,
+    provision=certificates.provision,  # install_root: the factory's CSMSRootCertificate
 )
