@@ -31,8 +31,9 @@ off loopback, bounded connections and at most ``Limits.event_streams`` event str
 The API drives a simulator on a developer's machine, but its requests come from scripts and browsers, so what
 reaches the station is held to what OCPP would let through: a body as ``web.json_body`` reads it (UTF-8 JSON,
 bounded in size and depth), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1),
-and an idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log line or
-reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
+and an idTag is printable ASCII of at most 20 characters for a 1.6 station (G-1, G-2: CiString20) and 36 for a
+2.0.1 one (IdTokenType.idToken), so none can forge a log line or reach the CSMS malformed. The state shows each
+connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.sim.metrics import station_metrics
-from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
+from chargebox.station.v16.authorization import is_ci_string
 from chargebox.station.v16.transactions import Outcome
 from chargebox.web import control_app, json_body, json_error, limits_of, serve, sse
 
@@ -165,7 +166,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
         elif action == "swipe":
-            outcome = await sim.swipe(_id_tag(await json_body(request)), connector_id)
+            outcome = await sim.swipe(_id_tag(sim, await json_body(request)), connector_id)
         elif action == "hardware-fault":
             if sim.station.settings.ocpp != "1.6":
                 raise json_error(web.HTTPConflict, f"hardware-fault: an OCPP {sim.station.settings.ocpp} station does "
@@ -181,7 +182,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
                errors=(400, 404), path=_PATH)  # fmt: skip
     async def swipe(request: web.Request) -> web.Response:
         sim = lookup(request)
-        return _answer(sim, await sim.swipe(_id_tag(await json_body(request)), None))
+        return _answer(sim, await sim.swipe(_id_tag(sim, await json_body(request)), None))
 
     @routes.post(f"/api{prefix}/emergency-stop")
     @operation("every transaction ends (EmergencyStop)", answers={200: _STATE}, errors=(404,), path=_PATH)
@@ -287,10 +288,12 @@ def _connector_id(request: web.Request, sim: Simulator) -> int:
     return int(raw)
 
 
-def _id_tag(body: dict[str, Any]) -> str:
+def _id_tag(sim: Simulator, body: dict[str, Any]) -> str:
     id_tag = body.get("idTag")
-    if not isinstance(id_tag, str) or not is_id_token(id_tag):
-        raise json_error(web.HTTPBadRequest, f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
+    id_tag = id_tag if isinstance(id_tag, str) else ""
+    problem = sim.station.id_token_problem(id_tag)
+    if problem is not None:
+        raise json_error(web.HTTPBadRequest, f"idTag: {problem}")
     return id_tag
 
 

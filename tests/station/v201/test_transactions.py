@@ -12,6 +12,7 @@ from typing import Any
 from chargebox.clock import VirtualClock
 from chargebox.protocol.messages import AuthorizationStatus
 from chargebox.protocol.v201 import messages as m
+from chargebox.station.front import Outcome
 from chargebox.station.v201.evses import EvsesService
 from chargebox.store import Store
 from tests.station.v201.test_availability import INOPERATIVE, change
@@ -252,3 +253,15 @@ async def test_F01_FR_23_an_inoperative_EVSE_starts_nothing_and_one_with_a_trans
     await wire.until(lambda: [e for e, *_ in events(wire)] == ["Started", "Ended"])
     await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
     assert wire.calls("StatusNotification")[-1]["evseId"] == 1
+
+
+async def test_an_id_token_over_36_characters_is_refused_at_the_station_and_never_authorized(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired)
+    await wire.station.plugged(1)
+    outcome = await wire.station.id_tag_presented("C" * 37, 1)
+    assert outcome == Outcome("refused", 1, "an OCPP 2.0.1 idToken is 1 to 36 printable ASCII characters")
+    assert (await wire.station.id_tag_presented("C" * 36, 1)).result == "started"  # 1.6 would refuse 21 and more
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
+    assert [a["idToken"]["idToken"] for a in wire.calls("Authorize")] == ["C" * 36]

@@ -31,6 +31,7 @@ from chargebox.store import Store
 from chargebox.store.id_token_cache import IdTokenCacheTable
 
 Status = m.AuthorizationStatusEnumType
+ID_TOKEN_LENGTH: Final = 36  # IdTokenType.idToken: a string of at most 36 (1.6's IdToken has 20)
 CACHE_ENTRIES: Final = 1000  # past this many idTokens, the least recently used goes (AuthCacheCtrlr.Policy LRU)
 
 AUTHORIZE_REMOTE_START: Final = declare(

@@ -168,4 +168,5 @@ TABLE: Final = Table(
     offer=v201_offer.offer,
     configuration=configuration,
     front=Front201,
+    id_token_length=authorization.ID_TOKEN_LENGTH,  # IdTokenType.idToken: a string of at most 36
 )
