@@ -269,8 +269,10 @@ class TransactionService(Service[m.Action]):
             return Outcome("refused", target, f"EVSE {target} is {self._evses.evse_status(target)}")
         info = await self._authorization.authorize(token)
         if info.status is not m.AuthorizationStatusEnumType.ACCEPTED:
-            self._log.info("= idToken %s at EVSE %d: %s", id_tag, target, info.status)
-            return Outcome("refused", target, info.status.value)
+            offline = self._authorization.offline()  # decided by the cache's and AuthCtrlr's offline rules: say so
+            reason = info.status.value if offline is None else f"{info.status.value} ({offline}: decided locally)"
+            self._log.info("= idToken %s at EVSE %d: %s", id_tag, target, reason)
+            return Outcome("refused", target, reason)
         await self._authorized(target, token, Trigger.AUTHORIZED)
         return self._outcome(target, "Authorized")
 
@@ -458,7 +460,7 @@ class TransactionService(Service[m.Action]):
         seq_no, tx.seq_no = tx.seq_no, tx.seq_no + 1
         return m.TransactionEventRequest(
             event_type=kind, timestamp=datetimes.wire(self._clock.now()), trigger_reason=trigger, seq_no=seq_no,
-            offline=True if not self._lane.connected else msgspec.UNSET, transaction_info=info,
+            offline=True if self._authorization.offline() else msgspec.UNSET, transaction_info=info,
             evse=m.EVSEType(id=evse, connector_id=1) if kind is Event.STARTED else msgspec.UNSET,
             id_token=token, meter_value=meter_value,
         )  # fmt: skip
@@ -469,7 +471,7 @@ class TransactionService(Service[m.Action]):
         samples = [*self._begin_sample(record.meter_start), *end]
         return m.TransactionEventRequest(
             event_type=Event.ENDED, timestamp=datetimes.wire(self._clock.now()), trigger_reason=trigger,
-            seq_no=record.next_seq_no, offline=True if not self._lane.connected else msgspec.UNSET,
+            seq_no=record.next_seq_no, offline=True if self._authorization.offline() else msgspec.UNSET,
             transaction_info=m.TransactionType(transaction_id=record.transaction_id, stopped_reason=reason),
             meter_value=samples or msgspec.UNSET,
         )  # fmt: skip
