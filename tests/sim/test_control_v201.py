@@ -150,13 +150,20 @@ async def test_a_fault_is_faulted_with_a_notify_event_and_the_hardware_s_code_an
     assert (answer["connectors"][1]["status"], answer["connectors"][1]["errorCode"]) == ("Available", "NoError")
 
 
-async def test_hardware_fault_is_1_6_only_409_and_changes_nothing(control201: Control) -> None:
-    before = await control201.state()
-    status, answer = await control201.post("connectors/1/hardware-fault", json={"part": "meter", "on": True})
-    assert status == 409
-    assert "OCPP 1.6 only" in answer["error"]
-    assert await control201.state() == before
-    assert control201.sim.hardware.faults(1) == frozenset()
+async def test_G05_a_broken_lock_is_noticed_at_the_swipe_problem_and_faulted(control201: Control) -> None:
+    status, answer = await control201.post("connectors/1/hardware-fault", json={"part": "lock", "on": True})
+    assert status == 200 and answer["connectors"][0]["hardwareFaults"] == ["lock"]
+    await control201.post("connectors/1/plug")
+    status, answer = await control201.post("connectors/1/swipe", json={"idTag": "CARD-201"})
+    assert answer["outcome"] == {"result": "refused", "connectorId": 1, "reason": "Faulted: ConnectorLockFailure"}
+    evse = answer["connectors"][0]
+    assert (evse["status"], evse["errorCode"]) == ("Faulted", "ConnectorLockFailure")
+    notify = await next_call(control201, "NotifyEvent")
+    assert [(e.component.name, e.variable.name, e.actual_value) for e in notify.event_data] == [
+        ("ConnectorPlugRetentionLock", "Problem", "true"), ("EVSE", "AvailabilityState", "Faulted"),
+    ]  # fmt: skip
+    await control201.sim.station.lane.drained()
+    assert transaction_events(control201) == []
 
 
 @pytest.mark.parametrize("evse", ["0", "3", "\u0661"])

@@ -6,7 +6,7 @@
     POST /api/connectors/{id}/plug | unplug           the cable
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
-    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended (1.6 only):
+    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended:
          {"part": "contactor" | "lock" | "meter", "on": true | false}
     POST /api/swipe {"idTag": …}                      a card at the station's one reader
     POST /api/emergency-stop                          every transaction ends (EmergencyStop)
@@ -16,8 +16,9 @@
 
 A connector of a 2.0.1 station is an EVSE (``Station.snapshot`` counts them alike; the state's ``ocpp`` says which
 version the station speaks). A fault's errorCode is 1.6's ChargePointErrorCode in both: a 2.0.1 station reports it as
-its NotifyEvent's techCode. A broken part is noticed by 1.6's features only, so ``hardware-fault`` at a 2.0.1 station
-is 409 and changes nothing.
+its NotifyEvent's techCode. A broken part is noticed when the station next uses it: 1.6 says so in a
+StatusNotification's errorCode, 2.0.1 in a NotifyEvent of the part's Problem (PowerContactor,
+ConnectorPlugRetentionLock, FiscalMetering).
 
 Every action answers the state it left; plug and the swipes also the ``outcome`` (``result``:
 started, stopped, released, resumed, waiting or refused, and the ``reason``). Every route can be
@@ -142,7 +143,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         body=dict[str, Any],
         body_required=False,
         answers={200: _STATE},
-        errors=(400, 404, 409),
+        errors=(400, 404),
         path={**_PATH, "connector": Parameter("the connector id (2.0.1: the EVSE id)"), "action": _CONNECTOR_ACTIONS},
     )
     async def connector(request: web.Request) -> web.Response:
@@ -168,9 +169,6 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "swipe":
             outcome = await sim.swipe(_id_tag(sim, await json_body(request)), connector_id)
         elif action == "hardware-fault":
-            if sim.station.settings.ocpp != "1.6":
-                raise json_error(web.HTTPConflict, f"hardware-fault: an OCPP {sim.station.settings.ocpp} station does "
-                                 "not notice a broken part yet (OCPP 1.6 only); a fault is 'fault'")  # fmt: skip
             part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
         else:

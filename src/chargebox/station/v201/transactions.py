@@ -16,6 +16,12 @@ OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval[TransactionEvent] say (E13)
 ended at the next start with stoppedReason PowerLoss, one a reboot cut with Reboot (``recover``); a clean stop ends each
 with its reason (``stop_all``). An idToken the central system refuses in a TransactionEventResponse ends its
 authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10) or suspends its energy.
+
+The power path closes through the cable lock, then the contactor. A lock that does not lock (G05) or a contactor that
+does not switch is a part failed (``AvailabilityService.part_failed``: its Problem in a NotifyEvent, the EVSE
+Faulted): nothing charges, the authorization ends and so does what it started (AbnormalCondition, Other; G05.FR.01).
+A contactor that does not open ends the transaction all the same. The cable is unlocked when the power path opens
+without an authorization left (a suspended one keeps it locked).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, Final
 import msgspec
 
 from chargebox.clock import Clock, TimerHandle
+from chargebox.errors import HardwareError
 from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Handler, Reply
@@ -41,7 +48,7 @@ from chargebox.station.kernel.meter import GuardedMeter
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.settings import Ports
 from chargebox.station.v201.authorization import AUTHORIZE_REMOTE_START, AuthorizationService
-from chargebox.station.v201.availability import AvailabilityService
+from chargebox.station.v201.availability import AvailabilityService, Part
 from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.evses import EvsesService
@@ -60,6 +67,7 @@ State = m.ChargingStateEnumType
 EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED = "EVConnected", "Authorized", "PowerPathClosed"
 POINTS: Final = (EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED)
 ENERGY: Final = m.MeasurandEnumType.ENERGY_ACTIVE_IMPORT_REGISTER.value
+CONNECTOR_LOCK_FAILURE, POWER_SWITCH_FAILURE = "ConnectorLockFailure", "PowerSwitchFailure"  # 1.6's codes: techCode
 OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV while the power path is closed (no smart charging yet)
 
 TX_START_POINT: Final = declare(
@@ -156,10 +164,12 @@ class TransactionService(Service[m.Action]):
         model: DeviceModel,
         clock: Clock,
         ports: Ports,
+        fixed_cable: bool,
         meter: GuardedMeter,
         boot: BootService,
         evses: EvsesService,
         authorization: AuthorizationService,
+        availability: AvailabilityService,
         idle: Callable[[], None],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
@@ -172,6 +182,8 @@ class TransactionService(Service[m.Action]):
         self._boot = boot
         self._evses = evses
         self._authorization = authorization
+        self._availability = availability
+        self._lock = None if fixed_cable else ports.lock
         self._idle = idle
         self._log = log
         self._tasks = Tasks(log, "transactions")
@@ -367,7 +379,13 @@ class TransactionService(Service[m.Action]):
         starts, ends (with ``reason``) or is updated."""
         here = self._state[evse]
         met = self._conditions(here)
-        await self._power_path(evse, POWER_PATH_CLOSED in met)
+        if not await self._power_path(evse, POWER_PATH_CLOSED in met):
+            if here.tx is not None:
+                here.tx.reached |= met  # it was authorized: a stop point Authorized ends it below
+            here.token = None  # G05.FR.01: a part failed, nothing charges: the authorization ends, and what it started
+            self._cancel_timeout(here)
+            met = self._conditions(here)
+            trigger, reason = Trigger.ABNORMAL_CONDITION, Reason.OTHER
         if here.tx is None:
             start = set(self._model.get_list(TX_START_POINT.key)) & met
             if here.cable_spent:
@@ -535,13 +553,33 @@ class TransactionService(Service[m.Action]):
             self._state[evse].suspended = True
             await self._changed(evse, Trigger.DEAUTHORIZED)
 
-    async def _power_path(self, evse: int, closed: bool) -> None:
-        """The contactor and the current offered to the EV follow PowerPathClosed: switched only when that changes."""
+    async def _power_path(self, evse: int, closed: bool) -> bool:
+        """The cable lock, the contactor and the current offered to the EV follow PowerPathClosed, switched only
+        when that changes; False when a part failed as the power path was to close (the EVSE is Faulted then)."""
         here = self._state[evse]
-        if closed != here.closed:
-            here.closed = closed
+        if closed == here.closed:
+            return True
+        if closed and self._lock is not None and not await self._lock.lock(evse):  # G05.FR.01: no charging
+            self._availability.part_failed(evse, Part.PLUG_RETENTION_LOCK, "the cable lock did not lock",
+                                           error_code=CONNECTOR_LOCK_FAILURE)  # fmt: skip  # G05.FR.02
+            return False
+        try:
             await (self._ports.contactor.close(evse) if closed else self._ports.contactor.open(evse))
-            self._ports.ev.offered_current(evse, OFFERED_CURRENT if closed else 0.0)
+        except HardwareError as exc:  # opening: energy may still flow, what ends ends all the same
+            did_not = f"the contactor did not {'close' if closed else 'open'} ({exc})"
+            self._availability.part_failed(evse, Part.POWER_CONTACTOR, did_not, error_code=POWER_SWITCH_FAILURE)
+            if closed:
+                await self._unlock(evse)  # the cable goes back to its owner
+                return False
+        here.closed = closed
+        self._ports.ev.offered_current(evse, OFFERED_CURRENT if closed else 0.0)
+        if not closed and here.token is None:
+            await self._unlock(evse)
+        return True
+
+    async def _unlock(self, evse: int) -> None:
+        if self._lock is not None and not await self._lock.unlock(evse):
+            self._log.warning("! EVSE %d: the cable lock did not unlock", evse)
 
     def _conditions(self, here: EvseState) -> set[str]:
         met = set()
@@ -584,15 +622,19 @@ class TransactionService(Service[m.Action]):
 
     def _outcome(self, evse: int, waiting: str) -> Outcome:
         tx = self._state[evse].tx
-        return Outcome("started", evse, tx.transaction_id) if tx is not None else Outcome("waiting", evse, waiting)
+        if tx is not None:
+            return Outcome("started", evse, tx.transaction_id)
+        fault = self._availability.fault_code(evse)
+        return Outcome("waiting", evse, waiting) if fault is None else Outcome("refused", evse, f"Faulted: {fault}")
 
 
 def _build(kernel: Kernel[DeviceModel], needs: Needs) -> TransactionService:
     reset = needs(ResetService)
     service = TransactionService(
         lane=kernel.lane, store=kernel.store, model=kernel.config, clock=kernel.clock, ports=kernel.ports,
-        meter=kernel.meter, boot=needs(BootService), evses=needs(EvsesService),
-        authorization=needs(AuthorizationService), idle=reset.idle, log=kernel.log,
+        fixed_cable=kernel.settings.fixed_cable, meter=kernel.meter, boot=needs(BootService), evses=needs(EvsesService),
+        authorization=needs(AuthorizationService), availability=needs(AvailabilityService), idle=reset.idle,
+        log=kernel.log,
     )  # fmt: skip
     needs(EvsesService).sources.append(service.status_of)
     reset.participants.append(service)
