@@ -52,6 +52,10 @@ OFFLINE_TX_FOR_UNKNOWN_ID: Final = declare(
     "AuthCtrlr", "OfflineTxForUnknownIdEnabled", default="false",
     description="Offline, an idToken the station does not know starts a transaction",
 )  # fmt: skip
+MASTER_PASS_GROUP_ID: Final = declare(
+    "AuthCtrlr", "MasterPassGroupId", default="",
+    description="The groupIdToken of master passes: one stops every transaction and starts none (use case C16)",
+)  # fmt: skip
 CACHE_ENABLED: Final = declare(
     "AuthCacheCtrlr", "Enabled", default="true", description="The authorization cache is kept and read (C10)"
 )
@@ -109,6 +113,20 @@ class AuthorizationService(Service[m.Action]):
         if cached is None and self._model.get_bool(OFFLINE_TX_FOR_UNKNOWN_ID.key):
             return m.IdTokenInfoType(status=Status.ACCEPTED)
         return m.IdTokenInfoType(status=cached.status if cached else Status.UNKNOWN)
+
+    async def authorize_to_stop(self, id_token: m.IdTokenType) -> m.IdTokenInfoType:
+        """What an idToken presented to end another's authorization is: one the cache holds valid is taken as it is,
+        without an Authorize first (C01.FR.03, C09.FR.07); any other is asked for (C09.FR.05)."""
+        cached = self.cached(id_token)
+        if cached is not None and cached.status is Status.ACCEPTED:
+            return cached
+        return await self.authorize(id_token)
+
+    def master_pass(self, info: m.IdTokenInfoType) -> bool:
+        """Is this the IdTokenInfo of a master pass: Accepted, its groupIdToken AuthCtrlr.MasterPassGroupId?"""
+        master = self._model.get(MASTER_PASS_GROUP_ID.key) or ""
+        group = info.group_id_token
+        return bool(master) and isinstance(group, m.IdTokenType) and group.id_token.lower() == master.lower()
 
     def offline(self) -> str | None:
         """Why the central system cannot be asked now (no connection, or a boot not accepted: B02.FR.02,
@@ -179,6 +197,7 @@ FEATURE: Final = Feature(
         LOCAL_AUTHORIZATION_OFFLINE,
         LOCAL_PRE_AUTHORIZE,
         OFFLINE_TX_FOR_UNKNOWN_ID,
+        MASTER_PASS_GROUP_ID,
         CACHE_ENABLED,
         CACHE_AVAILABLE,
         CACHE_LIFE_TIME,
