@@ -152,31 +152,45 @@ async def test_TC_C_04_CS_a_different_card_does_not_stop_the_transaction(
     assert station.snapshot()["connectors"][0]["transactionId"] is not None
 
 
-async def test_TC_C_39_CS_another_card_of_the_group_stops_the_transaction(
-    csms: AuthCsms, station_factory: StationRunner201
-) -> None:
+async def second_card_of_the_group(
+    csms: AuthCsms, station_factory: StationRunner201, status: str
+) -> tuple[Station, Outcome, int]:
+    """CARD charging, both cards of GROUP; CARD2, of ``status``, presented at the EVSE: the station, what CARD2 did,
+    and the index of its Authorize (C09.FR.05: not cached, so asked)."""
     csms.infos = {CARD: {"status": "Accepted", "group_id_token": GROUP},
-                  CARD2: {"status": "Accepted", "group_id_token": GROUP}}  # fmt: skip
+                  CARD2: {"status": status, "group_id_token": GROUP}}  # fmt: skip
     station, index = await booted(csms, station_factory)
     started = await charging(csms, station, index, CARD)
     outcome = await station.id_tag_presented(CARD2, 1)
-    assert outcome == Outcome("stopped", 1, "Local")
-    at, authorize = await csms.wait_call("Authorize", start=started + 1)  # C09.FR.05: not cached, so asked
+    at, authorize = await csms.wait_call("Authorize", start=started + 1)
     assert authorize.payload["idToken"]["idToken"] == CARD2
+    return station, outcome, at
+
+
+async def test_TC_C_39_CS_another_card_of_the_group_stops_the_transaction(
+    csms: AuthCsms, station_factory: StationRunner201
+) -> None:
+    _station, outcome, at = await second_card_of_the_group(csms, station_factory, "Accepted")
+    assert outcome == Outcome("stopped", 1, "Local")
     [(_, ended)] = await events_since(csms, at, 1)
     assert (ended.payload["eventType"], ended.payload["triggerReason"]) == ("Ended", "StopAuthorized")
     assert ended.payload["idToken"]["idToken"] == CARD2  # who ended it
+
+
+def cached(station: Station, statuses: dict[str, m.AuthorizationStatusEnumType]) -> None:
+    """The memory state IdTokenCached: each card's status, of GROUP, in the authorization cache."""
+    group = m.IdTokenType(id_token=GROUP["id_token"], type=m.IdTokenEnumType.CENTRAL)
+    cache = station.features.need(AuthorizationService)
+    for card, status in statuses.items():
+        cache.learn(m.IdTokenType(id_token=card, type=m.IdTokenEnumType.ISO14443),
+                    m.IdTokenInfoType(status=status, group_id_token=group))  # fmt: skip
 
 
 async def test_TC_C_41_CS_cached_cards_of_the_group_start_and_stop_without_an_Authorize(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
     station, index = await booted(csms, station_factory, ocpp_config=[entry("AuthCtrlr", "LocalPreAuthorize", "true")])
-    group = m.IdTokenType(id_token=GROUP["id_token"], type=m.IdTokenEnumType.CENTRAL)
-    cache = station.features.need(AuthorizationService)
-    for card in (CARD, CARD2):  # the memory state IdTokenCached
-        cache.learn(m.IdTokenType(id_token=card, type=m.IdTokenEnumType.ISO14443),
-                    m.IdTokenInfoType(status=m.AuthorizationStatusEnumType.ACCEPTED, group_id_token=group))  # fmt: skip
+    cached(station, {CARD: m.AuthorizationStatusEnumType.ACCEPTED, CARD2: m.AuthorizationStatusEnumType.ACCEPTED})
     started = await charging(csms, station, index, CARD)  # C12.FR.02: started on the cache's word
     assert (await station.id_tag_presented(CARD2, 1)).result == "stopped"  # C09.FR.07
     [(_, ended)] = await events_since(csms, started, 1)
@@ -187,12 +201,8 @@ async def test_TC_C_41_CS_cached_cards_of_the_group_start_and_stop_without_an_Au
 async def test_TC_C_42_CS_a_card_of_the_group_that_is_not_accepted_does_not_stop_it(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    csms.infos = {CARD: {"status": "Accepted", "group_id_token": GROUP},
-                  CARD2: {"status": "Invalid", "group_id_token": GROUP}}  # fmt: skip
-    station, index = await booted(csms, station_factory)
-    started = await charging(csms, station, index, CARD)
-    assert (await station.id_tag_presented(CARD2, 1)) == Outcome("refused", 1, "Invalid")  # C09.FR.11
-    at, _ = await csms.wait_call("Authorize", start=started + 1)
+    station, outcome, at = await second_card_of_the_group(csms, station_factory, "Invalid")
+    assert outcome == Outcome("refused", 1, "Invalid")  # C09.FR.11
     await quiet_since(csms, at)
     hardware = station.ports.contactor
     assert isinstance(hardware, SimulatedHardware) and hardware.connectors[1].contactor_closed  # still charging
@@ -203,14 +213,7 @@ async def test_TC_C_44_CS_a_card_cached_invalid_is_asked_for_and_does_not_stop_i
 ) -> None:
     csms.infos = {CARD2: {"status": "Invalid", "group_id_token": GROUP}}
     station, index = await booted(csms, station_factory, ocpp_config=[entry("AuthCtrlr", "LocalPreAuthorize", "true")])
-    group = m.IdTokenType(id_token=GROUP["id_token"], type=m.IdTokenEnumType.CENTRAL)
-    cache = station.features.need(AuthorizationService)
-    for card, status in (
-        (CARD, m.AuthorizationStatusEnumType.ACCEPTED),
-        (CARD2, m.AuthorizationStatusEnumType.INVALID),
-    ):
-        cache.learn(m.IdTokenType(id_token=card, type=m.IdTokenEnumType.ISO14443),
-                    m.IdTokenInfoType(status=status, group_id_token=group))  # fmt: skip
+    cached(station, {CARD: m.AuthorizationStatusEnumType.ACCEPTED, CARD2: m.AuthorizationStatusEnumType.INVALID})
     started = await charging(csms, station, index, CARD)
     assert (await station.id_tag_presented(CARD2, 1)).result == "refused"
     at, authorize = await csms.wait_call("Authorize", start=started + 1)  # C12.FR.05: cached, not valid: asked
@@ -218,13 +221,18 @@ async def test_TC_C_44_CS_a_card_cached_invalid_is_asked_for_and_does_not_stop_i
     await quiet_since(csms, at)
 
 
+async def with_master_pass(csms: AuthCsms, station_factory: StationRunner201, evses: int) -> tuple[Station, int]:
+    """A station whose AuthCtrlr.MasterPassGroupId is MASTER_GROUP's, and a central system that gives MASTER_CARD
+    that group."""
+    csms.infos = {MASTER_CARD: {"status": "Accepted", "group_id_token": MASTER_GROUP}}
+    config = [entry("AuthCtrlr", "MasterPassGroupId", MASTER_GROUP["id_token"])]
+    return await booted(csms, station_factory, evses, ocpp_config=config)
+
+
 async def test_TC_C_45_CS_a_master_pass_starts_no_transaction(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    csms.infos = {MASTER_CARD: {"status": "Accepted", "group_id_token": MASTER_GROUP}}
-    station, index = await booted(
-        csms, station_factory, ocpp_config=[entry("AuthCtrlr", "MasterPassGroupId", MASTER_GROUP["id_token"])]
-    )
+    station, index = await with_master_pass(csms, station_factory, evses=1)
     outcome = await station.id_tag_presented(MASTER_CARD, 1)
     assert outcome == Outcome("refused", None, "a master pass starts no transaction")  # C16.FR.03
     await station.plugged(1)  # the reusable state EVConnectedPreSession
@@ -235,11 +243,7 @@ async def test_TC_C_45_CS_a_master_pass_starts_no_transaction(
 async def test_TC_C_49_CS_a_master_pass_without_UI_stops_every_transaction(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    csms.infos = {MASTER_CARD: {"status": "Accepted", "group_id_token": MASTER_GROUP}}
-    station, index = await booted(
-        csms, station_factory, evses=2,
-        ocpp_config=[entry("AuthCtrlr", "MasterPassGroupId", MASTER_GROUP["id_token"])],
-    )  # fmt: skip
+    station, index = await with_master_pass(csms, station_factory, evses=2)
     started = await charging(csms, station, index, CARD, 1)
     started = await charging(csms, station, started, CARD2, 2)
     outcome = await station.id_tag_presented(MASTER_CARD)  # the station's one reader
