@@ -26,7 +26,8 @@ from chargebox.redact import redact
 from chargebox.rpc import Handler
 from chargebox.station.feature import assemble
 from chargebox.station.front import VERSIONS as VERSIONS  # what a user may name, for sim/ and run/
-from chargebox.station.front import Outcome, Table, is_id_token
+from chargebox.station.front import Outcome, Table
+from chargebox.station.front import is_id_token as is_id_token  # what a card reader may present, for run/
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.log import StationLog
 from chargebox.station.kernel.settings import Identity

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from chargebox.errors import HardwareError
-from chargebox.station.front import is_id_token
+from chargebox.station.station import is_id_token
 
 MAX_LINE: Final = 256  # a longer line is noise, not a card
 
