@@ -295,11 +295,8 @@ class TransactionService(Service[m.Action]):
             return Outcome("released", kept, "the cable is unlocked for its owner")
         held = [e for e in reachable if self._state[e].token is not None]
         target = evse if evse is not None else self._free_evse()
-        if not held:
-            if target is None or target not in self._state:
-                return Outcome("refused", target, "no EVSE free for this idToken")
-            if not self._usable(target):
-                return Outcome("refused", target, f"EVSE {target} is {self._evses.evse_status(target)}")
+        if not held and (why := self._not_startable(target)) is not None:
+            return Outcome("refused", target, why)  # nothing it could stop, nowhere to start: not asked for
         info = await (self._authorization.authorize_to_stop(token) if held else self._authorization.authorize(token))
         if info.status is not m.AuthorizationStatusEnumType.ACCEPTED:
             offline = self._authorization.offline()  # decided by the cache's and AuthCtrlr's offline rules: say so
@@ -313,8 +310,9 @@ class TransactionService(Service[m.Action]):
         if same is not None:
             await self._deauthorized(same, Trigger.STOP_AUTHORIZED, Reason.LOCAL, by=token)  # C09.FR.03
             return Outcome("stopped", same, Reason.LOCAL.value)
-        if target is None or self._state[target].token is not None or not self._usable(target):
-            return Outcome("refused", target, "another idToken holds this EVSE")  # C01.FR.23
+        if (why := self._not_startable(target)) is not None:
+            return Outcome("refused", target, why)
+        assert target is not None
         await self._authorized(target, token, Trigger.AUTHORIZED, group=group)
         return self._outcome(target, "Authorized")
 
@@ -660,6 +658,16 @@ class TransactionService(Service[m.Action]):
             m.ConnectorStatusEnumType.UNAVAILABLE,
             m.ConnectorStatusEnumType.FAULTED,
         )
+
+    def _not_startable(self, target: int | None) -> str | None:
+        """Why a card cannot be authorized for that EVSE (None: the station's reader found no free one)."""
+        if target is None or target not in self._state:
+            return "no EVSE free for this idToken"
+        if self._state[target].token is not None:
+            return "another idToken holds this EVSE"  # C01.FR.23
+        if not self._usable(target):
+            return f"EVSE {target} is {self._evses.evse_status(target)}"
+        return None
 
     def _free_evse(self) -> int | None:
         """For a card at the station's reader or a remote start without an EVSE: the EVSE with a cable waiting,
