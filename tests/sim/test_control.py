@@ -134,6 +134,11 @@ async def test_G_1_G_2_id_tag_not_printable_ascii_up_to_20_is_400_and_not_sent(
     assert control.events(Action.AUTHORIZE) == []
 
 
+async def test_G_2_a_1_6_station_refuses_a_21_character_id_tag_with_its_version_s_limit(control: Control) -> None:
+    status, answer = await control.post("swipe", json={"idTag": "x" * 21})
+    assert (status, answer["error"]) == (400, "idTag: an OCPP 1.6 idToken is 1 to 20 printable ASCII characters")
+
+
 async def test_G_2_id_tag_of_20_printable_ascii_characters_is_sent(control: Control) -> None:
     id_tag = "Ab 0~!#$%&'()*+,-./:"  # 20 characters from the whole printable range, a space among them
     status, _ = await control.post("swipe", json={"idTag": id_tag})

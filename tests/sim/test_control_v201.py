@@ -99,6 +99,20 @@ async def test_E02_plug_then_swipe_starts_a_transaction_the_central_system_sees_
     assert (started.event_type, started.transaction_info.transaction_id) == ("Started", transaction_id)
 
 
+async def test_an_id_token_of_36_characters_is_authorized_and_one_of_37_is_400(control201: Control) -> None:
+    """IdTokenType.idToken holds 36 characters where 1.6's IdToken holds 20: 2.0.1's limit is its own."""
+    id_token = "0123456789abcdef-0123-4567-89ab-cdef"  # a UUID's length, as 2.0.1 allows
+    status, answer = await control201.post("swipe", json={"idTag": id_token})
+    assert status == 200 and answer["outcome"]["result"] == "waiting"
+    authorize = await next_call(control201, "Authorize")
+    assert authorize.id_token.id_token == id_token
+    for path in ("swipe", "connectors/2/swipe"):
+        status, answer = await control201.post(path, json={"idTag": id_token + "0"})
+        assert (status, answer["error"]) == (400, "idTag: an OCPP 2.0.1 idToken is 1 to 36 printable ASCII characters")
+    await control201.sim.station.lane.drained()
+    assert [action for action, _request in calls(control201) if action == "Authorize"] == []
+
+
 async def test_emergency_stop_and_reboot_end_transactions_with_their_reasons(control201: Control) -> None:
     for evse in (1, 2):
         await control201.post(f"connectors/{evse}/plug")
@@ -136,13 +150,20 @@ async def test_a_fault_is_faulted_with_a_notify_event_and_the_hardware_s_code_an
     assert (answer["connectors"][1]["status"], answer["connectors"][1]["errorCode"]) == ("Available", "NoError")
 
 
-async def test_hardware_fault_is_1_6_only_409_and_changes_nothing(control201: Control) -> None:
-    before = await control201.state()
-    status, answer = await control201.post("connectors/1/hardware-fault", json={"part": "meter", "on": True})
-    assert status == 409
-    assert "OCPP 1.6 only" in answer["error"]
-    assert await control201.state() == before
-    assert control201.sim.hardware.faults(1) == frozenset()
+async def test_G05_a_broken_lock_is_noticed_at_the_swipe_problem_and_faulted(control201: Control) -> None:
+    status, answer = await control201.post("connectors/1/hardware-fault", json={"part": "lock", "on": True})
+    assert status == 200 and answer["connectors"][0]["hardwareFaults"] == ["lock"]
+    await control201.post("connectors/1/plug")
+    status, answer = await control201.post("connectors/1/swipe", json={"idTag": "CARD-201"})
+    assert answer["outcome"] == {"result": "refused", "connectorId": 1, "reason": "Faulted: ConnectorLockFailure"}
+    evse = answer["connectors"][0]
+    assert (evse["status"], evse["errorCode"]) == ("Faulted", "ConnectorLockFailure")
+    notify = await next_call(control201, "NotifyEvent")
+    assert [(e.component.name, e.variable.name, e.actual_value) for e in notify.event_data] == [
+        ("ConnectorPlugRetentionLock", "Problem", "true"), ("EVSE", "AvailabilityState", "Faulted"),
+    ]  # fmt: skip
+    await control201.sim.station.lane.drained()
+    assert transaction_events(control201) == []
 
 
 @pytest.mark.parametrize("evse", ["0", "3", "\u0661"])

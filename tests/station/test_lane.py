@@ -140,7 +140,7 @@ async def test_G_1_an_id_tag_over_20_characters_is_an_unknown_card(
     await clock.advance(0)
     assert wire.calls("Authorize") == [] and wire.calls("StartTransaction") == []
     assert wire.station.lane.pending() == 0 and wire.station.store.transactions.open_transactions() == []
-    assert "not an OCPP IdToken" in caplog.text
+    assert "an OCPP 1.6 idToken is 1 to 20 printable ASCII characters" in caplog.text
 
 
 async def test_Q_4_a_message_out_of_attempts_goes_to_the_dead_letters_and_the_next_follows(

@@ -250,6 +250,6 @@ def _pilot_loop(pilot: ModbusPilot) -> Background:
 
 def _reader_loop(reader: LineCardReader) -> Background:
     async def loop(station: Station) -> None:
-        await reader.run(station.id_tag_presented)
+        await reader.run(station.id_tag_presented, station.table.id_token_length)
 
     return loop

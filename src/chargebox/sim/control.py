@@ -6,7 +6,7 @@
     POST /api/connectors/{id}/plug | unplug           the cable
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
-    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended (1.6 only):
+    POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended:
          {"part": "contactor" | "lock" | "meter", "on": true | false}
     POST /api/swipe {"idTag": …}                      a card at the station's one reader
     POST /api/emergency-stop                          every transaction ends (EmergencyStop)
@@ -16,8 +16,9 @@
 
 A connector of a 2.0.1 station is an EVSE (``Station.snapshot`` counts them alike; the state's ``ocpp`` says which
 version the station speaks). A fault's errorCode is 1.6's ChargePointErrorCode in both: a 2.0.1 station reports it as
-its NotifyEvent's techCode. A broken part is noticed by 1.6's features only, so ``hardware-fault`` at a 2.0.1 station
-is 409 and changes nothing.
+its NotifyEvent's techCode. A broken part is noticed when the station next uses it: 1.6 says so in a
+StatusNotification's errorCode, 2.0.1 in a NotifyEvent of the part's Problem (PowerContactor,
+ConnectorPlugRetentionLock, FiscalMetering).
 
 Every action answers the state it left; plug and the swipes also the ``outcome`` (``result``:
 started, stopped, released, resumed, waiting or refused, and the ``reason``). Every route can be
@@ -31,8 +32,9 @@ off loopback, bounded connections and at most ``Limits.event_streams`` event str
 The API drives a simulator on a developer's machine, but its requests come from scripts and browsers, so what
 reaches the station is held to what OCPP would let through: a body as ``web.json_body`` reads it (UTF-8 JSON,
 bounded in size and depth), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1),
-and an idTag is printable ASCII of at most 20 characters (G-1, G-2: CiString20), so none can forge a log line or
-reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
+and an idTag is printable ASCII of at most 20 characters for a 1.6 station (G-1, G-2: CiString20) and 36 for a
+2.0.1 one (IdTokenType.idToken), so none can forge a log line or reach the CSMS malformed. The state shows each
+connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from chargebox.protocol.messages import ChargePointErrorCode
 from chargebox.sim.feed import STATE_EVERY, feed_of, state_json
 from chargebox.sim.hardware import HardwarePart
 from chargebox.sim.metrics import station_metrics
-from chargebox.station.v16.authorization import ID_TOKEN_LENGTH, is_ci_string, is_id_token
+from chargebox.station.v16.authorization import is_ci_string
 from chargebox.station.v16.transactions import Outcome
 from chargebox.web import control_app, json_body, json_error, limits_of, serve, sse
 
@@ -141,7 +143,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         body=dict[str, Any],
         body_required=False,
         answers={200: _STATE},
-        errors=(400, 404, 409),
+        errors=(400, 404),
         path={**_PATH, "connector": Parameter("the connector id (2.0.1: the EVSE id)"), "action": _CONNECTOR_ACTIONS},
     )
     async def connector(request: web.Request) -> web.Response:
@@ -165,11 +167,8 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
         elif action == "swipe":
-            outcome = await sim.swipe(_id_tag(await json_body(request)), connector_id)
+            outcome = await sim.swipe(_id_tag(sim, await json_body(request)), connector_id)
         elif action == "hardware-fault":
-            if sim.station.settings.ocpp != "1.6":
-                raise json_error(web.HTTPConflict, f"hardware-fault: an OCPP {sim.station.settings.ocpp} station does "
-                                 "not notice a broken part yet (OCPP 1.6 only); a fault is 'fault'")  # fmt: skip
             part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
         else:
@@ -181,7 +180,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
                errors=(400, 404), path=_PATH)  # fmt: skip
     async def swipe(request: web.Request) -> web.Response:
         sim = lookup(request)
-        return _answer(sim, await sim.swipe(_id_tag(await json_body(request)), None))
+        return _answer(sim, await sim.swipe(_id_tag(sim, await json_body(request)), None))
 
     @routes.post(f"/api{prefix}/emergency-stop")
     @operation("every transaction ends (EmergencyStop)", answers={200: _STATE}, errors=(404,), path=_PATH)
@@ -287,10 +286,12 @@ def _connector_id(request: web.Request, sim: Simulator) -> int:
     return int(raw)
 
 
-def _id_tag(body: dict[str, Any]) -> str:
+def _id_tag(sim: Simulator, body: dict[str, Any]) -> str:
     id_tag = body.get("idTag")
-    if not isinstance(id_tag, str) or not is_id_token(id_tag):
-        raise json_error(web.HTTPBadRequest, f"idTag must be 1 to {ID_TOKEN_LENGTH} printable ASCII characters")
+    id_tag = id_tag if isinstance(id_tag, str) else ""
+    problem = sim.station.id_token_problem(id_tag)
+    if problem is not None:
+        raise json_error(web.HTTPBadRequest, f"idTag: {problem}")
     return id_tag
 
 

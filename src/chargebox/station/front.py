@@ -29,6 +29,12 @@ from chargebox.store import Store
 VERSIONS = ("1.6", "2.0.1")  # what ``StationSettings.ocpp`` may name; 1.6 by default
 
 
+def is_id_token(text: str, length: int) -> bool:
+    """What a reader or an operator may present as an idToken of at most ``length`` characters (1.6: IdToken,
+    CiString20; 2.0.1: IdTokenType.idToken, 36): not empty, printable ASCII (G-1), so that none forges a log line."""
+    return 0 < len(text) <= length and all(" " <= ch <= "~" for ch in text)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a cable or a card did, told to whoever caused it (the control API answers it, so a person
@@ -156,6 +162,7 @@ class Table:
     # its configuration: the offer, the settings, the store, the station's log
     configuration: Callable[[Any, StationSettings, Store, logging.LoggerAdapter[logging.Logger]], KernelConfig]
     front: Callable[[Kernel[Any], Assembly], Front]
+    id_token_length: int  # the longest idToken a card may present (``is_id_token``)
     # what the settings install in the store before the kernel starts, so the link finds it (1.6: the factory's
     # root of ``install_root``, T-44): the settings, the store, the clock, the station's log; ConfigError if unusable
     provision: Callable[[StationSettings, Store, Clock, Log], None] | None = None

@@ -27,6 +27,7 @@ from chargebox.rpc import Handler
 from chargebox.station.feature import assemble
 from chargebox.station.front import VERSIONS as VERSIONS  # what a user may name, for sim/ and run/
 from chargebox.station.front import Outcome, Table
+from chargebox.station.front import is_id_token as is_id_token  # what a card reader may present, for run/
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.log import StationLog
 from chargebox.station.kernel.settings import Identity
@@ -251,8 +252,21 @@ class Station:
         await self.front.unplugged(connector_id)
 
     async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> Outcome:
-        """A card at a reader: ``connector_id`` None for the station's one reader."""
+        """A card at a reader: ``connector_id`` None for the station's one reader. One the reader read wrong
+        (not an idToken of the station's version: ``id_token_problem``) is refused here, never authorized."""
+        problem = self.id_token_problem(id_tag)
+        if problem is not None:
+            self.log.warning("! card %r refused: %s", id_tag[:40], problem)
+            return Outcome("refused", connector_id, problem)
         return await self.front.id_token_presented(id_tag, connector_id)
+
+    def id_token_problem(self, id_tag: str) -> str | None:
+        """Why ``id_tag`` is no idToken this station's version can carry (1.6: 20 characters, 2.0.1: 36), in
+        one sentence; None if it is one."""
+        length = self.table.id_token_length
+        if is_id_token(id_tag, length):
+            return None
+        return f"an OCPP {self.settings.ocpp} idToken is 1 to {length} printable ASCII characters"
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode | str, info: str | None = None) -> None:
         """A fault that prevents charging at that connector (1.6) or EVSE (2.0.1); 0: the whole station.

@@ -15,6 +15,7 @@ from typing import Any
 from ocpp.v201 import call
 from ocpp.v201.enums import OperationalStatusEnumType, ResetEnumType
 
+from chargebox.sim.hardware import HardwarePart, SimulatedHardware
 from tests.interop.conftest import OcppCsms
 from tests.interop.v201.conftest import StationRunner201, wait_booted
 
@@ -194,3 +195,24 @@ async def test_G03_a_change_for_an_evse_the_station_lacks_is_rejected(
     status, index = await change(csms, INOPERATIVE, evse=3)
     assert status == "Rejected"
     await nothing_after(csms, index)
+
+
+async def test_TC_G_20_CS_a_lock_failure_starts_no_charging_and_reports_the_lock_s_problem(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    station = station_factory(connectors=1)
+    index = await wait_booted(csms, evses=1)
+    lock = station.ports.lock
+    assert isinstance(lock, SimulatedHardware)
+    lock.inject_fault(1, HardwarePart.LOCK, True)  # the cable is not fully in: it cannot lock
+    await station.plugged(1)
+    await station.id_tag_presented("04A2B3C4")  # the reusable state Authorized
+    at, notify = await csms.wait_call("NotifyEvent", start=index)
+    first = notify.payload["eventData"][0]
+    assert (first["trigger"], first["component"]["name"], first["variable"]["name"], first["actualValue"]) == (
+        "Delta", "ConnectorPlugRetentionLock", "Problem", "true",
+    )  # fmt: skip  # G05.FR.02
+    assert not lock.connectors[1].contactor_closed  # G05.FR.01: no charging
+    await csms.call(call.TriggerMessage(requested_message="Heartbeat"))
+    await csms.wait_call("Heartbeat", start=at)
+    assert csms.frames.calls("TransactionEvent", start=index) == []  # TxStartPoint PowerPathClosed was never met

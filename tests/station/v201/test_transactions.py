@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from chargebox.clock import VirtualClock
-from chargebox.protocol.messages import AuthorizationStatus
+from chargebox.protocol.messages import AuthorizationStatus, RegistrationStatus
 from chargebox.protocol.v201 import messages as m
+from chargebox.station.front import Outcome
 from chargebox.station.v201.evses import EvsesService
 from chargebox.store import Store
 from tests.station.v201.test_availability import INOPERATIVE, change
@@ -252,3 +253,51 @@ async def test_F01_FR_23_an_inoperative_EVSE_starts_nothing_and_one_with_a_trans
     await wire.until(lambda: [e for e, *_ in events(wire)] == ["Started", "Ended"])
     await wire.until(lambda: wire.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
     assert wire.calls("StatusNotification")[-1]["evseId"] == 1
+
+
+async def test_an_id_token_over_36_characters_is_refused_at_the_station_and_never_authorized(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await booted(wired)
+    await wire.station.plugged(1)
+    outcome = await wire.station.id_tag_presented("C" * 37, 1)
+    assert outcome == Outcome("refused", 1, "an OCPP 2.0.1 idToken is 1 to 36 printable ASCII characters")
+    assert (await wire.station.id_tag_presented("C" * 36, 1)).result == "started"  # 1.6 would refuse 21 and more
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
+    assert [a["idToken"]["idToken"] for a in wire.calls("Authorize")] == ["C" * 36]
+
+
+async def pending(wired: Callable[..., Wire], **settings: Any) -> Wire:
+    wire = wired({"registration": RegistrationStatus.PENDING, "heartbeat_interval": 60}, ocpp="2.0.1", **settings)
+    await wire.connect()
+    await wire.until(lambda: wire.station.registration == "Pending")
+    return wire
+
+
+async def test_B02_FR_02_a_card_before_the_boot_is_accepted_sends_no_Authorize_and_is_refused_saying_why(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await pending(wired)
+    await wire.station.plugged(1)
+    outcome = await wire.station.id_tag_presented(CARD)
+    assert outcome == Outcome("refused", 1, "Unknown (the boot is Pending: decided locally)")
+    await wire.clock.advance(0)
+    assert wire.sent_actions() == ["BootNotification"]  # B02.FR.02: no Authorize, no TransactionEvent
+
+
+async def test_B02_FR_03_a_card_before_the_boot_is_accepted_starts_by_the_offline_rules_and_is_told_after_it(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await pending(wired, ocpp_config=[seed("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")])
+    await wire.station.plugged(1)
+    outcome = await wire.station.id_tag_presented(CARD)  # C15.FR.08, as offline
+    assert outcome.result == "started"
+    await wire.clock.advance(0)
+    assert wire.sent_actions() == ["BootNotification"]  # journaled, held until the boot is accepted
+    wire.csms.policy.registration = RegistrationStatus.ACCEPTED
+    await wire.clock.advance(60)  # B02.FR.08: the next boot
+    await wire.until(lambda: wire.station.registration == "Accepted" and wire.station.lane.pending() == 0)
+    started = wire.calls("TransactionEvent")[0]  # after the boot's statuses (B01.FR.05), marked as made offline
+    assert (started["eventType"], started["offline"], started["idToken"]["idToken"]) == ("Started", True, CARD)
+    assert wire.sent_actions()[:4] == ["BootNotification", "BootNotification", "StatusNotification", "TransactionEvent"]
+    assert "Authorize" not in wire.sent_actions()

@@ -3,7 +3,8 @@ line-oriented source behind a FIFO or a character device (a keyboard-wedge reade
 process writing into a FIFO).
 
 Each line, stripped of white space, is presented to the station (``Station.id_tag_presented``) if it is an
-OCPP IdToken (1 to 20 printable ASCII characters, G-1); anything else is logged and dropped. The source is
+idToken of the station's OCPP version (1 to 20 printable ASCII characters in 1.6, G-1; to 36 in 2.0.1); anything
+else is logged and dropped. The source is
 read without blocking through the event loop (``add_reader`` on its descriptor); a FIFO is opened read-write
 so that a writer going away never ends the stream.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from chargebox.errors import HardwareError
-from chargebox.station.v16.authorization import is_id_token
+from chargebox.station.station import is_id_token
 
 MAX_LINE: Final = 256  # a longer line is noise, not a card
 
@@ -40,8 +41,9 @@ class LineCardReader:
         self.connector_id = connector_id
         self._log = log
 
-    async def run(self, present: Callable[[str, int | None], Awaitable[object]]) -> None:
-        """Read lines forever and present each card (supervised by ``chargebox run``)."""
+    async def run(self, present: Callable[[str, int | None], Awaitable[object]], id_token_length: int = 20) -> None:
+        """Read lines forever and present each card (supervised by ``chargebox run``) of at most
+        ``id_token_length`` characters (the station's version's: ``Table.id_token_length``)."""
         lines: asyncio.Queue[bytes] = asyncio.Queue()
         fd, close = self._open()
         loop = asyncio.get_running_loop()
@@ -62,17 +64,20 @@ class LineCardReader:
         loop.add_reader(fd, readable)
         try:
             while True:
-                await self._present(await lines.get(), present)
+                await self._present(await lines.get(), present, id_token_length)
         finally:
             loop.remove_reader(fd)
             close()
 
-    async def _present(self, line: bytes, present: Callable[[str, int | None], Awaitable[object]]) -> None:
+    async def _present(
+        self, line: bytes, present: Callable[[str, int | None], Awaitable[object]], id_token_length: int
+    ) -> None:
         text = line.decode("ascii", "replace").strip()
         if not text:
             return
-        if not is_id_token(text):
-            self._log.warning("! card reader: %r is not an idTag (1 to 20 printable ASCII characters)", text[:40])
+        if not is_id_token(text, id_token_length):
+            self._log.warning("! card reader: %r is not an idToken (1 to %d printable ASCII characters)", text[:40],
+                              id_token_length)  # fmt: skip
             return
         await present(text, self.connector_id)
 

@@ -29,6 +29,7 @@ from chargebox.protocol.messages import (
     RegistrationStatus,
 )
 from chargebox.rpc import Handler, SendResult
+from chargebox.station import front
 from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.config import Configuration
 from chargebox.station.kernel.kernel import Kernel
@@ -188,7 +189,7 @@ def is_ci_string(text: str, length: int) -> bool:
 
 def is_id_token(text: str) -> bool:
     """An OCPP IdToken (CiString20), and not empty: what a reader or an operator may present."""
-    return bool(text) and is_ci_string(text, ID_TOKEN_LENGTH)
+    return front.is_id_token(text, ID_TOKEN_LENGTH)
 
 
 def _build(kernel: Kernel, needs: Needs) -> AuthorizationService:

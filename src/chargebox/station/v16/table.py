@@ -93,5 +93,6 @@ TABLE: Final = Table(
     offer=v16_offer.offer,
     configuration=v16_offer.configuration,
     front=Front16,
+    id_token_length=authorization.ID_TOKEN_LENGTH,  # IdToken is CiString20
     provision=certificates.provision,
 )

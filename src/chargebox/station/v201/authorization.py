@@ -2,11 +2,12 @@
 
 A presented idToken is authorized by the central system (Authorize) when the station is online, unless the cache already
 holds it Accepted and AuthCtrlr.LocalPreAuthorize lets the station start on that (C12.FR.02), one cached otherwise is
-asked again (C12.FR.05). Offline, the cache decides when AuthCtrlr.LocalAuthorizationOffline is true, and an idToken it
-does not hold is Accepted only with AuthCtrlr.OfflineTxForUnknownIdEnabled (C15.FR.08), uncached (C15.FR.01). Every
-IdTokenInfo the central system gives (an AuthorizeResponse, a TransactionEventResponse) is cached, valid or not
-(C10.FR.01, C10.FR.04, C10.FR.05), until its cacheExpiryDateTime or AuthCacheCtrlr.LifeTime (C10.FR.08); an expired
-entry says Expired.
+asked again (C12.FR.05). Offline, and before the boot is accepted (the station may send no Authorize then, B02.FR.02,
+B03.FR.02, and may allow locally authorized transactions, B02.FR.03, B03.FR.01), the cache decides when
+AuthCtrlr.LocalAuthorizationOffline is true, and an idToken it does not hold is Accepted only with
+AuthCtrlr.OfflineTxForUnknownIdEnabled (C15.FR.08), uncached (C15.FR.01). Every IdTokenInfo the central system gives (an
+AuthorizeResponse, a TransactionEventResponse) is cached, valid or not (C10.FR.01, C10.FR.04, C10.FR.05), until its
+cacheExpiryDateTime or AuthCacheCtrlr.LifeTime (C10.FR.08); an expired entry says Expired.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from chargebox.station.feature import Feature, Needs
 from chargebox.station.kernel.kernel import Kernel
 from chargebox.station.kernel.lane import Lane
 from chargebox.station.kernel.service import Service
+from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.offer import Block
 from chargebox.station.v201.variables import Mutability, declare
@@ -31,6 +33,7 @@ from chargebox.store import Store
 from chargebox.store.id_token_cache import IdTokenCacheTable
 
 Status = m.AuthorizationStatusEnumType
+ID_TOKEN_LENGTH: Final = 36  # IdTokenType.idToken: a string of at most 36 (1.6's IdToken has 20)
 CACHE_ENTRIES: Final = 1000  # past this many idTokens, the least recently used goes (AuthCacheCtrlr.Policy LRU)
 
 AUTHORIZE_REMOTE_START: Final = declare(
@@ -48,6 +51,10 @@ LOCAL_PRE_AUTHORIZE: Final = declare(
 OFFLINE_TX_FOR_UNKNOWN_ID: Final = declare(
     "AuthCtrlr", "OfflineTxForUnknownIdEnabled", default="false",
     description="Offline, an idToken the station does not know starts a transaction",
+)  # fmt: skip
+MASTER_PASS_GROUP_ID: Final = declare(
+    "AuthCtrlr", "MasterPassGroupId", default="",
+    description="The groupIdToken of master passes: one stops every transaction and starts none (use case C16)",
 )  # fmt: skip
 CACHE_ENABLED: Final = declare(
     "AuthCacheCtrlr", "Enabled", default="true", description="The authorization cache is kept and read (C10)"
@@ -67,12 +74,14 @@ class AuthorizationService(Service[m.Action]):
         self,
         *,
         lane: Lane,
+        boot: BootService,
         store: Store,
         model: DeviceModel,
         clock: Clock,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
         self._lane = lane
+        self._boot = boot
         self._cache = IdTokenCacheTable(store)
         self._model = model
         self._clock = clock
@@ -93,7 +102,7 @@ class AuthorizationService(Service[m.Action]):
         cached = self.cached(id_token)
         if cached is not None and cached.status is Status.ACCEPTED and self._model.get_bool(LOCAL_PRE_AUTHORIZE.key):
             return cached  # C12.FR.02: started at once on what the cache holds
-        if self._lane.connected:
+        if self.offline() is None:
             result = await self._lane.call(m.AuthorizeRequest(id_token=id_token))  # C01.FR.02, C12.FR.05
             if result.ok and isinstance(result.response, m.AuthorizeResponse):
                 info = result.response.id_token_info
@@ -104,6 +113,30 @@ class AuthorizationService(Service[m.Action]):
         if cached is None and self._model.get_bool(OFFLINE_TX_FOR_UNKNOWN_ID.key):
             return m.IdTokenInfoType(status=Status.ACCEPTED)
         return m.IdTokenInfoType(status=cached.status if cached else Status.UNKNOWN)
+
+    async def authorize_to_stop(self, id_token: m.IdTokenType) -> m.IdTokenInfoType:
+        """What an idToken presented to end another's authorization is: one the cache holds valid is taken as it is,
+        without an Authorize first (C01.FR.03, C09.FR.07); any other is asked for (C09.FR.05)."""
+        cached = self.cached(id_token)
+        if cached is not None and cached.status is Status.ACCEPTED:
+            return cached
+        return await self.authorize(id_token)
+
+    def master_pass(self, info: m.IdTokenInfoType) -> bool:
+        """Is this the IdTokenInfo of a master pass: Accepted, its groupIdToken AuthCtrlr.MasterPassGroupId?"""
+        master = self._model.get(MASTER_PASS_GROUP_ID.key) or ""
+        group = info.group_id_token
+        return bool(master) and isinstance(group, m.IdTokenType) and group.id_token.lower() == master.lower()
+
+    def offline(self) -> str | None:
+        """Why the central system cannot be asked now (no connection, or a boot not accepted: B02.FR.02,
+        B03.FR.02), in words; None when it can."""
+        if not self._lane.connected:
+            return "offline"
+        if not self._boot.accepted:
+            registration = self._boot.registration
+            return f"the boot is {registration.value if registration else 'not answered yet'}"
+        return None
 
     def learn(self, id_token: m.IdTokenType, info: m.IdTokenInfoType) -> None:
         """An IdTokenInfo from the central system (Authorize, TransactionEvent): cached, valid or not (C10.FR.01,
@@ -148,9 +181,9 @@ class AuthorizationService(Service[m.Action]):
 _NOT_CACHED: Final = frozenset({m.IdTokenEnumType.CENTRAL, m.IdTokenEnumType.NO_AUTHORIZATION})
 
 
-def _build(kernel: Kernel[DeviceModel], _needs: Needs) -> AuthorizationService:
-    return AuthorizationService(lane=kernel.lane, store=kernel.store, model=kernel.config, clock=kernel.clock,
-                                log=kernel.log)  # fmt: skip
+def _build(kernel: Kernel[DeviceModel], needs: Needs) -> AuthorizationService:
+    return AuthorizationService(lane=kernel.lane, boot=needs(BootService), store=kernel.store, model=kernel.config,
+                                clock=kernel.clock, log=kernel.log)  # fmt: skip
 
 
 FEATURE: Final = Feature(
@@ -164,10 +197,12 @@ FEATURE: Final = Feature(
         LOCAL_AUTHORIZATION_OFFLINE,
         LOCAL_PRE_AUTHORIZE,
         OFFLINE_TX_FOR_UNKNOWN_ID,
+        MASTER_PASS_GROUP_ID,
         CACHE_ENABLED,
         CACHE_AVAILABLE,
         CACHE_LIFE_TIME,
         CACHE_POLICY,
     ),
     tables=frozenset({"id_token_cache"}),
+    needs=(BootService,),
 )

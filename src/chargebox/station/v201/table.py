@@ -171,4 +171,5 @@ TABLE: Final = Table(
     configuration=configuration,
     front=Front201,
     provision=certificates.provision,  # install_root: the factory's CSMSRootCertificate
+    id_token_length=authorization.ID_TOKEN_LENGTH,  # IdTokenType.idToken: a string of at most 36
 )

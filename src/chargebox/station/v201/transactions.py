@@ -16,7 +16,15 @@ Every TransactionEvent is journaled in the kernel's lane in one commit with the 
 OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval[TransactionEvent] say (E13). A transaction a power cut left open is
 ended at the next start with stoppedReason PowerLoss, one a reboot cut with Reboot (``recover``); a clean stop ends each
 with its reason (``stop_all``). An idToken the central system refuses in a TransactionEventResponse ends its
-authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10) or suspends its energy.
+authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10; the cable kept locked for its owner, C15.FR.05) or suspends
+its energy (C15.FR.06). A card ends the authorization it gave, or one of its groupIdToken (C09), and a master pass
+ends every transaction (C16): ``id_token_presented``.
+
+The power path closes through the cable lock, then the contactor. A lock that does not lock (G05) or a contactor that
+does not switch is a part failed (``AvailabilityService.part_failed``: its Problem in a NotifyEvent, the EVSE
+Faulted): nothing charges, the authorization ends and so does what it started (AbnormalCondition, Other; G05.FR.01).
+A contactor that does not open ends the transaction all the same. The cable is unlocked when the power path opens
+without an authorization left (a suspended one keeps it locked).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Any, Final, Protocol
 import msgspec
 
 from chargebox.clock import Clock, TimerHandle
+from chargebox.errors import HardwareError
 from chargebox.protocol.v201 import datetimes
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Handler, Reply
@@ -43,7 +52,7 @@ from chargebox.station.kernel.meter import GuardedMeter
 from chargebox.station.kernel.service import Service
 from chargebox.station.kernel.settings import Ports
 from chargebox.station.v201.authorization import AUTHORIZE_REMOTE_START, AuthorizationService
-from chargebox.station.v201.availability import AvailabilityService
+from chargebox.station.v201.availability import AvailabilityService, Part
 from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.evses import EvsesService
@@ -62,6 +71,7 @@ State = m.ChargingStateEnumType
 EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED = "EVConnected", "Authorized", "PowerPathClosed"
 POINTS: Final = (EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED)
 ENERGY: Final = m.MeasurandEnumType.ENERGY_ACTIVE_IMPORT_REGISTER.value
+CONNECTOR_LOCK_FAILURE, POWER_SWITCH_FAILURE = "ConnectorLockFailure", "PowerSwitchFailure"  # 1.6's codes: techCode
 OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV while the power path is closed (no smart charging yet)
 
 TX_START_POINT: Final = declare(
@@ -147,7 +157,10 @@ class EvseState:
 
     plugged: bool = False
     token: m.IdTokenType | None = None  # the idToken that authorizes charging here
+    group: m.IdTokenType | None = None  # its groupIdToken, when the central system gave one (C09.FR.02)
     token_told: bool = False  # the central system heard it in a TransactionEvent
+    stop_token: m.IdTokenType | None = None  # another idToken of the group that ends it: named in the next event
+    locked_for: m.IdTokenType | None = None  # C15.FR.05: deauthorized, the cable stays locked until its owner is back
     remote_start_id: int | None = None
     suspended: bool = False  # the central system refused the idToken and StopTxOnInvalidId is false
     cable_spent: bool = False  # a transaction ended with this cable in: the cable alone starts no other
@@ -168,10 +181,12 @@ class TransactionService(Service[m.Action]):
         model: DeviceModel,
         clock: Clock,
         ports: Ports,
+        fixed_cable: bool,
         meter: GuardedMeter,
         boot: BootService,
         evses: EvsesService,
         authorization: AuthorizationService,
+        availability: AvailabilityService,
         idle: Callable[[], None],
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     ) -> None:
@@ -184,6 +199,8 @@ class TransactionService(Service[m.Action]):
         self._boot = boot
         self._evses = evses
         self._authorization = authorization
+        self._availability = availability
+        self._lock = None if fixed_cable else ports.lock
         self._idle = idle
         self._log = log
         self._tasks = Tasks(log, "transactions")
@@ -210,13 +227,16 @@ class TransactionService(Service[m.Action]):
         running = here.tx.transaction_id if here.tx is not None else msgspec.UNSET  # F01.FR.13: already started
 
         async def start() -> None:
+            group = request.group_id_token if isinstance(request.group_id_token, m.IdTokenType) else None
             if self._model.get_bool(AUTHORIZE_REMOTE_START.key):  # F01.FR.01, F02.FR.09
                 info = await self._authorization.authorize(request.id_token)
                 if info.status is not m.AuthorizationStatusEnumType.ACCEPTED:
                     self._log.info("= remote start on EVSE %d: idToken %s", evse, info.status)
                     return
+                group = group or _group(info)
             remote_start_id = request.remote_start_id  # F02.FR.21: told in the next TransactionEvent
-            await self._authorized(evse, request.id_token, Trigger.REMOTE_START, remote_start_id=remote_start_id)
+            await self._authorized(evse, request.id_token, Trigger.REMOTE_START, remote_start_id=remote_start_id,
+                                   group=group)  # fmt: skip
 
         return Reply(m.RequestStartTransactionResponse(status=m.RequestStartStopStatusEnumType.ACCEPTED,
                                                        transaction_id=running), then=start)  # fmt: skip
@@ -264,28 +284,60 @@ class TransactionService(Service[m.Action]):
     async def unplugged(self, evse: int) -> None:
         here = self._state[evse]
         here.plugged = here.cable_spent = False
+        here.locked_for = None
         self._evses.unplugged(evse)
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
 
     async def id_token_presented(self, id_tag: str, evse: int | None) -> Outcome:
-        """A card at a reader (``evse`` None: the station's one reader): the same idToken again stops what it
-        authorized (C01.FR.03, StopAuthorized), another is authorized for a free EVSE (use case C01)."""
+        """A card at a reader (``evse`` None: the station's one reader). The idToken that authorized an EVSE ends
+        that authorization (C01.FR.03, StopAuthorized), and so does another, valid, of its group (C09.FR.03; never
+        one not Accepted, C09.FR.11); a master pass (AuthCtrlr.MasterPassGroupId) ends every transaction and starts
+        none (C16.FR.02, C16.FR.03: this station has no UI to choose one); the owner of a cable kept locked takes it
+        back (C15.FR.05); any other idToken is authorized for a free EVSE (use case C01), never for one another
+        idToken holds (C01.FR.23)."""
         token = m.IdTokenType(id_token=id_tag, type=m.IdTokenEnumType.ISO14443)
-        mine = next((e for e, s in self._state.items() if s.token == token and (evse is None or e == evse)), None)
+        reachable = [e for e in self._state if evse is None or e == evse]
+        mine = next((e for e in reachable if self._state[e].token == token), None)
         if mine is not None:
             await self._deauthorized(mine, Trigger.STOP_AUTHORIZED, Reason.LOCAL)
             return Outcome("stopped", mine, Reason.LOCAL.value)
+        kept = next((e for e in reachable if self._state[e].locked_for == token), None)
+        if kept is not None:
+            self._state[kept].locked_for = None
+            await self._unlock(kept)
+            return Outcome("released", kept, "the cable is unlocked for its owner")
+        held = [e for e in reachable if self._state[e].token is not None]
         target = evse if evse is not None else self._free_evse()
-        if target is None or target not in self._state or self._state[target].token is not None:
-            return Outcome("refused", target, "no EVSE free for this idToken")
-        if not self._usable(target):
-            return Outcome("refused", target, f"EVSE {target} is {self._evses.evse_status(target)}")
-        info = await self._authorization.authorize(token)
+        if not held and (why := self._not_startable(target)) is not None:
+            return Outcome("refused", target, why)  # nothing it could stop, nowhere to start: not asked for
+        info = await (self._authorization.authorize_to_stop(token) if held else self._authorization.authorize(token))
         if info.status is not m.AuthorizationStatusEnumType.ACCEPTED:
-            self._log.info("= idToken %s at EVSE %d: %s", id_tag, target, info.status)
-            return Outcome("refused", target, info.status.value)
-        await self._authorized(target, token, Trigger.AUTHORIZED)
+            offline = self._authorization.offline()  # decided by the cache's and AuthCtrlr's offline rules: say so
+            reason = info.status.value if offline is None else f"{info.status.value} ({offline}: decided locally)"
+            self._log.info("= idToken %s at EVSE %s: %s", id_tag, target, reason)
+            return Outcome("refused", target, reason)
+        if self._authorization.master_pass(info):
+            return await self._master_pass(token)
+        group = _group(info)
+        same = next((e for e in held if group is not None and _same(group, self._state[e].group)), None)
+        if same is not None:
+            await self._deauthorized(same, Trigger.STOP_AUTHORIZED, Reason.LOCAL, by=token)  # C09.FR.03
+            return Outcome("stopped", same, Reason.LOCAL.value)
+        if (why := self._not_startable(target)) is not None:
+            return Outcome("refused", target, why)
+        assert target is not None
+        await self._authorized(target, token, Trigger.AUTHORIZED, group=group)
         return self._outcome(target, "Authorized")
+
+    async def _master_pass(self, token: m.IdTokenType) -> Outcome:
+        """C16.FR.02: every transaction ends (MasterPass), the cables unlocked; C16.FR.03: none starts."""
+        running = [e for e, here in self._state.items() if here.tx is not None]
+        for evse in running:
+            await self._deauthorized(evse, Trigger.STOP_AUTHORIZED, Reason.MASTER_PASS, by=token)
+        self._log.info("= master pass %s: %d transaction(s) ended", token.id_token, len(running))
+        if not running:
+            return Outcome("refused", None, "a master pass starts no transaction")
+        return Outcome("stopped", running[0] if len(running) == 1 else None, Reason.MASTER_PASS.value)
 
     # -- the station's life ---------------------------------------------------------------------
 
@@ -352,9 +404,10 @@ class TransactionService(Service[m.Action]):
     # -- internals ------------------------------------------------------------------------------
 
     async def _authorized(self, evse: int, token: m.IdTokenType, trigger: Trigger, *,
-                          remote_start_id: int | None = None) -> None:  # fmt: skip
+                          remote_start_id: int | None = None, group: m.IdTokenType | None = None) -> None:  # fmt: skip
         here = self._state[evse]
-        here.token, here.token_told, here.remote_start_id = token, False, remote_start_id
+        here.token, here.token_told, here.remote_start_id, here.group = token, False, remote_start_id, group
+        here.locked_for = None
         if not here.plugged:  # E03.FR.05: the authorization lapses without a cable
             timeout = self._model.get_int(EV_CONNECTION_TIME_OUT.key, 60)
             here.timeout = self._clock.call_later(timeout, lambda: self._tasks.spawn(self._timed_out(evse)))
@@ -367,18 +420,29 @@ class TransactionService(Service[m.Action]):
             self._log.info("= EVSE %d: no cable within EVConnectionTimeOut; the authorization lapses", evse)
             await self._deauthorized(evse, Trigger.EV_CONNECT_TIMEOUT, Reason.TIMEOUT)
 
-    async def _deauthorized(self, evse: int, trigger: Trigger, reason: Reason) -> None:
+    async def _deauthorized(self, evse: int, trigger: Trigger, reason: Reason, *,
+                            by: m.IdTokenType | None = None) -> None:  # fmt: skip
+        """The authorization ends; ``by``, another idToken than the one that authorized, is named in the event that
+        says so."""
         here = self._state[evse]
-        here.token = None
+        here.token = here.group = None
+        here.stop_token = by
         self._cancel_timeout(here)
         await self._changed(evse, trigger, reason)
+        here.stop_token = None
 
     async def _changed(self, evse: int, trigger: Trigger, reason: Reason = Reason.LOCAL) -> None:
         """Something of the EVSE changed because of ``trigger``: the contactor follows, then the transaction
         starts, ends (with ``reason``) or is updated."""
         here = self._state[evse]
         met = self._conditions(here)
-        await self._power_path(evse, POWER_PATH_CLOSED in met)
+        if not await self._power_path(evse, POWER_PATH_CLOSED in met):
+            if here.tx is not None:
+                here.tx.reached |= met  # it was authorized: a stop point Authorized ends it below
+            here.token = None  # G05.FR.01: a part failed, nothing charges: the authorization ends, and what it started
+            self._cancel_timeout(here)
+            met = self._conditions(here)
+            trigger, reason = Trigger.ABNORMAL_CONDITION, Reason.OTHER
         if here.tx is None:
             start = set(self._model.get_list(TX_START_POINT.key)) & met
             if here.cable_spent:
@@ -461,7 +525,9 @@ class TransactionService(Service[m.Action]):
         assert tx is not None
         state = self._charging_state(here) if kind is not Event.ENDED else State.IDLE
         token: m.IdTokenType | msgspec.UnsetType = msgspec.UNSET
-        if here.token is not None and not here.token_told:
+        if here.stop_token is not None:
+            token, here.stop_token = here.stop_token, None  # who ended it, when not the one that authorized
+        elif here.token is not None and not here.token_told:
             token, here.token_told = here.token, True  # E03.FR.01: the idToken once, after it authorized
         info = m.TransactionType(
             transaction_id=tx.transaction_id,
@@ -473,7 +539,7 @@ class TransactionService(Service[m.Action]):
         seq_no, tx.seq_no = tx.seq_no, tx.seq_no + 1
         return m.TransactionEventRequest(
             event_type=kind, timestamp=datetimes.wire(self._clock.now()), trigger_reason=trigger, seq_no=seq_no,
-            offline=True if not self._lane.connected else msgspec.UNSET, transaction_info=info,
+            offline=True if self._authorization.offline() else msgspec.UNSET, transaction_info=info,
             evse=m.EVSEType(id=evse, connector_id=1) if kind is Event.STARTED else msgspec.UNSET,
             id_token=token, meter_value=meter_value,
         )  # fmt: skip
@@ -484,7 +550,7 @@ class TransactionService(Service[m.Action]):
         samples = [*self._begin_sample(record.meter_start), *end]
         return m.TransactionEventRequest(
             event_type=Event.ENDED, timestamp=datetimes.wire(self._clock.now()), trigger_reason=trigger,
-            seq_no=record.next_seq_no, offline=True if not self._lane.connected else msgspec.UNSET,
+            seq_no=record.next_seq_no, offline=True if self._authorization.offline() else msgspec.UNSET,
             transaction_info=m.TransactionType(transaction_id=record.transaction_id, stopped_reason=reason),
             meter_value=samples or msgspec.UNSET,
         )  # fmt: skip
@@ -554,27 +620,51 @@ class TransactionService(Service[m.Action]):
         transaction ends its authorization (E05.FR.09, E05.FR.10, E06.FR.04) or suspends its energy."""
         if request.id_token is msgspec.UNSET or response.id_token_info is msgspec.UNSET:
             return
-        self._authorization.learn(request.id_token, response.id_token_info)
-        if response.id_token_info.status is m.AuthorizationStatusEnumType.ACCEPTED:
-            return
+        info = response.id_token_info
+        self._authorization.learn(request.id_token, info)
         evse = self._evse_of(request.transaction_info.transaction_id)
-        if evse is not None:
+        here = self._state[evse] if evse is not None else None
+        if here is not None and here.token == request.id_token and _group(info) is not None:
+            here.group = _group(info)  # C09.FR.12: the central system names the idToken's group here too
+        if info.status is not m.AuthorizationStatusEnumType.ACCEPTED and evse is not None:
             self._tasks.spawn(self._refused(evse))
 
     async def _refused(self, evse: int) -> None:
+        here = self._state[evse]
         if self._model.get_bool(STOP_TX_ON_INVALID_ID.key):
+            here.locked_for = here.token  # C15.FR.05, E05.FR.11: the cable stays locked until its owner is back
             await self._deauthorized(evse, Trigger.DEAUTHORIZED, Reason.DE_AUTHORIZED)
         else:
-            self._state[evse].suspended = True
-            await self._changed(evse, Trigger.DEAUTHORIZED)
+            here.suspended = True
+            await self._changed(evse, Trigger.CHARGING_STATE_CHANGED)  # C15.FR.06: SuspendedEVSE
 
-    async def _power_path(self, evse: int, closed: bool) -> None:
-        """The contactor and the current offered to the EV follow PowerPathClosed: switched only when that changes."""
+    async def _power_path(self, evse: int, closed: bool) -> bool:
+        """The cable lock, the contactor and the current offered to the EV follow PowerPathClosed, switched only
+        when that changes; False when a part failed as the power path was to close (the EVSE is Faulted then)."""
         here = self._state[evse]
-        if closed != here.closed:
-            here.closed = closed
+        if closed == here.closed:
+            return True
+        if closed and self._lock is not None and not await self._lock.lock(evse):  # G05.FR.01: no charging
+            self._availability.part_failed(evse, Part.PLUG_RETENTION_LOCK, "the cable lock did not lock",
+                                           error_code=CONNECTOR_LOCK_FAILURE)  # fmt: skip  # G05.FR.02
+            return False
+        try:
             await (self._ports.contactor.close(evse) if closed else self._ports.contactor.open(evse))
-            self._ports.ev.offered_current(evse, OFFERED_CURRENT if closed else 0.0)
+        except HardwareError as exc:  # opening: energy may still flow, what ends ends all the same
+            did_not = f"the contactor did not {'close' if closed else 'open'} ({exc})"
+            self._availability.part_failed(evse, Part.POWER_CONTACTOR, did_not, error_code=POWER_SWITCH_FAILURE)
+            if closed:
+                await self._unlock(evse)  # the cable goes back to its owner
+                return False
+        here.closed = closed
+        self._ports.ev.offered_current(evse, OFFERED_CURRENT if closed else 0.0)
+        if not closed and here.token is None and here.locked_for is None:
+            await self._unlock(evse)
+        return True
+
+    async def _unlock(self, evse: int) -> None:
+        if self._lock is not None and not await self._lock.unlock(evse):
+            self._log.warning("! EVSE %d: the cable lock did not unlock", evse)
 
     def _conditions(self, here: EvseState) -> set[str]:
         met = set()
@@ -604,6 +694,16 @@ class TransactionService(Service[m.Action]):
             m.ConnectorStatusEnumType.FAULTED,
         )
 
+    def _not_startable(self, target: int | None) -> str | None:
+        """Why a card cannot be authorized for that EVSE (None: the station's reader found no free one)."""
+        if target is None or target not in self._state:
+            return "no EVSE free for this idToken"
+        if self._state[target].token is not None:
+            return "another idToken holds this EVSE"  # C01.FR.23
+        if not self._usable(target):
+            return f"EVSE {target} is {self._evses.evse_status(target)}"
+        return None
+
     def _free_evse(self) -> int | None:
         """For a card at the station's reader or a remote start without an EVSE: the EVSE with a cable waiting,
         else the first without an authorization that can start one."""
@@ -617,15 +717,28 @@ class TransactionService(Service[m.Action]):
 
     def _outcome(self, evse: int, waiting: str) -> Outcome:
         tx = self._state[evse].tx
-        return Outcome("started", evse, tx.transaction_id) if tx is not None else Outcome("waiting", evse, waiting)
+        if tx is not None:
+            return Outcome("started", evse, tx.transaction_id)
+        fault = self._availability.fault_code(evse)
+        return Outcome("waiting", evse, waiting) if fault is None else Outcome("refused", evse, f"Faulted: {fault}")
+
+
+def _group(info: m.IdTokenInfoType) -> m.IdTokenType | None:
+    return info.group_id_token if isinstance(info.group_id_token, m.IdTokenType) else None
+
+
+def _same(group: m.IdTokenType, other: m.IdTokenType | None) -> bool:
+    """Are these the same groupIdToken? An idToken is case-insensitive (IdTokenType)."""
+    return other is not None and (group.id_token.lower(), group.type) == (other.id_token.lower(), other.type)
 
 
 def _build(kernel: Kernel[DeviceModel], needs: Needs) -> TransactionService:
     reset = needs(ResetService)
     service = TransactionService(
         lane=kernel.lane, store=kernel.store, model=kernel.config, clock=kernel.clock, ports=kernel.ports,
-        meter=kernel.meter, boot=needs(BootService), evses=needs(EvsesService),
-        authorization=needs(AuthorizationService), idle=reset.idle, log=kernel.log,
+        fixed_cable=kernel.settings.fixed_cable, meter=kernel.meter, boot=needs(BootService), evses=needs(EvsesService),
+        authorization=needs(AuthorizationService), availability=needs(AvailabilityService), idle=reset.idle,
+        log=kernel.log,
     )  # fmt: skip
     needs(EvsesService).sources.append(service.status_of)
     reset.participants.append(service)
