@@ -36,6 +36,10 @@ class Version:
     # StartTransaction is answered, so the lane fills it in when it sends (X-4); 2.0.1's transactionId is the
     # station's own, journaled as it is sent.
     csms_transaction_ids: bool = False
+    # A durable message the central system leaves unanswered past the call timeout: 1.6 keeps it and sends it again
+    # without counting an attempt (Q-4: only a CALLERROR is a failure to process); 2.0.1 counts it as a failed attempt
+    # of MessageAttempts (E13.FR.02: "does not reply within MessageTimeout").
+    timeout_is_attempt: bool = False
     requests: Mapping[str, type[Message]] = field(init=False)  # by action name: a journaled payload decodes into it
 
     def __post_init__(self) -> None:
