@@ -264,6 +264,8 @@ class TransactionService(Service[m.Action]):
     async def unplugged(self, evse: int) -> None:
         here = self._state[evse]
         here.plugged = here.cable_spent = False
+        if here.tx is not None and self._model.get_bool(STOP_TX_ON_EV_SIDE_DISCONNECT.key):
+            here.token = None  # E09.FR.01: the station's cables have one side, pulled at the EV: deauthorized
         self._evses.unplugged(evse)
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
 
@@ -355,6 +357,8 @@ class TransactionService(Service[m.Action]):
                           remote_start_id: int | None = None) -> None:  # fmt: skip
         here = self._state[evse]
         here.token, here.token_told, here.remote_start_id = token, False, remote_start_id
+        if here.tx is not None and remote_start_id is not None:
+            here.tx.remote_start_id = remote_start_id  # F01.FR.25: the running transaction's next event tells it
         if not here.plugged:  # E03.FR.05: the authorization lapses without a cable
             timeout = self._model.get_int(EV_CONNECTION_TIME_OUT.key, 60)
             here.timeout = self._clock.call_later(timeout, lambda: self._tasks.spawn(self._timed_out(evse)))
@@ -459,6 +463,8 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         tx = here.tx
         assert tx is not None
+        if tx.remote_start_id is not None:
+            trigger = Trigger.REMOTE_START  # F02.FR.21: the next event after a remote start, whatever started it
         state = self._charging_state(here) if kind is not Event.ENDED else State.IDLE
         token: m.IdTokenType | msgspec.UnsetType = msgspec.UNSET
         if here.token is not None and not here.token_told:
