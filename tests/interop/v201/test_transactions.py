@@ -22,7 +22,6 @@ The cases that cannot apply to this station, and why:
 - TC_E_52_CS: AuthCtrlr.DisableRemoteAuthorization is not offered (Part 5's C-58).
 - TC_E_45_CS: a transaction stopped offline by another idToken of the same groupIdToken (E08.FR.02) waits for
   authorization by GroupId (C09), which the C block builds.
-- TC_F_05_CS: UnlockConnector during a transaction is proven in tests/station/v201/test_remote_control.py.
 """
 
 from __future__ import annotations
@@ -447,3 +446,13 @@ async def test_TC_F_08_CS_and_TC_F_09_CS_remote_stop_accepted_and_rejected(
     assert accepted.status == "Accepted"
     _, ended = await event(csms, started_at + 1)
     assert (ended["triggerReason"], info(ended)["stoppedReason"]) == ("RemoteStop", "Remote")
+
+
+async def test_TC_F_05_CS_unlock_during_an_authorized_transaction_is_refused(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    station, started_at, _ = await charging(csms, station_factory)
+    answer = await csms.call(call.UnlockConnector(evse_id=1, connector_id=1))
+    assert answer.status == "OngoingAuthorizedTransaction"  # F05.FR.02
+    await settled(station)
+    assert events(csms, started_at + 1) == []  # the transaction goes on

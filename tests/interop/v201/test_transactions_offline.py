@@ -2,8 +2,10 @@
 lane on 2.0.1. A transaction message the central system answers with a CALLERROR or not at all is sent again after
 MessageAttemptInterval times the attempts so far, MessageAttempts times at most, then set aside for the next one
 (TC_E_41, 42, 50, 51). While the link is down (the test's central system stops listening), every TransactionEvent is
-journaled with ``offline: true`` and delivered in seqNo order once the station reconnects (TC_E_40, 43, 44, 45), and
-GetTransactionStatus says a message waits (TC_E_29, 31, 33).
+journaled with ``offline: true`` and delivered in seqNo order once the station reconnects (TC_E_40, 43, 44), an
+idToken accepted offline that the central system then finds Invalid ends the transaction (TC_E_16), and
+GetTransactionStatus says a message waits (TC_E_29, 31, 33). TC_E_45_CS (stopped offline by another idToken of the
+same group) waits for authorization by GroupId: see test_transactions.py.
 
 The timers are the smallest the station accepts (MessageTimeout 1 s, MessageAttemptInterval 0 or 1 s, reconnect at
 once), on the real clock: each case takes a second or two.
@@ -210,5 +212,45 @@ async def test_TC_E_29_CS_and_TC_E_33_CS_status_of_an_ongoing_transaction_with_a
         assert (status.ongoing_indicator, status.messages_in_queue) == (None, True)  # E14.FR.06, E14.FR.07
         _, updated = await event(again, 1, seqNo=1)  # sent again after MessageTimeout, and answered
         assert (updated["eventType"], updated["offline"]) == ("Updated", True) and updated["meterValue"]
+    finally:
+        await again.stop()
+
+
+async def test_TC_E_31_CS_status_of_a_transaction_ended_offline_whose_Ended_event_waits(
+    csms: ScriptedCsms, station_factory: StationRunner201
+) -> None:
+    station, index = await booted(csms, station_factory, *attempts(3, 0, timeout=2))
+    _, started = await energy_transfer_started(csms, station, index)
+    port = await link_down(csms, station)
+    await station.id_tag_presented(CARD)
+    await station.unplugged(1)
+    again = await link_up(port, SILENCE)
+    try:
+        await event(again, 0, eventType="Ended")
+        status = await again.call(call.GetTransactionStatus(transaction_id=info(started)["transactionId"]))
+        assert (status.ongoing_indicator, status.messages_in_queue) == (False, True)  # E14.FR.03, E14.FR.04
+        _, ended = await event(again, 1, eventType="Ended")  # sent again after MessageTimeout, and answered
+        assert (ended["seqNo"], ended["offline"], info(ended)["stoppedReason"]) == (1, True, "Local")
+    finally:
+        await again.stop()
+
+
+async def test_TC_E_16_CS_an_offline_start_the_CSMS_finds_Invalid_is_deauthorized_once_online(
+    csms: ScriptedCsms, station_factory: StationRunner201
+) -> None:
+    station, _ = await booted(csms, station_factory, entry("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true"))
+    port = await link_down(csms, station)
+    await station.plugged(1)  # StartOfflineTransaction
+    await station.id_tag_presented(CARD)
+    await until(lambda: station.lane.pending() >= 1)
+    again = scripted_csms()
+    again.id_token_status = "Invalid"
+    await again.start(port)
+    try:
+        started_at, started = await event(again, 0, eventType="Started")
+        assert (started["offline"], started["idToken"]["idToken"]) == (True, CARD)  # E12.FR.02
+        _, ended = await event(again, started_at + 1)  # StopTxOnInvalidId: E05.FR.09, E06.FR.04
+        assert (ended["eventType"], ended["seqNo"], ended["triggerReason"]) == ("Ended", 1, "Deauthorized")
+        assert info(ended)["stoppedReason"] == "DeAuthorized" and "offline" not in ended
     finally:
         await again.stop()
