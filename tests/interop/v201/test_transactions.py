@@ -26,7 +26,6 @@ The cases that cannot apply to this station, and why:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -39,13 +38,11 @@ from tests.interop.conftest import OcppCsms
 from tests.interop.v201.conftest import StationRunner201, entry
 from tests.interop.v201.transaction_states import (
     CARD,
-    ScriptedCsms,
     booted,
     energy_transfer_started,
     event,
     events,
     info,
-    scripted_csms,
     tx_start,
     tx_stop,
 )
@@ -53,14 +50,6 @@ from tests.loopback import until
 
 TOKEN = {"id_token": CARD, "type": "ISO14443"}
 QUICK_TIMEOUT = entry("TxCtrlr", "EVConnectionTimeOut", "1")
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms]:
-    server = scripted_csms()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def charging(csms: OcppCsms, station_factory: StationRunner201) -> tuple[Station, int, Any]:

@@ -13,9 +13,6 @@ once), on the real clock: each case takes a second or two.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from ocpp.v201 import call
 
 from chargebox.station.station import Station
@@ -35,13 +32,7 @@ from tests.interop.v201.transaction_states import (
 )
 from tests.loopback import until
 
-
-@pytest.fixture
-async def csms() -> AsyncIterator[ScriptedCsms]:
-    server = scripted_csms()
-    await server.start()
-    yield server
-    await server.stop()
+CSMS = scripted_csms
 
 
 def attempts(count: int, interval: int, *, timeout: int = 1) -> list[dict[str, object]]:
