@@ -6,8 +6,8 @@ request type and names a request by its action. Beside the dialect, what only th
 waiting messages makes the other stale, the names under which the version keeps the configuration the kernel
 reads (``KernelKeys``), under which certificate type it stores the central system's TLS roots, and whether a
 journaled message carries an id the central system gave (1.6's transactionId) that the lane fills in when it
-sends it. Each version gives one ``Version`` (1.6: ``v16/table.py``, 2.0.1: ``v201/table.py``), so the
-kernel imports the message types of neither.
+sends it, and whether a message left unanswered counts as one of its MessageAttempts. Each version gives one
+``Version`` (1.6: ``v16/table.py``, 2.0.1: ``v201/table.py``), so the kernel imports the message types of neither.
 """
 
 from __future__ import annotations

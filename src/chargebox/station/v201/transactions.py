@@ -16,7 +16,8 @@ Every TransactionEvent is journaled in the kernel's lane in one commit with the 
 OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval[TransactionEvent] say (E13). A transaction a power cut left open is
 ended at the next start with stoppedReason PowerLoss, one a reboot cut with Reboot (``recover``); a clean stop ends each
 with its reason (``stop_all``). An idToken the central system refuses in a TransactionEventResponse ends its
-authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10) or suspends its energy.
+authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10) or suspends its energy. The station's cables are fixed, so
+an unplug is a disconnect at the EV, which deauthorizes the transaction (StopTxOnEVSideDisconnect: E09.FR.01).
 """
 
 from __future__ import annotations
