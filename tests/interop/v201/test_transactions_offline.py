@@ -196,12 +196,12 @@ async def test_TC_E_29_CS_and_TC_E_33_CS_status_of_an_ongoing_transaction_with_a
     await until(lambda: station.lane.pending() >= 1, timeout=3)
     again = await link_up(port, SILENCE)  # the first queued event stays unanswered a while: it is still queued
     try:
-        await event(again, 0, offline=True)
+        first, _ = await event(again, 0, offline=True)
         status = await again.call(call.GetTransactionStatus(transaction_id=info(started)["transactionId"]))
         assert (status.ongoing_indicator, status.messages_in_queue) == (True, True)  # E14.FR.02, E14.FR.04
         status = await again.call(call.GetTransactionStatus())
         assert (status.ongoing_indicator, status.messages_in_queue) == (None, True)  # E14.FR.06, E14.FR.07
-        _, updated = await event(again, 1, seqNo=1)  # sent again after MessageTimeout, and answered
+        _, updated = await event(again, first + 1, seqNo=1)  # sent again after MessageTimeout, and answered
         assert (updated["eventType"], updated["offline"]) == ("Updated", True) and updated["meterValue"]
     finally:
         await again.stop()
@@ -217,10 +217,10 @@ async def test_TC_E_31_CS_status_of_a_transaction_ended_offline_whose_Ended_even
     await station.unplugged(1)
     again = await link_up(port, SILENCE)
     try:
-        await event(again, 0, eventType="Ended")
+        first, _ = await event(again, 0, eventType="Ended")
         status = await again.call(call.GetTransactionStatus(transaction_id=info(started)["transactionId"]))
         assert (status.ongoing_indicator, status.messages_in_queue) == (False, True)  # E14.FR.03, E14.FR.04
-        _, ended = await event(again, 1, eventType="Ended")  # sent again after MessageTimeout, and answered
+        _, ended = await event(again, first + 1, eventType="Ended")  # sent again after MessageTimeout, and answered
         assert (ended["seqNo"], ended["offline"], info(ended)["stoppedReason"]) == (1, True, "Local")
     finally:
         await again.stop()
