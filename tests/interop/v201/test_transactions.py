@@ -39,6 +39,7 @@ from tests.interop.v201.conftest import StationRunner201, entry
 from tests.interop.v201.transaction_states import (
     CARD,
     booted,
+    contexts,
     energy_transfer_started,
     event,
     events,
@@ -104,6 +105,7 @@ async def test_TC_E_01_CS_and_TC_E_04_CS_PowerPathClosed_starts_when_the_cable_f
     )  # E01.FR.07, E01.FR.15
     assert started["idToken"] == {"idToken": CARD, "type": "ISO14443"}  # E01.FR.10
     assert started["evse"] == {"id": 1, "connectorId": 1}  # E01.FR.16
+    assert contexts(started) == {"Transaction.Begin"}  # E01.FR.09: TxStartedMeasurands
 
 
 async def test_TC_E_09_CS_EVConnected_starts_at_the_cable(csms: OcppCsms, station_factory: StationRunner201) -> None:

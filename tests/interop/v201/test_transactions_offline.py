@@ -24,6 +24,7 @@ from tests.interop.v201.transaction_states import (
     SILENCE,
     ScriptedCsms,
     booted,
+    contexts,
     energy_transfer_started,
     event,
     events,
@@ -135,7 +136,8 @@ async def test_TC_E_40_CS_events_of_a_transaction_while_offline_go_after_the_rec
                 "MeterValuePeriodic",
                 True,
             )
-            assert updated["meterValue"] and info(updated)["transactionId"] == info(started)["transactionId"]
+            assert contexts(updated) == {"Sample.Periodic"}  # TxUpdatedMeasurands (E11.FR.03)
+            assert info(updated)["transactionId"] == info(started)["transactionId"]
         assert first == queued[0]
     finally:
         await again.stop()
@@ -179,7 +181,7 @@ async def test_TC_E_44_CS_a_transaction_stopped_offline_by_its_card_is_ended_off
         _, ended = await event(again, 0, eventType="Ended")
         assert events(again)[0] == ended  # nothing else was queued
         assert (ended["seqNo"], ended["offline"], ended["triggerReason"]) == (1, True, "StopAuthorized")
-        assert info(ended)["stoppedReason"] == "Local"
+        assert info(ended)["stoppedReason"] == "Local" and contexts(ended) == {"Transaction.Begin", "Transaction.End"}
         assert info(ended)["transactionId"] == info(started)["transactionId"]
     finally:
         await again.stop()

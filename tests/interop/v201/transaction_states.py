@@ -15,7 +15,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from chargebox.station.station import Station
-from tests.interop.conftest import Frame, OcppCsms
+from tests.interop.conftest import OcppCsms
 from tests.interop.v201.conftest import SUBPROTOCOL, CsmsChargePoint201, StationRunner201, entry, wait_booted
 
 CARD = "04A2B3C4"
@@ -98,7 +98,3 @@ def info(payload: dict[str, Any]) -> dict[str, Any]:
 
 def contexts(payload: dict[str, Any]) -> set[str]:
     return {value.get("context") for meter in payload.get("meterValue", []) for value in meter["sampledValue"]}
-
-
-def status_after(csms: OcppCsms, start: int) -> list[Frame]:
-    return csms.frames.calls("StatusNotification", start=start)
