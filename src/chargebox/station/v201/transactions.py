@@ -16,8 +16,9 @@ Every TransactionEvent is journaled in the kernel's lane in one commit with the 
 OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval[TransactionEvent] say (E13). A transaction a power cut left open is
 ended at the next start with stoppedReason PowerLoss, one a reboot cut with Reboot (``recover``); a clean stop ends each
 with its reason (``stop_all``). An idToken the central system refuses in a TransactionEventResponse ends its
-authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10) or suspends its energy. The station's cables are fixed, so
-an unplug is a disconnect at the EV, which deauthorizes the transaction (StopTxOnEVSideDisconnect: E09.FR.01).
+authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10) or suspends its energy. The station is told an unplug, not at
+which side: it is taken as a disconnect at the EV, which deauthorizes the transaction (StopTxOnEVSideDisconnect,
+E09.FR.01).
 """
 
 from __future__ import annotations
@@ -266,7 +267,7 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         here.plugged = here.cable_spent = False
         if here.tx is not None and self._model.get_bool(STOP_TX_ON_EV_SIDE_DISCONNECT.key):
-            here.token = None  # E09.FR.01: the station's cables have one side, pulled at the EV: deauthorized
+            here.token = None  # E09.FR.01: an unplug during a transaction is taken as the EV side's: deauthorized
         self._evses.unplugged(evse)
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
 
