@@ -92,8 +92,9 @@ def csms201(**kwargs: Any) -> OcppCsms:
 
 
 @pytest.fixture
-async def csms() -> AsyncIterator[OcppCsms]:
-    server = csms201()
+async def csms(request: pytest.FixtureRequest) -> AsyncIterator[OcppCsms]:
+    """The central system of a test: ``csms201()``, or what the factory its module names as ``CSMS`` makes."""
+    server = getattr(request.module, "CSMS", csms201)()
     await server.start()
     yield server
     await server.stop()

@@ -1,8 +1,9 @@
 """The kernel's outbound lane carrying a 2.0.1 CALL: what the transactions block will journal (E04, E13). A
 TransactionEvent journaled while offline is durable, goes once the boot is accepted, after the statuses, with the
 station's own transactionId as it was journaled (no central-system id to fill in), and survives a restart: the lane
-decodes it back into 2.0.1's Struct through the station's Version; a CALLERROR answer is retried
-MessageAttemptInterval[TransactionEvent] times the attempt later, MessageAttempts[TransactionEvent] times at most."""
+decodes it back into 2.0.1's Struct through the station's Version; a CALLERROR answer, or none within MessageTimeout,
+is retried MessageAttemptInterval[TransactionEvent] times the attempt later, MessageAttempts[TransactionEvent] times at
+most."""
 
 from __future__ import annotations
 
@@ -59,3 +60,21 @@ async def test_E13_a_refused_transaction_event_is_retried_then_set_aside(wired: 
     await wire.until(lambda: wire.station.store.dead_letters.count() == 1)
     assert len(wire.calls("TransactionEvent")) == 2
     assert wire.station.lane.pending() == 0
+
+
+async def test_E13_FR_02_an_unanswered_transaction_event_is_a_failed_attempt(wired: Callable[..., Wire]) -> None:
+    """2.0.1 counts a TransactionEvent left unanswered past MessageTimeout as an attempt; 1.6 does not (Q-4)."""
+    attempts = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "MessageAttempts",
+                                                                      "instance": "TransactionEvent"}}  # fmt: skip
+    wire = wired(ocpp="2.0.1", ocpp_config=[{**attempts, "value": "2"}])
+    await wire.connect()
+    await wire.until(lambda: len(wire.calls("StatusNotification")) == 1)
+    wire.hold_answer_to("TransactionEvent")  # the central system's answers never reach the station
+    await wire.station.lane.append(event(0))
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 1)
+    await wire.clock.advance(30)  # MessageTimeout[Default]: the first attempt failed
+    await wire.clock.advance(60)  # MessageAttemptInterval[TransactionEvent] x 1
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    await wire.clock.advance(30)  # the second, and last, failed too (E13.FR.04)
+    await wire.until(lambda: wire.station.store.dead_letters.count() == 1)
+    assert wire.station.lane.pending() == 0 and len(wire.calls("TransactionEvent")) == 2

@@ -465,12 +465,17 @@ class Lane:
             self._settle(entry, self._dead_letter(entry, item, reason, level=logging.WARNING))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
             self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
+        elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected and self._attempt_on_timeout(item):
+            self._settle(entry, self._failed_attempt(entry, item))  # E13.FR.02: no answer within MessageTimeout
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
             # Timed out on a live link: not an attempt (Q-4); try again after a pause.
             entry.retry_at = self._clock.monotonic() + self._rpc.call_timeout
         else:
             return False  # not sent, or the link dropped: it waits for the next open()
         return True
+
+    def _attempt_on_timeout(self, item: OutboxItem) -> bool:
+        return item.action in self._version.attempt_on_timeout
 
     def _settle(self, entry: _Entry, commit: Awaitable[None]) -> None:
         """Commit what an answer taught without holding up the volatile messages behind it; the entry is

@@ -6,8 +6,8 @@ request type and names a request by its action. Beside the dialect, what only th
 waiting messages makes the other stale, the names under which the version keeps the configuration the kernel
 reads (``KernelKeys``), under which certificate type it stores the central system's TLS roots, and whether a
 journaled message carries an id the central system gave (1.6's transactionId) that the lane fills in when it
-sends it. Each version gives one ``Version`` (1.6: ``v16/table.py``, 2.0.1: ``v201/table.py``), so the
-kernel imports the message types of neither.
+sends it, and which messages left unanswered count as one of their MessageAttempts. Each version gives one
+``Version`` (1.6: ``v16/table.py``, 2.0.1: ``v201/table.py``), so the kernel imports the message types of neither.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class Version:
     # StartTransaction is answered, so the lane fills it in when it sends (X-4); 2.0.1's transactionId is the
     # station's own, journaled as it is sent.
     csms_transaction_ids: bool = False
+    # The actions of the durable messages a central system that leaves one unanswered past the call timeout has failed
+    # to process: 2.0.1's TransactionEvent, a failed attempt of MessageAttempts (E13.FR.02: "does not reply within
+    # MessageTimeout"). Any other, and every 1.6 message (Q-4: only a CALLERROR is a failure), is sent again uncounted.
+    attempt_on_timeout: frozenset[str] = frozenset()
     requests: Mapping[str, type[Message]] = field(init=False)  # by action name: a journaled payload decodes into it
 
     def __post_init__(self) -> None:

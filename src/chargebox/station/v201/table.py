@@ -162,6 +162,7 @@ VERSION: Final = Version(
     supersedes=_same_connector_status,
     keys=KERNEL_KEYS,
     csms_root=m.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE.value,
+    attempt_on_timeout=frozenset({m.Action.TRANSACTION_EVENT.value}),  # E13.FR.02
 )
 
 TABLE: Final = Table(

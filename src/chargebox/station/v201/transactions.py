@@ -25,6 +25,9 @@ does not switch is a part failed (``AvailabilityService.part_failed``: its Probl
 Faulted): nothing charges, the authorization ends and so does what it started (AbnormalCondition, Other; G05.FR.01).
 A contactor that does not open ends the transaction all the same. The cable is unlocked when the power path opens
 without an authorization left (a suspended one keeps it locked).
+
+The station is told an unplug, not at which side: it is taken as a disconnect at the EV, which deauthorizes the
+transaction (StopTxOnEVSideDisconnect, E09.FR.01).
 """
 
 from __future__ import annotations
@@ -285,6 +288,8 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         here.plugged = here.cable_spent = False
         here.locked_for = None
+        if here.tx is not None and self._model.get_bool(STOP_TX_ON_EV_SIDE_DISCONNECT.key):
+            here.token = None  # E09.FR.01: an unplug during a transaction is taken as the EV side's: deauthorized
         self._evses.unplugged(evse)
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
 
@@ -408,6 +413,8 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         here.token, here.token_told, here.remote_start_id, here.group = token, False, remote_start_id, group
         here.locked_for = None
+        if here.tx is not None and remote_start_id is not None:
+            here.tx.remote_start_id = remote_start_id  # F01.FR.25: the running transaction's next event tells it
         if not here.plugged:  # E03.FR.05: the authorization lapses without a cable
             timeout = self._model.get_int(EV_CONNECTION_TIME_OUT.key, 60)
             here.timeout = self._clock.call_later(timeout, lambda: self._tasks.spawn(self._timed_out(evse)))
@@ -523,6 +530,8 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         tx = here.tx
         assert tx is not None
+        if tx.remote_start_id is not None:
+            trigger = Trigger.REMOTE_START  # F02.FR.21: the next event after a remote start, whatever started it
         state = self._charging_state(here) if kind is not Event.ENDED else State.IDLE
         token: m.IdTokenType | msgspec.UnsetType = msgspec.UNSET
         if here.stop_token is not None:
