@@ -1,10 +1,10 @@
 """Availability (G01, G03, G04) against the ``ocpp`` library's 2.0.1 central system: Part 6's TC_G cases and TC_B_23.
 
 ChangeAvailability answers first, then the StatusNotification of each connector that changed (G03.FR.04,
-G04.FR.05); nothing when the state was already the one asked for. The cases with a transaction running
-(TC_G_11, TC_G_14, TC_G_17) need the transactions block (E), not built yet: what availability does for them, through
-the seam that block joins (``AvailabilityService.transactions``, ``ended``), is proven in
-tests/station/v201/test_availability.py. TC_G_01 and TC_G_02 (a cable in and out) are here too.
+G04.FR.05); nothing when the state was already the one asked for. With a transaction running (TC_G_11, TC_G_17) the
+answer is Scheduled and the EVSE goes Unavailable when the transaction ends (Part 6's StopAuthorized: the card
+again). TC_G_14 is the station-wide case, in tests/station/v201/test_availability.py. TC_G_01 and TC_G_02 (a cable
+in and out) are here too.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ocpp.v201.enums import OperationalStatusEnumType, ResetEnumType
 
 from tests.interop.conftest import OcppCsms
 from tests.interop.v201.conftest import StationRunner201, wait_booted
+from tests.interop.v201.test_remote_control import charging_on
 
 OPERATIVE, INOPERATIVE = OperationalStatusEnumType.operative, OperationalStatusEnumType.inoperative
 
@@ -194,3 +195,34 @@ async def test_G03_a_change_for_an_evse_the_station_lacks_is_rejected(
     status, index = await change(csms, INOPERATIVE, evse=3)
     assert status == "Rejected"
     await nothing_after(csms, index)
+
+
+async def inoperative_during_a_transaction(
+    csms: OcppCsms, station_factory: StationRunner201, connector: int | None
+) -> None:
+    """Inoperative for EVSE 1 (or its connector) while it charges: Scheduled; Unavailable once the card ends it."""
+    station = station_factory(connectors=2)
+    index = await charging_on(csms, station, (1,), await wait_booted(csms, evses=2))
+    status, answer = await change(csms, INOPERATIVE, evse=1, connector=connector)
+    assert status == "Scheduled"  # G03.FR.05
+    assert csms.frames.calls("StatusNotification", start=answer) == []  # the transaction goes on
+    await station.id_tag_presented("CARD1", 1)  # StopAuthorized
+    ended, _ = await csms.frames.wait_for(
+        lambda f: f.action == "TransactionEvent" and f.payload["eventType"] == "Ended", start=index + 1
+    )
+    assert await statuses_after(csms, ended, 1) == [(1, 1, "Unavailable")]  # G03.FR.04 once it ended
+    reported = len(csms.frames.frames) - 1
+    await station.unplugged(1)
+    await nothing_after(csms, reported)  # still Unavailable without the cable: nothing new to report
+
+
+async def test_TC_G_11_CS_an_evse_inoperative_during_a_transaction_is_Scheduled(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await inoperative_during_a_transaction(csms, station_factory, connector=None)
+
+
+async def test_TC_G_17_CS_a_connector_inoperative_during_a_transaction_is_Scheduled(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await inoperative_during_a_transaction(csms, station_factory, connector=1)

@@ -459,7 +459,9 @@ class TransactionService(Service[m.Action]):
         here = self._state[evse]
         tx = here.tx
         assert tx is not None
-        state = self._charging_state(here) if kind is not Event.ENDED else State.IDLE
+        state = self._charging_state(here)
+        if kind is Event.ENDED:  # E01.FR.18: energy stopped; a cable still in is EVConnected (TC_B_22_CS)
+            state = State.EV_CONNECTED if here.plugged else State.IDLE
         token: m.IdTokenType | msgspec.UnsetType = msgspec.UNSET
         if here.token is not None and not here.token_told:
             token, here.token_told = here.token, True  # E03.FR.01: the idToken once, after it authorized
