@@ -1,5 +1,5 @@
 """Certificates (M03 to M05, A02), DataTransfer (P01) and CustomerInformation (N09, N10) against the ``ocpp``
-library's 2.0.1 central system: Part 6's TC_M, TC_A_11/14, TC_P_01 and TC_N cases, checked on the wire. The hash
+library's 2.0.1 central system: Part 6's TC_M, TC_A_11/14/15, TC_P_01/03 and TC_N cases, checked on the wire. The hash
 data a test expects is computed here by cryptography's OCSP request builder, not by the station's code.
 
 TriggerMessage is another block's (F06): these tests ask for the signing request through the trigger this station
@@ -204,6 +204,37 @@ async def test_TC_P_01_CS_an_unknown_vendor_is_UnknownVendorId(
     await booted(csms, station_factory)
     result = await csms.call(call.DataTransfer(vendor_id="org.unknown", message_id="x"))
     assert result.status == "UnknownVendorId"  # P01.FR.05
+
+
+def vendor(**properties: object) -> dict[str, object]:
+    """customData of a vendor the station does not know, with properties of its own (Part 4 section 9)."""
+    return {"vendor_id": "org.example.lab", **properties}
+
+
+async def test_TC_P_03_CS_custom_data_is_received_and_ignored(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await booted(csms, station_factory)
+    threshold = {
+        "component": {"name": "OCPPCommCtrlr", "custom_data": vendor(rack=3)},
+        "variable": {"name": "OfflineThreshold", "custom_data": vendor(note="lab")},
+        "custom_data": vendor(flags=[1, 2], nested={"deep": True}),
+    }
+    request = call.SetVariables(
+        set_variable_data=[{**threshold, "attribute_value": "200", "attribute_type": "Actual"}],
+        custom_data=vendor(batch="p03"),
+    )
+    result = (await csms.call(request)).set_variable_result[0]
+    assert result["attribute_status"] == "Accepted"
+    read = await csms.call(
+        call.GetVariables(get_variable_data=[{**threshold, "attribute_type": "Actual"}], custom_data=vendor())
+    )
+    got = read.get_variable_result[0]
+    assert (got["attribute_status"], got.get("attribute_type", "Actual"), got["attribute_value"]) == (
+        "Accepted",
+        "Actual",
+        "200",
+    )
 
 
 async def test_TC_N_28_CS_and_TC_N_32_CS_customer_information_without_data_then_clear(
