@@ -3,8 +3,7 @@ Part 6's TC_A_01, TC_A_09, TC_A_10, TC_A_19, TC_A_20, TC_A_21 and TC_A_22.
 
 TC_A_19_CS upgrades from security profile 1 to 2: the second central system serves wss:// with a certificate of a
 private CA (trustme), which the station trusts by ``--ca-file`` (a CSMSRootCertificate installed by
-InstallCertificate is the certificates block's, M05). TC_A_04 to TC_A_07 (TLS itself) run on the same TLS code as
-1.6's security profiles (tests/tls/).
+InstallCertificate is the certificates block's, M05). TC_A_04 to TC_A_07 (TLS itself) are in test_tls.py.
 """
 
 from __future__ import annotations
