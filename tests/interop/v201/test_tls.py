@@ -1,5 +1,6 @@
 """TLS of security profiles 2 and 3 (A00) against the ``ocpp`` library's 2.0.1 central system served over real TLS
-on loopback: Part 6's TC_A_04, TC_A_05, TC_A_06 and TC_A_07.
+on loopback: Part 6's TC_A_04, TC_A_05, TC_A_06 and TC_A_07, and TC_B_50 (a migration to a central system whose
+certificate chains to a new CSMS root, installed by InstallCertificate).
 
 The central system's certificate comes from a private CA (``pki``, tests/tls/conftest.py) the station trusts by
 ``--ca-file``; it names ``csms.test``, which the station checks against the server name it is given. A first
@@ -17,10 +18,12 @@ from typing import Any
 
 import pytest
 import trustme
+from ocpp.v201 import call
 
 from chargebox.station.kernel.tls import TlsSettings
 from tests.interop.conftest import OcppCsms, basic
 from tests.interop.v201.conftest import SUBPROTOCOL, CsmsChargePoint201, StationRunner201, wait_booted
+from tests.interop.v201.test_network import migrate
 from tests.loopback import until
 from tests.tls.conftest import SERVER_NAME, Pki
 from tests.tls.conftest import pki as pki
@@ -137,3 +140,24 @@ async def test_TC_A_07_CS_profile_3_presents_the_station_certificate(
         assert tls_version(csms) in ("TLSv1.2", "TLSv1.3")  # A00.FR.416
     finally:
         await csms.stop()
+
+
+async def test_TC_B_50_CS_migrates_to_a_new_csms_whose_certificate_chains_to_a_new_root(
+    pki: Pki, station_factory: StationRunner201
+) -> None:
+    old = await serve(pki.server_context(), passwords={PASSWORD})
+    new_root = trustme.CA(organization_name="the new CSO root")
+    new = await serve(pki.server_context(leaf=new_root.issue_cert(SERVER_NAME, "127.0.0.1")), passwords={PASSWORD})
+    try:
+        station_factory(**profile_2(pki, old.port))
+        await wait_booted(old, evses=2)
+        root = new_root.cert_pem.bytes().decode()
+        installed = await old.call(call.InstallCertificate(certificate_type="CSMSRootCertificate", certificate=root))
+        assert installed.status == "Accepted"  # M05.FR.01: now trusted beside the first root
+        await migrate(old, 1, f"ws://127.0.0.1:{new.port}", security_profile=2)
+        await wait_booted(new, evses=2)  # B10.FR.04: the new profile first, its server checked with the new root
+        assert tls_version(new) in ("TLSv1.2", "TLSv1.3")
+        assert new.sessions[0].authorization == basic("CP-1", PASSWORD)
+    finally:
+        await old.stop()
+        await new.stop()
