@@ -3,8 +3,8 @@
 ChangeAvailability answers first, then the StatusNotification of each connector that changed (G03.FR.04,
 G04.FR.05); nothing when the state was already the one asked for. With a transaction running (TC_G_11, TC_G_17) the
 answer is Scheduled and the EVSE goes Unavailable when the transaction ends (Part 6's StopAuthorized: the card
-again). TC_G_14 is the station-wide case, in tests/station/v201/test_availability.py. TC_G_01 and TC_G_02 (a cable
-in and out) are here too.
+again); for the whole station (TC_G_14) the idle EVSE goes Unavailable at once. TC_G_01 and TC_G_02 (a cable in and
+out) are here too.
 """
 
 from __future__ import annotations
@@ -198,13 +198,17 @@ async def test_G03_a_change_for_an_evse_the_station_lacks_is_rejected(
 
 
 async def inoperative_during_a_transaction(
-    csms: OcppCsms, station_factory: StationRunner201, connector: int | None
+    csms: OcppCsms, station_factory: StationRunner201, connector: int | None, *, station_wide: bool = False
 ) -> None:
-    """Inoperative for EVSE 1 (or its connector) while it charges: Scheduled; Unavailable once the card ends it."""
+    """Inoperative for EVSE 1 (or its connector, or the station) while EVSE 1 charges: Scheduled; Unavailable once
+    the card ends the transaction (an idle EVSE at once)."""
     station = station_factory(connectors=2)
     index = await charging_on(csms, station, (1,), await wait_booted(csms, evses=2))
-    status, answer = await change(csms, INOPERATIVE, evse=1, connector=connector)
-    assert status == "Scheduled"  # G03.FR.05
+    status, answer = await change(csms, INOPERATIVE, evse=None if station_wide else 1, connector=connector)
+    assert status == "Scheduled"  # G03.FR.05, G04.FR.06
+    if station_wide:
+        assert await statuses_after(csms, answer, 1) == [(2, 1, "Unavailable")]  # G04.FR.05: the idle one now
+        answer = len(csms.frames.frames)
     assert csms.frames.calls("StatusNotification", start=answer) == []  # the transaction goes on
     await station.id_tag_presented("CARD1", 1)  # StopAuthorized
     ended, _ = await csms.frames.wait_for(
@@ -226,3 +230,9 @@ async def test_TC_G_17_CS_a_connector_inoperative_during_a_transaction_is_Schedu
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
     await inoperative_during_a_transaction(csms, station_factory, connector=1)
+
+
+async def test_TC_G_14_CS_the_station_inoperative_during_a_transaction_is_Scheduled(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await inoperative_during_a_transaction(csms, station_factory, connector=None, station_wide=True)
