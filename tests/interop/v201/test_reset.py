@@ -93,7 +93,8 @@ async def test_TC_B_21_CS_reset_on_idle_waits_for_the_transaction_then_boots_wit
     assert csms.frames.calls("BootNotification", start=index) == []
     await station.id_tag_presented("CARD1", 1)  # StopAuthorized
     stop, frame = await ended(csms, index)
-    assert frame.payload["transactionInfo"]["stoppedReason"] == "Local"
+    info = frame.payload["transactionInfo"]
+    assert (info["stoppedReason"], info["chargingState"]) == ("Local", "EVConnected")  # E01.FR.18: the cable is in
     boot_at, boot = await csms.wait_call("BootNotification", start=stop)  # B12.FR.03: when the transaction ended
     assert boot.payload["reason"] == "ScheduledReset"
     last = await wait_booted(csms, evses=2, start=boot_at)
