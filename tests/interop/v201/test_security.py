@@ -77,20 +77,26 @@ async def test_TC_A_22_CS_a_profile_with_a_lower_security_profile_is_rejected(
     assert result.status == "Rejected"  # B09.FR.04: profile 0 is below 1
 
 
+async def upgrade_is_rejected(csms: OcppCsms, security_profile: int) -> None:
+    """A profile of ``security_profile`` in slot 1 is Accepted, but putting it in NetworkConfigurationPriority is
+    Rejected, and the priority stays slot 0 alone."""
+    url = f"wss://{SERVER_NAME}:1"
+    result = await csms.call(
+        call.SetNetworkProfile(configuration_slot=1, connection_data=profile(url, security_profile=security_profile))
+    )
+    assert result.status == "Accepted"
+    result = await csms.call(call.SetVariables(set_variable_data=[{**PRIORITY, "attribute_value": "1,0"}]))
+    assert result.set_variable_result[0]["attribute_status"] == "Rejected"
+    assert await variable(csms, PRIORITY) == "0"
+
+
 async def test_TC_A_20_CS_an_upgrade_without_a_csms_root_certificate_is_rejected(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
     csms.passwords = {PASSWORD}
     station_factory(password=PASSWORD)
     await wait_booted(csms, evses=2)
-    url = f"wss://{SERVER_NAME}:1"
-    result = await csms.call(
-        call.SetNetworkProfile(configuration_slot=1, connection_data=profile(url, security_profile=2))
-    )
-    assert result.status == "Accepted"
-    result = await csms.call(call.SetVariables(set_variable_data=[{**PRIORITY, "attribute_value": "1,0"}]))
-    assert result.set_variable_result[0]["attribute_status"] == "Rejected"  # A05.FR.02
-    assert await variable(csms, PRIORITY) == "0"
+    await upgrade_is_rejected(csms, 2)  # A05.FR.02
 
 
 async def test_TC_A_21_CS_an_upgrade_to_profile_3_without_a_station_certificate_is_rejected(
@@ -102,14 +108,7 @@ async def test_TC_A_21_CS_an_upgrade_to_profile_3_without_a_station_certificate_
     root = Ca("CSMS root")  # a valid CSMSRootCertificate: only the station's own certificate is missing
     installed = await csms.call(call.InstallCertificate(certificate_type="CSMSRootCertificate", certificate=root.pem))
     assert installed.status == "Accepted"
-    url = f"wss://{SERVER_NAME}:1"
-    result = await csms.call(
-        call.SetNetworkProfile(configuration_slot=1, connection_data=profile(url, security_profile=3))
-    )
-    assert result.status == "Accepted"
-    result = await csms.call(call.SetVariables(set_variable_data=[{**PRIORITY, "attribute_value": "1,0"}]))
-    assert result.set_variable_result[0]["attribute_status"] == "Rejected"  # A05.FR.03
-    assert await variable(csms, PRIORITY) == "0"
+    await upgrade_is_rejected(csms, 3)  # A05.FR.03
     assert station.store.private_keys.charge_point_credentials() is None
 
 
