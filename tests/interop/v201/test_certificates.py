@@ -8,10 +8,12 @@ is Rejected, the current one kept as its fallback: kernel/certificates.py, which
 every stored CSMS root at once (``roots`` in kernel/kernel.py), so it cannot tell the new root from its fallback:
 M05.FR.13 (drop the fallback once connected with the new root) and M05.FR.14 (try the fallback only after the new
 root failed) need the link to verify each attempt against one root and say which one verified, a change to the
-kernel's link, shared with 1.6. TC_B_47_CS (the same fallback on a failed migration, M05.FR.16) waits for it too.
+kernel's link, shared with 1.6; and since a new root signed by the old one is not self-signed, verifying against it
+alone also needs OpenSSL's partial-chain flag in kernel/tls.py. TC_B_47_CS (the same fallback on a failed
+migration, M05.FR.16) waits for it too.
 
-TriggerMessage is another block's (F06): these tests ask for the signing request through the trigger this station
-offers to it (``kernel.triggers["SignChargingStationCertificate"]``), as TriggerMessage will.
+TC_A_11 and TC_A_14 ask for the signing request through the trigger the certificates feature offers
+(``kernel.triggers["SignChargingStationCertificate"]``); TC_A_15 asks through TriggerMessage.
 """
 
 from __future__ import annotations
