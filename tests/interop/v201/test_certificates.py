@@ -2,15 +2,8 @@
 library's 2.0.1 central system: Part 6's TC_M, TC_A_11/14/15, TC_P_01/03 and TC_N cases, checked on the wire. The hash
 data a test expects is computed here by cryptography's OCSP request builder, not by the station's code.
 
-TC_M_09_CS, TC_M_30_CS and TC_M_31_CS are for a station offering SecurityCtrlr.AdditionalRootCertificateCheck true
-(Part 5's AS-2); this one offers it false. The install side is there (a new CSMS root not signed by the current one
-is Rejected, the current one kept as its fallback: kernel/certificates.py, which 1.6 uses), but the link trusts
-every stored CSMS root at once (``roots`` in kernel/kernel.py), so it cannot tell the new root from its fallback:
-M05.FR.13 (drop the fallback once connected with the new root) and M05.FR.14 (try the fallback only after the new
-root failed) need the link to verify each attempt against one root and say which one verified, a change to the
-kernel's link, shared with 1.6; and since a new root signed by the old one is not self-signed, verifying against it
-alone also needs OpenSSL's partial-chain flag in kernel/tls.py. TC_B_47_CS (the same fallback on a failed
-migration, M05.FR.16) waits for it too.
+TC_M_09_CS, TC_M_30_CS and TC_M_31_CS (AdditionalRootCertificateCheck true, a station on profile 2 verifying the
+central system with a new CSMS root) run over real TLS in test_tls.py.
 
 TC_A_11 and TC_A_14 ask for the signing request through the trigger the certificates feature offers
 (``kernel.triggers["SignChargingStationCertificate"]``); TC_A_15 asks through TriggerMessage.

@@ -2,8 +2,8 @@
 TC_B_45, TC_B_46 and TC_B_49, with a second central system on another port where a case migrates to one.
 
 TC_B_50_CS (a migration to a central system whose certificate chains to a new CSMS root, installed by
-InstallCertificate) runs over real TLS in test_tls.py. TC_B_47_CS is for a station offering
-AdditionalRootCertificateCheck (AS-2), which this one does not: test_certificates.py says what that waits for.
+InstallCertificate) and TC_B_47_CS (with AdditionalRootCertificateCheck, back to the old profile and the fallback
+root when the new root refuses the new central system) run over real TLS in test_tls.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """TLS of security profiles 2 and 3 (A00) against the ``ocpp`` library's 2.0.1 central system served over real TLS
 on loopback: Part 6's TC_A_04, TC_A_05, TC_A_06 and TC_A_07, and TC_B_50 (a migration to a central system whose
-certificate chains to a new CSMS root, installed by InstallCertificate).
+certificate chains to a new CSMS root, installed by InstallCertificate); with AdditionalRootCertificateCheck true,
+TC_M_09, TC_M_30, TC_M_31 and TC_B_47 (a new CSMS root signed by the current one, which stays its fallback).
 
 The central system's certificate comes from a private CA (``pki``, tests/tls/conftest.py) the station trusts by
 ``--ca-file``; it names ``csms.test``, which the station checks against the server name it is given. A first
@@ -13,18 +14,21 @@ from __future__ import annotations
 
 import ssl
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import trustme
+from cryptography import x509
 from ocpp.v201 import call
+from ocpp.v201.enums import ResetEnumType
 
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.station.station import Station
 from tests.interop.conftest import OcppCsms, basic
-from tests.interop.v201.conftest import SUBPROTOCOL, CsmsChargePoint201, StationRunner201, wait_booted
-from tests.interop.v201.test_network import migrate
+from tests.interop.v201.conftest import SUBPROTOCOL, CsmsChargePoint201, StationRunner201, entry, wait_booted
+from tests.interop.v201.test_network import PRIORITY, migrate, profile
 from tests.loopback import until
 from tests.tls.conftest import SERVER_NAME, Pki
 from tests.tls.conftest import pki as pki
@@ -167,3 +171,126 @@ async def test_TC_B_50_CS_migrates_to_a_new_csms_whose_certificate_chains_to_a_n
     finally:
         await old.stop()
         await new.stop()
+
+
+CHECKED = [entry("SecurityCtrlr", "AdditionalRootCertificateCheck", "true")]
+
+
+async def install_root(csms: OcppCsms, ca: trustme.CA) -> str:
+    request = call.InstallCertificate(certificate_type="CSMSRootCertificate", certificate=ca.cert_pem.bytes().decode())
+    return str((await csms.call(request)).status)
+
+
+async def csms_roots(csms: OcppCsms) -> set[str]:
+    """The serial numbers of the CSMS roots the station lists."""
+    listed = await csms.call(call.GetInstalledCertificateIds(certificate_type=["CSMSRootCertificate"]))
+    return {chain["certificate_hash_data"]["serial_number"] for chain in listed.certificate_hash_data_chain}
+
+
+def serial(ca: trustme.CA) -> str:
+    return format(x509.load_pem_x509_certificate(ca.cert_pem.bytes()).serial_number, "x")
+
+
+async def test_TC_M_09_CS_a_new_root_not_signed_by_the_current_one_is_Rejected(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    station_factory(ocpp_config=CHECKED)
+    await wait_booted(csms, evses=2)
+    current = trustme.CA()
+    assert await install_root(csms, current) == "Accepted"
+    assert await install_root(csms, trustme.CA()) == "Rejected"  # M05.FR.10, M05.FR.11
+    assert await csms_roots(csms) == {serial(current)}
+
+
+@dataclass
+class NewRoot:
+    """A station on profile 2 against ``secure``, whose certificate ``old_root`` issued, with ``new_root`` (signed by
+    ``old_root``) installed beside it."""
+
+    secure: OcppCsms
+    context: ssl.SSLContext  # the server's: it may change its certificate
+    old_root: trustme.CA
+    new_root: trustme.CA
+
+
+async def with_a_new_root(csms: OcppCsms, station_factory: StationRunner201, **settings: Any) -> NewRoot:
+    """A station on profile 1 installs a CSMS root and migrates to profile 2 on a central system whose certificate
+    that root issued (only the stored root is trusted: no --ca-file); then a new root signed by it is installed."""
+    csms.passwords = {PASSWORD}
+    config = [*CHECKED, *settings.pop("ocpp_config", [])]
+    station_factory(password=PASSWORD, ocpp_config=config, tls=TlsSettings(server_name=SERVER_NAME), **settings)
+    await wait_booted(csms, evses=2)
+    old_root = trustme.CA()
+    assert await install_root(csms, old_root) == "Accepted"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    old_root.issue_cert(SERVER_NAME, "127.0.0.1").configure_cert(context)
+    secure = await serve(context, passwords={PASSWORD})
+    await migrate(csms, 1, f"ws://127.0.0.1:{secure.port}", security_profile=2)
+    await wait_booted(secure, evses=2)
+    new_root = old_root.create_child_ca()
+    assert await install_root(secure, new_root) == "Accepted"  # M05.FR.12
+    assert await csms_roots(secure) == {serial(old_root), serial(new_root)}
+    return NewRoot(secure, context, old_root, new_root)
+
+
+async def on_the_new_root(
+    csms: OcppCsms, station_factory: StationRunner201, *, server_on_new_root: bool
+) -> tuple[OcppCsms, trustme.CA, trustme.CA]:
+    """``with_a_new_root``; then the central system's certificate is one of the new root's (or stays the old
+    one's), and a reset reconnects."""
+    roots = await with_a_new_root(csms, station_factory)
+    secure = roots.secure
+    if server_on_new_root:
+        good = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        roots.new_root.issue_cert(SERVER_NAME, "127.0.0.1").configure_cert(good)
+        roots.context.sni_callback = lambda ssl_object, _name, _context: setattr(ssl_object, "context", good)
+    start = len(secure.frames.frames)
+    assert (await secure.call(call.Reset(type=ResetEnumType.on_idle))).status == "Accepted"
+    await wait_booted(secure, evses=2, start=start)
+    return secure, roots.old_root, roots.new_root
+
+
+async def test_TC_M_30_CS_reconnected_with_the_new_root_the_fallback_is_deleted(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    secure, _old, new_root = await on_the_new_root(csms, station_factory, server_on_new_root=True)
+    try:
+        assert await csms_roots(secure) == {serial(new_root)}  # M05.FR.13
+    finally:
+        await secure.stop()
+
+
+async def test_TC_M_31_CS_the_new_root_refuses_the_server_the_fallback_verifies_it(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    secure, old_root, new_root = await on_the_new_root(csms, station_factory, server_on_new_root=False)
+    try:
+        assert await csms_roots(secure) == {serial(old_root), serial(new_root)}  # M05.FR.14: the fallback kept
+        await event_reported(secure, "InvalidCsmsCertificate")  # the new root's attempt failed first
+    finally:
+        await secure.stop()
+
+
+async def test_TC_B_47_CS_a_new_csms_refused_by_the_new_root_falls_back_to_the_old_profile_and_root(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    attempts = [entry("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", "1")]
+    roots = await with_a_new_root(csms, station_factory, ocpp_config=attempts)
+    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    roots.old_root.issue_cert(SERVER_NAME, "127.0.0.1").configure_cert(other)
+    elsewhere = await serve(other, passwords={PASSWORD})  # a new central system, its certificate the old root's
+    try:
+        start = len(roots.secure.frames.frames)
+        new_profile = profile(f"ws://127.0.0.1:{elsewhere.port}", security_profile=2)
+        result = await roots.secure.call(call.SetNetworkProfile(configuration_slot=2, connection_data=new_profile))
+        assert result.status == "Accepted"
+        priority = [{**PRIORITY, "attribute_value": "2,1"}]  # slot 1 is the one in use (slot 0 went with profile 1)
+        result = await roots.secure.call(call.SetVariables(set_variable_data=priority))
+        assert result.set_variable_result[0]["attribute_status"] == "RebootRequired"
+        assert (await roots.secure.call(call.Reset(type=ResetEnumType.on_idle))).status == "Accepted"
+        await wait_booted(roots.secure, evses=2, start=start)  # M05.FR.15, M05.FR.16: back, with the fallback
+        assert elsewhere.sessions == []
+        assert serial(roots.old_root) in await csms_roots(roots.secure)
+    finally:
+        await elsewhere.stop()
+        await roots.secure.stop()
