@@ -159,6 +159,7 @@ def refusing_tls_server(context: ssl.SSLContext) -> Iterator[int]:
             except OSError:
                 return  # closed: the test is over
             with conn, contextlib.suppress(OSError):
+                conn.settimeout(0.2)  # a client that connects and sends nothing does not hold the thread at the end
                 context.wrap_socket(conn, server_side=True)
 
     thread = threading.Thread(target=serve, daemon=True)

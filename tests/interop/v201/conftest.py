@@ -32,6 +32,8 @@ SUBPROTOCOL = "ocpp2.0.1"
 class CsmsChargePoint201(ChargePoint):
     """The ``ocpp`` library's 2.0.1 central-system side of one charging station."""
 
+    sign_status = "Accepted"  # how SignCertificate is answered (TC_A_15_CS: Rejected)
+
     def __init__(self, id: str, connection: Tap, csms: OcppCsms) -> None:
         super().__init__(id, connection, response_timeout=WAIT)
         self._csms = csms
@@ -74,7 +76,7 @@ class CsmsChargePoint201(ChargePoint):
 
     @on(Action.sign_certificate)
     def on_sign_certificate(self, **_payload: Any) -> call_result.SignCertificate:
-        return call_result.SignCertificate(status="Accepted")
+        return call_result.SignCertificate(status=self.sign_status)
 
     @on(Action.notify_customer_information)
     def on_notify_customer_information(self, **_payload: Any) -> call_result.NotifyCustomerInformation:

@@ -1,10 +1,10 @@
 """Availability (G01, G03, G04) against the ``ocpp`` library's 2.0.1 central system: Part 6's TC_G cases and TC_B_23.
 
 ChangeAvailability answers first, then the StatusNotification of each connector that changed (G03.FR.04,
-G04.FR.05); nothing when the state was already the one asked for. The cases with a transaction running
-(TC_G_11, TC_G_14, TC_G_17) need the transactions block (E), not built yet: what availability does for them, through
-the seam that block joins (``AvailabilityService.transactions``, ``ended``), is proven in
-tests/station/v201/test_availability.py. TC_G_01 and TC_G_02 (a cable in and out) are here too.
+G04.FR.05); nothing when the state was already the one asked for. With a transaction running (TC_G_11, TC_G_17) the
+answer is Scheduled and the EVSE goes Unavailable when the transaction ends (Part 6's StopAuthorized: the card
+again); for the whole station (TC_G_14) the idle EVSE goes Unavailable at once. TC_G_01 and TC_G_02 (a cable in and
+out) are here too.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ocpp.v201.enums import OperationalStatusEnumType, ResetEnumType
 from chargebox.sim.hardware import HardwarePart, SimulatedHardware
 from tests.interop.conftest import OcppCsms
 from tests.interop.v201.conftest import StationRunner201, wait_booted
+from tests.interop.v201.test_remote_control import charging_on
 
 OPERATIVE, INOPERATIVE = OperationalStatusEnumType.operative, OperationalStatusEnumType.inoperative
 
@@ -216,3 +217,44 @@ async def test_TC_G_20_CS_a_lock_failure_starts_no_charging_and_reports_the_lock
     await csms.call(call.TriggerMessage(requested_message="Heartbeat"))
     await csms.wait_call("Heartbeat", start=at)
     assert csms.frames.calls("TransactionEvent", start=index) == []  # TxStartPoint PowerPathClosed was never met
+
+
+async def inoperative_during_a_transaction(
+    csms: OcppCsms, station_factory: StationRunner201, connector: int | None, *, station_wide: bool = False
+) -> None:
+    """Inoperative for EVSE 1 (or its connector, or the station) while EVSE 1 charges: Scheduled; Unavailable once
+    the card ends the transaction (an idle EVSE at once)."""
+    station = station_factory(connectors=2)
+    index = await charging_on(csms, station, (1,), await wait_booted(csms, evses=2))
+    status, answer = await change(csms, INOPERATIVE, evse=None if station_wide else 1, connector=connector)
+    assert status == "Scheduled"  # G03.FR.05, G04.FR.06
+    if station_wide:
+        assert await statuses_after(csms, answer, 1) == [(2, 1, "Unavailable")]  # G04.FR.05: the idle one now
+        answer = len(csms.frames.frames)
+    assert csms.frames.calls("StatusNotification", start=answer) == []  # the transaction goes on
+    await station.id_tag_presented("CARD1", 1)  # StopAuthorized
+    ended, _ = await csms.frames.wait_for(
+        lambda f: f.action == "TransactionEvent" and f.payload["eventType"] == "Ended", start=index + 1
+    )
+    assert await statuses_after(csms, ended, 1) == [(1, 1, "Unavailable")]  # G03.FR.04 once it ended
+    reported = len(csms.frames.frames) - 1
+    await station.unplugged(1)
+    await nothing_after(csms, reported)  # still Unavailable without the cable: nothing new to report
+
+
+async def test_TC_G_11_CS_an_evse_inoperative_during_a_transaction_is_Scheduled(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await inoperative_during_a_transaction(csms, station_factory, connector=None)
+
+
+async def test_TC_G_17_CS_a_connector_inoperative_during_a_transaction_is_Scheduled(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await inoperative_during_a_transaction(csms, station_factory, connector=1)
+
+
+async def test_TC_G_14_CS_the_station_inoperative_during_a_transaction_is_Scheduled(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    await inoperative_during_a_transaction(csms, station_factory, connector=None, station_wide=True)

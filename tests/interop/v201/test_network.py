@@ -1,9 +1,9 @@
 """Network connection profiles (B09, B10) against the ``ocpp`` library's 2.0.1 central systems: Part 6's TC_B_43,
 TC_B_45, TC_B_46 and TC_B_49, with a second central system on another port where a case migrates to one.
 
-TC_B_47_CS and TC_B_50_CS migrate with a new CSMS root certificate (M05.FR.13 to .16): they need InstallCertificate
-(the certificates block, M), not built yet; the link already trusts every CSMSRootCertificate stored for the
-version (``Version.csms_root``), which is where that block will install it.
+TC_B_50_CS (a migration to a central system whose certificate chains to a new CSMS root, installed by
+InstallCertificate) and TC_B_47_CS (with AdditionalRootCertificateCheck, back to the old profile and the fallback
+root when the new root refuses the new central system) run over real TLS in test_tls.py.
 """
 
 from __future__ import annotations

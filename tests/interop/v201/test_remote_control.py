@@ -4,7 +4,7 @@ TC_F cases of those use cases that need no other block.
 TC_F_05 (a transaction running) needs the transactions block (E), not built yet: UnlockConnector's side, through
 the seam that block joins (``UnlockService.authorized``), is proven in tests/station/v201/test_remote_control.py.
 TC_F_11 to TC_F_14 trigger MeterValues and TransactionEvent (block J's meter_values.py); TC_F_15 to TC_F_19 trigger
-LogStatusNotification and FirmwareStatusNotification, which blocks N and L do not offer as triggers yet.
+LogStatusNotification and FirmwareStatusNotification, with an upload or a download under way: test_logs.py.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """Security profiles where they touch the link (A00, A01, A05) against the ``ocpp`` library's 2.0.1 central system:
-Part 6's TC_A_01, TC_A_09, TC_A_10, TC_A_19, TC_A_20 and TC_A_22.
+Part 6's TC_A_01, TC_A_09, TC_A_10, TC_A_19, TC_A_20, TC_A_21 and TC_A_22.
 
 TC_A_19_CS upgrades from security profile 1 to 2: the second central system serves wss:// with a certificate of a
 private CA (trustme), which the station trusts by ``--ca-file`` (a CSMSRootCertificate installed by
-InstallCertificate is the certificates block's, M05). TC_A_04 to TC_A_07 (TLS itself) run on the same TLS code as
-1.6's security profiles (tests/tls/).
+InstallCertificate is the certificates block's, M05). TC_A_04 to TC_A_07 (TLS itself) are in test_tls.py.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from tests.interop.conftest import OcppCsms, basic
 from tests.interop.v201.conftest import StationRunner201, csms201, wait_booted
 from tests.interop.v201.test_network import PRIORITY, migrate, profile, variable
 from tests.loopback import until
+from tests.tls.test_certificates import Ca
 
 PASSWORD = "0123456789abcdef"
 NEW_PASSWORD = "fedcba9876543210fedcba9876543210"
@@ -77,20 +77,39 @@ async def test_TC_A_22_CS_a_profile_with_a_lower_security_profile_is_rejected(
     assert result.status == "Rejected"  # B09.FR.04: profile 0 is below 1
 
 
+async def upgrade_is_rejected(csms: OcppCsms, security_profile: int) -> None:
+    """A profile of ``security_profile`` in slot 1 is Accepted, but putting it in NetworkConfigurationPriority is
+    Rejected, and the priority stays slot 0 alone."""
+    url = f"wss://{SERVER_NAME}:1"
+    result = await csms.call(
+        call.SetNetworkProfile(configuration_slot=1, connection_data=profile(url, security_profile=security_profile))
+    )
+    assert result.status == "Accepted"
+    result = await csms.call(call.SetVariables(set_variable_data=[{**PRIORITY, "attribute_value": "1,0"}]))
+    assert result.set_variable_result[0]["attribute_status"] == "Rejected"
+    assert await variable(csms, PRIORITY) == "0"
+
+
 async def test_TC_A_20_CS_an_upgrade_without_a_csms_root_certificate_is_rejected(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
     csms.passwords = {PASSWORD}
     station_factory(password=PASSWORD)
     await wait_booted(csms, evses=2)
-    url = f"wss://{SERVER_NAME}:1"
-    result = await csms.call(
-        call.SetNetworkProfile(configuration_slot=1, connection_data=profile(url, security_profile=2))
-    )
-    assert result.status == "Accepted"
-    result = await csms.call(call.SetVariables(set_variable_data=[{**PRIORITY, "attribute_value": "1,0"}]))
-    assert result.set_variable_result[0]["attribute_status"] == "Rejected"  # A05.FR.02
-    assert await variable(csms, PRIORITY) == "0"
+    await upgrade_is_rejected(csms, 2)  # A05.FR.02
+
+
+async def test_TC_A_21_CS_an_upgrade_to_profile_3_without_a_station_certificate_is_rejected(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    csms.passwords = {PASSWORD}
+    station = station_factory(password=PASSWORD)
+    await wait_booted(csms, evses=2)
+    root = Ca("CSMS root")  # a valid CSMSRootCertificate: only the station's own certificate is missing
+    installed = await csms.call(call.InstallCertificate(certificate_type="CSMSRootCertificate", certificate=root.pem))
+    assert installed.status == "Accepted"
+    await upgrade_is_rejected(csms, 3)  # A05.FR.03
+    assert station.store.private_keys.charge_point_credentials() is None
 
 
 @pytest.fixture

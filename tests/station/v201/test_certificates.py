@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from chargebox.protocol.v201 import messages as m
 from chargebox.station.v201.certificates import CertificateService
 from tests.tls.test_certificates import START, Ca
 from tests.wire import Wire
@@ -232,7 +233,23 @@ async def test_A02_FR_06_a_certificate_for_another_name_is_Rejected(wired: Calla
     assert await answer(wire, "CertificateSigned", {"certificateChain": pem}) == {"status": "Rejected"}
 
 
-async def test_A02_FR_17_18_19_asks_again_doubling_the_wait_CertSigningRepeatTimes_times(
+async def test_TC_A_15_CS_a_SignCertificate_answered_Rejected_is_not_asked_again(wired: Callable[..., Wire]) -> None:
+    config = [
+        seed("SecurityCtrlr", "OrganizationName", ORGANISATION),
+        seed("SecurityCtrlr", "CertSigningWaitMinimum", "10"),
+    ]
+    rejected = {
+        m.Action.SIGN_CERTIFICATE: lambda _r: m.SignCertificateResponse(status=m.GenericStatusEnumType.REJECTED)
+    }
+    wire = await booted(wired, ocpp_config=config, csms_policy={"extra_handlers": rejected})
+    await wire.station.kernel.triggers["SignChargingStationCertificate"].send(None)
+    await wire.until(lambda: len(wire.calls("SignCertificate")) == 1)
+    await wire.clock.advance(3600)
+    await wire.until(lambda: wire.station.lane.pending() == 0)
+    assert len(wire.calls("SignCertificate")) == 1  # A02.FR.17: only an accepted request is sent again
+
+
+async def test_TC_A_23_CS_A02_FR_17_18_19_asks_again_doubling_the_wait_CertSigningRepeatTimes_times(
     wired: Callable[..., Wire],
 ) -> None:
     config = [

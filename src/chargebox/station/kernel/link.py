@@ -38,7 +38,14 @@ from chargebox.rpc import Rpc
 from chargebox.station.kernel.config import KernelConfig
 from chargebox.station.kernel.events import SecurityEvent
 from chargebox.station.kernel.service import Service
-from chargebox.station.kernel.tls import TlsSettings, TlsUnavailable, client_context, read_pem, security_event_of
+from chargebox.station.kernel.tls import (
+    INVALID_CENTRAL_SYSTEM_CERTIFICATE,
+    TlsSettings,
+    TlsUnavailable,
+    client_context,
+    read_pem,
+    security_event_of,
+)
 from chargebox.station.kernel.version import Version
 from chargebox.tasks import Tasks
 from chargebox.transport import LinkSettings, Transport
@@ -72,6 +79,24 @@ class Endpoints(Protocol):
 
     def connected(self) -> None:
         """An attempt on the current endpoint connected."""
+        ...
+
+
+class RootTrust(Protocol):
+    """Who chooses the central-system roots each attempt verifies against (2.0.1's AdditionalRootCertificateCheck,
+    M05.FR.13/14): without one, every stored root is trusted at once."""
+
+    def roots(self) -> tuple[list[str], bool]:
+        """The roots of the next attempt, and whether one of them may be an intermediate (a new root signed by the
+        old one is not self-signed: OpenSSL must be let to stop at it)."""
+        ...
+
+    def refused(self) -> None:
+        """The attempt's roots did not verify the central system's certificate."""
+        ...
+
+    def verified(self) -> None:
+        """A connection opened, verified by the attempt's roots."""
         ...
 
 
@@ -111,6 +136,8 @@ class LinkService(Service):
         self._profile = config.get_int(self._keys.security_profile)
         self._file_credentials: tuple[str, str] | None = None
         self._endpoints: Endpoints | None = None
+        self._trust: RootTrust | None = None
+        self._over_tls = False  # the last attempt's profile was 2 or 3: its server was verified by a root
         self.transport: Transport | None = None
         config.add_rule(self._keys.authorization_key, _valid_authorization_key)
         config.add_rule(self._keys.security_profile, self._may_raise_profile)
@@ -157,6 +184,10 @@ class LinkService(Service):
         """From now on ``endpoints`` chooses where each attempt goes (2.0.1's network connection profiles)."""
         self._endpoints = endpoints
 
+    def trust(self, trust: RootTrust) -> None:
+        """From now on ``trust`` chooses the roots each attempt verifies against (2.0.1's M05)."""
+        self._trust = trust
+
     def can_use(self, profile: int) -> bool:
         """T-43, A05.FR.02, A05.FR.03: the credentials a security profile needs are in place (a password for 1
         and 2, a central system root for 2 and 3, a station certificate for 3)."""
@@ -174,6 +205,7 @@ class LinkService(Service):
         profile = endpoint.security_profile if endpoint else self._config.get_int(self._keys.security_profile)
         csms_url = endpoint.csms_url if endpoint else self._csms_url
         context, problem = None, None
+        self._over_tls = profile >= 2
         if profile >= 2:
             try:
                 context = self._context(profile)
@@ -199,6 +231,8 @@ class LinkService(Service):
         event = security_event_of(exc)
         if event is not None:
             self._security_event(event, redact(str(exc))[:255])
+        if event == INVALID_CENTRAL_SYSTEM_CERTIFICATE and self._trust is not None:
+            self._trust.refused()  # M05.FR.14: the other roots next
         if self._endpoints is not None:
             self._endpoints.failed()
 
@@ -209,6 +243,8 @@ class LinkService(Service):
         self._trial = None
         if self._endpoints is not None:
             self._endpoints.connected()
+        if self._trust is not None and self._over_tls:
+            self._trust.verified()  # M05.FR.13
 
     def reset(self) -> None:
         self._tasks.cancel()
@@ -235,7 +271,8 @@ class LinkService(Service):
             if credentials is None:
                 raise TlsUnavailable("security profile 3 needs a ChargePointCertificate")
             chain, key = credentials
-        return client_context(self._roots(), ca_file=self._tls.ca_file, cert_chain=chain, key=key)
+        roots, partial = self._trust.roots() if self._trust is not None else (self._roots(), False)
+        return client_context(roots, ca_file=self._tls.ca_file, cert_chain=chain, key=key, partial_chain=partial)
 
     def _may_raise_profile(self, value: str) -> bool:
         """T-43: only upwards, and only to a profile whose credentials are in place."""

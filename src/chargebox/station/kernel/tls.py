@@ -79,9 +79,11 @@ def client_context(
     ca_file: Path | None = None,
     cert_chain: str | None = None,
     key: str | None = None,
+    partial_chain: bool = False,
 ) -> ssl.SSLContext:
     """A context that verifies the central system against ``roots`` (PEM) and ``ca_file``, and
-    presents ``cert_chain`` with ``key`` (PEM) when both are given (profile 3).
+    presents ``cert_chain`` with ``key`` (PEM) when both are given (profile 3); ``partial_chain``: a root
+    that is not self-signed is a trust anchor too.
 
     Raises:
         TlsUnavailable: no root to verify against, or a certificate or key that does not load.
@@ -91,6 +93,8 @@ def client_context(
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED (T-44)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(CIPHERS)
+    if partial_chain:
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     try:
         if roots:
             context.load_verify_locations(cadata="\n".join(roots))

@@ -11,8 +11,10 @@ install, never the station's own certificate nor the last CSMSRootCertificate in
 delete, and for a CertificateSigned a chain within MaxCertificateChainSize whose every link is valid now and
 signed by the next, that leads to an installed CSMSRootCertificate, whose leaf is for the waiting key and names
 the station (its CN is SecurityCtrlr.Identity). An installed CSMSRootCertificate is what the link trusts: the
-``Version`` names it (``csms_root``). The new certificate is used from the next connection; on profile 3 the
-station reconnects for it at once (A02.FR.08).
+``Version`` names it (``csms_root``), and ``CsmsRoots`` chooses them per attempt (the link's ``RootTrust``): all of
+them, or, with SecurityCtrlr.AdditionalRootCertificateCheck true (the station's configuration), the newest alone and
+the one it replaced as its fallback (M05.FR.12 to M05.FR.16). The new certificate is used from the next connection;
+on profile 3 the station reconnects for it at once (A02.FR.08).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from chargebox.station.v201.device_model import DeviceModel
 from chargebox.station.v201.offer import Block
 from chargebox.station.v201.variables import Mutability, declare
 from chargebox.store import Store
+from chargebox.store.certificates import CertificateRecord, CertificatesTable
 from chargebox.tasks import Tasks
 
 CSMS_ROOT: Final = m.InstallCertificateUseEnumType.CSMS_ROOT_CERTIFICATE.value
@@ -64,7 +67,7 @@ CERTIFICATE_ENTRIES: Final = declare(
 )  # fmt: skip
 ADDITIONAL_ROOT_CERTIFICATE_CHECK: Final = declare(
     "SecurityCtrlr", "AdditionalRootCertificateCheck", default="false",
-    description="A new CSMSRootCertificate must be signed by the current one (M05.FR.10); not offered",
+    description="A new CSMSRootCertificate must be signed by the current one (M05.FR.10), which stays its fallback",
 )  # fmt: skip
 MAX_CERTIFICATE_CHAIN_SIZE: Final = declare(
     "SecurityCtrlr", "MaxCertificateChainSize", default="10000",
@@ -245,6 +248,44 @@ def _hash_data(data: HashData) -> m.CertificateHashDataType:
     )  # fmt: skip
 
 
+class CsmsRoots:
+    """The CSMS roots each connection attempt verifies against (the link's ``RootTrust``). With
+    AdditionalRootCertificateCheck the newest root alone (M05.FR.12), the one it replaced only after the newest
+    refused the central system's certificate (M05.FR.14; on a migration's way back, M05.FR.16), and the replaced one
+    is deleted once the newest verified a connection (M05.FR.13). Without it, every CSMS root at once."""
+
+    def __init__(self, *, certificates: CertificatesTable, model: DeviceModel, log: Log) -> None:
+        self._certificates = certificates
+        self._model = model
+        self._log = log
+        self._fallback = False  # the next attempt verifies against the replaced root
+
+    def roots(self) -> tuple[list[str], bool]:
+        records = self._certificates.all(CSMS_ROOT)
+        if not self._checked(records):
+            return [record.pem for record in records], self._check()
+        return [record.pem for record in (records[:-1] if self._fallback else records[-1:])], True
+
+    def refused(self) -> None:
+        if self._checked(self._certificates.all(CSMS_ROOT)):
+            self._fallback = not self._fallback  # the other root next; after both, the newest again
+
+    def verified(self) -> None:
+        records = self._certificates.all(CSMS_ROOT)
+        if self._fallback or not self._checked(records):
+            return
+        for older in records[:-1]:  # M05.FR.13
+            self._certificates.delete(older.id)
+        self._log.info("= connected with the new CSMSRootCertificate: its fallback is deleted")
+
+    def _check(self) -> bool:
+        return self._model.get_bool(ADDITIONAL_ROOT_CERTIFICATE_CHECK.key)
+
+    def _checked(self, records: list[CertificateRecord]) -> bool:
+        """A new root with its fallback, under AdditionalRootCertificateCheck."""
+        return self._check() and len(records) > 1
+
+
 def _build(kernel: Kernel[DeviceModel], _needs: Needs) -> CertificateService:
     certificates = Certificates(
         store=kernel.store, clock=kernel.clock, log=kernel.log, csms_root=kernel.version.csms_root,
@@ -258,6 +299,7 @@ def _build(kernel: Kernel[DeviceModel], _needs: Needs) -> CertificateService:
     identity = kernel.settings.charge_point_id
     kernel.config.provide(IDENTITY.key, lambda: identity)
     kernel.config.provide(CERTIFICATE_ENTRIES.key, service.certificate_entries)
+    kernel.link.trust(CsmsRoots(certificates=kernel.store.certificates, model=kernel.config, log=kernel.log))
     return service
 
 

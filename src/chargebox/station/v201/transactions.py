@@ -532,7 +532,9 @@ class TransactionService(Service[m.Action]):
         assert tx is not None
         if tx.remote_start_id is not None:
             trigger = Trigger.REMOTE_START  # F02.FR.21: the next event after a remote start, whatever started it
-        state = self._charging_state(here) if kind is not Event.ENDED else State.IDLE
+        state = self._charging_state(here)
+        if kind is Event.ENDED:  # E01.FR.18: energy stopped; a cable still in is EVConnected (TC_B_22_CS)
+            state = State.EV_CONNECTED if here.plugged else State.IDLE
         token: m.IdTokenType | msgspec.UnsetType = msgspec.UNSET
         if here.stop_token is not None:
             token, here.stop_token = here.stop_token, None  # who ended it, when not the one that authorized
