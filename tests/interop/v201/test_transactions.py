@@ -227,7 +227,12 @@ async def test_TC_E_06_CS_local_stop_then_the_cable_out_frees_the_EVSE(
     csms: OcppCsms, station_factory: StationRunner201
 ) -> None:
     station, at, _, ended = await stopped(csms, station_factory, "EVConnected,Authorized", "card")
-    assert ended_as(ended) == ("Ended", "StopAuthorized", "Idle", "Local")  # E07.FR.04, C01.FR.03
+    assert ended_as(ended) == (
+        "Ended",
+        "StopAuthorized",
+        "EVConnected",
+        "Local",
+    )  # E07.FR.04, C01.FR.03; the cable still in (Part 6's StopAuthorized state)
     await station.unplugged(1)  # EVDisconnected: the transaction is over, only the status changes
     await until(lambda: connector_statuses(csms, at) == ["Available"])
     await settled(station)
@@ -236,22 +241,42 @@ async def test_TC_E_06_CS_local_stop_then_the_cable_out_frees_the_EVSE(
 
 async def test_TC_E_15_CS_StopAuthorized_local(csms: OcppCsms, station_factory: StationRunner201) -> None:
     _, _, _, ended = await stopped(csms, station_factory, "Authorized", "card")
-    assert ended_as(ended) == ("Ended", "StopAuthorized", "Idle", "Local")  # E06.FR.03
+    assert ended_as(ended) == (
+        "Ended",
+        "StopAuthorized",
+        "EVConnected",
+        "Local",
+    )  # E06.FR.03; the cable still in (Part 6's StopAuthorized state)
 
 
 async def test_TC_E_21_CS_StopAuthorized_remote(csms: OcppCsms, station_factory: StationRunner201) -> None:
     _, _, _, ended = await stopped(csms, station_factory, "Authorized", "remote")
-    assert ended_as(ended) == ("Ended", "RemoteStop", "Idle", "Remote")  # E06.FR.03, F03.FR.09
+    assert ended_as(ended) == (
+        "Ended",
+        "RemoteStop",
+        "EVConnected",
+        "Remote",
+    )  # E06.FR.03, F03.FR.09; the cable still in (Part 6's StopAuthorized state)
 
 
 async def test_TC_E_07_CS_PowerPathClosed_local_stop(csms: OcppCsms, station_factory: StationRunner201) -> None:
     _, _, _, ended = await stopped(csms, station_factory, "PowerPathClosed", "card")
-    assert ended_as(ended) == ("Ended", "StopAuthorized", "Idle", "Local")  # E06.FR.06
+    assert ended_as(ended) == (
+        "Ended",
+        "StopAuthorized",
+        "EVConnected",
+        "Local",
+    )  # E06.FR.06; the cable still in (Part 6's StopAuthorized state)
 
 
 async def test_TC_E_35_CS_PowerPathClosed_remote_stop(csms: OcppCsms, station_factory: StationRunner201) -> None:
     _, _, _, ended = await stopped(csms, station_factory, "PowerPathClosed", "remote")
-    assert ended_as(ended) == ("Ended", "RemoteStop", "Idle", "Remote")  # E06.FR.06
+    assert ended_as(ended) == (
+        "Ended",
+        "RemoteStop",
+        "EVConnected",
+        "Remote",
+    )  # E06.FR.06; the cable still in (Part 6's StopAuthorized state)
 
 
 async def test_TC_E_37_CS_PowerPathClosed_EV_side_disconnect(csms: OcppCsms, station_factory: StationRunner201) -> None:
