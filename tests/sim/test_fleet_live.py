@@ -16,7 +16,7 @@ import pytest
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.sim.fleet import Fleet, FleetSettings
 from chargebox.sim.fleet_control import make_processes_app, start_fleet_control
-from chargebox.sim.fleet_live import MAX_ADD, Live
+from chargebox.sim.fleet_live import MAX_ADD, LiveFleet
 from chargebox.sim.fleet_processes import FleetProcesses
 from chargebox.sim.template import Template
 from chargebox.web import serve
@@ -30,7 +30,7 @@ async def until_fleet(condition: object) -> None:
 @dataclass
 class Api:
     fleet: Fleet
-    live: Live
+    live: LiveFleet
     system: CentralSystem
     http: aiohttp.ClientSession
     base: str
@@ -52,7 +52,7 @@ async def api(csms: tuple[CentralSystem, int]) -> AsyncIterator[Api]:
     seen: list[CsmsEvent] = []
     system.on_event = seen.append
     fleet = Fleet(FleetSettings(csms_url=f"ws://127.0.0.1:{port}", count=3, connect_rate=500))
-    live = Live(fleet, {"wallbox": Template(vendor="Acme", model="Wallbox 22", connectors=2)})
+    live = LiveFleet(fleet, {"wallbox": Template(vendor="Acme", model="Wallbox 22", connectors=2)})
     task = asyncio.ensure_future(fleet.run())
     runner, control = await start_fleet_control(fleet, "127.0.0.1", 0, live=live)
     try:

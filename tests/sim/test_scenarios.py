@@ -16,14 +16,14 @@ from chargebox.clock import VirtualClock
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.sim import scenarios
 from chargebox.sim.fleet import Fleet, FleetSettings
-from chargebox.sim.fleet_live import Live, Refused
+from chargebox.sim.fleet_live import LiveFleet, Refused
 from tests.loopback import until
 
 
 @dataclass
 class Running:
     fleet: Fleet
-    live: Live
+    live: LiveFleet
     clock: VirtualClock
     seen: list[CsmsEvent]
     task: asyncio.Future[None]
@@ -60,7 +60,7 @@ async def start(port: int, seen: list[CsmsEvent], *, count: int, prefix: str = "
     settings = FleetSettings(csms_url=f"ws://127.0.0.1:{port}", count=count, id_prefix=prefix, seed=seed,
                              connect_rate=1000)  # fmt: skip
     fleet = Fleet(settings, clock=clock)
-    running = Running(fleet, Live(fleet), clock, seen, asyncio.ensure_future(fleet.run()))
+    running = Running(fleet, LiveFleet(fleet), clock, seen, asyncio.ensure_future(fleet.run()))
     await clock.advance(1)  # the ramp
     await settle(lambda: fleet.counts()["booted"] == count)
     return running

@@ -36,7 +36,7 @@ from chargebox.openapi import add_openapi, operation, operation_of, routes
 from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.fleet import Fleet
-from chargebox.sim.fleet_live import Live
+from chargebox.sim.fleet_live import LiveFleet
 from chargebox.sim.fleet_live_control import MAX_LIMIT, QUERY, add_live_routes, add_processes_live_routes, listing
 from chargebox.sim.metrics import station_metrics
 from chargebox.web import control_app, json_error, serve
@@ -49,10 +49,10 @@ PROCESS_WAIT: Final = 10.0  # seconds a request waits for a process still starti
 _PROXY: Final = web.AppKey("chargebox.fleet_proxy", aiohttp.ClientSession)
 
 
-def make_fleet_app(fleet: Fleet, live: Live | None = None) -> web.Application:
+def make_fleet_app(fleet: Fleet, live: LiveFleet | None = None) -> web.Application:
     """``live``: the fleet's stations as fleet --plan changes them too (else the API's own)."""
     app = control_app()
-    live = live or Live(fleet)
+    live = live or LiveFleet(fleet)
 
     def lookup(request: web.Request) -> Simulator:
         station_id = request.match_info["station"]
@@ -158,7 +158,7 @@ def _described_as(
 
 
 async def start_fleet_control(
-    fleet: Fleet | FleetProcesses, host: str, port: int, *, token: str | None = None, live: Live | None = None
+    fleet: Fleet | FleetProcesses, host: str, port: int, *, token: str | None = None, live: LiveFleet | None = None
 ) -> tuple[web.AppRunner, int]:
     """Serve the API (guarded as web.py says, ``token`` required off loopback); the runner (for cleanup) and the
     port it listens on (0 picks one). ``live``: a fleet's stations as ``--plan`` changes them too."""

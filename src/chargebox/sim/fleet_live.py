@@ -56,7 +56,7 @@ class Kind:
     template: str
 
 
-class Live:
+class LiveFleet:
     """The stations of one ``Fleet``, running or not, and the changes made to them while it runs."""
 
     def __init__(self, fleet: Fleet, templates: Mapping[str, Template] | None = None) -> None:

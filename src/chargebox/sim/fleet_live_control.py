@@ -25,7 +25,7 @@ from aiohttp import web
 
 from chargebox.openapi import Media, Parameter, operation
 from chargebox.sim import scenarios
-from chargebox.sim.fleet_live import MAX_ADD, STATES, Live, Refused, States
+from chargebox.sim.fleet_live import MAX_ADD, STATES, LiveFleet, Refused, States
 from chargebox.web import event_stream, json_body, json_error
 
 MAX_LIMIT: Final = 1000  # stations in one page of the list
@@ -71,7 +71,7 @@ QUERY: Final = {
 }
 
 
-def _add_described(app: web.Application, live: Live | None, forward: Forward | None) -> None:
+def _add_described(app: web.Application, live: LiveFleet | None, forward: Forward | None) -> None:
     """Every route, served by ``live`` (one process) or, under --processes, passed on (``forward``) or refused."""
 
     def refused(why: str = _PROCESSES) -> web.HTTPException:
@@ -188,7 +188,7 @@ def _add_described(app: web.Application, live: Live | None, forward: Forward | N
     app.router.add_get("/api/fleet/events", events)
 
 
-def add_live_routes(app: web.Application, live: Live) -> None:
+def add_live_routes(app: web.Application, live: LiveFleet) -> None:
     """The routes of one fleet process, served by ``live``."""
     _add_described(app, live, None)
 

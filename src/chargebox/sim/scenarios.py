@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any, Final
 
-from chargebox.sim.fleet_live import Live, Refused
+from chargebox.sim.fleet_live import MAX_STATIONS, LiveFleet, Refused
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -38,20 +38,20 @@ def _seconds(value: object, name: str) -> float:
     return float(value)
 
 
-def _running(live: Live) -> list[str]:
+def _running(live: LiveFleet) -> list[str]:
     ids = sorted(live.fleet.sims, key=lambda station_id: live.kinds[station_id].index)
     if not ids:
         raise Refused(409, "no station is running")
     return ids
 
 
-def _rng(live: Live, scenario: str) -> random.Random:
+def _rng(live: LiveFleet, scenario: str) -> random.Random:
     """The scenario's random stream: the fleet's seed, the scenario, and how many of them ran before it."""
     live.scenarios += 1
     return random.Random(f"{live.fleet.settings.seed}:{scenario}:{live.scenarios}")
 
 
-async def blackout(live: Live, restore_over: object) -> dict[str, Any]:
+async def blackout(live: LiveFleet, restore_over: object) -> dict[str, Any]:
     """Cut the power of every running station; each comes back within ``restore_over`` seconds."""
     spread = _seconds(restore_over, "restoreOver")
     async with live.lock:
@@ -65,7 +65,7 @@ async def blackout(live: Live, restore_over: object) -> dict[str, Any]:
     return {"scenario": "blackout", "stations": len(ids), "restoreOver": spread}
 
 
-async def _restore(live: Live, back: list[tuple[float, str]]) -> None:
+async def _restore(live: LiveFleet, back: list[tuple[float, str]]) -> None:
     clock = live.fleet.clock
     start = clock.monotonic()
     for after, station_id in back:
@@ -76,7 +76,7 @@ async def _restore(live: Live, back: list[tuple[float, str]]) -> None:
                 live.fleet.start_station(kind.index, live.templates[kind.template])
 
 
-async def partition(live: Live, share: object, seconds: object) -> dict[str, Any]:
+async def partition(live: LiveFleet, share: object, seconds: object) -> dict[str, Any]:
     """Drop the links of ``share`` (0 to 1) of the running stations for ``seconds``."""
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
         raise Refused(400, "share must be a number above 0 and at most 1 (1: every running station)")
@@ -91,17 +91,17 @@ async def partition(live: Live, share: object, seconds: object) -> dict[str, Any
     return {"scenario": "partition", "stations": len(chosen), "seconds": length}
 
 
-async def _heal(live: Live, sims: dict[str, Simulator], seconds: float) -> None:
+async def _heal(live: LiveFleet, sims: dict[str, Simulator], seconds: float) -> None:
     await live.fleet.clock.sleep(seconds)
     for station_id, sim in sims.items():
         if live.fleet.sims.get(station_id) is sim:  # else stopped, removed or cut meanwhile: its own start connects
             sim.station.transport.connect()
 
 
-async def rolling_reboot(live: Live, batch: object) -> dict[str, Any]:
+async def rolling_reboot(live: LiveFleet, batch: object) -> dict[str, Any]:
     """Reboot the running stations ``batch`` at a time, each batch once the one before has booted again."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= len(live.kinds) + 1:
-        raise Refused(400, "batch must be a whole number from 1 to the fleet's stations")
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_STATIONS:
+        raise Refused(400, f"batch must be a whole number from 1 to {MAX_STATIONS}")
     async with live.lock:
         ids = _running(live)
         live.scenarios += 1
@@ -109,7 +109,7 @@ async def rolling_reboot(live: Live, batch: object) -> dict[str, Any]:
     return {"scenario": "rolling-reboot", "stations": len(ids), "batch": batch}
 
 
-async def _roll(live: Live, ids: list[str], batch: int) -> None:
+async def _roll(live: LiveFleet, ids: list[str], batch: int) -> None:
     fleet, clock = live.fleet, live.fleet.clock
     for first in range(0, len(ids), batch):
         async with live.lock:
