@@ -112,6 +112,7 @@ async def test_a_plan_adds_stops_removes_and_blacks_out_at_its_times(
         ("[[step]]\nat = 0\ndo = 'partition'\nshare = 2\nseconds = 5\n", "Expected `float` <= 1.0"),
         ("[[step]]\nat = 0\ndo = 'partition'\n", "missing required field `seconds`"),
         ("step = []\n", "Expected `array` of length >= 1"),
+        ("[[step]]\nat = 0\ndo = 'firmware-campaign'\nlocation = 'file:///x'\n", "step[0]: location must be an http"),
         ("[templates]\nwallbox = 'missing.toml'\n[[step]]\nat = 0\ndo = 'add'\ncount = 1\n", "missing.toml"),
         ("at = [", "not valid TOML"),
     ],

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from chargebox.clock import VirtualClock
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.sim import scenarios
 from chargebox.sim.fleet import Fleet, FleetSettings
 from chargebox.sim.fleet_live import LiveFleet, Refused
+from chargebox.sim.ocpp_mix import Mix
 from tests.loopback import until
 
 
@@ -55,10 +57,12 @@ async def advancing(running: Running, condition: Callable[[], object], most: int
     assert condition()
 
 
-async def start(port: int, seen: list[CsmsEvent], *, count: int, prefix: str = "CP", seed: int = 0) -> Running:
+async def start(
+    port: int, seen: list[CsmsEvent], *, count: int, prefix: str = "CP", seed: int = 0, ocpp: Mix | None = None
+) -> Running:
     clock = VirtualClock()
     settings = FleetSettings(csms_url=f"ws://127.0.0.1:{port}", count=count, id_prefix=prefix, seed=seed,
-                             connect_rate=1000)  # fmt: skip
+                             connect_rate=1000, ocpp=ocpp)  # fmt: skip
     fleet = Fleet(settings, clock=clock)
     running = Running(fleet, LiveFleet(fleet), clock, seen, asyncio.ensure_future(fleet.run()))
     await clock.advance(1)  # the ramp
@@ -154,6 +158,54 @@ async def test_a_rolling_reboot_reboots_batch_after_batch(fleets: Callable[..., 
     assert all(len(running.sent(f"CP{i}", "BootNotification")) == 1 for i in (3, 4))  # the next waits its turn
     await advancing(running, lambda: all(len(running.sent(f"CP{i}", "BootNotification")) == 2 for i in (3, 4)))
     assert running.clock.monotonic() > back
+
+
+@pytest.fixture
+async def firmware_url() -> AsyncIterator[str]:
+    """A file server on loopback, as the user of a campaign serves the image."""
+
+    async def image(_request: web.Request) -> web.Response:
+        return web.Response(body=b"firmware 2.0 " * 100)
+
+    app = web.Application()
+    app.router.add_get("/fw-2.0.img", image)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/fw-2.0.img"
+    await runner.cleanup()
+
+
+async def test_F_7_a_firmware_campaign_installs_on_each_1_6_station_in_turn(
+    fleets: Callable[..., Any], firmware_url: str
+) -> None:
+    running: Running = await fleets(count=4, ocpp=(("1.6", 50), ("2.0.1", 50)))
+    answer = await scenarios.firmware_campaign(running.live, firmware_url, 1)
+    assert answer == {"scenario": "firmware-campaign", "stations": 2, "skipped": 2, "batch": 1}
+
+    def statuses(station_id: str) -> list[str]:
+        return [str(request.status) for request in running.sent(station_id, "FirmwareStatusNotification")]
+
+    await advancing(running, lambda: "Installed" in statuses("CP3"))
+    for station_id in ("CP1", "CP3"):
+        assert statuses(station_id) == ["Downloading", "Downloaded", "Installing", "Installed"]
+        assert len(running.sent(station_id, "BootNotification")) == 2  # F-7: rebooted before Installed
+    order = [(e.charge_point_id, str(getattr(e.request, "status", ""))) for e in running.seen
+             if str(e.action) == "FirmwareStatusNotification"]  # fmt: skip
+    assert order.index(("CP3", "Downloading")) > order.index(("CP1", "Installed"))  # one at a time, in id order
+    assert {station_id for station_id, _status in order} == {"CP1", "CP3"}  # the 2.0.1 stations skipped
+
+
+async def test_a_firmware_campaign_needs_a_url_and_a_1_6_station(fleets: Callable[..., Any]) -> None:
+    running: Running = await fleets(count=1, ocpp=(("2.0.1", 100),))
+    for location in ("file:///etc/passwd", "http://", "", 7, "http://x/" + "a" * 600):
+        with pytest.raises(Refused, match="location must be an http, https, ftp or ftps URL"):
+            await scenarios.firmware_campaign(running.live, location, 1)
+    with pytest.raises(Refused, match=r"OCPP 1\.6 stations only") as refused:
+        await scenarios.firmware_campaign(running.live, "http://127.0.0.1:1/fw.img", 1)
+    assert refused.value.status == 409 and running.live.scenarios == 0
 
 
 @pytest.mark.parametrize(

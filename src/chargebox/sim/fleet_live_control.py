@@ -6,6 +6,8 @@
     POST   /api/scenarios/blackout {"restoreOver": T}          every station's power cut, back over T seconds
     POST   /api/scenarios/partition {"share": F, "seconds": D} the links of a share F of them down for D seconds
     POST   /api/scenarios/rolling-reboot {"batch": N}          every station rebooted, N at a time
+    POST   /api/scenarios/firmware-campaign                    every 1.6 station installs the firmware at URL,
+           {"location": URL, "batch": N}                       N at a time
     GET    /api/fleet/events?q=&state=&offset=&limit=          the figures and one page of the station list,
                                                                by server-sent events (``fleet``, ``stations``)
 
@@ -36,6 +38,8 @@ _SCENARIOS: Final = {
     "blackout": "every running station's power is cut at once; each comes back at a seeded time within restoreOver s",
     "partition": "the links of a seeded share (0 to 1) of the running stations drop for seconds; they charge offline",
     "rolling-reboot": "the running stations reboot batch at a time, each batch once the one before booted again",
+    "firmware-campaign": "the running 1.6 stations install the firmware at location, batch at a time, as if their "
+    "central system had sent UpdateFirmware",
 }
 _PROCESSES: Final = (
     "fleet --processes: each process holds its own share of the ids, and a new station or a scenario is not routed "
@@ -145,8 +149,10 @@ def _add_described(app: web.Application, live: LiveFleet | None, forward: Forwar
                 started = scenarios.blackout(live, body.get("restoreOver", 0))
             elif name == "partition":
                 started = scenarios.partition(live, body.get("share", 1), body.get("seconds"))
-            else:
+            elif name == "rolling-reboot":
                 started = scenarios.rolling_reboot(live, body.get("batch", 1))
+            else:
+                started = scenarios.firmware_campaign(live, body.get("location"), body.get("batch", 1))
             return web.json_response(await changed(started))
 
         return run

@@ -6,7 +6,7 @@ start, on the fleet's clock::
 
     [[step]]
     at = 0                          # seconds from the start
-    do = "add"                      # add, stop, start, remove, blackout, partition, rolling-reboot
+    do = "add"                      # add, stop, start, remove, blackout, partition, rolling-reboot, firmware-campaign
     count = 500
     template = "wallbox"
 
@@ -31,6 +31,12 @@ start, on the fleet's clock::
     do = "rolling-reboot"
     batch = 10
 
+    [[step]]
+    at = 900
+    do = "firmware-campaign"        # the 1.6 stations, 50 at a time
+    location = "http://files.test/fw-2.0.img"
+    batch = 50
+
 The whole file is checked before the fleet starts (msgspec: types, ranges, unknown keys; the templates read; the
 names it uses known): a bad one is one line naming the file and where in it, exit 2. Steps run in the order of
 ``at`` (those at the same time in the file's order), each as the control API's request of the same name does
@@ -49,7 +55,7 @@ import msgspec
 from chargebox.errors import ConfigError
 from chargebox.sim import scenarios
 from chargebox.sim.fleet_live import DEFAULT_TEMPLATE, MAX_ADD, MAX_STATIONS, LiveFleet, Refused, States
-from chargebox.sim.scenarios import MAX_SCENARIO_SECONDS
+from chargebox.sim.scenarios import MAX_LOCATION, MAX_SCENARIO_SECONDS
 from chargebox.sim.template import Template, read_template
 from chargebox.user_files import read_config
 
@@ -104,7 +110,12 @@ class RollingReboot(_Step, tag="rolling-reboot"):
     batch: Count = 1
 
 
-Step = Add | Stop | Start | Remove | Blackout | Partition | RollingReboot
+class FirmwareCampaign(_Step, tag="firmware-campaign"):
+    location: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LOCATION)]
+    batch: Count = 1
+
+
+Step = Add | Stop | Start | Remove | Blackout | Partition | RollingReboot | FirmwareCampaign
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True):
@@ -135,6 +146,11 @@ def read_plan(path: Path) -> Plan:
             raise ConfigError(f"{where}: template {step.template!r} is not in [templates]")
         if isinstance(step, _Some) and (step.count is None) == (step.ids is None):
             raise ConfigError(f"{where}: {_tag(step)} needs count or ids (one of them)")
+        if isinstance(step, FirmwareCampaign):
+            try:
+                scenarios.checked_location(step.location)
+            except Refused as exc:
+                raise ConfigError(f"{where}: {exc}") from None
     return Plan(tuple(sorted(data.step, key=lambda step: step.at)), templates)
 
 
@@ -170,4 +186,6 @@ async def _do(live: LiveFleet, step: Step) -> object:
         return await scenarios.blackout(live, step.restore_over)
     if isinstance(step, Partition):
         return await scenarios.partition(live, step.share, step.seconds)
-    return await scenarios.rolling_reboot(live, step.batch)
+    if isinstance(step, RollingReboot):
+        return await scenarios.rolling_reboot(live, step.batch)
+    return await scenarios.firmware_campaign(live, step.location, step.batch)

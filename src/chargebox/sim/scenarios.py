@@ -12,6 +12,13 @@ is on the fleet's clock.
   in order (Q-1).
 - ``rolling-reboot``: the running stations reboot (a local reboot: transactions end with Reason Reboot, X-8) ``batch``
   at a time in id order; the next batch waits until the last one has booted again (or ``REBOOT_WAIT`` seconds).
+- ``firmware-campaign``: the running stations install the firmware at ``location`` (a URL the user serves: http,
+  https, ftp, ftps), ``batch`` at a time in id order, each batch once the one before has ended (Installed, or a
+  failure; at most ``CAMPAIGN_WAIT`` seconds). A central system starts a campaign with UpdateFirmware, and ours is not
+  the one under test, so each station is given the UpdateFirmware its central system would send, through its own
+  handler (journaled, downloaded, F-6's wait for transactions, installed, rebooted, F-7): the central system sees
+  every FirmwareStatusNotification of it. OCPP 1.6 stations only: a 2.0.1 station installs signed firmware only
+  (L01), whose certificate and signature a campaign of ours has no business forging; they are counted as skipped.
 
 The scenario answers once it has begun (the stations cut, the links dropped, the first batch told); what follows runs
 in the background, supervised.
@@ -21,8 +28,12 @@ from __future__ import annotations
 
 import random
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
+from chargebox.protocol.messages import FirmwareStatus, UpdateFirmwareRequest
+from chargebox.rpc import Reply
 from chargebox.sim.fleet_live import MAX_STATIONS, LiveFleet, Refused
+from chargebox.transfer import SUPPORTED_SCHEMES
 
 if TYPE_CHECKING:
     from chargebox.sim.simulator import Simulator
@@ -30,6 +41,11 @@ if TYPE_CHECKING:
 MAX_SCENARIO_SECONDS: Final = 86_400.0  # restoreOver, a partition's seconds
 REBOOT_WAIT: Final = 120.0  # seconds a rolling reboot waits for a batch to boot again before it goes on
 POLL: Final = 0.2  # seconds between two looks at a rebooting batch
+CAMPAIGN_WAIT: Final = 3600.0  # seconds a firmware campaign waits for a batch to end before it goes on
+MAX_LOCATION: Final = 512  # characters of a campaign's URL (2.0.1's and the security whitepaper's bound of a location)
+_ENDED: Final = frozenset(
+    {FirmwareStatus.INSTALLED, FirmwareStatus.DOWNLOAD_FAILED, FirmwareStatus.INSTALLATION_FAILED}
+)  # a station's part of a campaign is over
 
 
 def _seconds(value: object, name: str) -> float:
@@ -100,13 +116,18 @@ async def _heal(live: LiveFleet, sims: dict[str, Simulator], seconds: float) -> 
 
 async def rolling_reboot(live: LiveFleet, batch: object) -> dict[str, Any]:
     """Reboot the running stations ``batch`` at a time, each batch once the one before has booted again."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_STATIONS:
-        raise Refused(400, f"batch must be a whole number from 1 to {MAX_STATIONS}")
+    size = _batch(batch)
     async with live.lock:
         ids = _running(live)
         live.scenarios += 1
-    live.tasks.spawn(_roll(live, ids, batch))
-    return {"scenario": "rolling-reboot", "stations": len(ids), "batch": batch}
+    live.tasks.spawn(_roll(live, ids, size))
+    return {"scenario": "rolling-reboot", "stations": len(ids), "batch": size}
+
+
+def _batch(batch: object) -> int:
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_STATIONS:
+        raise Refused(400, f"batch must be a whole number from 1 to {MAX_STATIONS}")
+    return batch
 
 
 async def _roll(live: LiveFleet, ids: list[str], batch: int) -> None:
@@ -121,5 +142,56 @@ async def _roll(live: LiveFleet, ids: list[str], batch: int) -> None:
             sim.station.registration == "Accepted" and sim.station.transport.connected
             for sim in sims
             if fleet.sims.get(sim.station.id) is sim  # else stopped or removed meanwhile
+        ):
+            await clock.sleep(POLL)
+
+
+async def firmware_campaign(live: LiveFleet, location: object, batch: object) -> dict[str, Any]:
+    """Every running 1.6 station installs the firmware at ``location``, ``batch`` at a time (module docstring)."""
+    url = checked_location(location)
+    size = _batch(batch)
+    async with live.lock:
+        ids = _running(live)
+        chosen = [station_id for station_id in ids if live.fleet.sims[station_id].station.firmware is not None]
+        if not chosen:
+            raise Refused(409, "no running station takes a firmware campaign (OCPP 1.6 stations only)")
+        live.scenarios += 1
+    live.tasks.spawn(_campaign(live, chosen, url, size))
+    return {"scenario": "firmware-campaign", "stations": len(chosen), "skipped": len(ids) - len(chosen), "batch": size}
+
+
+def checked_location(location: object) -> str:
+    """A firmware campaign's URL: one the stations can download from (sim/transfer.py's schemes), bounded."""
+    if not (
+        isinstance(location, str)
+        and 1 <= len(location) <= MAX_LOCATION
+        and location.isascii()
+        and location.isprintable()
+        and urlsplit(location).scheme.lower() in SUPPORTED_SCHEMES
+        and urlsplit(location).netloc
+    ):
+        raise Refused(400, f"location must be an http, https, ftp or ftps URL of at most {MAX_LOCATION} characters")
+    return location
+
+
+async def _campaign(live: LiveFleet, ids: list[str], location: str, batch: int) -> None:
+    fleet, clock = live.fleet, live.fleet.clock
+    for first in range(0, len(ids), batch):
+        told = []
+        async with live.lock:
+            for station_id in ids[first : first + batch]:
+                sim = fleet.sims.get(station_id)
+                if sim is None or (firmware := sim.station.firmware) is None:
+                    continue  # stopped, removed or cut meanwhile
+                request = UpdateFirmwareRequest(location=location, retrieve_date=clock.now())
+                answer = firmware.on_update_firmware(request)
+                if isinstance(answer, Reply) and answer.then is not None:
+                    await answer.then()
+                told.append(sim)
+        deadline = clock.monotonic() + CAMPAIGN_WAIT
+        while clock.monotonic() < deadline and not all(
+            firmware.status in _ENDED
+            for sim in told
+            if fleet.sims.get(sim.station.id) is sim and (firmware := sim.station.firmware) is not None
         ):
             await clock.sleep(POLL)
