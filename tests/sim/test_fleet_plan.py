@@ -123,6 +123,17 @@ def test_a_bad_plan_is_one_error_naming_where(tmp_path: Path, text: str, fragmen
     assert fragment in str(refused.value) and "\n" not in str(refused.value)
 
 
+def test_the_documented_plan_is_the_example_file_and_a_plan(tmp_path: Path) -> None:
+    """README's plan is docs/howto/fleet-plan.toml, word for word, and reads as a plan (beside the template)."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("```toml", readme.index("A plan (`--plan`)")) + len("```toml\n") :]
+    example = (root / "docs/howto/fleet-plan.toml").read_text(encoding="utf-8")
+    assert block[: block.index("```")] == example
+    plan = read_plan(write_plan(tmp_path, example))
+    assert [step.at for step in plan.steps] == [0, 2, 4, 5, 6, 600, 900] and set(plan.templates) == {"van"}
+
+
 async def test_a_bad_plan_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = write_plan(tmp_path, "[[step]]\nat = 0\ndo = 'add'\ncount = 'many'\n")
     code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", "--plan", str(path))
