@@ -16,7 +16,7 @@ import pytest
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.sim.fleet import Fleet, FleetSettings
 from chargebox.sim.fleet_control import make_processes_app, start_fleet_control
-from chargebox.sim.fleet_live import MAX_ADD, LiveFleet
+from chargebox.sim.fleet_live import MAX_ADD, LiveFleet, Refused
 from chargebox.sim.fleet_processes import FleetProcesses
 from chargebox.sim.template import Template
 from chargebox.web import serve
@@ -187,3 +187,15 @@ async def test_under_processes_adding_is_one_409_saying_why() -> None:
                     assert "fleet --processes" in (await response.json())["error"]
     finally:
         await runner.cleanup()
+
+
+async def test_an_add_past_the_id_rule_or_while_the_fleet_stops_is_409_and_adds_nothing() -> None:
+    fleet = Fleet(FleetSettings(csms_url="ws://127.0.0.1:1", count=9, id_prefix="P" * 46))
+    live = LiveFleet(fleet)
+    with pytest.raises(Refused, match="the next ids cannot be made") as refused:
+        await live.add("default", 100)  # P...P109: 49 characters
+    assert refused.value.status == 409 and len(live.kinds) == 9
+    await fleet.stop()
+    with pytest.raises(Refused, match="the fleet is stopping"):
+        await live.add("default", 1)
+    assert len(live.kinds) == 9 and not live.starting

@@ -240,6 +240,11 @@ class Fleet:
         self._past_sessions = [0, 0]  # arrivals and sessions of the drivers of stations stopped since (whole run)
 
     @property
+    def stopping(self) -> bool:
+        """Whether ``stop()`` has begun: no station may start any more (it would never be stopped)."""
+        return self._closed
+
+    @property
     def ran(self) -> bool:
         """Whether any station was made: else there is nothing to sum up."""
         return bool(self.sims)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from chargebox.errors import ConfigError
+from chargebox.protocol.identity import identity_problem
 from chargebox.sim.fleet import Fleet
 from chargebox.sim.template import Template, check_versions
 from chargebox.tasks import Tasks
@@ -86,6 +87,10 @@ class LiveFleet:
                 raise Refused(400, f"count must be 1 to {MAX_ADD}")
             if len(self.kinds) + count > MAX_STATIONS:
                 raise Refused(409, f"a fleet holds at most {MAX_STATIONS} stations; it has {len(self.kinds)}")
+            if (problem := identity_problem(self.fleet.settings.station_id(self._next + count - 1))) is not None:
+                raise Refused(409, f"the next ids cannot be made: {problem}")  # the id rule, as --id-prefix is held to
+            if self.fleet.stopping:
+                raise Refused(409, "the fleet is stopping")
             versions = self.fleet.versions
             try:
                 check_versions(kind, {versions[(i - 1) % len(versions)] for i in range(self._next, self._next + count)})
@@ -106,7 +111,7 @@ class LiveFleet:
                 await self.fleet.clock.sleep(1 / self.fleet.settings.connect_rate)
             async with self.lock:
                 kind = self.starting.pop(station_id, None)
-                if kind is not None:  # else removed before its turn
+                if kind is not None and not self.fleet.stopping:  # else removed before its turn
                     self.fleet.start_station(kind.index, self.templates[kind.template])
 
     async def stop(self, ids: Iterable[str]) -> list[str]:
@@ -121,6 +126,8 @@ class LiveFleet:
         """Start stopped stations again, on their own rows."""
         async with self.lock:
             chosen = self._check(ids, "start", lambda station_id: station_id in self.stopped)
+            if self.fleet.stopping:
+                raise Refused(409, "the fleet is stopping")
             for station_id in chosen:
                 kind = self.stopped.pop(station_id)
                 self.fleet.start_station(kind.index, self.templates[kind.template])

@@ -88,7 +88,7 @@ async def _restore(live: LiveFleet, back: list[tuple[float, str]]) -> None:
         await clock.sleep(max(start + after - clock.monotonic(), 0.0))
         async with live.lock:
             kind = live.dark.pop(station_id, None)
-            if kind is not None:
+            if kind is not None and not live.fleet.stopping:
                 live.fleet.start_station(kind.index, live.templates[kind.template])
 
 
