@@ -45,7 +45,8 @@ async def run_fleet(
     console = Console()
     runner = None
     changes = LiveFleet(fleet, templates) if isinstance(fleet, Fleet) else None
-    planned = asyncio.ensure_future(run_plan(changes, plan)) if changes is not None and plan is not None else None
+    if changes is not None and plan is not None:
+        changes.tasks.spawn(run_plan(changes, plan))  # supervised: a failure is logged with its traceback
     try:
         if control is not None:
             from chargebox.sim.fleet_control import start_fleet_control  # aiohttp: only with --control
@@ -67,13 +68,8 @@ async def run_fleet(
         else:
             await fleet.run(duration)
     finally:
-        if planned is not None:
-            planned.cancel()
-            await asyncio.wait([planned])
-            if not planned.cancelled() and (failed := planned.exception()) is not None:
-                log.error("! --plan failed", exc_info=failed)
         if changes is not None:
-            changes.tasks.cancel()  # no station is started while the fleet stops
+            changes.tasks.cancel()  # the plan, a ramp, a blackout's return: no station starts while the fleet stops
         await _stopped(fleet)
         figures = fleet.figures()
         if runner is not None:
