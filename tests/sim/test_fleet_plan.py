@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chargebox import cli
 from chargebox.clock import VirtualClock
 from chargebox.csms.server import CentralSystem, CsmsEvent
 from chargebox.errors import ConfigError
@@ -134,15 +135,23 @@ def test_the_documented_plan_is_the_example_file_and_a_plan(tmp_path: Path) -> N
     assert [step.at for step in plan.steps] == [0, 2, 4, 5, 6, 600, 900] and set(plan.templates) == {"van"}
 
 
-async def test_a_bad_plan_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    path = write_plan(tmp_path, "[[step]]\nat = 0\ndo = 'add'\ncount = 'many'\n")
-    code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", "--plan", str(path))
-    assert_one_line_error(code, err, "Expected `int`, got `str` - at `$.step[0].count`")
-    code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", "--plan", str(write_plan(tmp_path)),
-                                 "--processes", "2")  # fmt: skip
-    assert_one_line_error(code, err, "--plan runs in one process")
-    code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9")
-    assert_one_line_error(code, err, "--count N is needed (or --plan FILE")
+@pytest.mark.parametrize(
+    ("plan", "more", "fragment"),
+    [
+        ("[[step]]\nat = 0\ndo = 'add'\ncount = 'many'\n", [], "Expected `int`, got `str` - at `$.step[0].count`"),
+        (PLAN, ["--processes", "2"], "--plan runs in one process"),
+        (PLAN, ["--template", "wallbox.toml"], "templates: 'wallbox' is --template's name already"),
+        (None, [], "--count N is needed (or --plan FILE"),
+    ],
+)
+def test_a_bad_plan_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], plan: str | None, more: list[str], fragment: str
+) -> None:
+    """In process (cli.main), as the command runs it: each is refused before anything starts."""
+    named = ["--plan", str(write_plan(tmp_path, plan))] if plan is not None else []
+    more = [str(tmp_path / arg) if arg.endswith(".toml") else arg for arg in more]
+    assert cli.main(["fleet", "--csms", "ws://127.0.0.1:9", *named, *more]) == 2
+    assert_one_line_error(2, capsys.readouterr().err, fragment)
 
 
 async def test_fleet_plan_runs_end_to_end(csms: tuple[CentralSystem, int], tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -154,7 +154,7 @@ class LiveFleet:
         ids = sorted(self.select(state), key=lambda station_id: self.kinds[station_id].index)
         return ids[-count:]
 
-    def _check(self, ids: Iterable[str], change: str, allowed: Any) -> list[str]:
+    def _check(self, ids: Iterable[str], change: str, allowed: Callable[[str], bool]) -> list[str]:
         chosen = list(dict.fromkeys(ids))
         for station_id in chosen:
             if station_id not in self.kinds:
