@@ -120,14 +120,15 @@ def _line_of(page: str, text: str) -> int:
 
 
 def fixtures() -> dict[str, str]:
-    """What the docs' commands read, as the docs describe it: ``wallbox.toml`` is the docs' own example;
-    ``station.toml`` is integrate.md's complete file with the mistake its error line names."""
+    """What the docs' commands read, as the docs describe it: ``wallbox.toml`` and ``fleet-plan.toml`` are the docs'
+    own examples; ``station.toml`` is integrate.md's complete file with the mistake its error line names."""
     station = _toml_block("docs/howto/integrate.md", "A complete file")
     meter = station.index("[hardware.meter]")
     station = station[:meter] + station[meter:].replace("unit_id = 1 ", "unit_id = 0 ", 1)
     return {
         "cp-1.key": "0123456789abcdef0123456789abcdef01234567\n",
         "wallbox.toml": _toml_block("README.md", "A template (`--template`)"),
+        "fleet-plan.toml": _toml_block("README.md", "A plan (`--plan`)"),
         "station.toml": station,
     }
 

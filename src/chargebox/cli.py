@@ -323,7 +323,10 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
         "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
     )
     fleet.add_argument(
-        "--count", required=True, type=station_count, metavar="N", help=f"how many stations, 1 to {MAX_FLEET_STATIONS}"
+        "--count", type=station_count, metavar="N", help=f"stations, 1 to {MAX_FLEET_STATIONS} (none with --plan)"
+    )
+    fleet.add_argument(
+        "--plan", type=Path, metavar="FILE", help="a timeline of stations added, stopped, removed and scenarios (TOML)"
     )
     fleet.add_argument(
         "--processes",
@@ -691,14 +694,25 @@ async def _run(args: argparse.Namespace) -> int:
 async def _fleet(args: argparse.Namespace) -> int:
     from chargebox.sim.fleet import Fleet, FleetSettings
     from chargebox.sim.fleet_command import run_fleet
+    from chargebox.sim.fleet_plan import read_plan
     from chargebox.sim.fleet_processes import FleetProcesses, process_settings
     from chargebox.sim.template import Template, read_template
 
+    if args.count is None and args.plan is None:
+        raise UserError("--count N is needed (or --plan FILE, whose steps add the stations)")
+    if args.plan is not None and args.processes > 1:
+        raise UserError("--plan runs in one process: leave out --processes")
+    args.count = args.count or 0
     _check_csms_url(args.csms)
     password = _password(args)
     token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
     template = read_template(args.template) if args.template else Template()
+    plan = read_plan(args.plan) if args.plan is not None else None
+    templates = {args.template.stem: template} if args.template else {}
+    for name in templates.keys() & (plan.templates if plan else {}).keys():
+        raise UserError(f"--plan {args.plan}: templates: {name!r} is --template's name already")
+    templates.update(plan.templates if plan else {})
     auto = template.auto
     if args.mean_gap is not None:
         auto = dataclasses.replace(auto, mean_gap_s=args.mean_gap)
@@ -740,7 +754,7 @@ async def _fleet(args: argparse.Namespace) -> int:
             raise UserError(f"cannot use --data-dir {args.data_dir}: {exc.strerror or exc}") from exc
     return await run_fleet(
         fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
-        control_token=token,
+        control_token=token, templates=templates, plan=plan,
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from chargebox.sim.control import add_station_routes, make_app
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.fleet import Fleet, FleetSettings
 from chargebox.sim.fleet_control import start_fleet_control
+from chargebox.sim.fleet_live import LiveFleet
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.web import control_app, serve
@@ -402,3 +403,57 @@ async def test_csms_page_offers_every_action_and_its_diagnostics_upload_lands_on
     await async_api.expect(page.locator("#answer")).to_contain_text('"fileName"')
     await async_api.expect(page.locator("#uploads a")).to_contain_text("diagnostics-CP-9-")
     await screenshot(page, "csms-page-uploads")
+
+
+# -- the fleet, live (issue 21) -------------------------------------------------------------------------------------
+
+
+async def test_fleet_page_adds_stations_pages_the_list_and_runs_a_blackout(page: async_api.Page) -> None:
+    """A few hundred stations: the list is paged and followed by server-sent events; stations added from the page
+    appear in it, and a blackout shows them dark and then back, with the figures moving."""
+    system = CentralSystem()
+    ws_port = await system.start()
+    fleet = Fleet(FleetSettings(csms_url=f"ws://127.0.0.1:{ws_port}", count=250, connect_rate=1000))
+    run = asyncio.ensure_future(fleet.run())
+    live = LiveFleet(fleet)
+    runner, port = await start_fleet_control(fleet, "127.0.0.1", 0, live=live)
+    slow = {"timeout": 40_000}  # hundreds of stations booting on a shared machine
+    try:
+        await until(lambda: fleet.figures()["booted"] == 250, timeout=60)
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await async_api.expect(page.locator("#total")).to_have_text("1-100 of 250")
+        await async_api.expect(page.locator("#stations tr")).to_have_count(100)
+        await page.fill("#add-count", "20")
+        await page.click("#add")
+        await async_api.expect(page.locator("#fleet-outcome")).to_have_text("added 20: CP251…CP270")
+        await async_api.expect(page.locator("#total")).to_have_text("1-100 of 270")
+        await page.click("#next")
+        await page.click("#next")
+        await async_api.expect(page.locator("#total")).to_have_text("201-270 of 270")
+        row = page.locator('#stations tr[data-station="CP270"]')
+        await async_api.expect(row).to_contain_text("connected", **slow)
+        await async_api.expect(row).to_contain_text("1: Available")
+        await async_api.expect(page.locator('[data-figure="booted"]')).to_have_text("Booted 270", **slow)
+        await screenshot(page, "fleet-live-added")
+        sent = fleet.figures()["messagesSent"]
+        await page.fill("#blackout-over", "3")
+        await page.click("#blackout")
+        await async_api.expect(page.locator("#fleet-outcome")).to_have_text("blackout: 270 stations")
+        await page.select_option("#state", "dark")
+        await async_api.expect(page.locator("#total")).not_to_have_text(re.compile(" of 0$"))
+        await async_api.expect(page.locator("#stations tr").first).to_contain_text("dark")
+        await screenshot(page, "fleet-live-blackout")
+        await async_api.expect(page.locator("#total")).to_have_text("0-0 of 0", **slow)
+        await async_api.expect(page.locator('[data-figure="booted"]')).to_have_text("Booted 270", **slow)
+        assert fleet.figures()["messagesSent"] > sent + 270  # every station booted again
+        await page.select_option("#state", "all")
+        await async_api.expect(page.locator("#stations tr")).to_have_count(100)
+        await screenshot(page, "fleet-live-back")
+    finally:
+        await runner.cleanup()
+        live.tasks.cancel()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await fleet.stop()
+        await system.stop()

@@ -197,7 +197,8 @@ async def test_the_fleet_control_api(csms: tuple[CentralSystem, int]) -> None:
             assert [s["id"] for s in listing["stations"]] == ["CP1", "CP10"]
             assert listing["stations"][0]["registration"] == "Accepted"
             assert listing["stations"][0]["connectors"] == [
-                {"id": 1, "status": "Available"}, {"id": 2, "status": "Available"},
+                {"id": 1, "status": "Available", "errorCode": "NoError", "transactionId": None},
+                {"id": 2, "status": "Available", "errorCode": "NoError", "transactionId": None},
             ]  # fmt: skip
             async with http.post(f"{base}/stations/CP7/connectors/2/plug", json={}) as response:
                 assert response.status == 200

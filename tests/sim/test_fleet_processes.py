@@ -250,9 +250,15 @@ async def test_the_control_api_of_processes_answers_for_every_station(csms: tupl
                 assert response.status == 400  # the process's own checks hold through the command
             async with http.post(f"{base}/stations/CP8/connectors/1/plug", data="{}") as response:
                 assert response.status == 415  # and the command's guard first
+            async with http.post(f"{base}/stations/CP5/stop", json={}) as response:
+                assert (response.status, (await response.json())["state"]) == (200, "stopped")  # by its process
+            async with http.get(f"{base}/stations", params={"state": "stopped"}) as response:
+                assert [s["id"] for s in (await response.json())["stations"]] == ["CP5"]
+            async with http.post(f"{base}/stations", json={"count": 1}) as response:
+                assert response.status == 409  # a new id is not routed to a process
             figures = await scrape(http, base.removesuffix("/api"))  # every process's, added up
-            assert figures.value("chargebox_stations") == 12
-            assert figures.value("chargebox_stations_registration", status="Accepted") == 12
+            assert figures.value("chargebox_stations") == 11  # CP5 stopped
+            assert figures.value("chargebox_stations_registration", status="Accepted") == 11
             assert figures.messages("sent", "CALL", "BootNotification") == 12
             assert figures.value("chargebox_connectors", status="Preparing") == 1
             assert figures.value("chargebox_round_trip_seconds_count") >= 12 * 4

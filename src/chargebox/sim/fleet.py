@@ -221,7 +221,8 @@ class Fleet:
     def __init__(self, settings: FleetSettings, *, clock: Clock | None = None) -> None:
         check_versions(settings.template, {version for version, _share in settings.mix()})
         self.settings = settings
-        self.versions = spread(settings.mix(), settings.count)  # station i speaks versions[(i - 1) % count]
+        # station i speaks versions[(i - 1) % count] (a fleet of none, fleet --plan's start: of a hundred)
+        self.versions = spread(settings.mix(), settings.count or 100)
         self.clock = clock or SystemClock()
         self.backend = StoreBackend.open(settings.data_dir)
         self.sims: dict[str, Simulator] = {}
@@ -236,15 +237,22 @@ class Fleet:
         self._ended_at: float | None = None  # the run's length stops growing when it ends
         self._closed = False
         self._final_counts: dict[str, int] | None = None
+        self._past_sessions = [0, 0]  # arrivals and sessions of the drivers of stations stopped since (whole run)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop()`` has begun: no station may start any more (it would never be stopped)."""
+        return self._closed
 
     @property
     def ran(self) -> bool:
         """Whether any station was made: else there is nothing to sum up."""
         return bool(self.sims)
 
-    def add_station(self, index: int) -> Simulator:
-        """Make station ``index`` (1-based) with its view of the shared store; not yet running."""
-        s, template = self.settings, self.settings.template
+    def add_station(self, index: int, template: Template | None = None) -> Simulator:
+        """Make station ``index`` (1-based) with its view of the shared store; not yet running. ``template``: the
+        fleet's unless a station added live (sim/fleet_live.py) is of another kind."""
+        s, template = self.settings, template or self.settings.template
         station_id = s.station_id(index)
         station = simulated_station(
             StationSettings(
@@ -307,9 +315,9 @@ class Fleet:
         else:
             await self.clock.sleep(max(duration - (self.clock.monotonic() - start), 0.0))
 
-    def start_station(self, index: int) -> Simulator:
+    def start_station(self, index: int, template: Template | None = None) -> Simulator:
         """Make station ``index`` and run it (and its automatic sessions, with ``--auto``) until it is stopped."""
-        sim = self.add_station(index)
+        sim = self.add_station(index, template)
         station_id = sim.station.id
         tasks = [self._tasks.spawn(sim.run())]
         if (driver := self.drivers.get(station_id)) is not None:
@@ -317,12 +325,22 @@ class Fleet:
         self._running[station_id] = tasks
         return sim
 
-    async def stop_station(self, station_id: str) -> None:
-        """Stop one station cleanly (its writes committed) and forget it: the fleet goes on without it."""
-        for task in self._running.pop(station_id, ()):
+    async def stop_station(self, station_id: str, reason: str | None = None) -> None:
+        """Stop one station (its writes committed) and forget it: the fleet goes on without it. With ``reason``
+        its automatic sessions stop first and every transaction ends with ``reason``, delivered within the stop's
+        bound (X-8, as a SIGTERM's stop); without, they stay open in the store, as a power cut leaves them, for
+        the station's next start to end with PowerLoss (X-12)."""
+        tasks = self._running.pop(station_id, [])
+        for task in tasks[1:]:  # the automatic sessions: no EV comes while the transactions end
             task.cancel()
-        self.drivers.pop(station_id, None)
+        if (driver := self.drivers.pop(station_id, None)) is not None:
+            self._past_sessions[0] += driver.arrivals
+            self._past_sessions[1] += driver.sessions
         sim = self.sims.pop(station_id, None)
+        if sim is not None and reason is not None:
+            await sim.station.retire(reason)
+        for task in tasks[:1]:
+            task.cancel()
         if sim is not None:
             await sim.stop()
 
@@ -358,8 +376,8 @@ class Fleet:
             "messagesSent": self.round_trips.sent,
             "errors": self.round_trips.errors,
             "reconnects": sum(max(sim.station.transport.attempts - 1, 0) for sim in stations),
-            "sessionsStarted": sum(driver.arrivals for driver in self.drivers.values()),
-            "sessionsEnded": sum(driver.sessions for driver in self.drivers.values()),
+            "sessionsStarted": self._past_sessions[0] + sum(driver.arrivals for driver in self.drivers.values()),
+            "sessionsEnded": self._past_sessions[1] + sum(driver.sessions for driver in self.drivers.values()),
             **{
                 f"{VERSION_KEY}{version}:{name}": n
                 for version, row in _by_version(stations).items()
@@ -383,24 +401,6 @@ class Fleet:
         """What the live table, ``--stats-json`` and ``GET /api/fleet`` show: whole-run figures, and the recent
         ones under names that say so (module docstring)."""
         return fleet_figures(self.counts(), self.round_trips, self.seconds(), self.recent_rate())
-
-    def station_rows(self, query: str = "", limit: int = 100) -> dict[str, Any]:
-        """The stations whose id contains ``query`` (case-insensitive), at most ``limit`` of them."""
-        needle = query.lower()
-        matching = [sim for station_id, sim in self.sims.items() if needle in station_id.lower()]
-        return {
-            "total": len(matching),
-            "stations": [
-                {
-                    "id": snapshot["id"],
-                    "ocpp": snapshot["ocpp"],
-                    "connected": snapshot["connected"],
-                    "registration": snapshot["registration"],
-                    "connectors": [{"id": c["id"], "status": c["status"]} for c in snapshot["connectors"]],
-                }
-                for snapshot in (sim.station.snapshot() for sim in matching[:limit])
-            ],
-        }
 
 
 def fleet_figures(counts: dict[str, int], trips: RoundTrips, seconds: float, recent_rate: float) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,10 @@ from rich.live import Live
 
 from chargebox.errors import UserError
 from chargebox.sim.fleet import Fleet, figures_table
+from chargebox.sim.fleet_live import LiveFleet
+from chargebox.sim.fleet_plan import Plan, run_plan
 from chargebox.sim.fleet_processes import FleetProcesses
+from chargebox.sim.template import Template
 
 log = logging.getLogger("chargebox.fleet")
 
@@ -31,18 +35,24 @@ async def run_fleet(
     control: tuple[str, int] | None,
     live: bool,
     control_token: str | None = None,
+    templates: Mapping[str, Template] | None = None,
+    plan: Plan | None = None,
 ) -> int:
     """``chargebox fleet``: run, show the figures live (on a terminal), and always end with the summary
     and ``--stats-json``, whether the run ended by ``--duration``, Ctrl-C or SIGTERM. 0, or 1 when a process of
-    ``--processes`` died (each is reported as it happens)."""
+    ``--processes`` died (each is reported as it happens). ``templates``: the names stations are added by (the
+    control API, ``plan``); ``plan``: ``--plan``'s steps, run alongside (one process only)."""
     console = Console()
     runner = None
+    changes = LiveFleet(fleet, templates) if isinstance(fleet, Fleet) else None
+    if changes is not None and plan is not None:
+        changes.tasks.spawn(run_plan(changes, plan))  # supervised: a failure is logged with its traceback
     try:
         if control is not None:
             from chargebox.sim.fleet_control import start_fleet_control  # aiohttp: only with --control
             from chargebox.web import url
 
-            runner, port = await start_fleet_control(fleet, *control, token=control_token)
+            runner, port = await start_fleet_control(fleet, *control, token=control_token, live=changes)
             base = url(control[0], port)
             log.info("= fleet dashboard on %s (control API: %sapi/fleet, %sapi/stations)", base, base, base)
         if live:
@@ -58,6 +68,8 @@ async def run_fleet(
         else:
             await fleet.run(duration)
     finally:
+        if changes is not None:
+            changes.tasks.cancel()  # the plan, a ramp, a blackout's return: no station starts while the fleet stops
         await _stopped(fleet)
         figures = fleet.figures()
         if runner is not None:

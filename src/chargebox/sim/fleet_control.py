@@ -1,10 +1,16 @@
 """The JSON control API of a fleet (``fleet --control HOST:PORT``).
 
     GET  /api/fleet                         the figures (as ``--stats-json`` writes them)
-    GET  /api/stations?q=TEXT&limit=N       the stations whose id contains TEXT (at most N, default 100)
+    GET  /api/stations?q=TEXT&state=S&offset=K&limit=N
+                                            one page of the stations whose id contains TEXT, in state S (all,
+                                            running, connected, disconnected, starting, stopped, dark), from the
+                                            K-th, at most N (default 100): each one's connectors' status, error
+                                            and transaction
     GET  /api/stations/{id}/state           one station, as ``simulate``'s ``GET /api/state``
     GET  /metrics                           the stations and their messages, in Prometheus' text format
     POST /api/stations/{id}/...             every per-station endpoint of ``simulate`` (sim/control.py)
+
+Stations are added, stopped, started and removed, and scenarios run, while the fleet runs: fleet_live_control.py.
 
 An unknown station is 404; a bad ``limit`` is 400. Requests are held to the same rules as
 ``simulate``'s (sim/control.py), since they reach the same stations, and guarded as every control API (web.py).
@@ -26,10 +32,12 @@ import aiohttp
 from aiohttp import web
 
 from chargebox.metrics import Summed, add_fetched_metrics, add_metrics
-from chargebox.openapi import Parameter, add_openapi, operation, operation_of, routes
+from chargebox.openapi import add_openapi, operation, operation_of, routes
 from chargebox.sim.control import add_station_routes
 from chargebox.sim.dashboard import add_fleet_dashboard
 from chargebox.sim.fleet import Fleet
+from chargebox.sim.fleet_live import LiveFleet
+from chargebox.sim.fleet_live_control import MAX_LIMIT, QUERY, add_live_routes, add_processes_live_routes, listing
 from chargebox.sim.metrics import station_metrics
 from chargebox.web import control_app, json_error, serve
 
@@ -37,14 +45,14 @@ if TYPE_CHECKING:
     from chargebox.sim.fleet_processes import FleetProcesses, Worker
     from chargebox.sim.simulator import Simulator
 
-MAX_LIMIT: Final = 1000
-MAX_QUERY: Final = 64
 PROCESS_WAIT: Final = 10.0  # seconds a request waits for a process still starting its control API
 _PROXY: Final = web.AppKey("chargebox.fleet_proxy", aiohttp.ClientSession)
 
 
-def make_fleet_app(fleet: Fleet) -> web.Application:
+def make_fleet_app(fleet: Fleet, live: LiveFleet | None = None) -> web.Application:
+    """``live``: the fleet's stations as fleet --plan changes them too (else the API's own)."""
     app = control_app()
+    live = live or LiveFleet(fleet)
 
     def lookup(request: web.Request) -> Simulator:
         station_id = request.match_info["station"]
@@ -57,18 +65,14 @@ def make_fleet_app(fleet: Fleet) -> web.Application:
     async def figures(_request: web.Request) -> web.Response:
         return web.json_response(fleet.figures())
 
-    @operation(
-        "the stations whose id holds q",
-        answers={200: dict[str, Any]},
-        errors=(400,),
-        query={"q": Parameter("a part of the id"), "limit": Parameter(f"at most this many, 1 to {MAX_LIMIT}")},
-    )
+    @operation("one page of the stations whose id holds q", answers={200: dict[str, Any]}, errors=(400,), query=QUERY)
     async def stations(request: web.Request) -> web.Response:
-        return web.json_response(fleet.station_rows(*_listing(request)))
+        return web.json_response(live.rows(*listing(request)))
 
     app.router.add_get("/api/fleet", figures)
     app.router.add_get("/api/stations", stations)
     add_station_routes(app, "/stations/{station}", lookup)
+    add_live_routes(app, live)
     add_metrics(app, station_metrics(fleet.sims.values, fleet.traffic))
     add_fleet_dashboard(app)
     add_openapi(app, title="chargebox fleet control API", description=__doc__ or "")
@@ -86,18 +90,22 @@ def make_processes_app(fleet: FleetProcesses) -> web.Application:
         return web.json_response(fleet.figures())
 
     @operation(
-        "the stations whose id holds q, from every process",
+        "one page of the stations whose id holds q, from every process",
+        description=f"offset + limit at most {MAX_LIMIT} (each process is asked for as many).",
         answers={200: dict[str, Any]},
         errors=(400, 502),
-        query={"q": Parameter("a part of the id"), "limit": Parameter(f"at most this many, 1 to {MAX_LIMIT}")},
+        query=QUERY,
     )
     async def stations(request: web.Request) -> web.Response:
-        query, limit = _listing(request)
-        path = f"/api/stations?{urlencode({'q': query, 'limit': limit})}"
+        query, state, offset, limit = listing(request)
+        if offset + limit > MAX_LIMIT:
+            raise json_error(web.HTTPBadRequest, f"fleet --processes: offset + limit must be at most {MAX_LIMIT}")
+        path = f"/api/stations?{urlencode({'q': query, 'state': state, 'limit': offset + limit})}"
         answers = await asyncio.gather(*(_ask(request, fleet, worker, "GET", path) for worker in fleet.workers))
         listed = [station for answer in answers for station in answer["stations"]]
         listed.sort(key=lambda station: int(station["id"][len(prefix) :]))  # the order one process lists them in
-        return web.json_response({"total": sum(answer["total"] for answer in answers), "stations": listed[:limit]})
+        total = sum(answer["total"] for answer in answers)
+        return web.json_response({"total": total, "offset": offset, "stations": listed[offset : offset + limit]})
 
     async def station(request: web.Request) -> web.StreamResponse:
         station_id = request.match_info["station"]
@@ -118,6 +126,7 @@ def make_processes_app(fleet: FleetProcesses) -> web.Application:
     add_fetched_metrics(app, summed)
     for method, path, route in routes(_one_process_station_api()):  # each passed on to the station's process
         app.router.add_route(method, path, _described_as(route, station))
+    add_processes_live_routes(app, station)
     add_fleet_dashboard(app)
     add_openapi(app, title="chargebox fleet control API", description=__doc__ or "")
     return app
@@ -149,23 +158,12 @@ def _described_as(
 
 
 async def start_fleet_control(
-    fleet: Fleet | FleetProcesses, host: str, port: int, *, token: str | None = None
+    fleet: Fleet | FleetProcesses, host: str, port: int, *, token: str | None = None, live: LiveFleet | None = None
 ) -> tuple[web.AppRunner, int]:
     """Serve the API (guarded as web.py says, ``token`` required off loopback); the runner (for cleanup) and the
-    port it listens on (0 picks one)."""
-    app = make_fleet_app(fleet) if isinstance(fleet, Fleet) else make_processes_app(fleet)
+    port it listens on (0 picks one). ``live``: a fleet's stations as ``--plan`` changes them too."""
+    app = make_fleet_app(fleet, live) if isinstance(fleet, Fleet) else make_processes_app(fleet)
     return await serve(app, host, port, "--control", token=token)
-
-
-def _listing(request: web.Request) -> tuple[str, int]:
-    """``GET /api/stations``'s ``q`` and ``limit``, checked (400 else)."""
-    query = request.query.get("q", "")
-    if len(query) > MAX_QUERY:
-        raise json_error(web.HTTPBadRequest, f"q must be at most {MAX_QUERY} characters")
-    raw = request.query.get("limit", "100")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise json_error(web.HTTPBadRequest, f"limit must be 1 to {MAX_LIMIT}")
-    return query, int(raw)
 
 
 async def _proxy_session(app: web.Application) -> Any:

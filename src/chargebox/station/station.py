@@ -286,6 +286,11 @@ class Station:
         await self.front.end_sessions(Reason.REBOOT)
         self.reboot()
 
+    async def retire(self, reason: str) -> None:
+        """Taken out of service while it runs (a fleet stops or removes it): what a stop on SIGTERM does first,
+        every transaction ended with ``reason`` (X-8) and delivered within the bound."""
+        await self._end_sessions(reason)
+
     async def _end_sessions(self, reason: str) -> None:
         """A clean stop: every transaction ends with ``reason``, and what says so goes out within the bound.
         A store that refuses writes holds it STOP_WAIT_S at most; nothing is delivered then (a delivery is a

@@ -29,8 +29,10 @@ def add_station_dashboard(app: web.Application) -> None:
 
 
 def add_fleet_dashboard(app: web.Application) -> None:
-    """``GET /``: the fleet's figures (``GET /api/fleet``) and its searchable station list
-    (``GET /api/stations?q=&limit=``); ``GET /stations/{id}/``: one station's page."""
+    """``GET /``: the fleet's figures and one page of its station list, searched and filtered on the server and
+    followed by server-sent events (``GET /api/fleet/events``; polled from ``/api/fleet`` and ``/api/stations``
+    where the fleet does not stream them), with buttons that add, stop, start and remove stations and run a
+    blackout (sim/fleet_live_control.py); ``GET /stations/{id}/``: one station's page."""
     app.router.add_get("/", _page("fleet"))
     app.router.add_get("/stations/{id}/", _page("station"))
     _add_assets(app)

@@ -142,29 +142,97 @@ const FIGURES = [
   ["sessionsStarted", "Sessions"],
 ];
 
+const PAGE_SIZE = 100;
+// The list shown: its page (server-side search, state filter and paging), followed by server-sent events, or by
+// polling where the fleet does not stream its list (fleet --processes, or an older fleet).
+const fleetList = { offset: 0, total: 0, source: null, polling: null };
+
 function startFleet() {
   document.getElementById("fleet-view").hidden = false;
   text("title", "fleet");
   const search = document.getElementById("search");
-  search.addEventListener("input", () => refreshStations(search.value));
-  refreshFleet();
-  refreshStations("");
-  setInterval(() => {
+  const state = document.getElementById("state");
+  const again = () => {
+    fleetList.offset = 0;
+    followFleet();
+  };
+  search.addEventListener("input", again);
+  state.addEventListener("change", again);
+  document.getElementById("previous").addEventListener("click", () => turnPage(-PAGE_SIZE));
+  document.getElementById("next").addEventListener("click", () => turnPage(PAGE_SIZE));
+  document.getElementById("add").addEventListener("click", () => {
+    const count = Number(document.getElementById("add-count").value);
+    fleetChange("POST", "/api/stations", { template: document.getElementById("add-template").value, count: count });
+  });
+  document.getElementById("blackout").addEventListener("click", () => {
+    const over = Number(document.getElementById("blackout-over").value);
+    fleetChange("POST", "/api/scenarios/blackout", { restoreOver: over });
+  });
+  followFleet();
+}
+
+function turnPage(by) {
+  const offset = fleetList.offset + by;
+  if (offset >= 0 && offset < Math.max(fleetList.total, 1)) {
+    fleetList.offset = offset;
+    followFleet();
+  }
+}
+
+function listQuery() {
+  const query = document.getElementById("search").value;
+  const state = document.getElementById("state").value;
+  return `q=${encodeURIComponent(query)}&state=${encodeURIComponent(state)}&offset=${fleetList.offset}&limit=${PAGE_SIZE}`;
+}
+
+function followFleet() {
+  if (fleetList.polling !== null) {
+    refreshStations();
+    return;
+  }
+  if (fleetList.source !== null) {
+    fleetList.source.close();
+  }
+  const source = new EventSource("/api/fleet/events?" + listQuery());
+  let streamed = false;
+  source.addEventListener("fleet", (e) => {
+    streamed = true;
+    renderFigures(JSON.parse(e.data));
+  });
+  source.addEventListener("stations", (e) => renderStations(JSON.parse(e.data)));
+  source.onerror = () => {
+    if (streamed) {
+      fleetOffline(); // the browser reconnects by itself
+      return;
+    }
+    source.close(); // this fleet does not stream its list: poll it
+    fleetList.source = null;
+    fleetList.polling = setInterval(() => {
+      refreshFleet();
+      refreshStations();
+    }, FLEET_REFRESH_MS);
     refreshFleet();
-    refreshStations(search.value); // statuses change, stations come: the list follows, as the figures do
-  }, FLEET_REFRESH_MS);
+    refreshStations();
+  };
+  fleetList.source = source;
+}
+
+function fleetOffline() {
+  const link = document.getElementById("link");
+  link.textContent = "fleet offline";
+  link.className = "badge bad";
 }
 
 async function refreshFleet() {
-  const link = document.getElementById("link");
-  let figures;
   try {
-    figures = await (await fetch("/api/fleet")).json();
+    renderFigures(await (await fetch("/api/fleet")).json());
   } catch (error) {
-    link.textContent = "fleet offline";
-    link.className = "badge bad";
-    return;
+    fleetOffline();
   }
+}
+
+function renderFigures(figures) {
+  const link = document.getElementById("link");
   link.textContent = "running";
   link.className = "badge good";
   const box = document.getElementById("figures");
@@ -179,29 +247,83 @@ async function refreshFleet() {
   }
 }
 
-async function refreshStations(query) {
-  const answer = await (await fetch("/api/stations?limit=100&q=" + encodeURIComponent(query))).json();
-  if (document.getElementById("search").value !== query) {
-    return; // a later search is on its way
+async function refreshStations() {
+  const query = listQuery();
+  const answer = await (await fetch("/api/stations?" + query)).json();
+  if (listQuery() === query) {
+    renderStations(answer); // else a later search is on its way
   }
-  text("total", `${answer.stations.length} of ${answer.total}`);
+}
+
+// One connector as the list shows it: its status, and its transaction and error when it has them.
+function connectorText(c) {
+  let shown = `${c.id}: ${c.status}`;
+  if (c.transactionId !== null && c.transactionId !== undefined) {
+    shown += ` (transaction ${c.transactionId})`;
+  }
+  if (c.errorCode && c.errorCode !== "NoError") {
+    shown += ` [${c.errorCode}]`;
+  }
+  return shown;
+}
+
+function renderStations(answer) {
+  fleetList.total = answer.total;
+  const first = answer.stations.length ? (answer.offset || 0) + 1 : 0;
+  text("total", `${first}-${(answer.offset || 0) + answer.stations.length} of ${answer.total}`);
   const body = document.getElementById("stations");
   body.replaceChildren();
   for (const station of answer.stations) {
     const row = document.createElement("tr");
+    row.dataset.station = station.id;
     const name = document.createElement("td");
     const a = document.createElement("a");
     a.href = "/stations/" + encodeURIComponent(station.id) + "/";
     a.textContent = station.id;
     name.appendChild(a);
     row.appendChild(name);
-    const statuses = station.connectors.map((c) => `${c.id}: ${c.status}`).join(", ");
-    for (const value of [station.ocpp, station.connected ? "yes" : "no", fmt(station.registration), statuses]) {
+    const state = station.state || (station.connected ? "connected" : "disconnected");
+    const statuses = station.connectors.map(connectorText).join(", ");
+    for (const value of [fmt(station.ocpp), state, fmt(station.registration), statuses]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.appendChild(cell);
     }
+    const actions = document.createElement("td");
+    const path = "/api/stations/" + encodeURIComponent(station.id);
+    const buttons = state === "stopped" ? [["Start", "POST", "/start"], ["Remove", "DELETE", ""]]
+      : state === "connected" || state === "disconnected" ? [["Stop", "POST", "/stop"], ["Remove", "DELETE", ""]] : [];
+    for (const [label, method, tail] of buttons) {
+      const button = document.createElement("button");
+      button.textContent = label;
+      button.addEventListener("click", () => fleetChange(method, path + tail, {}));
+      actions.appendChild(button);
+    }
+    row.appendChild(actions);
     body.appendChild(row);
+  }
+}
+
+// A change to the fleet; the list shows its effect by the next event. JSON even when empty (the guard, web.py).
+async function fleetChange(method, path, body) {
+  const response = await fetch(path, {
+    method: method,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  const outcome = document.getElementById("fleet-outcome");
+  if (!response.ok) {
+    outcome.textContent = answer.error;
+  } else if (answer.added) {
+    outcome.textContent = `added ${answer.added.length}: ${answer.added[0]}…${answer.added[answer.added.length - 1]}`;
+  } else if (answer.scenario) {
+    outcome.textContent = `${answer.scenario}: ${answer.stations} stations`;
+  } else {
+    outcome.textContent = `${answer.id || answer.removed}: ${answer.state || "removed"}`;
+  }
+  if (fleetList.polling !== null) {
+    refreshStations();
   }
 }
 
