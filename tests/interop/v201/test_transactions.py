@@ -22,8 +22,6 @@ The cases that cannot apply to this station, and why:
   (ISO 15118), its EVs are IEC 61851-1's (TC_E_20_CS).
 - TC_E_26_CS, TC_E_27_CS: StopTxOnEVSideDisconnect false; the station offers it ReadOnly true (E09.FR.01).
 - TC_E_52_CS: AuthCtrlr.DisableRemoteAuthorization is not offered (Part 5's C-58).
-- TC_E_45_CS: a transaction stopped offline by another idToken of the same groupIdToken (E08.FR.02) waits for
-  authorization by GroupId (C09), which the C block builds.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ MessageAttemptInterval times the attempts so far, MessageAttempts times at most,
 (TC_E_41, 42, 50, 51). While the link is down (the test's central system stops listening), every TransactionEvent is
 journaled with ``offline: true`` and delivered in seqNo order once the station reconnects (TC_E_40, 43, 44), an
 idToken accepted offline that the central system then finds Invalid ends the transaction (TC_E_16), and
-GetTransactionStatus says a message waits (TC_E_29, 31, 33). TC_E_45_CS (stopped offline by another idToken of the
-same group) waits for authorization by GroupId: see test_transactions.py.
+GetTransactionStatus says a message waits (TC_E_29, 31, 33); a card of the same groupIdToken, known from the
+authorization cache, stops a transaction offline (TC_E_45).
 
 The timers are the smallest the station accepts (MessageTimeout 1 s, MessageAttemptInterval 0 or 1 s, reconnect at
 once), on the real clock: each case takes a second or two.
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from ocpp.v201 import call
 
+from chargebox.protocol.v201 import messages as m
 from chargebox.station.station import Station
+from chargebox.station.v201.authorization import AuthorizationService
 from tests.interop.conftest import OcppCsms
 from tests.interop.v201.conftest import StationRunner201, entry
 from tests.interop.v201.transaction_states import (
@@ -245,5 +247,36 @@ async def test_TC_E_16_CS_an_offline_start_the_CSMS_finds_Invalid_is_deauthorize
         _, ended = await event(again, started_at + 1)  # StopTxOnInvalidId: E05.FR.09, E06.FR.04
         assert (ended["eventType"], ended["seqNo"], ended["triggerReason"]) == ("Ended", 1, "Deauthorized")
         assert info(ended)["stoppedReason"] == "DeAuthorized" and "offline" not in ended
+    finally:
+        await again.stop()
+
+
+async def test_TC_E_45_CS_a_card_of_the_same_group_stops_the_transaction_offline_and_it_is_ended_offline(
+    csms: ScriptedCsms, station_factory: StationRunner201
+) -> None:
+    """Memory state IdTokenCached: both cards of one groupIdToken in the authorization cache. Offline, the second
+    card stops what the first started (E08.FR.02, from the cache: C09.FR.07); after the reconnect every queued event
+    says ``offline`` and one of them is the Ended (E08.FR.04 to 08)."""
+    station, index = await booted(csms, station_factory, entry("AuthCtrlr", "LocalPreAuthorize", "true"))
+    group = m.IdTokenType(id_token="FAMILY-1", type=m.IdTokenEnumType.CENTRAL)
+    accepted = m.IdTokenInfoType(status=m.AuthorizationStatusEnumType.ACCEPTED, group_id_token=group)
+    for card in (CARD, "04D5E6F7"):
+        station.features.need(AuthorizationService).learn(
+            m.IdTokenType(id_token=card, type=m.IdTokenEnumType.ISO14443), accepted
+        )
+    await station.plugged(1)
+    assert (await station.id_tag_presented(CARD)).result == "started"
+    _, started = await event(csms, index, eventType="Started")
+    port = await link_down(csms, station)
+    assert (await station.id_tag_presented("04D5E6F7", 1)).result == "stopped"
+    await station.unplugged(1)
+    again = await link_up(port)
+    try:
+        _, ended = await event(again, 0, eventType="Ended")
+        queued = events(again)
+        assert queued and all(e["offline"] is True for e in queued)
+        assert (ended["triggerReason"], ended["idToken"]["idToken"]) == ("StopAuthorized", "04D5E6F7")
+        assert info(ended)["transactionId"] == info(started)["transactionId"]
+        assert [e["seqNo"] for e in queued] == list(range(1, len(queued) + 1))
     finally:
         await again.stop()
