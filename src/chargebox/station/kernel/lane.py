@@ -42,7 +42,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -449,7 +449,7 @@ class Lane:
         try:
             request = self._request(item, None if appended is None else appended[1])
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, LocalProtocolError) as exc:
-            self._settle(entry, self._dead_letter(entry, item, f"cannot be sent: {exc}"))
+            await self._settle(entry, self._dead_letter(entry, item, f"cannot be sent: {exc}"))
             return True
         entry.fresh = False
         applied: list[Op | None] = []
@@ -466,17 +466,17 @@ class Lane:
         result: SendResult[Any] = await self._rpc.call(request, on_result=on_result)
         if unusable:
             self._cannot_apply(item, unusable[0])
-            self._settle(entry, self._failed_attempt(entry, item))
+            await self._settle(entry, self._failed_attempt(entry, item))
         elif result.ok:
             # The delete is durable before the next durable message goes out (``settling``). Letting
             # that one go sooner would share fsyncs and drain faster (bench/), but a crash could then
             # resend answered messages after newer ones (a MeterValues after its StopTransaction).
-            self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
+            await self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED and result.error_code in NOT_TAKEN:
             reason = f"the central system answered {result.error_code}: it does not take {item.action}"
-            self._settle(entry, self._dead_letter(entry, item, reason, level=logging.WARNING))
+            await self._settle(entry, self._dead_letter(entry, item, reason, level=logging.WARNING))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
-            self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
+            await self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
             # Timed out on a live link: not an attempt (Q-4); try again after a pause.
             entry.retry_at = self._clock.monotonic() + self._rpc.call_timeout
@@ -484,24 +484,39 @@ class Lane:
             return False  # not sent, or the link dropped: it waits for the next open()
         return True
 
-    def _settle(self, entry: _Entry, commit: Awaitable[None]) -> None:
+    async def _settle(self, entry: _Entry, commit: Coroutine[Any, Any, None]) -> None:
         """Commit what an answer taught without holding up the volatile messages behind it; the entry is
         not sent again meanwhile, nor is any durable one behind it (Q-2). Once begun the commit is carried
         through, even across a reset (its write is in the store's batch all the same). A commit that fails
-        is logged and the entry is sent again after a pause."""
+        is logged and the entry is sent again after a pause.
+
+        An in-memory store commits on the spot, so there the commit is awaited here (it never suspends, so it
+        holds nothing up) and the pump goes on with the next message: no task for the commit and none for a
+        pump started again by it (bench/: the offline drain in memory)."""
         entry.settling = True
+        if self._store.immediate:
+            try:
+                await commit
+            except Exception:
+                self._log.exception("! outbound lane commit failed")
+                self._unsettled(entry)
+            entry.settling = False
+            return
 
         def settled(task: asyncio.Future[None]) -> None:
             entry.settling = False
             if task.cancelled():
                 return  # the store closed before it took the write: the station is going away, nothing goes on
             if task.exception() is not None:  # its traceback is logged by Tasks
-                self._log.error("! outbound lane: the outcome of a message could not be committed; sending it "
-                                "again in %ss", SETTLE_RETRY_S)  # fmt: skip
-                entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
+                self._unsettled(entry)
             self._kick()
 
         self._commits.spawn(commit).add_done_callback(settled)
+
+    def _unsettled(self, entry: _Entry) -> None:
+        self._log.error("! outbound lane: the outcome of a message could not be committed; sending it again in %ss",
+                        SETTLE_RETRY_S)  # fmt: skip
+        entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
 
     async def _delivered(self, entry: _Entry, item: OutboxItem, taught: Op | None) -> None:
         try:
