@@ -14,6 +14,8 @@ from pathlib import Path
 
 COLUMNS = ("Case", "Result", "vs raw", "vs ocpp", "Target", "Status", "Detail")
 NUMERIC = frozenset({"Result", "vs raw", "vs ocpp"})
+# docs/performance.md from this heading on is written by hand (what a change measured, and why) and kept by a re-run
+KEPT = "## Measured by hand"
 
 
 @dataclass(slots=True)
@@ -192,5 +194,16 @@ def write_markdown(report: Report, path: Path) -> None:
     if report.failures:
         lines += ["", "Failed in this run:", ""] + [f"- {failure}" for failure in report.failures]
     lines += ["", "## How each figure is measured", ""] + [f"- {note}" for note in report.notes]
+    kept = _kept(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n" + kept, encoding="utf-8")
+
+
+def _kept(path: Path) -> str:
+    """The file's hand-written part (from ``KEPT`` on): the bench rewrites the rest, never that."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    start = text.find(f"\n{KEPT}")
+    return "" if start < 0 else text[start:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -27,6 +28,22 @@ class StartupResult:
     case: str
     median_s: float
     runs: list[float]
+    cpu_s: list[float]  # each child's CPU (user + system), spawn to exit: what a loaded machine does not inflate
+
+
+def compile_bytecode() -> None:
+    """Write chargebox's bytecode, as ``pip install`` does for an installed package: a work tree run with
+    PYTHONDONTWRITEBYTECODE (as this machine's shells set it) would otherwise compile every module at every start."""
+    import compileall
+
+    import chargebox
+
+    compileall.compile_dir(os.path.dirname(chargebox.__file__), quiet=1)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def chargebox_command() -> list[str]:
@@ -39,6 +56,7 @@ def chargebox_command() -> list[str]:
 
 
 def measure_startup(runs: int) -> list[StartupResult]:
+    compile_bytecode()
     return asyncio.run(_measure(runs))
 
 
@@ -53,14 +71,14 @@ async def _measure(runs: int) -> list[StartupResult]:
 
     server = await start_csms(CsmsStats(), on_boot)
     url = f"ws://{HOST}:{server_port(server)}"
-    times = []
+    times, cpu = [], []
     try:
         for run in range(runs):
             charge_point_id = f"START{run}"
             arrivals[charge_point_id] = loop.create_future()
             command = [*chargebox_command(), "simulate", "--csms", url, "--id", charge_point_id]
             with tempfile.TemporaryFile() as stderr:
-                t0 = time.perf_counter()
+                c0, t0 = _children_cpu(), time.perf_counter()
                 proc = await asyncio.create_subprocess_exec(
                     *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
                 )
@@ -68,17 +86,19 @@ async def _measure(runs: int) -> list[StartupResult]:
                     times.append(await _boot_time(arrivals[charge_point_id], proc, stderr) - t0)
                 finally:
                     await _end(proc)
+                cpu.append(_children_cpu() - c0)
     finally:
         server.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 10)
-    results = [StartupResult("chargebox simulate → BootNotification at the CSMS", median(times), times)]
+    results = [StartupResult("chargebox simulate → BootNotification at the CSMS", median(times), times, cpu)]
     for case, argv in (
         ("python -c pass (interpreter alone)", [sys.executable, "-c", "pass"]),
         ("python -c 'import <what simulate needs>'", [sys.executable, "-c", IMPORTS]),
     ):
         spent = [await _run_to_exit(argv) for _ in range(runs)]
-        results.append(StartupResult(case, median(spent), spent))
+        results.append(StartupResult(case, median([wall for wall, _ in spent]), [wall for wall, _ in spent],
+                                     [used for _, used in spent]))  # fmt: skip
     return results
 
 
@@ -97,8 +117,9 @@ async def _boot_time(arrival: asyncio.Future[float], proc: asyncio.subprocess.Pr
     raise RuntimeError(f"chargebox simulate {state}: {' / '.join(tail)}")
 
 
-async def _run_to_exit(argv: list[str]) -> float:
-    t0 = time.perf_counter()
+async def _run_to_exit(argv: list[str]) -> tuple[float, float]:
+    """Wall time and the child's CPU, spawn to exit."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
@@ -106,7 +127,7 @@ async def _run_to_exit(argv: list[str]) -> float:
         await asyncio.wait_for(proc.wait(), 30)
     finally:
         await _end(proc)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _children_cpu() - c0
 
 
 async def _end(proc: asyncio.subprocess.Process) -> None:

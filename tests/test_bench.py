@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,19 @@ def test_the_2_0_1_decode_rows_measure_valid_frames_against_their_own_floor() ->
         '"TransactionEvent"',
         '"MeterValues"',
     ]
+
+
+def test_a_rewrite_of_the_performance_page_keeps_its_hand_written_part(tmp_path: Path) -> None:
+    from bench.report import KEPT, Report, Row, write_markdown
+
+    page = tmp_path / "performance.md"
+    report = Report(command="python -m bench", quick=False)
+    report.rows.append(Row(figure="a figure", case="first run", result="1 µs"))
+    write_markdown(report, page)
+    page.write_text(page.read_text(encoding="utf-8") + f"\n{KEPT}\n\nBefore and after.\n", encoding="utf-8")
+    report.rows[0] = Row(figure="a figure", case="second run", result="2 µs")
+    write_markdown(report, page)
+    text = page.read_text(encoding="utf-8")
+    assert "second run" in text and "first run" not in text
+    assert text.endswith(f"\n{KEPT}\n\nBefore and after.\n")
+    assert text.count(KEPT) == 1

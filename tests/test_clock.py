@@ -51,3 +51,26 @@ async def test_sleep_or_wake_returns_early_on_the_event() -> None:
     await clock.advance(0)
     assert task.result() is False
     assert clock.pending() == 0
+
+
+async def test_sleep_or_wake_returns_true_once_the_delay_passed() -> None:
+    clock = VirtualClock()
+    task = asyncio.ensure_future(sleep_or_wake(clock, 5, asyncio.Event()))
+    await clock.advance(4.9)
+    assert not task.done()
+    await clock.advance(0.1)
+    await asyncio.sleep(0)
+    assert task.result() is True
+    assert clock.pending() == 0
+
+
+async def test_sleep_or_wake_cancelled_from_outside_is_cancelled() -> None:
+    """It ends its wait by cancelling itself: a cancel of its caller's is not taken for the delay passing."""
+    clock = VirtualClock()
+    task = asyncio.ensure_future(sleep_or_wake(clock, 5, asyncio.Event()))
+    await asyncio.sleep(0)
+    task.cancel()
+    await clock.advance(5)
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert clock.pending() == 0

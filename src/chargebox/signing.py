@@ -14,15 +14,13 @@ import binascii
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Final
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from typing import TYPE_CHECKING, Final
 
 from chargebox.errors import ConfigError
 from chargebox.user_files import MAX_PEM_BYTES, read_bytes
+
+if TYPE_CHECKING:  # cryptography is imported where a signature is checked or made: a station that boots needs none
+    from cryptography import x509
 
 CHUNK: Final = 1024 * 1024
 
@@ -33,6 +31,9 @@ class SignatureError(ValueError):
 
 def check_signing_certificate(pem: str, roots: Iterable[str], now: datetime) -> x509.Certificate:
     """SF-1: the certificate, if one of ``roots`` issued it and it is valid at ``now``; else SignatureError."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
     try:
         certificate = x509.load_pem_x509_certificate(pem.encode())
     except ValueError as exc:
@@ -54,6 +55,8 @@ def check_signing_certificate(pem: str, roots: Iterable[str], now: datetime) -> 
 
 def file_digest(path: Path) -> bytes:
     """SHA-256 of the whole file, read in chunks (an image may be large)."""
+    from cryptography.hazmat.primitives import hashes
+
     digest = hashes.Hash(hashes.SHA256())
     with path.open("rb") as file:
         while chunk := file.read(CHUNK):
@@ -63,6 +66,10 @@ def file_digest(path: Path) -> bytes:
 
 def verify_file(path: Path, signature_b64: str, certificate: x509.Certificate) -> None:
     """SF-5: raise SignatureError unless ``signature_b64`` signs the whole of ``path`` (blocking: a thread)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
     try:
         # RFC 4648 §3.1/3.3: MIME-style line breaks (openssl base64 wraps at 64 columns) are not part of the data
         signature = base64.b64decode("".join(signature_b64.split()), validate=True)
@@ -87,6 +94,9 @@ def verify_file(path: Path, signature_b64: str, certificate: x509.Certificate) -
 
 def sign_file(path: Path, key_pem: bytes) -> str:
     """The base64 signature of the whole file: RSA-PSS (SHA-256, salt of the digest's length) or ECDSA."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as exc:
@@ -106,6 +116,8 @@ def sign_image(image: Path, key_path: Path, cert_path: Path) -> Path:
     """``firmware-image --sign KEY --cert CERT``: write ``<image>.sig`` (base64) and check it with the certificate,
     so a key and a certificate that do not belong together fail here, not at the station. Each SignatureError
     names the option it is about."""
+    from cryptography import x509
+
     try:
         key_pem, cert_pem = (
             read_bytes(key_path, "--sign", MAX_PEM_BYTES),

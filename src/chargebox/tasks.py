@@ -23,11 +23,12 @@ class Tasks:
     def __init__(self, log: Log, what: str) -> None:
         self._log = log
         self._what = what
-        self._running: set[asyncio.Future[Any]] = set()
+        # A dict as an ordered set: an empty one is 64 bytes, an empty set 216, and a station holds ~15 Tasks
+        self._running: dict[asyncio.Future[Any], None] = {}
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
-        self._running.add(task)
+        self._running[task] = None
         task.add_done_callback(self._done)
         return task
 
@@ -59,7 +60,7 @@ class Tasks:
         self._running.clear()
 
     def _done(self, task: asyncio.Future[Any]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         if not task.cancelled() and (exc := task.exception()) is not None:
             self._log.error("! %s failed", self._what, exc_info=exc)
 

@@ -171,6 +171,9 @@ class Connection(Generic[A]):
         """Leave a received CALL unanswered on purpose (B-6: a Rejected charge point stays silent)."""
         self._in_progress.discard(message_id)
 
+    def has_data_to_send(self) -> bool:
+        return bool(self._out)
+
     def data_to_send(self) -> list[bytes]:
         out, self._out = self._out, []
         return out

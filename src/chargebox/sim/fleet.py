@@ -58,6 +58,7 @@ VERSION_KEY: Final = "ocpp:"  # Fleet.counts: "ocpp:2.0.1:booted", one figure of
 RESERVOIR: Final = 4096  # round trips kept for the recent percentiles (rttP99MsLast4096): the most recent ones
 RATE_WINDOW: Final = 5  # seconds of history behind messagesPerSecondLast5s
 MAX_RTT_US: Final = 600_000_000  # the histogram's range: 1 µs to 10 min, 2 significant digits (1 %)
+BUCKET_BITS: Final = 8  # 2 significant digits: the histogram's 256 sub-buckets, its exact resolution
 FREEZE_EVERY: Final = 1000  # stations added between two freezes of the long-lived objects (see Fleet.run)
 
 
@@ -99,13 +100,29 @@ class RoundTrips:
         self.sent = 0
         self.errors = 0
         self.latencies: deque[float] = deque(maxlen=RESERVOIR)
-        self.histogram = HdrHistogram(1, MAX_RTT_US, 2)
+        self._histogram = HdrHistogram(1, MAX_RTT_US, 2)
+        # Round trips not in the histogram yet, counted by the lowest value of their histogram bucket: a dict
+        # increment per round trip, and HdrHistogram's (pure Python) record_value once per bucket when read.
+        self._pending: dict[int, int] = {}
+
+    @property
+    def histogram(self) -> HdrHistogram:
+        """Every round trip recorded so far (the whole run)."""
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            for value, count in pending.items():
+                self._histogram.record_value(value, count)
+        return self._histogram
 
     def record(self, seconds: float, outcome: SendOutcome) -> None:
         self.sent += 1
         if outcome is SendOutcome.RESPONSE_SUCCESS:
             self.latencies.append(seconds)
-            self.histogram.record_value(min(max(round(seconds * 1_000_000), 1), MAX_RTT_US))
+            value = min(max(round(seconds * 1_000_000), 1), MAX_RTT_US)
+            # 2 significant digits: 256 sub-buckets, so a value keeps its 8 leading bits (its bucket's lowest value)
+            shift = max(value.bit_length() - BUCKET_BITS, 0)
+            bucket = value >> shift << shift
+            self._pending[bucket] = self._pending.get(bucket, 0) + 1
         else:
             self.errors += 1
 

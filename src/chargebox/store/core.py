@@ -174,6 +174,11 @@ class StoreBackend:
             await asyncio.shield(self._committer)
 
     @property
+    def immediate(self) -> bool:
+        """Whether ``write`` commits on the spot (the in-memory store): awaiting it then never suspends."""
+        return self._executor is None
+
+    @property
     def waiting(self) -> int:
         """Writes handed to ``write`` and not committed yet."""
         return len(self._batch) + len(self._in_flight)
@@ -381,6 +386,11 @@ class Store:
     def fault(self) -> StoreFault | None:
         """What keeps the waiting writes from the disk, or None (see ``StoreBackend.fault``)."""
         return self.backend.fault
+
+    @property
+    def immediate(self) -> bool:
+        """Whether a write commits on the spot (see ``StoreBackend.immediate``)."""
+        return self.backend.immediate
 
     async def idle(self) -> None:
         """Wait until every write handed to the backend is durable (tests, shutdown)."""

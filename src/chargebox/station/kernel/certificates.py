@@ -18,14 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Final
 
 from chargebox.clock import Clock
 from chargebox.errors import ConfigError
@@ -34,6 +27,9 @@ from chargebox.station.kernel.tls import TlsUnavailable, read_pem
 from chargebox.store import Store
 from chargebox.store.certificates import CertificateRecord
 from chargebox.store.keys import CHARGE_POINT_CERTIFICATE, PENDING
+
+if TYPE_CHECKING:  # cryptography is imported where a certificate is read: a station that boots needs none (bench/)
+    from cryptography import x509
 
 # The store's name for the station's own certificate (1.6: ChargePointCertificate, 2.0.1: ChargingStationCertificate).
 STATION_CERTIFICATE: Final = CHARGE_POINT_CERTIFICATE
@@ -170,6 +166,11 @@ class Certificates:
     def signing_request(self, *, common_name: str, organisation: str) -> str:
         """A new key pair, kept in the store as the pending one before anything is sent (A02.FR.05: it never
         leaves the station), and the PEM PKCS #10 request for it (A02.FR.02/03)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
         key = ec.generate_private_key(ec.SECP256R1())
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -186,6 +187,10 @@ class Certificates:
         """A chain within ``max_bytes`` whose every link is valid now and signed by the next, whose top leads to an
         installed central-system root, and whose leaf is no CA, is for the pending key and (when given) carries
         ``common_name``; else CertificateError (A02.FR.06, A02.FR.16)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.x509.oid import NameOID
+
         if len(text.encode()) > max_bytes:
             raise CertificateError(f"the chain is longer than the largest this station takes ({max_bytes} bytes)")
         try:
@@ -248,6 +253,8 @@ class Certificates:
 
     def _hash_of(self, record: CertificateRecord, algorithm: str) -> HashData:
         """The record's hash data with ``algorithm`` (the store keeps SHA256; SHA384/512 are computed)."""
+        from cryptography import x509
+
         if algorithm == record.hash_algorithm:
             return _stored_hash(record)
         certs = x509.load_pem_x509_certificates(record.pem.encode("ascii"))
@@ -312,6 +319,8 @@ def _stored_hash(record: CertificateRecord) -> HashData:
 
 
 def _one_certificate(text: str) -> x509.Certificate:
+    from cryptography import x509
+
     try:
         certs = x509.load_pem_x509_certificates(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as exc:
@@ -322,14 +331,20 @@ def _one_certificate(text: str) -> x509.Certificate:
 
 
 def _load(pem: str) -> x509.Certificate:
+    from cryptography import x509
+
     return x509.load_pem_x509_certificates(pem.encode("ascii"))[0]
 
 
 def _pem(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -339,6 +354,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature):
@@ -359,12 +376,16 @@ def _issuer_among(cert: x509.Certificate, records: list[CertificateRecord]) -> x
 
 
 def _spki(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined, no-any-return]
 
 
 def _subject_public_key(spki_der: bytes) -> bytes:
     """The subjectPublicKey BIT STRING's content (without its unused-bits octet) from DER
     SubjectPublicKeyInfo: what RFC 6960 hashes for issuerKeyHash."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     load_der_public_key(spki_der)  # a well-formed key, or ValueError
     _, body = _der_item(spki_der, 0)  # SEQUENCE
     offset = body[0]

@@ -42,7 +42,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -76,12 +76,17 @@ Journal = Callable[[Callable[[int], None]], Awaitable[T]]
 def encode(request: msgspec.Struct) -> bytes:
     """The payload as it will be journaled, checked against its schema first: what was journaled
     must always be sendable, so an invalid payload fails here, where it is made."""
+    return _checked(request)[0]
+
+
+def _checked(request: T) -> tuple[bytes, T]:
+    """``encode``'s payload and the request decoded back from it: what a send of the journaled bytes would read."""
     payload = _encoder.encode(request)
     try:
-        msgspec.json.decode(payload, type=type(request))
+        decoded: T = msgspec.json.decode(payload, type=type(request))
     except msgspec.ValidationError as exc:
         raise LocalProtocolError(f"{type(request).__name__} would be invalid: {exc}") from None
-    return payload
+    return payload, decoded
 
 
 @dataclass(eq=False, slots=True)
@@ -138,6 +143,10 @@ class Lane:
         self._pumping = False
         self._overflowing = False
         self._transaction_ids: dict[int, int] = {}  # local ref -> the central system's id (X-4)
+        # What ``append`` journaled, by seq, until its first send: the row and its decoded request as the store
+        # holds them (only the lane changes an outbox row), so that send reads neither back (bench/: a SELECT
+        # and a decode per message). A retry reads the store again.
+        self._appended: dict[int, tuple[OutboxItem, Message]] = {}
         self.on_answer: dict[str, AnswerHook] = {}  # by action
         self.on_dropped: dict[str, DroppedHook] = {}  # by action
         self.delivered = 0
@@ -246,10 +255,12 @@ class Lane:
 
     async def append(self, request: Message, *, tx_ref: int | None = None) -> int:
         """Journal a message of its own (a security event, Q-8), validated first; returns its seq."""
-        action, payload = self._version.actions[type(request)].value, encode(request)
+        action = self._version.actions[type(request)].value
+        payload, decoded = _checked(request)
 
         async def write(queued: Callable[[int], None]) -> int:
             seq = await self._store.outbox.append(action, payload, tx_ref)
+            self._appended[seq] = (OutboxItem(seq, action, payload, 0, None, tx_ref), decoded)
             queued(seq)
             return seq
 
@@ -423,7 +434,8 @@ class Lane:
     async def _send_durable(self, entry: _Entry) -> bool:
         """Send the entry and act on the outcome; False if there is no connection to send it on."""
         assert entry.seq is not None
-        item = self._store.outbox.get(entry.seq)
+        appended = self._appended.pop(entry.seq, None)
+        item = self._store.outbox.get(entry.seq) if appended is None else appended[0]
         if item is None:  # answered before a reboot reloaded the lane
             self._drop(entry)
             return True
@@ -435,9 +447,9 @@ class Lane:
                 entry.retry_at = self._clock.monotonic() + left
                 return True
         try:
-            request = self._request(item)
+            request = self._request(item, None if appended is None else appended[1])
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, LocalProtocolError) as exc:
-            self._settle(entry, self._dead_letter(entry, item, f"cannot be sent: {exc}"))
+            await self._settle(entry, self._dead_letter(entry, item, f"cannot be sent: {exc}"))
             return True
         entry.fresh = False
         applied: list[Op | None] = []
@@ -454,19 +466,19 @@ class Lane:
         result: SendResult[Any] = await self._rpc.call(request, on_result=on_result)
         if unusable:
             self._cannot_apply(item, unusable[0])
-            self._settle(entry, self._failed_attempt(entry, item))
+            await self._settle(entry, self._failed_attempt(entry, item))
         elif result.ok:
             # The delete is durable before the next durable message goes out (``settling``). Letting
             # that one go sooner would share fsyncs and drain faster (bench/), but a crash could then
             # resend answered messages after newer ones (a MeterValues after its StopTransaction).
-            self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
+            await self._settle(entry, self._delivered(entry, item, applied[0] if applied else None))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED and result.error_code in NOT_TAKEN:
             reason = f"the central system answered {result.error_code}: it does not take {item.action}"
-            self._settle(entry, self._dead_letter(entry, item, reason, level=logging.WARNING))
+            await self._settle(entry, self._dead_letter(entry, item, reason, level=logging.WARNING))
         elif result.outcome is SendOutcome.RESPONSE_ACCEPT_FAILED:
-            self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
+            await self._settle(entry, self._failed_attempt(entry, item))  # Q-4, T-17
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected and self._attempt_on_timeout(item):
-            self._settle(entry, self._failed_attempt(entry, item))  # E13.FR.02: no answer within MessageTimeout
+            await self._settle(entry, self._failed_attempt(entry, item))  # E13.FR.02: no answer within MessageTimeout
         elif result.outcome is SendOutcome.RESPONSE_FAILED and self._rpc.connected:
             # Timed out on a live link: not an attempt (Q-4); try again after a pause.
             entry.retry_at = self._clock.monotonic() + self._rpc.call_timeout
@@ -477,24 +489,39 @@ class Lane:
     def _attempt_on_timeout(self, item: OutboxItem) -> bool:
         return item.action in self._version.attempt_on_timeout
 
-    def _settle(self, entry: _Entry, commit: Awaitable[None]) -> None:
+    async def _settle(self, entry: _Entry, commit: Coroutine[Any, Any, None]) -> None:
         """Commit what an answer taught without holding up the volatile messages behind it; the entry is
         not sent again meanwhile, nor is any durable one behind it (Q-2). Once begun the commit is carried
         through, even across a reset (its write is in the store's batch all the same). A commit that fails
-        is logged and the entry is sent again after a pause."""
+        is logged and the entry is sent again after a pause.
+
+        An in-memory store commits on the spot, so there the commit is awaited here (it never suspends, so it
+        holds nothing up) and the pump goes on with the next message: no task for the commit and none for a
+        pump started again by it (bench/: the offline drain in memory)."""
         entry.settling = True
+        if self._store.immediate:
+            try:
+                await commit
+            except Exception:
+                self._log.exception("! outbound lane commit failed")
+                self._unsettled(entry)
+            entry.settling = False
+            return
 
         def settled(task: asyncio.Future[None]) -> None:
             entry.settling = False
             if task.cancelled():
                 return  # the store closed before it took the write: the station is going away, nothing goes on
             if task.exception() is not None:  # its traceback is logged by Tasks
-                self._log.error("! outbound lane: the outcome of a message could not be committed; sending it "
-                                "again in %ss", SETTLE_RETRY_S)  # fmt: skip
-                entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
+                self._unsettled(entry)
             self._kick()
 
         self._commits.spawn(commit).add_done_callback(settled)
+
+    def _unsettled(self, entry: _Entry) -> None:
+        self._log.error("! outbound lane: the outcome of a message could not be committed; sending it again in %ss",
+                        SETTLE_RETRY_S)  # fmt: skip
+        entry.retry_at = self._clock.monotonic() + SETTLE_RETRY_S
 
     async def _delivered(self, entry: _Entry, item: OutboxItem, taught: Op | None) -> None:
         try:
@@ -511,8 +538,12 @@ class Lane:
         delivered with what it taught lost, never a resend storm, never a blocked lane."""
         self._log.error("! %s #%d: its answer cannot be applied", item.action, item.seq, exc_info=exc)
 
-    def _request(self, item: OutboxItem) -> Message:
-        request = msgspec.json.decode(item.payload, type=self._version.requests[item.action])
+    def _request(self, item: OutboxItem, decoded: Message | None = None) -> Message:
+        """The request ``item`` holds (``decoded``, if it was read from its payload already), with the central
+        system's transaction id in place of the local ref."""
+        request = (
+            msgspec.json.decode(item.payload, type=self._version.requests[item.action]) if decoded is None else decoded
+        )
         if self._version.csms_transaction_ids and item.tx_ref is not None and hasattr(request, "transaction_id"):
             transaction_id = self._transaction_ids.get(item.tx_ref)
             if transaction_id is None:  # answered before a restart: it is in the transactions table
