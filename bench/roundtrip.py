@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from bench.common import HOST, SUBPROTOCOL, event_loop_runner, median, quiet_logging
 
-STACKS: Final = ("raw", "raw-reader", "chargebox", "ocpp")
+STACKS: Final = ("raw", "raw-reader", "chargebox", "ocpp", "chargebox-2.0.1")
 MESSAGES: Final = ("Heartbeat", "MeterValues")
 
 Call = Callable[[], Awaitable[None]]
@@ -51,6 +51,7 @@ async def _measure(
         "raw-reader": _raw_reader_station,
         "chargebox": _chargebox_station,
         "ocpp": _ocpp_station,
+        "chargebox-2.0.1": _chargebox_v201_station,
     }[stack]
     calls, close = await asyncio.wait_for(setup(f"ws://{HOST}:{port}"), 30)
     results = []
@@ -208,15 +209,55 @@ async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Aw
     return {"Heartbeat": heartbeat, "MeterValues": meter_values}, close
 
 
-async def wait_until_idle(station: Any, runner: asyncio.Future[None], *, timeout: float) -> None:
-    """Until the boot is accepted and every connector's StatusNotification has been answered."""
+async def _chargebox_v201_station(url: str) -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
+    """The same station speaking OCPP 2.0.1: its Heartbeat, and a 2.0.1 MeterValues of the same six values."""
+    from bench.common import meter_values_v201_factory
+    from chargebox.protocol.v201.messages import HeartbeatRequest
+    from chargebox.sim.simulator import simulated_station
+    from chargebox.station.station import StationSettings
+
+    station = simulated_station(StationSettings(charge_point_id="B2", csms_url=url, connectors=1, ocpp="2.0.1"))
+    runner = asyncio.ensure_future(station.run())
+    await wait_until_idle(station, runner, timeout=20)
+    rpc = station.rpc
+    build = meter_values_v201_factory()
+
+    async def heartbeat() -> None:
+        result = await rpc.call(HeartbeatRequest())
+        if not result.ok:
+            raise RuntimeError(f"Heartbeat: {result}")
+
+    async def meter_values() -> None:
+        result = await rpc.call(build())
+        if not result.ok:
+            raise RuntimeError(f"MeterValues: {result}")
+
+    async def close() -> None:
+        await station.stop()
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    return {"Heartbeat": heartbeat, "MeterValues": meter_values}, close
+
+
+def _idle(station: Any) -> bool:
+    """Booted and accepted, with every StatusNotification answered (1.6: each connector's; 2.0.1: the lane's)."""
+    if station.settings.ocpp == "2.0.1":
+        from chargebox.station.v201.boot import BootService
+
+        return bool(station.features.need(BootService).accepted and station.lane.pending() == 0)
     from chargebox.protocol.messages import RegistrationStatus
 
-    deadline = time.monotonic() + timeout
-    while not (
+    return bool(
         station.boot.registration is RegistrationStatus.ACCEPTED
         and all(c.reported is not None for c in station.connectors.connectors)
-    ):
+    )
+
+
+async def wait_until_idle(station: Any, runner: asyncio.Future[None], *, timeout: float) -> None:
+    """Until the boot is accepted and every StatusNotification has been answered."""
+    deadline = time.monotonic() + timeout
+    while not _idle(station):
         if runner.done():
             runner.result()  # raises what stopped it
             raise RuntimeError(f"station {station.id} stopped before it was accepted")
