@@ -192,12 +192,12 @@ def plans(targets: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Pl
 VALID, INVALID, EITHER = "valid", "invalid", "either"
 
 
-def verdict(action: str, payload: object) -> str:
-    """What the station must make of an answer, from the official schema: VALID (applied), INVALID (a failed
-    attempt), or EITHER where messages.py documents a deviation (a date-time msgspec reads otherwise)."""
-    if not isinstance(payload, dict) or not jsonschema.Draft4Validator(
-        response_schema(action), format_checker=DATE_TIME
-    ).is_valid(payload):
+def verdict(action: str, payload: object, schema: jsonschema.protocols.Validator | None = None) -> str:
+    """What the station must make of an answer, from the official schema (1.6's, or ``schema``): VALID (applied),
+    INVALID (a failed attempt), or EITHER where messages.py documents a deviation (a date-time msgspec reads
+    otherwise)."""
+    check = schema or jsonschema.Draft4Validator(response_schema(action), format_checker=DATE_TIME)
+    if not isinstance(payload, dict) or not check.is_valid(payload):
         return INVALID
     if any(isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63 for v in _leaves(payload)):
         return INVALID  # messages.py: integers beyond 64 bits are refused, a documented deviation
