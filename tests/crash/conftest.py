@@ -62,6 +62,8 @@ OCPP201_CONFIG: dict[tuple[str, str], str] = {  # the same station in 2.0.1's de
     ("SampledDataCtrlr", "TxEndedMeasurands"): "Energy.Active.Import.Register",
     ("AuthCtrlr", "LocalAuthorizationOffline"): "true",
     ("AuthCtrlr", "OfflineTxForUnknownIdEnabled"): "true",
+    # Part 4 5.3: a failed attempt is retried 1 s later, not up to 5 s of random spread more (the rig waits 8 s)
+    ("OCPPCommCtrlr", "RetryBackOffRandomRange"): "0",
 }
 
 

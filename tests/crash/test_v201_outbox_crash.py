@@ -199,19 +199,31 @@ def transaction_id(record: Received) -> str:
 
 
 def check_record(rig: CrashRig, case: Case) -> None:
+    by_transaction = check_events(rig)
+    first = by_transaction[transaction_id(rig.csms.of(TX_EVENT)[0])]
+    check_offline(first, offline_start=case.offline_start)
+    ended = first[-1].payload["transactionInfo"]
+    assert isinstance(ended, dict) and ended["stoppedReason"] == case.stopped_reason, ended
+
+
+def check_events(rig: CrashRig) -> dict[str, list[Received]]:
+    """What holds whatever the kills hit (the power-cut campaign's check too): each transaction's events once and
+    in order, what was journaled arrived, what a kill left open ended with PowerLoss. The events by transaction."""
     received = rig.csms.of(TX_EVENT)
     assert received, "the central system received no TransactionEvent"
-    by_transaction: dict[str, list[Received]] = {}
-    for record in received:
-        by_transaction.setdefault(transaction_id(record), []).append(record)
+    by_transaction = group_by_transaction(received)
     for copies in by_transaction.values():
         check_transaction(copies)
     check_journal_arrived(rig)
     check_endings(rig, by_transaction)
-    first = by_transaction[transaction_id(received[0])]
-    check_offline(first, offline_start=case.offline_start)
-    ended = first[-1].payload["transactionInfo"]
-    assert isinstance(ended, dict) and ended["stoppedReason"] == case.stopped_reason, ended
+    return by_transaction
+
+
+def group_by_transaction(received: list[Received]) -> dict[str, list[Received]]:
+    by_transaction: dict[str, list[Received]] = {}
+    for record in received:
+        by_transaction.setdefault(transaction_id(record), []).append(record)
+    return by_transaction
 
 
 def check_transaction(copies: list[Received]) -> None:
@@ -244,19 +256,20 @@ def check_journal_arrived(rig: CrashRig) -> None:
 
 
 def check_endings(rig: CrashRig, by_transaction: dict[str, list[Received]]) -> None:
-    """Every transaction journaled before a kill arrives ended: PowerLoss (triggerReason AbnormalCondition) when the
-    kill left it open, else the reason it was journaled with."""
-    for snapshot in rig.snapshots:
-        for row in snapshot.tx_events:
-            copies = by_transaction.get(str(row["transaction_id"]))
-            assert copies, f"transaction {row['transaction_id']} was journaled before a kill and never arrived"
-            ended = copies[-1].payload
-            info = ended["transactionInfo"]
-            assert isinstance(info, dict)
-            if not row["ended"]:
-                assert (info["stoppedReason"], ended["triggerReason"]) == ("PowerLoss", "AbnormalCondition"), ended
-            else:
-                assert info["stoppedReason"] != "PowerLoss", ended
+    """Every transaction journaled before a kill arrives ended: PowerLoss (triggerReason AbnormalCondition) when a
+    kill left it open, else the reason it was journaled with (never PowerLoss)."""
+    rows = [row for snapshot in rig.snapshots for row in snapshot.tx_events]
+    cut = {str(row["transaction_id"]) for row in rows if not row["ended"]}
+    for transaction in {str(row["transaction_id"]) for row in rows}:
+        copies = by_transaction.get(transaction)
+        assert copies, f"transaction {transaction} was journaled before a kill and never arrived"
+        ended = copies[-1].payload
+        info = ended["transactionInfo"]
+        assert isinstance(info, dict)
+        if transaction in cut:
+            assert (info["stoppedReason"], ended["triggerReason"]) == ("PowerLoss", "AbnormalCondition"), ended
+        else:
+            assert info["stoppedReason"] != "PowerLoss", ended
 
 
 def check_offline(copies: list[Received], *, offline_start: bool) -> None:
