@@ -9,6 +9,7 @@ warm-up, in blocks; the median block is reported.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -46,13 +47,14 @@ def station_worker(
 async def _measure(
     stack: str, port: int, warmup: int, blocks: int, per_block: int, use_uvloop: bool
 ) -> list[RoundTrip]:
-    setup = {
+    setups: dict[str, Callable[[str], Awaitable[tuple[dict[str, Call], Callable[[], Awaitable[None]]]]]] = {
         "raw": _raw_station,
         "raw-reader": _raw_reader_station,
         "chargebox": _chargebox_station,
         "ocpp": _ocpp_station,
-        "chargebox-2.0.1": _chargebox_v201_station,
-    }[stack]
+        "chargebox-2.0.1": functools.partial(_chargebox_station, ocpp="2.0.1"),
+    }
+    setup = setups[stack]
     calls, close = await asyncio.wait_for(setup(f"ws://{HOST}:{port}"), 30)
     results = []
     try:
@@ -177,58 +179,36 @@ async def _raw_reader_station(url: str) -> tuple[dict[str, Call], Callable[[], A
 # -- chargebox --------------------------------------------------------------------------------------
 
 
-async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
-    from bench.common import meter_values_factory
-    from chargebox.protocol.messages import HeartbeatRequest
+async def _chargebox_station(url: str, ocpp: str = "1.6") -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
+    """A chargebox station speaking ``ocpp``: its Heartbeat, and its MeterValues of the six values (2.0.1's as
+    numbers with their unitOfMeasure)."""
+    from bench.common import meter_values_factory, meter_values_v201_factory
     from chargebox.sim.simulator import simulated_station
     from chargebox.station.station import StationSettings
 
-    station = simulated_station(StationSettings(charge_point_id="B1", csms_url=url, connectors=1))
+    heartbeat_request: type[Any]
+    if ocpp == "2.0.1":  # a 1.6 station's process never imports 2.0.1's messages
+        from chargebox.protocol.v201.messages import HeartbeatRequest as heartbeat_request
+
+        build = meter_values_v201_factory()
+    else:
+        from chargebox.protocol.messages import HeartbeatRequest as heartbeat_request
+
+        build = meter_values_factory()
+    settings = StationSettings(charge_point_id=f"B-{ocpp}", csms_url=url, connectors=1, ocpp=ocpp)
+    station = simulated_station(settings)
     runner = asyncio.ensure_future(station.run())
     await wait_until_idle(station, runner, timeout=20)
     rpc = station.rpc
 
     async def heartbeat() -> None:
-        result = await rpc.call(HeartbeatRequest())
+        result = await rpc.call(heartbeat_request())
         if not result.ok:
             raise RuntimeError(f"Heartbeat: {result}")
-
-    build = meter_values_factory()
 
     async def meter_values() -> None:
         request = build()
         result = await rpc.call(request)
-        if not result.ok:
-            raise RuntimeError(f"MeterValues: {result}")
-
-    async def close() -> None:
-        await station.stop()
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-
-    return {"Heartbeat": heartbeat, "MeterValues": meter_values}, close
-
-
-async def _chargebox_v201_station(url: str) -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
-    """The same station speaking OCPP 2.0.1: its Heartbeat, and a 2.0.1 MeterValues of the same six values."""
-    from bench.common import meter_values_v201_factory
-    from chargebox.protocol.v201.messages import HeartbeatRequest
-    from chargebox.sim.simulator import simulated_station
-    from chargebox.station.station import StationSettings
-
-    station = simulated_station(StationSettings(charge_point_id="B2", csms_url=url, connectors=1, ocpp="2.0.1"))
-    runner = asyncio.ensure_future(station.run())
-    await wait_until_idle(station, runner, timeout=20)
-    rpc = station.rpc
-    build = meter_values_v201_factory()
-
-    async def heartbeat() -> None:
-        result = await rpc.call(HeartbeatRequest())
-        if not result.ok:
-            raise RuntimeError(f"Heartbeat: {result}")
-
-    async def meter_values() -> None:
-        result = await rpc.call(build())
         if not result.ok:
             raise RuntimeError(f"MeterValues: {result}")
 

@@ -16,7 +16,6 @@ The suite runs the kill points of ``SUITE``; ``CHARGEBOX_CRASH_ALL=1`` runs ever
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +24,17 @@ import aiohttp
 import pytest
 
 from tests.crash.conftest import TX_EVENT, CrashRig, Received
+from tests.crash.test_outbox_crash import (
+    TAG,
+    canonical,
+    go_offline,
+    kill_at_nth,
+    kill_during_drain,
+    post_racing_the_kill,
+    restart_and_drain,
+    start_online,
+)
 
-TAG = "CRASH-TAG"
 Scenario = Callable[[CrashRig], Awaitable[None]]
 
 
@@ -37,23 +45,7 @@ class Case:
     stopped_reason: str  # how the first transaction ends: its journaled reason, or PowerLoss if the kill cut it
 
 
-# -- driving the station -------------------------------------------------------------------------
-
-
-async def post_racing_the_kill(rig: CrashRig, path: str, body: dict[str, object] | None = None) -> None:
-    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-        await rig.post(path, body)
-
-
-async def start_online(rig: CrashRig) -> None:
-    """The cable, then the card: the power path closes and the transaction starts (TxStartPoint PowerPathClosed)."""
-    await rig.post("connectors/1/plug")
-    await post_racing_the_kill(rig, "connectors/1/swipe", {"idTag": TAG})
-
-
-async def go_offline(rig: CrashRig) -> None:
-    await rig.post("connection/disconnect")
-    await rig.wait_state(lambda s: not s["connected"], "the station to go offline")
+# -- driving the station: 1.6's drivers (plug, card, offline, restart) serve; what differs is here --------------
 
 
 async def events_journaled(rig: CrashRig, count: int) -> None:
@@ -69,28 +61,11 @@ async def offline_transaction(rig: CrashRig, *, updated: int = 2) -> None:
     await rig.post("connectors/1/swipe", {"idTag": TAG})  # answered once the Ended event is journaled
 
 
-async def restart_and_drain(rig: CrashRig) -> None:
-    await rig.spawn()
-    await rig.drained()
-
-
 def updated_events(rig: CrashRig) -> int:
     return sum(1 for r in rig.csms.received if r.kind == "Updated")
 
 
 # -- the kill points -----------------------------------------------------------------------------
-
-
-def kill_at_nth(kind: str, nth: int, *, after_answer: bool) -> Scenario:
-    """Online: the central system kills the station at the nth event of ``kind`` of a running transaction."""
-
-    async def scenario(rig: CrashRig) -> None:
-        rig.csms.arm(kind, nth, after_answer=after_answer)
-        await start_online(rig)
-        await rig.killed_by_rule()
-        await restart_and_drain(rig)
-
-    return scenario
 
 
 def kill_at_end(*, after_answer: bool) -> Scenario:
@@ -128,20 +103,6 @@ async def kill_offline_with_a_backlog(rig: CrashRig) -> None:
     await restart_and_drain(rig)
 
 
-def kill_during_drain(nth: int, *, after_answer: bool = False, kind: str | None = None) -> Scenario:
-    """A whole transaction journaled offline; after reconnecting, the nth event of the drain kills the station."""
-
-    async def scenario(rig: CrashRig) -> None:
-        await offline_transaction(rig)
-        rig.csms.arm(kind, nth, after_answer=after_answer)
-        with contextlib.suppress(aiohttp.ServerDisconnectedError):  # the drain's first event may kill it sooner
-            await rig.post("connection/connect")
-        await rig.killed_by_rule()
-        await restart_and_drain(rig)
-
-    return scenario
-
-
 async def kill_twice_during_drain(rig: CrashRig) -> None:
     """Killed while draining, and again while draining what was left after the restart."""
     await offline_transaction(rig, updated=3)
@@ -164,10 +125,12 @@ CASES: dict[str, Case] = {
     "ended-answered-not-deleted": Case(kill_at_end(after_answer=True), False, "Local"),
     "started-journaled-not-sent": Case(kill_right_after_start_is_journaled, True, "PowerLoss"),
     "offline-backlog-not-sent": Case(kill_offline_with_a_backlog, False, "PowerLoss"),
-    "drain-1st-mid-send": Case(kill_during_drain(1), True, "Local"),
-    "drain-3rd-mid-send": Case(kill_during_drain(3), True, "Local"),
-    "drain-2nd-answered-not-deleted": Case(kill_during_drain(2, after_answer=True), True, "Local"),
-    "drain-ended-mid-send": Case(kill_during_drain(1, kind="Ended"), True, "Local"),
+    "drain-1st-mid-send": Case(kill_during_drain(1, offline=offline_transaction), True, "Local"),
+    "drain-3rd-mid-send": Case(kill_during_drain(3, offline=offline_transaction), True, "Local"),
+    "drain-2nd-answered-not-deleted": Case(
+        kill_during_drain(2, after_answer=True, offline=offline_transaction), True, "Local"
+    ),
+    "drain-ended-mid-send": Case(kill_during_drain(1, action="Ended", offline=offline_transaction), True, "Local"),
     "drain-killed-twice": Case(kill_twice_during_drain, True, "Local"),
 }
 # One kill point of each kind (mid-send, answered but not deleted, journaled but not sent, during a drain): the
@@ -186,10 +149,6 @@ async def test_E04_FR_01_sigkill_loses_no_TransactionEvent(rig201: CrashRig, nam
 
 
 # -- what the central system must have received --------------------------------------------------
-
-
-def canonical(payload: dict[str, object]) -> str:
-    return json.dumps(payload, sort_keys=True)
 
 
 def transaction_id(record: Received) -> str:

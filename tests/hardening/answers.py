@@ -34,7 +34,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -169,12 +169,18 @@ class Plan:
 
 
 @st.composite
-def answer_payloads(draw: st.DrawFn, action: str) -> object:
-    """An answer to ``action``: its seed with one to three values at their schema's edges, or mutated."""
-    payload: object = seed(action)
+def answer_payloads(
+    draw: st.DrawFn,
+    action: str,
+    seed_of: Callable[[str], dict[str, Any]] = seed,
+    sites_of: Callable[[str], tuple[tuple[tuple[str, ...], tuple[object, ...]], ...]] = edge_sites,
+) -> object:
+    """An answer to ``action``: its seed with one to three values at their schema's edges, or mutated (1.6's seeds
+    and sites by default; a 2.0.1 fuzz gives its own)."""
+    payload: object = seed_of(action)
     for _ in range(draw(st.integers(1, 3))):
-        if edge_sites(action) and draw(st.integers(0, 9)) < 7:
-            path, values = draw(st.sampled_from(edge_sites(action)))
+        if sites_of(action) and draw(st.integers(0, 9)) < 7:
+            path, values = draw(st.sampled_from(sites_of(action)))
             payload = with_value(payload, path, draw(st.sampled_from(values)))
         else:
             payload = mutate(draw, payload)

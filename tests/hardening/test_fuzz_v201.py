@@ -36,7 +36,6 @@ from chargebox.clock import VirtualClock
 from chargebox.protocol import codec
 from chargebox.protocol.errors import OCPP201_CALL_ERRORS
 from chargebox.protocol.v201 import messages as m
-from chargebox.sim.simulator import Simulator
 from chargebox.station.v201.boot import BootService
 from chargebox.station.v201.security_events import SecurityEventsService
 from tests.hardening import answers
@@ -49,7 +48,9 @@ from tests.hardening.answers import (
     Run,
     _settle,
     _tracebacks,
+    answer_payloads,
     edges,
+    session,
     sites,
     with_value,
 )
@@ -59,16 +60,12 @@ from tests.hardening.test_fuzz import (
     NOWHERE,
     RESULT_OR_ERROR,
     Sent,
-    depth,
-    encode,
     fuzz,
-    ids,
-    json_values,
-    mutate,
     not_calls,
     quiet_logs,
     snapshot,
 )
+from tests.hardening.test_fuzz import calls as fuzz_calls
 from tests.wire import Wire, make_csms, make_station
 
 __all__ = ["quiet_logs"]  # the fixture
@@ -149,35 +146,10 @@ def schema_valid(action: str, payload: object) -> bool:
     return action in SEEDS and validator(f"{action}Request").is_valid(payload)
 
 
-@st.composite
-def calls(draw: st.DrawFn, message_ids: st.SearchStrategy[str] = ids) -> Sent:
+def calls() -> st.SearchStrategy[Sent]:
     """A 2.0.1 CALL frame, mutated as ``test_fuzz.calls`` mutates 1.6's."""
-    action: object = draw(st.sampled_from(ACTIONS) | st.sampled_from(sorted(SEEDS)))
-    payload: object = copy.deepcopy(SEEDS.get(str(action), {}))
-    for _ in range(draw(st.integers(0, 3))):
-        payload = mutate(draw, payload)
-    message_id = draw(message_ids)
-    frame: list[object] = [2, message_id, action, payload]
-    shape = draw(st.sampled_from(["call"] * 16 + ["short", "no action", "long", "action type"]))
-    if shape == "short":
-        frame = frame[:3]
-    elif shape == "no action":
-        frame = frame[:2]
-    elif shape == "long":
-        frame.append(draw(json_values))
-    elif shape == "action type":
-        frame[2] = action = draw(json_values.filter(lambda v: not isinstance(v, str)))
-    ascii_only = draw(st.booleans())
-    text = encode(frame, ascii_only=ascii_only)
-    id_text = json.dumps(message_id, ensure_ascii=ascii_only)[1:-1]
-    return Sent(
-        data=text.encode() if draw(st.booleans()) else text,
-        message_id=message_id,
-        action=action,
-        elements=len(frame),
-        schema_valid=depth(payload) < 30 and schema_valid(str(action), payload),
-        within_limits=len(text.encode()) <= codec.MAX_FRAME_SIZE and depth(frame) <= codec.MAX_DEPTH,
-        id_in_head=1 <= len(id_text.encode()) <= 36 and '"' not in id_text and "\\" not in id_text,
+    return fuzz_calls(
+        actions=st.sampled_from(ACTIONS) | st.sampled_from(sorted(SEEDS)), seeds=SEEDS, valid=schema_valid
     )
 
 
@@ -312,18 +284,6 @@ def verdict(action: str, payload: object) -> str:
     return answers.verdict(action, payload, validator(f"{action}Response"))
 
 
-@st.composite
-def answer_payloads(draw: st.DrawFn, action: str) -> object:
-    payload: object = answer_seed(action)
-    for _ in range(draw(st.integers(1, 3))):
-        if edge_sites(action) and draw(st.integers(0, 9)) < 7:
-            path, values = draw(st.sampled_from(edge_sites(action)))
-            payload = with_value(payload, path, draw(st.sampled_from(values)))
-        else:
-            payload = mutate(draw, payload)
-    return payload
-
-
 class AnswerCsms201(AnswerCsms):
     """``AnswerCsms``'s central system answering 2.0.1's station-initiated messages."""
 
@@ -383,18 +343,6 @@ async def scenario(csms: AnswerCsms) -> None:
     assert transfer.done()
     await session(csms)
     await _settle(clock, 4 * RETRY * ATTEMPTS)
-
-
-async def session(csms: AnswerCsms) -> None:
-    """Plug, card (Authorize, Started), 25 s of Updated events, card again (Ended), unplug."""
-    sim = Simulator(csms.station)
-    for step, seconds in ((sim.plug(1), 1), (sim.swipe(CARD, 1), 25), (sim.swipe(CARD, 1), 5), (sim.unplug(1), 5)):
-        task = asyncio.ensure_future(step)
-        await _settle(csms.clock, seconds)
-        if not task.done():
-            await _settle(csms.clock, 2 * MESSAGE_TIMEOUT)
-        assert task.done(), "a hardware event still waits after two MessageTimeouts"
-        task.result()
 
 
 def check(result: Run) -> None:
@@ -458,7 +406,10 @@ async def test_E13_every_2_0_1_answer_fuzzed_neither_crashes_nor_loses_nor_block
     target: str, data: st.DataObject
 ) -> None:
     plan = data.draw(
-        st.builds(Plan, st.just(target), answer_payloads(target), st.integers(1, ATTEMPTS + 1)), label="plan"
+        st.builds(
+            Plan, st.just(target), answer_payloads(target, answer_seed, edge_sites), st.integers(1, ATTEMPTS + 1)
+        ),
+        label="plan",
     )
     event(f"answer: {verdict(target, plan.payload)}")
     await checked(plan)
