@@ -46,8 +46,8 @@ from chargebox.protocol.v201 import messages as m201
 from chargebox.sim.hardware import VOLTAGE, SimulatedEv
 from chargebox.store import FILE_NAME
 from tests.crash.conftest import TX_ACTIONS, TX_EVENT, CrashRig, crash_rig
-from tests.crash.test_outbox_crash import check_record, distinct_messages, group_by_transaction
-from tests.crash.test_v201_outbox_crash import canonical, check_events
+from tests.crash.test_outbox_crash import canonical, check_record, distinct_messages, group_by_transaction
+from tests.crash.test_v201_outbox_crash import check_events
 
 TAG = "POWER-CUT"
 CHARGE_POINT: Final = "CRASH-1"  # the id the rig starts the station with
