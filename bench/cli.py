@@ -124,6 +124,7 @@ STACK_LABELS: Final = {
     ("raw-reader", False): "raw + reader task (full-duplex shape)",
     ("chargebox", False): "chargebox",
     ("ocpp", False): "ocpp library (ChargePoint.call)",
+    ("chargebox-2.0.1", False): "chargebox, OCPP 2.0.1 (its Heartbeat; MeterValues of the same six values)",
     ("raw", True): "raw websockets + orjson, uvloop",
     ("chargebox", True): "chargebox, uvloop",
 }
@@ -210,6 +211,11 @@ def _round_trips(report: Report, sizes: Sizes, *, uvloop: bool) -> None:
             f"A {message} round trip costs the chargebox station {chargebox:.0f} µs of CPU: "
             f"{chargebox / raw:.2f}x raw websockets + orjson ({raw:.0f} µs), which {verdict} the ≤ {RT_TARGET}x "
             f"target{borderline}, and {ocpp / chargebox:.1f}x less than the ocpp library ({ocpp:.0f} µs)."
+        )
+        v201 = cpu[("chargebox-2.0.1", False)]
+        report.standing.append(
+            f"The same station speaking OCPP 2.0.1 costs {v201:.0f} µs per {message} round trip, "
+            f"{v201 / chargebox:.2f}x the 1.6 one."
         )
         if message == "MeterValues":
             reader = cpu[("raw-reader", False)]
@@ -468,6 +474,7 @@ def _decode_rows(report: Report, figure: str, results: list[decode.DecodeResult]
 
 MEMORY_LABELS: Final = {
     "chargebox": "chargebox Station, connected, booted, idle",
+    "chargebox-2.0.1": "chargebox Station speaking OCPP 2.0.1, connected, booted, idle",
     "chargebox-fleet": "chargebox fleet station (one shared in-memory store), connected, booted, idle",
     "raw": "raw websockets client, compression off",
     "raw-deflate": "raw websockets client, permessage-deflate",
@@ -507,7 +514,8 @@ def _memory(report: Report, sizes: Sizes) -> None:
         f"{verdict} the ≤ {MEMORY_TARGET_KIB:g} KiB target: its in-memory SQLite store alone is "
         f"{results['store-only'].kib_per_station:.0f} KiB and the unconnected Station objects "
         f"{results['chargebox-objects'].kib_per_station:.0f} KiB (store included); a bare websockets connection is "
-        f"{raw:.0f} KiB without compression and {results['raw-deflate'].kib_per_station:.0f} KiB with it."
+        f"{raw:.0f} KiB without compression and {results['raw-deflate'].kib_per_station:.0f} KiB with it. The same "
+        f"station speaking OCPP 2.0.1 takes {results['chargebox-2.0.1'].kib_per_station:.0f} KiB."
     )
 
 
@@ -741,7 +749,8 @@ def _notes(report: Report, sizes: Sizes) -> None:
         "Everything runs on 127.0.0.1 against one minimal central system: raw `websockets` + `orjson`, no "
         "validation, a fixed answer per action (BootNotification Accepted with interval 3600, Heartbeat with a fixed "
         "currentTime, Authorize Accepted, StartTransaction Accepted with transactionId 1, `{}` otherwise), in a "
-        "process of its own, plain asyncio. Each station runs alone in a fresh "
+        "process of its own, plain asyncio; it accepts the `ocpp1.6` and `ocpp2.0.1` subprotocols (the answers a "
+        "station sends for the 2.0.1 rows are the same shape in both versions). Each station runs alone in a fresh "
         "spawned process, so that process's `time.process_time()` (all its threads) is the station's CPU.",
         f"Round trips: {sizes.warmup} warm-up calls, then {sizes.blocks} blocks of {sizes.per_block} sequential calls "
         f"per message; the station's figure is the median block; every stack is spawned once per round, "
@@ -752,7 +761,10 @@ def _notes(report: Report, sizes: Sizes) -> None:
         "`await station.rpc.call(...)`. ocpp: `ocpp.v16.ChargePoint.call(...)` over a websockets 17 client connection "
         "(its own `start()` loop reading), with the library's default thread-pool validation. raw: `orjson.dumps` the "
         "CALL, `ws.send`, `ws.recv`, `orjson.loads`, check the id; 'raw + reader task' does the same through a reader "
-        "task and a future, the shape any station that also answers the central system's calls needs. No stack "
+        "task and a future, the shape any station that also answers the central system's calls needs. 'chargebox, "
+        'OCPP 2.0.1\': the same `Station` built with `ocpp="2.0.1"`, booted (its StatusNotification answered), '
+        "then `rpc.call` of its own HeartbeatRequest and of a 2.0.1 MeterValuesRequest of the same six values "
+        "(evseId 1, numbers with their unitOfMeasure), beside the 1.6 station in the same rounds. No stack "
         "offers compression. Differences of a few µs are within run-to-run noise on a shared 2-CPU machine.",
         f"Decode: one MeterValues CALL frame (the same six values) as `str`, as websockets hands text frames over; "
         f"best of {sizes.decode_repeat} `timeit` runs. The ocpp 'as run' row is wall time per frame through "
@@ -763,7 +775,9 @@ def _notes(report: Report, sizes: Sizes) -> None:
         f"Memory: {sizes.stations} stations (or connections) started in batches of {memory.BATCH} in one fresh "
         "process after one more was brought up for the baseline; each chargebox station uses `Store.open(None)` "
         "(the default without a data dir), connects, boots, reports its two StatusNotifications and idles; raw "
-        "clients do one BootNotification round trip and idle in a reader task. RSS from /proc/self/statm after "
+        "clients do one BootNotification round trip and idle in a reader task. The 2.0.1 row: the same station "
+        'built with `ocpp="2.0.1"` (one EVSE: its BootNotification, its StatusNotification, idle), in a process '
+        "of its own like every kind. RSS from /proc/self/statm after "
         "`gc.collect()`, difference divided by the count.",
         "Outbox: one chargebox station per fresh process and store kind, against the same central system, with "
         "`MeterValueSampleInterval` and "

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 HOST: Final = "127.0.0.1"
 SUBPROTOCOL: Final = "ocpp1.6"
+SUBPROTOCOL_V201: Final = "ocpp2.0.1"  # the central system serves both; its fixed answers fit either version
 CURRENT_TIME: Final = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 CURRENT_TIME_TEXT: Final = "2025-01-01T12:00:00Z"
 # A long interval so that no Heartbeat of the station's own interleaves with the measured calls.
@@ -96,6 +97,38 @@ def _meter_value_v201() -> dict[str, Any]:
             item["phase"] = phase
         sampled.append(item)
     return {"timestamp": METER_TIMESTAMP_TEXT, "sampledValue": sampled}
+
+
+def meter_values_v201_factory() -> Callable[[], Any]:
+    """Builds a 2.0.1 station's MeterValuesRequest of the same six values afresh at each call, as
+    ``meter_values_factory`` builds 1.6's."""
+    import msgspec
+
+    from chargebox.protocol.v201 import messages as m
+
+    samples = [
+        (float(value), m.MeasurandEnumType(measurand), m.PhaseEnumType(phase) if phase else msgspec.UNSET, unit)
+        for value, measurand, unit, phase in SAMPLES
+    ]
+
+    def build() -> Any:
+        return m.MeterValuesRequest(
+            evse_id=1,
+            meter_value=[
+                m.MeterValueType(
+                    timestamp=METER_TIMESTAMP,
+                    sampled_value=[
+                        m.SampledValueType(
+                            value=value, context=m.ReadingContextEnumType.SAMPLE_PERIODIC, measurand=measurand,
+                            phase=phase, unit_of_measure=m.UnitOfMeasureType(unit=unit),
+                        )
+                        for value, measurand, phase, unit in samples
+                    ],
+                )
+            ],
+        )  # fmt: skip
+
+    return build
 
 
 def meter_values_factory(transaction_id: int | None = None) -> Callable[[], Any]:
@@ -185,7 +218,7 @@ async def start_csms(stats: CsmsStats, on_boot: Callable[[str, float], None] | N
         make_handler(stats, on_boot),
         HOST,
         0,
-        subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+        subprotocols=[SUBPROTOCOL, SUBPROTOCOL_V201],  # type: ignore[list-item]
         compression="deflate",
         ping_interval=None,
         max_size=2**22,

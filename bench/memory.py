@@ -19,7 +19,9 @@ from typing import Any, Final
 from bench.common import HOST, SUBPROTOCOL, quiet_logging, raise_fd_limit, rss_kib
 
 BATCH: Final = 100
-KINDS: Final = ("chargebox", "chargebox-fleet", "raw", "raw-deflate", "ocpp", "chargebox-objects", "store-only")
+KINDS: Final = (
+    "chargebox", "chargebox-2.0.1", "chargebox-fleet", "raw", "raw-deflate", "ocpp", "chargebox-objects", "store-only",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,8 @@ def memory_worker(kind: str, port: int, count: int) -> MemoryResult:
 async def _measure(kind: str, port: int, count: int) -> MemoryResult:
     url = f"ws://{HOST}:{port}"
     start, stop = {
-        "chargebox": _chargebox,
+        "chargebox": _chargebox(ocpp="1.6"),
+        "chargebox-2.0.1": _chargebox(ocpp="2.0.1"),
         "chargebox-fleet": _chargebox_fleet,
         "chargebox-objects": _chargebox_objects,
         "store-only": _store_only,
@@ -72,24 +75,29 @@ Start = Callable[[int], Awaitable[Any]]
 Stop = Callable[[Any], Awaitable[None]]
 
 
-def _chargebox(url: str) -> tuple[Start, Stop]:
-    """A whole station per connection (``Store.open(None)``: in memory), booted and idle."""
-    from bench.roundtrip import wait_until_idle
-    from chargebox.sim.simulator import simulated_station
-    from chargebox.station.station import StationSettings
+def _chargebox(ocpp: str) -> Callable[[str], tuple[Start, Stop]]:
+    """A whole station per connection (``Store.open(None)``: in memory) speaking ``ocpp``, booted and idle."""
 
-    async def start(i: int) -> Any:
-        station = simulated_station(StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1))
-        runner = asyncio.ensure_future(station.run())
-        await wait_until_idle(station, runner, timeout=60)
-        return station, runner
+    def make(url: str) -> tuple[Start, Stop]:
+        from bench.roundtrip import wait_until_idle
+        from chargebox.sim.simulator import simulated_station
+        from chargebox.station.station import StationSettings
 
-    async def stop(item: Any) -> None:
-        station, runner = item
-        await station.stop()
-        runner.cancel()
+        async def start(i: int) -> Any:
+            settings = StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1, ocpp=ocpp)
+            station = simulated_station(settings)
+            runner = asyncio.ensure_future(station.run())
+            await wait_until_idle(station, runner, timeout=60)
+            return station, runner
 
-    return start, stop
+        async def stop(item: Any) -> None:
+            station, runner = item
+            await station.stop()
+            runner.cancel()
+
+        return start, stop
+
+    return make
 
 
 def _chargebox_fleet(url: str) -> tuple[Start, Stop]:

@@ -9,6 +9,7 @@ warm-up, in blocks; the median block is reported.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any, Final
 
 from bench.common import HOST, SUBPROTOCOL, event_loop_runner, median, quiet_logging
 
-STACKS: Final = ("raw", "raw-reader", "chargebox", "ocpp")
+STACKS: Final = ("raw", "raw-reader", "chargebox", "ocpp", "chargebox-2.0.1")
 MESSAGES: Final = ("Heartbeat", "MeterValues")
 
 Call = Callable[[], Awaitable[None]]
@@ -46,12 +47,14 @@ def station_worker(
 async def _measure(
     stack: str, port: int, warmup: int, blocks: int, per_block: int, use_uvloop: bool
 ) -> list[RoundTrip]:
-    setup = {
+    setups: dict[str, Callable[[str], Awaitable[tuple[dict[str, Call], Callable[[], Awaitable[None]]]]]] = {
         "raw": _raw_station,
         "raw-reader": _raw_reader_station,
         "chargebox": _chargebox_station,
         "ocpp": _ocpp_station,
-    }[stack]
+        "chargebox-2.0.1": functools.partial(_chargebox_station, ocpp="2.0.1"),
+    }
+    setup = setups[stack]
     calls, close = await asyncio.wait_for(setup(f"ws://{HOST}:{port}"), 30)
     results = []
     try:
@@ -176,23 +179,32 @@ async def _raw_reader_station(url: str) -> tuple[dict[str, Call], Callable[[], A
 # -- chargebox --------------------------------------------------------------------------------------
 
 
-async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
-    from bench.common import meter_values_factory
-    from chargebox.protocol.messages import HeartbeatRequest
+async def _chargebox_station(url: str, ocpp: str = "1.6") -> tuple[dict[str, Call], Callable[[], Awaitable[None]]]:
+    """A chargebox station speaking ``ocpp``: its Heartbeat, and its MeterValues of the six values (2.0.1's as
+    numbers with their unitOfMeasure)."""
+    from bench.common import meter_values_factory, meter_values_v201_factory
     from chargebox.sim.simulator import simulated_station
     from chargebox.station.station import StationSettings
 
-    station = simulated_station(StationSettings(charge_point_id="B1", csms_url=url, connectors=1))
+    heartbeat_request: type[Any]
+    if ocpp == "2.0.1":  # a 1.6 station's process never imports 2.0.1's messages
+        from chargebox.protocol.v201.messages import HeartbeatRequest as heartbeat_request
+
+        build = meter_values_v201_factory()
+    else:
+        from chargebox.protocol.messages import HeartbeatRequest as heartbeat_request
+
+        build = meter_values_factory()
+    settings = StationSettings(charge_point_id=f"B-{ocpp}", csms_url=url, connectors=1, ocpp=ocpp)
+    station = simulated_station(settings)
     runner = asyncio.ensure_future(station.run())
     await wait_until_idle(station, runner, timeout=20)
     rpc = station.rpc
 
     async def heartbeat() -> None:
-        result = await rpc.call(HeartbeatRequest())
+        result = await rpc.call(heartbeat_request())
         if not result.ok:
             raise RuntimeError(f"Heartbeat: {result}")
-
-    build = meter_values_factory()
 
     async def meter_values() -> None:
         request = build()
@@ -208,15 +220,24 @@ async def _chargebox_station(url: str) -> tuple[dict[str, Call], Callable[[], Aw
     return {"Heartbeat": heartbeat, "MeterValues": meter_values}, close
 
 
-async def wait_until_idle(station: Any, runner: asyncio.Future[None], *, timeout: float) -> None:
-    """Until the boot is accepted and every connector's StatusNotification has been answered."""
+def _idle(station: Any) -> bool:
+    """Booted and accepted, with every StatusNotification answered (1.6: each connector's; 2.0.1: the lane's)."""
+    if station.settings.ocpp == "2.0.1":
+        from chargebox.station.v201.boot import BootService
+
+        return bool(station.features.need(BootService).accepted and station.lane.pending() == 0)
     from chargebox.protocol.messages import RegistrationStatus
 
-    deadline = time.monotonic() + timeout
-    while not (
+    return bool(
         station.boot.registration is RegistrationStatus.ACCEPTED
         and all(c.reported is not None for c in station.connectors.connectors)
-    ):
+    )
+
+
+async def wait_until_idle(station: Any, runner: asyncio.Future[None], *, timeout: float) -> None:
+    """Until the boot is accepted and every StatusNotification has been answered."""
+    deadline = time.monotonic() + timeout
+    while not _idle(station):
         if runner.done():
             runner.result()  # raises what stopped it
             raise RuntimeError(f"station {station.id} stopped before it was accepted")

@@ -278,6 +278,10 @@ async def test_demo_runs_the_tour_and_exits_0() -> None:
     code, out, _err = await run_cli("demo", timeout=60)
     assert code == 0, out
     assert "BootNotification" in out and "Heartbeat" in out and "demo finished" in out
+    # the 2.0.1 station's tour, on the same central system (rich wraps lines at 80 columns off a terminal)
+    v201 = out[out.index("speaking OCPP 2.0.1") :]
+    assert "CP 2.0.1 → CSMS" in v201 and "(FirmwareUpdate)" in v201 and "Installed" in v201, out
+    assert all(f"TransactionEvent {kind}" in v201 for kind in ("Started", "Updated", "Ended")), out
 
 
 @pytest.fixture

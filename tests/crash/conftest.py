@@ -39,12 +39,14 @@ import pytest
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
 from chargebox.protocol.dialect import OCPP16, Dialect
+from chargebox.protocol.v201 import messages as m201
 from chargebox.rpc import Rpc
 from chargebox.store import FILE_NAME
 from tests.loopback import free_port
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 TX_ACTIONS = ("StartTransaction", "MeterValues", "StopTransaction")
+TX_EVENT = "TransactionEvent"  # 2.0.1's one transaction message: Started, Updated, Ended
 WAIT = 8.0  # the longest any single expected event may take; a poll timeout, not a sleep
 FIRST_TRANSACTION_ID = 1001  # far from the station's local refs (1, 2, ...) and the placeholder 0
 OCPP_CONFIG: dict[str, object] = {
@@ -53,6 +55,15 @@ OCPP_CONFIG: dict[str, object] = {
     "StopTxnSampledData": "Energy.Active.Import.Register",
     "LocalAuthorizeOffline": True,
     "AllowOfflineTxForUnknownId": True,
+}
+OCPP201_CONFIG: dict[tuple[str, str], str] = {  # the same station in 2.0.1's device model
+    ("SampledDataCtrlr", "TxUpdatedInterval"): "1",
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): "Energy.Active.Import.Register",
+    ("SampledDataCtrlr", "TxEndedMeasurands"): "Energy.Active.Import.Register",
+    ("AuthCtrlr", "LocalAuthorizationOffline"): "true",
+    ("AuthCtrlr", "OfflineTxForUnknownIdEnabled"): "true",
+    # Part 4 5.3: a failed attempt is retried 1 s later, not up to 5 s of random spread more (the rig waits 8 s)
+    ("OCPPCommCtrlr", "RetryBackOffRandomRange"): "0",
 }
 
 
@@ -67,8 +78,14 @@ class Received:
     answered: bool = False  # a CALLRESULT was written while the station was alive
 
     @property
+    def kind(self) -> str:
+        """What a kill rule matches besides the action: a TransactionEvent's eventType (``Started``), else the
+        action."""
+        return str(self.payload["eventType"]) if self.action == TX_EVENT else self.action
+
+    @property
     def timestamp(self) -> str:
-        """The message's own time: the MeterValue timestamp, or the Start/Stop timestamp."""
+        """The message's own time: the MeterValue timestamp, or the Start/Stop (or TransactionEvent) timestamp."""
         if self.action == "MeterValues":
             return str(self.payload["meterValue"][0]["timestamp"])
         return str(self.payload["timestamp"])
@@ -76,7 +93,8 @@ class Received:
 
 @dataclass(slots=True)
 class KillRule:
-    """Kill the station at the ``nth`` message of ``action`` (None: any transaction message) received after arming.
+    """Kill the station at the ``nth`` message of ``action`` (None: any transaction message; for 2.0.1 also an
+    eventType, ``Updated``) received after arming.
 
     ``after_answer`` False: kill before answering (the answer is written late, to a dead connection).
     ``after_answer`` True: answer, and kill as soon as the CALLRESULT is on the socket.
@@ -89,11 +107,14 @@ class KillRule:
 
 
 class RecordingCsms(CentralSystem):
+    """Serves both versions; records 1.6's three transaction messages and 2.0.1's TransactionEvent."""
+
     def __init__(self) -> None:
-        handlers = {
+        handlers: dict[Any, Callable[[Any], Any]] = {
             m.Action.START_TRANSACTION: self._handler("StartTransaction"),
             m.Action.METER_VALUES: self._handler("MeterValues"),
             m.Action.STOP_TRANSACTION: self._handler("StopTransaction"),
+            m201.Action.TRANSACTION_EVENT: self._handler(TX_EVENT),
         }
         super().__init__(CsmsPolicy(heartbeat_interval=600, extra_handlers=handlers))
         self.received: list[Received] = []
@@ -130,7 +151,7 @@ class RecordingCsms(CentralSystem):
         async def recording_receive(data: str | bytes) -> None:
             with contextlib.suppress(ValueError, TypeError, IndexError, KeyError):
                 frame = json.loads(data)
-                if frame[0] == 2 and frame[2] in TX_ACTIONS:
+                if frame[0] == 2 and frame[2] in (*TX_ACTIONS, TX_EVENT):
                     self._raw = frame[3]
             await receive(data)
 
@@ -148,17 +169,17 @@ class RecordingCsms(CentralSystem):
 
     def _observe(self, event: CsmsEvent) -> None:
         self.calls.append(event)
-        if event.action is m.Action.BOOT_NOTIFICATION:
+        if event.action.value == "BootNotification":  # either version's
             self.boots += 1
 
     def _handler(self, action: str) -> Callable[[Any], Any]:
-        def handle(_request: Any) -> Any:
+        def handle(request: Any) -> Any:
             raw, self._raw = self._raw, None
             assert raw is not None, "a transaction CALL arrived without its raw frame"
             record = Received(action, raw, self.life)
             self.received.append(record)
-            response = self._answer(action)
-            if self._fire(action) is False:  # mid-send: the station dies before any answer
+            response = self._answer(action, request)
+            if self._fire(action, record.kind) is False:  # mid-send: the station dies before any answer
                 return self._answer_late(response)
             if isinstance(response, m.StartTransactionResponse):
                 record.answer = response.transaction_id
@@ -167,7 +188,12 @@ class RecordingCsms(CentralSystem):
 
         return handle
 
-    def _answer(self, action: str) -> m.Message:
+    def _answer(self, action: str, request: Any) -> Any:
+        if action == TX_EVENT:  # an idToken gets its status (E01.FR.12)
+            if isinstance(request.id_token, m201.IdTokenType):
+                info = m201.IdTokenInfoType(status=m201.AuthorizationStatusEnumType.ACCEPTED)
+                return m201.TransactionEventResponse(id_token_info=info)
+            return m201.TransactionEventResponse()
         accepted = m.IdTagInfo(status=m.AuthorizationStatus.ACCEPTED)
         if action == "StartTransaction":
             return m.StartTransactionResponse(id_tag_info=accepted, transaction_id=next(self._ids))
@@ -175,10 +201,10 @@ class RecordingCsms(CentralSystem):
             return m.StopTransactionResponse(id_tag_info=accepted)
         return m.MeterValuesResponse()
 
-    def _fire(self, action: str) -> bool | None:
+    def _fire(self, action: str, kind: str) -> bool | None:
         """None: no rule fired; False: killed before the answer; True: kill once the answer is written."""
         for rule in self.rules:
-            if rule.action in (None, action):
+            if rule.action in (None, action, kind):
                 rule.seen += 1
                 if rule.seen == rule.nth:
                     self.rules.remove(rule)
@@ -190,7 +216,7 @@ class RecordingCsms(CentralSystem):
                     return False
         return None
 
-    async def _answer_late(self, response: m.Message) -> m.Message:
+    async def _answer_late(self, response: Any) -> Any:
         await asyncio.sleep(0.2)  # written to a connection that is already gone: the station never sees it
         return response
 
@@ -205,8 +231,9 @@ class Snapshot:
 
     life: int
     outbox: list[tuple[str, dict[str, Any], int | None]]  # (action, payload as journaled, transaction ref)
-    transactions: list[dict[str, Any]]
+    transactions: list[dict[str, Any]]  # 1.6's rows; a 2.0.1 station's are ``tx_events``
     copy: Path  # the station's SQLite file as the kill left it (a copy, WAL checkpointed into it)
+    tx_events: list[dict[str, Any]] = field(default_factory=list)  # 2.0.1's transactions
 
 
 @dataclass
@@ -219,6 +246,7 @@ class CrashRig:
     control: int = 0
     snapshots: list[Snapshot] = field(default_factory=list)
     paused: bool = False  # SIGSTOPped by a kill rule: the SIGKILL follows the answer
+    ocpp: str = "1.6"  # the station's version (``--ocpp``)
     _logging: asyncio.Future[None] = field(default_factory=asyncio.Future)
 
     def __post_init__(self) -> None:
@@ -238,7 +266,7 @@ class CrashRig:
         (``disk_full()``, set before it runs)."""
         assert self.proc is None or self.proc.returncode is not None, "the previous station still runs"
         config = self.tmp_path / "ocpp.json"
-        config.write_text(json.dumps(OCPP_CONFIG))
+        config.write_text(json.dumps(ocpp_config(self.ocpp)))
         self.control = free_port()
         boots = self.csms.boots
         if self.proc is not None:
@@ -246,7 +274,7 @@ class CrashRig:
         self.proc = await asyncio.create_subprocess_exec(
             *CLI, "simulate", "--csms", f"ws://127.0.0.1:{self.port}", "--id", "CRASH-1",
             "--data-dir", str(self.data_dir), "--control", f"127.0.0.1:{self.control}",
-            "--connectors", "1", "--ocpp-config", str(config), *flags,
+            "--connectors", "1", "--ocpp-config", str(config), "--ocpp", self.ocpp, *flags,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             preexec_fn=None if disk_full is False else _disk_full,
         )  # fmt: skip
@@ -322,7 +350,8 @@ class CrashRig:
     async def drained(self) -> None:
         """Wait until the station's outbox is empty and no transaction is open."""
         # One read of one state: two could straddle the commit that closes a transaction and queues its stop.
-        both = "SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL)"
+        open_ones = "transactions WHERE stopped_at IS NULL" if self.ocpp == "1.6" else "tx_events WHERE ended = 0"
+        both = f"SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM {open_ones})"
         await self.wait_until(lambda: self.query(both) == [(0, 0)], "the outbox to drain")
 
     async def journaled(self, action: str, count: int) -> None:
@@ -406,9 +435,10 @@ class CrashRig:
                 for row in db.execute("SELECT action, payload, tx_ref FROM outbox ORDER BY seq")
             ]
             transactions = [dict(row) for row in db.execute("SELECT * FROM transactions ORDER BY ref")]
+            tx_events = [dict(row) for row in db.execute("SELECT * FROM tx_events ORDER BY ref")]
         finally:
             db.close()
-        return Snapshot(self.csms.life, outbox, transactions, copy / FILE_NAME)
+        return Snapshot(self.csms.life, outbox, transactions, copy / FILE_NAME, tx_events)
 
 
 def running_copy(data_dir: Path, pid: int, into: Path, *, resume: bool = True) -> Path:
@@ -429,6 +459,14 @@ def running_copy(data_dir: Path, pid: int, into: Path, *, resume: bool = True) -
     return into / FILE_NAME
 
 
+def ocpp_config(ocpp: str) -> object:
+    """``--ocpp-config``'s content for a station of version ``ocpp``: the same sampling and offline rules."""
+    if ocpp == "1.6":
+        return OCPP_CONFIG
+    return [{"component": {"name": component}, "variable": {"name": variable}, "value": value}
+            for (component, variable), value in OCPP201_CONFIG.items()]  # fmt: skip
+
+
 def _disk_full() -> None:
     """In the child, before it runs chargebox: no room on the disk (see ``CrashRig.disk_full``)."""
     resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
@@ -442,12 +480,12 @@ async def _copy(stream: asyncio.StreamReader, path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def crash_rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
+async def crash_rig(tmp_path: Path, ocpp: str = "1.6") -> AsyncIterator[CrashRig]:
     """The rig, its central system listening; the station is stopped (SIGTERM) and the central system closed after."""
     csms = RecordingCsms()
     port = await csms.start("127.0.0.1", 0)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http:
-        made = CrashRig(csms, port, tmp_path, http)
+        made = CrashRig(csms, port, tmp_path, http, ocpp=ocpp)
         try:
             yield made
         finally:
@@ -458,4 +496,11 @@ async def crash_rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[CrashRig]:
     async with crash_rig(tmp_path) as crash:
+        yield crash
+
+
+@pytest.fixture
+async def rig201(tmp_path: Path) -> AsyncIterator[CrashRig]:
+    """The rig with a 2.0.1 station."""
+    async with crash_rig(tmp_path, "2.0.1") as crash:
         yield crash

@@ -15,6 +15,11 @@ once more and left to finish the update and the upload and to drain.
 While the EV charges, the driver polls ``GET /api/state`` for the live register (``meterWh``). The energy the EV
 had drawn when the power went is the last register polled while Charging plus the charging power times the time
 since (an upper estimate); the PowerLoss StopTransaction of the transaction the kill cut says what the station kept.
+
+A 2.0.1 station (``ocpp="2.0.1"``) is cut the same way, charging with an Updated event every 1 or 15 s
+(TxUpdatedInterval, through SetVariables), its kill rules at a TransactionEvent's eventType; without the jobs and the
+disk-full spells (1.6's), nor the energy figures (its control API shows no live register while charging). Its record
+is checked as ``test_v201_outbox_crash.check_events`` checks a single kill's.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ from aiohttp import web
 from chargebox.csms.server import CsmsEvent
 from chargebox.firmware_image import default_payload, make_image
 from chargebox.protocol import messages as m
+from chargebox.protocol.v201 import messages as m201
 from chargebox.sim.hardware import VOLTAGE, SimulatedEv
 from chargebox.store import FILE_NAME
-from tests.crash.conftest import TX_ACTIONS, CrashRig, crash_rig
-from tests.crash.test_outbox_crash import check_record, distinct_messages, group_by_transaction
+from tests.crash.conftest import TX_ACTIONS, TX_EVENT, CrashRig, crash_rig
+from tests.crash.test_outbox_crash import canonical, check_record, distinct_messages, group_by_transaction
+from tests.crash.test_v201_outbox_crash import check_events
 
 TAG = "POWER-CUT"
 CHARGE_POINT: Final = "CRASH-1"  # the id the rig starts the station with
@@ -54,6 +61,7 @@ POLL_S: Final = 0.05
 # Mostly a sample every second (each persists the register); now and then every 15 s, so that the register is
 # persisted between samples (every 10 Wh or 5 s) and that bound is the one a cut meets.
 SAMPLE_INTERVALS: Final = (1, 1, 15)
+EVENT_KINDS: Final = ("Started", "Updated", "Ended")  # what a 2.0.1 kill rule matches
 FINISH: Final = 60.0  # the last life: long enough for an update (download, install, reboot) and an upload
 SPELLS: Final = 0.3  # the share of lives in which the disk fills (once the firmware and diagnostics jobs are done)
 # A spell this long while charging has met a write: a sample (every 1 or 15 s) or the register (10 Wh, 1.6 s at
@@ -168,7 +176,13 @@ class Run:
                 losses.append(Loss(cuts[0], drawn, int(stop["meterStop"]), stamp(stop["timestamp"])))
         return losses
 
+    @property
+    def v201(self) -> bool:
+        return self.rig.ocpp == "2.0.1"
+
     def figures(self) -> str:
+        if self.v201:
+            return self.figures_v201()
         received = self.rig.csms.received
         measured = self.losses()
         losses = [loss.wh for loss in measured]
@@ -198,6 +212,26 @@ class Run:
                          f"image served {self.files.served}x"),
             ("diagnostics", f"{[s.status.value for s in self.sent(m.DiagnosticsStatusNotificationRequest)][-1:]}, "
                             f"{len(self.files.uploads)} file(s) uploaded"),
+            ("time taken", f"{self.seconds:.1f} s"),
+        ]  # fmt: skip
+        return "\n".join(f"{name:>30}: {value}" for name, value in lines)
+
+    def figures_v201(self) -> str:
+        received = self.rig.csms.of(TX_EVENT)
+        distinct = {canonical(r.payload) for r in received}
+        ended = [r.payload for r in received if r.payload["eventType"] == "Ended"]
+        power_loss = {canonical(p) for p in ended if p["transactionInfo"].get("stoppedReason") == "PowerLoss"}
+        lines = [
+            ("seed", str(self.seed)),
+            ("ocpp", "2.0.1"),
+            ("cycles", str(self.cycles)),
+            ("kills", f"{len(self.cuts)} ({sum(c.by_rule for c in self.cuts)} by a kill rule at an event)"),
+            ("transactions", f"{len({r.payload['transactionInfo']['transactionId'] for r in received})} "
+                             f"({len(power_loss)} ended with PowerLoss)"),
+            ("TransactionEvents", f"{len(received)} received, {len(distinct)} distinct"),
+            ("duplicates seen", str(len(received) - len(distinct))),
+            ("integrity checks passed", str(self.integrity_checks)),
+            ("control API refusals", str(len(self.refused))),
             ("time taken", f"{self.seconds:.1f} s"),
         ]  # fmt: skip
         return "\n".join(f"{name:>30}: {value}" for name, value in lines)
@@ -232,13 +266,17 @@ async def serving(files: Files) -> AsyncIterator[Files]:
         await runner.cleanup()
 
 
-async def power_cuts(cycles: int, seed: int, workdir: Path, *, spells: float = SPELLS, jobs: bool = True) -> Run:
+async def power_cuts(
+    cycles: int, seed: int, workdir: Path, *, spells: float = SPELLS, jobs: bool = True, ocpp: str = "1.6"
+) -> Run:
     """Run ``cycles`` cut lives and a last one left to finish; checks integrity as it goes (see ``check``).
-    ``spells``: the share of lives in which the disk fills; ``jobs``: ask for a firmware update and an upload."""
+    ``spells``: the share of lives in which the disk fills; ``jobs``: ask for a firmware update and an upload (both
+    1.6 only); ``ocpp``: the station's version."""
+    assert ocpp == "1.6" or not (spells or jobs), "a 2.0.1 station is cut without jobs or disk-full spells"
     started = time.monotonic()
     image = workdir / "firmware.img"
     image.write_bytes(IMAGE)
-    async with crash_rig(workdir) as rig, serving(Files(image)) as files:
+    async with crash_rig(workdir, ocpp) as rig, serving(Files(image)) as files:
         run = Run(seed, cycles, rig, files, jobs=jobs, spells=spells)
         count_boots = rig.csms.on_event
         assert count_boots is not None
@@ -279,11 +317,10 @@ async def cut_life(run: Run, rng: random.Random, disk: random.Random) -> None:
         rig.disk_has_room()
         cut.spell_until = time.time()
     cut.sample_interval = rng.choice(SAMPLE_INTERVALS)
-    interval = m.ChangeConfigurationRequest(key="MeterValueSampleInterval", value=str(cut.sample_interval))
-    answer = await request(run, interval)
-    assert isinstance(answer, m.ChangeConfigurationResponse) and answer.status == "Accepted", answer
+    await set_sample_interval(run, cut.sample_interval)
     if rule := rng.random() < 0.3:
-        rig.csms.arm(rng.choice([*TX_ACTIONS, None]), rng.randint(1, 4), after_answer=rng.random() < 0.5)
+        kinds = EVENT_KINDS if run.v201 else TX_ACTIONS
+        rig.csms.arm(rng.choice([*kinds, None]), rng.randint(1, 4), after_answer=rng.random() < 0.5)
     life = rng.uniform(0.3, 6.0)
     tasks = [asyncio.create_task(drive(run, cut, random.Random(rng.random())))]
     if run.jobs:
@@ -308,6 +345,21 @@ async def cut_life(run: Run, rng: random.Random, disk: random.Random) -> None:
     # Restarted on the full disk only with a transaction open: that one's StopTransaction is the write that meets it.
     # A station idle on a full disk learns it at its first journal write (docs/reliability.md, "Disk").
     run.full_at_restart = outlasts and cut.cut_in_spell and cut.charging is not None
+
+
+async def set_sample_interval(run: Run, seconds: int) -> None:
+    """MeterValueSampleInterval (1.6) or SampledDataCtrlr.TxUpdatedInterval (2.0.1), Accepted."""
+    if run.v201:
+        data = m201.SetVariableDataType(component=m201.ComponentType(name="SampledDataCtrlr"),
+                                        variable=m201.VariableType(name="TxUpdatedInterval"),
+                                        attribute_value=str(seconds))  # fmt: skip
+        answer: Any = await request(run, m201.SetVariablesRequest(set_variable_data=[data]))
+        assert isinstance(answer, m201.SetVariablesResponse), answer
+        assert answer.set_variable_result[0].attribute_status == "Accepted", answer
+        return
+    interval = m.ChangeConfigurationRequest(key="MeterValueSampleInterval", value=str(seconds))
+    answer = await request(run, interval)
+    assert isinstance(answer, m.ChangeConfigurationResponse) and answer.status == "Accepted", answer
 
 
 async def spell(run: Run, cut: Cut, after: float, seconds: float) -> None:
@@ -373,11 +425,10 @@ async def ask(run: Run, after: float) -> None:
             run.diagnostics_file = answer.file_name
 
 
-async def request(run: Run, message: m.Message) -> m.Message | None:
+async def request(run: Run, message: Any) -> Any:
     with contextlib.suppress(KeyError, ConnectionError):  # KeyError: no session (yet) for the station
         result = await run.rig.csms.call(CHARGE_POINT, message, timeout=2.0)
         if result.ok:
-            assert isinstance(result.response, m.Message)
             return result.response
     return None
 
@@ -437,8 +488,11 @@ def integrity(run: Run, path: Path, what: str) -> None:
 
 def check(run: Run) -> None:
     """The central system's record is complete, ordered and consistent, and the jobs ended as they should."""
-    check_record(run.rig)  # X-12, X-15, Q-1, Q-2, Q-5, Q-7: see test_outbox_crash.py
     assert not [r for r in run.refused if r[1] >= 500], f"the control API failed: {run.refused}"
+    if run.v201:
+        check_events(run.rig)  # E01.FR.07, E04.FR.01, E04.FR.02: see test_v201_outbox_crash.py
+        return
+    check_record(run.rig)  # X-12, X-15, Q-1, Q-2, Q-5, Q-7: see test_outbox_crash.py
     check_spells(run)
     if not run.jobs:
         return

@@ -116,11 +116,14 @@ async def kill_offline_with_a_backlog(rig: CrashRig) -> None:
     await restart_and_drain(rig)
 
 
-def kill_during_drain(nth: int, *, after_answer: bool = False, action: str | None = None) -> Scenario:
-    """A whole transaction journaled offline; after reconnecting, the nth message of the drain kills the station."""
+def kill_during_drain(
+    nth: int, *, after_answer: bool = False, action: str | None = None, offline: Scenario | None = None
+) -> Scenario:
+    """A whole transaction journaled offline (``offline``: 1.6's by default); after reconnecting, the nth message of
+    the drain kills the station."""
 
     async def scenario(rig: CrashRig) -> None:
-        await offline_transaction(rig)
+        await (offline or offline_transaction)(rig)
         rig.csms.arm(action, nth, after_answer=after_answer)
         # connect answers once the link is up (up to 2 s): the drain's first message may kill the station sooner
         with contextlib.suppress(aiohttp.ServerDisconnectedError):

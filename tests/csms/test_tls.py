@@ -20,13 +20,14 @@ import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from chargebox.csms import control as csms_control
 from chargebox.csms.ca import CertificateAuthority, CsrRefused, write_pair
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.csms.tls import server_context
 from chargebox.errors import ConfigError
+from chargebox.signing import check_signing_certificate, sign_file, verify_file
 from chargebox.station.kernel.tls import TlsSettings
 from chargebox.transport import SUBPROTOCOL
 from chargebox.web import serve
@@ -321,3 +322,18 @@ def _client_context(pki: Pki, cert: Path, key: Path) -> Any:
     context = ssl.create_default_context(cafile=str(pki.ca_file))
     context.load_cert_chain(str(cert), str(key))
     return context
+
+
+def test_a_firmware_signing_certificate_of_the_ca_signs_an_image_its_root_verifies(tmp_path: Path) -> None:
+    """``issue_firmware_signing`` (the demo's 2.0.1 signed firmware): code signing, issued by the CA, and a file it
+    signs verifies against it with the CA as the ManufacturerRootCertificate (L01.FR.21)."""
+    now = datetime.now(UTC)
+    ca = CertificateAuthority.create("Maker", now=now)
+    issued = ca.issue_firmware_signing("Maker firmware signing", now=now)
+    assert issued.key is not None
+    certificate = check_signing_certificate(issued.certificate, [ca.pem], now)
+    usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CODE_SIGNING]
+    image = tmp_path / "image.img"
+    image.write_bytes(b"firmware")
+    verify_file(image, sign_file(image, issued.key.encode()), certificate)

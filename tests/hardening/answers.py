@@ -34,7 +34,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -169,12 +169,18 @@ class Plan:
 
 
 @st.composite
-def answer_payloads(draw: st.DrawFn, action: str) -> object:
-    """An answer to ``action``: its seed with one to three values at their schema's edges, or mutated."""
-    payload: object = seed(action)
+def answer_payloads(
+    draw: st.DrawFn,
+    action: str,
+    seed_of: Callable[[str], dict[str, Any]] = seed,
+    sites_of: Callable[[str], tuple[tuple[tuple[str, ...], tuple[object, ...]], ...]] = edge_sites,
+) -> object:
+    """An answer to ``action``: its seed with one to three values at their schema's edges, or mutated (1.6's seeds
+    and sites by default; a 2.0.1 fuzz gives its own)."""
+    payload: object = seed_of(action)
     for _ in range(draw(st.integers(1, 3))):
-        if edge_sites(action) and draw(st.integers(0, 9)) < 7:
-            path, values = draw(st.sampled_from(edge_sites(action)))
+        if sites_of(action) and draw(st.integers(0, 9)) < 7:
+            path, values = draw(st.sampled_from(sites_of(action)))
             payload = with_value(payload, path, draw(st.sampled_from(values)))
         else:
             payload = mutate(draw, payload)
@@ -192,12 +198,12 @@ def plans(targets: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Pl
 VALID, INVALID, EITHER = "valid", "invalid", "either"
 
 
-def verdict(action: str, payload: object) -> str:
-    """What the station must make of an answer, from the official schema: VALID (applied), INVALID (a failed
-    attempt), or EITHER where messages.py documents a deviation (a date-time msgspec reads otherwise)."""
-    if not isinstance(payload, dict) or not jsonschema.Draft4Validator(
-        response_schema(action), format_checker=DATE_TIME
-    ).is_valid(payload):
+def verdict(action: str, payload: object, schema: jsonschema.protocols.Validator | None = None) -> str:
+    """What the station must make of an answer, from the official schema (1.6's, or ``schema``): VALID (applied),
+    INVALID (a failed attempt), or EITHER where messages.py documents a deviation (a date-time msgspec reads
+    otherwise)."""
+    check = schema or jsonschema.Draft4Validator(response_schema(action), format_checker=DATE_TIME)
+    if not isinstance(payload, dict) or not check.is_valid(payload):
         return INVALID
     if any(isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63 for v in _leaves(payload)):
         return INVALID  # messages.py: integers beyond 64 bits are refused, a documented deviation

@@ -125,6 +125,13 @@ class CertificateAuthority:
         )  # fmt: skip
         return self._issued(builder, key)
 
+    def issue_firmware_signing(self, name: str, *, now: datetime, days: int = LEAF_DAYS) -> Issued:
+        """A firmware signing certificate (code signing), with its key: what a station whose
+        ManufacturerRootCertificate is this CA takes a signed image from (2.0.1 L01, the 1.6 whitepaper)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
+        return self._issued(self._leaf(subject, key.public_key(), now, days, ExtendedKeyUsageOID.CODE_SIGNING), key)
+
     def issue_charge_point(
         self, charge_point_id: str, organization: str, *, now: datetime, days: int = LEAF_DAYS
     ) -> Issued:

@@ -1,8 +1,10 @@
-"""``chargebox demo``: the built-in central system and a simulated station in one process.
+"""``chargebox demo``: the built-in central system and two simulated stations in one process, one speaking OCPP 1.6
+and one 2.0.1.
 
-A short tour, in real time: the boot, the StatusNotifications of every connector, a cable going
-in and out, a fault and its end, the central system reading and changing a configuration key, and
-the heartbeat following the change. It exits 0 when the tour is over, 1 if a step did not happen.
+A short tour, in real time, of each station in turn: the boot, the StatusNotifications of every connector, a cable
+going in and out, a fault and its end, the central system reading and changing the heartbeat interval, and the
+heartbeat following the change, a firmware update, a charging session (``demo_v201.py`` says what differs for
+2.0.1). It exits 0 when both tours are over, 1 if a step did not happen.
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from rich.console import Console
 from chargebox.csms.server import CentralSystem, CsmsEvent, CsmsPolicy
 from chargebox.protocol import messages as m
 from chargebox.sim.demo_firmware import firmware_tour
+from chargebox.sim.demo_v201 import describe, tour_v201
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
 
 STEP_TIMEOUT = 10.0
+V201_ID = "DEMO-201"
+# A 2.0.1 station reconnects by its device model (Part 4 5.3), not by ``reconnect``: after the firmware's reboot
+# within a second, not up to 5 s of random spread later.
+V201_QUICK_RECONNECT = [
+    {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": name}, "value": value}
+    for name, value in (("RetryBackOffWaitMinimum", "1"), ("RetryBackOffRandomRange", "0"))
+]
 
 
 async def run_demo(console: Console | None = None) -> int:
@@ -29,18 +39,11 @@ async def run_demo(console: Console | None = None) -> int:
     csms = CentralSystem(CsmsPolicy(heartbeat_interval=3))
     port = await csms.start("127.0.0.1", 0)
     csms.on_event = lambda event: console.print(_describe(event))
-    station = simulated_station(
-        StationSettings(
-            charge_point_id="DEMO-001",
-            csms_url=f"ws://127.0.0.1:{port}",
-            identity=Identity(vendor="chargebox", model="Demo", firmware_version="0.1.0"),
-            connectors=2,
-            reconnect=ReconnectPolicy(initial=0.2, maximum=1.0),
-        )
-    )
-    sim = Simulator(station)
+    sim = _simulator("DEMO-001", port, "1.6")
+    v201 = _simulator(V201_ID, port, "2.0.1")
+    station = sim.station
     console.rule(f"[bold]chargebox demo[/]: central system on ws://127.0.0.1:{port}")
-    runner = asyncio.ensure_future(sim.run())
+    runners = [asyncio.ensure_future(sim.run())]
     try:
         await _expect(csms, "boot", lambda e: e.action is m.Action.BOOT_NOTIFICATION)
         for connector_id in range(3):
@@ -64,15 +67,36 @@ async def run_demo(console: Console | None = None) -> int:
         await _expect(csms, "Heartbeat", lambda e: e.action is m.Action.HEARTBEAT)
         await firmware_tour(csms, station, console, _expect)
         await _charging_session(csms, sim, console)
+        console.rule(f"[bold]{V201_ID} joins, speaking OCPP 2.0.1[/]")
+        runners.append(asyncio.ensure_future(v201.run()))
+        await tour_v201(csms, v201, console, _expect)
         console.rule("[bold green]demo finished[/]")
         return 0
     except TimeoutError as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
         return 1
     finally:
-        runner.cancel()
+        for runner in runners:
+            runner.cancel()
         await sim.stop()
+        await v201.stop()
         await csms.stop()
+
+
+def _simulator(charge_point_id: str, port: int, ocpp: str) -> Simulator:
+    return Simulator(
+        simulated_station(
+            StationSettings(
+                charge_point_id=charge_point_id,
+                csms_url=f"ws://127.0.0.1:{port}",
+                identity=Identity(vendor="chargebox", model="Demo", firmware_version="0.1.0"),
+                connectors=2,
+                reconnect=ReconnectPolicy(initial=0.2, maximum=1.0),
+                ocpp=ocpp,
+                ocpp_config=V201_QUICK_RECONNECT if ocpp == "2.0.1" else {},
+            )
+        )
+    )
 
 
 async def _charging_session(csms: CentralSystem, sim: Simulator, console: Console) -> None:
@@ -144,6 +168,8 @@ def _status(connector_id: int, status: str) -> Callable[[CsmsEvent], bool]:
 
 def _describe(event: CsmsEvent) -> str:
     request = event.request
+    if event.charge_point_id == V201_ID:
+        return f"  CP 2.0.1 → CSMS  [magenta]{event.action}[/] {describe(request)}"
     if isinstance(request, m.StatusNotificationRequest):
         detail = f"connector {request.connector_id} [bold]{request.status}[/] ({request.error_code})"
     elif isinstance(request, m.BootNotificationRequest):

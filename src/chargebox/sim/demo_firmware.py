@@ -32,7 +32,7 @@ Expect = Callable[[CentralSystem, str, Callable[[CsmsEvent], bool]], Awaitable[N
 async def firmware_tour(csms: CentralSystem, station: Station, console: Console, expect: Expect) -> None:
     """UpdateFirmware served from this process, with its progress bar; TimeoutError if a step does not happen."""
     image = make_image(NEW_VERSION, default_payload(NEW_VERSION, IMAGE_SIZE))
-    runner, url = await _serve(image)
+    runner, url = await serve(image)
     bar = DownloadProgress(console)
     firmware = station.firmware
     assert firmware is not None, "the demo's station offers Firmware Management"
@@ -53,7 +53,10 @@ async def firmware_tour(csms: CentralSystem, station: Station, console: Console,
         await runner.cleanup()
 
 
-async def _serve(image: bytes) -> tuple[web.AppRunner, str]:
+async def serve(image: bytes) -> tuple[web.AppRunner, str]:
+    """``image`` over HTTP on a free loopback port, paced so a progress bar has something to show; the runner to
+    clean up and the image's URL."""
+
     async def firmware(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         response.content_length = len(image)
