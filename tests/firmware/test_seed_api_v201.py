@@ -10,8 +10,9 @@ import pytest
 from chargebox.clock import VirtualClock
 from chargebox.protocol.v201 import messages as m
 from chargebox.rpc import Rpc, SendOutcome
+from chargebox.station.kernel.signed_firmware import Stage
 from chargebox.station.v201.evses import EvsesService
-from chargebox.station.v201.firmware import FirmwareService, Stage
+from chargebox.station.v201.firmware import FirmwareService
 from chargebox.station.v201.get_log import GetLogService
 from chargebox.station.v201.reset import ResetService
 from chargebox.station.v201.transactions import TransactionService
@@ -39,7 +40,7 @@ def firmware(wire: Wire) -> FirmwareService:
 async def test_seed_SendFirmwareStatusNotificationRequest_v201_sends_the_last_status_with_its_outcome(
     wire: Wire,
 ) -> None:
-    result = await firmware(wire).send_firmware_status_notification()
+    result = await firmware(wire).send_status_notification()
     assert result.outcome is SendOutcome.RESPONSE_SUCCESS
     assert wire.calls("FirmwareStatusNotification") == [{"status": "Idle"}]  # L01.FR.20: no requestId on Idle
 

@@ -35,6 +35,8 @@ ENTRIES = [
         ("SampledDataCtrlr", "TxUpdatedInterval", None, "1"),
         ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None, "true"),
         ("OCPPCommCtrlr", "MessageTimeout", "Default", "1"),
+        ("OCPPCommCtrlr", "MessageAttempts", EVENT, "10"),  # E13.FR.02: an unanswered event is an attempt:
+        ("OCPPCommCtrlr", "MessageAttemptInterval", EVENT, "0"),  # room for many, sent again at once
         ("OCPPCommCtrlr", "RetryBackOffWaitMinimum", None, str(RETRY_WAIT)),  # Part 4 5.3, in whole seconds
         ("OCPPCommCtrlr", "RetryBackOffRandomRange", None, "0"),
         ("OCPPCommCtrlr", "RetryBackOffRepeatTimes", None, "0"),
@@ -164,7 +166,7 @@ async def test_E13_FR_02_a_central_system_that_stops_answering_gets_the_event_ag
     rig.csms.answers, rig.csms.misbehaving = "never", (EVENT,)
     await rig.sim.plug(1)
     await rig.sim.swipe(TAG, 1)
-    await until(lambda: len(rig.csms.calls(EVENT)) >= 2, timeout=WAIT)  # sent again after MessageTimeout
+    await until(lambda: len(rig.csms.calls(EVENT)) >= 2, timeout=WAIT)  # again after MessageTimeout (E13.FR.02)
     assert {c.payload["eventType"] for c in rig.csms.calls(EVENT)} == {"Started"}, "nothing overtakes the Started"
     assert station.lane.pending() >= 1
     await rig.stop_charging()
