@@ -108,8 +108,7 @@ class AuthorizationService(Service[m.Action]):
         cached = _as_cached(entry)
         if entry is not None and not entry[1] and self._model.get_bool(LOCAL_PRE_AUTHORIZE.key):
             if entry[0].status is Status.ACCEPTED:
-                self.learn(id_token, entry[0])  # C10.FR.08: LifeTime counts from the entry's last use
-                return entry[0]  # C12.FR.02: started at once on what the cache holds
+                return self._used(id_token, entry[0])  # C12.FR.02: started at once on what the cache holds
             if self._model.get_bool(CACHE_DISABLE_POST_AUTHORIZE.key):
                 return entry[0]  # AuthCacheCtrlr.DisablePostAuthorize: C10.FR.03 and C12.FR.05 set aside
         if self.offline() is None:
@@ -119,7 +118,7 @@ class AuthorizationService(Service[m.Action]):
                 self.learn(id_token, info)
                 return info
         if cached is not None and self._model.get_bool(LOCAL_AUTHORIZATION_OFFLINE.key):
-            return cached  # LocalAuthorizationOffline
+            return self._used(id_token, cached)  # LocalAuthorizationOffline
         if cached is None and self._model.get_bool(OFFLINE_TX_FOR_UNKNOWN_ID.key):
             return m.IdTokenInfoType(status=Status.ACCEPTED)
         return m.IdTokenInfoType(status=cached.status if cached else Status.UNKNOWN)
@@ -129,8 +128,15 @@ class AuthorizationService(Service[m.Action]):
         without an Authorize first (C01.FR.03, C09.FR.07); any other is asked for (C09.FR.05)."""
         cached = self.cached(id_token)
         if cached is not None and cached.status is Status.ACCEPTED:
-            return cached
+            return self._used(id_token, cached)
         return await self.authorize(id_token)
+
+    def _used(self, id_token: m.IdTokenType, info: m.IdTokenInfoType) -> m.IdTokenInfoType:
+        """The cache's word acted on: an Accepted entry is stored again, so that its LifeTime runs from this use
+        (C10.FR.08); one with a cacheExpiryDateTime keeps it (C10.FR.13)."""
+        if info.status is Status.ACCEPTED:
+            self.learn(id_token, info)
+        return info
 
     def master_pass(self, info: m.IdTokenInfoType) -> bool:
         """Is this the IdTokenInfo of a master pass: Accepted, its groupIdToken AuthCtrlr.MasterPassGroupId?"""
