@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from ocpp.v201 import call
 
@@ -40,6 +39,7 @@ from tests.loopback import until
 Status = m.AuthorizationStatusEnumType
 PRE_AUTHORIZE = entry("AuthCtrlr", "LocalPreAuthorize", "true")  # the Configuration State of every C12 case
 ID_TOKEN = {"idToken": CARD, "type": "ISO14443"}
+TOKEN = m.IdTokenType(id_token=CARD, type=m.IdTokenEnumType.ISO14443)
 
 
 def auth_csms() -> AuthCsms:
@@ -51,8 +51,7 @@ CSMS = auth_csms
 
 def held(station: Station) -> m.IdTokenInfoType | None:
     """What the authorization cache holds of CARD."""
-    cache = station.features.need(AuthorizationService)
-    return cache.cached(m.IdTokenType(id_token=CARD, type=m.IdTokenEnumType.ISO14443))
+    return station.features.need(AuthorizationService).cached(TOKEN)
 
 
 def energy_offered(station: Station) -> bool:
@@ -72,12 +71,12 @@ async def test_TC_C_08_CS_a_card_cached_accepted_starts_without_an_Authorize(
 
 
 async def asked_again(
-    csms: AuthCsms, station_factory: StationRunner201, cache: Status, answer: str, *config: dict[str, Any]
+    csms: AuthCsms, station_factory: StationRunner201, cache: Status, answer: str
 ) -> tuple[Station, Outcome, int]:
     """CARD cached with status ``cache``, the central system's ``answer``; the cable, then CARD: the station, what the
     card did, and its Authorize's index (C10.FR.03, C12.FR.05: a cached status other than Accepted is asked for)."""
     csms.infos[CARD] = {"status": answer}
-    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE, *config])
+    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE])
     cached(station, {CARD: cache})
     await station.plugged(1)
     outcome = await station.id_tag_presented(CARD, 1)
@@ -282,9 +281,8 @@ async def test_TC_C_46_CS_an_entry_unused_for_its_LifeTime_is_asked_for_again(
     cached(station, {CARD: Status.ACCEPTED})
     clock = station.clock  # the wall clock moved forward, not a wait
     clock.set_time(clock.now() + timedelta(seconds=40))
-    service = station.features.need(AuthorizationService)
-    token = m.IdTokenType(id_token=CARD, type=m.IdTokenEnumType.ISO14443)
-    assert (await service.authorize(token)).status is Status.ACCEPTED  # a use, on the cache's word
+    used = await station.features.need(AuthorizationService).authorize(TOKEN)  # a use, on the cache's word
+    assert used.status is Status.ACCEPTED
     clock.set_time(clock.now() + timedelta(seconds=50))
     cache = held(station)
     assert cache is not None and cache.status is Status.ACCEPTED  # C10.FR.08: 60 s from its last use, not its entry
