@@ -7,6 +7,10 @@ Cases that cannot apply to this station, and why:
 - TC_C_15_CS and TC_C_18_CS (MaxEnergyOnInvalidId above 0): the station does not offer TxCtrlr.MaxEnergyOnInvalidId
   (their condition C-03); an idToken the central system refuses ends its transaction at once (StopTxOnInvalidId true,
   TC_C_16_CS) or suspends it (false, TC_C_17_CS).
+
+TC_C_16_CS and TC_C_17_CS look for an offline event of triggerReason ChargingStateChanged: this station's Started event
+(TxStartPoint PowerPathClosed) is sent when the power path closes and carries chargingState Charging itself, so no
+event of its own follows it.
 """
 
 from __future__ import annotations
