@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from ocpp.v201 import call
 
@@ -58,6 +59,16 @@ def held(station: Station) -> m.IdTokenInfoType | None:
     return station.features.need(AuthorizationService).cached(TOKEN)
 
 
+async def with_card_cached(
+    csms: AuthCsms, station_factory: StationRunner201, status: Status, *config: dict[str, Any], **settings: Any
+) -> tuple[Station, int]:
+    """A booted one-EVSE station with LocalPreAuthorize and ``config``, CARD cached with ``status`` (the memory state
+    IdTokenCached): (station, last frame's index)."""
+    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE, *config], **settings)
+    cached(station, {CARD: status})
+    return station, index
+
+
 def energy_offered(station: Station) -> bool:
     hardware = station.ports.contactor
     assert isinstance(hardware, SimulatedHardware)
@@ -67,8 +78,7 @@ def energy_offered(station: Station) -> bool:
 async def test_TC_C_08_CS_a_card_cached_accepted_starts_without_an_Authorize(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE])
-    cached(station, {CARD: Status.ACCEPTED})
+    station, index = await with_card_cached(csms, station_factory, Status.ACCEPTED)
     await charging(csms, station, index, CARD)  # EVConnectedPreSession, then the card: C12.FR.02
     assert energy_offered(station)  # C12.FR.04
     assert csms.frames.calls("Authorize", start=index) == []
@@ -80,8 +90,7 @@ async def asked_again(
     """CARD cached with status ``cache``, the central system's ``answer``; the cable, then CARD: the station, what the
     card did, and its Authorize's index (C10.FR.03, C12.FR.05: a cached status other than Accepted is asked for)."""
     csms.infos[CARD] = {"status": answer}
-    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE])
-    cached(station, {CARD: cache})
+    station, index = await with_card_cached(csms, station_factory, cache)
     await station.plugged(1)
     outcome = await station.id_tag_presented(CARD, 1)
     at, authorize = await csms.wait_call("Authorize", start=index)
@@ -89,28 +98,29 @@ async def asked_again(
     return station, outcome, at
 
 
+async def refused_again(csms: AuthCsms, station_factory: StationRunner201, status: Status) -> None:
+    """CARD cached with ``status`` is asked for, the central system says the same: refused, nothing started."""
+    _station, outcome, at = await asked_again(csms, station_factory, status, status.value)
+    assert outcome == Outcome("refused", 1, status.value)
+    await quiet_since(csms, at)
+
+
 async def test_TC_C_09_CS_a_card_cached_invalid_is_asked_for_and_refused(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    _station, outcome, at = await asked_again(csms, station_factory, Status.INVALID, "Invalid")
-    assert outcome == Outcome("refused", 1, "Invalid")
-    await quiet_since(csms, at)
+    await refused_again(csms, station_factory, Status.INVALID)
 
 
 async def test_TC_C_10_CS_a_card_cached_blocked_is_asked_for_and_refused(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    _station, outcome, at = await asked_again(csms, station_factory, Status.BLOCKED, "Blocked")
-    assert outcome == Outcome("refused", 1, "Blocked")
-    await quiet_since(csms, at)
+    await refused_again(csms, station_factory, Status.BLOCKED)
 
 
 async def test_TC_C_11_CS_a_card_cached_expired_is_asked_for_and_refused(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    _station, outcome, at = await asked_again(csms, station_factory, Status.EXPIRED, "Expired")
-    assert outcome == Outcome("refused", 1, "Expired")
-    await quiet_since(csms, at)
+    await refused_again(csms, station_factory, Status.EXPIRED)
 
 
 async def test_TC_C_12_CS_a_card_cached_invalid_that_the_central_system_accepts_starts(
@@ -128,10 +138,9 @@ async def test_TC_C_12_CS_a_card_cached_invalid_that_the_central_system_accepts_
 async def test_TC_C_13_CS_a_card_cached_accepted_before_the_cable_starts_when_it_is_plugged(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    station, index = await booted(csms, station_factory, ocpp_config=[
-        PRE_AUTHORIZE, entry("TxCtrlr", "TxStartPoint", "Authorized"),
-    ])  # fmt: skip
-    cached(station, {CARD: Status.ACCEPTED})
+    station, index = await with_card_cached(
+        csms, station_factory, Status.ACCEPTED, entry("TxCtrlr", "TxStartPoint", "Authorized")
+    )
     assert (await station.id_tag_presented(CARD, 1)).result == "started"
     [(at, started)] = await events_since(csms, index, 1)
     assert (started.payload["eventType"], started.payload["triggerReason"]) == ("Started", "Authorized")
@@ -153,11 +162,13 @@ async def offline_from_the_cache(
     cache's word (LocalAuthorizationOffline); back online, the queued Started event (charging: the chargingState rides
     in it, not in an event of its own) and what the refusal brings: (station, the latter)."""
     csms.infos[CARD] = {"status": "Invalid"}
-    station, index = await booted(csms, station_factory, ocpp_config=[
-        PRE_AUTHORIZE, entry("AuthCtrlr", "LocalAuthorizationOffline", "true"),
+    station, index = await with_card_cached(
+        csms,
+        station_factory,
+        Status.ACCEPTED,
+        entry("AuthCtrlr", "LocalAuthorizationOffline", "true"),
         entry("TxCtrlr", "StopTxOnInvalidId", stop_on_invalid),
-    ])  # fmt: skip
-    cached(station, {CARD: Status.ACCEPTED})
+    )
     station.transport.disconnect()
     await until(lambda: not station.lane.connected)
     await station.plugged(1)
@@ -192,8 +203,7 @@ async def test_TC_C_17_CS_a_card_cached_accepted_offline_and_refused_online_is_s
 async def test_TC_C_32_CS_the_cache_outlives_a_restart(
     csms: AuthCsms, station_factory: StationRunner201, tmp_path: Path
 ) -> None:
-    station, _ = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE], data_dir=tmp_path)
-    cached(station, {CARD: Status.ACCEPTED})
+    station, _ = await with_card_cached(csms, station_factory, Status.ACCEPTED, data_dir=tmp_path)
     await station_factory.stop(station)
     del station_factory.running[station]
     start = len(csms.frames.frames)
@@ -221,8 +231,7 @@ async def test_TC_C_34_CS_a_TransactionEventResponse_updates_the_cache(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
     csms.infos[CARD] = {"status": "Invalid"}
-    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE])
-    cached(station, {CARD: Status.ACCEPTED})
+    station, index = await with_card_cached(csms, station_factory, Status.ACCEPTED)
     started = await charging(csms, station, index, CARD)  # on the cache's word, then refused in the response
     [(at, ended)] = await events_since(csms, started, 1)
     assert summary(ended) == ("Ended", "Deauthorized", "DeAuthorized")
@@ -249,8 +258,7 @@ async def test_TC_C_36_CS_without_LocalPreAuthorize_a_card_cached_accepted_is_as
 
 
 async def test_TC_C_37_CS_ClearCache_empties_the_cache(csms: AuthCsms, station_factory: StationRunner201) -> None:
-    station, index = await booted(csms, station_factory, ocpp_config=[PRE_AUTHORIZE])
-    cached(station, {CARD: Status.ACCEPTED})
+    station, index = await with_card_cached(csms, station_factory, Status.ACCEPTED)
     assert (await csms.call(call.ClearCache())).status == "Accepted"  # C11.FR.01, C11.FR.02
     assert held(station) is None
     await charging(csms, station, index, CARD)  # C11.FR.03: asked for again
@@ -279,10 +287,9 @@ async def test_TC_C_38_CS_ClearCache_of_a_disabled_cache_is_rejected(
 async def test_TC_C_46_CS_an_entry_unused_for_its_LifeTime_is_asked_for_again(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    station, index = await booted(csms, station_factory, ocpp_config=[
-        PRE_AUTHORIZE, entry("AuthCacheCtrlr", "LifeTime", "60"),
-    ])  # fmt: skip
-    cached(station, {CARD: Status.ACCEPTED})
+    station, index = await with_card_cached(
+        csms, station_factory, Status.ACCEPTED, entry("AuthCacheCtrlr", "LifeTime", "60")
+    )
     clock = station.clock  # the wall clock moved forward, not a wait
     clock.set_time(clock.now() + timedelta(seconds=40))
     used = await station.features.need(AuthorizationService).authorize(TOKEN)  # a use, on the cache's word
@@ -299,10 +306,9 @@ async def test_TC_C_46_CS_an_entry_unused_for_its_LifeTime_is_asked_for_again(
 async def test_TC_C_57_CS_with_DisablePostAuthorize_a_card_cached_invalid_is_refused_without_an_Authorize(
     csms: AuthCsms, station_factory: StationRunner201
 ) -> None:
-    station, index = await booted(csms, station_factory, ocpp_config=[
-        PRE_AUTHORIZE, entry("AuthCacheCtrlr", "DisablePostAuthorize", "true"),
-    ])  # fmt: skip
-    cached(station, {CARD: Status.INVALID})
+    station, index = await with_card_cached(
+        csms, station_factory, Status.INVALID, entry("AuthCacheCtrlr", "DisablePostAuthorize", "true")
+    )
     await station.plugged(1)
     assert await station.id_tag_presented(CARD, 1) == Outcome("refused", 1, "Invalid")
     await quiet_since(csms, index, "Authorize")
