@@ -2,12 +2,13 @@
 
 A presented idToken is authorized by the central system (Authorize) when the station is online, unless the cache already
 holds it Accepted and AuthCtrlr.LocalPreAuthorize lets the station start on that (C12.FR.02), one cached otherwise is
-asked again (C12.FR.05). Offline, and before the boot is accepted (the station may send no Authorize then, B02.FR.02,
-B03.FR.02, and may allow locally authorized transactions, B02.FR.03, B03.FR.01), the cache decides when
-AuthCtrlr.LocalAuthorizationOffline is true, and an idToken it does not hold is Accepted only with
-AuthCtrlr.OfflineTxForUnknownIdEnabled (C15.FR.08), uncached (C15.FR.01). Every IdTokenInfo the central system gives (an
-AuthorizeResponse, a TransactionEventResponse) is cached, valid or not (C10.FR.01, C10.FR.04, C10.FR.05), until its
-cacheExpiryDateTime or AuthCacheCtrlr.LifeTime (C10.FR.08); an expired entry says Expired.
+asked again (C12.FR.05) unless AuthCacheCtrlr.DisablePostAuthorize refuses it on the cache's word. Offline, and before
+the boot is accepted (the station may send no Authorize then, B02.FR.02, B03.FR.02, and may allow locally authorized
+transactions, B02.FR.03, B03.FR.01), the cache decides when AuthCtrlr.LocalAuthorizationOffline is true, and an idToken
+it does not hold is Accepted only with AuthCtrlr.OfflineTxForUnknownIdEnabled (C15.FR.08), uncached (C15.FR.01). Every
+IdTokenInfo the central system gives (an AuthorizeResponse, a TransactionEventResponse) is cached, valid or not
+(C10.FR.01, C10.FR.04, C10.FR.05), until its cacheExpiryDateTime or AuthCacheCtrlr.LifeTime after its last use
+(C10.FR.08); an expired entry says Expired.
 """
 
 from __future__ import annotations
@@ -62,9 +63,13 @@ CACHE_ENABLED: Final = declare(
 CACHE_AVAILABLE: Final = declare("AuthCacheCtrlr", "Available", default="true")
 CACHE_LIFE_TIME: Final = declare(
     "AuthCacheCtrlr", "LifeTime", default="86400", min_limit=1,
-    description="Seconds a cached IdTokenInfo without cacheExpiryDateTime stays valid (C10.FR.08)",
+    description="Seconds a cached IdTokenInfo without cacheExpiryDateTime stays valid after its last use (C10.FR.08)",
 )  # fmt: skip
 CACHE_POLICY: Final = declare("AuthCacheCtrlr", "Policy", default="LRU", values=("LRU",))
+CACHE_DISABLE_POST_AUTHORIZE: Final = declare(
+    "AuthCacheCtrlr", "DisablePostAuthorize", default="false",
+    description="Online with LocalPreAuthorize, an idToken cached not Accepted is refused without an Authorize",
+)  # fmt: skip
 
 
 class AuthorizationService(Service[m.Action]):
@@ -99,9 +104,13 @@ class AuthorizationService(Service[m.Action]):
 
     async def authorize(self, id_token: m.IdTokenType) -> m.IdTokenInfoType:
         """What the station may do for this idToken now: the central system's word online, the cache's offline."""
-        cached = self.cached(id_token)
-        if cached is not None and cached.status is Status.ACCEPTED and self._model.get_bool(LOCAL_PRE_AUTHORIZE.key):
-            return cached  # C12.FR.02: started at once on what the cache holds
+        entry = self._entry(id_token)
+        cached = _as_cached(entry)
+        if entry is not None and not entry[1] and self._model.get_bool(LOCAL_PRE_AUTHORIZE.key):
+            if entry[0].status is Status.ACCEPTED:
+                return self._used(id_token, entry[0])  # C12.FR.02: started at once on what the cache holds
+            if self._model.get_bool(CACHE_DISABLE_POST_AUTHORIZE.key):
+                return entry[0]  # AuthCacheCtrlr.DisablePostAuthorize: C10.FR.03 and C12.FR.05 set aside
         if self.offline() is None:
             result = await self._lane.call(m.AuthorizeRequest(id_token=id_token))  # C01.FR.02, C12.FR.05
             if result.ok and isinstance(result.response, m.AuthorizeResponse):
@@ -109,7 +118,7 @@ class AuthorizationService(Service[m.Action]):
                 self.learn(id_token, info)
                 return info
         if cached is not None and self._model.get_bool(LOCAL_AUTHORIZATION_OFFLINE.key):
-            return cached  # LocalAuthorizationOffline
+            return self._used(id_token, cached)  # LocalAuthorizationOffline
         if cached is None and self._model.get_bool(OFFLINE_TX_FOR_UNKNOWN_ID.key):
             return m.IdTokenInfoType(status=Status.ACCEPTED)
         return m.IdTokenInfoType(status=cached.status if cached else Status.UNKNOWN)
@@ -119,8 +128,15 @@ class AuthorizationService(Service[m.Action]):
         without an Authorize first (C01.FR.03, C09.FR.07); any other is asked for (C09.FR.05)."""
         cached = self.cached(id_token)
         if cached is not None and cached.status is Status.ACCEPTED:
-            return cached
+            return self._used(id_token, cached)
         return await self.authorize(id_token)
+
+    def _used(self, id_token: m.IdTokenType, info: m.IdTokenInfoType) -> m.IdTokenInfoType:
+        """The cache's word acted on: an Accepted entry is stored again, so that its LifeTime runs from this use
+        (C10.FR.08); one with a cacheExpiryDateTime keeps it (C10.FR.13)."""
+        if info.status is Status.ACCEPTED:
+            self.learn(id_token, info)
+        return info
 
     def master_pass(self, info: m.IdTokenInfoType) -> bool:
         """Is this the IdTokenInfo of a master pass: Accepted, its groupIdToken AuthCtrlr.MasterPassGroupId?"""
@@ -153,15 +169,18 @@ class AuthorizationService(Service[m.Action]):
 
     def cached(self, id_token: m.IdTokenType) -> m.IdTokenInfoType | None:
         """The cache's IdTokenInfo of an idToken; an expired one says Expired, None if not held."""
+        return _as_cached(self._entry(id_token))
+
+    def _entry(self, id_token: m.IdTokenType) -> tuple[m.IdTokenInfoType, bool] | None:
+        """The cache's IdTokenInfo of an idToken as the central system gave it, and whether its time in the cache is
+        over (C10.FR.08, C10.FR.13); None if not held or the cache is off."""
         if not self._model.get_bool(CACHE_ENABLED.key):
             return None
         held = self._cache.get(id_token.id_token, id_token.type)
         if held is None:
             return None
         info = msgspec.json.decode(held[0], type=m.IdTokenInfoType)
-        if held[1] is not None and held[1] <= self._clock.now().timestamp():
-            return msgspec.structs.replace(info, status=Status.EXPIRED)
-        return info
+        return info, held[1] is not None and held[1] <= self._clock.now().timestamp()
 
     def customer_data(self, id_token: m.IdTokenType) -> list[str]:
         """What the cache holds of an idToken, in words (N09.FR.05); it is read even when the cache is off."""
@@ -175,6 +194,14 @@ class AuthorizationService(Service[m.Action]):
     def forget(self, id_token: m.IdTokenType) -> bool:
         """CustomerInformation clear (N10.FR.03/06): the idToken's cache entry goes."""
         return self._cache.delete(id_token.id_token, id_token.type)
+
+
+def _as_cached(entry: tuple[m.IdTokenInfoType, bool] | None) -> m.IdTokenInfoType | None:
+    """A cache entry as the station reads it: one whose time is over says Expired."""
+    if entry is None:
+        return None
+    info, over = entry
+    return msgspec.structs.replace(info, status=Status.EXPIRED) if over else info
 
 
 # C10: what the cache holds are tokens the central system knows; a station's own have nothing to cache.
@@ -202,6 +229,7 @@ FEATURE: Final = Feature(
         CACHE_AVAILABLE,
         CACHE_LIFE_TIME,
         CACHE_POLICY,
+        CACHE_DISABLE_POST_AUTHORIZE,
     ),
     tables=frozenset({"id_token_cache"}),
     needs=(BootService,),
