@@ -23,8 +23,10 @@ from typing import Any, Final
 HOST: Final = "127.0.0.1"
 SUBPROTOCOL: Final = "ocpp1.6"
 SUBPROTOCOL_V201: Final = "ocpp2.0.1"  # the central system serves both; its fixed answers fit either version
-CURRENT_TIME: Final = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-CURRENT_TIME_TEXT: Final = "2025-01-01T12:00:00Z"
+# The time the bench started: a station believes only a currentTime within its time window (docs/reliability.md,
+# Time), so a fixed date of the past would have every station log a refusal; the answers are encoded once.
+CURRENT_TIME: Final = datetime.now(UTC).replace(microsecond=0)
+CURRENT_TIME_TEXT: Final = CURRENT_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
 # A long interval so that no Heartbeat of the station's own interleaves with the measured calls.
 BOOT_INTERVAL: Final = 3600
 

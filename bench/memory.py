@@ -44,7 +44,7 @@ async def _measure(kind: str, port: int, count: int) -> MemoryResult:
     start, stop = {
         "chargebox": _chargebox(ocpp="1.6"),
         "chargebox-2.0.1": _chargebox(ocpp="2.0.1"),
-        "chargebox-fleet": _chargebox_fleet,
+        "chargebox-fleet": _chargebox("1.6", shared_store=True),
         "chargebox-objects": _chargebox_objects,
         "store-only": _store_only,
         "raw": _raw(compression=None),
@@ -75,17 +75,23 @@ Start = Callable[[int], Awaitable[Any]]
 Stop = Callable[[Any], Awaitable[None]]
 
 
-def _chargebox(ocpp: str) -> Callable[[str], tuple[Start, Stop]]:
-    """A whole station per connection (``Store.open(None)``: in memory) speaking ``ocpp``, booted and idle."""
+def _chargebox(ocpp: str, *, shared_store: bool = False) -> Callable[[str], tuple[Start, Stop]]:
+    """A whole station per connection speaking ``ocpp``, booted and idle: each with its own store in memory
+    (``Store.open(None)``), or, as ``chargebox fleet`` runs them (``shared_store``), one in-memory store shared by all
+    (``StoreBackend.station(id)``, a view per station)."""
 
     def make(url: str) -> tuple[Start, Stop]:
         from bench.roundtrip import wait_until_idle
         from chargebox.sim.simulator import simulated_station
         from chargebox.station.station import StationSettings
+        from chargebox.store import StoreBackend
+
+        backend = StoreBackend.open(None) if shared_store else None
 
         async def start(i: int) -> Any:
             settings = StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1, ocpp=ocpp)
-            station = simulated_station(settings)
+            store = backend.station(f"M{i}") if backend is not None else None
+            station = simulated_station(settings, store=store)
             runner = asyncio.ensure_future(station.run())
             await wait_until_idle(station, runner, timeout=60)
             return station, runner
@@ -98,32 +104,6 @@ def _chargebox(ocpp: str) -> Callable[[str], tuple[Start, Stop]]:
         return start, stop
 
     return make
-
-
-def _chargebox_fleet(url: str) -> tuple[Start, Stop]:
-    """A whole station per connection, as ``chargebox fleet`` runs them: one in-memory store shared by
-    all (``StoreBackend.station(id)``, a view per station), booted and idle."""
-    from bench.roundtrip import wait_until_idle
-    from chargebox.sim.simulator import simulated_station
-    from chargebox.station.station import StationSettings
-    from chargebox.store import StoreBackend
-
-    backend = StoreBackend.open(None)
-
-    async def start(i: int) -> Any:
-        station = simulated_station(
-            StationSettings(charge_point_id=f"M{i}", csms_url=url, connectors=1), store=backend.station(f"M{i}")
-        )
-        runner = asyncio.ensure_future(station.run())
-        await wait_until_idle(station, runner, timeout=60)
-        return station, runner
-
-    async def stop(item: Any) -> None:
-        station, runner = item
-        await station.stop()
-        runner.cancel()
-
-    return start, stop
 
 
 def _chargebox_objects(_url: str) -> tuple[Start, Stop]:
