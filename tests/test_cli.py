@@ -10,7 +10,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ from tests.loopback import free_port
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 JSON = {"Content-Type": "application/json"}
+CliMain = Callable[..., tuple[int, str, str]]  # the cli_main fixture (tests/conftest.py)
 
 
 async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
@@ -90,9 +91,25 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["teleport"], "invalid choice: 'teleport'"),
     ],
 )
-async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:
-    code, _out, err = await run_cli(*args)
+def test_bad_flags_print_one_line_and_exit_2(cli_main: CliMain, args: list[str], fragment: str) -> None:
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["simulate", "--id", "X"], "the following arguments are required: --csms"),  # argparse, before any logging
+        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp-config", "/no/such"], "cannot read"),  # a file
+        (["csms", "--control", "0.0.0.0:0"], "not a loopback address"),  # a UserError once logging is set up
+    ],
+)
+async def test_one_line_errors_of_the_real_process(args: list[str], fragment: str) -> None:
+    """What the tests that run ``cli.main`` in their own process (the ``cli_main`` fixture) check, a real
+    ``python -m chargebox.cli`` prints and exits the same: one line on its stderr, exit 2, no traceback."""
+    code, out, err = await run_cli(*args)
+    assert_one_line_error(code, err, fragment)
+    assert out == ""
 
 
 @pytest.mark.parametrize(
@@ -119,21 +136,21 @@ async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: st
         ),
     ],
 )
-async def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
-    tmp_path: Path, name: str, content: str | None, fragment: str
+def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
+    cli_main: CliMain, tmp_path: Path, name: str, content: str | None, fragment: str
 ) -> None:
     path = tmp_path / name
     if content is not None:
         path.write_text(content)
-    code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
+    code, _out, err = cli_main("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
     assert_one_line_error(code, err, fragment)
     assert str(path) in err
 
 
-async def test_ocpp_config_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+def test_ocpp_config_that_is_not_utf8_is_a_one_line_error(cli_main: CliMain, tmp_path: Path) -> None:
     path = tmp_path / "station.json"
     path.write_bytes(b'{"HeartbeatInterval": "\xff\xfe"}')
-    code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
+    code, _out, err = cli_main("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
     assert_one_line_error(code, err, "not UTF-8 text")
     assert str(path) in err
 
@@ -158,10 +175,10 @@ SECRET = "s3cr3t-s3cr3t-s3cr3t"
          "not allowed with argument"),
     ],
 )  # fmt: skip
-async def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_them(
-    args: list[str], fragment: str
+def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_them(
+    cli_main: CliMain, args: list[str], fragment: str
 ) -> None:
-    code, _out, err = await run_cli(*args)
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
     assert "s3cr3t" not in err
 
@@ -230,12 +247,12 @@ NOT_REGULAR = "not a regular file (a fifo, a device or a directory)"
         (["fleet", "--csms", "ws://a..example", "--count", "1"], "host name is not a valid DNS name"),
     ],
 )
-async def test_a_file_or_number_the_user_gives_is_bounded_one_line_and_exit_2(
-    odd_files: Path, args: list[str], fragment: str
+def test_a_file_or_number_the_user_gives_is_bounded_one_line_and_exit_2(
+    cli_main: CliMain, odd_files: Path, args: list[str], fragment: str
 ) -> None:
     """/dev/zero, a fifo or a directory for a file, one too large or nested too deep, a fleet beyond the cap, a
     host name no resolver takes: each is one line and exit 2, at once (no read without end, no traceback)."""
-    code, _out, err = await run_cli(*(arg.replace("{tmp}", str(odd_files)) for arg in args))
+    code, _out, err = cli_main(*(arg.replace("{tmp}", str(odd_files)) for arg in args))
     assert_one_line_error(code, err, fragment.replace("{tmp}", str(odd_files)))
     assert not (odd_files / "fw.img").exists()
 
