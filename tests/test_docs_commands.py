@@ -11,19 +11,24 @@ The convention (docs/topics/design.md, "Documented commands"), for whoever adds 
   covers it where there is one. A block is either run or marked so: a bare one fails this module.
 - ``<!-- run with the block above -->``: the block goes on from the one above (a walkthrough): one script.
 - ``<!-- exit status: N -->``: the block ends in a documented error, with exit status N (0 otherwise).
-- ``<!-- bound: N -->`` on the first block of a run: its chargebox commands run N seconds before their SIGTERM,
-  not ``BOUND`` (a walkthrough whose servers must outlive several steps).
+- ``<!-- bound: N -->`` on the first block of a run: its chargebox commands run at most N seconds before their
+  SIGTERM, not ``BOUND`` (a walkthrough whose servers must outlive several steps).
 - Output: in a ``sh`` block, a comment line holding JSON (``# {"result": ...}``) is the output of the command above
   it; in a ``console`` block, every line that is not a command. ``…`` stands for anything. Each must appear in
   what the block printed, in order.
 
-How a block runs: in a network and mount namespace of its own (``unshare``), so its fixed ports (9000, 9001, 8080)
-meet no other test's, with loopback up and ``csms.example`` and ``csms.test`` naming 127.0.0.1; in a fresh directory
-holding the files the docs' commands read (``FIXTURES``); with ``chargebox`` on the PATH, each run bounded by
-``timeout`` (SIGTERM after ``BOUND`` seconds: a server or a station stops cleanly, exit 0); with ``curl`` retrying
-until the server it asks is up. Each ``ws://`` port a block connects to has a built-in ``chargebox csms`` listening,
-unless the block starts its own, and every station a block simulates against it must have booted there. A block's
-background jobs (``&``) must end with exit 0 too.
+How a block runs: in a network, mount and pid namespace of its own (``unshare``), so its fixed ports (9000, 9001,
+8080) meet no other test's and the harness signals its processes only, with loopback up and ``csms.example`` and
+``csms.test`` naming 127.0.0.1; in a fresh directory holding the files the docs' commands read (``FIXTURES``); with
+``chargebox`` on the PATH, each run bounded by ``timeout`` (SIGTERM after ``BOUND`` seconds: a server or a station
+stops cleanly, exit 0); with ``curl`` retrying until the server it asks is up. Each ``ws://`` port a block connects
+to has a built-in ``chargebox csms`` listening, unless the block starts its own, and every station a block simulates
+against it must have booted there. A block's background jobs (``&``) must end with exit 0 too.
+
+The SIGTERM comes sooner when nothing is left to wait for (the bound is a ceiling, not a pause): a station the block
+runs in the foreground against a harness central system gets it once it has booted there and reported its statuses;
+every command still running gets it once the block's steps have run, everything it must print is printed and each of
+its harness stations has booted and reported its statuses.
 """
 
 from __future__ import annotations
