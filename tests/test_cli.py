@@ -183,11 +183,11 @@ def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_the
     assert "s3cr3t" not in err
 
 
-async def test_firmware_image_payload_larger_than_the_maximum_is_refused(tmp_path: Path) -> None:
+def test_firmware_image_payload_larger_than_the_maximum_is_refused(cli_main: CliMain, tmp_path: Path) -> None:
     payload = tmp_path / "payload.bin"
     with payload.open("wb") as file:
         file.truncate(64 * 1024 * 1024 + 1)  # sparse: one byte over, no disk used
-    code, _out, err = await run_cli(
+    code, _out, err = cli_main(
         "firmware-image", "--version", "1.0", "--output", str(tmp_path / "fw.img"), "--payload", str(payload)
     )
     assert_one_line_error(code, err, "larger than 64 MiB")
@@ -420,42 +420,42 @@ async def test_transcript_holds_every_frame_as_json_lines(csms: tuple[CentralSys
         (["csms", "--files", "/no/such/dir", "--control", "127.0.0.1:0"], "--files /no/such/dir: not a directory"),
     ],
 )
-async def test_errors_name_the_option_never_an_internal_function(args: list[str], fragment: str) -> None:
-    code, _out, err = await run_cli(*args)
+def test_errors_name_the_option_never_an_internal_function(cli_main: CliMain, args: list[str], fragment: str) -> None:
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
     assert "_int_list" not in err and "_host_port" not in err
 
 
-async def test_help_shows_every_default() -> None:
-    code, out, _err = await run_cli("simulate", "--help")
+def test_help_shows_every_default(cli_main: CliMain) -> None:
+    code, out, _err = cli_main("simulate", "--help")
     assert code == 0
     for default in ("(default: chargebox)", "(default: Simulator)", "(default: put)", "(default: 512)",
                     "(default: 1.0)"):  # fmt: skip
         assert default in " ".join(out.split()), default
-    code, out, _err = await run_cli("csms", "--help")
+    code, out, _err = cli_main("csms", "--help")
     assert "(default: 127.0.0.1:9000)" in out and "(default: 300)" in out
 
 
-async def test_firmware_image_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
+def test_firmware_image_refuses_to_overwrite_unless_forced(cli_main: CliMain, tmp_path: Path) -> None:
     output = tmp_path / "fw.img"
     output.write_bytes(b"keep me")
-    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    code, _out, err = cli_main("firmware-image", "--version", "2.0", "--output", str(output))
     assert_one_line_error(code, err, "--output")
     assert "--force" in err
     assert output.read_bytes() == b"keep me"
-    code, out, _err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output), "--force")
+    code, out, _err = cli_main("firmware-image", "--version", "2.0", "--output", str(output), "--force")
     assert code == 0, out
     assert output.read_bytes() != b"keep me"
 
 
-async def test_firmware_image_makes_the_directory_of_its_output(tmp_path: Path) -> None:
+def test_firmware_image_makes_the_directory_of_its_output(cli_main: CliMain, tmp_path: Path) -> None:
     """README's walkthrough: ``firmware-image --output fw/fw-2.0.img`` in a directory without ``fw/``."""
     output = tmp_path / "fw" / "fw-2.0.img"
-    code, out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    code, out, err = cli_main("firmware-image", "--version", "2.0", "--output", str(output))
     assert code == 0, err
     assert output.is_file() and f"{output}: firmware 2.0" in out
     (tmp_path / "plain").write_text("a file, not a directory")
-    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(tmp_path / "plain" / "x"))
+    code, _out, err = cli_main("firmware-image", "--version", "2.0", "--output", str(tmp_path / "plain" / "x"))
     assert_one_line_error(code, err, "cannot make the directory of --output")
 
 
