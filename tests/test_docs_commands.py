@@ -161,7 +161,7 @@ harness_station() {  # the --id of a command that simulates a harness station, i
   return 1
 }
 chargebox() {
-  timeout --preserve-status -s TERM "$BOUND" "$VENV_BIN/chargebox" "$@" &
+  timeout --preserve-status -s TERM "$BOUND" "$VENV_BIN/chargebox" "$@" <&0 &  # <&0: keeps its stdin, as a job
   local pid=$! station
   echo "$pid" >>"$HARNESS/chargebox.pids"
   if [[ $BASHPID == "$$" ]] && station=$(harness_station "$@"); then  # in the foreground: done once it booted
@@ -246,8 +246,9 @@ def harness_stations(script: str, ports: list[str]) -> list[tuple[str, str]]:
     return found
 
 
-# A pid namespace too: the harness signals the block's processes by pid, and only ever its own.
-UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork"]
+# A pid namespace too: the harness signals the block's processes by pid, and only ever its own. Its own /proc with
+# it, where a process finds itself by its pid (Locust's psutil.Process() does).
+UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc"]
 
 
 def _namespaces_work() -> bool:
