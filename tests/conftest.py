@@ -64,11 +64,7 @@ def cli_main(
         except SystemExit as exc:  # argparse: --help, or a usage error
             code = exc.code if isinstance(exc.code, int) else 1
         out, err = capsys.readouterr()
-        logged = "".join(
-            f"{record.levelname} {record.getMessage()}\n"
-            for record in caplog.records
-            if record.levelno >= logging.ERROR
-        )
+        logged = "".join(f"{LOG_LINE.format(r)}\n" for r in caplog.records if r.levelno >= logging.ERROR)
         return code, out, err + logged
 
     yield run
