@@ -33,9 +33,11 @@ typecheck:
 # The schema property tests (tests/protocol: some 4,000 hypothesis cases) run in workers of their own: once, in
 # CI, a worker that had run two thousand other tests first raised RecursionError inside hypothesis and every later
 # case of that worker failed with it (not reproduced here, with or without CI's hypothesis profile).
+# --dist worksteal: a worker that is done takes tests queued for the other, so a few long tests (subprocesses, a
+# documented walkthrough) left at the end of one worker's share do not keep the run going alone.
 unit:
-	$(BIN)/pytest -n 2 tests/protocol
-	$(BIN)/pytest -n 2 tests --ignore=tests/protocol
+	$(BIN)/pytest -n 2 --dist worksteal tests/protocol
+	$(BIN)/pytest -n 2 --dist worksteal tests --ignore=tests/protocol
 
 # The bench measures uvloop too (the optional `fast` extra), beside plain asyncio.
 bench: install-dev

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chargebox import cli
 from chargebox.clock import VirtualClock
 from tests.loopback import StationLives
 from tests.wire import Wire, make_csms, make_station
@@ -38,3 +40,34 @@ def lives(tmp_path: Path) -> Iterator[StationLives]:
     station = StationLives(tmp_path)
     yield station
     station.close()
+
+
+LOG_LINE = logging.Formatter("%(levelname)-7s %(name)s %(message)s")  # as the command's log handler writes it
+
+
+@pytest.fixture
+def cli_main(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """``chargebox ARGS`` run by ``cli.main`` in this process, without an interpreter's start-up and imports:
+    ``(exit code, stdout, stderr)``, the records logged at ERROR or above added to stderr as lines, where the
+    command's own log handler would have written them. tests/test_cli.py::test_one_line_errors_of_the_real_process
+    checks that a real process prints and exits the same. The loggers ``main`` configures are restored after."""
+    loggers = [logging.getLogger(name) for name in ("websockets", "websockets.client", "websockets.server")]
+    saved = [(logger.level, list(logger.filters)) for logger in loggers]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        caplog.clear()
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:  # argparse: --help, or a usage error
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        logged = "".join(f"{LOG_LINE.format(r)}\n" for r in caplog.records if r.levelno >= logging.ERROR)
+        return code, out, err + logged
+
+    yield run
+    for logger, (level, filters) in zip(loggers, saved, strict=True):
+        logger.setLevel(level)
+        logger.filters[:] = filters

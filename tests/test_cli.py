@@ -10,7 +10,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ from tests.loopback import free_port
 
 CLI = [sys.executable, "-m", "chargebox.cli"]
 JSON = {"Content-Type": "application/json"}
+CliMain = Callable[..., tuple[int, str, str]]  # the cli_main fixture (tests/conftest.py)
 
 
 async def run_cli(*args: str, timeout: float = 20) -> tuple[int, str, str]:
@@ -90,9 +91,25 @@ def assert_one_line_error(code: int, err: str, fragment: str) -> None:
         (["teleport"], "invalid choice: 'teleport'"),
     ],
 )
-async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:
-    code, _out, err = await run_cli(*args)
+def test_bad_flags_print_one_line_and_exit_2(cli_main: CliMain, args: list[str], fragment: str) -> None:
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["simulate", "--id", "X"], "the following arguments are required: --csms"),  # argparse, before any logging
+        (["simulate", "--csms", "ws://h", "--id", "X", "--ocpp-config", "/no/such"], "cannot read"),  # a file
+        (["csms", "--control", "0.0.0.0:0"], "not a loopback address"),  # a UserError once logging is set up
+    ],
+)
+async def test_one_line_errors_of_the_real_process(args: list[str], fragment: str) -> None:
+    """What the tests that run ``cli.main`` in their own process (the ``cli_main`` fixture) check, a real
+    ``python -m chargebox.cli`` prints and exits the same: one line on its stderr, exit 2, no traceback."""
+    code, out, err = await run_cli(*args)
+    assert_one_line_error(code, err, fragment)
+    assert out == ""
 
 
 @pytest.mark.parametrize(
@@ -119,21 +136,21 @@ async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: st
         ),
     ],
 )
-async def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
-    tmp_path: Path, name: str, content: str | None, fragment: str
+def test_bad_ocpp_config_file_prints_one_line_naming_it_and_exits_2(
+    cli_main: CliMain, tmp_path: Path, name: str, content: str | None, fragment: str
 ) -> None:
     path = tmp_path / name
     if content is not None:
         path.write_text(content)
-    code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
+    code, _out, err = cli_main("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
     assert_one_line_error(code, err, fragment)
     assert str(path) in err
 
 
-async def test_ocpp_config_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+def test_ocpp_config_that_is_not_utf8_is_a_one_line_error(cli_main: CliMain, tmp_path: Path) -> None:
     path = tmp_path / "station.json"
     path.write_bytes(b'{"HeartbeatInterval": "\xff\xfe"}')
-    code, _out, err = await run_cli("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
+    code, _out, err = cli_main("simulate", "--csms", "ws://127.0.0.1:1", "--id", "X", "--ocpp-config", str(path))
     assert_one_line_error(code, err, "not UTF-8 text")
     assert str(path) in err
 
@@ -158,19 +175,19 @@ SECRET = "s3cr3t-s3cr3t-s3cr3t"
          "not allowed with argument"),
     ],
 )  # fmt: skip
-async def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_them(
-    args: list[str], fragment: str
+def test_T_41_bad_password_or_credentials_in_url_are_refused_without_echoing_them(
+    cli_main: CliMain, args: list[str], fragment: str
 ) -> None:
-    code, _out, err = await run_cli(*args)
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
     assert "s3cr3t" not in err
 
 
-async def test_firmware_image_payload_larger_than_the_maximum_is_refused(tmp_path: Path) -> None:
+def test_firmware_image_payload_larger_than_the_maximum_is_refused(cli_main: CliMain, tmp_path: Path) -> None:
     payload = tmp_path / "payload.bin"
     with payload.open("wb") as file:
         file.truncate(64 * 1024 * 1024 + 1)  # sparse: one byte over, no disk used
-    code, _out, err = await run_cli(
+    code, _out, err = cli_main(
         "firmware-image", "--version", "1.0", "--output", str(tmp_path / "fw.img"), "--payload", str(payload)
     )
     assert_one_line_error(code, err, "larger than 64 MiB")
@@ -230,12 +247,12 @@ NOT_REGULAR = "not a regular file (a fifo, a device or a directory)"
         (["fleet", "--csms", "ws://a..example", "--count", "1"], "host name is not a valid DNS name"),
     ],
 )
-async def test_a_file_or_number_the_user_gives_is_bounded_one_line_and_exit_2(
-    odd_files: Path, args: list[str], fragment: str
+def test_a_file_or_number_the_user_gives_is_bounded_one_line_and_exit_2(
+    cli_main: CliMain, odd_files: Path, args: list[str], fragment: str
 ) -> None:
     """/dev/zero, a fifo or a directory for a file, one too large or nested too deep, a fleet beyond the cap, a
     host name no resolver takes: each is one line and exit 2, at once (no read without end, no traceback)."""
-    code, _out, err = await run_cli(*(arg.replace("{tmp}", str(odd_files)) for arg in args))
+    code, _out, err = cli_main(*(arg.replace("{tmp}", str(odd_files)) for arg in args))
     assert_one_line_error(code, err, fragment.replace("{tmp}", str(odd_files)))
     assert not (odd_files / "fw.img").exists()
 
@@ -407,42 +424,42 @@ async def test_transcript_holds_every_frame_as_json_lines(csms: tuple[CentralSys
         (["csms", "--files", "/no/such/dir", "--control", "127.0.0.1:0"], "--files /no/such/dir: not a directory"),
     ],
 )
-async def test_errors_name_the_option_never_an_internal_function(args: list[str], fragment: str) -> None:
-    code, _out, err = await run_cli(*args)
+def test_errors_name_the_option_never_an_internal_function(cli_main: CliMain, args: list[str], fragment: str) -> None:
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
     assert "_int_list" not in err and "_host_port" not in err
 
 
-async def test_help_shows_every_default() -> None:
-    code, out, _err = await run_cli("simulate", "--help")
+def test_help_shows_every_default(cli_main: CliMain) -> None:
+    code, out, _err = cli_main("simulate", "--help")
     assert code == 0
     for default in ("(default: chargebox)", "(default: Simulator)", "(default: put)", "(default: 512)",
                     "(default: 1.0)"):  # fmt: skip
         assert default in " ".join(out.split()), default
-    code, out, _err = await run_cli("csms", "--help")
+    code, out, _err = cli_main("csms", "--help")
     assert "(default: 127.0.0.1:9000)" in out and "(default: 300)" in out
 
 
-async def test_firmware_image_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
+def test_firmware_image_refuses_to_overwrite_unless_forced(cli_main: CliMain, tmp_path: Path) -> None:
     output = tmp_path / "fw.img"
     output.write_bytes(b"keep me")
-    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    code, _out, err = cli_main("firmware-image", "--version", "2.0", "--output", str(output))
     assert_one_line_error(code, err, "--output")
     assert "--force" in err
     assert output.read_bytes() == b"keep me"
-    code, out, _err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output), "--force")
+    code, out, _err = cli_main("firmware-image", "--version", "2.0", "--output", str(output), "--force")
     assert code == 0, out
     assert output.read_bytes() != b"keep me"
 
 
-async def test_firmware_image_makes_the_directory_of_its_output(tmp_path: Path) -> None:
+def test_firmware_image_makes_the_directory_of_its_output(cli_main: CliMain, tmp_path: Path) -> None:
     """README's walkthrough: ``firmware-image --output fw/fw-2.0.img`` in a directory without ``fw/``."""
     output = tmp_path / "fw" / "fw-2.0.img"
-    code, out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(output))
+    code, out, err = cli_main("firmware-image", "--version", "2.0", "--output", str(output))
     assert code == 0, err
     assert output.is_file() and f"{output}: firmware 2.0" in out
     (tmp_path / "plain").write_text("a file, not a directory")
-    code, _out, err = await run_cli("firmware-image", "--version", "2.0", "--output", str(tmp_path / "plain" / "x"))
+    code, _out, err = cli_main("firmware-image", "--version", "2.0", "--output", str(tmp_path / "plain" / "x"))
     assert_one_line_error(code, err, "cannot make the directory of --output")
 
 

@@ -13,7 +13,7 @@ from websockets.typing import Subprotocol
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.protocol import messages as m
-from tests.test_cli import CLI, free_port, next_event, run_cli
+from tests.test_cli import CLI, CliMain, free_port, next_event, run_cli
 
 
 @pytest.mark.parametrize(
@@ -27,10 +27,10 @@ from tests.test_cli import CLI, free_port, next_event, run_cli
         (["--verb", "csms", "--files", "/nonexistent"], "--verb"),
     ],
 )
-async def test_an_abbreviated_option_is_refused_not_guessed(args: list[str], abbreviation: str) -> None:
+def test_an_abbreviated_option_is_refused_not_guessed(cli_main: CliMain, args: list[str], abbreviation: str) -> None:
     """A prefix is never read as the option it starts (``--ocpp-conf`` is not ``--ocpp-config``), in every parser and
     subparser, so a new option can never change what an old command line means."""
-    code, _out, err = await run_cli(*args)
+    code, _out, err = cli_main(*args)
     assert code == 2, err
     assert f"unrecognized arguments: {abbreviation}" in err and "Traceback" not in err
 
@@ -98,9 +98,9 @@ async def test_fleet_says_where_its_dashboard_is_at_info() -> None:
     assert " WARNING " not in err
 
 
-async def test_help_of_every_command_still_works_without_abbreviations() -> None:
+def test_help_of_every_command_still_works_without_abbreviations(cli_main: CliMain) -> None:
     for command in ("demo", "csms", "simulate", "run", "fleet", "firmware-image"):
-        code, out, err = await run_cli(command, "--help")
+        code, out, err = cli_main(command, "--help")
         assert code == 0 and "usage: chargebox" in out, err
 
 

@@ -17,7 +17,7 @@ from chargebox.csms.control import make_app
 from chargebox.csms.server import CentralSystem, CsmsPolicy
 from chargebox.protocol.v201 import messages as m
 from chargebox.web import serve
-from tests.test_cli import CLI, assert_one_line_error, free_port, run_cli
+from tests.test_cli import CLI, CliMain, assert_one_line_error, free_port
 
 OFFLINE = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}
 
@@ -90,8 +90,8 @@ async def test_simulate_ocpp_2_0_1_boots_on_the_built_in_central_system_and_keep
             await proc.wait()
 
 
-async def test_device_model_prints_the_whole_model_and_takes_it_back_as_it_is(tmp_path: Path) -> None:
-    code, out, err = await run_cli("device-model", "--ocpp", "2.0.1", "--connectors", "2")
+def test_device_model_prints_the_whole_model_and_takes_it_back_as_it_is(cli_main: CliMain, tmp_path: Path) -> None:
+    code, out, err = cli_main("device-model", "--ocpp", "2.0.1", "--connectors", "2")
     assert code == 0, err
     entries = json.loads(out)
     names = {(e["component"]["name"], e["component"].get("evse", {}).get("id"), e["variable"]["name"]) for e in entries}
@@ -102,20 +102,18 @@ async def test_device_model_prints_the_whole_model_and_takes_it_back_as_it_is(tm
     assert "value" not in password  # write-only
     saved = tmp_path / "model.json"
     saved.write_text(out)
-    code, again, err = await run_cli(
-        "device-model", "--ocpp", "2.0.1", "--connectors", "2", "--ocpp-config", str(saved)
-    )
+    code, again, err = cli_main("device-model", "--ocpp", "2.0.1", "--connectors", "2", "--ocpp-config", str(saved))
     assert code == 0, err
     assert [e for e in json.loads(again) if e["variable"]["name"] != "DateTime"] == [
         e for e in entries if e["variable"]["name"] != "DateTime"
     ]
 
 
-async def test_a_toml_ocpp_config_holds_its_entries_as_entries_tables(tmp_path: Path) -> None:
+def test_a_toml_ocpp_config_holds_its_entries_as_entries_tables(cli_main: CliMain, tmp_path: Path) -> None:
     seed = tmp_path / "seed.toml"
     seed.write_text('[[entries]]\ncomponent = { name = "OCPPCommCtrlr" }\nvariable = { name = "OfflineThreshold" }\n'
                     'value = "75"\n')  # fmt: skip
-    code, out, err = await run_cli("device-model", "--ocpp", "2.0.1", "--ocpp-config", str(seed))
+    code, out, err = cli_main("device-model", "--ocpp", "2.0.1", "--ocpp-config", str(seed))
     assert code == 0, err
     assert next(e for e in json.loads(out) if e["variable"]["name"] == "OfflineThreshold")["value"] == "75"
 
@@ -135,14 +133,14 @@ async def test_a_toml_ocpp_config_holds_its_entries_as_entries_tables(tmp_path: 
         ("seed.toml", 'OfflineThreshold = "60"', "must hold [[entries]] tables"),
     ],
 )  # fmt: skip
-async def test_a_2_0_1_ocpp_config_the_station_cannot_take_is_one_line_naming_it(
-    tmp_path: Path, name: str, content: str, fragment: str
+def test_a_2_0_1_ocpp_config_the_station_cannot_take_is_one_line_naming_it(
+    cli_main: CliMain, tmp_path: Path, name: str, content: str, fragment: str
 ) -> None:
     path = tmp_path / name
     path.write_text(content)
     for args in (["device-model", "--ocpp", "2.0.1"], ["simulate", "--ocpp", "2.0.1", "--csms", "ws://127.0.0.1:1",
                                                         "--id", "X"]):  # fmt: skip
-        code, _out, err = await run_cli(*args, "--ocpp-config", str(path))
+        code, _out, err = cli_main(*args, "--ocpp-config", str(path))
         assert_one_line_error(code, err, fragment)
         assert str(path) in err
 
@@ -159,8 +157,8 @@ async def test_a_2_0_1_ocpp_config_the_station_cannot_take_is_one_line_naming_it
          "--install-root"),
     ],
 )  # fmt: skip
-async def test_bad_2_0_1_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:
-    code, _out, err = await run_cli(*args)
+def test_bad_2_0_1_flags_print_one_line_and_exit_2(cli_main: CliMain, args: list[str], fragment: str) -> None:
+    code, _out, err = cli_main(*args)
     assert_one_line_error(code, err, fragment)
 
 

@@ -11,19 +11,24 @@ The convention (docs/topics/design.md, "Documented commands"), for whoever adds 
   covers it where there is one. A block is either run or marked so: a bare one fails this module.
 - ``<!-- run with the block above -->``: the block goes on from the one above (a walkthrough): one script.
 - ``<!-- exit status: N -->``: the block ends in a documented error, with exit status N (0 otherwise).
-- ``<!-- bound: N -->`` on the first block of a run: its chargebox commands run N seconds before their SIGTERM,
-  not ``BOUND`` (a walkthrough whose servers must outlive several steps).
+- ``<!-- bound: N -->`` on the first block of a run: its chargebox commands run at most N seconds before their
+  SIGTERM, not ``BOUND`` (a walkthrough whose servers must outlive several steps).
 - Output: in a ``sh`` block, a comment line holding JSON (``# {"result": ...}``) is the output of the command above
   it; in a ``console`` block, every line that is not a command. ``…`` stands for anything. Each must appear in
   what the block printed, in order.
 
-How a block runs: in a network and mount namespace of its own (``unshare``), so its fixed ports (9000, 9001, 8080)
-meet no other test's, with loopback up and ``csms.example`` and ``csms.test`` naming 127.0.0.1; in a fresh directory
-holding the files the docs' commands read (``FIXTURES``); with ``chargebox`` on the PATH, each run bounded by
-``timeout`` (SIGTERM after ``BOUND`` seconds: a server or a station stops cleanly, exit 0); with ``curl`` retrying
-until the server it asks is up. Each ``ws://`` port a block connects to has a built-in ``chargebox csms`` listening,
-unless the block starts its own, and every station a block simulates against it must have booted there. A block's
-background jobs (``&``) must end with exit 0 too.
+How a block runs: in a network, mount and pid namespace of its own (``unshare``), so its fixed ports (9000, 9001,
+8080) meet no other test's and the harness signals its processes only, with loopback up and ``csms.example`` and
+``csms.test`` naming 127.0.0.1; in a fresh directory holding the files the docs' commands read (``FIXTURES``); with
+``chargebox`` on the PATH, each run bounded by ``timeout`` (SIGTERM after ``BOUND`` seconds: a server or a station
+stops cleanly, exit 0); with ``curl`` retrying until the server it asks is up. Each ``ws://`` port a block connects
+to has a built-in ``chargebox csms`` listening, unless the block starts its own, and every station a block simulates
+against it must have booted there. A block's background jobs (``&``) must end with exit 0 too.
+
+The SIGTERM comes sooner when nothing is left to wait for (the bound is a ceiling, not a pause): a station the block
+runs in the foreground against a harness central system gets it once it has booted there and reported its statuses;
+every command still running gets it once the block's steps have run, everything it must print is printed and each of
+its harness stations has booted and reported its statuses.
 """
 
 from __future__ import annotations
@@ -141,19 +146,57 @@ ip link set lo up
 mount --bind "$HARNESS/hosts" /etc/hosts
 mount --bind "$HARNESS/var-tmp" /var/tmp
 export PATH="$VENV_BIN:$PATH"
-chargebox() { timeout --preserve-status -s TERM "$BOUND" "$VENV_BIN/chargebox" "$@"; }
+harness_booted() {  # station $1 has booted at a harness central system and reported its statuses
+  local port
+  for port in $HARNESS_CSMS_PORTS; do
+    grep -F "\"cp\":\"$1\"" "$HARNESS/csms-$port.jsonl" 2>/dev/null | grep -qF '"StatusNotification"' && return 0
+  done
+  return 1
+}
+harness_station() {  # the --id of a command that simulates a harness station, if it is one
+  local previous=
+  for arg in "$@"; do
+    if [[ $previous == --id && " $HARNESS_STATIONS " == *" $arg "* ]]; then echo "$arg"; return 0; fi
+    previous=$arg
+  done
+  return 1
+}
+chargebox() {
+  timeout --preserve-status -s TERM "$BOUND" "$VENV_BIN/chargebox" "$@" <&0 &  # <&0: keeps its stdin, as a job
+  local pid=$! station
+  echo "$pid" >>"$HARNESS/chargebox.pids"
+  if [[ $BASHPID == "$$" ]] && station=$(harness_station "$@"); then  # in the foreground: done once it booted
+    until harness_booted "$station" || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  wait "$pid"
+}
 curl() { command curl --fail-with-body --retry 20 --retry-all-errors --retry-delay 1 --max-time 5 "$@"; }
 harness_pids=()
 for port in $HARNESS_CSMS_PORTS; do
   "$VENV_BIN/chargebox" csms --listen "127.0.0.1:$port" --transcript "$HARNESS/csms-$port.jsonl" \
-    2>>"$HARNESS/csms.log" &
+    2>>"$HARNESS/csms-$port.log" &
   harness_pids+=($!)
+done
+for index in ${harness_pids[@]+"${!harness_pids[@]}"}; do  # listening before the block's first station tries
+  port=($HARNESS_CSMS_PORTS)
+  until grep -q "listening on" "$HARNESS/csms-${port[index]}.log" 2>/dev/null; do
+    kill -0 "${harness_pids[index]}" || exit 98
+    sleep 0.05
+  done
 done
 trap 'kill ${harness_pids[@]+"${harness_pids[@]}"} 2>/dev/null || true' EXIT
 cd "$HARNESS/work"
 """
 
 EPILOGUE = r"""
+touch "$HARNESS/chargebox.pids" "$HARNESS/steps-done"
+harness_running() {
+  while read -r pid; do kill -0 "$pid" 2>/dev/null && return 0; done <"$HARNESS/chargebox.pids"
+  return 1
+}
+until [[ -e $HARNESS/stop ]] || ! harness_running; do sleep 0.05; done  # the test says when all was shown
+while read -r pid; do kill -TERM "$pid" 2>/dev/null || true; done <"$HARNESS/chargebox.pids"
 for job in $(jobs -p); do
   case " ${harness_pids[*]-} " in *" $job "*) continue;; esac
   wait "$job" || { echo "a background job of the block exited $?" >&2; exit 99; }
@@ -193,9 +236,25 @@ def assert_shows(output: str, expected: list[str]) -> None:
         position = found.end()
 
 
+def harness_stations(script: str, ports: list[str]) -> list[tuple[str, str]]:
+    """(port, id) of each station the script simulates against a harness central system."""
+    found = []
+    for command in re.findall(r"chargebox\s+simulate\b[^\n]*", script.replace("\\\n", " ")):
+        args = shlex.split(command)
+        found.extend(
+            (port, args[args.index("--id") + 1]) for port in ports if f":{port}" in args[args.index("--csms") + 1]
+        )
+    return found
+
+
+# A pid namespace too: the harness signals the block's processes by pid, and only ever its own. Its own /proc with
+# it, where a process finds itself by its pid (Locust's psutil.Process() does).
+UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc"]
+
+
 def _namespaces_work() -> bool:
     try:
-        return subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True, timeout=10).returncode == 0
+        return subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -203,12 +262,13 @@ def _namespaces_work() -> bool:
 NAMESPACES = _namespaces_work()
 
 
-@pytest.mark.skipif(not NAMESPACES, reason="unshare --net --mount is not allowed here (run as root, as CI does)")
+@pytest.mark.skipif(not NAMESPACES, reason="unshare --net --mount --pid is not allowed here (run as root, as CI does)")
 @pytest.mark.parametrize("run", runnable(), ids=lambda run: run[0].name)
 async def test_a_documented_command_block_runs_as_written(run: list[Block], tmp_path: Path) -> None:
     script = script_of(run)
     own_csms = re.search(r"\bchargebox\s+csms\b", script) is not None
     ports = [] if own_csms else sorted(set(CSMS_URL.findall(script)))
+    stations = harness_stations(script, ports)
     harness = tmp_path
     for directory in ("work", "var-tmp"):
         (harness / directory).mkdir()
@@ -219,29 +279,63 @@ async def test_a_documented_command_block_runs_as_written(run: list[Block], tmp_
     env = {
         **os.environ, "HARNESS": str(harness), "VENV_BIN": str(Path(sys.executable).parent),
         "BOUND": run[0].markers.get("bound") or str(BOUND),
-        "HARNESS_CSMS_PORTS": " ".join(ports),
+        "HARNESS_CSMS_PORTS": " ".join(ports), "HARNESS_STATIONS": " ".join(sorted({s for _, s in stations})),
     }  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        "unshare", "--net", "--mount", "bash", "-c", PRELUDE + script + EPILOGUE,
+        *UNSHARE, "bash", "-c", PRELUDE + script + EPILOGUE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, env=env,
     )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    output = out.decode(errors="replace")
+    expected = expected_output(run)
+    output = await asyncio.wait_for(block_output(proc, harness, expected, stations), 60)
     expected_status = int(run[-1].markers.get("exit status", "0") or 0)
     assert proc.returncode == expected_status, f"{run[0].name}: exit {proc.returncode}\n{script}\n{output}"
     assert "Traceback" not in output, output
-    assert_shows(output, expected_output(run))
-    for port in ports:  # every station simulated against a harness central system booted there
-        transcript = harness / f"csms-{port}.jsonl"
-        booted = {
-            frame["cp"]
-            for frame in map(json.loads, transcript.read_text().splitlines() if transcript.exists() else [])
-            if frame["frame"][:1] == [2] and frame["frame"][2] == "BootNotification"
-        }
-        for command in re.findall(r"chargebox\s+simulate\b[^\n]*", script.replace("\\\n", " ")):
-            args = shlex.split(command)
-            if f":{port}" in args[args.index("--csms") + 1]:
-                assert args[args.index("--id") + 1] in booted, f"{command}: no BootNotification at :{port}"
+    assert_shows(output, expected)
+    for port, station in stations:  # every station simulated against a harness central system booted there
+        assert station in frames_from(harness / f"csms-{port}.jsonl", "BootNotification"), (
+            f"{station}: no boot at :{port}"
+        )
+
+
+async def block_output(
+    proc: asyncio.subprocess.Process, harness: Path, expected: list[str], stations: list[tuple[str, str]]
+) -> str:
+    """What the block printed. Once its steps have run, everything it must show is shown and its harness stations
+    have booted and reported their statuses, the harness stops its commands (``$HARNESS/stop``) rather than let
+    them run to their bound."""
+    assert proc.stdout is not None
+    chunks: list[bytes] = []
+
+    async def read(stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(1 << 16):
+            chunks.append(chunk)
+
+    def done() -> bool:
+        if not (harness / "steps-done").exists():
+            return False
+        try:
+            assert_shows(b"".join(chunks).decode(errors="replace"), expected)
+        except AssertionError:
+            return False
+        return all(
+            station in frames_from(harness / f"csms-{port}.jsonl", "StatusNotification") for port, station in stations
+        )
+
+    reading = asyncio.ensure_future(read(proc.stdout))
+    while not reading.done():
+        if not (harness / "stop").exists() and done():
+            (harness / "stop").touch()
+        await asyncio.wait([reading], timeout=0.05)
+    await proc.wait()
+    return b"".join(chunks).decode(errors="replace")
+
+
+def frames_from(transcript: Path, action: str) -> set[str]:
+    """The charge points that sent a CALL of ``action``, in a harness central system's transcript."""
+    lines = transcript.read_text().split("\n")[:-1] if transcript.exists() else []  # whole lines: it may be writing
+    return {
+        frame["cp"] for frame in map(json.loads, lines) if frame["frame"][:1] == [2] and frame["frame"][2] == action
+    }
 
 
 def test_every_command_block_is_run_or_says_why_not() -> None:

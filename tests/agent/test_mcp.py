@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from chargebox.agent.tools import TOOLS
 from tests.loopback import WAIT, free_port
-from tests.test_cli import assert_one_line_error, run_cli, spawn_until, stop
+from tests.test_cli import CliMain, assert_one_line_error, run_cli, spawn_until, stop
 
 TOKEN = "mcp-test-token-0123456789abcdef"
 HTTP_TOKEN = "mcp-http-token-0123456789abcdef"
@@ -290,8 +290,8 @@ async def test_http_on_loopback_refuses_a_foreign_host(tmp_path: Path) -> None:
         (["--station", "http://127.0.0.1:1", "--control-token", "short"], "must be 16 to 128 characters"),
     ],
 )
-async def test_bad_flags_print_one_line_and_exit_2(args: list[str], fragment: str) -> None:
-    code, _out, err = await run_cli("mcp", *args)
+def test_bad_flags_print_one_line_and_exit_2(cli_main: CliMain, args: list[str], fragment: str) -> None:
+    code, _out, err = cli_main("mcp", *args)
     assert_one_line_error(code, err, fragment)
 
 

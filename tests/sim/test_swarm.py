@@ -19,9 +19,9 @@ from chargebox.protocol import messages as m
 from chargebox.sim.swarm_options import LOCUSTFILE, SHARD
 from tests.loopback import free_port
 from tests.sim.test_fleet_processes import boots_of
-from tests.test_cli import CLI, assert_one_line_error, run_cli
+from tests.test_cli import CLI, CliMain, assert_one_line_error, run_cli
 
-USERS = 300
+USERS = 60  # enough to shard between two workers; each user is a station on loopback
 
 
 def stats_of(prefix: Path) -> dict[str, dict[str, str]]:
@@ -57,7 +57,7 @@ async def test_a_master_and_two_workers_boot_every_station_once_with_ids_sharded
     boots = boots_of(system)
     master_port = free_port()
     master = await swarm(
-        "--csms", f"ws://127.0.0.1:{port}", "--users", str(USERS), "--spawn-rate", str(USERS), "--run-time", "12s",
+        "--csms", f"ws://127.0.0.1:{port}", "--users", str(USERS), "--spawn-rate", str(USERS), "--run-time", "8s",
         "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
         "--expect-workers", "2", "--csv", str(tmp_path / "swarm"),
     )  # fmt: skip
@@ -120,8 +120,10 @@ async def test_a_callerror_is_a_failure_of_its_action(csms: tuple[CentralSystem,
         (["--csms", "ws://127.0.0.1:9", "--connectors", "two"], "--connectors: invalid int value"),
     ],
 )
-async def test_bad_swarm_options_are_one_line_and_exit_2_before_locust_starts(args: list[str], fragment: str) -> None:
-    code, out, err = await run_cli("swarm", *args)
+def test_bad_swarm_options_are_one_line_and_exit_2_before_locust_starts(
+    cli_main: CliMain, args: list[str], fragment: str
+) -> None:
+    code, out, err = cli_main("swarm", *args)
     assert_one_line_error(code, err, fragment)
     assert "Locust" not in out + err
 
@@ -141,8 +143,8 @@ def test_without_locust_the_swarm_says_how_to_install_it(
     assert "pip install 'chargebox[locust]'" in capsys.readouterr().err
 
 
-async def test_other_commands_still_refuse_options_they_do_not_know() -> None:
-    code, _, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", "--count", "2", "--users", "3")
+def test_other_commands_still_refuse_options_they_do_not_know(cli_main: CliMain) -> None:
+    code, _, err = cli_main("fleet", "--csms", "ws://127.0.0.1:9", "--count", "2", "--users", "3")
     assert_one_line_error(code, err, "unrecognized arguments: --users 3")
 
 

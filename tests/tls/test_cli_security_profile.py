@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.interop.conftest import OcppCsms
 from tests.run.station_file import bench_station
-from tests.test_cli import CLI, assert_one_line_error, run_cli
+from tests.test_cli import CLI, CliMain, assert_one_line_error, run_cli
 from tests.tls.conftest import Pki, ServeCsms
 
 SECRET = "0123456789abcdef-key"
@@ -65,8 +65,8 @@ async def test_an_explicit_security_profile_is_used_as_given_and_named(serve_csm
     assert "security profile 0 (--security-profile 0)" in err
 
 
-async def test_an_explicit_security_profile_that_contradicts_wss_is_an_error(pki: Pki) -> None:
-    code, _out, err = await run_cli(
+def test_an_explicit_security_profile_that_contradicts_wss_is_an_error(cli_main: CliMain, pki: Pki) -> None:
+    code, _out, err = cli_main(
         "simulate", "--csms", "wss://127.0.0.1:1", "--id", "X", "--ca-file", str(pki.ca_file),
         "--security-profile", "1",
     )  # fmt: skip
@@ -108,7 +108,7 @@ async def test_fleet_over_wss_with_a_ca_file_boots_every_station(
     assert len(csms.frames.calls("BootNotification")) == 2
 
 
-async def test_fleet_over_wss_without_a_ca_file_says_so_in_one_line_and_no_summary() -> None:
-    code, out, err = await run_cli("fleet", "--csms", "wss://127.0.0.1:1", "--count", "2", "--duration", "1")
+def test_fleet_over_wss_without_a_ca_file_says_so_in_one_line_and_no_summary(cli_main: CliMain) -> None:
+    code, out, err = cli_main("fleet", "--csms", "wss://127.0.0.1:1", "--count", "2", "--duration", "1")
     assert_one_line_error(code, err, "wss:// needs --ca-file PEM")
     assert "--security-profile" not in err and "fleet summary" not in out
