@@ -5,7 +5,9 @@ test_transactions_offline.py.
 Where Part 6's tool expects triggerReason ChargingStateChanged for the event that starts charging, this station names
 the event that did it, the more specific reason E02.FR.17 asks for: CablePluggedIn when the cable closes the power path,
 Authorized when the card does, RemoteStart for the first event after a remote start (F02.FR.21). An EV that stops or
-starts taking energy is ``Station.ev_suspended`` (SuspendedEV, E01.FR.19), told with ChargingStateChanged.
+starts taking energy is ``Station.ev_suspended`` (SuspendedEV, E01.FR.19), told with ChargingStateChanged. The cases
+from state EnergyTransferSuspended (TC_E_17, 20, 25, 37) start from EnergyTransferStarted: with their stop points an
+unplug ends a transaction alike whether the EV was taking energy or not.
 
 The cases that cannot apply to this station, and why:
 
