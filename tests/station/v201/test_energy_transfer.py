@@ -150,3 +150,16 @@ async def test_C15_FR_03_StopTxOnInvalidId_true_deauthorizes_at_once_whatever_Ma
     )
     await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
     assert summaries(wire)[1][:2] == ("Ended", "Deauthorized")
+
+
+async def test_E05_FR_02_a_suspension_that_breaks_the_stop_point_ends_the_transaction_DeAuthorized(
+    wired: Callable[..., Wire],
+) -> None:
+    wire = await charging_refused(
+        wired, seed("TxCtrlr", "StopTxOnInvalidId", "false"), seed("TxCtrlr", "TxStopPoint", "PowerPathClosed")
+    )
+    await wire.until(lambda: len(wire.calls("TransactionEvent")) == 2)
+    ended = wire.calls("TransactionEvent")[1]
+    assert (ended["eventType"], ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == (
+        "Ended", "ChargingStateChanged", "DeAuthorized",
+    )  # fmt: skip

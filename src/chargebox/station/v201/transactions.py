@@ -666,12 +666,12 @@ class TransactionService(Service[m.Action]):
     async def _refused(self, evse: int) -> None:
         here = self._state[evse]
         tx = here.tx
+        if tx is None or here.allowance is not None:
+            return  # C15.FR.03 to 07 ask for a transaction still ongoing; one on its allowance is already watched
         if self._model.get_bool(STOP_TX_ON_INVALID_ID.key):  # MaxEnergyOnInvalidId does not count (C15.FR.03/04)
             here.locked_for = here.token  # C15.FR.05, E05.FR.11: the cable stays locked until its owner is back
             await self._deauthorized(evse, Trigger.DEAUTHORIZED, Reason.DE_AUTHORIZED)
-        elif tx is not None and here.allowance is not None:
-            return  # already charging on its allowance
-        elif tx is not None and self._delivered(evse, tx) < self._model.get_int(MAX_ENERGY_ON_INVALID_ID.key, 0):
+        elif self._delivered(evse, tx) < self._model.get_int(MAX_ENERGY_ON_INVALID_ID.key, 0):
             here.allowance = self._tasks.spawn(self._on_allowance(evse, tx))  # C15.FR.07, E05.FR.03
         else:
             await self._suspend(evse)
