@@ -306,13 +306,13 @@ class TransactionService(Service[m.Action]):
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
 
     async def ev_suspended(self, evse: int, suspended: bool) -> None:
-        """The EV stopped (``suspended``) or resumed taking energy: what that changes, the chargingState (SuspendedEV,
-        E01.FR.19) or EnergyTransfer, is told with ChargingStateChanged; EnergyTransfer as a stop point ends the
-        transaction (E06.FR.07, StoppedByEV), as a start point starts one when the energy flows (E01.FR.06)."""
+        """The EV stopped (``suspended``) or resumed taking energy. Where energy is offered that changes the
+        chargingState (SuspendedEV, E01.FR.19) and EnergyTransfer alike, told with ChargingStateChanged; EnergyTransfer
+        as a stop point ends the transaction (E06.FR.07, StoppedByEV), as a start point starts one (E01.FR.06)."""
         here = self._state[evse]
-        before = (self._charging_state(here), self._conditions(here))
+        before = self._charging_state(here)
         here.ev_suspended = suspended
-        if (self._charging_state(here), self._conditions(here)) != before:
+        if self._charging_state(here) is not before:
             await self._changed(evse, Trigger.CHARGING_STATE_CHANGED, Reason.STOPPED_BY_EV)
 
     async def id_token_presented(self, id_tag: str, evse: int | None) -> Outcome:
