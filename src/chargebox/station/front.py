@@ -138,6 +138,10 @@ class Front(Protocol):
         2.0.1 its idToken (C01)."""
         ...
 
+    async def ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        """The EV stopped (``suspended``) or resumed taking energy: 1.6's SuspendedEV (S-4), 2.0.1's (E01.FR.19)."""
+        ...
+
     def fault(self, connector_id: int, error_code: str, info: str | None) -> None:
         """A hardware fault at that connector (1.6) or EVSE (2.0.1), 0 the whole station, with the hardware's
         error code (1.6's ChargePointErrorCode) and text: Faulted until ``clear_fault``."""

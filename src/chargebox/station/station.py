@@ -301,10 +301,9 @@ class Station:
             self.log.warning("! stopping: %d journaled message(s) not delivered within %ss; they go after the next "
                              "start", self.lane.pending(), STOP_DELIVERY_S)  # fmt: skip
 
-    def ev_suspended(self, connector_id: int, suspended: bool) -> None:
-        """The EV stopped (or resumed) taking energy: SuspendedEV (S-4)."""
-        self.connectors[connector_id].ev_suspended = suspended
-        self.connectors.refresh(connector_id)
+    async def ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        """The EV stopped (or resumed) taking energy at that connector (1.6) or EVSE (2.0.1): SuspendedEV."""
+        await self.front.ev_suspended(connector_id, suspended)
 
     async def stop(self) -> None:
         """Shut down cleanly: the link closed, every service's tasks cancelled, every write committed.

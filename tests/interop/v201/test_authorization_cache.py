@@ -2,13 +2,7 @@
 system, which answers each idToken as the case asks (``AuthCsms.infos``): the frames on the wire, in order. The memory
 state IdTokenCached is ``cached(...)``; the station is online unless the case takes it offline.
 
-Cases that cannot apply to this station, and why:
-
-- TC_C_15_CS and TC_C_18_CS (MaxEnergyOnInvalidId above 0): the station does not offer TxCtrlr.MaxEnergyOnInvalidId
-  (their condition C-03); an idToken the central system refuses ends its transaction at once (StopTxOnInvalidId true,
-  TC_C_16_CS) or suspends it (false, TC_C_17_CS).
-
-TC_C_16_CS and TC_C_17_CS look for an offline event of triggerReason ChargingStateChanged: this station's Started event
+TC_C_15_CS to TC_C_18_CS look for an offline event of triggerReason ChargingStateChanged: this station's Started event
 (TxStartPoint PowerPathClosed) is sent when the power path closes and carries chargingState Charging itself, so no
 event of its own follows it.
 """
@@ -155,12 +149,12 @@ async def test_TC_C_13_CS_a_card_cached_accepted_before_the_cable_starts_when_it
     assert csms.frames.calls("Authorize", start=index) == []  # C12.FR.02
 
 
-async def offline_from_the_cache(
-    csms: AuthCsms, station_factory: StationRunner201, stop_on_invalid: str
-) -> tuple[Station, Frame]:
+async def offline_start(
+    csms: AuthCsms, station_factory: StationRunner201, stop_on_invalid: str, *config: dict[str, Any]
+) -> tuple[Station, int]:
     """CARD cached Accepted, refused by the central system; offline, the cable and CARD start a transaction on the
     cache's word (LocalAuthorizationOffline); back online, the queued Started event (charging: the chargingState rides
-    in it, not in an event of its own) and what the refusal brings: (station, the latter)."""
+    in it, not in an event of its own), answered Invalid: (station, the Started event's index)."""
     csms.infos[CARD] = {"status": "Invalid"}
     station, index = await with_card_cached(
         csms,
@@ -168,17 +162,27 @@ async def offline_from_the_cache(
         Status.ACCEPTED,
         entry("AuthCtrlr", "LocalAuthorizationOffline", "true"),
         entry("TxCtrlr", "StopTxOnInvalidId", stop_on_invalid),
+        *config,
     )
     station.transport.disconnect()
     await until(lambda: not station.lane.connected)
     await station.plugged(1)
     assert (await station.id_tag_presented(CARD, 1)).result == "started"
     station.transport.connect()
-    [(_, first), (_, then)] = await events_since(csms, index, 2)
+    [(at, first)] = await events_since(csms, index, 1)
     started = first.payload
     assert (started["eventType"], started["triggerReason"], started["offline"]) == ("Started", "Authorized", True)
     assert (started["idToken"], started["transactionInfo"]["chargingState"]) == (ID_TOKEN, "Charging")
     assert csms.frames.calls("Authorize", start=index) == []
+    return station, at
+
+
+async def offline_from_the_cache(
+    csms: AuthCsms, station_factory: StationRunner201, stop_on_invalid: str, *config: dict[str, Any]
+) -> tuple[Station, Frame]:
+    """``offline_start``, and the event the refusal brings: (station, that event)."""
+    station, at = await offline_start(csms, station_factory, stop_on_invalid, *config)
+    [(_, then)] = await events_since(csms, at, 1)
     return station, then
 
 
@@ -198,6 +202,33 @@ async def test_TC_C_17_CS_a_card_cached_accepted_offline_and_refused_online_is_s
         "ChargingStateChanged", "SuspendedEVSE",
     )  # fmt: skip  # E05.FR.10
     assert not energy_offered(station)
+
+
+async def test_TC_C_15_CS_refused_online_with_MaxEnergyOnInvalidId_charges_that_much_then_is_suspended(
+    csms: AuthCsms, station_factory: StationRunner201
+) -> None:
+    station, at = await offline_start(csms, station_factory, "false", entry("TxCtrlr", "MaxEnergyOnInvalidId", "10000"))
+    await quiet_since(csms, at)  # C15.FR.07: neither Deauthorized nor SuspendedEVSE while the allowance lasts
+    assert energy_offered(station)
+    hardware = station.ports.meter
+    assert isinstance(hardware, SimulatedHardware)
+    hardware.connectors[1].energy_wh += 10_000  # the EV took MaxEnergyOnInvalidId (the meter runs ahead, not the test)
+    [(_, then)] = await events_since(csms, at, 1)
+    assert (then.payload["triggerReason"], then.payload["transactionInfo"]["chargingState"]) == (
+        "ChargingStateChanged", "SuspendedEVSE",
+    )  # fmt: skip  # C15.FR.06 once it is spent
+    assert not energy_offered(station)
+
+
+async def test_TC_C_18_CS_refused_online_with_StopTxOnInvalidId_true_is_deauthorized_whatever_MaxEnergyOnInvalidId(
+    csms: AuthCsms, station_factory: StationRunner201
+) -> None:
+    station, then = await offline_from_the_cache(
+        csms, station_factory, "true", entry("TxCtrlr", "MaxEnergyOnInvalidId", "500")
+    )
+    assert summary(then) == ("Ended", "Deauthorized", "DeAuthorized")  # C15.FR.04: TxStopPoint holds Authorized
+    assert "offline" not in then.payload
+    assert not energy_offered(station)  # the energy stops on the refusal
 
 
 async def test_TC_C_32_CS_the_cache_outlives_a_restart(

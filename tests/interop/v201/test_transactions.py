@@ -4,18 +4,15 @@ test_transactions_offline.py.
 
 Where Part 6's tool expects triggerReason ChargingStateChanged for the event that starts charging, this station names
 the event that did it, the more specific reason E02.FR.17 asks for: CablePluggedIn when the cable closes the power path,
-Authorized when the card does, RemoteStart for the first event after a remote start (F02.FR.21). It has no EV that
-suspends (SuspendedEV) nor an EnergyTransfer of its own apart from the power path, so the cases from state
-EnergyTransferSuspended start from EnergyTransferStarted.
+Authorized when the card does, RemoteStart for the first event after a remote start (F02.FR.21). An EV that stops or
+starts taking energy is ``Station.ev_suspended`` (SuspendedEV, E01.FR.19), told with ChargingStateChanged. The cases
+from state EnergyTransferSuspended (TC_E_17, 20, 25, 37) start from EnergyTransferStarted: with their stop points an
+unplug ends a transaction alike whether the EV was taking energy or not.
 
 The cases that cannot apply to this station, and why:
 
-- TC_E_02_CS, TC_E_08_CS, TC_E_22_CS: TxStartPoint/TxStopPoint EnergyTransfer. The station offers EVConnected,
-  Authorized and PowerPathClosed only: it has no sensing of energy flow apart from its contactor, and the simulated EV
-  never suspends (E01.FR.19, SuspendedEV).
 - TC_E_11_CS: DataSigned; the meter signs nothing (SampledDataCtrlr.SignReadings is not offered, J01.FR.21).
 - TC_E_12_CS, TC_E_19_CS: ParkingBayOccupancy; there is no parking bay sensor.
-- TC_E_38_CS: an EV not ready for energy transfer (SuspendedEV); the simulated EV takes what it is offered.
 - TC_E_24_CS: a socket that unlocks the cable on an EV-side disconnect; the station is told one unplug, not at which
   side, and UnlockOnEVSideDisconnect is not offered.
 - TC_E_54_CS: an EV-side disconnect of an EV that charges by high-level communication only; the station has none
@@ -74,6 +71,55 @@ def connector_statuses(csms: OcppCsms, start: int) -> list[str]:
 
 
 # -- start options (E01) and local start (E02, E03) -------------------------------------------------
+
+
+async def ev_suspends(station: Station, suspended: bool) -> None:
+    """The simulated EV stops (or resumes) taking energy, and the station is told so (Part 6's manual action)."""
+    hardware = station.ports.meter
+    assert isinstance(hardware, SimulatedHardware)
+    hardware.connectors[1].ev.suspended = suspended
+    await station.ev_suspended(1, suspended)
+
+
+async def test_TC_E_02_CS_EnergyTransfer_starts_when_the_energy_flows(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    station, index = await booted(csms, station_factory, tx_start("EnergyTransfer"))
+    await station.id_tag_presented(CARD)  # Authorized
+    authorize, _ = await csms.wait_call("Authorize", start=index)
+    await ev_suspends(station, True)  # the EV takes no energy yet: the power path closes, nothing flows
+    await station.plugged(1)
+    await until(lambda: connector_statuses(csms, authorize) == ["Occupied"])
+    await settled(station)
+    assert events(csms) == []
+    await ev_suspends(station, False)
+    _, started = await event(csms, authorize, eventType="Started")  # E01.FR.06
+    assert (started["seqNo"], started["triggerReason"], info(started)["chargingState"]) == (
+        0,
+        "ChargingStateChanged",
+        "Charging",
+    )  # E01.FR.07, E01.FR.15
+    assert started["idToken"] == {"idToken": CARD, "type": "ISO14443"}  # E01.FR.10
+    assert started["evse"] == {"id": 1, "connectorId": 1}  # E01.FR.16
+
+
+async def test_TC_E_38_CS_an_EV_not_ready_is_SuspendedEV_then_Charging(
+    csms: OcppCsms, station_factory: StationRunner201
+) -> None:
+    station, index = await booted(csms, station_factory)  # TxStartPoint PowerPathClosed
+    await station.id_tag_presented(CARD)  # Authorized
+    await csms.wait_call("Authorize", start=index)
+    await ev_suspends(station, True)  # the EV set not ready for energy transfer
+    await station.plugged(1)  # EVConnectedPreSession
+    at, started = await event(csms, index, eventType="Started")
+    assert (started["triggerReason"], info(started)["chargingState"]) == ("CablePluggedIn", "SuspendedEV")  # E01.FR.19
+    await ev_suspends(station, False)
+    _, resumed = await event(csms, at + 1)
+    assert (resumed["eventType"], resumed["triggerReason"], info(resumed)["chargingState"]) == (
+        "Updated",
+        "ChargingStateChanged",
+        "Charging",
+    )
 
 
 async def test_TC_E_03_CS_cable_plugin_first_then_card_starts_and_the_card_ends(
@@ -255,6 +301,21 @@ async def test_TC_E_21_CS_StopAuthorized_remote(csms: OcppCsms, station_factory:
         "EVConnected",
         "Remote",
     )  # E06.FR.03, F03.FR.09; the cable still in (Part 6's StopAuthorized state)
+
+
+async def test_TC_E_08_CS_EnergyTransfer_stop_authorized(csms: OcppCsms, station_factory: StationRunner201) -> None:
+    station, _, _, ended = await stopped(csms, station_factory, "EnergyTransfer", "card")
+    assert ended_as(ended) == ("Ended", "StopAuthorized", "EVConnected", "Local")  # E06.FR.07: the energy stopped
+    hardware = station.ports.contactor
+    assert isinstance(hardware, SimulatedHardware) and not hardware.connectors[1].contactor_closed
+
+
+async def test_TC_E_22_CS_EnergyTransfer_stopped_by_the_EV(csms: OcppCsms, station_factory: StationRunner201) -> None:
+    station, index = await booted(csms, station_factory, tx_stop("EnergyTransfer"))
+    started_at, _ = await energy_transfer_started(csms, station, index)
+    await ev_suspends(station, True)
+    _, ended = await event(csms, started_at + 1)
+    assert ended_as(ended) == ("Ended", "ChargingStateChanged", "EVConnected", "StoppedByEV")  # E06.FR.07
 
 
 async def test_TC_E_07_CS_PowerPathClosed_local_stop(csms: OcppCsms, station_factory: StationRunner201) -> None:

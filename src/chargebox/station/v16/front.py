@@ -97,6 +97,11 @@ class Front16:
     def permit_triggered(self, action: Action) -> None:
         self._boot.permit_triggered(action)
 
+    async def ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        """SuspendedEV (S-4) while the EV takes no energy."""
+        self._connectors[connector_id].ev_suspended = suspended
+        self._connectors.refresh(connector_id)
+
     def fault(self, connector_id: int, error_code: str, info: str | None) -> None:
         self._connectors.fault(connector_id, ChargePointErrorCode(error_code), info)
 

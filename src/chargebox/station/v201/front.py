@@ -101,6 +101,9 @@ class Front201:
     async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
         return await self._transactions.id_token_presented(id_tag, connector_id)
 
+    async def ev_suspended(self, connector_id: int, suspended: bool) -> None:
+        await self._transactions.ev_suspended(connector_id, suspended)
+
     @property
     def registration(self) -> str | None:
         return self._boot.registration.value if self._boot.registration else None

@@ -1,24 +1,27 @@
 """Transactions (E01 to E15) and their remote control (F01 to F03): TransactionEvent Started, Updated, Ended.
 
-Per EVSE the station follows three conditions: EVConnected (a cable), Authorized (an idToken accepted) and
-PowerPathClosed (both: the contactor is closed). A transaction starts when any condition of TxCtrlr.TxStartPoint is met
-(E01.FR.02, E01.FR.03, E01.FR.05) and ends when a condition of TxCtrlr.TxStopPoint that was met during it no longer is
-(E06.FR.02, E06.FR.03, E06.FR.06); the event that does it is the Started or Ended event's triggerReason, and every other
-change during the transaction is an Updated event (E02). The station makes the transactionId (a UUID, never the same
-twice: E01.FR.08), numbers the events of a transaction from seqNo 0 (E01.FR.07), names the idToken in the event after
-the authorization (E03.FR.01), marks an event made offline with ``offline`` (E04.FR.03) and sends meter values of
-SampledDataCtrlr's measurands: TxStartedMeasurands in Started (Transaction.Begin), TxUpdatedMeasurands every
-TxUpdatedInterval (Sample.Periodic), TxEndedMeasurands in Ended (Transaction.Begin and Transaction.End, E06.FR.11),
-with what the meter values feature (``meter_values.py``, its ``MeterData``) collected for the Ended event between them.
+Per EVSE the station follows four conditions: EVConnected (a cable), Authorized (an idToken accepted), PowerPathClosed
+(both: the contactor is closed) and EnergyTransfer (the power path closed and the EV taking energy: an EV that stops
+taking it, ``ev_suspended``, is SuspendedEV, E01.FR.19). A transaction starts when any condition of TxCtrlr.TxStartPoint
+is met (E01.FR.02, E01.FR.03, E01.FR.05, E01.FR.06) and ends when a condition of TxCtrlr.TxStopPoint that was met during
+it no longer is (E06.FR.02, E06.FR.03, E06.FR.06, E06.FR.07); the event that does it is the Started or Ended event's
+triggerReason, and every other change during the transaction is an Updated event (E02). The station makes the
+transactionId (a UUID, never the same twice: E01.FR.08), numbers the events of a transaction from seqNo 0 (E01.FR.07),
+names the idToken in the event after the authorization (E03.FR.01), marks an event made offline with ``offline``
+(E04.FR.03) and sends meter values of SampledDataCtrlr's measurands: TxStartedMeasurands in Started (Transaction.Begin),
+TxUpdatedMeasurands every TxUpdatedInterval (Sample.Periodic), TxEndedMeasurands in Ended (Transaction.Begin and
+Transaction.End, E06.FR.11), with what the meter values feature (``meter_values.py``, its ``MeterData``) collected for
+the Ended event between them.
 
 Every TransactionEvent is journaled in the kernel's lane in one commit with the transaction's row
 (``store/transaction_events.py``): durable before sent, sent in order after a reconnect (E04, E12), retried as
 OCPPCommCtrlr.MessageAttempts/MessageAttemptInterval[TransactionEvent] say (E13). A transaction a power cut left open is
 ended at the next start with stoppedReason PowerLoss, one a reboot cut with Reboot (``recover``); a clean stop ends each
 with its reason (``stop_all``). An idToken the central system refuses in a TransactionEventResponse ends its
-authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10; the cable kept locked for its owner, C15.FR.05) or suspends
-its energy (C15.FR.06). A card ends the authorization it gave, or one of its groupIdToken (C09), and a master pass
-ends every transaction (C16): ``id_token_presented``.
+authorization (StopTxOnInvalidId: E05.FR.09, E05.FR.10; the cable kept locked for its owner, C15.FR.05) or suspends its
+energy (C15.FR.06), once the transaction has delivered TxCtrlr.MaxEnergyOnInvalidId Wh (C15.FR.07). A card ends the
+authorization it gave, or one of its groupIdToken (C09), and a master pass ends every transaction (C16):
+``id_token_presented``.
 
 The power path closes through the cable lock, then the contactor. A lock that does not lock (G05) or a contactor that
 does not switch is a part failed (``AvailabilityService.part_failed``: its Problem in a NotifyEvent, the EVSE
@@ -72,10 +75,12 @@ Trigger = m.TriggerReasonEnumType
 Reason = m.ReasonEnumType
 State = m.ChargingStateEnumType
 EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED = "EVConnected", "Authorized", "PowerPathClosed"
-POINTS: Final = (EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED)
+ENERGY_TRANSFER: Final = "EnergyTransfer"
+POINTS: Final = (EV_CONNECTED, AUTHORIZED, POWER_PATH_CLOSED, ENERGY_TRANSFER)
 ENERGY: Final = m.MeasurandEnumType.ENERGY_ACTIVE_IMPORT_REGISTER.value
 CONNECTOR_LOCK_FAILURE, POWER_SWITCH_FAILURE = "ConnectorLockFailure", "PowerSwitchFailure"  # 1.6's codes: techCode
 OFFERED_CURRENT: Final = 32.0  # amps per phase offered to the EV while the power path is closed (no smart charging yet)
+ALLOWANCE_CHECK_S: Final = 1  # seconds between the meter readings that watch MaxEnergyOnInvalidId
 
 TX_START_POINT: Final = declare(
     "TxCtrlr", "TxStartPoint", mutability=Mutability.READ_WRITE, default=POWER_PATH_CLOSED, values=POINTS,
@@ -97,6 +102,11 @@ STOP_TX_ON_EV_SIDE_DISCONNECT: Final = declare(
 STOP_TX_ON_INVALID_ID: Final = declare(
     "TxCtrlr", "StopTxOnInvalidId", default="true",
     description="An idToken the central system refuses in a TransactionEventResponse ends its authorization",
+)  # fmt: skip
+MAX_ENERGY_ON_INVALID_ID: Final = declare(
+    "TxCtrlr", "MaxEnergyOnInvalidId", default="0", min_limit=0,
+    description="Wh a transaction may deliver in all once the central system refused its idToken (StopTxOnInvalidId "
+    "false); 0: its energy is suspended at once",
 )  # fmt: skip
 TX_STARTED_MEASURANDS: Final = declare(
     "SampledDataCtrlr", "TxStartedMeasurands", default=ENERGY, description="Measurands of a Started event",
@@ -166,11 +176,13 @@ class EvseState:
     locked_for: m.IdTokenType | None = None  # C15.FR.05: deauthorized, the cable stays locked until its owner is back
     remote_start_id: int | None = None
     suspended: bool = False  # the central system refused the idToken and StopTxOnInvalidId is false
+    ev_suspended: bool = False  # the EV takes no energy (SuspendedEV, E01.FR.19); until it leaves or resumes
     cable_spent: bool = False  # a transaction ended with this cable in: the cable alone starts no other
     closed: bool = False  # the contactor is closed
     tx: Tx | None = None
     timeout: TimerHandle | None = None
     sampler: asyncio.Future[Any] | None = None
+    allowance: asyncio.Future[Any] | None = None  # watches MaxEnergyOnInvalidId (C15.FR.07)
 
 
 class TransactionService(Service[m.Action]):
@@ -286,12 +298,22 @@ class TransactionService(Service[m.Action]):
 
     async def unplugged(self, evse: int) -> None:
         here = self._state[evse]
-        here.plugged = here.cable_spent = False
+        here.plugged = here.cable_spent = here.ev_suspended = False  # the EV leaves with its cable
         here.locked_for = None
         if here.tx is not None and self._model.get_bool(STOP_TX_ON_EV_SIDE_DISCONNECT.key):
             here.token = None  # E09.FR.01: an unplug during a transaction is taken as the EV side's: deauthorized
         self._evses.unplugged(evse)
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
+
+    async def ev_suspended(self, evse: int, suspended: bool) -> None:
+        """The EV stopped (``suspended``) or resumed taking energy. Where energy is offered that changes the
+        chargingState (SuspendedEV, E01.FR.19) and EnergyTransfer alike, told with ChargingStateChanged; EnergyTransfer
+        as a stop point ends the transaction (E06.FR.07, StoppedByEV), as a start point starts one (E01.FR.06)."""
+        here = self._state[evse]
+        before = self._charging_state(here)
+        here.ev_suspended = suspended
+        if self._charging_state(here) is not before:
+            await self._changed(evse, Trigger.CHARGING_STATE_CHANGED, Reason.STOPPED_BY_EV)
 
     async def id_token_presented(self, id_tag: str, evse: int | None) -> Outcome:
         """A card at a reader (``evse`` None: the station's one reader). The idToken that authorized an EVSE ends
@@ -506,9 +528,10 @@ class TransactionService(Service[m.Action]):
         collected = [value for data in self.meter_data for value in data.ending(evse)]
         samples = [*self._begin_sample(tx.meter_start, tx.started), *collected, *end_sample]
         request = self._request(evse, Event.ENDED, trigger, stopped_reason=reason, meter_value=samples or msgspec.UNSET)
-        if here.sampler is not None:
-            here.sampler.cancel()
-            here.sampler = None
+        for task in (here.sampler, here.allowance):
+            if task is not None:
+                task.cancel()
+        here.sampler = here.allowance = None
         here.tx = None
         here.token = None
         here.suspended = False
@@ -642,12 +665,36 @@ class TransactionService(Service[m.Action]):
 
     async def _refused(self, evse: int) -> None:
         here = self._state[evse]
-        if self._model.get_bool(STOP_TX_ON_INVALID_ID.key):
+        tx = here.tx
+        if tx is None or here.allowance is not None:
+            return  # C15.FR.03 to 07 ask for a transaction still ongoing; one on its allowance is already watched
+        if self._model.get_bool(STOP_TX_ON_INVALID_ID.key):  # MaxEnergyOnInvalidId does not count (C15.FR.03/04)
             here.locked_for = here.token  # C15.FR.05, E05.FR.11: the cable stays locked until its owner is back
             await self._deauthorized(evse, Trigger.DEAUTHORIZED, Reason.DE_AUTHORIZED)
+        elif self._delivered(evse, tx) < self._model.get_int(MAX_ENERGY_ON_INVALID_ID.key, 0):
+            here.allowance = self._tasks.spawn(self._on_allowance(evse, tx))  # C15.FR.07, E05.FR.03
         else:
-            here.suspended = True
-            await self._changed(evse, Trigger.CHARGING_STATE_CHANGED)  # C15.FR.06: SuspendedEVSE
+            await self._suspend(evse)
+
+    async def _on_allowance(self, evse: int, tx: Tx) -> None:
+        """Energy flows until the transaction has delivered MaxEnergyOnInvalidId Wh (read again as it may change)."""
+        while self._delivered(evse, tx) < self._model.get_int(MAX_ENERGY_ON_INVALID_ID.key, 0):
+            await self._clock.sleep(ALLOWANCE_CHECK_S)
+            if self._state[evse].tx is not tx:
+                return
+        self._state[evse].allowance = None
+        self._log.info("= EVSE %d: MaxEnergyOnInvalidId delivered; the energy is suspended", evse)
+        await self._suspend(evse)
+
+    async def _suspend(self, evse: int) -> None:
+        """C15.FR.06, E05.FR.02: the energy stops at once, SuspendedEVSE with ChargingStateChanged; a TxStopPoint
+        that this breaks (PowerPathClosed, EnergyTransfer) ends the transaction instead, DeAuthorized."""
+        self._state[evse].suspended = True
+        await self._changed(evse, Trigger.CHARGING_STATE_CHANGED, Reason.DE_AUTHORIZED)
+
+    def _delivered(self, evse: int, tx: Tx) -> int:
+        """Wh the transaction has delivered so far."""
+        return self._meter.energy_wh(evse) - tx.meter_start
 
     async def _power_path(self, evse: int, closed: bool) -> bool:
         """The cable lock, the contactor and the current offered to the EV follow PowerPathClosed, switched only
@@ -685,13 +732,15 @@ class TransactionService(Service[m.Action]):
             met.add(AUTHORIZED)
             if here.plugged and not here.suspended:
                 met.add(POWER_PATH_CLOSED)
+                if not here.ev_suspended:
+                    met.add(ENERGY_TRANSFER)  # the station offers energy and the EV takes it
         return met
 
     def _charging_state(self, here: EvseState) -> State:
         if here.suspended:
             return State.SUSPENDED_EVSE
         if here.plugged and here.token is not None:
-            return State.CHARGING
+            return State.SUSPENDED_EV if here.ev_suspended else State.CHARGING  # E01.FR.19
         return State.EV_CONNECTED if here.plugged else State.IDLE
 
     def _evse_of(self, transaction_id: str) -> int | None:
@@ -775,6 +824,7 @@ FEATURE: Final = Feature(
         EV_CONNECTION_TIME_OUT,
         STOP_TX_ON_EV_SIDE_DISCONNECT,
         STOP_TX_ON_INVALID_ID,
+        MAX_ENERGY_ON_INVALID_ID,
         TX_STARTED_MEASURANDS,
         TX_UPDATED_MEASURANDS,
         TX_UPDATED_INTERVAL,
