@@ -22,7 +22,9 @@ ID_TAG_LENGTH: Final = 20  # an idTag every version takes: 1.6's CiString20 (2.0
 @dataclass(frozen=True, slots=True)
 class AutoSettings:
     """How ``fleet --auto`` draws its sessions, per connector (seconds): a newcomer's 20-station, one-minute run
-    shows sessions starting and ending; ``[auto]``, ``--mean-gap`` and ``--session-seconds`` set a real day's."""
+    shows sessions starting and ending; a template's ``[auto]`` and the flags that mirror it (``--mean-gap`` or
+    ``--arrival-rate``, ``--session-seconds``, ``--cards``/``--card-pattern``, ``--start-probability``,
+    ``--sessions``) set a real day's. The EVs that come are the template's models (sim/ev.py), by weight."""
 
     mean_gap_s: float = 20.0  # between an EV leaving (or the start) and the next arriving, exponential
     session_min_s: float = 30.0
