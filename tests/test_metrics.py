@@ -3,6 +3,10 @@ writer and parser); every label bounded, whatever the peer sends."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import yaml
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
@@ -50,3 +54,16 @@ def test_a_code_no_ocpp_version_has_is_other_and_a_frame_naming_no_action_is_unk
     assert {sample.labels.get("code") for sample in figures.samples if "code" in sample.labels} == {
         "other", "FormatViolation", "NotImplemented"
     }  # fmt: skip
+
+
+def test_the_documented_prometheus_config_scrapes_the_walkthroughs_control_apis() -> None:
+    """docs/howto/prometheus.yml is valid YAML whose targets are the control APIs README's walkthrough starts."""
+    root = Path(__file__).resolve().parent.parent
+    config = yaml.safe_load((root / "docs/howto/prometheus.yml").read_text())
+    targets = {
+        target for job in config["scrape_configs"] for group in job["static_configs"] for target in group["targets"]
+    }
+    walkthrough = (
+        (root / "README.md").read_text().split("### Load-test your central system", 1)[1].split("\n### ", 1)[0]
+    )
+    assert targets == set(re.findall(r"--control (127\.0\.0\.1:\d+)", walkthrough)) and len(targets) == 2

@@ -25,7 +25,18 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 from websockets.frames import Frame, Opcode
 
 from chargebox import __version__, security_profile
-from chargebox.auto_sessions import MAX_AUTO_SECONDS, AutoSettings
+from chargebox.auto_sessions import (
+    MAX_ARRIVAL_RATE,
+    MAX_AUTO_SECONDS,
+    MAX_CARDS,
+    MAX_SESSIONS,
+    MIN_ARRIVAL_RATE,
+    MIN_AUTO_SECONDS,
+    AutoSettings,
+    arrival_gap,
+    card_list_problem,
+    card_problem,
+)
 from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
@@ -38,7 +49,7 @@ from chargebox.station.v16.config_keys import MAX_CONNECTORS
 from chargebox.tasks import event_loop_factory
 from chargebox.transfer import TransferSettings
 from chargebox.transport import ReconnectPolicy, csms_url_problem
-from chargebox.user_files import MIB, ca_context, read_bytes, read_config, read_document
+from chargebox.user_files import MIB, ca_context, read_bytes, read_config, read_document, read_text
 
 if TYPE_CHECKING:
     from chargebox.csms.ca import CertificateAuthority
@@ -351,20 +362,7 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
     fleet.add_argument("--data-dir", type=Path, metavar="DIR", help="one shared store file here (default: memory)")
     fleet.add_argument("--auto", action="store_true", help="automatic sessions: EVs arrive, charge and leave")
     fleet.add_argument("--seed", type=int, default=0, metavar="K", help="seed of --auto")
-    fleet.add_argument(
-        "--mean-gap",
-        type=_auto_seconds(),
-        metavar="S",
-        help=f"--auto: mean seconds between an EV leaving and the next arriving, per connector (default: the "
-        f"template's [auto] mean_gap, else {AutoSettings().mean_gap_s:g})",
-    )
-    fleet.add_argument(
-        "--session-seconds",
-        type=_session_range,
-        metavar="MIN,MAX",
-        help=f"--auto: how long an EV stays (default: the template's [auto], else "
-        f"{AutoSettings().session_min_s:g},{AutoSettings().session_max_s:g})",
-    )
+    _auto_options(fleet)
     fleet.add_argument("--stats-json", type=Path, metavar="FILE", help="write the final figures as JSON")
     fleet.add_argument("--control", type=_host_port, metavar="HOST:PORT", help="serve the fleet's control API")
     _control_token_options(fleet)
@@ -442,6 +440,90 @@ def _password_options(parser: argparse.ArgumentParser, what: str) -> None:
     way = parser.add_mutually_exclusive_group()
     way.add_argument("--password", metavar="P", help=f"{what}; visible in ps: prefer --password-file or {PASSWORD_ENV}")
     way.add_argument("--password-file", type=Path, metavar="FILE", help=f"{what}, read from FILE (one line)")
+
+
+AUTO_OPTIONS: Final = ("mean_gap", "arrival_rate", "session_seconds", "cards", "card_pattern", "card_count",
+                       "start_probability", "sessions")  # fmt: skip
+
+
+def _auto_options(fleet: argparse.ArgumentParser) -> None:
+    """The ``--auto`` generator's settings, each one of ``AutoSettings`` (the template's ``[auto]`` mirrored)."""
+    default = AutoSettings()
+    arrival = fleet.add_mutually_exclusive_group()
+    arrival.add_argument(
+        "--mean-gap",
+        type=_auto_seconds(),
+        metavar="S",
+        help=f"--auto: mean seconds between an EV leaving and the next arriving, per connector (default: the "
+        f"template's [auto] mean_gap, else {default.mean_gap_s:g})",
+    )
+    arrival.add_argument(
+        "--arrival-rate",
+        type=_float_range(MIN_ARRIVAL_RATE, MAX_ARRIVAL_RATE, "EVs per hour"),
+        metavar="R",
+        help="--auto: EVs per hour per connector, instead of --mean-gap (a mean gap of 3600/R seconds)",
+    )
+    fleet.add_argument(
+        "--session-seconds",
+        type=_session_range,
+        metavar="MIN,MAX",
+        help=f"--auto: how long an EV stays at most (default: the template's [auto], else "
+        f"{default.session_min_s:g},{default.session_max_s:g}); it leaves earlier once charged to its target SoC",
+    )
+    cards = fleet.add_mutually_exclusive_group()
+    cards.add_argument("--cards", type=Path, metavar="FILE", help="--auto: the idTags presented, one a line")
+    cards.add_argument(
+        "--card-pattern",
+        metavar="P",
+        help=f"--auto: the idTags presented, P.format(0 .. --card-count - 1) (default: {default.card_pattern})",
+    )
+    fleet.add_argument(
+        "--card-count", type=_int_range(1, MAX_CARDS, "cards"), metavar="N", help=f"default: {default.cards}"
+    )
+    fleet.add_argument(
+        "--start-probability",
+        type=_float_range(0.0, 1.0, "(a probability)"),
+        metavar="P",
+        help="--auto: of an arriving EV presenting a card; the others plug, start nothing and leave (default: 1)",
+    )
+    fleet.add_argument(
+        "--sessions",
+        type=_int_range(1, MAX_SESSIONS, "EVs"),
+        metavar="N",
+        help="--auto: each connector stops generating after N EVs (default: no end)",
+    )
+
+
+def _auto_settings(args: argparse.Namespace, auto: AutoSettings) -> AutoSettings:
+    """The template's ``[auto]`` with the options given on the command line instead."""
+    given = [name for name in AUTO_OPTIONS if getattr(args, name) is not None]
+    if given and not args.auto:
+        raise UserError(f"--{given[0].replace('_', '-')} shapes the sessions of --auto: add --auto")
+    if args.arrival_rate is not None:
+        auto = dataclasses.replace(auto, mean_gap_s=arrival_gap(args.arrival_rate))
+    if args.mean_gap is not None:
+        auto = dataclasses.replace(auto, mean_gap_s=args.mean_gap)
+    if args.session_seconds is not None:
+        auto = dataclasses.replace(auto, session_min_s=args.session_seconds[0], session_max_s=args.session_seconds[1])
+    if args.start_probability is not None:
+        auto = dataclasses.replace(auto, start_probability=args.start_probability)
+    if args.sessions is not None:
+        auto = dataclasses.replace(auto, sessions=args.sessions)
+    if args.cards is not None:
+        if args.card_count is not None:
+            raise UserError("--card-count counts the cards of --card-pattern: --cards FILE lists them")
+        lines = read_text(args.cards, "--cards", MIB).splitlines()
+        tags = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if problem := card_list_problem(tags):
+            raise UserError(f"--cards {args.cards}: {problem}")
+        auto = dataclasses.replace(auto, card_list=tuple(tags), cards=len(tags))
+    elif args.card_pattern is not None or args.card_count is not None:
+        pattern = auto.card_pattern if args.card_pattern is None else args.card_pattern
+        count = auto.cards if args.card_count is None else args.card_count
+        if problem := card_problem(pattern, count):
+            raise UserError(f"--card-pattern: {problem}")
+        auto = dataclasses.replace(auto, card_list=(), card_pattern=pattern, cards=count)
+    return auto
 
 
 def _control_token_options(parser: argparse.ArgumentParser) -> None:
@@ -713,13 +795,7 @@ async def _fleet(args: argparse.Namespace) -> int:
     for name in templates.keys() & (plan.templates if plan else {}).keys():
         raise UserError(f"--plan {args.plan}: templates: {name!r} is --template's name already")
     templates.update(plan.templates if plan else {})
-    auto = template.auto
-    if args.mean_gap is not None:
-        auto = dataclasses.replace(auto, mean_gap_s=args.mean_gap)
-    if args.session_seconds is not None:
-        auto = dataclasses.replace(auto, session_min_s=args.session_seconds[0], session_max_s=args.session_seconds[1])
-    if not args.auto and (args.mean_gap is not None or args.session_seconds is not None):
-        raise UserError("--mean-gap and --session-seconds shape the sessions of --auto: add --auto")
+    auto = _auto_settings(args, template.auto)
     profile = security_profile.choose(
         None, args.csms, option="", password=password is not None, client_certificate=False, initial=template.config
     )
@@ -1027,7 +1103,7 @@ def _float_range(low: float, high: float, unit: str, *, above: bool = False) -> 
 
 def _auto_seconds() -> Callable[[str], float]:
     """fleet ``--mean-gap`` and each end of ``--session-seconds``."""
-    return _float_range(0.01, MAX_AUTO_SECONDS, "seconds")
+    return _float_range(MIN_AUTO_SECONDS, MAX_AUTO_SECONDS, "seconds")
 
 
 def _int_range(low: int, high: int, unit: str) -> Callable[[str], int]:

@@ -145,6 +145,9 @@ async def test_fleet_page_shows_the_figures_and_searches_the_stations(page: asyn
         await page.goto(base + "/")
         await async_api.expect(page.locator('[data-figure="messagesSent"]')).to_contain_text("1234")
         await async_api.expect(page.locator('[data-figure="rttP99Ms"]')).to_contain_text("9.25")
+        # the chart draws every figure received: two refreshes (2 s apart) are two points of each line
+        await async_api.expect(page.locator("#chart-rate")).to_have_attribute("points", re.compile(r"^\S+ \S+"))
+        await async_api.expect(page.locator("#chart-open-max")).to_contain_text("now 0")
         rows = page.locator("#stations tr")
         await async_api.expect(rows).to_have_count(len(FLEET_STATIONS))
         await page.fill("#search", "fleet-2")

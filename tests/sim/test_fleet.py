@@ -21,7 +21,7 @@ from chargebox.rpc import SendOutcome
 from chargebox.sim.ev import EV_MODELS
 from chargebox.sim.fleet import AutoDriver, Fleet, FleetSettings, RoundTrips
 from chargebox.sim.fleet_control import start_fleet_control
-from chargebox.sim.hardware import SimulatedEv
+from chargebox.sim.hardware import SimulatedEv, SimulatedHardware
 from chargebox.sim.template import parse_template, read_template
 from tests.loopback import until
 from tests.test_cli import CLI, JSON, assert_one_line_error, run_cli
@@ -85,10 +85,13 @@ async def test_a_fleet_on_a_data_dir_keeps_each_stations_rows_in_one_file(
 
 
 class Recorder:
-    """Stands where the Simulator stands, writing down what the driver does to it, and when."""
+    """Stands where the Simulator stands, writing down what the driver does to it, and when; its simulated hardware
+    charges a started EV at ``offered`` amps (or what the EV's curve takes) in the clock's time."""
 
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(self, clock: VirtualClock, connectors: int = 2, offered: float = 32.0) -> None:
         self.clock = clock
+        self.hardware = SimulatedHardware(clock=clock, connectors=connectors)
+        self.offered = offered
         self.seen: list[tuple[float, str, int, str]] = []
         self.accepted = asyncio.Event()  # the station's boot
         self.accepted.set()
@@ -98,13 +101,22 @@ class Recorder:
 
     async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> None:
         assert ev is not None
+        self.hardware.plug(connector_id, ev)
         self.seen.append((self.clock.monotonic(), "plug", connector_id, f"{ev.capacity_wh} {ev.soc}"))
 
     async def swipe(self, id_tag: str, connector_id: int | None) -> None:
-        self.seen.append((self.clock.monotonic(), "swipe", connector_id or 0, id_tag))
+        assert connector_id is not None
+        self.hardware.offered_current(connector_id, self.offered)
+        await self.hardware.close(connector_id)
+        self.seen.append((self.clock.monotonic(), "swipe", connector_id, id_tag))
 
     async def unplug(self, connector_id: int) -> None:
+        await self.hardware.open(connector_id)
+        self.hardware.unplug(connector_id)
         self.seen.append((self.clock.monotonic(), "unplug", connector_id, ""))
+
+    def soc(self, connector_id: int) -> float:
+        return self.hardware.soc(connector_id)
 
 
 async def drive(seed: int, station_id: str, hours: float = 24) -> list[tuple[float, str, int, str]]:

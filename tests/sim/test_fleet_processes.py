@@ -190,7 +190,8 @@ async def test_a_process_that_dies_is_reported_and_the_command_exits_non_zero(
 async def test_auto_with_a_seed_gives_each_station_the_same_sessions_whatever_the_processes(
     csms: tuple[CentralSystem, int],
 ) -> None:
-    """The first card each station swipes comes from the seed and its id alone: the same with 1 or 2 processes.
+    """The first card each station swipes comes from the seed and its id alone: the same with 1 or 2 processes,
+    through every draw of the generator (arrival, EV model and SoC, card, length, whether the EV starts).
 
     An EV that arrives before its station's boot is accepted starts nothing, and stays 30 s or more, so a station
     shows its first card within the run or none: the stations that show one in both runs must show the same."""
@@ -206,14 +207,16 @@ async def test_auto_with_a_seed_gives_each_station_the_same_sessions_whatever_th
         system.on_event = watch
         code, _out, err = await run_cli(
             "fleet", "--csms", f"ws://127.0.0.1:{port}", "--count", "12", "--processes", str(processes),
-            "--connect-rate", "500", "--auto", "--seed", "7", "--mean-gap", "0.3", "--session-seconds", "30,60",
-            "--duration", "5", timeout=40,
+            "--connect-rate", "500", "--auto", "--seed", "7", "--arrival-rate", "12000", "--session-seconds", "30,60",
+            "--card-pattern", "P{:03d}", "--card-count", "500", "--start-probability", "0.8", "--duration", "5",
+            timeout=40,
         )  # fmt: skip
         assert code == 0, err
     both = first_card[1].keys() & first_card[2].keys()
     assert len(both) >= 6, first_card
     assert [first_card[1][station] for station in sorted(both)] == [first_card[2][station] for station in sorted(both)]
     assert len(set(first_card[1].values())) > 1  # the cards differ between stations: a real random stream
+    assert all(card[0] == "P" and card[1:].isdigit() for card in first_card[1].values())  # --card-pattern's
 
 
 async def test_the_control_api_of_processes_answers_for_every_station(csms: tuple[CentralSystem, int]) -> None:

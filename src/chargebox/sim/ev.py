@@ -5,6 +5,9 @@ voltage phase of a lithium-ion charge): the current falls linearly to ``min_rati
 at 100 %. The simulated hardware draws ``min(offered, curve)``, so the station's offered current
 (a charging profile, the connector's rating) still governs, and the EV never takes more than its
 curve allows at its state of charge.
+
+``fleet --auto`` draws each arriving EV's model by ``weight``, its arrival SoC from ``soc_min`` to ``soc_max``, and
+lets it leave once its battery is at ``target_soc`` or its drawn session length is over, whichever comes first.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ class EvModel:
     phases: int
     taper_soc: float = 80.0
     min_ratio: float = 0.1
+    soc_min: float = 10.0  # it arrives with soc_min to soc_max percent (uniform)
+    soc_max: float = 70.0
+    target_soc: float = 100.0  # it leaves once charged to here, if its session has not ended before
+    weight: float = 1.0  # how often it comes, relative to the other models of the mix
 
     def ev(self, soc: float) -> SimulatedEv:
         """A car of this model arriving with ``soc`` percent in its battery."""

@@ -16,7 +16,8 @@ Each station speaks the OCPP version ``versions`` gives it (``fleet --ocpp``, si
 ``[station] ocpp``, else 1.6); the figures count each version's stations under ``ocpp``.
 
 ``--auto`` gives each station an ``AutoDriver``: EVs arrive at random, a card is swiped, the EV
-charges along its model's curve, and leaves (through the Station API, whichever version the station speaks).
+charges along its model's curve, and leaves when full or at its session's end (through the Station API, whichever
+version the station speaks); ``AutoSettings`` (auto_sessions.py) and the models' weights (sim/ev.py) shape them.
 Each connector's random stream comes from the seed and the station id alone, and every wait is on the injected
 clock, so the same seed gives the same sequence of events per station, whatever the rest of the fleet does.
 """
@@ -171,9 +172,11 @@ class Actions(Protocol):
     async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> object: ...
     async def swipe(self, id_tag: str, connector_id: int | None) -> object: ...
     async def unplug(self, connector_id: int) -> object: ...
+    def soc(self, connector_id: int) -> float: ...  # the plugged EV's state of charge now, percent
 
 
 Event = tuple[float, str, int, str]  # (clock seconds, what, connector, detail)
+SOC_CHECK_S: Final = 30.0  # how often a charging EV looks whether it is full (its target SoC), clock seconds
 
 
 class AutoDriver:
@@ -195,12 +198,14 @@ class AutoDriver:
         self._actions = actions
         self._clock = clock
         self._evs = tuple(evs)
+        self._weights = [model.weight for model in self._evs]
         self._phases = phases
         self._settings = settings or AutoSettings()
         self._rngs = {cid: random.Random(f"{seed}:{station_id}:{cid}") for cid in range(1, connectors + 1)}
         self.events: deque[Event] = deque(maxlen=keep)  # the latest, for the control API and tests
-        self.arrivals = 0  # EVs that came (a session began)
-        self.sessions = 0  # EVs that left (a session ended)
+        self.arrivals = 0  # EVs that came and presented a card (a session began)
+        self.sessions = 0  # of those, the ones that left (a session ended)
+        self.unstarted = 0  # EVs that came, presented no card, and left (start_probability)
 
     async def run(self) -> None:
         # The first EV arrives after the boot is accepted: a card swiped before it would be refused (no Authorize
@@ -210,23 +215,44 @@ class AutoDriver:
 
     async def _connector(self, cid: int, rng: random.Random) -> None:
         s = self._settings
-        while True:
+        visits = 0
+        while not s.sessions or visits < s.sessions:
+            visits += 1
+            # Every draw of a visit, in one order, whatever the visit turns out to be: the stream stays per station.
             await self._clock.sleep(rng.expovariate(1 / s.mean_gap_s))
-            model = rng.choice(self._evs)
-            soc = round(rng.uniform(10.0, 70.0), 1)
-            card = f"AUTO{rng.randrange(s.cards):04d}"
+            model = rng.choices(self._evs, self._weights)[0]
+            soc = round(rng.uniform(model.soc_min, model.soc_max), 1)
+            card = s.card(rng.randrange(len(s.card_list) or s.cards))
             length = round(rng.uniform(s.session_min_s, s.session_max_s), 1)
+            starts = rng.random() < s.start_probability
             ev = model.ev(soc)
             ev.phases = min(ev.phases, self._phases)
             self._event("plug", cid, f"{model.name} {soc}%")
-            self.arrivals += 1
             await self._actions.plug(cid, ev)
+            if not starts:  # parked without a card: the bay is taken (Preparing), no transaction, then it leaves
+                await self._clock.sleep(length)
+                self._event("unplug", cid, f"not started, after {length}s")
+                await self._actions.unplug(cid)
+                self.unstarted += 1
+                continue
+            self.arrivals += 1
             self._event("swipe", cid, card)
             await self._actions.swipe(card, cid)
-            await self._clock.sleep(length)
-            self._event("unplug", cid, f"after {length}s")
+            stayed = await self._charge(cid, length, model.target_soc)
+            self._event("unplug", cid, f"after {stayed}s" if stayed == length else f"full after {stayed}s")
             await self._actions.unplug(cid)
             self.sessions += 1
+
+    async def _charge(self, cid: int, length: float, target_soc: float) -> float:
+        """Seconds the EV stayed: ``length``, or less once its battery reached ``target_soc``."""
+        stayed = 0.0
+        while stayed < length:
+            step = min(SOC_CHECK_S, length - stayed)
+            await self._clock.sleep(step)
+            stayed = round(stayed + step, 1)
+            if stayed < length and self._actions.soc(cid) >= target_soc:
+                break
+        return stayed
 
     def _event(self, what: str, cid: int, detail: str) -> None:
         self.events.append((round(self._clock.monotonic(), 3), what, cid, detail))

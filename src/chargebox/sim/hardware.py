@@ -195,6 +195,10 @@ class SimulatedHardware:
     def unplug(self, connector_id: int) -> None:
         self._advance(connector_id).plugged = False
 
+    def soc(self, connector_id: int) -> float:
+        """The connector's EV's state of charge now (percent), its energy integrated up to now."""
+        return self._advance(connector_id).ev.soc
+
     def _check_meter(self, connector_id: int) -> None:
         ids = self.connectors if connector_id == 0 else (connector_id,)
         if any(HardwarePart.METER in self.connectors[cid].faults for cid in ids):

@@ -62,6 +62,10 @@ class Simulator:
         self.hardware.unplug(connector_id)
         await self.station.unplugged(connector_id)
 
+    def soc(self, connector_id: int) -> float:
+        """The plugged EV's state of charge now, percent (fleet --auto: it leaves once full)."""
+        return self.hardware.soc(connector_id)
+
     def fault(self, connector_id: int, error_code: ChargePointErrorCode, info: str | None = None) -> None:
         self.station.fault(connector_id, error_code, info)
 

@@ -20,15 +20,24 @@
 
     [[ev]]                          # the EVs that come to charge (default: sim/ev.py's models)
     name = "van"
-    capacity_kwh = 75
-    max_current = 16
+    capacity_kwh = 75               # the battery (required)
+    max_current = 16                # amps per phase it takes at most (or max_power_kw = 11: over its phases)
     phases = 3
-    taper_soc = 80
+    taper_soc = 80                  # full current up to 80 %, then less and less towards full
+    soc_min = 10                    # it arrives with 10 to 70 % (uniform)
+    soc_max = 70
+    target_soc = 100                # it leaves once charged to here, or at its session's end
+    weight = 2                      # twice as often as a model of weight 1
 
     [auto]                          # fleet --auto: when EVs come and how long they stay, per connector
     mean_gap = 900                  # mean seconds from an EV leaving to the next arriving (exponential)
+                                    # or arrival_rate = 4: EVs per hour (not both)
     session_min = 600               # a session lasts session_min to session_max seconds (uniform)
     session_max = 5400
+    cards = 50                      # idTags card_pattern.format(0..49), or a list: cards = ["04A1B2", "04C3D4"]
+    card_pattern = "AUTO{:04d}"
+    start_probability = 0.9         # the others plug, present no card, and leave after their session's length
+    sessions = 0                    # EVs per connector, then it stops generating (0: no end)
 
 The ``[auto]`` defaults (``AutoSettings``) are made to be seen at work within a minute: an EV about every 20 s per
 connector, staying 30 s to 5 min. A load test of a real day sets a real day's figures here or with ``fleet
@@ -48,7 +57,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from chargebox.auto_sessions import MAX_AUTO_SECONDS, AutoSettings
+from chargebox.auto_sessions import (
+    MAX_ARRIVAL_RATE,
+    MAX_AUTO_SECONDS,
+    MAX_CARDS,
+    MAX_SESSIONS,
+    MIN_ARRIVAL_RATE,
+    MIN_AUTO_SECONDS,
+    AutoSettings,
+    arrival_gap,
+    card_list_problem,
+    card_problem,
+)
 from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
 from chargebox.station.station import VERSIONS
@@ -58,8 +78,15 @@ from chargebox.user_files import read_config
 _TOP: Final = frozenset(
     {"station", "vendor", "model", "connectors", "max_current", "phases", "meter", "config", "ev", "auto"}
 )
-_EV: Final = frozenset({"name", "capacity_kwh", "max_current", "phases", "taper_soc"})
-_AUTO: Final = frozenset({"mean_gap", "session_min", "session_max"})
+_EV: Final = frozenset(
+    {"name", "capacity_kwh", "max_current", "max_power_kw", "phases", "taper_soc", "soc_min", "soc_max", "target_soc",
+     "weight"}
+)  # fmt: skip
+_AUTO: Final = frozenset(
+    {"mean_gap", "arrival_rate", "session_min", "session_max", "cards", "card_pattern", "start_probability",
+     "sessions"}
+)  # fmt: skip
+VOLTAGE: Final = 230.0  # max_power_kw to amps per phase (sim/hardware.py's mains)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +175,36 @@ def _auto(data: Mapping[str, Any], bad: Any) -> AutoSettings:
     def where(key: str, why: str) -> ConfigError:
         return bad(f"auto.{key}", why)  # type: ignore[no-any-return]
 
+    if "mean_gap" in data and "arrival_rate" in data:
+        raise where("arrival_rate", "give mean_gap or arrival_rate, not both")
+    mean_gap = _number(data, "mean_gap", default.mean_gap_s, MIN_AUTO_SECONDS, MAX_AUTO_SECONDS, where)
+    if "arrival_rate" in data:
+        mean_gap = arrival_gap(_number(data, "arrival_rate", 0, MIN_ARRIVAL_RATE, MAX_ARRIVAL_RATE, where))
+    cards, card_list = data.get("cards", default.cards), ()
+    if isinstance(cards, list):
+        texts = all(isinstance(card, str) for card in cards)
+        if problem := card_list_problem(cards) if texts else "must be a list of idTags (texts)":
+            raise where("cards", problem)
+        card_list, cards = tuple(cards), len(cards)
+    elif not (_is_int(cards) and 1 <= cards <= MAX_CARDS):
+        raise where("cards", f"must be a count of cards (1 to {MAX_CARDS}) or a list of idTags")
+    pattern = data.get("card_pattern", default.card_pattern)
+    if problem := card_problem(pattern, cards) if isinstance(pattern, str) else "must be a text":
+        raise where("card_pattern", problem)
+    if card_list and "card_pattern" in data:
+        raise where("card_pattern", "give a list of cards or a card_pattern, not both")
+    sessions = data.get("sessions", default.sessions)
+    if not (_is_int(sessions) and 0 <= sessions <= MAX_SESSIONS):
+        raise where("sessions", f"must be 0 (no end) to {MAX_SESSIONS} EVs per connector")
     auto = AutoSettings(
-        mean_gap_s=_number(data, "mean_gap", default.mean_gap_s, 0.01, MAX_AUTO_SECONDS, where),
-        session_min_s=_number(data, "session_min", default.session_min_s, 0.01, MAX_AUTO_SECONDS, where),
-        session_max_s=_number(data, "session_max", default.session_max_s, 0.01, MAX_AUTO_SECONDS, where),
+        mean_gap_s=mean_gap,
+        session_min_s=_number(data, "session_min", default.session_min_s, MIN_AUTO_SECONDS, MAX_AUTO_SECONDS, where),
+        session_max_s=_number(data, "session_max", default.session_max_s, MIN_AUTO_SECONDS, MAX_AUTO_SECONDS, where),
+        cards=cards,
+        card_pattern=pattern,
+        card_list=card_list,
+        start_probability=_number(data, "start_probability", default.start_probability, 0.0, 1.0, where),
+        sessions=sessions,
     )
     if auto.session_min_s > auto.session_max_s:
         raise bad("auto.session_min", "must not be above session_max")
@@ -159,17 +212,39 @@ def _auto(data: Mapping[str, Any], bad: Any) -> AutoSettings:
 
 
 def _ev(data: Mapping[str, Any], index: int, bad: Any) -> EvModel:
-    where = f"ev[{index}]"
+    def where(key: str, why: str) -> ConfigError:
+        return bad(f"ev[{index}].{key}", why)  # type: ignore[no-any-return]
+
     for key in sorted(set(data) - _EV):
-        raise bad(f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(_EV))})")
-    name = _text(data, "name", f"ev{index + 1}", 40, lambda key, why: bad(f"{where}.{key}", why))
-    capacity = _number(data, "capacity_kwh", 60.0, 1.0, 300.0, lambda key, why: bad(f"{where}.{key}", why))
-    current = _number(data, "max_current", 16.0, 1.0, 80.0, lambda key, why: bad(f"{where}.{key}", why))
-    taper = _number(data, "taper_soc", 80.0, 1.0, 100.0, lambda key, why: bad(f"{where}.{key}", why))
+        raise where(key, f"unknown key (expected one of {', '.join(sorted(_EV))})")
+    if "capacity_kwh" not in data:
+        raise where("capacity_kwh", "missing: the battery's size, kWh")
+    if "max_current" in data and "max_power_kw" in data:
+        raise where("max_power_kw", "give max_current or max_power_kw, not both")
+    name = _text(data, "name", f"ev{index + 1}", 40, where)
+    capacity = _number(data, "capacity_kwh", 60.0, 1.0, 300.0, where)
     phases = data.get("phases", 3)
     if not (_is_int(phases) and phases in (1, 2, 3)):
-        raise bad(f"{where}.phases", "must be 1, 2 or 3")
-    return EvModel(name, capacity_wh=capacity * 1000, max_current=current, phases=phases, taper_soc=taper)
+        raise where("phases", "must be 1, 2 or 3")
+    current = _number(data, "max_current", 16.0, 1.0, 80.0, where)
+    if "max_power_kw" in data:
+        power = _number(data, "max_power_kw", 0.0, 0.23 * phases, 80 * VOLTAGE * phases / 1000, where)
+        current = power * 1000 / (VOLTAGE * phases)
+    taper = _number(data, "taper_soc", 80.0, 1.0, 100.0, where)
+    soc_min = _number(data, "soc_min", 10.0, 0.0, 100.0, where)
+    soc_max = _number(data, "soc_max", max(70.0, soc_min), 0.0, 100.0, where)
+    if soc_min > soc_max:
+        raise where("soc_min", "must not be above soc_max")
+    target = _number(data, "target_soc", 100.0, 1.0, 100.0, where)
+    if target <= soc_min:
+        raise where("target_soc", "must be above soc_min (an EV arriving full would not charge)")
+    weight = _number(data, "weight", 1.0, 0.0, 1_000_000.0, where)
+    if weight == 0:
+        raise where("weight", "must be above 0 (leave the model out instead)")
+    return EvModel(
+        name, capacity_wh=capacity * 1000, max_current=current, phases=phases, taper_soc=taper, soc_min=soc_min,
+        soc_max=soc_max, target_soc=target, weight=weight,
+    )  # fmt: skip
 
 
 def _is_int(value: object) -> bool:

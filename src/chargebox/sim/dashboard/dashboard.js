@@ -231,7 +231,27 @@ async function refreshFleet() {
   }
 }
 
+// The chart: the figures as they came (every 2 s), the last CHART_POINTS of them, each line scaled to its own peak.
+const CHART_POINTS = 180;
+const chart = { rate: [], open: [] };
+
+function drawChart(figures) {
+  chart.rate.push(figures.messagesPerSecondLast5s || 0);
+  chart.open.push((figures.sessionsStarted || 0) - (figures.sessionsEnded || 0));
+  for (const [name, values] of Object.entries(chart)) {
+    if (values.length > CHART_POINTS) {
+      values.shift();
+    }
+    const peak = Math.max(...values);
+    const scale = Math.max(peak, 1);
+    const points = values.map((v, i) => `${(i * 600) / (CHART_POINTS - 1)},${(100 - (v * 96) / scale).toFixed(1)}`);
+    document.getElementById(`chart-${name}`).setAttribute("points", points.join(" "));
+    document.getElementById(`chart-${name}-max`).textContent = `now ${fmt(values[values.length - 1])}, peak ${fmt(peak)}`;
+  }
+}
+
 function renderFigures(figures) {
+  drawChart(figures);
   const link = document.getElementById("link");
   link.textContent = "running";
   link.className = "badge good";
