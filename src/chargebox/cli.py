@@ -30,6 +30,7 @@ from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
+from chargebox.sim.csms_policy import POLICIES
 from chargebox.station.front import VERSIONS
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
@@ -320,7 +321,17 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
 
     fleet = command("fleet", "N simulated stations, sharing one store per process")
     fleet.add_argument(
-        "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
+        "--csms",
+        required=True,
+        action="append",
+        metavar="URL",
+        help="central system URL: ws://, or wss:// with --ca-file (profile 2); again for several, of one scheme",
+    )
+    fleet.add_argument(
+        "--csms-policy",
+        choices=POLICIES,
+        default="round-robin",
+        help="which --csms URL each station connects to: by index, drawn with --seed, or by a hash of its id",
     )
     fleet.add_argument(
         "--count", type=station_count, metavar="N", help=f"stations, 1 to {MAX_FLEET_STATIONS} (none with --plan)"
@@ -703,7 +714,10 @@ async def _fleet(args: argparse.Namespace) -> int:
     if args.plan is not None and args.processes > 1:
         raise UserError("--plan runs in one process: leave out --processes")
     args.count = args.count or 0
-    _check_csms_url(args.csms)
+    for csms_url in args.csms:
+        _check_csms_url(csms_url)
+    if len({csms_url.split(":", 1)[0].lower() for csms_url in args.csms}) > 1:  # each is ws:// or wss:// (checked)
+        raise UserError("--csms: every URL of a fleet has one scheme, ws:// or wss:// (one security profile)")
     password = _password(args)
     token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
@@ -721,18 +735,19 @@ async def _fleet(args: argparse.Namespace) -> int:
     if not args.auto and (args.mean_gap is not None or args.session_seconds is not None):
         raise UserError("--mean-gap and --session-seconds shape the sessions of --auto: add --auto")
     profile = security_profile.choose(
-        None, args.csms, option="", password=password is not None, client_certificate=False, initial=template.config
+        None, args.csms[0], option="", password=password is not None, client_certificate=False, initial=template.config
     )
     if profile.profile is not None and profile.profile >= 2 and args.ca_file is None:
         raise UserError(
-            f"--csms {redact(args.csms)!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
+            f"--csms {redact(args.csms[0])!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
             "(a fleet connects with security profile 2: Basic auth over TLS, no client certificates)"
         )
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
         logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
     settings = FleetSettings(
-        csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
+        csms_url=args.csms[0], csms_urls=tuple(args.csms), csms_policy=args.csms_policy, count=args.count,
+        id_prefix=args.id_prefix, connectors=args.connectors,
         template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
         seed=args.seed, auto_settings=auto, password=password, ocpp=args.ocpp,
         tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name, security_profile=profile.profile),
