@@ -382,6 +382,10 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
     _password_options(fleet, "AuthorizationKey of every station (Basic auth: security profile 1, 2 over wss://)")
     fleet.add_argument("--ca-file", type=Path, metavar="PEM", help="trust this CA for wss:// (security profile 2)")
     fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
+    fleet.add_argument(
+        "--ca-cert", type=Path, metavar="PEM", help="issue each station a certificate from this CA (profile 3, wss://)"
+    )
+    fleet.add_argument("--ca-key", type=Path, metavar="PEM", help="the private key of --ca-cert")
     fleet.set_defaults(handler=_fleet)
 
     swarm_command = commands.add_parser(
@@ -734,14 +738,18 @@ async def _fleet(args: argparse.Namespace) -> int:
         auto = dataclasses.replace(auto, session_min_s=args.session_seconds[0], session_max_s=args.session_seconds[1])
     if not args.auto and (args.mean_gap is not None or args.session_seconds is not None):
         raise UserError("--mean-gap and --session-seconds shape the sessions of --auto: add --auto")
+    client_ca = _fleet_client_ca(args)
     profile = security_profile.choose(
-        None, args.csms[0], option="", password=password is not None, client_certificate=False, initial=template.config
-    )
+        None, args.csms[0], option="", password=password is not None, client_certificate=client_ca is not None,
+        initial=template.config,
+    )  # fmt: skip
     if profile.profile is not None and profile.profile >= 2 and args.ca_file is None:
         raise UserError(
             f"--csms {redact(args.csms[0])!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
-            "(a fleet connects with security profile 2: Basic auth over TLS, no client certificates)"
+            "(a fleet connects with security profile 2, or 3 with --ca-cert and --ca-key)"
         )
+    if client_ca is not None and profile.profile != 3:
+        raise UserError("--ca-cert and --ca-key issue client certificates for security profile 3: --csms wss://")
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
         logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
@@ -751,6 +759,7 @@ async def _fleet(args: argparse.Namespace) -> int:
         template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
         seed=args.seed, auto_settings=auto, password=password, ocpp=args.ocpp,
         tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name, security_profile=profile.profile),
+        client_ca=client_ca,
     )  # fmt: skip
     processes = min(args.processes, args.count)
     fleet_log = logging.getLogger("chargebox.fleet")
@@ -771,6 +780,19 @@ async def _fleet(args: argparse.Namespace) -> int:
         fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
         control_token=token, templates=templates, plan=plan,
     )  # fmt: skip
+
+
+def _fleet_client_ca(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    """``fleet --ca-cert --ca-key``: the CA every station's certificate is issued from, loaded once here so that a
+    file that is not usable (or a key not of its certificate) is one line before any station starts."""
+    from chargebox.csms.ca import CertificateAuthority
+
+    if (args.ca_cert is None) != (args.ca_key is None):
+        raise UserError("--ca-cert and --ca-key go together (the CA that issues the stations' certificates)")
+    if args.ca_cert is None:
+        return None
+    CertificateAuthority.load(args.ca_cert, args.ca_key)
+    return args.ca_cert, args.ca_key
 
 
 def _check_fleet_store(data_dir: Path) -> None:

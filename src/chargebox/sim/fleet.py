@@ -40,11 +40,13 @@ from hdrh.histogram import HdrHistogram
 
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
+from chargebox.csms.ca import CertificateAuthority
 from chargebox.metrics import Traffic
 from chargebox.redact import redact
 from chargebox.rpc import SendOutcome
 from chargebox.sim.csms_policy import Policy, choose_url
 from chargebox.sim.ev import EvModel
+from chargebox.sim.fleet_certificates import provision
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.ocpp_mix import Mix, spread
 from chargebox.sim.simulator import Simulator, simulated_station
@@ -80,7 +82,8 @@ class FleetSettings:
     seed: int = 0
     auto_settings: AutoSettings | None = None  # None: the template's [auto]
     password: str | None = None
-    tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file (no client certificates)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file, 3 with client_ca too
+    client_ca: tuple[Path, Path] | None = None  # fleet --ca-cert --ca-key: issues each station's certificate (3)
     shard: int = 0  # this process runs stations shard+1, shard+1+shards, ... (fleet --processes: one of shards)
     shards: int = 1
     ocpp: Mix | None = None  # fleet --ocpp; None: the template's [station] ocpp, else 1.6
@@ -254,6 +257,8 @@ class Fleet:
         # station i speaks versions[(i - 1) % count] (a fleet of none, fleet --plan's start: of a hundred)
         self.versions = spread(settings.mix(), settings.count or 100)
         self.clock = clock or SystemClock()
+        # read by each process of --processes itself: a private key is never pickled
+        self.authority = CertificateAuthority.load(*settings.client_ca) if settings.client_ca is not None else None
         self.backend = StoreBackend.open(settings.data_dir)
         self.sims: dict[str, Simulator] = {}
         self.drivers: dict[str, AutoDriver] = {}
@@ -284,6 +289,8 @@ class Fleet:
         fleet's unless a station added live (sim/fleet_live.py) is of another kind."""
         s, template = self.settings, template or self.settings.template
         station_id = s.station_id(index)
+        if self.authority is not None:
+            provision(self.backend.station(station_id), self.authority, station_id)
         station = simulated_station(
             StationSettings(
                 charge_point_id=station_id,
