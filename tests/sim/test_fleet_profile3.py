@@ -120,3 +120,20 @@ async def test_bad_profile_3_options_are_one_line_and_exit_2(args: list[str], fr
     options = [arg.format(**paths) for arg in args if arg != "--ws"]
     code, _, err = await run_cli("fleet", "--csms", url, "--count", "2", "--ca-file", str(ca), *options)
     assert_one_line_error(code, err, fragment.format(**paths))
+
+
+async def test_a_fleets_stations_share_one_trust_context_and_own_one_each_only_for_their_certificate(pki: Pki) -> None:
+    profile_2 = Fleet(
+        FleetSettings(csms_url=f"wss://127.0.0.1:{pki.port}", count=3, password="0123456789abcdef",
+                      tls=TlsSettings(ca_file=pki.ca_cert, security_profile=2))
+    )  # fmt: skip
+    profile_3 = pki.fleet(3, (pki.ca_cert, pki.ca_key), id_prefix="P3-")
+    try:
+        shared = [profile_2.add_station(i).station.link.settings().ssl_context for i in (1, 2, 3)]
+        own = [profile_3.add_station(i).station.link.settings().ssl_context for i in (1, 2, 3)]
+        assert (len({id(context) for context in shared}), len({id(context) for context in own})) == (1, 3)
+        pki.ca_cert.touch()  # a CA file replaced on disk is read again at the next attempt
+        assert profile_2.sims["CP1"].station.link.settings().ssl_context is not shared[0]
+    finally:
+        await profile_2.stop()
+        await profile_3.stop()
