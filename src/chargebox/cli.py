@@ -763,15 +763,16 @@ async def _fleet(args: argparse.Namespace) -> int:
     )  # fmt: skip
     processes = min(args.processes, args.count)
     fleet_log = logging.getLogger("chargebox.fleet")
+    spread = f" over {len(args.csms)} central systems ({args.csms_policy})" if len(args.csms) > 1 else ""
     fleet: Fleet | FleetProcesses
     if processes > 1:
-        fleet_log.info("= %d stations in %d processes, %s", args.count, processes, profile.describe())
+        fleet_log.info("= %d stations in %d processes%s, %s", args.count, processes, spread, profile.describe())
         for shard in range(processes):  # each process's data dir, checked before any starts (one line, exit 2)
             if (data_dir := process_settings(settings, shard, processes).data_dir) is not None:
                 _check_fleet_store(data_dir)
         fleet = FleetProcesses(settings, processes, verbose=args.verbose, control=args.control is not None)
     else:
-        fleet_log.info("= %d stations, %s", args.count, profile.describe())
+        fleet_log.info("= %d stations%s, %s", args.count, spread, profile.describe())
         try:
             fleet = Fleet(settings)
         except OSError as exc:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from chargebox.sim.fleet_processes import process_settings
 from tests.loopback import until
 from tests.scrape import scrape
 from tests.sim.test_fleet_processes import boots_of
-from tests.test_cli import assert_one_line_error, run_cli
+from tests.test_cli import CLI, assert_one_line_error, run_cli
 
 URLS = ("ws://a.test/ocpp", "ws://b.test/ocpp", "ws://c.test/ocpp")
 
@@ -101,11 +102,18 @@ async def test_fleet_processes_with_two_urls_counts_each_urls_stations(
     first, second, url_a, url_b = two_systems
     boots = (boots_of(first), boots_of(second))
     stats = tmp_path / "stats.json"
-    code, _, err = await run_cli(
-        "fleet", "--csms", url_a, "--csms", url_b, "--csms-policy", "hash", "--count", "6", "--processes", "2",
-        "--connect-rate", "100", "--duration", "3", "--stats-json", str(stats),
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "fleet", "--csms", url_a, "--csms", url_b, "--csms-policy", "hash", "--count", "6", "--processes", "2",
+        "--connect-rate", "100", "--stats-json", str(stats),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    assert code == 0, err
+    try:
+        await until(lambda: sum(boots[0].values()) + sum(boots[1].values()) == 6, timeout=30.0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err
+    assert b"= 6 stations in 2 processes over 2 central systems (hash)" in err
     settings = FleetSettings(csms_url=url_a, csms_urls=(url_a, url_b), csms_policy="hash", count=6)
     expected = {url: {f"CP{i}" for i in range(1, 7) if settings.url_of(i) == url} for url in (url_a, url_b)}
     assert (set(boots[0]), set(boots[1])) == (expected[url_a], expected[url_b])

@@ -54,8 +54,11 @@ async def pki(tmp_path: Path) -> AsyncIterator[Pki]:
     await system.stop()
 
 
-async def test_TC_087_each_station_of_a_fleet_boots_on_profile_3_with_a_certificate_of_its_own_id(pki: Pki) -> None:
-    fleet = pki.fleet(3, (pki.ca_cert, pki.ca_key))
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_TC_087_each_station_of_a_fleet_boots_on_profile_3_with_a_certificate_of_its_own_id(
+    pki: Pki, version: str
+) -> None:
+    fleet = pki.fleet(3, (pki.ca_cert, pki.ca_key), ocpp=((version, 100),))
     task = asyncio.ensure_future(fleet.run())
     try:
         await until(lambda: fleet.figures()["booted"] == 3, timeout=20.0)
