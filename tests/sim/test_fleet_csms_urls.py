@@ -27,6 +27,19 @@ from tests.test_cli import CLI, assert_one_line_error, run_cli
 URLS = ("ws://a.test/ocpp", "ws://b.test/ocpp", "ws://c.test/ocpp")
 
 
+@contextlib.asynccontextmanager
+async def fleet_running(fleet: Fleet) -> AsyncIterator[None]:
+    """``fleet`` running until the block ends, then stopped."""
+    task = asyncio.ensure_future(fleet.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await fleet.stop()
+
+
 @pytest.fixture
 async def two_systems() -> AsyncIterator[tuple[CentralSystem, CentralSystem, str, str]]:
     first, second = CentralSystem(CsmsPolicy(heartbeat_interval=600)), CentralSystem(CsmsPolicy(heartbeat_interval=600))
@@ -71,9 +84,7 @@ async def test_round_robin_spreads_the_stations_and_a_live_added_one_over_two_ce
 ) -> None:
     first, second, url_a, url_b = two_systems
     fleet = Fleet(FleetSettings(csms_url=url_a, csms_urls=(url_a, url_b), count=4, connect_rate=1000))
-    task = asyncio.ensure_future(fleet.run())
-    runner = None
-    try:
+    async with fleet_running(fleet):
         await until(lambda: fleet.figures()["booted"] == 4, timeout=20.0)
         fleet.start_station(5)  # as POST /api/stations adds one (sim/fleet_live.py): the next index
         await until(lambda: fleet.figures()["booted"] == 5, timeout=20.0)
@@ -83,17 +94,13 @@ async def test_round_robin_spreads_the_stations_and_a_live_added_one_over_two_ce
             url_b: {"stations": 2, "connected": 2, "booted": 2},
         }
         runner, port = await start_fleet_control(fleet, "127.0.0.1", 0)
-        async with aiohttp.ClientSession() as http:
-            figures = await scrape(http, f"http://127.0.0.1:{port}")
+        try:
+            async with aiohttp.ClientSession() as http:
+                figures = await scrape(http, f"http://127.0.0.1:{port}")
+        finally:
+            await runner.cleanup()
         assert figures.value("chargebox_stations_csms", csms=url_a) == 3
         assert figures.value("chargebox_stations_csms", csms=url_b) == 2
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await fleet.stop()
-        if runner is not None:
-            await runner.cleanup()
 
 
 async def test_fleet_processes_with_two_urls_counts_each_urls_stations(

@@ -4,8 +4,6 @@ certificates (``csms --cert --key --ca-cert``), sees each on profile 3 and refus
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from chargebox.csms.tls import server_context
 from chargebox.sim.fleet import Fleet, FleetSettings
 from chargebox.station.kernel.tls import TlsSettings
 from tests.loopback import until
+from tests.sim.test_fleet_csms_urls import fleet_running
 from tests.test_cli import assert_one_line_error, run_cli
 
 NOW = datetime.now(UTC)
@@ -59,8 +58,7 @@ async def test_TC_087_each_station_of_a_fleet_boots_on_profile_3_with_a_certific
     pki: Pki, version: str
 ) -> None:
     fleet = pki.fleet(3, (pki.ca_cert, pki.ca_key), ocpp=((version, 100),))
-    task = asyncio.ensure_future(fleet.run())
-    try:
+    async with fleet_running(fleet):
         await until(lambda: fleet.figures()["booted"] == 3, timeout=20.0)
         assert {cp: session.security_profile for cp, session in pki.system.sessions.items()} == {
             "CP1": 3, "CP2": 3, "CP3": 3,
@@ -71,11 +69,6 @@ async def test_TC_087_each_station_of_a_fleet_boots_on_profile_3_with_a_certific
             certificate = x509.load_pem_x509_certificate(credentials[0].encode())
             cn = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
             assert [attribute.value for attribute in cn] == [station_id]
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await fleet.stop()
 
 
 async def test_a_fleet_on_a_data_dir_keeps_its_certificates_and_issues_none_again(pki: Pki, tmp_path: Path) -> None:
@@ -94,17 +87,11 @@ async def test_TC_087_a_fleet_whose_certificates_are_of_another_ca_is_refused(pk
     other = CertificateAuthority.create("Someone else", now=NOW)
     other_files = other.write(tmp_path / "other")
     fleet = pki.fleet(1, other_files)
-    task = asyncio.ensure_future(fleet.run())
-    try:
+    async with fleet_running(fleet):
         await until(lambda: "CP1" in fleet.sims and fleet.sims["CP1"].station.transport.attempts >= 2, timeout=20.0)
         station = fleet.sims["CP1"].station
         assert not station.transport.connected
         assert pki.system.sessions == {}
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await fleet.stop()
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,13 @@ stations start in or on N.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections.abc import Sequence
 from typing import Final, Literal, get_args
+
+from chargebox.redact import redact
 
 Policy = Literal["round-robin", "random", "hash"]
 POLICIES: Final[tuple[str, ...]] = get_args(Policy)
@@ -31,3 +34,10 @@ def choose_url(urls: Sequence[str], policy: Policy, index: int, station_id: str,
         digest = hashlib.sha256(station_id.encode("utf-8")).digest()
         return urls[int.from_bytes(digest[:8], "big") % len(urls)]
     return random.Random(f"{seed}:{station_id}:csms").choice(urls)
+
+
+@functools.cache
+def csms_label(url: str) -> str:
+    """How the figures and ``/metrics`` name a URL: without its credentials, worked out once per URL (the figures
+    are read twice a second, of every station)."""
+    return redact(url)

@@ -34,19 +34,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from hdrh.histogram import HdrHistogram
 
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
-from chargebox.csms.ca import CertificateAuthority
 from chargebox.metrics import Traffic
-from chargebox.redact import redact
 from chargebox.rpc import SendOutcome
-from chargebox.sim.csms_policy import Policy, choose_url
+from chargebox.sim.csms_policy import Policy, choose_url, csms_label
 from chargebox.sim.ev import EvModel
-from chargebox.sim.fleet_certificates import provision
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.ocpp_mix import Mix, spread
 from chargebox.sim.simulator import Simulator, simulated_station
@@ -57,6 +54,9 @@ from chargebox.station.tls import TlsSettings
 from chargebox.store import StoreBackend
 from chargebox.tasks import Tasks
 from chargebox.transport import ReconnectPolicy
+
+if TYPE_CHECKING:
+    from chargebox.csms.ca import CertificateAuthority
 
 log = logging.getLogger("chargebox.fleet")
 
@@ -257,8 +257,11 @@ class Fleet:
         # station i speaks versions[(i - 1) % count] (a fleet of none, fleet --plan's start: of a hundred)
         self.versions = spread(settings.mix(), settings.count or 100)
         self.clock = clock or SystemClock()
-        # read by each process of --processes itself: a private key is never pickled
-        self.authority = CertificateAuthority.load(*settings.client_ca) if settings.client_ca is not None else None
+        self.authority: CertificateAuthority | None = None
+        if settings.client_ca is not None:  # read by each process of --processes itself: a key is never pickled
+            from chargebox.csms.ca import CertificateAuthority  # cryptography: only for profile 3
+
+            self.authority = CertificateAuthority.load(*settings.client_ca)
         self.backend = StoreBackend.open(settings.data_dir)
         self.sims: dict[str, Simulator] = {}
         self.drivers: dict[str, AutoDriver] = {}
@@ -290,6 +293,8 @@ class Fleet:
         s, template = self.settings, template or self.settings.template
         station_id = s.station_id(index)
         if self.authority is not None:
+            from chargebox.sim.fleet_certificates import provision
+
             provision(self.backend.station(station_id), self.authority, station_id)
         station = simulated_station(
             StationSettings(
@@ -416,7 +421,7 @@ class Fleet:
             "sessionsStarted": self._past_sessions[0] + sum(driver.arrivals for driver in self.drivers.values()),
             "sessionsEnded": self._past_sessions[1] + sum(driver.sessions for driver in self.drivers.values()),
             **_flattened(VERSION_KEY, _rows(stations, lambda sim: sim.station.settings.ocpp)),
-            **_flattened(CSMS_KEY, _rows(stations, lambda sim: redact(sim.station.settings.csms_url))),
+            **_flattened(CSMS_KEY, _rows(stations, lambda sim: csms_label(sim.station.settings.csms_url))),
         }
 
     def seconds(self) -> float:

@@ -15,7 +15,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from chargebox.metrics import Families, Traffic
 from chargebox.protocol.messages import RegistrationStatus
-from chargebox.redact import redact
+from chargebox.sim.csms_policy import csms_label
 from chargebox.sim.simulator import Simulator
 
 NOT_BOOTED = "None"  # the registration of a station whose BootNotification was never answered (since its start)
@@ -39,7 +39,7 @@ def _families(simulators: list[Simulator], traffic: Traffic) -> Iterator[Metric]
         "stations by the central system URL they connect to (without its credentials: fleet --csms, several times)",
         labels=("csms",),
     )
-    for csms_url, count in sorted(Counter(redact(sim.station.settings.csms_url) for sim in simulators).items()):
+    for csms_url, count in sorted(Counter(csms_label(sim.station.settings.csms_url) for sim in simulators).items()):
         by_csms.add_metric((csms_url,), count)
     yield by_csms
     registration = GaugeMetricFamily(
