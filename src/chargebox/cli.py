@@ -41,6 +41,7 @@ from chargebox.credentials import secret, token_problem
 from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
+from chargebox.sim.csms_policy import POLICIES
 from chargebox.station.front import VERSIONS
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings
@@ -331,7 +332,17 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
 
     fleet = command("fleet", "N simulated stations, sharing one store per process")
     fleet.add_argument(
-        "--csms", required=True, metavar="URL", help="central system URL: ws://, or wss:// with --ca-file (profile 2)"
+        "--csms",
+        required=True,
+        action="append",
+        metavar="URL",
+        help="central system URL: ws://, or wss:// with --ca-file (profile 2); again for several, of one scheme",
+    )
+    fleet.add_argument(
+        "--csms-policy",
+        choices=POLICIES,
+        default="round-robin",
+        help="which --csms URL each station connects to: by index, drawn with --seed, or by a hash of its id",
     )
     fleet.add_argument(
         "--count", type=station_count, metavar="N", help=f"stations, 1 to {MAX_FLEET_STATIONS} (none with --plan)"
@@ -369,6 +380,10 @@ def _build_parser(*, swarm: bool = False) -> argparse.ArgumentParser:
     _password_options(fleet, "AuthorizationKey of every station (Basic auth: security profile 1, 2 over wss://)")
     fleet.add_argument("--ca-file", type=Path, metavar="PEM", help="trust this CA for wss:// (security profile 2)")
     fleet.add_argument("--tls-server-name", metavar="NAME", help="the name the central system's certificate carries")
+    fleet.add_argument(
+        "--ca-cert", type=Path, metavar="PEM", help="issue each station a certificate from this CA (profile 3, wss://)"
+    )
+    fleet.add_argument("--ca-key", type=Path, metavar="PEM", help="the private key of --ca-cert")
     fleet.set_defaults(handler=_fleet)
 
     swarm_command = commands.add_parser(
@@ -785,7 +800,10 @@ async def _fleet(args: argparse.Namespace) -> int:
     if args.plan is not None and args.processes > 1:
         raise UserError("--plan runs in one process: leave out --processes")
     args.count = args.count or 0
-    _check_csms_url(args.csms)
+    for csms_url in args.csms:
+        _check_csms_url(csms_url)
+    if len({csms_url.split(":", 1)[0].lower() for csms_url in args.csms}) > 1:  # each is ws:// or wss:// (checked)
+        raise UserError("--csms: every URL of a fleet has one scheme, ws:// or wss:// (one security profile)")
     password = _password(args)
     token = _control_token(args)
     _check_charge_point_id(f"{args.id_prefix}{args.count}")  # the longest id the fleet makes
@@ -796,34 +814,41 @@ async def _fleet(args: argparse.Namespace) -> int:
         raise UserError(f"--plan {args.plan}: templates: {name!r} is --template's name already")
     templates.update(plan.templates if plan else {})
     auto = _auto_settings(args, template.auto)
+    client_ca = _fleet_client_ca(args)
     profile = security_profile.choose(
-        None, args.csms, option="", password=password is not None, client_certificate=False, initial=template.config
-    )
+        None, args.csms[0], option="", password=password is not None, client_certificate=client_ca is not None,
+        initial=template.config,
+    )  # fmt: skip
     if profile.profile is not None and profile.profile >= 2 and args.ca_file is None:
         raise UserError(
-            f"--csms {redact(args.csms)!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
-            "(a fleet connects with security profile 2: Basic auth over TLS, no client certificates)"
+            f"--csms {redact(args.csms[0])!r}: wss:// needs --ca-file PEM, the CA of the central system's certificate "
+            "(a fleet connects with security profile 2, or 3 with --ca-cert and --ca-key)"
         )
+    if client_ca is not None and profile.profile != 3:
+        raise UserError("--ca-cert and --ca-key issue client certificates for security profile 3: --csms wss://")
     if not args.verbose:  # thousands of stations: the table tells the story, the log only what is wrong
         logging.getLogger("chargebox").setLevel(logging.WARNING)
         logging.getLogger("chargebox.fleet").setLevel(logging.INFO)  # but its own start-up lines
     settings = FleetSettings(
-        csms_url=args.csms, count=args.count, id_prefix=args.id_prefix, connectors=args.connectors,
+        csms_url=args.csms[0], csms_urls=tuple(args.csms), csms_policy=args.csms_policy, count=args.count,
+        id_prefix=args.id_prefix, connectors=args.connectors,
         template=template, connect_rate=args.connect_rate, data_dir=args.data_dir, auto=args.auto,
         seed=args.seed, auto_settings=auto, password=password, ocpp=args.ocpp,
         tls=TlsSettings(ca_file=args.ca_file, server_name=args.tls_server_name, security_profile=profile.profile),
+        client_ca=client_ca,
     )  # fmt: skip
     processes = min(args.processes, args.count)
     fleet_log = logging.getLogger("chargebox.fleet")
+    spread = f" over {len(args.csms)} central systems ({args.csms_policy})" if len(args.csms) > 1 else ""
     fleet: Fleet | FleetProcesses
     if processes > 1:
-        fleet_log.info("= %d stations in %d processes, %s", args.count, processes, profile.describe())
+        fleet_log.info("= %d stations in %d processes%s, %s", args.count, processes, spread, profile.describe())
         for shard in range(processes):  # each process's data dir, checked before any starts (one line, exit 2)
             if (data_dir := process_settings(settings, shard, processes).data_dir) is not None:
                 _check_fleet_store(data_dir)
         fleet = FleetProcesses(settings, processes, verbose=args.verbose, control=args.control is not None)
     else:
-        fleet_log.info("= %d stations, %s", args.count, profile.describe())
+        fleet_log.info("= %d stations%s, %s", args.count, spread, profile.describe())
         try:
             fleet = Fleet(settings)
         except OSError as exc:
@@ -832,6 +857,19 @@ async def _fleet(args: argparse.Namespace) -> int:
         fleet, duration=args.duration, stats_json=args.stats_json, control=args.control, live=sys.stdout.isatty(),
         control_token=token, templates=templates, plan=plan,
     )  # fmt: skip
+
+
+def _fleet_client_ca(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    """``fleet --ca-cert --ca-key``: the CA every station's certificate is issued from, loaded once here so that a
+    file that is not usable (or a key not of its certificate) is one line before any station starts."""
+    from chargebox.csms.ca import CertificateAuthority
+
+    if (args.ca_cert is None) != (args.ca_key is None):
+        raise UserError("--ca-cert and --ca-key go together (the CA that issues the stations' certificates)")
+    if args.ca_cert is None:
+        return None
+    CertificateAuthority.load(args.ca_cert, args.ca_key)
+    return args.ca_cert, args.ca_key
 
 
 def _check_fleet_store(data_dir: Path) -> None:

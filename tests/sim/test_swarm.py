@@ -5,6 +5,7 @@ options are checked before Locust starts, and Locust's pass through."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import importlib.util
@@ -16,6 +17,8 @@ from chargebox import cli
 from chargebox.csms.server import CentralSystem
 from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import messages as m
+from chargebox.sim import swarm_options
+from chargebox.sim.csms_policy import choose_url
 from chargebox.sim.swarm_options import LOCUSTFILE, SHARD
 from tests.loopback import free_port
 from tests.sim.test_fleet_processes import boots_of
@@ -114,7 +117,9 @@ async def test_a_callerror_is_a_failure_of_its_action(csms: tuple[CentralSystem,
     [
         (["--users", "3"], "--csms URL is required"),
         (["--csms", "wss://127.0.0.1:9"], "the swarm connects with ws://"),
-        (["--csms", "ws://"], "--csms: "),
+        (["--csms", "ws://"], "--csms 'ws://': "),
+        (["--csms", "ws://127.0.0.1:9", "--csms", "wss://127.0.0.1:10"], "the swarm connects with ws://"),
+        (["--csms", "ws://127.0.0.1:9", "--csms-policy", "nearest"], "--csms-policy: invalid choice: 'nearest'"),
         (["--csms", "ws://127.0.0.1:9", "--connectors", "0"], "--connectors: expected 1 to"),
         (["--csms", "ws://127.0.0.1:9", "--id-prefix", "a:b"], "--id-prefix: an id must not contain ':'"),
         (["--csms", "ws://127.0.0.1:9", "--connectors", "two"], "--connectors: invalid int value"),
@@ -154,3 +159,16 @@ async def test_swarm_help_lists_our_options_and_sends_the_rest_to_locust() -> No
     for option in ("--csms", "--id-prefix", "--connectors", "--template", "--auto", "--seed", "--print-locustfile"):
         assert option in out
     assert "passes through unchanged" in out and "locust -f" in out
+
+
+@pytest.mark.parametrize("policy", ["round-robin", "hash", "random"])
+def test_swarm_csms_given_twice_spreads_the_stations_as_the_fleet_does(policy: str) -> None:
+    parser = argparse.ArgumentParser()
+    swarm_options.add_options(parser)
+    urls = ["ws://127.0.0.1:9/a", "ws://127.0.0.1:9/b"]
+    options = parser.parse_args(["--csms", urls[0], "--csms", urls[1], "--csms-policy", policy, "--seed", "4"])
+    assert swarm_options.problem(options) is None
+    settings = swarm_options.fleet_settings(options)
+    index = swarm_options.SHARD + 3  # worker 1's third station
+    assert settings.url_of(index) == choose_url(urls, policy, index, f"CP{index}", 4)  # type: ignore[arg-type]
+    assert {settings.url_of(i) for i in range(1, 41)} == set(urls)

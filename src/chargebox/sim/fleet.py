@@ -13,7 +13,9 @@ round trip, from an HDR histogram (constant memory, within 1 %). What the last m
 own: ``messagesPerSecondLast5s`` and ``rttP50MsLast4096``/``rttP99MsLast4096`` (the latest round trips).
 
 Each station speaks the OCPP version ``versions`` gives it (``fleet --ocpp``, sim/ocpp_mix.py; else the template's
-``[station] ocpp``, else 1.6); the figures count each version's stations under ``ocpp``.
+``[station] ocpp``, else 1.6); the figures count each version's stations under ``ocpp``. Each connects to the
+URL ``csms_policy`` gives it among ``csms_urls`` (``fleet --csms`` given several times, sim/csms_policy.py); the
+figures count each URL's stations under ``csms`` (the URL without its credentials).
 
 ``--auto`` gives each station an ``AutoDriver``: EVs arrive at random, a card is swiped, the EV
 charges along its model's curve, and leaves when full or at its session's end (through the Station API, whichever
@@ -30,10 +32,10 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from hdrh.histogram import HdrHistogram
 
@@ -41,6 +43,7 @@ from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
 from chargebox.metrics import Traffic
 from chargebox.rpc import SendOutcome
+from chargebox.sim.csms_policy import Policy, choose_url, csms_label
 from chargebox.sim.ev import EvModel
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.ocpp_mix import Mix, spread
@@ -53,9 +56,13 @@ from chargebox.store import StoreBackend
 from chargebox.tasks import Tasks
 from chargebox.transport import ReconnectPolicy
 
+if TYPE_CHECKING:
+    from chargebox.csms.ca import CertificateAuthority
+
 log = logging.getLogger("chargebox.fleet")
 
 VERSION_KEY: Final = "ocpp:"  # Fleet.counts: "ocpp:2.0.1:booted", one figure of one version
+CSMS_KEY: Final = "csms:"  # Fleet.counts: "csms:ws://host:9000/:booted", one figure of one URL's stations
 RESERVOIR: Final = 4096  # round trips kept for the recent percentiles (rttP99MsLast4096): the most recent ones
 RATE_WINDOW: Final = 5  # seconds of history behind messagesPerSecondLast5s
 MAX_RTT_US: Final = 600_000_000  # the histogram's range: 1 µs to 10 min, 2 significant digits (1 %)
@@ -65,7 +72,7 @@ FREEZE_EVERY: Final = 1000  # stations added between two freezes of the long-liv
 
 @dataclass(frozen=True, slots=True)
 class FleetSettings:
-    csms_url: str
+    csms_url: str  # the only URL, or the first of csms_urls
     count: int
     id_prefix: str = "CP"
     connectors: int | None = None
@@ -76,10 +83,19 @@ class FleetSettings:
     seed: int = 0
     auto_settings: AutoSettings | None = None  # None: the template's [auto]
     password: str | None = None
-    tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file (no client certificates)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # wss://: profile 2 with a CA file, 3 with client_ca too
+    client_ca: tuple[Path, Path] | None = None  # fleet --ca-cert --ca-key: issues each station's certificate (3)
     shard: int = 0  # this process runs stations shard+1, shard+1+shards, ... (fleet --processes: one of shards)
     shards: int = 1
     ocpp: Mix | None = None  # fleet --ocpp; None: the template's [station] ocpp, else 1.6
+    csms_urls: tuple[str, ...] = ()  # fleet --csms given several times (csms_url is the first); () : csms_url alone
+    csms_policy: Policy = "round-robin"  # how the stations are spread over csms_urls
+
+    def url_of(self, index: int) -> str:
+        """Station ``index``'s central system: the same whichever process runs it, whenever it is added."""
+        return choose_url(
+            self.csms_urls or (self.csms_url,), self.csms_policy, index, self.station_id(index), self.seed
+        )
 
     def mix(self) -> Mix:
         return self.ocpp or ((self.template.ocpp or "1.6", 100),)
@@ -267,6 +283,11 @@ class Fleet:
         # station i speaks versions[(i - 1) % count] (a fleet of none, fleet --plan's start: of a hundred)
         self.versions = spread(settings.mix(), settings.count or 100)
         self.clock = clock or SystemClock()
+        self.authority: CertificateAuthority | None = None
+        if settings.client_ca is not None:  # read by each process of --processes itself: a key is never pickled
+            from chargebox.csms.ca import CertificateAuthority  # cryptography: only for profile 3
+
+            self.authority = CertificateAuthority.load(*settings.client_ca)
         self.backend = StoreBackend.open(settings.data_dir)
         self.sims: dict[str, Simulator] = {}
         self.drivers: dict[str, AutoDriver] = {}
@@ -297,10 +318,14 @@ class Fleet:
         fleet's unless a station added live (sim/fleet_live.py) is of another kind."""
         s, template = self.settings, template or self.settings.template
         station_id = s.station_id(index)
+        if self.authority is not None:
+            from chargebox.sim.fleet_certificates import provision
+
+            provision(self.backend.station(station_id), self.authority, station_id)
         station = simulated_station(
             StationSettings(
                 charge_point_id=station_id,
-                csms_url=s.csms_url,
+                csms_url=s.url_of(index),
                 ocpp=self.versions[(index - 1) % len(self.versions)],  # a swarm's sharded ids go past count
                 identity=Identity(vendor=template.vendor, model=template.model),
                 connectors=s.connectors or template.connectors,
@@ -421,11 +446,8 @@ class Fleet:
             "reconnects": sum(max(sim.station.transport.attempts - 1, 0) for sim in stations),
             "sessionsStarted": self._past_sessions[0] + sum(driver.arrivals for driver in self.drivers.values()),
             "sessionsEnded": self._past_sessions[1] + sum(driver.sessions for driver in self.drivers.values()),
-            **{
-                f"{VERSION_KEY}{version}:{name}": n
-                for version, row in _by_version(stations).items()
-                for name, n in row.items()
-            },
+            **_flattened(VERSION_KEY, _rows(stations, lambda sim: sim.station.settings.ocpp)),
+            **_flattened(CSMS_KEY, _rows(stations, lambda sim: csms_label(sim.station.settings.csms_url))),
         }
 
     def seconds(self) -> float:
@@ -465,28 +487,34 @@ def fleet_figures(counts: dict[str, int], trips: RoundTrips, seconds: float, rec
         "messagesPerSecondLast5s": round(recent_rate, 1),
         "rttP50MsLast4096": trips.percentile(0.50),
         "rttP99MsLast4096": trips.percentile(0.99),
-        "ocpp": _versions(counts),
+        "ocpp": _unflattened(counts, VERSION_KEY),
+        "csms": _unflattened(counts, CSMS_KEY),
     }
 
 
-def _by_version(stations: list[Simulator]) -> dict[str, dict[str, int]]:
-    """Each version's stations, connected and booted (only the versions the fleet has)."""
+def _rows(stations: list[Simulator], key: Callable[[Simulator], str]) -> dict[str, dict[str, int]]:
+    """The stations of each ``key`` (a version, a URL), connected and booted (only the keys the fleet has)."""
     counts: dict[str, dict[str, int]] = {}
     for sim in stations:
-        row = counts.setdefault(sim.station.settings.ocpp, {"stations": 0, "connected": 0, "booted": 0})
+        row = counts.setdefault(key(sim), {"stations": 0, "connected": 0, "booted": 0})
         row["stations"] += 1
         row["connected"] += sim.station.transport.connected
         row["booted"] += sim.station.registration == "Accepted"
     return counts
 
 
-def _versions(counts: dict[str, int]) -> dict[str, dict[str, int]]:
-    """``_by_version``'s rows again, from counts that flatten them (so that processes' counts add up key by key)."""
+def _flattened(prefix: str, rows: dict[str, dict[str, int]]) -> dict[str, int]:
+    """``_rows`` as counts that add up across processes key by key: ``prefix`` + key + ``:`` + figure."""
+    return {f"{prefix}{key}:{name}": n for key, row in rows.items() for name, n in row.items()}
+
+
+def _unflattened(counts: dict[str, int], prefix: str) -> dict[str, dict[str, int]]:
+    """``_rows``'s rows again, from the counts ``_flattened`` made (a URL's own colons stay in its key)."""
     rows: dict[str, dict[str, int]] = {}
     for key, n in counts.items():
-        if key.startswith(VERSION_KEY):
-            version, name = key[len(VERSION_KEY) :].rsplit(":", 1)
-            rows.setdefault(version, {})[name] = n
+        if key.startswith(prefix):
+            row, name = key[len(prefix) :].rsplit(":", 1)
+            rows.setdefault(row, {})[name] = n
     return rows
 
 

@@ -15,6 +15,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from chargebox.metrics import Families, Traffic
 from chargebox.protocol.messages import RegistrationStatus
+from chargebox.sim.csms_policy import csms_label
 from chargebox.sim.simulator import Simulator
 
 NOT_BOOTED = "None"  # the registration of a station whose BootNotification was never answered (since its start)
@@ -33,6 +34,14 @@ def _families(simulators: list[Simulator], traffic: Traffic) -> Iterator[Metric]
         "stations whose WebSocket to the central system is open",
         value=sum(1 for snapshot in snapshots if snapshot["connected"]),
     )
+    by_csms = GaugeMetricFamily(
+        "chargebox_stations_csms",
+        "stations by the central system URL they connect to (without its credentials: fleet --csms, several times)",
+        labels=("csms",),
+    )
+    for csms_url, count in sorted(Counter(csms_label(sim.station.settings.csms_url) for sim in simulators).items()):
+        by_csms.add_metric((csms_url,), count)
+    yield by_csms
     registration = GaugeMetricFamily(
         "chargebox_stations_registration",
         "stations by the status of their last BootNotification's answer (None: not answered yet)",

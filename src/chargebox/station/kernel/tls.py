@@ -12,6 +12,7 @@ its key for mutual TLS.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import ssl
 import tempfile
@@ -90,6 +91,32 @@ def client_context(
     """
     if not roots and ca_file is None:
         raise TlsUnavailable("no CentralSystemRootCertificate is installed")
+    if cert_chain is None or key is None:
+        try:
+            stamp = os.stat(ca_file).st_mtime_ns if ca_file is not None else None
+        except OSError as exc:
+            raise TlsUnavailable(f"a CentralSystemRootCertificate does not load: {exc}") from exc
+        return _shared_trust_context(tuple(roots), ca_file, stamp, partial_chain)
+    context = _trust_context(roots, ca_file, partial_chain)
+    try:
+        with _pem_files(cert_chain, key) as (cert_path, key_path):
+            context.load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsUnavailable(f"the ChargePointCertificate or its key does not load: {exc}") from exc
+    return context
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_trust_context(
+    roots: tuple[str, ...], ca_file: Path | None, _stamp: int | None, partial_chain: bool
+) -> ssl.SSLContext:
+    """A context that only verifies the central system, shared by every station of the process that trusts the
+    same roots (a fleet's thousands: some 18 KiB each otherwise); ``_stamp``, the CA file's mtime, makes a file
+    replaced on disk a new context at the next attempt. A context with a client certificate is each station's own."""
+    return _trust_context(roots, ca_file, partial_chain)
+
+
+def _trust_context(roots: Sequence[str], ca_file: Path | None, partial_chain: bool) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED (T-44)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(CIPHERS)
@@ -102,12 +129,6 @@ def client_context(
             context.load_verify_locations(cafile=str(ca_file))
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise TlsUnavailable(f"a CentralSystemRootCertificate does not load: {exc}") from exc
-    if cert_chain is not None and key is not None:
-        try:
-            with _pem_files(cert_chain, key) as (cert_path, key_path):
-                context.load_cert_chain(cert_path, key_path)
-        except (OSError, ssl.SSLError) as exc:
-            raise TlsUnavailable(f"the ChargePointCertificate or its key does not load: {exc}") from exc
     return context
 
 
