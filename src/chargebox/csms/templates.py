@@ -38,11 +38,6 @@ def templates(origin: str, *, files: list[str], now: datetime, root: str | None 
     ``--files``, ``now`` an aware time, ``root`` the PEM of the central system's CA."""
     stamp = _time(now)
     image, uploads = _image(origin, files), f"{origin}/uploads/"
-    schedule = {
-        "startSchedule": stamp,
-        "chargingRateUnit": "A",
-        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
-    }
     return {
         "RemoteStartTransaction": {"connectorId": 1, "idTag": "REMOTE-1"},
         "RemoteStopTransaction": {"transactionId": 1},
@@ -62,7 +57,7 @@ def templates(origin: str, *, files: list[str], now: datetime, root: str | None 
                 "stackLevel": 0,
                 "chargingProfilePurpose": "TxDefaultProfile",
                 "chargingProfileKind": "Absolute",
-                "chargingSchedule": schedule,
+                "chargingSchedule": _schedule(stamp),
             },
         },
         "GetCompositeSchedule": {"connectorId": 1, "duration": 3600, "chargingRateUnit": "A"},
@@ -89,15 +84,7 @@ def templates(origin: str, *, files: list[str], now: datetime, root: str | None 
         },
         "DeleteCertificate": {"certificateHashData": _HASH_DATA},
         "CertificateSigned": {"certificateChain": PEM_PLACEHOLDER},
-        "SignedUpdateFirmware": {
-            "requestId": 1,
-            "firmware": {
-                "location": image,
-                "retrieveDateTime": stamp,
-                "signingCertificate": PEM_PLACEHOLDER,
-                "signature": SIGNATURE_PLACEHOLDER,
-            },
-        },
+        "SignedUpdateFirmware": _signed_firmware(image, stamp),
         "Reset": {"type": "Soft"},
     }
 
@@ -126,15 +113,7 @@ def templates201(
         "GetTransactionStatus": {},
         "ClearCache": {},
         "DataTransfer": {"vendorId": "chargebox", "messageId": "hello", "data": "from the control page"},
-        "UpdateFirmware": {
-            "requestId": 1,
-            "firmware": {
-                "location": image,
-                "retrieveDateTime": stamp,
-                "signingCertificate": PEM_PLACEHOLDER,
-                "signature": SIGNATURE_PLACEHOLDER,
-            },
-        },
+        "UpdateFirmware": _signed_firmware(image, stamp),  # 2.0.1 took the whitepaper's form
         "GetLog": {"logType": "DiagnosticsLog", "requestId": 1, "log": {"remoteLocation": uploads}},
         "SetChargingProfile": {
             "evseId": 1,
@@ -143,14 +122,7 @@ def templates201(
                 "stackLevel": 0,
                 "chargingProfilePurpose": "TxDefaultProfile",
                 "chargingProfileKind": "Absolute",
-                "chargingSchedule": [
-                    {
-                        "id": 1,
-                        "startSchedule": stamp,
-                        "chargingRateUnit": "A",
-                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
-                    }
-                ],
+                "chargingSchedule": [{"id": 1, **_schedule(stamp)}],
             },
         },
         "GetChargingProfiles": {"requestId": 1, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}},
@@ -206,6 +178,27 @@ def templates201(
         "UnpublishFirmware": {"checksum": "0" * 32},
         "Reset": {"type": "OnIdle"},
     }
+
+
+def _schedule(stamp: str) -> dict[str, Any]:
+    """16 A from ``stamp`` on: a ChargingSchedule of both versions (2.0.1's adds its id)."""
+    return {
+        "startSchedule": stamp,
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+    }
+
+
+def _signed_firmware(image: str, stamp: str) -> dict[str, Any]:
+    """1.6's SignedUpdateFirmware, 2.0.1's UpdateFirmware: the image, with a signing certificate and a signature to
+    paste over (a station checks them before it installs)."""
+    firmware = {
+        "location": image,
+        "retrieveDateTime": stamp,
+        "signingCertificate": PEM_PLACEHOLDER,
+        "signature": SIGNATURE_PLACEHOLDER,
+    }
+    return {"requestId": 1, "firmware": firmware}
 
 
 def _image(origin: str, files: list[str]) -> str:
