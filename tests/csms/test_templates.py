@@ -93,6 +93,12 @@ async def test_templates_are_served_by_version_and_a_2_0_1_station_answers_each_
         async with http.get(f"{base}/api/templates?ocpp=2.0.1") as response:
             templates = await response.json()
         assert set(templates) == set(TEMPLATES)
+        listening = sim.station.settings.csms_url  # ws://127.0.0.1:PORT
+        assert templates["SetNetworkProfile"]["connectionData"]["ocppCsmsUrl"] == f"{listening}/"
+        ipv6 = {"Host": f"[::1]:{base.rsplit(':', 1)[1]}"}  # the host as the browser reached it, IPv6 bracketed
+        async with http.get(f"{base}/api/templates?ocpp=2.0.1", headers=ipv6) as response:
+            profile = (await response.json())["SetNetworkProfile"]["connectionData"]
+            assert profile["ocppCsmsUrl"] == listening.replace("127.0.0.1", "[::1]") + "/"
         async with http.get(f"{base}/api/templates") as response:
             assert "RemoteStartTransaction" in await response.json()  # 1.6's when absent, as before
         async with http.get(f"{base}/api/templates?ocpp=3.0") as response:

@@ -135,7 +135,8 @@ def make_app(
         if version == OCPP16.version:
             return templates(origin, files=names, now=now, root=root)
         port, tls = system.listening or (0, False)
-        csms_url = f"{'wss' if tls else 'ws'}://{request.url.host}:{port}/"  # the host the browser reached
+        listening = request.url.origin().with_scheme("wss" if tls else "ws").with_port(port)  # the host reached
+        csms_url = f"{listening}/"
         return templates201(origin, files=names, now=now, csms_url=csms_url, root=root)
 
     @operation("the page: stations, their frames, a form to send a CALL", answers={200: Media("text/html", "the page")})
