@@ -1,6 +1,7 @@
-"""The control page's templates (csms/templates.py): one for every central-system action of each version, each
-valid as it is by its message's Struct and by the `ocpp` library's JSON schemas, so that none can rot, and served by
-version (``GET /api/templates?ocpp=2.0.1``); a real 2.0.1 station answers each one sent without a payload."""
+"""The control page's templates (csms/templates.py): one for every central-system action of each version (1.6's
+with the security whitepaper's, 2.0.1's), each valid as it is by its message's Struct and by the `ocpp` library's
+JSON schemas, so that none can rot, and served by version (``GET /api/templates?ocpp=2.0.1``); a real 2.0.1 station
+answers each one sent without a payload. tests/csms/test_control.py sends 1.6's to a real 1.6 station."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -17,11 +19,11 @@ from ocpp.messages import Call, _validate_payload
 
 from chargebox.csms import control as csms_control
 from chargebox.csms.server import CentralSystem, CsmsPolicy
-from chargebox.csms.templates import PEM_PLACEHOLDER, templates201
+from chargebox.csms.templates import PEM_PLACEHOLDER, templates, templates201
 from chargebox.errors import RemoteProtocolError
 from chargebox.protocol.codec import decode_payload
-from chargebox.protocol.errors import OCPP201_CALL_ERRORS
-from chargebox.protocol.v201 import messages as m
+from chargebox.protocol.dialect import OCPP16, Dialect
+from chargebox.protocol.v201.dialect import OCPP201
 from chargebox.sim.simulator import Simulator, simulated_station
 from chargebox.station.station import StationSettings
 from chargebox.transport import ReconnectPolicy
@@ -30,20 +32,28 @@ from tests.loopback import run_until_stopped, until
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 TEMPLATES = templates201("http://csms.example:9001", files=["fw 2.0.img"], now=NOW, csms_url="ws://csms.example:9000/")
+BY_VERSION: dict[str, tuple[dict[str, dict[str, Any]], Dialect[Any]]] = {
+    "1.6": (templates("http://csms.example:9001", files=["fw 2.0.img"], now=NOW), OCPP16),
+    "2.0.1": (TEMPLATES, OCPP201),
+}
 
 
-def test_every_csms_initiated_2_0_1_action_has_a_template_reset_last() -> None:
-    assert set(TEMPLATES) == {action.value for action in m.CSMS_INITIATED}  # a new action fails here
-    assert list(TEMPLATES)[-1] == "Reset"  # last: the station reboots
+@pytest.mark.parametrize("version", BY_VERSION)
+def test_every_csms_initiated_action_has_a_template_reset_last(version: str) -> None:
+    proposed, dialect = BY_VERSION[version]
+    assert set(proposed) == {action.value for action in dialect.csms_initiated}  # a new action fails here
+    assert list(proposed)[-1] == "Reset"  # last: the station reboots
 
 
-def test_every_2_0_1_template_is_valid_by_its_struct_and_the_ocpp_schemas() -> None:
+@pytest.mark.parametrize("version", BY_VERSION)
+def test_every_template_is_valid_by_its_struct_and_the_ocpp_librarys_schemas(version: str) -> None:
+    proposed, dialect = BY_VERSION[version]
     refused = {}
-    for action, payload in TEMPLATES.items():
+    for action, payload in proposed.items():
         try:
-            decode_payload(msgspec.Raw(json.dumps(payload).encode()), m.REQUESTS[m.Action(action)],
-                           OCPP201_CALL_ERRORS)  # fmt: skip
-            _validate_payload(Call("1", action, payload), "2.0.1")
+            decode_payload(msgspec.Raw(json.dumps(payload).encode()), dialect.requests[dialect.actions_by_name[action]],
+                           dialect.errors)  # fmt: skip
+            _validate_payload(Call("1", action, payload), version)
         except (RemoteProtocolError, OCPPError) as exc:
             refused[action] = repr(exc)
     assert refused == {}
