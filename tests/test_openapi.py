@@ -155,6 +155,8 @@ async def test_what_the_csms_answers_validates_against_its_document(checked: Che
     await checked.request("GET", "/api/stations/NOBODY", "/api/stations/{id}", 404)
     await checked.request("GET", "/api/stations/CP-1/certificate", "/api/stations/{id}/certificate", 404)
     await checked.request("GET", "/api/templates", "/api/templates", 200)
+    await checked.request("GET", "/api/templates?ocpp=2.0.1", "/api/templates", 200)
+    await checked.request("GET", "/api/templates?ocpp=2.1", "/api/templates", 400)
     await checked.request("GET", "/api/files", "/api/files", 200)
     await checked.request("GET", "/api/uploads", "/api/uploads", 200)
     call = "/api/stations/{id}/call"

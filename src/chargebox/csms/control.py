@@ -17,8 +17,8 @@ host's own name. ``/files/`` serves the plain files of ``--files DIR`` (not its 
 (csms/uploads.py) is read back with the token, as the API is: a diagnostics archive holds the station's log.
 
 The action and payload are those of the OCPP version the station speaks (1.6, or 2.0.1: ``GetVariables``,
-``SetNetworkProfile``, ...), validated with that version's Struct; the templates are 1.6's, so a 2.0.1 CALL
-carries its payload.
+``SetNetworkProfile``, ...), validated with that version's Struct; each version has its templates
+(``GET /api/templates?ocpp=2.0.1``), and the page offers those of the version the station picked speaks.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ from aiohttp import BodyPartReader, web
 from chargebox.csms.metrics import csms_metrics
 from chargebox.csms.server import CentralSystem
 from chargebox.csms.stations import Station, StationDetail, StationList, Stations, Subscriber
-from chargebox.csms.templates import templates
+from chargebox.csms.templates import templates, templates201
 from chargebox.csms.uploads import UPLOAD_NAME, Upload, Uploads, UploadTooLarge
 from chargebox.errors import RemoteProtocolError
 from chargebox.metrics import add_metrics
 from chargebox.openapi import JSON, Media, Parameter, add_openapi, operation
 from chargebox.protocol.base import Message
 from chargebox.protocol.codec import decode_payload
-from chargebox.protocol.dialect import OCPP16, Dialect
+from chargebox.protocol.dialect import OCPP16, SUBPROTOCOLS, Dialect
 from chargebox.rpc import SendOutcome
 from chargebox.web import EventStream, control_app, event_stream, json_body, json_error
 
@@ -55,6 +55,7 @@ MAX_FILES_LISTED: Final = 100
 MAX_QUERY: Final = 64
 CHUNK: Final = 64 * 1024
 UPLOADS_DIRECTORY: Final = "uploads"  # under --files DIR
+VERSIONS: Final = tuple(name.removeprefix("ocpp") for name in SUBPROTOCOLS)  # 1.6, 2.0.1: GET /api/templates
 _STATION: Final = {"id": Parameter("the charge point id")}
 _FILE: Final = Media("application/octet-stream", "the file")
 _EVENTS: Final = """Server-sent events, each one line of JSON: `stations` (a StationList: at the start, and again
@@ -66,8 +67,8 @@ and `frame` ({id, time, dir, frame}: each frame of it as it goes). A comment eve
 class CallRequest(msgspec.Struct):
     """A CALL to send to a station."""
 
-    action: str  # a central-system action of OCPP 1.6 or the security whitepaper
-    payload: dict[str, Any] | None = None  # its request; absent: the action's template (GET /api/templates)
+    action: str  # a central-system action of the station's OCPP version (1.6's: the security whitepaper's too)
+    payload: dict[str, Any] | None = None  # its request; absent: the action's template (GET /api/templates?ocpp=)
 
 
 class CallAnswer(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -126,11 +127,17 @@ def make_app(
     uploads.listeners.append(book.uploads_changed)
     page = resources.files(__package__).joinpath("page/index.html").read_text(encoding="utf-8")
 
-    def payload_templates(request: web.Request) -> dict[str, dict[str, Any]]:
+    def payload_templates(request: web.Request, version: str) -> dict[str, dict[str, Any]]:
         authority = system.certificates.authority
         origin = f"{request.scheme}://{request.host}"
         root = authority.pem if authority is not None else None
-        return templates(origin, files=_file_names(files), now=datetime.now(UTC), root=root)
+        now, names = datetime.now(UTC), _file_names(files)
+        if version == OCPP16.version:
+            return templates(origin, files=names, now=now, root=root)
+        port, tls = system.listening or (0, False)
+        listening = request.url.origin().with_scheme("wss" if tls else "ws").with_port(port)  # the host reached
+        csms_url = f"{listening}/"
+        return templates201(origin, files=names, now=now, csms_url=csms_url, root=root)
 
     @operation("the page: stations, their frames, a form to send a CALL", answers={200: Media("text/html", "the page")})
     async def index(_request: web.Request) -> web.Response:
@@ -180,7 +187,9 @@ def make_app(
         session = system.sessions.get(charge_point_id)
         if session is None:
             raise json_error(web.HTTPNotFound, f"no station {charge_point_id!r} is connected")
-        request_message = _request_message(body, session.dialect, lambda: payload_templates(request))
+        request_message = _request_message(
+            body, session.dialect, lambda: payload_templates(request, session.dialect.version)
+        )
         result = await system.call(charge_point_id, request_message, timeout=call_timeout)
         if result.outcome is SendOutcome.RESPONSE_SUCCESS:
             return _json(CallAnswer("CALLRESULT", payload=msgspec.to_builtins(result.response)))
@@ -209,11 +218,17 @@ def make_app(
         return stream.response
 
     @operation(
-        "a payload for every CALL a central system sends, valid as it is",
+        "a payload for every CALL a central system sends in an OCPP version, valid as it is",
+        description="`{action: payload}`, in the order the page lists them; 400 for a version not served.",
         answers={200: dict[str, dict[str, Any]]},
+        errors=(400,),
+        query={"ocpp": Parameter("the OCPP version (1.6 when absent)", {"enum": list(VERSIONS)})},
     )
     async def get_templates(request: web.Request) -> web.Response:
-        return web.json_response(payload_templates(request))
+        version = request.query.get("ocpp", OCPP16.version)
+        if version not in VERSIONS:
+            raise json_error(web.HTTPBadRequest, f"ocpp must be {' or '.join(VERSIONS)}")
+        return web.json_response(payload_templates(request, version))
 
     @operation("the files of --files DIR", answers={200: FileList})
     async def file_list(_request: web.Request) -> web.Response:
@@ -328,19 +343,14 @@ def _request_message(
     body: dict[str, Any], dialect: Dialect[Any], proposed: Callable[[], dict[str, dict[str, Any]]]
 ) -> Message:
     """The CALL to send, in the station's version, validated by its Struct as an incoming frame would be
-    (400 else). Without a payload, a 1.6 action's template (the templates are 1.6's)."""
+    (400 else). Without a payload, the action's template in that version."""
     action_name = body.get("action")
     action = dialect.actions_by_name.get(str(action_name))
     if action is None:
         raise json_error(web.HTTPBadRequest, f"unknown action {action_name!r} in OCPP {dialect.version}")
     if action not in dialect.csms_initiated:
         raise json_error(web.HTTPBadRequest, f"{action} is sent by a charge point, not to one")
-    if "payload" in body:
-        payload = body["payload"]
-    elif dialect is OCPP16:
-        payload = proposed()[action.value]
-    else:
-        raise json_error(web.HTTPBadRequest, f"a {action} CALL to an OCPP {dialect.version} station needs its payload")
+    payload = body["payload"] if "payload" in body else proposed()[action.value]
     if not isinstance(payload, dict):
         raise json_error(web.HTTPBadRequest, "payload must be a JSON object")
     try:

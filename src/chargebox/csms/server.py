@@ -107,6 +107,7 @@ class CentralSystem:
         self._clock = clock or SystemClock()
         self.certificates = CertificateSigning(authority, self._clock)
         self._server: Server | None = None
+        self.listening: tuple[int, bool] | None = None  # (port, TLS) once started: where stations connect
         self._transaction_ids = itertools.count(1)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> int:
@@ -125,7 +126,8 @@ class CentralSystem:
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         sockets = list(self._server.sockets)
-        return int(sockets[0].getsockname()[1])
+        self.listening = (int(sockets[0].getsockname()[1]), tls is not None)
+        return self.listening[0]
 
     async def stop(self) -> None:
         if self._server is not None:
