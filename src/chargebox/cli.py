@@ -38,10 +38,10 @@ from chargebox.auto_sessions import (
     card_problem,
 )
 from chargebox.credentials import secret, token_problem
+from chargebox.csms_policy import POLICIES
 from chargebox.errors import ConfigError, UserError
 from chargebox.protocol.messages import Reason
 from chargebox.redact import redact, redact_logger
-from chargebox.sim.csms_policy import POLICIES
 from chargebox.station.front import VERSIONS
 from chargebox.station.kernel.settings import Identity
 from chargebox.station.kernel.tls import TlsSettings

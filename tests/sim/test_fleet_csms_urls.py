@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from chargebox.csms.server import CentralSystem, CsmsPolicy
-from chargebox.sim.csms_policy import choose_url
+from chargebox.csms_policy import choose_url
 from chargebox.sim.fleet import Fleet, FleetSettings
 from chargebox.sim.fleet_control import start_fleet_control
 from chargebox.sim.fleet_processes import process_settings

@@ -15,10 +15,10 @@ import pytest
 
 from chargebox import cli
 from chargebox.csms.server import CentralSystem
+from chargebox.csms_policy import choose_url
 from chargebox.errors import RemoteProtocolError
 from chargebox.protocol import messages as m
 from chargebox.sim import swarm_options
-from chargebox.sim.csms_policy import choose_url
 from chargebox.sim.swarm_options import LOCUSTFILE, SHARD
 from tests.loopback import free_port
 from tests.sim.test_fleet_processes import boots_of

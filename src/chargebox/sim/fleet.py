@@ -14,7 +14,7 @@ own: ``messagesPerSecondLast5s`` and ``rttP50MsLast4096``/``rttP99MsLast4096`` (
 
 Each station speaks the OCPP version ``versions`` gives it (``fleet --ocpp``, sim/ocpp_mix.py; else the template's
 ``[station] ocpp``, else 1.6); the figures count each version's stations under ``ocpp``. Each connects to the
-URL ``csms_policy`` gives it among ``csms_urls`` (``fleet --csms`` given several times, sim/csms_policy.py); the
+URL ``csms_policy`` gives it among ``csms_urls`` (``fleet --csms`` given several times, csms_policy.py); the
 figures count each URL's stations under ``csms`` (the URL without its credentials).
 
 ``--auto`` gives each station an ``AutoDriver``: EVs arrive at random, a card is swiped, the EV
@@ -41,9 +41,9 @@ from hdrh.histogram import HdrHistogram
 
 from chargebox.auto_sessions import AutoSettings
 from chargebox.clock import Clock, SystemClock
+from chargebox.csms_policy import Policy, choose_url, csms_label
 from chargebox.metrics import Traffic
 from chargebox.rpc import SendOutcome
-from chargebox.sim.csms_policy import Policy, choose_url, csms_label
 from chargebox.sim.ev import EvModel
 from chargebox.sim.hardware import SimulatedEv
 from chargebox.sim.ocpp_mix import Mix, spread

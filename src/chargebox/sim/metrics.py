@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from chargebox.csms_policy import csms_label
 from chargebox.metrics import Families, Traffic
 from chargebox.protocol.messages import RegistrationStatus
-from chargebox.sim.csms_policy import csms_label
 from chargebox.sim.simulator import Simulator
 
 NOT_BOOTED = "None"  # the registration of a station whose BootNotification was never answered (since its start)

@@ -15,9 +15,9 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any, Final
 
+from chargebox.csms_policy import POLICIES
 from chargebox.protocol.identity import identity_problem
 from chargebox.redact import redact
-from chargebox.sim.csms_policy import POLICIES
 from chargebox.sim.fleet import FleetSettings
 from chargebox.sim.template import Template, read_template
 from chargebox.station.v16.config_keys import MAX_CONNECTORS

@@ -1,5 +1,8 @@
 """Which central system a fleet's station connects to, when ``fleet --csms`` is given several times.
 
+Apart from ``sim/`` because the command line offers the policies (``chargebox fleet --help``), and the command line is
+also what a real charger runs (``chargebox run``), whose process holds no simulator code.
+
 Each policy gives a station the same URL whichever process of ``fleet --processes`` runs it and whenever it is
 added (a live station of ``POST /api/stations`` too): it depends on the station alone, never on the order the
 stations start in or on N.
