@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import csv
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,24 @@ def test_swarm_csms_given_twice_spreads_the_stations_as_the_fleet_does(policy: s
     index = swarm_options.SHARD + 3  # worker 1's third station
     assert settings.url_of(index) == choose_url(urls, policy, index, f"CP{index}", 4)  # type: ignore[arg-type]
     assert {settings.url_of(i) for i in range(1, 41)} == set(urls)
+
+
+CLOSED_AT_ONCE = """
+from locust.env import Environment
+from chargebox.sim.fleet import FleetSettings
+from chargebox.sim.swarm import Swarm
+for _ in range(20):
+    Swarm(Environment(), FleetSettings(csms_url="ws://127.0.0.1:9/ocpp", count=1)).close()
+"""
+
+
+async def test_a_swarm_closed_before_its_loop_has_started_closes_cleanly() -> None:
+    """Locust may stop a run at once (its --run-time reached 30 ms in, on a loaded machine): the swarm is closed
+    before its event loop's thread has made the fleet, and waits for it instead of failing an assertion. Its own
+    process: Locust patches the interpreter with gevent as it is imported."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLOSED_AT_ONCE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    code, err = await ended(proc, timeout=60)
+    assert code == 0, err
+    assert "Traceback" not in err

@@ -180,9 +180,11 @@ class Swarm:
         if self._closed:
             return
         self._closed = True
-        assert self._closing is not None
-        self._call(self._closing.set)
-        self._until(lambda: self._ended, "stop its stations", STOP_TIMEOUT)
+        # A run may end before its loop has started (Locust's --run-time reached at once): wait for it first.
+        self._until(lambda: self._closing is not None or self._ended, "start")
+        if self._closing is not None:
+            self._call(self._closing.set)
+            self._until(lambda: self._ended, "stop its stations", STOP_TIMEOUT)
         self._drainer.kill()
         self._hand_over()
 
