@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from chargebox.clock import VirtualClock, sleep_or_wake, sleep_until
+from chargebox.clock import Event, VirtualClock, sleep_or_wake, sleep_until
 
 
 async def test_sleepers_wake_in_order_when_time_advances() -> None:
@@ -74,3 +74,32 @@ async def test_sleep_or_wake_cancelled_from_outside_is_cancelled() -> None:
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()
     assert clock.pending() == 0
+
+
+async def test_event_wakes_every_waiter_and_holds_no_queue_until_awaited() -> None:
+    event = Event()
+    assert not event.is_set()
+    event.set()  # set and cleared before anyone waits: still no queue of its own
+    event.clear()
+    assert len(event._waiters) == 0 and event._waiters.maxlen == 0
+    waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert len(event._waiters) == 3
+    event.set()
+    assert await asyncio.gather(*waiters) == [True, True, True]
+    assert await event.wait() is True  # already set: no wait
+    event.clear()
+    late = asyncio.ensure_future(event.wait())
+    await asyncio.sleep(0)
+    assert not late.done()
+    event.set()
+    assert await late is True
+
+
+async def test_event_wakes_sleep_or_wake() -> None:
+    clock = VirtualClock()
+    wake = Event()
+    task = asyncio.ensure_future(sleep_or_wake(clock, 100, wake))
+    await asyncio.sleep(0)
+    wake.set()
+    assert await task is False

@@ -24,7 +24,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from chargebox.clock import Clock, sleep_or_wake
+from chargebox.clock import Clock, Event, sleep_or_wake
 from chargebox.errors import ConnectionLost, CsmsUnreachable
 from chargebox.log import Log
 from chargebox.redact import redact, redact_logger
@@ -148,9 +148,9 @@ class Transport:
         self._on_failure = on_failure
         self._ws: ClientConnection | None = None
         self._tasks = Tasks(logger, "link")
-        self._enabled = asyncio.Event()
+        self._enabled = Event()
         self._enabled.set()
-        self._settings_changed = asyncio.Event()
+        self._settings_changed = Event()
         self._stopping = False
         self._closing: asyncio.Future[None] | None = None
         self._policy_changed = False

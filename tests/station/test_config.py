@@ -139,9 +139,13 @@ async def test_K_12_reboot_required_key_applies_after_restart(clock: VirtualCloc
     station = make_station(clock, store=Store.open(tmp_path), connectors=1)
     assert station.config.change("ConnectorPhaseRotation", "0.RTS,1.RTS").value == "RebootRequired"
     assert station.config.get("ConnectorPhaseRotation") == "0.RST"
+    # a second change before the reboot: configured, and the station still runs with the value it started with
+    assert station.config.change("ConnectorPhaseRotation", "0.RST,1.STR").value == "RebootRequired"
+    assert station.config.configured("ConnectorPhaseRotation") == "0.RST,1.STR"
+    assert station.config.get("ConnectorPhaseRotation") == "0.RST"
     station.store.close()
     again = make_station(clock, store=Store.open(tmp_path), connectors=1)
-    assert again.config.get("ConnectorPhaseRotation") == "0.RTS,1.RTS"
+    assert again.config.get("ConnectorPhaseRotation") == "0.RST,1.STR"
     again.store.close()
 
 

@@ -108,10 +108,7 @@ class SimulatedHardware:
     # -- EnergyMeter --------------------------------------------------------------------------
 
     def measurands(self) -> frozenset[str]:
-        phased = {M.CURRENT_IMPORT, M.CURRENT_OFFERED, M.VOLTAGE, M.POWER_ACTIVE_IMPORT}
-        names = {m.value for m in _MEASURANDS}
-        names |= {f"{m.value}.{p.value}" for m in phased for p in PHASES}
-        return frozenset(names)
+        return _MEASURAND_NAMES  # one set for every simulated meter of a fleet
 
     def read(self, connector_id: int) -> list[Reading]:
         self._check_meter(connector_id)
@@ -236,4 +233,8 @@ _MEASURANDS: Final = (
     M.FREQUENCY,
     M.TEMPERATURE,
     M.SOC,
+)
+_PHASED: Final = (M.CURRENT_IMPORT, M.CURRENT_OFFERED, M.VOLTAGE, M.POWER_ACTIVE_IMPORT)
+_MEASURAND_NAMES: Final = frozenset(
+    [m.value for m in _MEASURANDS] + [f"{m.value}.{p.value}" for m in _PHASED for p in PHASES]
 )

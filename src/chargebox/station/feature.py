@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from chargebox.rpc import Handler
 from chargebox.station.kernel.kernel import Kernel
@@ -72,17 +72,59 @@ class Needs:
 
 
 @dataclass(frozen=True, slots=True)
+class Plan:
+    """What a table builds for one offer: the features built, in table order, the actions answered NotSupported and
+    the absent answers. The same for every station of that table and offer, so a fleet holds it once."""
+
+    table: tuple[Feature[Any], ...]
+    offered: frozenset[str]
+    features: tuple[Feature[Any], ...]
+    withheld: frozenset[enum.StrEnum]  # of features not built (but their absent answers), and withdrawn by one that is
+    absent: tuple[tuple[enum.StrEnum, Handler], ...]  # the absent answers of the features not built
+
+    @classmethod
+    def of(cls, table: tuple[Feature[Any], ...], offered: frozenset[str]) -> Plan:
+        features = tuple(feature for feature in table if feature.profile in offered)
+        missing = [feature for feature in table if feature.profile not in offered]
+        withdrawn = {action for feature in features for action in feature.withdraws}
+        absent = tuple((a, f.absent[a]) for f in missing for a in sorted(f.absent) if a not in withdrawn)
+        withheld = {action for f in missing for action in f.actions - f.absent.keys()} | withdrawn
+        return cls(table, offered, features, frozenset(withheld), absent)
+
+
+# The plans made so far, by table and offer (a fleet's stations share a few); bounded, for tests that make tables.
+_PLANS: dict[tuple[int, frozenset[str]], Plan] = {}
+_MAX_PLANS: Final = 32
+
+
+def plan(table: tuple[Feature[Any], ...], offered: frozenset[str]) -> Plan:
+    """The plan of that table and offer, made once."""
+    made = _PLANS.get((id(table), offered))
+    if made is None or made.table is not table:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        made = _PLANS[id(table), offered] = Plan.of(table, offered)
+    return made
+
+
+@dataclass(frozen=True, slots=True)
 class Assembly:
     """The features a station built, in table order, and the actions it answers NotSupported."""
 
-    built: tuple[tuple[Feature[Any], Service[Any]], ...]
-    withheld: frozenset[enum.StrEnum]  # of features not built (but their absent answers), and withdrawn by one that is
-    by_service: Mapping[type[Service[Any]], Service[Any]]
-    absent: tuple[tuple[enum.StrEnum, Handler], ...] = ()  # the absent answers of the features not built
+    plan: Plan
+    by_service: Mapping[type[Service[Any]], Service[Any]]  # in table order
+
+    @property
+    def built(self) -> tuple[tuple[Feature[Any], Service[Any]], ...]:
+        return tuple((feature, self.by_service[feature.service]) for feature in self.plan.features)
+
+    @property
+    def withheld(self) -> frozenset[enum.StrEnum]:
+        return self.plan.withheld
 
     @property
     def services(self) -> list[Service[Any]]:
-        return [service for _feature, service in self.built]
+        return [self.by_service[feature.service] for feature in self.plan.features]
 
     def get(self, kind: type[T]) -> T | None:
         """The built service of that kind, None when its profile is not offered."""
@@ -99,25 +141,18 @@ class Assembly:
     def handlers(self) -> Iterator[tuple[enum.StrEnum, Handler]]:
         """What each feature answers: the actions it declared, taken from its service's handlers(), and for a
         feature not built its absent answers."""
+        withheld = self.plan.withheld
         for feature, service in self.built:
             handlers = service.handlers()
-            for action in sorted(feature.actions - self.withheld):
+            for action in sorted(feature.actions - withheld):
                 yield action, handlers[action]
-        yield from self.absent
+        yield from self.plan.absent
 
 
 def assemble(kernel: Kernel[Any], table: Iterable[Feature[Any]], offered: frozenset[str]) -> Assembly:
     """Build the features of the offered profiles, in table order."""
-    table = tuple(table)
+    made = plan(tuple(table), offered)  # the same tuple when given one
     built: dict[type[Service[Any]], Service[Any]] = {}
-    pairs: list[tuple[Feature[Any], Service[Any]]] = []
-    for feature in table:
-        if feature.profile in offered:
-            service = feature.build(kernel, Needs(feature, built))
-            built[feature.service] = service
-            pairs.append((feature, service))
-    missing = [feature for feature in table if feature.profile not in offered]
-    withdrawn = {action for feature, _service in pairs for action in feature.withdraws}
-    absent = tuple((a, f.absent[a]) for f in missing for a in sorted(f.absent) if a not in withdrawn)
-    withheld = {action for f in missing for action in f.actions - f.absent.keys()} | withdrawn
-    return Assembly(tuple(pairs), frozenset(withheld), built, absent)
+    for feature in made.features:
+        built[feature.service] = feature.build(kernel, Needs(feature, built))
+    return Assembly(made, built)

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Final
 
-from chargebox.clock import Clock, SystemClock, sleep_or_wake
+from chargebox.clock import Clock, Event, SystemClock, sleep_or_wake
 from chargebox.errors import ConfigError
 from chargebox.protocol.messages import ChargePointErrorCode, Reason
 from chargebox.redact import redact
@@ -126,7 +126,7 @@ class Station:
         self._stopped = False
         self._stop_began: float | None = None  # monotonic: when the stop began, for STOP_WAIT_S
         self._gave_up = False  # the stop gave up on writes the store refused (and said so)
-        self.boot_accepted = asyncio.Event()  # set at the first accepted boot: a card swiped before it is refused
+        self.boot_accepted = Event()  # set at the first accepted boot: a card swiped before it is refused
 
     # -- the features (those of a profile the station does not offer are None) ------------------
 

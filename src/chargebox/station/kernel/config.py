@@ -162,7 +162,9 @@ class Configuration(TypedReads):
         self._known = keys if known is None else known
         self._rules: dict[str, list[Rule]] = {}
         self._listeners: dict[str, list[Listener]] = {}
-        self._values: dict[str, str | None] = {key.name: key.default for key in self._keys.values()}
+        # Only what differs from the catalogue's defaults is the station's own: a fleet's idle stations share the rest
+        self._values: dict[str, str | None] = {}  # as configured, by key name (absent: the key's default)
+        self._held: dict[str, str | None] = {}  # reboot-required keys changed since the start: their running value
         self._stored = {k.lower(): v for k, v in store.config.load().items()}
         for name, value in (facts or {}).items():
             self._values[self.key(name).name] = value
@@ -170,7 +172,6 @@ class Configuration(TypedReads):
             stored_key = self._keys.get(lower)
             if stored_key is not None and not stored_key.readonly:
                 self._values[stored_key.name] = value
-        self._effective = dict(self._values)  # what reboot-required keys run with until a reboot
 
     def load_template(self, values: Mapping[str, object], source: str) -> None:
         """Starting values from a station template (``--ocpp-config``); ConfigError if unusable.
@@ -203,7 +204,7 @@ class Configuration(TypedReads):
             if not self.has(key.name):
                 continue  # checked, not served: its profile is not offered (K-4)
             if key.readonly or key.name.lower() not in self._stored:
-                self._values[key.name] = self._effective[key.name] = normal
+                self._set(key.name, normal)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -218,11 +219,21 @@ class Configuration(TypedReads):
         return sorted(self._keys.values(), key=lambda k: k.name)
 
     def get(self, name: str) -> str | None:
-        return self._effective.get(self.key(name).name)
+        return self._in_force(self.key(name))
 
     def configured(self, name: str) -> str | None:
         """The value as stored, including a change still waiting for a reboot."""
-        return self._values.get(self.key(name).name)
+        key = self.key(name)
+        return self._values.get(key.name, key.default)
+
+    def _in_force(self, key: ConfigKey) -> str | None:
+        held = self._held
+        return held[key.name] if key.name in held else self._values.get(key.name, key.default)
+
+    def _set(self, name: str, value: str | None) -> None:
+        """Configured and in force at once."""
+        self._values[name] = value
+        self._held.pop(name, None)
 
     # -- extending ----------------------------------------------------------------------------
 
@@ -233,7 +244,7 @@ class Configuration(TypedReads):
         current = value if value is not None else key.default
         if stored is not None and not key.readonly:
             current = stored
-        self._values[key.name] = self._effective[key.name] = current
+        self._set(key.name, current)
 
     def add_rule(self, name: str, rule: Rule) -> None:
         """An extra check a new value must pass, owned by the service that knows why."""
@@ -259,10 +270,11 @@ class Configuration(TypedReads):
             return ChangeStatus.REJECTED  # K-11
         self._store.config.save(key.name, normal)  # K-13: journal first
         self._stored[key.name.lower()] = normal
-        self._values[key.name] = normal
         if key.reboot_required:
+            self._held.setdefault(key.name, self._in_force(key))
+            self._values[key.name] = normal
             return ChangeStatus.REBOOT_REQUIRED  # K-12: applied after the next reboot
-        self._effective[key.name] = normal
+        self._set(key.name, normal)
         if notify:
             self.notify(key.name)
         return ChangeStatus.ACCEPTED
@@ -270,17 +282,17 @@ class Configuration(TypedReads):
     def set_internal(self, name: str, value: str) -> None:
         """A value the stack itself sets (HeartbeatInterval from BootNotification, B-4)."""
         key = self.key(name)
-        if self._values.get(key.name) == value:
+        if self._values.get(key.name, key.default) == value:
             return
         self._store.config.save(key.name, value)
         self._stored[key.name.lower()] = value
-        self._values[key.name] = self._effective[key.name] = value
+        self._set(key.name, value)
         self.notify(key.name)
 
     def notify(self, name: str) -> None:
         """Tell the key's subscribers its value changed."""
         key = self.key(name)
-        value = self._effective.get(key.name) or ""
+        value = self._in_force(key) or ""
         for listener in self._listeners.get(key.name, ()):
             listener(value)
 

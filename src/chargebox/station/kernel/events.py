@@ -11,6 +11,7 @@ event reported afterwards is lost.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -118,9 +119,7 @@ class SecurityEventLog(Service[Any]):
         for ChargePoint); a part of the kernel reports either spelling, the log and the message carry the version's."""
         self._request = request
         self._renamed = dict(renamed or {})
-        spelt = self._renamed.get
-        self._known = frozenset(spelt(name, name) for name in EVENT_TYPES)
-        self._sent = frozenset(spelt(name, name) for name in SENT_TOO)
+        self._known, self._sent = _spelt(tuple(self._renamed.items()))
         self._lane = lane
         self._store = store
         self._clock = clock
@@ -157,3 +156,10 @@ class SecurityEventLog(Service[Any]):
     def configuration_changed(self, key: str) -> Callable[[str], None]:
         """A ``Configuration.subscribe`` listener for a security key: the key's name is logged, never its value."""
         return lambda _value: self.report("ReconfigurationOfSecurityParameters", f"{key} changed")
+
+
+@functools.cache
+def _spelt(renamed: tuple[tuple[str, str], ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The event types a version knows and those it sends, as it spells them: one pair of sets for a whole fleet."""
+    spelt = dict(renamed).get
+    return frozenset(spelt(name, name) for name in EVENT_TYPES), frozenset(spelt(name, name) for name in SENT_TOO)

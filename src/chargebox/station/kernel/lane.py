@@ -48,7 +48,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from chargebox.clock import Clock, TimerHandle, sleep_or_wake
+from chargebox.clock import Clock, Event, TimerHandle, sleep_or_wake
 from chargebox.errors import LocalProtocolError
 from chargebox.log import Log
 from chargebox.protocol.base import Message
@@ -136,7 +136,7 @@ class Lane:
         self._barriers: list[tuple[int, _Entry]] = []
         self._order = itertools.count()
         self._open = False  # the boot is accepted: durable messages may go
-        self._empty = asyncio.Event()
+        self._empty = Event()
         self._timer: TimerHandle | None = None
         self._tasks = Tasks(log, "outbound lane")
         self._commits = Tasks(log, "outbound lane commit")  # never cancelled: see _settle

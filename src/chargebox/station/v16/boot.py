@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from chargebox.clock import Clock, sleep_or_wake
+from chargebox.clock import Clock, Event, sleep_or_wake
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -74,10 +74,10 @@ class BootService(Service):
         self._tasks = Tasks(log, "boot")  # failures logged with their traceback; the heartbeat restarts
         self._boot_task: asyncio.Future[Any] | None = None
         self._heartbeat_task: asyncio.Future[Any] | None = None
-        self._interval_changed = asyncio.Event()
+        self._interval_changed = Event()
         self._triggered: set[Action] = set()
         self._triggered_answer: BootNotificationResponse | None = None
-        self._answered = asyncio.Event()
+        self._answered = Event()
         rpc.may_send = self.may_send
         config.subscribe("HeartbeatInterval", lambda _value: self._interval_changed.set())
 

@@ -9,12 +9,11 @@ an impossible sequence is a bug that fails loudly, never a frame on the wire.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from chargebox.clock import Clock, TimerHandle
+from chargebox.clock import Clock, Event, TimerHandle
 from chargebox.errors import LocalProtocolError
 from chargebox.log import Log
 from chargebox.protocol.messages import (
@@ -118,7 +117,7 @@ class ConnectorsService(Service):
         self._online = False
         self._maintenance = False
         self._store_fault: str | None = None  # the store refuses writes: the info reported (StorageService)
-        self._idle = asyncio.Event()
+        self._idle = Event()
         self._idle.set()
         store.connectors.ensure(count)
         self.connectors = [Connector(i) for i in range(count + 1)]

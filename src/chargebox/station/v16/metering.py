@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from chargebox import hal
-from chargebox.clock import Clock, sleep_or_wake
+from chargebox.clock import Clock, Event, sleep_or_wake
 from chargebox.log import Log
 from chargebox.protocol.messages import (
     Action,
@@ -77,7 +77,7 @@ class MeteringService(Service):
         # its ref until that commit, but no MeterValues of it may take a place behind its StopTransaction
         self._stopping: dict[int, int] = {}
         self._aligned: asyncio.Future[Any] | None = None
-        self._changed = asyncio.Event()
+        self._changed = Event()
         for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval"):
             config.subscribe(key, lambda _value: self._changed.set())
         supported = meter.measurands()
