@@ -33,6 +33,16 @@ async def test_B01_FR_05_every_connector_of_every_EVSE_reports_its_status_after_
     service = wire.station.features.need(EvsesService)
     assert service.exists(1, 2) and not service.exists(2, 2) and not service.exists(3)
     assert wire.station.kernel.connector_count == 2  # the hardware's ports: one per EVSE
+    model = wire.station.kernel.config  # a Connector component for each connector, an EVSE one for each EVSE
+    assert [model.has(f"Connector@{e}:{c}.ConnectorType") for e, c in ((1, 1), (1, 2), (2, 1), (2, 2))] == [
+        True, True, True, False
+    ]  # fmt: skip
+    assert not model.has("EVSE@3.AvailabilityState")
+    await wire.station.plugged(1, 2)
+    await wire.until(lambda: len(wire.calls("StatusNotification")) == 5)
+    names = ("Connector@1:1", "Connector@1:2", "EVSE@1", "ChargingStation")
+    states = [model.get(f"{name}.AvailabilityState") for name in names]
+    assert states == ["Unavailable", "Occupied", "Occupied", "Available"]
 
 
 async def test_E01_FR_14_a_transaction_at_connector_2_names_it_and_its_sibling_is_unavailable_until_the_cable_goes(
