@@ -33,6 +33,8 @@ async def test_B01_FR_05_every_connector_of_every_EVSE_reports_its_status_after_
     service = wire.station.features.need(EvsesService)
     assert service.exists(1, 2) and not service.exists(2, 2) and not service.exists(3)
     assert wire.station.kernel.connector_count == 2  # the hardware's ports: one per EVSE
+    missing = await wire.station.plugged(2, 2)
+    assert (missing.result, missing.reason) == ("refused", "EVSE 2 has no connector 2")
     model = wire.station.kernel.config  # a Connector component for each connector, an EVSE one for each EVSE
     assert [model.has(f"Connector@{e}:{c}.ConnectorType") for e, c in ((1, 1), (1, 2), (2, 1), (2, 2))] == [
         True, True, True, False

@@ -284,6 +284,8 @@ class TransactionService(Service[m.Action]):
 
     async def plugged(self, evse: int, connector: int = 1) -> Outcome:
         here = self._state[evse]
+        if not self._evses.exists(evse, connector):  # a driver's mistake: nothing changes
+            return Outcome("refused", evse, f"EVSE {evse} has no connector {connector}")
         if here.plugged and here.connector != connector:  # E01.FR.14: one connector of an EVSE in use at a time
             return Outcome("refused", evse, f"connector {here.connector} of EVSE {evse} is in use (E01.FR.14)")
         here.plugged, here.connector = True, connector
