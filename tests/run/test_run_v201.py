@@ -115,3 +115,19 @@ def test_an_entry_the_device_model_refuses_is_one_line_and_exit_2(tmp_path: Path
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert errors == ["chargebox: error: station.toml [ocpp]: entry 1: the station has no variable "
                       "SampledDataCtrlr.NoSuchVariable"]  # fmt: skip
+
+
+def test_the_station_file_s_evses_is_the_EVSE_layout_and_a_1_6_station_refuses_it_with_exit_2(tmp_path: Path) -> None:
+    settings = parse(tomllib.loads(GOOD_201.replace("connectors = 1\n", "evses = [2]\n"))).settings
+    assert settings.evses == (2,)
+    with pytest.raises(ConfigError, match=r"^station.toml: evses \[2, 1\] and connectors 1 \(--connectors\) both"):
+        parse(tomllib.loads(GOOD_201.replace("connectors = 1\n", "connectors = 1\nevses = [2, 1]\n")))
+    path = tmp_path / "station.toml"
+    path.write_text(GOOD_201.replace('ocpp = "2.0.1"\n', "").replace("connectors = 1\n", "evses = [2]\n"))
+    done = subprocess.run([sys.executable, "-m", "chargebox.cli", "run", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "chargebox: error: station.toml: evses [2]: an OCPP 2.0.1 station's EVSE layout; a 1.6 station has "
+        "connectors (connectors, --connectors), each its own"
+    ]

@@ -186,3 +186,37 @@ async def test_metrics_of_a_2_0_1_station_move_with_its_transaction(control201: 
     assert after.messages("received", "CALLRESULT", "TransactionEvent") == after.messages("sent", "CALL",
                                                                                         "TransactionEvent")  # fmt: skip
     assert after.value("chargebox_messages_queued") == 0
+
+
+async def test_E01_FR_14_a_plug_names_a_connector_of_its_EVSE_and_one_it_lacks_is_400() -> None:
+    csms = CentralSystem(CsmsPolicy(heartbeat_interval=600))
+    port = await csms.start()
+    reconnect = ReconnectPolicy(initial=0.05, maximum=0.2, jitter=0.1)
+    settings = StationSettings(
+        charge_point_id="CP-EVSES", csms_url=f"ws://127.0.0.1:{port}", ocpp="2.0.1", evses=(2, 1), reconnect=reconnect
+    )
+    sim = Simulator(simulated_station(settings))
+    runner, control_port = await start_control(sim, "127.0.0.1", 0)
+    try:
+        async with run_until_stopped(sim), aiohttp.ClientSession() as http:
+            api = Control(sim, runner, csms, http, f"http://127.0.0.1:{control_port}")
+            await until(lambda: sim.station.registration == "Accepted" and sim.station.lane.backlog() == [])
+            calls(api)
+            for path, body, error in (
+                ("connectors/2/plug", {"connector": 2}, "connector: 2 is not 1 to 1 (EVSE 2)"),
+                ("connectors/1/plug", {"connector": 3}, "connector: 3 is not 1 to 2 (EVSE 1)"),
+                ("connectors/1/plug", {"connector": "2"}, "connector: '2' is not 1 to 2 (EVSE 1)"),
+            ):
+                status, answer = await api.post(path, json=body)
+                assert (status, answer["error"]) == (400, error)
+            assert not sim.hardware.plugged(1) and not sim.hardware.plugged(2)  # a 400 changes nothing
+            status, answer = await api.post("connectors/1/plug", json={"connector": 2})
+            assert status == 200 and answer["outcome"]["result"] == "waiting" and answer["connectors"][0]["plugged"]
+            status, answer = await api.post("connectors/1/plug")  # no connector: 1, beside the one in use
+            assert status == 200 and answer["outcome"]["result"] == "refused"
+            seen = [await next_call(api, "StatusNotification") for _ in range(2)]
+            assert [(r.evse_id, r.connector_id, r.connector_status) for r in seen] == [(1, 1, "Unavailable"),
+                                                                                      (1, 2, "Occupied")]  # fmt: skip
+    finally:
+        await runner.cleanup()
+        await csms.stop()

@@ -67,12 +67,24 @@ async def test_a_template_says_the_version_and_refuses_1_6_keys_for_2_0_1_statio
     path = tmp_path / "t.toml"
     for text, fragment in (
         ('[station]\nocpp = "2.1"\n', "station.ocpp: must be one of '1.6', '2.0.1'"),
-        ('[station]\nid = "X"\n', "station.id: unknown key (expected ocpp)"),
+        ('[station]\nid = "X"\n', "station.id: unknown key (expected evses, ocpp)"),
+        ('[station]\nocpp = "2.0.1"\nevses = [2, 0]\n', "station.evses: must be 1 to 128 EVSEs of 1 to 8 connectors"),
+        ("connectors = 2\n[station]\nevses = [2]\n", "station.evses: gives the EVSEs and their connectors: not with"),
+        ('[station]\nocpp = "1.6"\nevses = [2]\n', "[station] evses is an OCPP 2.0.1 station's EVSE layout"),
         ('[station]\nocpp = "2.0.1"\n[meter]\nsample_interval = 10\n', "[meter] and [config]"),
     ):
         path.write_text(text)
         code, _out, err = await run_cli("fleet", "--csms", "ws://127.0.0.1:9", "--count", "1", "--template", str(path))
         assert_one_line_error(code, err, fragment)
+
+
+async def test_a_template_s_EVSE_layout_reaches_its_2_0_1_stations_and_fleet_connectors_wins() -> None:
+    template = parse_template({"station": {"ocpp": "2.0.1", "evses": [2, 1]}}, "t.toml")
+    assert template.evses == (2, 1)
+    sim = Fleet(FleetSettings(csms_url="ws://127.0.0.1:9", count=1, template=template)).add_station(1)
+    assert sim.station.settings.evses == (2, 1) and sim.station.kernel.connector_count == 2
+    sim = Fleet(FleetSettings(csms_url="ws://127.0.0.1:9", count=1, template=template, connectors=3)).add_station(1)
+    assert (sim.station.settings.evses, sim.station.kernel.connector_count) == (None, 3)  # --connectors 3 wins
 
 
 async def test_auto_sessions_run_on_2_0_1_stations_through_the_station_api() -> None:

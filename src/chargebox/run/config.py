@@ -99,6 +99,7 @@ def read_station(s: Section, ocpp: dict[str, object]) -> tuple[StationSettings, 
             firmware_version=s.ascii("firmware_version", None, max_length=50),
         ),
         connectors=s.integer("connectors", 1, MAX_CONNECTORS, None),
+        evses=s.integers("evses", 1, MAX_CONNECTORS, None),  # 2.0.1: the offer checks the layout and the version
         data_dir=s.path("data_dir"),  # a real charger never runs from memory
         password=password,
         ocpp_config=initial,

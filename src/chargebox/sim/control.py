@@ -3,7 +3,8 @@
     GET  /api/state                                   the station, its connection and connectors
     GET  /api/events                                  the same, pushed as server-sent events, and
                                                       the frames in and out (the dashboard at ``/``)
-    POST /api/connectors/{id}/plug | unplug           the cable
+    POST /api/connectors/{id}/plug | unplug           the cable; 2.0.1: {"connector": 2} plugs at that connector
+                                                      of EVSE {id} (none: connector 1)
     POST /api/connectors/{id}/fault {"errorCode": …}  a fault; clear-fault ends it
     POST /api/connectors/{id}/swipe {"idTag": …}      a card at that connector's reader
     POST /api/connectors/{id}/hardware-fault          a part breaks ("on": true) or is mended:
@@ -139,7 +140,10 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
     @routes.post(f"/api{prefix}/connectors/{{connector}}/{{action}}")
     @operation(
         "the cable, a fault, a card or a broken part at one connector",
-        description="fault: {errorCode, info}; swipe: {idTag}; hardware-fault: {part, on}; the others no body.",
+        description=(
+            "plug: {connector}, optional (2.0.1: which connector of the EVSE, default 1); fault: {errorCode, info}; "
+            "swipe: {idTag}; hardware-fault: {part, on}; the others no body."
+        ),
         body=dict[str, Any],
         body_required=False,
         answers={200: _STATE},
@@ -152,7 +156,7 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         action = request.match_info["action"]
         outcome: Outcome | None = None
         if action == "plug":
-            outcome = await sim.plug(connector_id)
+            outcome = await sim.plug(connector_id, connector=_connector_of(sim, connector_id, await json_body(request)))
         elif action == "unplug":
             await sim.unplug(connector_id)
         elif action == "fault":
@@ -284,6 +288,16 @@ def _connector_id(request: web.Request, sim: Simulator) -> int:
     if not _CONNECTOR_ID_RE.fullmatch(raw) or not 1 <= int(raw) <= sim.station.kernel.connector_count:
         raise json_error(web.HTTPNotFound, f"no {'connector' if sim.station.settings.ocpp == '1.6' else 'EVSE'} {raw}")
     return int(raw)
+
+
+def _connector_of(sim: Simulator, evse: int, body: dict[str, Any]) -> int:
+    """The connector a plug names: 1 when the body names none (a 1.6 connector, an EVSE of one)."""
+    connector = body.get("connector", 1)
+    layout = sim.station.settings.evses
+    count = 1 if layout is None else layout[evse - 1]
+    if isinstance(connector, bool) or not isinstance(connector, int) or not 1 <= connector <= count:
+        raise json_error(web.HTTPBadRequest, f"connector: {connector!r} is not 1 to {count} (EVSE {evse})")
+    return connector
 
 
 def _id_tag(sim: Simulator, body: dict[str, Any]) -> str:

@@ -329,6 +329,7 @@ class Fleet:
                 ocpp=self.versions[(index - 1) % len(self.versions)],  # a swarm's sharded ids go past count
                 identity=Identity(vendor=template.vendor, model=template.model),
                 connectors=s.connectors or template.connectors,
+                evses=None if s.connectors else template.evses,  # --connectors N wins: N EVSEs of one
                 password=s.password,
                 tls=s.tls,
                 ocpp_config=template.config,

@@ -33,6 +33,7 @@ class Simulator:
     def __init__(self, station: Station) -> None:
         self.station = station
         self.log = station.log
+        self._at: dict[int, int] = {}  # 2.0.1: the connector of each EVSE its cable went in at last
 
     # -- hardware events ----------------------------------------------------------------------
 
@@ -48,10 +49,14 @@ class Simulator:
         assert isinstance(installer, SimulatedInstaller), "the simulator installs simulated firmware"
         return installer
 
-    async def plug(self, connector_id: int, ev: SimulatedEv | None = None) -> Outcome:
-        """An EV is connected to the connector (with a socket outlet: the cable goes in at both ends)."""
-        self.hardware.plug(connector_id, ev)
-        return await self.station.plugged(connector_id)
+    async def plug(self, connector_id: int, ev: SimulatedEv | None = None, *, connector: int = 1) -> Outcome:
+        """An EV is connected to the connector (with a socket outlet: the cable goes in at both ends); 2.0.1: at
+        ``connector`` of EVSE ``connector_id`` (the hardware's port is the EVSE's: one cable at a time; a cable at a
+        sibling of the connector in use leaves the port and its EV as they are, and the station refuses it)."""
+        if not (self.hardware.plugged(connector_id) and self._at.get(connector_id, 1) != connector):
+            self._at[connector_id] = connector
+            self.hardware.plug(connector_id, ev)
+        return await self.station.plugged(connector_id, connector)
 
     async def booted(self) -> None:
         """Returns once the central system accepted the station's boot (at once after that)."""

@@ -10,6 +10,8 @@
 
     [station]
     ocpp = "1.6"                    # the OCPP version every station speaks ("2.0.1"; fleet --ocpp overrides it)
+    # evses = [2, 1]                # 2.0.1: the connectors of each EVSE, EVSE 1 first (instead of connectors;
+                                    # fleet --connectors N overrides it: N EVSEs of one connector)
 
     [meter]                         # how the station meters (its configuration keys)
     sample_interval = 60            # MeterValueSampleInterval, seconds
@@ -73,6 +75,7 @@ from chargebox.errors import ConfigError
 from chargebox.sim.ev import EV_MODELS, EvModel
 from chargebox.station.station import VERSIONS
 from chargebox.station.v16.config_keys import MAX_CONNECTORS
+from chargebox.station.v201.offer import MAX_CONNECTORS_PER_EVSE, MAX_EVSES
 from chargebox.user_files import read_config
 
 _TOP: Final = frozenset(
@@ -94,6 +97,7 @@ class Template:
     vendor: str = "chargebox"
     model: str = "Simulator"
     connectors: int | None = None
+    evses: tuple[int, ...] | None = None  # [station] evses: 2.0.1's connectors of each EVSE
     max_current: float = 32.0
     phases: int = 3
     config: Mapping[str, object] = field(default_factory=dict)
@@ -117,16 +121,24 @@ def parse_template(data: Mapping[str, Any], source: str) -> Template:
     if unknown:
         raise bad(unknown[0], f"unknown key (expected one of {', '.join(sorted(_TOP))})")
     station = _table(data, "station", bad)
-    for key in sorted(set(station) - {"ocpp"}):
-        raise bad(f"station.{key}", "unknown key (expected ocpp)")
+    for key in sorted(set(station) - {"ocpp", "evses"}):
+        raise bad(f"station.{key}", "unknown key (expected evses, ocpp)")
     ocpp = station.get("ocpp")
     if ocpp is not None and ocpp not in VERSIONS:
         raise bad("station.ocpp", f"must be one of {', '.join(repr(v) for v in VERSIONS)}")
+    evses = station.get("evses")
+    if evses is not None:
+        if not (isinstance(evses, list) and 1 <= len(evses) <= MAX_EVSES
+                and all(_is_int(n) and 1 <= n <= MAX_CONNECTORS_PER_EVSE for n in evses)):  # fmt: skip
+            raise bad("station.evses", f"must be 1 to {MAX_EVSES} EVSEs of 1 to {MAX_CONNECTORS_PER_EVSE} connectors")
+        evses = tuple(evses)
     vendor = _text(data, "vendor", "chargebox", 20, bad)
     model = _text(data, "model", "Simulator", 20, bad)
     connectors = data.get("connectors")
     if connectors is not None and not (_is_int(connectors) and 1 <= connectors <= MAX_CONNECTORS):
         raise bad("connectors", f"must be 1 to {MAX_CONNECTORS}")
+    if connectors is not None and evses is not None:
+        raise bad("station.evses", "gives the EVSEs and their connectors: not with connectors")
     max_current = _number(data, "max_current", 32.0, 6.0, 80.0, bad)
     phases = data.get("phases", 3)
     if not (_is_int(phases) and phases in (1, 3)):
@@ -152,13 +164,18 @@ def parse_template(data: Mapping[str, Any], source: str) -> Template:
             raise bad("ev", "must be one or more [[ev]] tables")
         models = tuple(_ev(ev, index, bad) for index, ev in enumerate(evs))
     return Template(
-        vendor=vendor, model=model, connectors=connectors, max_current=max_current, phases=phases,
+        vendor=vendor, model=model, connectors=connectors, evses=evses, max_current=max_current, phases=phases,
         config=config, evs=models, auto=_auto(_table(data, "auto", bad), bad), ocpp=ocpp, source=f"--template {source}",
     )  # fmt: skip
 
 
 def check_versions(template: Template, versions: set[str]) -> None:
-    """ConfigError if stations of ``versions`` cannot take what the template configures (1.6's keys)."""
+    """ConfigError if stations of ``versions`` cannot take what the template configures (1.6's keys, 2.0.1's
+    EVSE layout)."""
+    if template.evses is not None and "1.6" in versions:
+        raise ConfigError(
+            f"{template.source}: [station] evses is an OCPP 2.0.1 station's EVSE layout; a 1.6 station has connectors"
+        )
     if template.config and versions - {"1.6"}:
         others = "/".join(sorted(versions - {"1.6"}))
         raise ConfigError(

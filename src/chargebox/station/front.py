@@ -125,8 +125,9 @@ class Front(Protocol):
         """The station as a diagnostics archive holds it."""
         ...
 
-    async def plugged(self, connector_id: int) -> Outcome:
-        """A cable is connected at that connector (1.6) or EVSE (2.0.1)."""
+    async def plugged(self, connector_id: int, connector: int = 1) -> Outcome:
+        """A cable is connected at that connector (1.6) or EVSE (2.0.1); ``connector``, which of the EVSE's
+        connectors (2.0.1; a 1.6 connector has only itself, 1)."""
         ...
 
     async def unplugged(self, connector_id: int) -> None:

@@ -244,9 +244,9 @@ class Station:
 
     # -- hardware events (a real charger's drivers and the simulator call these) ---------------
 
-    async def plugged(self, connector_id: int) -> Outcome:
-        """A cable at that connector (1.6) or EVSE (2.0.1)."""
-        return await self.front.plugged(connector_id)
+    async def plugged(self, connector_id: int, connector: int = 1) -> Outcome:
+        """A cable at that connector (1.6) or EVSE (2.0.1), at its ``connector`` (2.0.1: one EVSE may have several)."""
+        return await self.front.plugged(connector_id, connector)
 
     async def unplugged(self, connector_id: int) -> None:
         await self.front.unplugged(connector_id)

@@ -53,6 +53,7 @@ class StationSettings:
     identity: Identity = field(default_factory=lambda: Identity(vendor="chargebox", model="Simulator"))
     ocpp: str = "1.6"  # the OCPP version the station speaks: "1.6" or "2.0.1" (station/front.py VERSIONS)
     connectors: int | None = None  # 1.6: connectors; 2.0.1: EVSEs of one connector each
+    evses: tuple[int, ...] | None = None  # 2.0.1 only: the connectors of each EVSE, EVSE 1 first (not with connectors)
     data_dir: Path | None = None
     password: str | None = None
     # What the station starts with: 1.6, configuration key -> value; 2.0.1, a list of device-model entries

@@ -108,7 +108,8 @@ class Front16:
     def clear_fault(self, connector_id: int) -> None:
         self._connectors.clear_fault(connector_id)
 
-    async def plugged(self, connector_id: int) -> Outcome:
+    async def plugged(self, connector_id: int, connector: int = 1) -> Outcome:
+        """``connector`` is always 1: a 1.6 connector is its own (the control API refuses another)."""
         return await self._transactions.plugged(connector_id)
 
     async def unplugged(self, connector_id: int) -> None:

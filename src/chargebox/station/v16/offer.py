@@ -120,6 +120,11 @@ def _profiles(template: Mapping[str, object], source: str) -> frozenset[Profile]
 def _connector_count(settings: StationSettings, template: Mapping[str, object]) -> int:
     """Checked before anything is allocated per connector (store rows, timers, tasks)."""
     source = settings.ocpp_config_source
+    if settings.evses is not None:
+        raise ConfigError(
+            f"evses {list(settings.evses)}: an OCPP 2.0.1 station's EVSE layout; a 1.6 station has connectors "
+            "(connectors, --connectors), each its own"
+        )
     if settings.connectors is not None and not 1 <= settings.connectors <= MAX_CONNECTORS:
         raise ConfigError(f"connectors: {settings.connectors} is not 1 to {MAX_CONNECTORS}")
     raw = _template_value(template, "NumberOfConnectors", source)

@@ -8,7 +8,8 @@ connector's if that lasted longer than OfflineThreshold (B04.FR.01), else those 
 (B04.FR.02); at once when a status changes online (G01).
 
 A connector's status is Available unless something says otherwise: its cable (Occupied, from the hardware's
-``plugged``), or a participant in ``sources`` (an extension point: availability says Unavailable, a fault
+``plugged``), a cable at another connector of its EVSE (Unavailable: E01.FR.14, one connector of an EVSE is used
+at a time), or a participant in ``sources`` (an extension point: availability says Unavailable, a fault
 Faulted, a reservation Reserved). When several speak, the one that matters most wins (Faulted, Unavailable,
 Occupied, Reserved, Available). A participant calls ``refresh`` when what it says changes.
 """
@@ -102,6 +103,8 @@ class EvsesService(Service[m.Action]):
         said = {source(evse, connector) for source in self.sources}
         if (evse, connector) in self._plugged:
             said.add(Status.OCCUPIED)
+        elif any(e == evse for e, _c in self._plugged):
+            said.add(Status.UNAVAILABLE)  # E01.FR.14: its sibling is in use
         return next((status for status in PRECEDENCE if status in said), Status.AVAILABLE)
 
     def evse_status(self, evse: int) -> Status:
@@ -115,11 +118,11 @@ class EvsesService(Service[m.Action]):
     def plugged(self, evse: int, connector: int = 1) -> None:
         """A cable is in (the hardware's pilot says so): the connector is Occupied."""
         self._plugged.add((evse, connector))
-        self.refresh(evse, connector)
+        self.refresh(evse)  # and its siblings (E01.FR.14)
 
     def unplugged(self, evse: int, connector: int = 1) -> None:
         self._plugged.discard((evse, connector))
-        self.refresh(evse, connector)
+        self.refresh(evse)
 
     def refresh(self, evse: int | None = None, connector: int | None = None) -> None:
         """What a participant says changed: send the status of each connector (of ``evse``, or that one) that

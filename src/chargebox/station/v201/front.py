@@ -91,9 +91,10 @@ class Front201:
     def clear_fault(self, connector_id: int) -> None:
         self._availability.clear_fault(connector_id)
 
-    async def plugged(self, connector_id: int) -> Outcome:
-        """A cable at EVSE ``connector_id``: its connector is Occupied (G01), a transaction may start (E01)."""
-        return await self._transactions.plugged(connector_id)
+    async def plugged(self, connector_id: int, connector: int = 1) -> Outcome:
+        """A cable at ``connector`` of EVSE ``connector_id``: it is Occupied (G01), a transaction may start
+        (E01)."""
+        return await self._transactions.plugged(connector_id, connector)
 
     async def unplugged(self, connector_id: int) -> None:
         await self._transactions.unplugged(connector_id)

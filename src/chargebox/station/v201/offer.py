@@ -1,7 +1,8 @@
 """What an OCPP 2.0.1 station offers, read from its settings before anything is opened.
 
 Its functional blocks (Part 2's A to P: each 2.0.1 feature names its block as its ``profile``), its EVSEs
-(``--connectors N``: N EVSEs of one connector each, the EVSE ids 1 to N), and the device-model entries it starts
+(``--connectors N``: N EVSEs of one connector each, the EVSE ids 1 to N; or ``evses``, a template's or the
+station file's layout, the connectors of each EVSE), and the device-model entries it starts
 with (``--ocpp-config``: a list shaped like SetVariables data). A setting the station cannot honour is a
 ``ConfigError``, one line, before a store row or a task exists.
 """
@@ -48,6 +49,8 @@ CORE: Final = frozenset(
 )  # fmt: skip
 # EVSEs: each costs device-model instances, rows, timers and tasks from the start, so an absurd count is refused.
 MAX_EVSES: Final = 128
+# Connectors of one EVSE: a real one has a socket and a cable or a few plug types, never dozens.
+MAX_CONNECTORS_PER_EVSE: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,25 @@ def offer(settings: StationSettings) -> Offer:
         entries = ()
     if isinstance(entries, str | bytes) or not all(isinstance(entry, Mapping) for entry in entries):
         raise ConfigError(f"{settings.ocpp_config_source}: each device-model entry must be an object")
-    return Offer(profiles=CORE, evses=(1,) * (settings.connectors or 1), entries=tuple(entries))
+    return Offer(profiles=CORE, evses=evses(settings), entries=tuple(entries))
+
+
+def evses(settings: StationSettings) -> tuple[int, ...]:
+    """The connectors of each EVSE: the ``evses`` layout, else ``connectors`` EVSEs of one; ConfigError if the
+    layout is out of range or both are given (which one was meant cannot be told)."""
+    layout = settings.evses
+    if layout is None:
+        return (1,) * (settings.connectors or 1)
+    if settings.connectors is not None:
+        raise ConfigError(
+            f"evses {list(layout)} and connectors {settings.connectors} (--connectors) both given: evses says how many "
+            "EVSEs and connectors there are; give one of them"
+        )
+    if not 1 <= len(layout) <= MAX_EVSES or not all(1 <= count <= MAX_CONNECTORS_PER_EVSE for count in layout):
+        raise ConfigError(
+            f"evses: {list(layout)} is not 1 to {MAX_EVSES} EVSEs of 1 to {MAX_CONNECTORS_PER_EVSE} connectors each"
+        )
+    return layout
 
 
 def security_profile(settings: StationSettings) -> int:

@@ -169,6 +169,7 @@ class EvseState:
     """One EVSE's conditions and its transaction."""
 
     plugged: bool = False
+    connector: int = 1  # the connector the cable is at: the one of its EVSE a transaction uses (E01.FR.14)
     token: m.IdTokenType | None = None  # the idToken that authorizes charging here
     group: m.IdTokenType | None = None  # its groupIdToken, when the central system gave one (C09.FR.02)
     token_told: bool = False  # the central system heard it in a TransactionEvent
@@ -281,10 +282,14 @@ class TransactionService(Service[m.Action]):
 
     # -- hardware events ----------------------------------------------------------------------
 
-    async def plugged(self, evse: int) -> Outcome:
+    async def plugged(self, evse: int, connector: int = 1) -> Outcome:
         here = self._state[evse]
-        here.plugged = True
-        self._evses.plugged(evse)
+        if not self._evses.exists(evse, connector):  # a driver's mistake: nothing changes
+            return Outcome("refused", evse, f"EVSE {evse} has no connector {connector}")
+        if here.plugged and here.connector != connector:  # E01.FR.14: one connector of an EVSE in use at a time
+            return Outcome("refused", evse, f"connector {here.connector} of EVSE {evse} is in use (E01.FR.14)")
+        here.plugged, here.connector = True, connector
+        self._evses.plugged(evse, connector)
         self._cancel_timeout(here)
         await self._changed(evse, Trigger.CABLE_PLUGGED_IN)
         return self._outcome(evse, "Occupied")
@@ -294,7 +299,7 @@ class TransactionService(Service[m.Action]):
         if any, was ended by ``recover``)."""
         here = self._state[evse]
         here.plugged = here.cable_spent = True
-        self._evses.plugged(evse)
+        self._evses.plugged(evse, here.connector)
 
     async def unplugged(self, evse: int) -> None:
         here = self._state[evse]
@@ -302,7 +307,7 @@ class TransactionService(Service[m.Action]):
         here.locked_for = None
         if here.tx is not None and self._model.get_bool(STOP_TX_ON_EV_SIDE_DISCONNECT.key):
             here.token = None  # E09.FR.01: an unplug during a transaction is taken as the EV side's: deauthorized
-        self._evses.unplugged(evse)
+        self._evses.unplugged(evse, here.connector)
         await self._changed(evse, Trigger.EV_COMMUNICATION_LOST, Reason.EV_DISCONNECTED)  # E06.FR.02, E06.FR.06
 
     async def ev_suspended(self, evse: int, suspended: bool) -> None:
@@ -416,10 +421,13 @@ class TransactionService(Service[m.Action]):
             if here.token is not None and (here.token.id_token, here.token.type) == (id_token.id_token, id_token.type)
         ]
 
-    def status_of(self, evse: int, _connector: int) -> m.ConnectorStatusEnumType | None:
-        """EvsesService's source: an EVSE with a transaction or an authorization waiting for a cable is Occupied."""
+    def status_of(self, evse: int, connector: int) -> m.ConnectorStatusEnumType | None:
+        """EvsesService's source: an EVSE with a transaction or an authorization waiting for a cable is Occupied,
+        but for the connectors beside the cable's (EvsesService says Unavailable: E01.FR.14)."""
         here = self._state.get(evse)
-        return m.ConnectorStatusEnumType.OCCUPIED if here and (here.tx or here.token) else None
+        if not here or not (here.tx or here.token) or ((here.plugged or here.tx) and connector != here.connector):
+            return None
+        return m.ConnectorStatusEnumType.OCCUPIED
 
     def reset(self) -> None:
         """Runtime state only: a reboot's ``recover`` ends what the store holds open."""
@@ -574,7 +582,7 @@ class TransactionService(Service[m.Action]):
         return m.TransactionEventRequest(
             event_type=kind, timestamp=datetimes.wire(self._clock.now()), trigger_reason=trigger, seq_no=seq_no,
             offline=True if self._authorization.offline() else msgspec.UNSET, transaction_info=info,
-            evse=m.EVSEType(id=evse, connector_id=1) if kind is Event.STARTED else msgspec.UNSET,
+            evse=m.EVSEType(id=evse, connector_id=here.connector) if kind is Event.STARTED else msgspec.UNSET,
             id_token=token, meter_value=meter_value,
         )  # fmt: skip
 
