@@ -139,6 +139,12 @@ async def test_G_2_a_1_6_station_refuses_a_21_character_id_tag_with_its_version_
     assert (status, answer["error"]) == (400, "idTag: an OCPP 1.6 idToken is 1 to 20 printable ASCII characters")
 
 
+async def test_a_1_6_swipe_that_names_a_type_is_400(control: Control) -> None:
+    """A 1.6 idTag has no type (2.0.1's IdTokenType has): a swipe naming one is refused, not sent without it."""
+    status, answer = await control.post("swipe", json={"idTag": "TAG-1", "type": "ISO14443"})
+    assert (status, answer["error"]) == (400, "type: an OCPP 1.6 idTag has no type")
+
+
 async def test_G_2_id_tag_of_20_printable_ascii_characters_is_sent(control: Control) -> None:
     id_tag = "Ab 0~!#$%&'()*+,-./:"  # 20 characters from the whole printable range, a space among them
     status, _ = await control.post("swipe", json={"idTag": id_tag})

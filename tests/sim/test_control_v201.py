@@ -113,6 +113,19 @@ async def test_an_id_token_of_36_characters_is_authorized_and_one_of_37_is_400(c
     assert [action for action, _request in calls(control201) if action == "Authorize"] == []
 
 
+async def test_a_swipe_may_name_its_token_type_and_one_2_0_1_lacks_is_400(control201: Control) -> None:
+    """IdTokenType carries a type (a key code, an eMAID, ...): a swipe names it, ISO14443 (a card) by default."""
+    status, _ = await control201.post("swipe", json={"idTag": "4711", "type": "KeyCode"})
+    assert status == 200
+    authorize = await next_call(control201, "Authorize")
+    assert (authorize.id_token.id_token, authorize.id_token.type) == ("4711", m.IdTokenEnumType.KEY_CODE)
+    for bad in ("Card", 7):
+        status, answer = await control201.post("connectors/1/swipe", json={"idTag": "4712", "type": bad})
+        assert status == 400 and answer["error"].startswith("type: ")
+    await control201.sim.station.lane.drained()
+    assert [a for a, _request in calls(control201) if a == "Authorize"] == []  # the refused ones reached nothing
+
+
 async def test_emergency_stop_and_reboot_end_transactions_with_their_reasons(control201: Control) -> None:
     for evse in (1, 2):
         await control201.post(f"connectors/{evse}/plug")

@@ -34,8 +34,8 @@ The API drives a simulator on a developer's machine, but its requests come from 
 reaches the station is held to what OCPP would let through: a body as ``web.json_body`` reads it (UTF-8 JSON,
 bounded in size and depth), connector ids are ASCII digits (``int()`` would also read an Arabic-Indic one as 1),
 and an idTag is printable ASCII of at most 20 characters for a 1.6 station (G-1, G-2: CiString20) and 36 for a
-2.0.1 one (IdTokenType.idToken), so none can forge a log line or reach the CSMS malformed. The state shows each
-connector's ``hardwareFaults``.
+2.0.1 one (IdTokenType.idToken, whose ``type`` a swipe may name: ISO14443 by default), so none can forge a log
+line or reach the CSMS malformed. The state shows each connector's ``hardwareFaults``.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         "the cable, a fault, a card or a broken part at one connector",
         description=(
             "plug: {connector}, optional (2.0.1: which connector of the EVSE, default 1); fault: {errorCode, info}; "
-            "swipe: {idTag}; hardware-fault: {part, on}; the others no body."
+            "swipe: {idTag, type} (type: 2.0.1's IdTokenEnumType, default ISO14443); hardware-fault: {part, on}; "
+            "the others no body."
         ),
         body=dict[str, Any],
         body_required=False,
@@ -171,7 +172,8 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         elif action == "clear-fault":
             sim.clear_fault(connector_id)
         elif action == "swipe":
-            outcome = await sim.swipe(_id_tag(sim, await json_body(request)), connector_id)
+            id_tag, token_type = _card(sim, await json_body(request))
+            outcome = await sim.swipe(id_tag, connector_id, token_type)
         elif action == "hardware-fault":
             part, on = _hardware_fault(await json_body(request))
             sim.hardware_fault(connector_id, part, on)
@@ -180,11 +182,13 @@ def add_station_routes(app: web.Application, prefix: str, lookup: Callable[[web.
         return _answer(sim, outcome)
 
     @routes.post(f"/api{prefix}/swipe")
-    @operation("a card at the station's one reader: {idTag}", body=dict[str, Any], answers={200: _STATE},
+    @operation("a card at the station's one reader: {idTag, type} (type: 2.0.1 only, default ISO14443)",
+               body=dict[str, Any], answers={200: _STATE},
                errors=(400, 404), path=_PATH)  # fmt: skip
     async def swipe(request: web.Request) -> web.Response:
         sim = lookup(request)
-        return _answer(sim, await sim.swipe(_id_tag(sim, await json_body(request)), None))
+        id_tag, token_type = _card(sim, await json_body(request))
+        return _answer(sim, await sim.swipe(id_tag, None, token_type))
 
     @routes.post(f"/api{prefix}/emergency-stop")
     @operation("every transaction ends (EmergencyStop)", answers={200: _STATE}, errors=(404,), path=_PATH)
@@ -300,13 +304,17 @@ def _connector_of(sim: Simulator, evse: int, body: dict[str, Any]) -> int:
     return connector
 
 
-def _id_tag(sim: Simulator, body: dict[str, Any]) -> str:
-    id_tag = body.get("idTag")
+def _card(sim: Simulator, body: dict[str, Any]) -> tuple[str, str | None]:
+    """The idTag of a swipe and, on a 2.0.1 station, its type (None: ISO14443), refused as the station would."""
+    id_tag, token_type = body.get("idTag"), body.get("type")
     id_tag = id_tag if isinstance(id_tag, str) else ""
-    problem = sim.station.id_token_problem(id_tag)
+    if token_type is not None and not isinstance(token_type, str):
+        raise json_error(web.HTTPBadRequest, "type: must be a string")
+    problem = sim.station.id_token_problem(id_tag, token_type)
     if problem is not None:
-        raise json_error(web.HTTPBadRequest, f"idTag: {problem}")
-    return id_tag
+        field = "idTag" if sim.station.id_token_problem(id_tag) else "type"
+        raise json_error(web.HTTPBadRequest, f"{field}: {problem}")
+    return id_tag, token_type
 
 
 def _optional_str(body: dict[str, Any], name: str) -> str | None:

@@ -82,10 +82,11 @@ class Simulator:
         self.log.info("= connector %d: %s %s", connector_id, part, "broken" if on else "mended")
         self.hardware.inject_fault(connector_id, part, on)
 
-    async def swipe(self, id_tag: str, connector_id: int | None) -> Outcome:
-        """A card at a reader; ``connector_id`` None for the station's one reader."""
+    async def swipe(self, id_tag: str, connector_id: int | None, token_type: str | None = None) -> Outcome:
+        """A card at a reader; ``connector_id`` None for the station's one reader; ``token_type`` 2.0.1's
+        IdTokenEnumType (None: ISO14443)."""
         self.log.info("= card %s at %s", id_tag, "the reader" if connector_id is None else f"connector {connector_id}")
-        return await self.station.id_tag_presented(id_tag, connector_id)
+        return await self.station.id_tag_presented(id_tag, connector_id, token_type)
 
     # -- running --------------------------------------------------------------------------------
 

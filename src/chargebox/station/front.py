@@ -134,9 +134,10 @@ class Front(Protocol):
         """The cable is gone."""
         ...
 
-    async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
+    async def id_token_presented(self, id_tag: str, connector_id: int | None, token_type: str | None = None) -> Outcome:
         """A card at a reader (``connector_id`` None: the station's one reader): 1.6 authorizes its idTag,
-        2.0.1 its idToken (C01)."""
+        2.0.1 its idToken (C01) of ``token_type`` (IdTokenEnumType; None: ISO14443, a card), checked by the
+        station before."""
         ...
 
     async def ev_suspended(self, connector_id: int, suspended: bool) -> None:
@@ -168,6 +169,7 @@ class Table:
     configuration: Callable[[Any, StationSettings, Store, logging.LoggerAdapter[logging.Logger]], KernelConfig]
     front: Callable[[Kernel[Any], Assembly], Front]
     id_token_length: int  # the longest idToken a card may present (``is_id_token``)
+    id_token_types: tuple[str, ...] = ()  # the types an idToken may name (2.0.1's IdTokenEnumType; 1.6: none)
     # what the settings install in the store before the kernel starts, so the link finds it (1.6: the factory's
     # root of ``install_root``, T-44): the settings, the store, the clock, the station's log; ConfigError if unusable
     provision: Callable[[StationSettings, Store, Clock, Log], None] | None = None

@@ -251,22 +251,29 @@ class Station:
     async def unplugged(self, connector_id: int) -> None:
         await self.front.unplugged(connector_id)
 
-    async def id_tag_presented(self, id_tag: str, connector_id: int | None = None) -> Outcome:
-        """A card at a reader: ``connector_id`` None for the station's one reader. One the reader read wrong
-        (not an idToken of the station's version: ``id_token_problem``) is refused here, never authorized."""
-        problem = self.id_token_problem(id_tag)
+    async def id_tag_presented(
+        self, id_tag: str, connector_id: int | None = None, token_type: str | None = None
+    ) -> Outcome:
+        """A card at a reader: ``connector_id`` None for the station's one reader; ``token_type`` a 2.0.1
+        IdTokenEnumType (None: ISO14443, a card). One the reader read wrong (not an idToken of the station's
+        version: ``id_token_problem``) is refused here, never authorized."""
+        problem = self.id_token_problem(id_tag, token_type)
         if problem is not None:
             self.log.warning("! card %r refused: %s", id_tag[:40], problem)
             return Outcome("refused", connector_id, problem)
-        return await self.front.id_token_presented(id_tag, connector_id)
+        return await self.front.id_token_presented(id_tag, connector_id, token_type)
 
-    def id_token_problem(self, id_tag: str) -> str | None:
-        """Why ``id_tag`` is no idToken this station's version can carry (1.6: 20 characters, 2.0.1: 36), in
-        one sentence; None if it is one."""
+    def id_token_problem(self, id_tag: str, token_type: str | None = None) -> str | None:
+        """Why ``id_tag`` (of ``token_type``) is no idToken this station's version can carry (1.6: 20 characters
+        and no type, 2.0.1: 36 and one of IdTokenEnumType), in one sentence; None if it is one."""
         length = self.table.id_token_length
-        if is_id_token(id_tag, length):
-            return None
-        return f"an OCPP {self.settings.ocpp} idToken is 1 to {length} printable ASCII characters"
+        if not is_id_token(id_tag, length):
+            return f"an OCPP {self.settings.ocpp} idToken is 1 to {length} printable ASCII characters"
+        if token_type is not None and token_type not in self.table.id_token_types:
+            if not self.table.id_token_types:
+                return f"an OCPP {self.settings.ocpp} idTag has no type"
+            return f"the type must be one of {', '.join(self.table.id_token_types)}"
+        return None
 
     def fault(self, connector_id: int, error_code: ChargePointErrorCode | str, info: str | None = None) -> None:
         """A fault that prevents charging at that connector (1.6) or EVSE (2.0.1); 0: the whole station.

@@ -115,8 +115,8 @@ class Front16:
     async def unplugged(self, connector_id: int) -> None:
         await self._transactions.unplugged(connector_id)
 
-    async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
-        return await self._transactions.id_tag_presented(id_tag, connector_id)
+    async def id_token_presented(self, id_tag: str, connector_id: int | None, token_type: str | None = None) -> Outcome:
+        return await self._transactions.id_tag_presented(id_tag, connector_id)  # 1.6: an idTag has no type
 
     @property
     def registration(self) -> str | None:

@@ -99,8 +99,9 @@ class Front201:
     async def unplugged(self, connector_id: int) -> None:
         await self._transactions.unplugged(connector_id)
 
-    async def id_token_presented(self, id_tag: str, connector_id: int | None) -> Outcome:
-        return await self._transactions.id_token_presented(id_tag, connector_id)
+    async def id_token_presented(self, id_tag: str, connector_id: int | None, token_type: str | None = None) -> Outcome:
+        kind = m.IdTokenEnumType(token_type) if token_type is not None else m.IdTokenEnumType.ISO14443
+        return await self._transactions.id_token_presented(id_tag, connector_id, kind)
 
     async def ev_suspended(self, connector_id: int, suspended: bool) -> None:
         await self._transactions.ev_suspended(connector_id, suspended)

@@ -173,4 +173,5 @@ TABLE: Final = Table(
     front=Front201,
     provision=certificates.provision,  # install_root: the factory's CSMSRootCertificate
     id_token_length=authorization.ID_TOKEN_LENGTH,  # IdTokenType.idToken: a string of at most 36
+    id_token_types=tuple(kind.value for kind in m.IdTokenEnumType),
 )

@@ -320,14 +320,16 @@ class TransactionService(Service[m.Action]):
         if self._charging_state(here) is not before:
             await self._changed(evse, Trigger.CHARGING_STATE_CHANGED, Reason.STOPPED_BY_EV)
 
-    async def id_token_presented(self, id_tag: str, evse: int | None) -> Outcome:
+    async def id_token_presented(
+        self, id_tag: str, evse: int | None, kind: m.IdTokenEnumType = m.IdTokenEnumType.ISO14443
+    ) -> Outcome:
         """A card at a reader (``evse`` None: the station's one reader). The idToken that authorized an EVSE ends
         that authorization (C01.FR.03, StopAuthorized), and so does another, valid, of its group (C09.FR.03; never
         one not Accepted, C09.FR.11); a master pass (AuthCtrlr.MasterPassGroupId) ends every transaction and starts
         none (C16.FR.02, C16.FR.03: this station has no UI to choose one); the owner of a cable kept locked takes it
         back (C15.FR.05); any other idToken is authorized for a free EVSE (use case C01), never for one another
         idToken holds (C01.FR.23)."""
-        token = m.IdTokenType(id_token=id_tag, type=m.IdTokenEnumType.ISO14443)
+        token = m.IdTokenType(id_token=id_tag, type=kind)
         reachable = [e for e in self._state if evse is None or e == evse]
         mine = next((e for e in reachable if self._state[e].token == token), None)
         if mine is not None:
