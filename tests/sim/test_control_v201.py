@@ -89,6 +89,7 @@ async def test_E02_plug_then_swipe_starts_a_transaction_the_central_system_sees_
     assert status == 200 and answer["outcome"]["result"] == "started"
     transaction_id = answer["outcome"]["reason"]
     assert answer["connectors"][0]["transactionId"] == transaction_id
+    assert answer["connectors"][0]["seqNo"] == 0  # its Started event (E01.FR.07)
     assert answer["connectors"][0]["offeredA"] == 32.0 and answer["connectors"][0]["powerW"] > 0
     await control201.sim.station.lane.drained()
     seen = [(action, request) for action, request in calls(control201) if action != "StatusNotification"]

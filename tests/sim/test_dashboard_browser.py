@@ -118,7 +118,8 @@ async def test_the_dashboard_of_a_2_0_1_station_shows_its_version_and_drives_its
     await card.get_by_role("button", name="Swipe", exact=True).click()
     await async_api.expect(page.locator("#outcome")).to_contain_text("swipe on EVSE 1: started")
     (transaction_id,) = [c["transactionId"] for c in (await control201.state())["connectors"] if c["transactionId"]]
-    await async_api.expect(card.locator(".transaction")).to_have_text(transaction_id)
+    shown = re.compile(re.escape(transaction_id) + r" \(seqNo \d+\)")  # and its latest event's seqNo
+    await async_api.expect(card.locator(".transaction")).to_have_text(shown)
     await async_api.expect(page.locator("#frames")).to_contain_text('"TransactionEvent"')
     other = page.locator('[data-connector="2"]')
     await other.get_by_role("button", name="Fault", exact=True).click()

@@ -63,7 +63,8 @@ function renderState(state, prefix) {
     status.textContent = connector.status;
     status.className = "status badge " + connector.status.toLowerCase();
     card.querySelector(".error-code").textContent = connector.errorCode;
-    card.querySelector(".transaction").textContent = fmt(connector.transactionId);
+    const seqNo = connector.seqNo === undefined || connector.seqNo === null ? "" : ` (seqNo ${connector.seqNo})`;
+    card.querySelector(".transaction").textContent = fmt(connector.transactionId) + seqNo; // 2.0.1: its last event
     card.querySelector(".meter").textContent = fmt(connector.meterWh, "Wh");
     card.querySelector(".power").textContent = fmt(connector.powerW, "W");
     card.querySelector(".offered").textContent = fmt(connector.offeredA, "A");

@@ -127,6 +127,7 @@ class Front201:
                     "plugged": any(self._evses.status(evse, c) is m.ConnectorStatusEnumType.OCCUPIED for c in cs),
                     "meterWh": kernel.meter.energy_wh(evse),
                     "transactionId": self._transactions.transaction_id(evse),
+                    "seqNo": self._transactions.last_seq_no(evse),  # the latest event's: how far the CSMS was told
                 }
                 for evse, cs in self._evses.connectors_by_evse()
             ],

@@ -414,6 +414,11 @@ class TransactionService(Service[m.Action]):
         tx = self._state[evse].tx
         return tx.transaction_id if tx is not None else None
 
+    def last_seq_no(self, evse: int) -> int | None:
+        """The seqNo of the transaction's latest TransactionEvent (E01.FR.07), None without a transaction."""
+        tx = self._state[evse].tx
+        return tx.seq_no - 1 if tx is not None else None
+
     def customer_data(self, id_token: m.IdTokenType) -> list[str]:
         """What runs for an idToken now, in words (N09.FR.05). A running transaction keeps its idToken: a clear
         does not take it from the journal, whose messages must stay sendable."""
