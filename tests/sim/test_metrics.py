@@ -158,14 +158,16 @@ async def test_a_fleet_s_figures_count_its_stations_and_their_messages() -> None
         base = f"http://127.0.0.1:{control_port}"
         await until(lambda: fleet.figures()["booted"] == 3 and fleet.round_trips.sent >= 3 * 4, timeout=20.0)
         async with aiohttp.ClientSession() as http:
+            before = fleet.round_trips.sent
             figures = await scrape(http, base)
+            after = fleet.round_trips.sent  # a round trip may land while the scrape is answered
             assert figures.value("chargebox_stations") == 3
             assert figures.value("chargebox_stations_connected") == 3
             assert figures.value("chargebox_stations_registration", status="Accepted") == 3
             assert figures.value("chargebox_connectors", status="Available") == 6
             assert figures.messages("sent", "CALL", "BootNotification") == 3
             assert figures.messages("sent", "CALL", "StatusNotification") == 9  # 0, 1, 2
-            assert figures.value("chargebox_round_trip_seconds_count") == fleet.round_trips.sent
+            assert before <= figures.value("chargebox_round_trip_seconds_count") <= after
             assert figures.value("chargebox_reconnects_total") == 0
 
             for path, body in (("connectors/1/plug", {}), ("connectors/1/swipe", {"idTag": "TAG-1"})):
