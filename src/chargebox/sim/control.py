@@ -310,10 +310,10 @@ def _card(sim: Simulator, body: dict[str, Any]) -> tuple[str, str | None]:
     id_tag = id_tag if isinstance(id_tag, str) else ""
     if token_type is not None and not isinstance(token_type, str):
         raise json_error(web.HTTPBadRequest, "type: must be a string")
-    problem = sim.station.id_token_problem(id_tag, token_type)
-    if problem is not None:
-        field = "idTag" if sim.station.id_token_problem(id_tag) else "type"
-        raise json_error(web.HTTPBadRequest, f"{field}: {problem}")
+    if (problem := sim.station.id_token_problem(id_tag)) is not None:
+        raise json_error(web.HTTPBadRequest, f"idTag: {problem}")
+    if (problem := sim.station.id_token_problem(id_tag, token_type)) is not None:  # the idTag is good: its type
+        raise json_error(web.HTTPBadRequest, f"type: {problem}")
     return id_tag, token_type
 
 
